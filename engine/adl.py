@@ -1,0 +1,80 @@
+"""ADL ranking scores that are not one venue's own, and the quantity-weighted quintile lights.
+
+Each venue module picks its documented score; these are the named alternatives every position
+also gets (BitMEX-style, generic uPnL/margin), so that the UI can show any of them with its name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class AdlInputs:
+    """What any ADL formula may need about one position, at the current mark."""
+
+    sign: int  # +1 long, −1 short
+    mark_price: float
+    entry_price: float
+    unrealized_pnl: float
+    notional: float  # value at mark, settlement asset
+    entry_value: float  # value at entry, settlement asset
+    position_margin: float  # isolated margin, or the initial margin share (entry value / leverage) for cross
+    wallet_balance: float  # isolated: the isolated margin; cross: the account's wallet balance
+    margin_balance: float  # isolated: margin + uPnL; cross: the account's margin balance
+    maintenance_margin: float  # isolated: the position's; cross: the account's
+    effective_leverage: float
+
+
+BITMEX = "bitmex_pnl_x_leverage"
+UPNL_OVER_MARGIN = "upnl_over_margin"
+
+
+def bitmex_ranking(x: AdlInputs) -> float:
+    """BitMEX: PnL% × effective leverage when PnL% > 0, PnL% ÷ effective leverage otherwise.
+
+    PnL% = (mark value − entry value) / |entry value| (signed for the side); effective leverage =
+    |mark value| / (mark value − bankrupt value). https://bitmex.com/app/autoDeleveraging
+    """
+    if x.entry_value <= 0:
+        return 0.0
+    pnl_pct = x.unrealized_pnl / x.entry_value
+    lev = x.effective_leverage
+    if not math.isfinite(lev) or lev <= 0:
+        return math.inf if pnl_pct > 0 else 0.0
+    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+
+
+def upnl_over_margin(x: AdlInputs) -> float:
+    """Generic: uPnL ÷ the position's margin (isolated margin, or initial margin for cross)."""
+    if x.position_margin <= 0:
+        return math.inf if x.unrealized_pnl > 0 else 0.0
+    return x.unrealized_pnl / x.position_margin
+
+
+def quintile_lights(scores: Sequence[float], quantities: Sequence[float]) -> list[int]:
+    """1–5 lights per position: quantity-weighted quintile of its score among the same side.
+
+    Sorted by score, highest first; a position's percentile is where its cumulative quantity share
+    ends, rounded up to the next 20 %: 20 % (the front of the queue) is 5 lights, 100 % is 1 light.
+    This reproduces BitMEX's worked example (https://testnet.bitmex.com/app/autoDeleveragingExamples;
+    test X1). Ties keep their input order.
+    """
+    scores_arr = np.asarray(scores, dtype=float)
+    qty = np.asarray(quantities, dtype=float)
+    if scores_arr.size == 0:
+        return []
+    order = np.argsort(-scores_arr, kind="stable")
+    cumulative = np.cumsum(qty[order])
+    total = cumulative[-1]
+    if total <= 0:
+        return [1] * len(scores_arr)
+    # ceil(share / 20 %) with a relative tolerance, so 80 % of 100 lands in bucket 4, not 5.
+    buckets = np.ceil(cumulative * 5.0 / total - 1e-9).clip(1, 5).astype(int)
+    lights = np.empty(len(scores_arr), dtype=int)
+    lights[order] = 6 - buckets
+    return lights.tolist()

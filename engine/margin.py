@@ -1,0 +1,180 @@
+"""Margin arithmetic shared by every venue: value, uPnL, tiered maintenance margin, and the solver
+for liquidation and bankruptcy prices.
+
+The venues differ in a few switches, which each ``engine/venues/<venue>.py`` sets in its
+``MarginRules`` and documents with its source:
+
+* ``mm_basis``: the maintenance margin is taken on the position value at the mark (Binance, OKX,
+  Hyperliquid) or at entry (Bybit's published USDT and inverse formulas);
+* ``fee``: no fee term (Binance, Hyperliquid), the taker fee on the value at the mark added to the
+  requirement (OKX's margin ratio), or the fee to close at the bankruptcy price (Bybit).
+
+Everything is solved in ``u``: the price for linear contracts, 1/price for inverse ones. In ``u``
+both the equity and the requirement are affine within a tier, so each tier interval has a closed
+form root. That is the venue formulas (Binance LP1, Bybit, Hyperliquid's exact liquidation price)
+in one place, with the tier re-evaluated at the price that is found.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.instruments import Instrument, Tier
+
+MmBasis = Literal["mark", "entry"]
+FeeRule = Literal["none", "mark", "close_at_bankruptcy"]
+
+
+@dataclass(frozen=True, slots=True)
+class MarginRules:
+    venue: str
+    mm_basis: MmBasis
+    fee: FeeRule
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One position as the solver sees it."""
+
+    instrument: Instrument
+    sign: int  # +1 long, −1 short
+    size: float  # linear: base units; inverse: contracts
+    entry_price: float
+
+    @property
+    def k(self) -> float:
+        """Value per unit of u: value = k × u (quote for linear, coin for inverse)."""
+        return self.size * self.instrument.contract_size
+
+    @property
+    def direction(self) -> int:
+        """uPnL = direction × k × (u − u_entry): a long gains as u rises only for linear contracts."""
+        return -self.sign if self.instrument.inverse else self.sign
+
+    @property
+    def entry_u(self) -> float:
+        return 1.0 / self.entry_price if self.instrument.inverse else self.entry_price
+
+
+def to_u(instrument: Instrument, price: float) -> float:
+    return 1.0 / price if instrument.inverse else price
+
+
+def value(leg: Leg, price: float) -> float:
+    """Position value at ``price`` in the settlement asset."""
+    return leg.k * to_u(leg.instrument, price)
+
+
+def unrealized_pnl(leg: Leg, price: float) -> float:
+    """Linear ``sign × size × (mark − entry)``; inverse ``sign × contracts × face × (1/entry − 1/mark)``."""
+    return leg.direction * leg.k * (to_u(leg.instrument, price) - leg.entry_u)
+
+
+def tier_at(leg: Leg, price: float) -> Tier:
+    inst = leg.instrument
+    if inst.tier_basis == "size":
+        return inst.tier_for(leg.size)
+    return inst.tier_for(value(leg, price))
+
+
+def maintenance_margin(rules: MarginRules, leg: Leg, mark: float, bankruptcy_price: float | None = None) -> float:
+    """The venue's maintenance requirement at ``mark``, fee term included where the venue has one."""
+    basis_price = mark if rules.mm_basis == "mark" else leg.entry_price
+    tier = tier_at(leg, basis_price)
+    requirement = value(leg, basis_price) * tier.mmr - tier.maint_amount
+    if rules.fee == "mark":
+        requirement += value(leg, mark) * leg.instrument.taker_fee
+    elif rules.fee == "close_at_bankruptcy":
+        close_price = bankruptcy_price if bankruptcy_price and bankruptcy_price > 0 else mark
+        requirement += value(leg, close_price) * leg.instrument.taker_fee
+    return requirement
+
+
+Target = Literal["liquidation", "bankruptcy"]
+
+
+def solve_price(
+    rules: MarginRules,
+    legs: Sequence[Leg],
+    constant: float,
+    target: Target,
+    reference_price: float,
+    bankruptcy_price: float | None = None,
+) -> float | None:
+    """The price of the legs' contract at which ``constant + Σ uPnL − requirement`` is zero.
+
+    ``constant`` is the margin that does not move with this contract: the isolated margin, or for
+    cross the wallet balance plus the other contracts' uPnL less their requirement (Binance's
+    ``WB − TMM1 + UPNL1``). ``requirement`` is the maintenance margin for a liquidation price and
+    nothing (or Bybit's fee to close) for a bankruptcy price. When several prices solve it, the one
+    nearest ``reference_price`` (the mark) is the answer; None when no positive price does.
+    """
+    if not legs:
+        return None
+    inst = legs[0].instrument
+    price_dependent = target == "liquidation" and rules.mm_basis == "mark" and inst.tier_basis == "notional"
+    edges = [0.0]
+    if price_dependent:
+        cuts = {t.floor / leg.k for leg in legs for t in leg.instrument.tiers[1:] if leg.k > 0}
+        edges.extend(sorted(cuts))
+    edges.append(math.inf)
+
+    ref_u = to_u(inst, reference_price)
+    best_u: float | None = None
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        probe = (lo + hi) / 2.0 if math.isfinite(hi) else (lo * 2.0 + 1.0)
+        a = constant
+        b = 0.0
+        for leg in legs:
+            k = leg.k
+            a -= leg.direction * k * leg.entry_u
+            b += leg.direction * k
+            if target == "liquidation":
+                a, b = _requirement_terms(rules, leg, probe, a, b, bankruptcy_price)
+            elif rules.fee == "close_at_bankruptcy":
+                b -= k * leg.instrument.taker_fee
+        if b == 0.0:
+            continue
+        u = -a / b
+        if u <= 0.0 or not (lo <= u <= hi):
+            continue
+        if best_u is None or abs(u - ref_u) < abs(best_u - ref_u):
+            best_u = u
+    if best_u is None:
+        return None
+    return 1.0 / best_u if inst.inverse else best_u
+
+
+def _requirement_terms(
+    rules: MarginRules, leg: Leg, probe_u: float, a: float, b: float, bankruptcy_price: float | None
+) -> tuple[float, float]:
+    """Subtract the leg's requirement (affine in u within a tier) from ``a + b·u``."""
+    inst = leg.instrument
+    k = leg.k
+    if rules.mm_basis == "mark":
+        tier = inst.tier_for(leg.size) if inst.tier_basis == "size" else inst.tier_for(k * probe_u)
+        b -= k * tier.mmr
+        a += tier.maint_amount
+    else:
+        entry_leg_value = k * leg.entry_u
+        tier = inst.tier_for(leg.size) if inst.tier_basis == "size" else inst.tier_for(entry_leg_value)
+        a -= entry_leg_value * tier.mmr - tier.maint_amount
+    if rules.fee == "mark":
+        b -= k * inst.taker_fee
+    elif rules.fee == "close_at_bankruptcy":
+        if bankruptcy_price and bankruptcy_price > 0:
+            a -= k * to_u(inst, bankruptcy_price) * inst.taker_fee
+        else:
+            b -= k * inst.taker_fee
+    return a, b
+
+
+def group_requirement(rules: MarginRules, legs: Iterable[Leg], mark: float) -> float:
+    return sum(maintenance_margin(rules, leg, mark) for leg in legs)
+
+
+def group_pnl(legs: Iterable[Leg], mark: float) -> float:
+    return sum(unrealized_pnl(leg, mark) for leg in legs)

@@ -1,0 +1,453 @@
+"""The risk engine: portfolio + market state in, immutable ``RiskSnapshot`` out.
+
+``compute_snapshot(inputs)`` is the pure, full computation. ``RiskEngine`` keeps the same state
+incrementally: ``apply(event)`` records a mark, open interest or insurance-fund balance and marks
+dirty only the accounts that hold that contract; ``snapshot()`` recomputes just those and reuses
+the rest. Both give identical snapshots (a property test holds them to it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+
+from engine import adl
+from engine.instruments import Catalogue, default_catalogue
+from engine.margin import Leg, maintenance_margin, solve_price, unrealized_pnl, value
+from engine.portfolio import Account, Portfolio, Position
+from engine.venues import rules_for
+
+MarkKey = tuple[str, str]  # (venue, symbol)
+
+STABLE_ASSETS = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "USDE"})
+
+
+class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
+    account: int
+    index: int
+    venue: str
+    symbol: str
+    side: str
+    size: float
+    entry_price: float
+    mark_price: float | None
+    margin_mode: str
+    leverage: float
+    kind: str
+    settle: str
+    isolated_margin: float | None
+    notional: float | None
+    unrealized_pnl: float | None
+    margin_balance: float | None
+    maintenance_margin: float | None
+    effective_leverage: float | None
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    distance_pct: float | None
+    distance_price: float | None
+    adl_score: float | None
+    adl_formula: str
+    adl_quantile: int | None = None
+    adl_alternatives: dict[str, float | None] = msgspec.field(default_factory=dict)
+
+
+class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    venue: str
+    settle: str
+    wallet_balance: float
+    unrealized_pnl: float | None  # cross positions only
+    margin_balance: float | None  # wallet + cross uPnL
+    maintenance_margin: float | None  # cross positions only
+    margin_ratio: float | None  # maintenance margin ÷ margin balance; liquidation at 1
+    positions: int
+
+
+class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    symbol: str
+    mark_price: float | None
+    open_interest: float | None  # one side, base units
+    open_interest_usd: float | None
+    fund_balance_usd: float | None
+    fund_symbols: tuple[str, ...] = ()
+    fund_to_oi: float | None = None
+
+
+class ShockSpec(msgspec.Struct, frozen=True):
+    pct: float
+    venue: str | None = None
+    symbol: str | None = None
+
+
+class RiskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    positions: tuple[PositionRisk, ...]
+    accounts: tuple[AccountRisk, ...]
+    contracts: tuple[ContractRisk, ...]
+    shocks: tuple[ShockSpec, ...] = ()
+
+    @property
+    def hypothetical(self) -> bool:
+        return bool(self.shocks)
+
+
+@dataclass(frozen=True, slots=True)
+class FundBalance:
+    venue: str
+    symbols: tuple[str, ...]
+    asset: str
+    balance: float
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInputs:
+    """Everything a snapshot is computed from; immutable, so a what-if can't touch live state."""
+
+    portfolio: Portfolio
+    marks: Mapping[MarkKey, float] = field(default_factory=lambda: MappingProxyType({}))
+    open_interest: Mapping[MarkKey, tuple[float, float | None]] = field(default_factory=lambda: MappingProxyType({}))
+    funds: Mapping[tuple[str, tuple[str, ...], str], FundBalance] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    catalogue: Catalogue | None = None
+
+
+def _leg(position: Position) -> Leg:
+    return Leg(position.instrument, int(position.side), position.size, position.entry_price)
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
+    """Every figure of one account at these marks."""
+    venue_rules = rules_for(account.venue)
+    rules = venue_rules.RULES
+    legs = [_leg(p) for p in account.positions]
+    pos_marks = [marks.get((p.venue, p.symbol)) for p in account.positions]
+
+    cross_groups: dict[str, list[int]] = {}
+    for i, p in enumerate(account.positions):
+        if not p.isolated:
+            cross_groups.setdefault(p.symbol, []).append(i)
+    cross_complete = all(pos_marks[i] is not None for idxs in cross_groups.values() for i in idxs)
+
+    group_pnl: dict[str, float] = {}
+    group_req: dict[str, float] = {}
+    if cross_complete:
+        for symbol, idxs in cross_groups.items():
+            mark = pos_marks[idxs[0]]
+            group_pnl[symbol] = sum(unrealized_pnl(legs[i], mark) for i in idxs)
+            group_req[symbol] = sum(maintenance_margin(rules, legs[i], mark) for i in idxs)
+        total_pnl = sum(group_pnl.values())
+        total_req = sum(group_req.values())
+        account_balance = account.wallet_balance + total_pnl
+        account_mm = total_req
+    else:
+        total_pnl = total_req = account_balance = account_mm = None
+
+    # Liquidation and bankruptcy prices per cross contract (shared by a hedge-mode long and short).
+    cross_prices: dict[str, tuple[float | None, float | None]] = {}
+    if cross_complete:
+        for symbol, idxs in cross_groups.items():
+            mark = pos_marks[idxs[0]]
+            group_legs = [legs[i] for i in idxs]
+            others_pnl = total_pnl - group_pnl[symbol]
+            others_req = total_req - group_req[symbol]
+            bankruptcy = solve_price(rules, group_legs, account.wallet_balance + others_pnl, "bankruptcy", mark)
+            liquidation = solve_price(
+                rules, group_legs, account.wallet_balance + others_pnl - others_req, "liquidation", mark, bankruptcy
+            )
+            cross_prices[symbol] = (liquidation, bankruptcy)
+
+    risks: list[PositionRisk] = []
+    for i, p in enumerate(account.positions):
+        mark = pos_marks[i]
+        leg = legs[i]
+        base: dict[str, Any] = dict(
+            account=index,
+            index=i,
+            venue=p.venue,
+            symbol=p.symbol,
+            side=p.side.label,
+            size=p.size,
+            entry_price=p.entry_price,
+            mark_price=mark,
+            margin_mode=p.margin_mode.value,
+            leverage=p.leverage,
+            kind=p.instrument.kind,
+            settle=p.instrument.settle,
+            isolated_margin=p.isolated_margin,
+            adl_formula=venue_rules.ADL_FORMULA,
+        )
+        if mark is None or (not p.isolated and not cross_complete):
+            risks.append(
+                PositionRisk(
+                    **base,
+                    notional=None,
+                    unrealized_pnl=None,
+                    margin_balance=None,
+                    maintenance_margin=None,
+                    effective_leverage=None,
+                    liquidation_price=None,
+                    bankruptcy_price=None,
+                    distance_pct=None,
+                    distance_price=None,
+                    adl_score=None,
+                )
+            )
+            continue
+        pnl = unrealized_pnl(leg, mark)
+        notional = value(leg, mark)
+        if p.isolated:
+            margin = p.isolated_margin or 0.0
+            bankruptcy = solve_price(rules, [leg], margin, "bankruptcy", mark)
+            liquidation = solve_price(rules, [leg], margin, "liquidation", mark, bankruptcy)
+            margin_balance = margin + pnl
+            mm = maintenance_margin(rules, leg, mark, bankruptcy)
+            wallet = margin
+            adl_mm = mm
+            position_margin = margin
+        else:
+            liquidation, bankruptcy = cross_prices[p.symbol]
+            margin_balance = account_balance
+            mm = maintenance_margin(rules, leg, mark, bankruptcy)
+            wallet = account.wallet_balance
+            adl_mm = account_mm
+            position_margin = p.initial_margin()
+        if bankruptcy is not None:
+            cushion = abs(notional - value(leg, bankruptcy))
+        else:
+            cushion = margin_balance
+        effective_leverage = notional / cushion if cushion > 0 else math.inf
+        if liquidation is not None:
+            distance_price = (mark - liquidation) if p.side > 0 else (liquidation - mark)
+            distance_pct = distance_price / mark * 100.0
+        else:
+            distance_price = distance_pct = None
+        inputs = adl.AdlInputs(
+            sign=int(p.side),
+            mark_price=mark,
+            entry_price=p.entry_price,
+            unrealized_pnl=pnl,
+            notional=notional,
+            entry_value=p.entry_value(),
+            position_margin=position_margin,
+            wallet_balance=wallet,
+            margin_balance=margin_balance,
+            maintenance_margin=adl_mm,
+            effective_leverage=effective_leverage,
+        )
+        score = venue_rules.adl_score(inputs)
+        risks.append(
+            PositionRisk(
+                **base,
+                notional=notional,
+                unrealized_pnl=pnl,
+                margin_balance=margin_balance,
+                maintenance_margin=mm,
+                effective_leverage=_finite(effective_leverage),
+                liquidation_price=liquidation,
+                bankruptcy_price=bankruptcy,
+                distance_pct=distance_pct,
+                distance_price=distance_price,
+                adl_score=_finite(score),
+                adl_alternatives={
+                    adl.BITMEX: _finite(adl.bitmex_ranking(inputs)),
+                    adl.UPNL_OVER_MARGIN: _finite(adl.upnl_over_margin(inputs)),
+                },
+            )
+        )
+
+    margin_ratio = None
+    if account_balance is not None and cross_groups:
+        margin_ratio = account_mm / account_balance if account_balance > 0 else math.inf
+    account_risk = AccountRisk(
+        index=index,
+        venue=account.venue,
+        settle=account.settle,
+        wallet_balance=account.wallet_balance,
+        unrealized_pnl=total_pnl,
+        margin_balance=account_balance,
+        maintenance_margin=account_mm,
+        margin_ratio=_finite(margin_ratio) if margin_ratio is not None and math.isfinite(margin_ratio) else margin_ratio,
+        positions=len(account.positions),
+    )
+    return account_risk, tuple(risks)
+
+
+def fund_usd(fund: FundBalance, marks: Mapping[MarkKey, float], catalogue: Catalogue) -> float | None:
+    """A pool's balance in USD: stablecoins at par, a coin at the mark of a contract on it."""
+    if fund.asset.upper() in STABLE_ASSETS:
+        return fund.balance
+    for symbol in fund.symbols:
+        mark = marks.get((fund.venue, symbol))
+        try:
+            inst = catalogue.get(fund.venue, symbol)
+        except Exception:
+            continue
+        if mark is not None and inst.base == fund.asset:
+            return fund.balance * mark
+    return None
+
+
+def fund_to_oi(fund_balance_usd: float | None, oi_usd: list[float | None]) -> float | None:
+    """Insurance fund balance (USD) ÷ open-interest notional (USD) of the contracts the pool backs."""
+    known = [x for x in oi_usd if x is not None]
+    if fund_balance_usd is None or not known or sum(known) <= 0:
+        return None
+    return fund_balance_usd / sum(known)
+
+
+def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
+    catalogue = inputs.catalogue or default_catalogue()
+    keys: set[MarkKey] = set(inputs.portfolio.symbols()) | set(inputs.marks) | set(inputs.open_interest)
+    pools: dict[tuple[str, tuple[str, ...]], list[FundBalance]] = {}
+    for fund in inputs.funds.values():
+        pools.setdefault((fund.venue, fund.symbols), []).append(fund)
+        keys.update((fund.venue, s) for s in fund.symbols if s != "*")
+
+    def oi_usd(key: MarkKey) -> float | None:
+        oi = inputs.open_interest.get(key)
+        if oi is None:
+            return None
+        if oi[1] is not None:
+            return oi[1]
+        mark = inputs.marks.get(key)
+        return oi[0] * mark if mark is not None else None
+
+    pool_of: dict[MarkKey, tuple[tuple[str, ...], float | None, float | None]] = {}
+    for (venue, symbols), funds in pools.items():
+        usd_parts = [fund_usd(f, inputs.marks, catalogue) for f in funds]
+        balance = None if any(u is None for u in usd_parts) else sum(usd_parts)
+        members = [s for s in symbols if s != "*"] or [s for v, s in keys if v == venue]
+        ratio = fund_to_oi(balance, [oi_usd((venue, s)) for s in members])
+        for s in members:
+            pool_of[(venue, s)] = (symbols, balance, ratio)
+
+    out = []
+    for key in sorted(keys):
+        oi = inputs.open_interest.get(key)
+        symbols, balance, ratio = pool_of.get(key, ((), None, None))
+        out.append(
+            ContractRisk(
+                venue=key[0],
+                symbol=key[1],
+                mark_price=inputs.marks.get(key),
+                open_interest=oi[0] if oi else None,
+                open_interest_usd=oi_usd(key),
+                fund_balance_usd=balance,
+                fund_symbols=symbols,
+                fund_to_oi=ratio,
+            )
+        )
+    return tuple(out)
+
+
+def compute_snapshot(inputs: EngineInputs, shocks: tuple[ShockSpec, ...] = ()) -> RiskSnapshot:
+    """The full, non-incremental computation (the reference the engine is tested against)."""
+    accounts = []
+    positions: list[PositionRisk] = []
+    for i, account in enumerate(inputs.portfolio.accounts):
+        account_risk, risks = compute_account(i, account, inputs.marks)
+        accounts.append(account_risk)
+        positions.extend(risks)
+    return RiskSnapshot(
+        positions=tuple(positions), accounts=tuple(accounts), contracts=compute_contracts(inputs), shocks=shocks
+    )
+
+
+class RiskEngine:
+    """Incremental engine: feed it events, ask it for snapshots at the UI's pace."""
+
+    def __init__(self, portfolio: Portfolio, catalogue: Catalogue | None = None) -> None:
+        self._catalogue = catalogue or default_catalogue()
+        self._marks: dict[MarkKey, float] = {}
+        self._open_interest: dict[MarkKey, tuple[float, float | None]] = {}
+        self._funds: dict[tuple[str, tuple[str, ...], str], FundBalance] = {}
+        self._snapshot: RiskSnapshot | None = None
+        self.set_portfolio(portfolio)
+
+    # -- state ---------------------------------------------------------------------------------
+    def set_portfolio(self, portfolio: Portfolio) -> None:
+        self._portfolio = portfolio
+        self._holders: dict[MarkKey, list[int]] = {}
+        for i, account in enumerate(portfolio.accounts):
+            for p in account.positions:
+                holders = self._holders.setdefault((p.venue, p.symbol), [])
+                if i not in holders:
+                    holders.append(i)
+        self._account_cache: list[tuple[AccountRisk, tuple[PositionRisk, ...]] | None] = [None] * len(
+            portfolio.accounts
+        )
+        self._dirty: set[int] = set(range(len(portfolio.accounts)))
+        self._contracts: tuple[ContractRisk, ...] | None = None
+        self._snapshot = None
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._portfolio
+
+    def set_mark(self, venue: str, symbol: str, price: float) -> None:
+        key = (venue, symbol)
+        if self._marks.get(key) == price:
+            return
+        self._marks[key] = price
+        holders = self._holders.get(key)
+        if holders:
+            self._dirty.update(holders)
+        self._contracts = None
+        self._snapshot = None
+
+    def set_open_interest(self, venue: str, symbol: str, open_interest: float, open_interest_usd: float | None) -> None:
+        self._open_interest[(venue, symbol)] = (open_interest, open_interest_usd)
+        self._contracts = None
+        self._snapshot = None
+
+    def set_insurance_fund(self, venue: str, symbols: list[str] | tuple[str, ...], asset: str, balance: float) -> None:
+        key_symbols = tuple(symbols)
+        self._funds[(venue, key_symbols, asset)] = FundBalance(venue, key_symbols, asset, balance)
+        self._contracts = None
+        self._snapshot = None
+
+    def apply(self, event: Any) -> bool:
+        """Take one normalized feed event (duck-typed on its ``kind``); True if it changed state."""
+        kind = getattr(event, "kind", None)
+        if kind == "mark_price":
+            self.set_mark(event.venue, event.symbol, event.price)
+        elif kind == "open_interest":
+            self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
+        elif kind == "insurance_fund":
+            self.set_insurance_fund(event.venue, event.symbols, event.asset, event.balance)
+        else:
+            return False
+        return True
+
+    def inputs(self) -> EngineInputs:
+        return EngineInputs(
+            portfolio=self._portfolio,
+            marks=MappingProxyType(dict(self._marks)),
+            open_interest=MappingProxyType(dict(self._open_interest)),
+            funds=MappingProxyType(dict(self._funds)),
+            catalogue=self._catalogue,
+        )
+
+    # -- output --------------------------------------------------------------------------------
+    def snapshot(self) -> RiskSnapshot:
+        if self._snapshot is not None:
+            return self._snapshot
+        for i in sorted(self._dirty):
+            self._account_cache[i] = compute_account(i, self._portfolio.accounts[i], self._marks)
+        self._dirty.clear()
+        if self._contracts is None:
+            self._contracts = compute_contracts(self.inputs())
+        accounts = tuple(entry[0] for entry in self._account_cache if entry is not None)
+        positions = tuple(risk for entry in self._account_cache if entry is not None for risk in entry[1])
+        self._snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
+        return self._snapshot

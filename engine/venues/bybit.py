@@ -1,0 +1,32 @@
+"""Bybit v5 rules (USDT linear and inverse).
+
+Maintenance margin: ``position value × MMR − MM deduction`` with the position value at entry, as in
+Bybit's published liquidation formulas ``LP = Entry ∓ (IM − MM)/Size ∓ ExtraMargin/Size``
+(https://www.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract, tests Y1–Y4) and
+the inverse cross example (https://help.bybit.com/hc/en-us/articles/360039261334, test Y7).
+Deduction recurrence: https://bybitglobal.com/en/announcement-info/margin-parameters (test Y8).
+The fee to close (``quantity × bankruptcy price × taker fee``) is part of the requirement and of the
+bankruptcy price, as in the inverse example; the instrument carries Bybit's default taker rate.
+The USDT-contract worked examples (Y1–Y5) are stated without a fee and are tested with fee 0.
+Bankruptcy price: https://help.bybit.com/hc/en-us/articles/900000031623 (test Y6).
+ADL closes at the bankruptcy price of the liquidated order.
+"""
+
+from __future__ import annotations
+
+from engine.adl import AdlInputs, bitmex_ranking
+from engine.margin import MarginRules
+
+RULES = MarginRules(venue="bybit", mm_basis="entry", fee="close_at_bankruptcy")
+
+ADL_FORMULA = "bybit_pnl_x_leverage"
+ADL_PRICE = "bankruptcy price of the liquidated order"
+
+
+def adl_score(x: AdlInputs) -> float:
+    """Bybit ranks “in order of highest profit and effective leverage use”.
+
+    UNCONFIRMED: Bybit does not publish the formula (exchanges.md §2.1). We use the BitMEX form
+    (PnL% × effective leverage, ÷ when losing), which Bybit's wording follows. Change it here.
+    """
+    return bitmex_ranking(x)

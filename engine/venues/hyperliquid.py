@@ -1,0 +1,36 @@
+"""Hyperliquid rules.
+
+Maintenance margin is half the initial margin at the tier's max leverage, ``notional × mmr −
+deduction`` with the tier chosen by the notional (docs trading/margin-tiers.md, test H2). The exact
+liquidation price ``price − side × margin_available / size / (1 − l × side)`` with ``l`` from the
+tier at the liquidation price (docs trading/liquidations.md, test H1) is the same affine solve as
+the other venues. No fee term. ADL closes at the previous mark price.
+Source: https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.adl import AdlInputs
+from engine.margin import MarginRules
+
+RULES = MarginRules(venue="hyperliquid", mm_basis="mark", fee="none")
+
+ADL_FORMULA = "hyperliquid_index"
+ADL_PRICE = "previous mark price"
+
+
+def adl_score(x: AdlInputs) -> float:
+    """``(mark_price / entry_price) × (notional_position / account_value)``.
+
+    https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging. The docs write it
+    for longs; UNCONFIRMED for shorts, where we use ``entry / mark`` so that a profitable short
+    ranks as a profitable long does. ``account_value`` is the account's margin balance for cross
+    and the position's isolated margin balance for isolated (UNCONFIRMED). Not finite (inf) when
+    the account value is zero or negative: such accounts are at the front of the queue.
+    """
+    if x.margin_balance <= 0:
+        return math.inf
+    price_ratio = x.mark_price / x.entry_price if x.sign > 0 else x.entry_price / x.mark_price
+    return price_ratio * (x.notional / x.margin_balance)

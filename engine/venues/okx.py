@@ -1,0 +1,40 @@
+"""OKX v5 SWAP rules.
+
+Liquidation when the margin ratio ``(margin + uPnL) / (value × (tier MMR + taker fee))`` falls to
+100 %: the taker fee is part of the maintenance requirement, on the value at the mark.
+Tiers are by position size in contracts and the tier's MMR applies to the whole position: OKX
+publishes no deduction (GET /api/v5/public/position-tiers). Sources:
+https://www.okx.com/help/v-tiered-maintenance-margin-ratio-rules and
+https://www.okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers.
+UNCONFIRMED: the whole-position reading of the tiers, and OKX has published no numeric example
+(exchanges.md O1): our formula is derived from the margin-ratio definition.
+ADL normally closes at the mark price (bankruptcy price when the fund is nearly depleted).
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.adl import AdlInputs
+from engine.margin import MarginRules
+
+RULES = MarginRules(venue="okx", mm_basis="mark", fee="mark")
+
+ADL_FORMULA = "okx_pnl_pct_x_eff_leverage"
+ADL_PRICE = "mark price (bankruptcy price when the fund is nearly depleted)"
+
+
+def adl_score(x: AdlInputs) -> float:
+    """OKX ``leverage PnL% = position's PnL% × effective leverage``.
+
+    https://www.okx.com/help/iv-introduction-to-auto-deleveraging-adl. UNCONFIRMED: we take PnL% as
+    uPnL ÷ position margin (OKX's displayed PnL%), effective leverage as value ÷ (value at mark −
+    value at bankruptcy), and divide instead of multiply when losing (BitMEX's rule).
+    """
+    if x.position_margin <= 0:
+        return 0.0
+    pnl_pct = x.unrealized_pnl / x.position_margin
+    lev = x.effective_leverage
+    if not math.isfinite(lev) or lev <= 0:
+        return math.inf if pnl_pct > 0 else 0.0
+    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev

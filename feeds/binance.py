@@ -1,0 +1,373 @@
+"""Binance USDⓈ-M futures: every wire detail of the public market feed.
+
+Sources (see research/exchanges.md §0.1, §1.4–1.6):
+- Mark price stream ``<symbol>@markPrice@1s`` and ``!markPrice@arr@1s``:
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Mark-Price-Stream
+  and .../Mark-Price-Stream-for-All-market
+- Routed base URLs (``/market`` for mark price; legacy unrouted URLs retired 2026-04-23 and silently
+  deliver nothing): .../websocket-market-streams/Important-WebSocket-Change-Notice
+- Connection rules (server ping every 3 min, 10 incoming messages/s, 24 h lifetime, stream cap):
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
+- REST: .../market-data/rest-api/Open-Interest, .../Insurance-Fund-Balance, .../Mark-Price
+  (``/fapi/v1/premiumIndex``), all weight 1 with ``symbol``.
+
+The mark frame is the throughput target, so the common shapes (combined ``{"stream","data"}`` frame
+and the bare payload) are decoded straight into typed msgspec Structs; anything else falls back to a
+careful generic path that validates field by field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from feeds.events import (
+    Event,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
+from feeds.venue import Heartbeat, RestPoll
+
+VENUE = "binance"
+WS_URL = "wss://fstream.binance.com"
+# Mark price is a *market* stream: it must be opened on the /market route (Important-WebSocket-Change-Notice).
+MARKET_ROUTE = "/market/stream"
+REST_URL = "https://fapi.binance.com"
+
+MARK_STREAM = "{symbol}@markPrice@1s"  # symbol in lower case; 1000 ms cadence
+ALL_MARKS_STREAM = "!markPrice@arr@1s"  # used when no symbol is named
+MAX_STREAMS_PER_CONNECTION = 200  # the venue allows 1024; we stay well under (as nautilus does)
+MAX_MESSAGES_PER_SECOND = 10  # incoming messages per connection, SUBSCRIBE included; above it: disconnect
+MAX_CONNECTION_AGE_S = 24 * 3600  # the server drops every connection at 24 h
+
+OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
+INSURANCE_PATH = "/fapi/v1/insuranceBalance"
+MARK_PRICE_PATH = "/fapi/v1/premiumIndex"
+OPEN_INTEREST_INTERVAL_S = 10.0
+INSURANCE_INTERVAL_S = 300.0  # a "balance snapshot", apparently daily: no reason to poll often
+MARK_PRICE_INTERVAL_S = 60.0  # the socket carries the mark; REST is the fallback and `check`'s source
+
+_INF = math.inf
+
+
+# --- small validated conversions (bools are not numbers on the wire) ---------------------------------
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if -_INF < x < _INF else None
+
+
+def _price(value: Any) -> float | None:
+    x = _number(value)
+    return x if x is not None and x > 0.0 else None
+
+
+def _ms(value: Any) -> int | None:
+    """A positive integer millisecond time from an int or digit string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        v = int(value)
+        return v if v > 0 else None
+    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
+        return int(value)
+    return None
+
+
+def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+
+
+def _snippet(frame: str | bytes, limit: int = 80) -> str:
+    text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray, memoryview)) else str(frame)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+# --- hot path: typed decoding of the mark frame -------------------------------------------------------
+
+class _Mark(msgspec.Struct):
+    """``markPriceUpdate`` payload. Lax decoding turns the numeric strings into floats."""
+
+    e: str
+    E: int  # event time, ms
+    s: str
+    p: float  # mark price
+    i: float  # index price
+    r: float  # funding rate
+    T: int  # next funding time, ms
+
+
+class _Combined(msgspec.Struct):
+    stream: str
+    data: _Mark | list[_Mark]
+
+
+_combined_decoder = msgspec.json.Decoder(_Combined, strict=False)
+_bare_decoder = msgspec.json.Decoder(_Mark | list[_Mark], strict=False)
+_any_decoder = msgspec.json.Decoder()
+
+
+def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
+    """Events for already-typed payloads, or None when any value needs the careful path."""
+    out: list[Event] = []
+    append = out.append
+    for m in marks:
+        p, i, r = m.p, m.i, m.r
+        if not (m.e == "markPriceUpdate" and 0.0 < p < _INF and 0.0 < i < _INF and -_INF < r < _INF
+                and m.E > 0 and m.T > 0 and m.s):
+            return None
+        s, ts = m.s, m.E
+        append(MarkPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=p))
+        append(IndexPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=i))
+        append(FundingRate(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, rate=r, next_funding_ts=m.T))
+    return out
+
+
+# --- careful path ---------------------------------------------------------------------------------------
+
+def _mark_events(item: Any, recv_ns: int, problems: list[str]) -> list[Event]:
+    """Events from one generic ``markPriceUpdate`` dict; problems are appended, never raised."""
+    if not isinstance(item, dict):
+        problems.append(f"mark payload is {type(item).__name__}, not an object")
+        return []
+    symbol = item.get("s")
+    if not isinstance(symbol, str) or not symbol:
+        problems.append("mark payload without symbol 's'")
+        return []
+    if item.get("e") != "markPriceUpdate":
+        problems.append(f"{symbol}: unexpected event type {item.get('e')!r}")
+        return []
+    ts = _ms(item.get("E"))
+    out: list[Event] = []
+    mark = _price(item.get("p"))
+    if mark is None:
+        problems.append(f"{symbol}: bad mark price {item.get('p')!r}")
+    else:
+        out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+    raw_index = item.get("i")
+    index = _price(raw_index)
+    if index is not None:
+        out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
+    elif raw_index not in (None, ""):
+        problems.append(f"{symbol}: bad index price {raw_index!r}")
+    raw_rate = item.get("r")
+    rate = _number(raw_rate)
+    if rate is not None:
+        out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
+                               next_funding_ts=_ms(item.get("T"))))
+    elif raw_rate not in (None, ""):  # delivery contracts carry an empty rate: not an error
+        problems.append(f"{symbol}: bad funding rate {raw_rate!r}")
+    return out
+
+
+def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
+    try:
+        doc = _any_decoder.decode(frame)
+    except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+        return [_error(f"not JSON: {_snippet(frame)}", recv_ns)]
+    if isinstance(doc, dict) and "data" in doc and "stream" in doc:
+        payload = doc["data"]
+    elif isinstance(doc, dict) and "result" in doc and "id" in doc:
+        return []  # reply to SUBSCRIBE / UNSUBSCRIBE: {"result": null, "id": 1}
+    elif isinstance(doc, dict) and "code" in doc and "msg" in doc:
+        return [_error(f"{doc.get('code')}: {doc.get('msg')}", recv_ns)]
+    else:
+        payload = doc
+    items = payload if isinstance(payload, list) else [payload]
+    problems: list[str] = []
+    out: list[Event] = []
+    for item in items:
+        out.extend(_mark_events(item, recv_ns, problems))
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        out.append(_error(problems[0] + more, recv_ns))
+    return out
+
+
+class BinanceParser:
+    """Stateless: every mark frame is complete."""
+
+    def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            try:
+                combined = _combined_decoder.decode(frame)
+            except msgspec.DecodeError:
+                pass
+            else:
+                data = combined.data
+                fast = _fast_events(data if isinstance(data, list) else [data], recv_ns)
+                if fast is not None:
+                    return fast
+                return _careful(frame, recv_ns)
+            try:
+                bare = _bare_decoder.decode(frame)
+            except msgspec.DecodeError:
+                return _careful(frame, recv_ns)
+            fast = _fast_events(bare if isinstance(bare, list) else [bare], recv_ns)
+            return fast if fast is not None else _careful(frame, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
+            return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
+
+
+# --- REST bodies ----------------------------------------------------------------------------------------
+
+def _rest_open_interest(doc: Any, recv_ns: int) -> list[Event]:
+    # {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}: base units (Open-Interest page)
+    if not isinstance(doc, dict) or not isinstance(doc.get("symbol"), str):
+        return [_error(f"open interest body of unexpected shape: {_snippet(json.dumps(doc))}", recv_ns)]
+    symbol = doc["symbol"]
+    oi = _number(doc.get("openInterest"))
+    if oi is None or oi < 0:
+        return [_error(f"{symbol}: bad open interest {doc.get('openInterest')!r}", recv_ns, symbol)]
+    return [OpenInterest(venue=VENUE, symbol=symbol, ts=_ms(doc.get("time")), recv_ns=recv_ns,
+                         open_interest=oi, open_interest_usd=None)]
+
+
+def _rest_insurance(doc: Any, recv_ns: int, fallback_symbol: str) -> list[Event]:
+    # With symbol: {"symbols":[...],"assets":[{"asset","marginBalance","updateTime"}]}; without: a list of them.
+    pools = doc if isinstance(doc, list) else [doc]
+    out: list[Event] = []
+    problems: list[str] = []
+    for pool in pools:
+        if not isinstance(pool, dict) or not isinstance(pool.get("assets"), list):
+            problems.append("insurance pool of unexpected shape")
+            continue
+        symbols = [s for s in pool.get("symbols") or [] if isinstance(s, str) and s] if isinstance(
+            pool.get("symbols"), list) else []
+        if not symbols:
+            if not fallback_symbol:
+                problems.append("insurance pool without symbols")
+                continue
+            symbols = [fallback_symbol]
+        for asset in pool["assets"]:
+            if not isinstance(asset, dict) or not isinstance(asset.get("asset"), str):
+                problems.append(f"{symbols[0]}: insurance asset of unexpected shape")
+                continue
+            balance = _number(asset.get("marginBalance"))
+            if balance is None:
+                problems.append(f"{symbols[0]}: bad insurance balance {asset.get('marginBalance')!r}")
+                continue
+            out.append(InsuranceFund(venue=VENUE, symbol=symbols[0], ts=_ms(asset.get("updateTime")),
+                                     recv_ns=recv_ns, symbols=list(symbols), asset=asset["asset"],
+                                     balance=balance))
+    if problems:
+        out.append(_error(problems[0], recv_ns))
+    return out
+
+
+def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
+    # {"symbol","markPrice","indexPrice","lastFundingRate","nextFundingTime","time",...} or a list of them.
+    items = doc if isinstance(doc, list) else [doc]
+    out: list[Event] = []
+    problems: list[str] = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("symbol"), str) or not item["symbol"]:
+            problems.append("premiumIndex item of unexpected shape")
+            continue
+        symbol = item["symbol"]
+        ts = _ms(item.get("time"))
+        mark = _price(item.get("markPrice"))
+        if mark is None:
+            problems.append(f"{symbol}: bad mark price {item.get('markPrice')!r}")
+        else:
+            out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+        index = _price(item.get("indexPrice"))
+        if index is not None:
+            out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
+        rate = _number(item.get("lastFundingRate"))
+        if rate is not None:
+            out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
+                                   next_funding_ts=_ms(item.get("nextFundingTime"))))
+    if problems:
+        out.append(_error(problems[0], recv_ns))
+    return out
+
+
+@dataclass(frozen=True)
+class BinanceAdapter:
+    name: str = VENUE
+    ws_url: str = WS_URL
+    rest_url: str = REST_URL
+    # The server pings every 3 min and wants a pong within 10 min (the websocket library answers);
+    # we send nothing. Stale: 1 s push cadence + 3 s.
+    heartbeat: Heartbeat = Heartbeat(interval_s=180.0, message=None, stale_after_s=4.0)
+    max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+    max_messages_per_second: int = MAX_MESSAGES_PER_SECOND
+
+    @staticmethod
+    def streams(symbols: list[str]) -> list[str]:
+        if not symbols:
+            return [ALL_MARKS_STREAM]
+        return [MARK_STREAM.format(symbol=s.lower()) for s in symbols]
+
+    def connection_url(self, base_url: str, symbols: list[str]) -> str:
+        """``<base>/market/stream?streams=btcusdt@markPrice@1s/...``; no symbols: all-market marks."""
+        return f"{base_url.rstrip('/')}{MARKET_ROUTE}?streams={'/'.join(self.streams(symbols))}"
+
+    def subscribe_messages(self, symbols: list[str]) -> list[str]:
+        return []  # the streams are in the URL
+
+    def control_message(self, method: str, symbols: list[str], request_id: int = 1) -> str:
+        """SUBSCRIBE / UNSUBSCRIBE on an open connection (each counts toward the 10 messages/s)."""
+        return json.dumps({"method": method, "params": self.streams(symbols), "id": request_id},
+                          separators=(",", ":"))
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        return [self.control_message("UNSUBSCRIBE", symbols)] if symbols else []
+
+    def new_parser(self) -> BinanceParser:
+        return BinanceParser()
+
+    def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
+        return _PARSER.parse(frame, recv_ns)
+
+    def mark_price_poll(self, symbol: str) -> RestPoll:
+        return RestPoll(path=MARK_PRICE_PATH, params={"symbol": symbol}, interval_s=MARK_PRICE_INTERVAL_S)
+
+    def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
+        polls: list[RestPoll] = []
+        for s in symbols:
+            polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"symbol": s},
+                                  interval_s=OPEN_INTEREST_INTERVAL_S))
+            polls.append(RestPoll(path=INSURANCE_PATH, params={"symbol": s}, interval_s=INSURANCE_INTERVAL_S))
+            polls.append(self.mark_price_poll(s))
+        return polls
+
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            try:
+                doc = _any_decoder.decode(body)
+            except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+                return [_error(f"{poll.path}: not JSON: {_snippet(body)}", recv_ns)]
+            if isinstance(doc, dict) and "code" in doc and "msg" in doc:
+                return [_error(f"{poll.path}: {doc.get('code')}: {doc.get('msg')}", recv_ns,
+                               poll.params.get("symbol", ""))]
+            if poll.path == OPEN_INTEREST_PATH:
+                return _rest_open_interest(doc, recv_ns)
+            if poll.path == INSURANCE_PATH:
+                return _rest_insurance(doc, recv_ns, poll.params.get("symbol", ""))
+            if poll.path == MARK_PRICE_PATH:
+                return _rest_mark(doc, recv_ns)
+            return [_error(f"no parser for REST path {poll.path}", recv_ns)]
+        except Exception as exc:  # noqa: BLE001 - never raise into the poller
+            return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
+
+
+_PARSER = BinanceParser()
+ADAPTER = BinanceAdapter()

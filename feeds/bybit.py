@@ -1,0 +1,475 @@
+"""Bybit v5 public feed (linear USDT/USDC perpetuals and inverse contracts): every wire detail.
+
+Sources, all in the official docs repo ``bybit-exchange/docs`` (research/exchanges.md §2.1, §2.3–2.5):
+- Connect, ping/pong, URLs per category: ``docs/v5/websocket/wss-authentication.mdx`` (/v5/ws/connect)
+- ``tickers.{symbol}`` snapshot + delta ("a param not in the message has not changed"), 100 ms:
+  ``docs/v5/websocket/public/ticker.mdx``; single-side OI fields added 2026-06 (``docs/changelog/v5.mdx``)
+- ``insurance.{USDT|USDC|inverse}`` (isolated pools only, 1 s, only on change):
+  ``docs/v5/websocket/public/insurance-pool.mdx``
+- ``adlAlert.{USDT|USDC|inverse}`` with its short keys, 1 s: ``docs/v5/websocket/public/adl-alert.mdx``;
+  trigger rules: ``docs/v5/market/adl-alert.mdx``
+- REST ``/v5/market/insurance``, ``/v5/market/tickers``, ``/v5/market/adlAlert``:
+  ``docs/v5/market/{insurance,tickers,adl-alert}.mdx``
+
+Open interest is normalized to one side in base units: ``singleOpenInterest`` when present, else
+``openInterest``. Since 2026-06 Bybit documents ``openInterest`` as *both* sides summed, so a frame
+without the single-side field reports the two-sided figure (as the brief asks; flagged UNCONFIRMED).
+For inverse contracts (symbols ending in ``USD``) Bybit counts OI in USD contracts, so the coin
+amount is the ``…Value`` field and the USD amount the plain one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from feeds.events import (
+    AdlAlert,
+    Event,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
+from feeds.venue import Heartbeat, RestPoll
+
+VENUE = "bybit"
+WS_URL = "wss://stream.bybit.com/v5/public/linear"
+LINEAR_PATH = "/v5/public/linear"
+INVERSE_PATH = "/v5/public/inverse"
+REST_URL = "https://api.bybit.com"
+
+PING_MESSAGE = '{"req_id":"ping","op":"ping"}'
+PING_INTERVAL_S = 20.0  # recommended; the server cuts a silent connection after 10 min
+MAX_STREAMS_PER_CONNECTION = 200  # our cap: futures have no args limit, only 21,000 chars of args
+MAX_ARGS_PER_MESSAGE = 100
+
+INSURANCE_PATH = "/v5/market/insurance"
+TICKERS_PATH = "/v5/market/tickers"
+ADL_ALERT_PATH = "/v5/market/adlAlert"
+INSURANCE_INTERVAL_S = 60.0  # isolated pools refresh every minute, shared pools daily
+TICKERS_INTERVAL_S = 60.0
+ADL_ALERT_INTERVAL_S = 60.0  # "data every 1 min"
+
+# Our own early-warning band, NOT a Bybit rule: "warning" once the 8 h drawdown ratio is within this
+# distance of the venue's trigger ratio (pr ≤ i_pr + 0.05) but ADL has not triggered.
+ADL_WARNING_BAND = 0.05
+
+_INF = math.inf
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if -_INF < x < _INF else None
+
+
+def _price(value: Any) -> float | None:
+    x = _number(value)
+    return x if x is not None and x > 0.0 else None
+
+
+def _ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        v = int(value)
+        return v if v > 0 else None
+    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
+        return int(value)
+    return None
+
+
+def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+
+
+def _snippet(frame: Any, limit: int = 80) -> str:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame).decode("utf-8", "replace")
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        text = json.dumps(frame, default=str)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class _Problems:
+    """Collects what was wrong with a frame; becomes at most one FeedStatus error."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, detail: str, symbol: str = "") -> None:
+        self.items.append((symbol, detail))
+
+    def status(self, recv_ns: int) -> list[Event]:
+        if not self.items:
+            return []
+        symbol, detail = self.items[0]
+        if len(self.items) > 1:
+            detail += f" (+{len(self.items) - 1} more)"
+        return [_error(detail, recv_ns, symbol)]
+
+
+# --- symbols and categories -----------------------------------------------------------------------------
+
+def is_inverse(symbol: str) -> bool:
+    """Inverse perpetuals are quoted ``<COIN>USD`` (BTCUSD); linear ones end in USDT/USDC/PERP."""
+    return symbol.upper().endswith("USD")
+
+
+def settle_group(symbol: str) -> str:
+    """The ``{coin}`` of ``insurance.{coin}`` / ``adlAlert.{coin}`` for a symbol."""
+    s = symbol.upper()
+    if is_inverse(s):
+        return "inverse"
+    if s.endswith("USDC") or s.endswith("PERP"):
+        return "USDC"
+    return "USDT"
+
+
+# --- ticker normalization (WS snapshot/delta and REST share it) -----------------------------------------
+
+_OI_FIELDS = ("singleOpenInterest", "openInterest", "singleOpenInterestValue", "openInterestValue")
+_FUNDING_FIELDS = ("fundingRate", "nextFundingTime")
+
+
+def _open_interest(symbol: str, state: dict[str, Any], ts: int | None, recv_ns: int,
+                   problems: _Problems) -> list[Event]:
+    single = "singleOpenInterest" in state
+    size_key = "singleOpenInterest" if single else "openInterest"
+    value_key = "singleOpenInterestValue" if "singleOpenInterestValue" in state else "openInterestValue"
+    size = _number(state.get(size_key))
+    value = _number(state.get(value_key))
+    if is_inverse(symbol):  # inverse: size is USD contracts, value is coin
+        coin, usd = value, size
+        coin_key = value_key
+    else:
+        coin, usd = size, value
+        coin_key = size_key
+    if coin is None or coin < 0:
+        problems.add(f"{symbol}: bad open interest {state.get(coin_key)!r}", symbol)
+        return []
+    if usd is not None and usd < 0:
+        usd = None
+    return [OpenInterest(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, open_interest=coin,
+                         open_interest_usd=usd)]
+
+
+def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], ts: int | None,
+                   recv_ns: int, problems: _Problems) -> list[Event]:
+    """Events for the fields present in ``changed``, values read from the merged ``state``."""
+    out: list[Event] = []
+    if "markPrice" in changed:
+        mark = _price(state.get("markPrice"))
+        if mark is None:
+            problems.add(f"{symbol}: bad mark price {state.get('markPrice')!r}", symbol)
+        else:
+            out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+    if "indexPrice" in changed:
+        index = _price(state.get("indexPrice"))
+        if index is None:
+            problems.add(f"{symbol}: bad index price {state.get('indexPrice')!r}", symbol)
+        else:
+            out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
+    if any(k in changed for k in _FUNDING_FIELDS):
+        rate = _number(state.get("fundingRate"))
+        if rate is None:
+            if state.get("fundingRate") not in (None, ""):
+                problems.add(f"{symbol}: bad funding rate {state.get('fundingRate')!r}", symbol)
+        else:
+            out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
+                                   next_funding_ts=_ms(state.get("nextFundingTime"))))
+    if any(k in changed for k in _OI_FIELDS):
+        out.extend(_open_interest(symbol, state, ts, recv_ns, problems))
+    return out
+
+
+# --- insurance and ADL alert ----------------------------------------------------------------------------
+
+def _insurance_event(item: Any, ts: int | None, recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict):
+        problems.add("insurance item is not an object")
+        return None
+    raw_symbols = item.get("symbols")
+    symbols = [s.strip() for s in raw_symbols.split(",") if s.strip()] if isinstance(raw_symbols, str) else []
+    coin = item.get("coin")
+    if not symbols or not isinstance(coin, str) or not coin:
+        problems.add(f"insurance item without symbols or coin: {_snippet(item)}")
+        return None
+    balance = _number(item.get("balance"))
+    if balance is None:
+        problems.add(f"{symbols[0]}: bad insurance balance {item.get('balance')!r}", symbols[0])
+        return None
+    return InsuranceFund(venue=VENUE, symbol=symbols[0], ts=_ms(item.get("updateTime")) or ts,
+                         recv_ns=recv_ns, symbols=symbols, asset=coin, balance=balance)
+
+
+def adl_state(balance: float, pnl_ratio: float, trigger_ratio: float, trigger_threshold: float) -> str:
+    """Bybit's documented ADL trigger (docs/v5/market/adl-alert.mdx), plus our warning band.
+
+    - "adl": contract PnL drawdown (balance > adlTriggerThreshold and pnlRatio below insurancePnlRatio;
+      the doc's Example 2 treats equality as triggering) or pool equity (balance ≤ 0).
+    - "warning": OURS, not Bybit's — pnlRatio within ADL_WARNING_BAND of insurancePnlRatio.
+    - "normal" otherwise. The stop rule (pnlRatio > adlStopRatio) is hysteresis we do not model:
+      each frame is judged on its own.
+    """
+    if balance <= 0 or (balance > trigger_threshold and pnl_ratio <= trigger_ratio):
+        return "adl"
+    if pnl_ratio <= trigger_ratio + ADL_WARNING_BAND:
+        return "warning"
+    return "normal"
+
+
+# WS short key -> REST long key (the same fields)
+_ADL_KEYS = {"c": "coin", "s": "symbol", "b": "balance", "mb": "maxBalance", "i_pr": "insurancePnlRatio",
+             "pr": "pnlRatio", "adl_tt": "adlTriggerThreshold", "adl_sr": "adlStopRatio"}
+_ADL_NUMERIC = {"b", "mb", "i_pr", "pr", "adl_tt", "adl_sr", "balance", "maxBalance", "insurancePnlRatio",
+                "pnlRatio", "adlTriggerThreshold", "adlStopRatio"}
+
+
+def _adl_event(item: Any, short: bool, ts: int | None, recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict):
+        problems.add("adlAlert item is not an object")
+        return None
+    key = (lambda k: k) if short else (lambda k: _ADL_KEYS[k])
+    symbol = item.get(key("s"))
+    if not isinstance(symbol, str) or not symbol:
+        problems.add(f"adlAlert item without symbol: {_snippet(item)}")
+        return None
+    needed = {k: _number(item.get(key(k))) for k in ("b", "pr", "i_pr", "adl_tt")}
+    missing = [key(k) for k, v in needed.items() if v is None]
+    if missing:
+        problems.add(f"{symbol}: adlAlert without usable {', '.join(missing)}", symbol)
+        return None
+    state = adl_state(needed["b"], needed["pr"], needed["i_pr"], needed["adl_tt"])  # type: ignore[arg-type]
+    detail: dict[str, Any] = {}
+    for k, v in item.items():
+        if k in _ADL_NUMERIC:
+            n = _number(v)
+            detail[k] = n if n is not None else v
+        else:
+            detail[k] = v
+    return AdlAlert(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, state=state, detail=detail)
+
+
+# --- websocket parser -----------------------------------------------------------------------------------
+
+_decoder = msgspec.json.Decoder()
+
+
+class BybitParser:
+    """One per connection: keeps each symbol's merged ticker so deltas can be completed."""
+
+    def __init__(self) -> None:
+        self.tickers: dict[str, dict[str, Any]] = {}
+
+    def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            return self._parse(frame, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
+            return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
+
+    def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        try:
+            doc = _decoder.decode(frame)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return [_error(f"not JSON: {_snippet(frame)}", recv_ns)]
+        if not isinstance(doc, dict):
+            return [_error(f"frame is not an object: {_snippet(frame)}", recv_ns)]
+        topic = doc.get("topic")
+        if not isinstance(topic, str):
+            if "op" in doc or "success" in doc:  # subscribe ack or pong
+                if doc.get("success") is False:
+                    return [_error(f"{doc.get('op')} failed: {doc.get('ret_msg')}", recv_ns)]
+                return []
+            return [_error(f"frame without topic: {_snippet(frame)}", recv_ns)]
+        ts = _ms(doc.get("ts"))
+        data = doc.get("data")
+        problems = _Problems()
+        out: list[Event] = []
+        if topic.startswith("tickers."):
+            out = self._ticker(topic[len("tickers."):], doc.get("type"), data, ts, recv_ns, problems)
+        elif topic.startswith("insurance."):
+            for item in data if isinstance(data, list) else [data]:
+                event = _insurance_event(item, ts, recv_ns, problems)
+                if event is not None:
+                    out.append(event)
+        elif topic.startswith("adlAlert."):
+            for item in data if isinstance(data, list) else [data]:
+                event = _adl_event(item, True, ts, recv_ns, problems)
+                if event is not None:
+                    out.append(event)
+        else:
+            problems.add(f"unknown topic {topic!r}")
+        out.extend(problems.status(recv_ns))
+        return out
+
+    def _ticker(self, topic_symbol: str, kind: Any, data: Any, ts: int | None, recv_ns: int,
+                problems: _Problems) -> list[Event]:
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]
+        if not isinstance(data, dict):
+            problems.add(f"{topic_symbol}: ticker data is not an object", topic_symbol)
+            return []
+        symbol = data.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            symbol = topic_symbol
+        if not symbol:
+            problems.add("ticker without symbol")
+            return []
+        if kind == "snapshot":
+            state = dict(data)
+            self.tickers[symbol] = state
+        elif kind == "delta":
+            # A delta before any snapshot (parser started mid-stream) starts from what it carries.
+            state = self.tickers.setdefault(symbol, {})
+            state.update(data)
+        else:
+            problems.add(f"{symbol}: ticker of unknown type {kind!r}", symbol)
+            return []
+        return _ticker_events(symbol, data, state, ts, recv_ns, problems)
+
+
+# --- REST -----------------------------------------------------------------------------------------------
+
+def _rest_list(doc: Any) -> tuple[list[Any] | None, dict[str, Any]]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("result"), dict):
+        return None, {}
+    result = doc["result"]
+    items = result.get("list")
+    return (items if isinstance(items, list) else None), result
+
+
+@dataclass(frozen=True)
+class BybitAdapter:
+    name: str = VENUE
+    ws_url: str = WS_URL
+    rest_url: str = REST_URL
+    # tickers push every 100 ms; stale after 0.1 s + 3 s
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=3.1)
+    max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+
+    def connection_url(self, base_url: str, symbols: list[str]) -> str:
+        """The linear or inverse endpoint, chosen by the symbols (``…USD`` is inverse).
+
+        A connection serves one category; mixed lists should be split with ``connection_groups``
+        (given one anyway, the first symbol decides and Bybit rejects the others' topics in its ack).
+        """
+        base = base_url.rstrip("/")
+        for path in (LINEAR_PATH, INVERSE_PATH):
+            if base.endswith(path):
+                base = base[: -len(path)]
+        inverse = bool(symbols) and is_inverse(symbols[0])
+        return base + (INVERSE_PATH if inverse else LINEAR_PATH)
+
+    def connection_groups(self, symbols: list[str]) -> list[list[str]]:
+        """Symbols split by category (linear / inverse) and by the stream cap."""
+        groups: list[list[str]] = []
+        for inverse in (False, True):
+            chosen = [s for s in symbols if is_inverse(s) == inverse]
+            for i in range(0, len(chosen), self.max_streams_per_connection):
+                groups.append(chosen[i: i + self.max_streams_per_connection])
+        return groups
+
+    @staticmethod
+    def topics(symbols: list[str]) -> list[str]:
+        args = [f"tickers.{s}" for s in symbols]
+        for group in dict.fromkeys(settle_group(s) for s in symbols):
+            args += [f"insurance.{group}", f"adlAlert.{group}"]
+        return args
+
+    def _op_messages(self, op: str, symbols: list[str]) -> list[str]:
+        args = self.topics(symbols)
+        return [json.dumps({"req_id": f"{op}-{i // MAX_ARGS_PER_MESSAGE + 1}", "op": op,
+                            "args": args[i: i + MAX_ARGS_PER_MESSAGE]}, separators=(",", ":"))
+                for i in range(0, len(args), MAX_ARGS_PER_MESSAGE)]
+
+    def subscribe_messages(self, symbols: list[str]) -> list[str]:
+        return self._op_messages("subscribe", symbols)
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        return self._op_messages("unsubscribe", symbols)
+
+    def new_parser(self) -> BybitParser:
+        return BybitParser()
+
+    def mark_price_poll(self, symbol: str) -> RestPoll:
+        category = "inverse" if is_inverse(symbol) else "linear"
+        return RestPoll(path=TICKERS_PATH, params={"category": category, "symbol": symbol},
+                        interval_s=TICKERS_INTERVAL_S)
+
+    def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
+        polls: list[RestPoll] = []
+        coins = dict.fromkeys("USDT" if settle_group(s) == "USDT" else
+                              "USDC" if settle_group(s) == "USDC" else s.upper()[:-3] for s in symbols)
+        for coin in coins:  # inverse pools are named by their coin (BTC for BTCUSD)
+            polls.append(RestPoll(path=INSURANCE_PATH, params={"coin": coin}, interval_s=INSURANCE_INTERVAL_S))
+        for s in symbols:
+            polls.append(self.mark_price_poll(s))
+            polls.append(RestPoll(path=ADL_ALERT_PATH, params={"symbol": s}, interval_s=ADL_ALERT_INTERVAL_S))
+        return polls
+
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
+                   symbols: list[str] | None = None) -> list[Event]:
+        """Events from one REST body. ``symbols`` (optional, ours) keeps only pools/alerts for them."""
+        try:
+            return self._parse_rest(poll, body, recv_ns, set(symbols) if symbols else None)
+        except Exception as exc:  # noqa: BLE001 - never raise into the poller
+            return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
+
+    def _parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int,
+                    wanted: set[str] | None) -> list[Event]:
+        try:
+            doc = _decoder.decode(body)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return [_error(f"{poll.path}: not JSON: {_snippet(body)}", recv_ns)]
+        if isinstance(doc, dict) and doc.get("retCode") not in (0, None):
+            return [_error(f"{poll.path}: {doc.get('retCode')}: {doc.get('retMsg')}", recv_ns,
+                           poll.params.get("symbol", ""))]
+        items, result = _rest_list(doc)
+        if items is None:
+            return [_error(f"{poll.path}: body of unexpected shape: {_snippet(body)}", recv_ns)]
+        ts = _ms(result.get("updatedTime")) or _ms(result.get("updateTime")) or _ms(doc.get("time"))
+        problems = _Problems()
+        out: list[Event] = []
+        if poll.path == INSURANCE_PATH:
+            for item in items:
+                event = _insurance_event(item, ts, recv_ns, problems)
+                if event is not None and (wanted is None or wanted & set(event.symbols)):  # type: ignore[attr-defined]
+                    out.append(event)
+        elif poll.path == ADL_ALERT_PATH:
+            for item in items:
+                event = _adl_event(item, False, ts, recv_ns, problems)
+                if event is not None and (wanted is None or event.symbol in wanted):
+                    out.append(event)
+        elif poll.path == TICKERS_PATH:
+            ts = _ms(doc.get("time"))
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("symbol"), str) or not item["symbol"]:
+                    problems.add("ticker item of unexpected shape")
+                    continue
+                if wanted is None or item["symbol"] in wanted:
+                    out.extend(_ticker_events(item["symbol"], item, item, ts, recv_ns, problems))
+        else:
+            problems.add(f"no parser for REST path {poll.path}")
+        out.extend(problems.status(recv_ns))
+        return out
+
+
+ADAPTER = BybitAdapter()

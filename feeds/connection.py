@@ -1,0 +1,414 @@
+"""Live websocket connections for one venue: reconnect, resubscribe, keep alive, watch for silence.
+
+``FeedClient`` opens one socket per chunk of ``max_streams_per_connection`` symbols and runs each
+in a ``async for ws in connect(...)`` loop from ``websockets.asyncio.client``, resubscribing on
+every new socket. Nothing here raises into the caller: every problem becomes a ``FeedStatus``
+event in the same bounded queue as the data (see ``feeds/queue.py``).
+
+Why each timer exists:
+- heartbeat: venues drop sockets they have not heard from (OKX 30 s, Hyperliquid 60 s, Bybit 10 min);
+  we send the adapter's message after ``heartbeat.interval_s`` without sending anything.
+- per-symbol staleness: a socket can be open and even answer pings while a stream delivers nothing
+  (Binance's unrouted legacy URL, research/exchanges.md §0.1). A watchdog reports ``stale``.
+- socket silence: a half-open TCP connection delivers nothing and errors nowhere; no frame at all for
+  ``silence_timeout_s`` means we abort the socket and reconnect.
+- rotation: Binance ends every connection at 24 h; we rotate before that on our own schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from feeds.events import Event, FeedStatus
+from feeds.queue import CoalescingQueue
+from feeds.venue import Heartbeat, VenueAdapter
+
+log = logging.getLogger(__name__)
+
+# on_frame(venue, frame_text, recv_ns, rest=None): the recorder's tap (Recorder.write fits).
+FrameTap = Callable[..., None]
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter: delay n is uniform in [0, min(cap, base·2ⁿ)]."""
+
+    def __init__(self, initial_s: float = 0.5, max_s: float = 30.0, factor: float = 2.0,
+                 rng: random.Random | None = None):
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.factor = factor
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def ceiling(self) -> float:
+        return min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
+
+    def next_delay(self) -> float:
+        delay = self._rng.uniform(0.0, self.ceiling())
+        self.attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def is_reconnect_notice(frame: str) -> bool:
+    """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket."""
+    return '"64008"' in frame and '"notice"' in frame
+
+
+def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]]:
+    size = max(1, int(per_connection))
+    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+
+
+@dataclass
+class _Session:
+    ws: ClientConnection
+    symbols: list[str]
+    started: float
+    last_sent: float
+    last_recv: float
+    frames: int = 0
+    data_events: int = 0
+    reason: str = ""
+    planned: bool = False  # rotation or venue notice: reconnect at once, no backoff
+
+
+@dataclass
+class ConnectionStats:
+    """Counters per connection slot (one slot per chunk of symbols), for tests and the status bar."""
+
+    symbols: list[str]
+    connects: int = 0  # sockets that opened
+    connect_failures: int = 0
+    frames: int = 0
+    reconnect_delays: deque[float] = field(default_factory=lambda: deque(maxlen=256))
+    last_reason: str = ""
+
+
+class FeedClient:
+    """All websocket feeds of one venue for a set of symbols.
+
+    ``await run()`` until ``stop()``; read events with ``async for event in client.events()``.
+    """
+
+    def __init__(
+        self,
+        adapter: VenueAdapter,
+        symbols: Sequence[str],
+        *,
+        ws_url: str | None = None,
+        heartbeat: Heartbeat | None = None,
+        silence_timeout_s: float | None = None,
+        rotate_after_s: float | None = 23.5 * 3600,
+        healthy_after_s: float = 30.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        open_timeout_s: float = 10.0,
+        close_timeout_s: float = 2.0,
+        ping_interval_s: float | None = 20.0,
+        on_frame: FrameTap | None = None,
+        queue: CoalescingQueue | None = None,
+        rng: random.Random | None = None,
+    ):
+        if not symbols:
+            raise ValueError("FeedClient needs at least one symbol")
+        self.adapter = adapter
+        self.venue = adapter.name
+        self.symbols = list(dict.fromkeys(symbols))
+        self.ws_url = ws_url or adapter.ws_url
+        self.heartbeat = heartbeat or adapter.heartbeat
+        self.silence_timeout_s = (
+            silence_timeout_s if silence_timeout_s is not None else max(self.heartbeat.stale_after_s, 5.0)
+        )
+        self.rotate_after_s = rotate_after_s
+        self.healthy_after_s = healthy_after_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.open_timeout_s = open_timeout_s
+        self.close_timeout_s = close_timeout_s
+        self.ping_interval_s = ping_interval_s
+        self.on_frame = on_frame
+        self.queue = queue if queue is not None else CoalescingQueue()
+        self._rng = rng or random.Random()
+        self._notice = getattr(adapter, "is_reconnect_notice", None) or is_reconnect_notice
+
+        groups = getattr(adapter, "connection_groups", None)  # e.g. Bybit: linear and inverse sockets
+        self.chunks = ([g for g in groups(self.symbols) if g] if callable(groups)
+                       else chunk_symbols(self.symbols, adapter.max_streams_per_connection))
+        self.stats = [ConnectionStats(symbols=chunk) for chunk in self.chunks]
+        # Per-symbol data clock: only symbols on a subscribed socket are watched.
+        self._last_data: dict[str, float] = {}
+        self._watched: set[str] = set()
+        self._stale: set[str] = set()
+        self._by_upper = {s.upper(): s for s in self.symbols}
+        self._sessions: set[_Session] = set()
+        self._stop = asyncio.Event()
+        self._tap_failed = False
+
+    # ----------------------------------------------------------------- public API
+
+    async def run(self) -> None:
+        """Run every connection until ``stop()``; then close the event queue."""
+        tasks = [asyncio.create_task(self._run_slot(i), name=f"{self.venue}-ws-{i}")
+                 for i in range(len(self.chunks))]
+        tasks.append(asyncio.create_task(self._watchdog(), name=f"{self.venue}-watchdog"))
+        try:
+            await self._stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.queue.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def events(self) -> AsyncIterator[Event]:
+        async for event in self.queue:
+            yield event
+
+    @property
+    def connects(self) -> int:
+        return sum(s.connects for s in self.stats)
+
+    @property
+    def stale_symbols(self) -> frozenset[str]:
+        return frozenset(self._stale)
+
+    # ----------------------------------------------------------------- emitting
+
+    def _emit(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    def _status(self, symbols: Sequence[str], state: str, detail: str) -> None:
+        recv_ns = time.time_ns()
+        for symbol in symbols:
+            self._emit(FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
+                                  state=state, detail=detail))
+
+    def _tap(self, text: str, recv_ns: int) -> None:
+        if self.on_frame is None:
+            return
+        try:
+            self.on_frame(self.venue, text, recv_ns)
+        except Exception as exc:  # a full disk must not stop the live feed
+            if not self._tap_failed:
+                self._tap_failed = True
+                self._status(self.symbols, "error", f"frame recorder failed: {exc!r}")
+
+    # ----------------------------------------------------------------- one connection slot
+
+    def _connect_kwargs(self) -> dict:
+        kwargs: dict = dict(
+            open_timeout=self.open_timeout_s,
+            close_timeout=self.close_timeout_s,
+            ping_interval=self.ping_interval_s,
+            ping_timeout=self.ping_interval_s,
+            max_size=2**22,
+            max_queue=64,
+        )
+        if urlsplit(self.ws_url).hostname in _LOOPBACK_HOSTS:
+            kwargs["proxy"] = None  # the emulator is never behind a proxy
+        return kwargs
+
+    async def _run_slot(self, index: int) -> None:
+        symbols = self.chunks[index]
+        stats = self.stats[index]
+        backoff = Backoff(self.backoff_initial_s, self.backoff_max_s, rng=self._rng)
+        last_error: list[BaseException] = []
+
+        def process_exception(exc: Exception) -> Exception | None:
+            # Every failure to open is transient for a monitor: report it and retry with backoff.
+            stats.connect_failures += 1
+            last_error[:] = [exc]
+            return None
+
+        def delays() -> Generator[float]:
+            while True:
+                delay = backoff.next_delay()
+                stats.reconnect_delays.append(delay)
+                exc = last_error[0] if last_error else None
+                self._status(symbols, "disconnected",
+                             f"connect failed ({_describe(exc)}); retrying in {delay:.1f} s")
+                yield delay
+
+        while not self._stop.is_set():
+            try:
+                url = self.adapter.connection_url(self.ws_url, symbols)
+                reconnector = connect(url, process_exception=process_exception,
+                                      reconnect_delays=delays, **self._connect_kwargs())
+                async with contextlib.aclosing(aiter(reconnector)) as sockets:
+                    async for ws in sockets:
+                        stats.connects += 1
+                        session = await self._serve(ws, symbols, stats)
+                        healthy = (session.data_events > 0
+                                   and time.monotonic() - session.started >= self.healthy_after_s)
+                        if session.planned or healthy:
+                            backoff.reset()
+                        delay = 0.0 if session.planned else backoff.next_delay()
+                        if delay:
+                            stats.reconnect_delays.append(delay)
+                        stats.last_reason = session.reason
+                        self._status(symbols, "disconnected",
+                                     f"{session.reason}; reconnecting in {delay:.1f} s")
+                        if delay:
+                            await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or a fatal URL: report, back off, try again
+                log.debug("feed slot %s failed", index, exc_info=True)
+                delay = backoff.next_delay()
+                stats.reconnect_delays.append(delay)
+                self._status(symbols, "error", f"{_describe(exc)}; retrying in {delay:.1f} s")
+                await asyncio.sleep(delay)
+
+    async def _serve(self, ws: ClientConnection, symbols: list[str], stats: ConnectionStats) -> _Session:
+        now = time.monotonic()
+        session = _Session(ws=ws, symbols=symbols, started=now, last_sent=now, last_recv=now)
+        self._sessions.add(session)
+        parser = self.adapter.new_parser()
+        keeper: asyncio.Task | None = None
+        try:
+            self._status(symbols, "connected", ws.request.path if ws.request else "")
+            for message in self.adapter.subscribe_messages(symbols):
+                await ws.send(message)
+                session.last_sent = time.monotonic()
+            subscribed_at = time.monotonic()
+            for symbol in symbols:
+                self._last_data[symbol] = subscribed_at
+                self._stale.discard(symbol)
+                self._watched.add(symbol)
+            self._status(symbols, "subscribed", f"{len(symbols)} symbol(s)")
+            keeper = asyncio.create_task(self._keepalive(session))
+            async for message in ws:
+                recv_ns = time.time_ns()
+                session.last_recv = time.monotonic()
+                session.frames += 1
+                stats.frames += 1
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                self._tap(text, recv_ns)
+                if self._notice(text):
+                    session.reason = "venue asked to reconnect (notice)"
+                    session.planned = True
+                    await ws.close(1000, "reconnect on venue notice")
+                    break
+                self._handle_events(_parse(parser, self.venue, text, recv_ns), session)
+            if not session.reason:
+                session.reason = _close_reason(ws)
+        except ConnectionClosed as exc:
+            if not session.reason:
+                session.reason = f"connection lost ({_describe(exc)})"
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await keeper
+            for symbol in symbols:
+                self._watched.discard(symbol)
+            self._sessions.discard(session)
+        return session
+
+    def _handle_events(self, events: list[Event], session: _Session) -> None:
+        for event in events:
+            if not isinstance(event, FeedStatus):
+                symbol = event.symbol if event.symbol in self._last_data else self._by_upper.get(
+                    event.symbol.upper())
+                if symbol is not None and symbol in self._watched:
+                    self._last_data[symbol] = time.monotonic()
+                    session.data_events += 1
+                    if symbol in self._stale:
+                        self._stale.discard(symbol)
+                        self._status([symbol], "subscribed", "data resumed")
+            self._emit(event)
+
+    async def _keepalive(self, session: _Session) -> None:
+        """Send the venue heartbeat when due; abort a silent socket; rotate an old one."""
+        hb = self.heartbeat
+        ws = session.ws
+        while True:
+            now = time.monotonic()
+            silence_at = session.last_recv + self.silence_timeout_s
+            due = [silence_at]
+            heartbeat_at = session.last_sent + hb.interval_s if hb.message else None
+            if heartbeat_at is not None:
+                due.append(heartbeat_at)
+            rotate_at = session.started + self.rotate_after_s if self.rotate_after_s else None
+            if rotate_at is not None:
+                due.append(rotate_at)
+            wake = min(due)
+            if wake > now:
+                await asyncio.sleep(wake - now)
+                continue
+            if now >= silence_at:
+                session.reason = f"no frames for {now - session.last_recv:.1f} s (silent socket)"
+                # A half-open peer will not answer a close handshake either.
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+            if rotate_at is not None and now >= rotate_at:
+                session.reason = f"planned rotation after {self.rotate_after_s:.0f} s"
+                session.planned = True
+                await ws.close(1000, "planned rotation")
+                return
+            if heartbeat_at is not None and now >= heartbeat_at:
+                try:
+                    await ws.send(hb.message)
+                except ConnectionClosed:
+                    return
+                session.last_sent = time.monotonic()
+
+    async def _watchdog(self) -> None:
+        """Report a watched symbol ``stale`` once its data is older than ``stale_after_s``."""
+        stale_after = self.heartbeat.stale_after_s
+        while True:
+            now = time.monotonic()
+            wake = now + 1.0
+            for symbol in list(self._watched):
+                if symbol in self._stale:
+                    continue
+                deadline = self._last_data.get(symbol, now) + stale_after
+                if now >= deadline:
+                    self._stale.add(symbol)
+                    age = now - self._last_data.get(symbol, now)
+                    self._status([symbol], "stale", f"no data for {age:.1f} s")
+                else:
+                    wake = min(wake, deadline)
+            await asyncio.sleep(max(wake - now, 0.005))
+
+
+def _parse(parser, venue: str, text: str, recv_ns: int) -> list[Event]:
+    try:
+        return parser.parse(text, recv_ns)
+    except Exception as exc:  # parsers promise not to raise; never trust a promise with live data
+        return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
+                           detail=f"parser raised {exc!r}")]
+
+
+def _close_reason(ws: ClientConnection) -> str:
+    code = ws.close_code
+    reason = ws.close_reason or ""
+    if code is None:
+        return "connection closed"
+    return f"server closed (code {code}{': ' + reason if reason else ''})"
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,366 @@
+"""OKX v5 public feed (SWAP): every wire detail.
+
+Sources: OKX API v5 docs, https://www.okx.com/docs-v5/en/ (research/exchanges.md §3.3–3.5):
+- Connect / keep-alive (send the text ``ping`` after N < 30 s of silence, expect ``pong``; 480
+  subscribe requests per connection-hour) and the ``notice`` event (code 64008, pushed ~30 s before a
+  service-upgrade disconnect): "#overview-websocket-connect" and "#overview-websocket-notification"
+- Channels ``mark-price`` (200 ms on change, else every 10 s), ``open-interest`` (3 s on change; no
+  ``oiUsd`` in the push), ``adl-warning`` (1 s, only in ``warning``/``adl`` state):
+  "#public-data-websocket-mark-price-channel", "#public-data-websocket-open-interest-channel",
+  "#public-data-websocket-adl-warning-channel"
+- REST: "#public-data-rest-api-get-open-interest", "#public-data-rest-api-get-security-fund",
+  "#public-data-rest-api-get-mark-price"
+
+Port note: the documented URL uses port 8443. A third-party blog (siebly.hashnode.dev, 2026-11) says
+OKX stopped accepting WebSocket connections on 8443 on 2026-10-31; that is not confirmed from an OKX
+page. ``WS_URL_443`` is the same host on the default port, if that turns out to be right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from feeds.events import AdlAlert, Event, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from feeds.venue import Heartbeat, RestPoll
+
+VENUE = "okx"
+WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
+WS_URL_443 = "wss://ws.okx.com/ws/v5/public"
+REST_URL = "https://www.okx.com"
+
+PING_MESSAGE = "ping"
+PONG_MESSAGE = "pong"
+PING_AFTER_SILENCE_S = 25.0  # OKX cuts a connection after 30 s without data
+RECONNECT_NOTICE_CODE = "64008"
+MAX_STREAMS_PER_CONNECTION = 200  # instIds per connection (our cap; each takes 2–3 channel args)
+MAX_ARGS_PER_MESSAGE = 100  # keep each request far below OKX's 64 KB limit
+SUBSCRIBE_REQUESTS_PER_HOUR = 480
+
+OPEN_INTEREST_PATH = "/api/v5/public/open-interest"
+INSURANCE_PATH = "/api/v5/public/insurance-fund"
+MARK_PRICE_PATH = "/api/v5/public/mark-price"
+OPEN_INTEREST_INTERVAL_S = 30.0  # 20 req / 2 s; the socket pushes OI every 3 s, REST adds oiUsd
+INSURANCE_INTERVAL_S = 300.0  # 10 req / 2 s; "total" is a slow-moving USD figure
+MARK_PRICE_INTERVAL_S = 60.0
+
+_INF = math.inf
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if -_INF < x < _INF else None
+
+
+def _price(value: Any) -> float | None:
+    x = _number(value)
+    return x if x is not None and x > 0.0 else None
+
+
+def _ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        v = int(value)
+        return v if v > 0 else None
+    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
+        return int(value)
+    return None
+
+
+def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+
+
+def _snippet(frame: Any, limit: int = 80) -> str:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame).decode("utf-8", "replace")
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        text = json.dumps(frame, default=str)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class _Problems:
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, detail: str, symbol: str = "") -> None:
+        self.items.append((symbol, detail))
+
+    def status(self, recv_ns: int) -> list[Event]:
+        if not self.items:
+            return []
+        symbol, detail = self.items[0]
+        if len(self.items) > 1:
+            detail += f" (+{len(self.items) - 1} more)"
+        return [_error(detail, recv_ns, symbol)]
+
+
+def inst_family(inst_id: str) -> str:
+    """``BTC-USDT-SWAP`` → ``BTC-USDT`` (the family the security fund and adl-warning are keyed by)."""
+    return inst_id[: -len("-SWAP")] if inst_id.upper().endswith("-SWAP") else inst_id
+
+
+def swap_inst_id(family: str) -> str:
+    """``BTC-USDT`` → ``BTC-USDT-SWAP``: the one perpetual of a family."""
+    return f"{family}-SWAP"
+
+
+_decoder = msgspec.json.Decoder()
+
+
+def is_reconnect_notice(frame: str | bytes | dict[str, Any]) -> bool:
+    """True for ``{"event":"notice","code":"64008",...}``: OKX will drop the socket for an upgrade."""
+    doc: Any = frame
+    if not isinstance(frame, dict):
+        try:
+            doc = _decoder.decode(frame)
+        except Exception:  # noqa: BLE001
+            return False
+    return isinstance(doc, dict) and doc.get("event") == "notice" and str(doc.get("code")) == RECONNECT_NOTICE_CODE
+
+
+# --- items ----------------------------------------------------------------------------------------------
+
+def _mark_item(item: Any, recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
+        problems.add(f"mark-price item of unexpected shape: {_snippet(item)}")
+        return None
+    inst = item["instId"]
+    mark = _price(item.get("markPx"))
+    if mark is None:
+        problems.add(f"{inst}: bad mark price {item.get('markPx')!r}", inst)
+        return None
+    return MarkPrice(venue=VENUE, symbol=inst, ts=_ms(item.get("ts")), recv_ns=recv_ns, price=mark)
+
+
+def _open_interest_item(item: Any, recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
+        problems.add(f"open-interest item of unexpected shape: {_snippet(item)}")
+        return None
+    inst = item["instId"]
+    coin = _number(item.get("oiCcy"))  # oi is in contracts; oiCcy is the coin amount
+    if coin is None or coin < 0:
+        problems.add(f"{inst}: bad open interest {item.get('oiCcy')!r}", inst)
+        return None
+    usd = _number(item.get("oiUsd"))  # REST only
+    return OpenInterest(venue=VENUE, symbol=inst, ts=_ms(item.get("ts")), recv_ns=recv_ns, open_interest=coin,
+                        open_interest_usd=usd if usd is not None and usd >= 0 else None)
+
+
+_ADL_STATES = ("normal", "warning", "adl")
+
+
+def _adl_item(item: Any, arg: dict[str, Any], recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict):
+        problems.add("adl-warning item is not an object")
+        return None
+    family = item.get("instFamily") or arg.get("instFamily")
+    if not isinstance(family, str) or not family:
+        problems.add(f"adl-warning item without instFamily: {_snippet(item)}")
+        return None
+    symbol = swap_inst_id(family)
+    state = item.get("state")
+    if state not in _ADL_STATES:
+        problems.add(f"{symbol}: unknown adl-warning state {state!r}", symbol)
+        return None
+    detail: dict[str, Any] = {}
+    for k, v in item.items():
+        if v == "":  # deprecated fields come back empty
+            continue
+        n = _number(v) if k in ("bal", "maxBal", "adlBal", "adlRecBal", "decRate", "adlRate", "adlRecRate") else None
+        detail[k] = n if n is not None else v
+    return AdlAlert(venue=VENUE, symbol=symbol, ts=_ms(item.get("ts")), recv_ns=recv_ns, state=state,  # type: ignore[arg-type]
+                    detail=detail)
+
+
+# --- websocket parser -----------------------------------------------------------------------------------
+
+class OkxParser:
+    """Stateless."""
+
+    def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            return self._parse(frame, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
+            return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
+
+    def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        if frame == PONG_MESSAGE or frame == b"pong":
+            return []
+        try:
+            doc = _decoder.decode(frame)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return [_error(f"not JSON: {_snippet(frame)}", recv_ns)]
+        if not isinstance(doc, dict):
+            return [_error(f"frame is not an object: {_snippet(frame)}", recv_ns)]
+        event = doc.get("event")
+        if event is not None:
+            return self._event(doc, event, recv_ns)
+        arg = doc.get("arg")
+        data = doc.get("data")
+        if not isinstance(arg, dict) or not isinstance(data, list):
+            return [_error(f"push without arg/data: {_snippet(frame)}", recv_ns)]
+        channel = arg.get("channel")
+        problems = _Problems()
+        out: list[Event] = []
+        for item in data:
+            if channel == "mark-price":
+                ev = _mark_item(item, recv_ns, problems)
+            elif channel == "open-interest":
+                ev = _open_interest_item(item, recv_ns, problems)
+            elif channel == "adl-warning":
+                ev = _adl_item(item, arg, recv_ns, problems)
+            else:
+                problems.add(f"unknown channel {channel!r}")
+                break
+            if ev is not None:
+                out.append(ev)
+        out.extend(problems.status(recv_ns))
+        return out
+
+    @staticmethod
+    def _event(doc: dict[str, Any], event: Any, recv_ns: int) -> list[Event]:
+        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+            return []
+        if event == "error":
+            return [_error(f"{doc.get('code')}: {doc.get('msg')}", recv_ns)]
+        if event == "notice":
+            if is_reconnect_notice(doc):
+                return [FeedStatus(venue=VENUE, symbol="", ts=None, recv_ns=recv_ns, state="disconnected",
+                                   detail=f"64008 service upgrade: reconnect ({doc.get('msg')})")]
+            return [_error(f"notice {doc.get('code')}: {doc.get('msg')}", recv_ns)]
+        return []  # other control events carry no market data
+
+
+# --- REST -----------------------------------------------------------------------------------------------
+
+def _insurance_item(item: Any, fallback_family: str, recv_ns: int, problems: _Problems) -> Event | None:
+    if not isinstance(item, dict):
+        problems.add("insurance-fund item is not an object")
+        return None
+    family = item.get("instFamily") if isinstance(item.get("instFamily"), str) and item.get("instFamily") \
+        else fallback_family
+    if not family:
+        problems.add("insurance-fund item without instFamily")
+        return None
+    symbol = swap_inst_id(family)
+    total = _number(item.get("total"))  # USD value of the family's security fund
+    if total is None:
+        problems.add(f"{symbol}: bad security fund total {item.get('total')!r}", symbol)
+        return None
+    details = item.get("details")
+    stamps = [_ms(d.get("ts")) for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+    ts = max((t for t in stamps if t is not None), default=None) or _ms(item.get("ts"))
+    return InsuranceFund(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, symbols=[symbol], asset="USD",
+                         balance=total)
+
+
+@dataclass(frozen=True)
+class OkxAdapter:
+    name: str = VENUE
+    ws_url: str = WS_URL
+    rest_url: str = REST_URL
+    # mark-price pushes at least every 10 s when unchanged: stale after 10 + 3 s
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_AFTER_SILENCE_S, message=PING_MESSAGE, stale_after_s=13.0)
+    max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+
+    def connection_url(self, base_url: str, symbols: list[str]) -> str:
+        return base_url
+
+    @staticmethod
+    def channel_args(symbols: list[str]) -> list[dict[str, str]]:
+        args: list[dict[str, str]] = []
+        for s in symbols:
+            args.append({"channel": "mark-price", "instId": s})
+            args.append({"channel": "open-interest", "instId": s})
+        for family in dict.fromkeys(inst_family(s) for s in symbols):
+            args.append({"channel": "adl-warning", "instType": "SWAP", "instFamily": family})
+        return args
+
+    def _op_messages(self, op: str, symbols: list[str]) -> list[str]:
+        args = self.channel_args(symbols)
+        return [json.dumps({"op": op, "args": args[i: i + MAX_ARGS_PER_MESSAGE]}, separators=(",", ":"))
+                for i in range(0, len(args), MAX_ARGS_PER_MESSAGE)]
+
+    def subscribe_messages(self, symbols: list[str]) -> list[str]:
+        return self._op_messages("subscribe", symbols)
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        return self._op_messages("unsubscribe", symbols)
+
+    def is_reconnect_notice(self, frame: str | bytes | dict[str, Any]) -> bool:
+        return is_reconnect_notice(frame)
+
+    def new_parser(self) -> OkxParser:
+        return OkxParser()
+
+    def mark_price_poll(self, symbol: str) -> RestPoll:
+        return RestPoll(path=MARK_PRICE_PATH, params={"instType": "SWAP", "instId": symbol},
+                        interval_s=MARK_PRICE_INTERVAL_S)
+
+    def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
+        polls: list[RestPoll] = []
+        for s in symbols:
+            polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"instType": "SWAP", "instId": s},
+                                  interval_s=OPEN_INTEREST_INTERVAL_S))
+            polls.append(self.mark_price_poll(s))
+        for family in dict.fromkeys(inst_family(s) for s in symbols):
+            polls.append(RestPoll(path=INSURANCE_PATH, params={"instType": "SWAP", "instFamily": family},
+                                  interval_s=INSURANCE_INTERVAL_S))
+        return polls
+
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            return self._parse_rest(poll, body, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - never raise into the poller
+            return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
+
+    @staticmethod
+    def _parse_rest(poll: RestPoll, body: str | bytes, recv_ns: int) -> list[Event]:
+        try:
+            doc = _decoder.decode(body)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return [_error(f"{poll.path}: not JSON: {_snippet(body)}", recv_ns)]
+        if not isinstance(doc, dict):
+            return [_error(f"{poll.path}: body is not an object: {_snippet(body)}", recv_ns)]
+        if str(doc.get("code", "0")) != "0":
+            return [_error(f"{poll.path}: {doc.get('code')}: {doc.get('msg')}", recv_ns,
+                           poll.params.get("instId", ""))]
+        data = doc.get("data")
+        if not isinstance(data, list):
+            return [_error(f"{poll.path}: body without data list: {_snippet(body)}", recv_ns)]
+        problems = _Problems()
+        out: list[Event] = []
+        for item in data:
+            if poll.path == MARK_PRICE_PATH:
+                ev = _mark_item(item, recv_ns, problems)
+            elif poll.path == OPEN_INTEREST_PATH:
+                ev = _open_interest_item(item, recv_ns, problems)
+            elif poll.path == INSURANCE_PATH:
+                ev = _insurance_item(item, poll.params.get("instFamily", ""), recv_ns, problems)
+            else:
+                problems.add(f"no parser for REST path {poll.path}")
+                break
+            if ev is not None:
+                out.append(ev)
+        out.extend(problems.status(recv_ns))
+        return out
+
+
+ADAPTER = OkxAdapter()

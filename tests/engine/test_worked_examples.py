@@ -1,0 +1,185 @@
+"""The venues' published worked examples (exchanges.md §7), each within one tick."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine import adl
+from engine.instruments import build_tiers
+from engine.margin import maintenance_margin, solve_price
+from engine.portfolio import MarginMode, Side
+from engine.risk import compute_account
+from engine.venues import binance, bybit, hyperliquid
+from tests.engine.factories import account, instrument, leg, position
+
+INF = math.inf
+
+
+# --- Binance: https://www.binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93 ----------
+
+
+def test_b1_binance_cross_lp1_general_formula():
+    # WB − TMM1 + UPNL1 is the margin that does not move with contract 1.
+    inst = instrument("binance", "ETHUSDT").with_override(0.10, 135_365.00)
+    constant = 1_535_443.01 - 71_200.81144 + (-56_354.57)
+    lp = solve_price(binance.RULES, [leg(inst, +1, 3_683.979, 1_456.84)], constant, "liquidation", 1_456.84)
+    assert lp == pytest.approx(1_153.2565, abs=0.01)
+
+
+def test_b2_binance_maintenance_amount_recurrence():
+    tiers = build_tiers(
+        [
+            dict(floor=0, cap=50_000, mmr=0.004, max_leverage=125),
+            dict(floor=50_000, cap=250_000, mmr=0.005, max_leverage=100),
+            dict(floor=250_000, cap=1_000_000, mmr=0.01, max_leverage=50),
+        ],
+        "B2",
+    )
+    assert tiers[1].maint_amount == pytest.approx(50.0)
+    assert tiers[2].maint_amount == pytest.approx(1_300.0)
+    inst = instrument(tiers=[(t.floor, t.cap, t.mmr, t.max_leverage) for t in tiers])
+    # A 500,000 USDT position: 500,000 × 1 % − 1,300.
+    assert maintenance_margin(binance.RULES, leg(inst, +1, 10.0, 50_000.0), 50_000.0) == pytest.approx(3_700.0)
+
+
+@pytest.mark.parametrize(("side", "expected"), [(+1, 75_903.61), (-1, 92_031.87)])
+def test_b3_binance_isolated_simplified(side, expected):
+    inst = instrument("binance", "BTCUSDT", tiers=[(0, INF, 0.004, 125)], tick_size=0.1)
+    lp = solve_price(binance.RULES, [leg(inst, side, 1.0, 84_000.0)], 8_400.0, "liquidation", 84_000.0)
+    assert lp == pytest.approx(expected, abs=0.1)
+
+
+def test_b4_binance_leverage_pnl():
+    # uPnL 40.2, wallet 4.27, margin ratio 13.42 % (dev.binance.vision thread 17801).
+    x = adl.AdlInputs(
+        sign=1,
+        mark_price=1.0,
+        entry_price=1.0,
+        unrealized_pnl=40.2,
+        notional=1.0,
+        entry_value=1.0,
+        position_margin=4.27,
+        wallet_balance=4.27,
+        margin_balance=1.0,
+        maintenance_margin=0.1342,
+        effective_leverage=1.0,
+    )
+    assert binance.adl_score(x) == pytest.approx(40.2 / 4.27 * 0.1342, rel=1e-12)
+    assert binance.adl_score(x) == pytest.approx(1.2634, abs=5e-5)
+
+
+def test_b4_losing_position_scores_zero_on_binance():
+    x = adl.AdlInputs(1, 1.0, 1.0, -5.0, 1.0, 1.0, 4.0, 4.0, 1.0, 0.1, 3.0)
+    assert binance.adl_score(x) == 0.0
+
+
+# --- Bybit ---------------------------------------------------------------------------------------
+# https://www.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract; stated without a
+# fee, so the instrument's taker fee is 0 here.
+
+
+def bybit_linear(mmr=0.005, taker=0.0):
+    return instrument("bybit", "BTCUSDT", tiers=[(0, INF, mmr, 100)], taker_fee=taker, tick_size=0.1)
+
+
+def isolated_prices(rules, inst, side, size, entry, margin):
+    legs = [leg(inst, side, size, entry)]
+    bp = solve_price(rules, legs, margin, "bankruptcy", entry)
+    lp = solve_price(rules, legs, margin, "liquidation", entry, bp)
+    return lp, bp
+
+
+def test_y1_bybit_isolated_long():
+    inst = bybit_linear()
+    lp, _ = isolated_prices(bybit.RULES, inst, +1, 1.0, 20_000.0, 400.0)  # IM = 20,000 / 50
+    assert maintenance_margin(bybit.RULES, leg(inst, +1, 1.0, 20_000.0), 20_000.0) == pytest.approx(100.0)
+    assert lp == pytest.approx(19_700.0, abs=0.1)
+
+
+def test_y2_bybit_isolated_short_with_added_margin():
+    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), -1, 1.0, 20_000.0, 400.0 + 3_000.0)
+    assert lp == pytest.approx(23_300.0, abs=0.1)
+
+
+def test_y3_bybit_isolated_long_after_funding_paid():
+    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), +1, 1.0, 20_000.0, 400.0 - 200.0)
+    assert lp == pytest.approx(19_900.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("side", "entry", "leverage", "expected"), [(+1, 10_000.0, 50, 9_850.0), (-1, 8_000.0, 40, 8_160.0)]
+)
+def test_y4_bybit_legacy_isolated(side, entry, leverage, expected):
+    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), side, 1.0, entry, entry / leverage)
+    assert lp == pytest.approx(expected, abs=0.1)
+
+
+def test_y5_bybit_isolated_bankruptcy_price():
+    _, bp = isolated_prices(bybit.RULES, bybit_linear(), +1, 1.0, 10_000.0, 10_000.0 / 50)
+    assert bp == pytest.approx(9_800.0, abs=0.1)
+
+
+def test_y6_bybit_inverse_bankruptcy_price():
+    inst = instrument("bybit", "BTCUSD", kind="inverse", tiers=[(0, INF, 0.005, 100)], tick_size=0.5)
+    margin = 5_000 / 7_890.08 / 50
+    _, bp = isolated_prices(bybit.RULES, inst, +1, 5_000.0, 7_890.08, margin)
+    assert bp == pytest.approx(7_890.08 * 50 / 51, rel=1e-9)
+    assert bp == pytest.approx(7_735.50, abs=0.5)
+
+
+def test_y7_bybit_inverse_cross_with_fee_to_close():
+    # https://help.bybit.com/hc/en-us/articles/360039261334: balance 0.5 BTC, long 10,000 @ 8,000.
+    inst = instrument("bybit", "BTCUSD", kind="inverse", tiers=[(0, INF, 0.005, 100)], taker_fee=0.00075, tick_size=0.5)
+    pos = position(inst, Side.LONG, 10_000.0, 8_000.0, 100, MarginMode.CROSS)
+    _, (risk,) = compute_account(0, account("bybit", 0.5, [pos]), {("bybit", "BTCUSD"): 8_000.0})
+    assert risk.bankruptcy_price == pytest.approx(1.00075 * 10_000 / (10_000 / 8_000 + 0.5), abs=0.01)
+    assert risk.bankruptcy_price == pytest.approx(5_718.57, abs=0.01)
+    assert risk.liquidation_price == pytest.approx(5_739.50, abs=0.5)  # published; one tick
+
+
+def test_y8_bybit_tiered_maintenance_margin():
+    tiers = [(0, 1_000, 0.02, 50), (1_000, 2_000, 0.025, 40), (2_000, 3_000, 0.03, 33), (3_000, 4_000, 0.035, 28), (4_000, 5_000, 0.04, 25)]
+    inst = instrument("bybit", "XYZUSDT", tiers=tiers)
+    assert inst.tiers[3].maint_amount == pytest.approx(30.0)
+    assert maintenance_margin(bybit.RULES, leg(inst, +1, 100.0, 35.0), 35.0) == pytest.approx(92.5)
+
+
+# --- Hyperliquid: docs trading/liquidations.md + info-endpoint clearinghouseState example ---------
+
+
+def test_h1_hyperliquid_isolated_long_matches_published_liquidation_px():
+    inst = instrument("hyperliquid", "ETH", tiers=[(0, INF, 1 / 100, 50)], settle="USDC")
+    # rawUsd + positionValue = 4.967826 is the isolated account value at the mark (uPnL included);
+    # the margin without uPnL is that less 0.0335 × (2985.9 − 2986.3).
+    mark = 100.02765 / 0.0335
+    margin = 4.967826 - 0.0335 * (mark - 2_986.3)
+    lp = solve_price(hyperliquid.RULES, [leg(inst, +1, 0.0335, 2_986.3)], margin, "liquidation", mark)
+    assert lp == pytest.approx(2_866.26936529, abs=1e-3)
+    # The docs' own form: price − side × margin_available / size / (1 − l × side).
+    docs_form = mark - (4.967826 - 100.02765 * 0.01) / 0.0335 / (1 - 0.01)
+    assert lp == pytest.approx(docs_form, rel=1e-12)
+
+
+def test_h2_hyperliquid_tier_mmr_and_deduction():
+    tiers = build_tiers(
+        [dict(floor=0, cap=3_000_000, mmr=1 / 20, max_leverage=10), dict(floor=3_000_000, cap=INF, mmr=1 / 10, max_leverage=5)],
+        "H2",
+    )
+    assert tiers[0].mmr == pytest.approx(0.05)
+    assert tiers[1].mmr == pytest.approx(0.10)
+    assert tiers[1].maint_amount == pytest.approx(150_000.0)
+
+
+# --- BitMEX quintile example: https://testnet.bitmex.com/app/autoDeleveragingExamples -------------
+
+
+def test_x1_bitmex_quantity_weighted_quintiles():
+    accounts = [1, 2, 3, 4, 5, 6]
+    qty = [10, 10, 20, 30, 20, 10]
+    rank = [3, 6, 1, 4, 5, 2]  # higher = more leveraged PnL
+    lights = adl.quintile_lights(rank, qty)
+    percentile = {a: (6 - light) * 20 for a, light in zip(accounts, lights, strict=True)}
+    assert percentile == {2: 20, 5: 40, 4: 60, 1: 80, 6: 80, 3: 100}
+    assert lights[1] == 5 and lights[2] == 1  # all lights lit at the front of the queue
