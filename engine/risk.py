@@ -66,6 +66,7 @@ class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
     maintenance_margin: float | None  # cross positions only
     margin_ratio: float | None  # maintenance margin ÷ margin balance; liquidation at 1
     positions: int
+    cross_positions: int
 
 
 class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
@@ -221,11 +222,14 @@ def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]
             wallet = account.wallet_balance
             adl_mm = account_mm
             position_margin = p.initial_margin()
-        if bankruptcy is not None:
-            cushion = abs(notional - value(leg, bankruptcy))
-        else:
+        # Effective leverage = value ÷ the margin standing between the mark and bankruptcy (BitMEX's
+        # |mark value| / (mark value − bankrupt value)): the position's margin balance if isolated,
+        # its share of the account's cushion (signed distance to the shared bankruptcy price) if cross.
+        if p.isolated or bankruptcy is None:
             cushion = margin_balance
-        effective_leverage = notional / cushion if cushion > 0 else math.inf
+        else:
+            cushion = leg.direction * (notional - value(leg, bankruptcy))
+        effective_leverage = notional / cushion if cushion != 0 else math.inf
         if liquidation is not None:
             distance_price = (mark - liquidation) if p.side > 0 else (liquidation - mark)
             distance_pct = distance_price / mark * 100.0
@@ -252,7 +256,8 @@ def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]
                 unrealized_pnl=pnl,
                 margin_balance=margin_balance,
                 maintenance_margin=mm,
-                effective_leverage=_finite(effective_leverage),
+                # Undefined (None) once no margin stands between the mark and bankruptcy.
+                effective_leverage=effective_leverage if 0 < effective_leverage < math.inf else None,
                 liquidation_price=liquidation,
                 bankruptcy_price=bankruptcy,
                 distance_pct=distance_pct,
@@ -278,6 +283,7 @@ def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]
         maintenance_margin=account_mm,
         margin_ratio=_finite(margin_ratio) if margin_ratio is not None and math.isfinite(margin_ratio) else margin_ratio,
         positions=len(account.positions),
+        cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
     )
     return account_risk, tuple(risks)
 

@@ -1,0 +1,207 @@
+"""``adlwatch check`` through the real console script, as a user's script would call it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.portfolio import MarginMode, Portfolio, Side
+from engine.risk import EngineInputs, compute_snapshot
+from engine.shocks import apply_shocks, shock
+
+ADLWATCH = shutil.which("adlwatch", path=str(Path(sys.executable).parent)) or "adlwatch"
+
+PORTFOLIO = """\
+[[account]]
+venue = "binance"
+wallet_balance = 10000.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 0.5
+entry_price = 60000.0
+leverage = 10
+margin_mode = "cross"
+
+[[account.position]]
+symbol = "ETHUSDT"
+side = "short"
+size = 4.0
+entry_price = 3000.0
+leverage = 5
+margin_mode = "isolated"
+isolated_margin = 2500.0
+
+[[account]]
+venue = "hyperliquid"
+wallet_balance = 2000.0
+
+[[account.position]]
+symbol = "BTC"
+side = "short"
+size = 0.1
+entry_price = 61000.0
+leverage = 20
+margin_mode = "cross"
+"""
+
+MARKS = ["BTCUSDT=58000", "ETHUSDT=2900", "hyperliquid:BTC=58100"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([ADLWATCH, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def portfolio_file(tmp_path: Path) -> Path:
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    return path
+
+
+def expected_snapshot(path: Path, marks: dict, shock_pct: float | None = None):
+    from feeds.portfolio_store import load
+
+    inputs = EngineInputs(portfolio=load(path), marks=marks)
+    return apply_shocks(inputs, [shock(shock_pct)]) if shock_pct is not None else compute_snapshot(inputs)
+
+
+MARK_MAP = {("binance", "BTCUSDT"): 58000.0, ("binance", "ETHUSDT"): 2900.0, ("hyperliquid", "BTC"): 58100.0}
+
+
+def test_json_has_every_contract_field_with_the_engine_values(portfolio_file):
+    result = run("check", "--portfolio", str(portfolio_file), "--offline", "--json", *sum((["--mark", m] for m in MARKS), []))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    snapshot = expected_snapshot(portfolio_file, MARK_MAP)
+    assert len(rows) == len(snapshot.positions) == 3
+    for row, risk in zip(rows, snapshot.positions, strict=True):
+        for field in ("venue", "symbol", "side", "size", "entry_price", "mark_price", "margin_mode", "notional",
+                      "unrealized_pnl", "margin_balance", "maintenance_margin", "effective_leverage",
+                      "liquidation_price", "bankruptcy_price", "distance_pct", "adl_score", "adl_formula", "adl_quantile"):
+            assert field in row
+            expected = getattr(risk, field)
+            if isinstance(expected, float):
+                assert row[field] == pytest.approx(expected, rel=1e-12)
+            else:
+                assert row[field] == expected
+    btc = rows[0]
+    assert btc["mark_price"] == 58000.0 and btc["side"] == "long" and btc["margin_mode"] == "cross"
+    assert btc["unrealized_pnl"] == pytest.approx(0.5 * (58000 - 60000))
+    assert btc["distance_pct"] == pytest.approx((58000 - btc["liquidation_price"]) / 58000 * 100)
+    assert rows[1]["margin_balance"] == pytest.approx(2500.0 + 4.0 * (3000 - 2900))
+    assert rows[2]["adl_formula"] == "hyperliquid_index"
+    assert all(r["adl_quantile"] is None for r in rows)
+
+
+def test_shock_reports_the_shocked_mark_and_its_figures(portfolio_file):
+    result = run("check", "--portfolio", str(portfolio_file), "--offline", "--json", "--shock", "-10",
+                 *sum((["--mark", m] for m in MARKS), []))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows[0]["mark_price"] == pytest.approx(58000 * 0.9)
+    shocked = expected_snapshot(portfolio_file, MARK_MAP, -10)
+    assert rows[0]["distance_pct"] == pytest.approx(shocked.positions[0].distance_pct)
+    assert rows[0]["liquidation_price"] == pytest.approx(shocked.positions[0].liquidation_price)
+
+
+def test_table_output_names_each_position(portfolio_file):
+    result = run("check", "--portfolio", str(portfolio_file), "--offline", *sum((["--mark", m] for m in MARKS), []))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["venue", "symbol", "side"]
+    assert any(line.startswith("binance") and "BTCUSDT" in line and "long" in line for line in lines)
+    assert any(line.startswith("hyperliquid") and "hyperliquid_index" in line for line in lines)
+
+
+def test_alert_below_exits_3_only_when_some_distance_is_below(portfolio_file):
+    marks = sum((["--mark", m] for m in MARKS), [])
+    rows = json.loads(run("check", "--portfolio", str(portfolio_file), "--offline", "--json", *marks).stdout)
+    closest = min(r["distance_pct"] for r in rows if r["distance_pct"] is not None)
+    below = run("check", "--portfolio", str(portfolio_file), "--offline", "--alert-below", str(closest + 0.01), *marks)
+    above = run("check", "--portfolio", str(portfolio_file), "--offline", "--alert-below", str(closest - 0.01), *marks)
+    assert below.returncode == 3
+    assert above.returncode == 0
+
+
+def test_missing_mark_offline_is_exit_2(portfolio_file):
+    result = run("check", "--portfolio", str(portfolio_file), "--offline", "--mark", "BTCUSDT=58000")
+    assert result.returncode == 2
+    assert "ETHUSDT" in result.stderr and "hyperliquid:BTC" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "value"),
+    [
+        ("size = 0.5", "size = -0.5", "account[0].position[0].size", "-0.5"),
+        ('venue = "hyperliquid"', 'venue = "kraken"', "account[1].venue", "'kraken'"),
+        ('symbol = "ETHUSDT"', 'symbol = "ETHUSDX"', "account[0].position[1].symbol", "'ETHUSDX'"),
+        ("entry_price = 3000.0\n", "", "account[0].position[1].entry_price", None),
+        ("leverage = 5\n", 'leverage = "5"\n', "account[0].position[1].leverage", "'5'"),
+        ("leverage = 20\n", "leverage = 20\ncolour = 'red'\n", "account[1].position[0].colour", "'red'"),
+    ],
+    ids=["negative-size", "unknown-venue", "unknown-symbol", "missing-field", "wrong-type", "unknown-key"],
+)
+def test_bad_input_is_one_line_naming_file_field_value_and_the_file_is_unchanged(tmp_path, old, new, field, value):
+    path = tmp_path / "portfolio.toml"
+    text = PORTFOLIO.replace(old, new, 1)
+    assert text != PORTFOLIO
+    path.write_text(text)
+    result = run("check", "--portfolio", str(path), "--offline", *sum((["--mark", m] for m in MARKS), []))
+    assert result.returncode == 2
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert str(path) in message and field in message
+    if value is not None:
+        assert value in message
+    assert "Traceback" not in result.stderr
+    assert path.read_text() == text
+
+
+def test_error_names_the_line_of_the_bad_field(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(PORTFOLIO.replace("size = 4.0", "size = -4.0"))
+    result = run("check", "--portfolio", str(path), "--offline")
+    line = PORTFOLIO.splitlines().index("size = 4.0") + 1
+    assert f"{path}:{line}:" in result.stderr
+
+
+def test_broken_toml_is_exit_2_with_the_line(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(PORTFOLIO + "\n[[account\n")
+    result = run("check", "--portfolio", str(path), "--offline")
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "line" in result.stderr
+
+
+def test_bad_mark_argument_is_exit_2(portfolio_file):
+    result = run("check", "--portfolio", str(portfolio_file), "--offline", "--mark", "BTCUSDT=cheap")
+    assert result.returncode == 2 and "--mark" in result.stderr and "BTCUSDT=cheap" in result.stderr
+
+
+def test_demo_runs_offline_and_crosses_a_liquidation():
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    before, after = result.stdout.split("== 2025-10-10 21:20:59 UTC")
+    # The isolated SOL long is safe before the crash and past its liquidation price at the low.
+    sol_before = next(line for line in before.splitlines() if " SOLUSDT " in line)
+    sol_after = next(line for line in after.splitlines() if " SOLUSDT " in line)
+    assert "+" in sol_before.split("isolated")[0].split()[-2]
+    assert sol_after.split("isolated")[0].split()[-2].startswith("-")
+
+
+def test_portfolio_types_round_trip():
+    # The check command and the store agree on the model: sides and modes are enums, not strings.
+    from feeds.portfolio_store import parse
+
+    portfolio = parse(PORTFOLIO)
+    assert isinstance(portfolio, Portfolio)
+    assert portfolio.accounts[0].positions[0].side is Side.LONG
+    assert portfolio.accounts[0].positions[1].margin_mode is MarginMode.ISOLATED

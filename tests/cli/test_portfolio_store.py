@@ -1,0 +1,96 @@
+"""The portfolio file: parse, validate, and saves that never lose the user's text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.errors import InputError
+from feeds import portfolio_store
+from tests.cli.test_check_cli import PORTFOLIO
+
+
+def test_save_round_trips_and_keeps_one_backup(tmp_path: Path):
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    portfolio = portfolio_store.load(path)
+    portfolio_store.save(portfolio, path)
+    assert portfolio_store.load(path) == portfolio
+    assert (tmp_path / "portfolio.toml.bak").read_text() == PORTFOLIO
+    # A second save replaces the backup with the previous saved text, still just one backup.
+    saved = path.read_text()
+    portfolio_store.save(portfolio, path)
+    assert (tmp_path / "portfolio.toml.bak").read_text() == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["portfolio.toml", "portfolio.toml.bak"]
+
+
+def test_save_refuses_to_overwrite_a_broken_file(tmp_path: Path):
+    path = tmp_path / "portfolio.toml"
+    broken = PORTFOLIO.replace("size = 0.5", "size = 'half'")
+    path.write_text(broken)
+    good = portfolio_store.parse(PORTFOLIO)
+    with pytest.raises(InputError) as err:
+        portfolio_store.save(good, path)
+    assert "account[0].position[0].size" in str(err.value)
+    assert path.read_text() == broken
+    assert not (tmp_path / "portfolio.toml.bak").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["portfolio.toml"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path: Path, monkeypatch):
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    portfolio = portfolio_store.load(path)
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        portfolio_store.save(portfolio, path)
+    assert path.read_text() == PORTFOLIO
+    assert [p.name for p in tmp_path.iterdir()] == ["portfolio.toml"]
+
+
+def test_save_creates_the_folder_for_a_new_file(tmp_path: Path):
+    path = tmp_path / "config" / "adlwatch" / "portfolio.toml"
+    portfolio = portfolio_store.parse(PORTFOLIO)
+    portfolio_store.save(portfolio, path)
+    assert portfolio_store.load(path) == portfolio
+
+
+def test_default_path_is_in_the_user_config_folder():
+    path = portfolio_store.default_path()
+    assert path.name == "portfolio.toml" and "adlwatch" in str(path)
+
+
+def test_isolated_margin_defaults_to_entry_notional_over_leverage():
+    text = PORTFOLIO.replace("isolated_margin = 2500.0\n", "")
+    position = portfolio_store.parse(text).accounts[0].positions[1]
+    assert position.isolated_margin == pytest.approx(4.0 * 3000.0 / 5)
+
+
+def test_mmr_override_replaces_the_tier_table():
+    text = PORTFOLIO.replace("leverage = 5\n", "leverage = 5\nmmr = 0.02\nmaint_amount = 10.0\n")
+    position = portfolio_store.parse(text).accounts[0].positions[1]
+    assert len(position.instrument.tiers) == 1
+    assert position.instrument.tiers[0].mmr == 0.02 and position.instrument.tiers[0].maint_amount == 10.0
+
+
+def test_mixed_settlement_assets_in_one_account_are_refused():
+    text = PORTFOLIO.replace('symbol = "ETHUSDT"', 'symbol = "BTCUSD_PERP"')
+    with pytest.raises(InputError, match="settle"):
+        portfolio_store.parse(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_either_parses_or_raises_input_error(text):
+    try:
+        portfolio_store.parse(text, "fuzz.toml")
+    except InputError as err:
+        assert str(err).startswith("fuzz.toml")

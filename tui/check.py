@@ -1,0 +1,222 @@
+"""``adlwatch check``: one snapshot of the portfolio, as a table or JSON (contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.errors import InputError
+from engine.instruments import VENUES
+from engine.portfolio import Portfolio
+from engine.risk import EngineInputs, PositionRisk, RiskSnapshot, compute_snapshot
+from engine.shocks import apply_shocks, shock
+from tui import format as fmt
+
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ALERT = 0, 1, 2, 3
+
+# The JSON fields of the contract, in order; more fields follow them.
+CONTRACT_FIELDS = (
+    "venue",
+    "symbol",
+    "side",
+    "size",
+    "entry_price",
+    "mark_price",
+    "margin_mode",
+    "notional",
+    "unrealized_pnl",
+    "margin_balance",
+    "maintenance_margin",
+    "effective_leverage",
+    "liquidation_price",
+    "bankruptcy_price",
+    "distance_pct",
+    "adl_score",
+    "adl_formula",
+    "adl_quantile",
+)
+EXTRA_FIELDS = ("leverage", "kind", "settle", "isolated_margin", "distance_price", "account", "adl_alternatives")
+
+
+def parse_mark_args(values: Iterable[str]) -> list[tuple[str | None, str, float]]:
+    """``[VENUE:]SYMBOL=PRICE`` → (venue or None, symbol, price)."""
+    out = []
+    for text in values:
+        if "=" not in text:
+            raise InputError("expected [VENUE:]SYMBOL=PRICE", field="--mark", value=text)
+        left, _, right = text.rpartition("=")
+        venue = None
+        symbol = left
+        if ":" in left:
+            venue, _, symbol = left.partition(":")
+            if venue not in VENUES:
+                raise InputError(f"unknown venue; known: {', '.join(VENUES)}", field="--mark", value=text)
+        if not symbol:
+            raise InputError("missing symbol", field="--mark", value=text)
+        try:
+            price = float(right)
+        except ValueError:
+            raise InputError("price is not a number", field="--mark", value=text) from None
+        if not math.isfinite(price) or price <= 0:
+            raise InputError("price must be positive", field="--mark", value=text)
+        out.append((venue, symbol, price))
+    return out
+
+
+def resolve_marks(portfolio: Portfolio, given: list[tuple[str | None, str, float]]) -> dict[tuple[str, str], float]:
+    """Marks for the portfolio's contracts from ``--mark`` (venue-specific ones win)."""
+    marks: dict[tuple[str, str], float] = {}
+    held = portfolio.symbols()
+    for venue, symbol, price in given:
+        if venue is None:
+            for v, s in held:
+                if s == symbol and (v, s) not in marks:
+                    marks[(v, s)] = price
+    for venue, symbol, price in given:
+        if venue is not None:
+            marks[(venue, symbol)] = price
+    return marks
+
+
+def rest_url_override(venue: str) -> str | None:
+    """``ADLWATCH_<VENUE>_REST_URL`` points a venue at another server (the emulator, a testnet)."""
+    return os.environ.get(f"ADLWATCH_{venue.upper()}_REST_URL")
+
+
+def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> dict[tuple[str, str], float]:
+    from feeds.rest import fetch_marks  # feeds I/O only when marks must be fetched
+
+    async def run() -> dict[tuple[str, str], float]:
+        async def one(venue: str, symbols: list[str]):
+            return venue, await fetch_marks(venue, symbols, base_url=rest_url_override(venue), timeout=timeout)
+
+        results = await asyncio.gather(*(one(v, s) for v, s in missing.items()))
+        return {(v, sym): price for v, prices in results for sym, price in prices.items()}
+
+    return asyncio.run(run())
+
+
+def row(risk: PositionRisk) -> dict[str, Any]:
+    data = {name: getattr(risk, name) for name in CONTRACT_FIELDS + EXTRA_FIELDS}
+    return {k: _json_number(v) for k, v in data.items()}
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_number(x) for k, x in v.items()}
+    return v
+
+
+def render_json(snapshot: RiskSnapshot) -> str:
+    return json.dumps([row(p) for p in snapshot.positions], indent=2)
+
+
+COLUMNS = ("venue", "symbol", "side", "size", "entry", "mark", "liq. price", "bankr. price", "dist.", "lev.", "mode", "uPnL", "ADL score")
+
+
+def render_table(snapshot: RiskSnapshot) -> str:
+    rows = []
+    for p in snapshot.positions:
+        rows.append(
+            (
+                p.venue,
+                p.symbol,
+                p.side,
+                fmt.size(p.size),
+                fmt.price(p.entry_price),
+                fmt.price(p.mark_price),
+                fmt.price(p.liquidation_price),
+                fmt.price(p.bankruptcy_price),
+                fmt.pct(p.distance_pct),
+                fmt.leverage(p.effective_leverage),
+                p.margin_mode,
+                f"{fmt.amount(p.unrealized_pnl)} {p.settle}",
+                f"{fmt.score(p.adl_score)} ({p.adl_formula})",
+            )
+        )
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(COLUMNS)]
+    right = {3, 4, 5, 6, 7, 8, 9, 11}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    out = [line(COLUMNS), line(["-" * w for w in widths])]
+    out += [line(r) for r in rows]
+    if snapshot.accounts:
+        out.append("")
+        out.append("accounts (cross):")
+        for a in snapshot.accounts:
+            if not a.cross_positions:
+                out.append(f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  (isolated positions only)")
+                continue
+            ratio = f"{a.margin_ratio * 100:.2f}%" if a.margin_ratio is not None else "--"
+            out.append(
+                f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  margin balance "
+                f"{fmt.amount(a.margin_balance)}  maintenance {fmt.amount(a.maintenance_margin)}  margin ratio {ratio}"
+            )
+    if snapshot.shocks:
+        moves = ", ".join(f"{s.pct:+g}%" + (f" {s.venue or ''}:{s.symbol or '*'}" if s.venue or s.symbol else "") for s in snapshot.shocks)
+        out.insert(0, f"HYPOTHETICAL: marks shocked by {moves}")
+    return "\n".join(out)
+
+
+def run_check(
+    portfolio_path: Path,
+    marks_args: list[str],
+    shock_pct: float | None,
+    offline: bool,
+    as_json: bool,
+    alert_below: float | None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    title: str | None = None,
+) -> int:
+    from feeds import portfolio_store
+
+    portfolio = portfolio_store.load(portfolio_path)
+    marks = resolve_marks(portfolio, parse_mark_args(marks_args))
+    missing: dict[str, list[str]] = {}
+    for venue, symbol in sorted(portfolio.symbols()):
+        if (venue, symbol) not in marks:
+            missing.setdefault(venue, []).append(symbol)
+    if missing:
+        names = ", ".join(f"{v}:{s}" for v, syms in missing.items() for s in syms)
+        if offline:
+            raise InputError(f"no mark for {names} (give --mark VENUE:SYMBOL=PRICE, or drop --offline)", field="--mark", has_value=False)
+        from feeds.rest import FeedError
+
+        try:
+            marks.update(fetch_missing_marks(missing))
+        except FeedError as error:
+            print(f"adlwatch check: {error} (use --mark VENUE:SYMBOL=PRICE to give it by hand)", file=err)
+            return EXIT_FAILURE
+        still = [f"{v}:{s}" for v, syms in missing.items() for s in syms if (v, s) not in marks]
+        if still:
+            print(f"adlwatch check: the venue returned no mark for {', '.join(still)}", file=err)
+            return EXIT_FAILURE
+    inputs = EngineInputs(portfolio=portfolio, marks=marks)
+    if shock_pct is not None:
+        try:
+            snapshot = apply_shocks(inputs, [shock(shock_pct)])
+        except ValueError as error:
+            raise InputError(str(error), field="--shock", value=shock_pct) from None
+    else:
+        snapshot = compute_snapshot(inputs)
+    if as_json:
+        print(render_json(snapshot), file=out)
+    else:
+        if title:
+            print(title, file=out)
+        print(render_table(snapshot), file=out)
+    if alert_below is not None:
+        if any(p.distance_pct is not None and p.distance_pct < alert_below for p in snapshot.positions):
+            return EXIT_ALERT
+    return EXIT_OK

@@ -1,0 +1,122 @@
+"""The ``adlwatch`` command line. Bad input is one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from importlib import resources
+from pathlib import Path
+
+from engine.errors import InputError
+from tui.check import EXIT_INPUT, EXIT_OK, run_check
+
+VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adlwatch",
+        description="Risk monitor for crypto perpetual futures: liquidation distance, ADL queue, insurance-fund cover. Read-only.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="one snapshot of the portfolio: table, or --json")
+    check.add_argument("--portfolio", type=Path, help="portfolio TOML file (default: the user config folder)")
+    check.add_argument("--mark", action="append", default=[], metavar="[VENUE:]SYMBOL=PRICE", help="set a mark price (repeatable)")
+    check.add_argument("--shock", type=float, metavar="PCT", help="move every mark by PCT percent first (-10 = a 10%% fall)")
+    check.add_argument("--offline", action="store_true", help="never fetch marks; a missing mark is an error")
+    check.add_argument("--json", action="store_true", help="a JSON array, one object per position")
+    check.add_argument("--alert-below", type=float, metavar="PCT", help="exit 3 if some position's distance_pct is below PCT")
+
+    sub.add_parser("demo", help="offline demo on bundled data from the 10 Oct 2025 crash")
+
+    tail = sub.add_parser("tail", help="normalized events from a venue, live or --from a recording")
+    tail.add_argument("venue", choices=VENUE_CHOICES)
+    tail.add_argument("symbols", nargs="*", metavar="SYMBOL")
+    tail.add_argument("--from", dest="from_path", type=Path, metavar="RAW.jsonl", help="replay a raw-frame recording")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument("--ws-url", help=argparse.SUPPRESS)
+    tail.add_argument("--rest-url", help=argparse.SUPPRESS)
+
+    record = sub.add_parser("record", help="write every raw frame of a venue's feed to a JSON-lines file")
+    record.add_argument("venue", choices=VENUE_CHOICES)
+    record.add_argument("symbols", nargs="*", metavar="SYMBOL")
+    record.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    record.add_argument("--max-bytes", type=int, default=256 * 1024 * 1024, help="rotate the file past this size")
+    record.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    record.add_argument("--ws-url", help=argparse.SUPPRESS)
+    record.add_argument("--rest-url", help=argparse.SUPPRESS)
+    return parser
+
+
+def demo_path(name: str) -> Path:
+    return Path(str(resources.files("tui") / "data" / name))
+
+
+def run_demo() -> int:
+    """Until the monitor exists: ``check`` on the bundled demo portfolio at two real moments."""
+    import tomllib
+
+    moments = tomllib.loads(demo_path("demo_marks.toml").read_text(encoding="utf-8"))
+    print(moments["about"].strip())
+    status = EXIT_OK
+    for moment in moments["moment"]:
+        marks = [f"{key}={price}" for key, price in moment["marks"].items()]
+        print()
+        status = run_check(
+            demo_path("demo_portfolio.toml"), marks, None, True, False, None, title=f"== {moment['label']} =="
+        )
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            from feeds import portfolio_store
+
+            path = args.portfolio or portfolio_store.default_path()
+            if args.portfolio is None and not path.exists():
+                raise InputError(
+                    "no portfolio file yet: create one (see README.md, 'The portfolio file') or pass --portfolio",
+                    file=str(path),
+                )
+            return run_check(path, args.mark, args.shock, args.offline, args.json, args.alert_below)
+        if args.command == "demo":
+            return run_demo()
+        if args.command == "tail":
+            from feeds.tail import run_tail
+
+            return asyncio.run(
+                run_tail(args.venue, args.symbols, from_path=args.from_path, as_json=args.json, ws_url=args.ws_url, rest_url=args.rest_url)
+            )
+        if args.command == "record":
+            from feeds.tail import run_record
+
+            return asyncio.run(
+                run_record(
+                    args.venue,
+                    args.symbols,
+                    out_path=args.output,
+                    ws_url=args.ws_url,
+                    rest_url=args.rest_url,
+                    max_bytes=args.max_bytes,
+                    duration_s=args.duration,
+                )
+            )
+        parser.print_help()
+        print("\nThe live monitor (TUI) is not built yet: use 'adlwatch check' or 'adlwatch demo'.")
+        return EXIT_OK
+    except InputError as error:
+        print(f"adlwatch: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
