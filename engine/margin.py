@@ -17,9 +17,10 @@ in one place, with the tier re-evaluated at the price that is found.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from engine.instruments import Instrument, Tier
@@ -43,20 +44,18 @@ class Leg:
     sign: int  # +1 long, −1 short
     size: float  # linear: base units; inverse: contracts
     entry_price: float
+    # Derived once (the solver's hot loop reads them):
+    # k: value per unit of u, value = k × u (quote for linear, coin for inverse);
+    # direction: uPnL = direction × k × (u − entry_u) (a long gains as u rises only if linear).
+    k: float = field(init=False)
+    direction: int = field(init=False)
+    entry_u: float = field(init=False)
 
-    @property
-    def k(self) -> float:
-        """Value per unit of u: value = k × u (quote for linear, coin for inverse)."""
-        return self.size * self.instrument.contract_size
-
-    @property
-    def direction(self) -> int:
-        """uPnL = direction × k × (u − u_entry): a long gains as u rises only for linear contracts."""
-        return -self.sign if self.instrument.inverse else self.sign
-
-    @property
-    def entry_u(self) -> float:
-        return 1.0 / self.entry_price if self.instrument.inverse else self.entry_price
+    def __post_init__(self) -> None:
+        inverse = self.instrument.kind == "inverse"
+        object.__setattr__(self, "k", self.size * self.instrument.contract_size)
+        object.__setattr__(self, "direction", -self.sign if inverse else self.sign)
+        object.__setattr__(self, "entry_u", 1.0 / self.entry_price if inverse else self.entry_price)
 
 
 def to_u(instrument: Instrument, price: float) -> float:
@@ -123,8 +122,11 @@ def solve_price(
     edges.append(math.inf)
 
     ref_u = to_u(inst, reference_price)
-    best_u: float | None = None
-    for lo, hi in zip(edges, edges[1:], strict=False):
+    intervals = list(zip(edges, edges[1:], strict=False))
+
+    def root_in(i: int) -> float | None:
+        """The root of the affine piece in force on interval i (None if flat), wherever it falls."""
+        lo, hi = intervals[i]
         probe = (lo + hi) / 2.0 if math.isfinite(hi) else (lo * 2.0 + 1.0)
         a = constant
         b = 0.0
@@ -136,12 +138,28 @@ def solve_price(
                 a, b = _requirement_terms(rules, leg, probe, a, b, bankruptcy_price)
             elif rules.fee == "close_at_bankruptcy":
                 b -= k * leg.instrument.taker_fee
-        if b == 0.0:
-            continue
-        u = -a / b
-        if u <= 0.0 or not (lo <= u <= hi):
-            continue
-        if best_u is None or abs(u - ref_u) < abs(best_u - ref_u):
+        return None if b == 0.0 else -a / b
+
+    def inside(i: int, u: float | None) -> bool:
+        return u is not None and u > 0.0 and intervals[i][0] <= u <= intervals[i][1]
+
+    # Fast path: start on the reference's tier and follow the affine root across tiers. With one
+    # side (the usual case) the function is monotone and this lands on its only root in a step or two.
+    i = max(0, min(len(intervals) - 1, bisect.bisect_right(edges, ref_u) - 1))
+    seen: set[int] = set()
+    while i not in seen:
+        seen.add(i)
+        u = root_in(i)
+        if u is None or u <= 0.0:
+            break
+        if inside(i, u):
+            return 1.0 / u if inst.inverse else u
+        i = max(0, min(len(intervals) - 1, bisect.bisect_right(edges, u) - 1))
+    # Otherwise scan every tier interval and keep the root nearest the reference.
+    best_u: float | None = None
+    for i in range(len(intervals)):
+        u = root_in(i)
+        if inside(i, u) and (best_u is None or abs(u - ref_u) < abs(best_u - ref_u)):
             best_u = u
     if best_u is None:
         return None

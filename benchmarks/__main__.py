@@ -1,0 +1,43 @@
+"""``python -m benchmarks [--quick] [--only NAME] [--no-write]``: figures, each with its baseline
+measured in the same run, written to benchmarks/RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+
+from benchmarks.common import Row
+from benchmarks.engine_bench import bench_engine, bench_vector
+
+SUITES = {"engine": bench_engine, "vector": bench_vector}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument("--only", choices=sorted(SUITES), action="append")
+    parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    rows: list[Row] = []
+    for name in args.only or SUITES:
+        print(f"running {name} ...", flush=True)
+        rows.extend(SUITES[name](quick=args.quick))
+    header = ["benchmark", "figure", "baseline (same run)", "ratio", "goal", "verdict"]
+    table = [header, ["---"] * len(header), *[r.cells() for r in rows]]
+    text = "\n".join("| " + " | ".join(cells) + " |" for cells in table)
+    print(text)
+    if not args.no_write and not args.quick and not args.only:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        Path(__file__).with_name("RESULTS.md").write_text(
+            f"# Benchmark results\n\nLatest `python -m benchmarks` run: {stamp}, {machine}.\n"
+            "Every ratio is against a baseline measured in the same run.\n\n" + text + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
