@@ -66,7 +66,7 @@ def isolated_liquidation_prices(
     margin = np.asarray(margin, dtype=float)
     floors, mmr, amount = _tier_arrays(inst)
     d = _direction(inst, sign)
-    k = size * inst.contract_size
+    k = size * inst.contract_size if inst.contract_size != 1.0 else size
     entry_value = k * _u_entry(inst, entry)
 
     if rules.mm_basis == "entry":
@@ -87,38 +87,44 @@ def isolated_liquidation_prices(
     fee = inst.taker_fee if rules.fee == "mark" else 0.0
     rate = mmr + fee
     # c: right-hand side; longs of linear (d = +1) solve N − MM(N) = c, the others N + MM(N) = c.
-    c = entry_value - d * margin
     if inst.tier_basis == "size":
+        c = entry_value - d * margin
         tier = np.searchsorted(floors, size, side="right") - 1
         r = rate[tier]
         a = amount[tier]
         value_at_liquidation = np.where(d > 0, (c - a) / (1.0 - r), (c + a) / (1.0 + r))
+        no_root = value_at_liquidation <= 0
     else:
-        value_at_liquidation = _invert_piecewise(floors, rate, amount, c, d > 0)
-    k = size * inst.contract_size if inst.contract_size != 1.0 else size
+        x = d * entry_value  # = d × c, since d² = 1
+        x -= margin
+        value_at_liquidation = np.interp(x, *_inverse_table(floors, rate, amount, x))
+        # A d = +1 position with c <= 0 (margin >= its value) has no positive root.
+        no_root = (x <= 0) & (d > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = value_at_liquidation / k
-    return _from_u(inst, np.where(value_at_liquidation > 0, u, np.nan))
+        u = np.divide(value_at_liquidation, k, out=value_at_liquidation)
+    u[no_root] = np.nan
+    if inst.inverse:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 / u
+    return u
 
 
-def _invert_piecewise(floors, rate, amount, c, down):
-    """N with g(N) = c (``down``) or h(N) = c, g(N) = N − MM(N), h(N) = N + MM(N).
+def _inverse_table(floors, rate, amount, x):
+    """Knots of the inverse of both sides' equations on one axis, for one ``np.interp``.
 
-    Both are increasing and piecewise linear with kinks at the tier floors, so their inverses are
-    np.interp over (value at the floors, floors): one C pass per side present, no Python loop.
+    ``g(N) = N − MM(N)`` (d = +1) and ``h(N) = N + MM(N)`` are increasing and piecewise linear with
+    kinks at the tier floors, and both are 0 at N = 0. With ``x = d × c`` the d = +1 positions sit on
+    x ≥ 0, inverted through g, and the others on x < 0, inverted through −h mirrored: one table,
+    continuous at 0, no offset to cost precision.
     """
-    c_max = float(np.abs(c).max()) if c.size else 0.0
-    # A point beyond every root, so the last piece extrapolates linearly instead of clamping.
-    far = floors[-1] * 2.0 + (c_max + abs(amount[-1])) / (1.0 - rate[-1]) * 2.0 + 1.0
+    reach = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    # A knot beyond every root, so the last piece extrapolates instead of clamping.
+    far = floors[-1] * 2.0 + (reach + abs(amount[-1])) / (1.0 - rate[-1]) * 2.0 + 1.0
     xs = np.append(floors, far)
     rate_x = np.append(rate, rate[-1])
     amount_x = np.append(amount, amount[-1])
     g = xs * (1.0 - rate_x) + amount_x
     h = xs * (1.0 + rate_x) - amount_x
-    any_down = bool(down.any())
-    any_up = not bool(down.all())
-    if any_down and not any_up:
-        return np.interp(c, g, xs)
-    if any_up and not any_down:
-        return np.interp(c, h, xs)
-    return np.where(down, np.interp(c, g, xs), np.interp(c, h, xs))
+    knots_x = np.concatenate([-h[::-1], g[1:]])
+    knots_y = np.concatenate([xs[::-1], xs[1:]])
+    return knots_x, knots_y
