@@ -95,6 +95,86 @@ def maintenance_margin(rules: MarginRules, leg: Leg, mark: float, bankruptcy_pri
 Target = Literal["liquidation", "bankruptcy"]
 
 
+class PriceSolver:
+    """``constant + Σ uPnL − requirement`` of one contract's legs as affine pieces in u, built once.
+
+    The pieces do not depend on ``constant`` (the margin that does not move with this contract), so a
+    cross account re-solves a contract for a new balance of its other contracts in a step or two.
+    """
+
+    __slots__ = ("inverse", "edges", "pieces", "fee_k", "fee_at_bankruptcy")
+
+    def __init__(self, rules: MarginRules, legs: Sequence[Leg], target: Target) -> None:
+        inst = legs[0].instrument
+        self.inverse = inst.inverse
+        price_dependent = target == "liquidation" and rules.mm_basis == "mark" and inst.tier_basis == "notional"
+        edges = [0.0]
+        if price_dependent:
+            cuts = {t.floor / leg.k for leg in legs for t in leg.instrument.tiers[1:] if leg.k > 0}
+            edges.extend(sorted(cuts))
+        edges.append(math.inf)
+        self.edges = edges
+        # Bybit: the fee to close at the bankruptcy price is a constant once that price is known.
+        self.fee_at_bankruptcy = target == "liquidation" and rules.fee == "close_at_bankruptcy"
+        self.fee_k = sum(leg.k * leg.instrument.taker_fee for leg in legs) if self.fee_at_bankruptcy else 0.0
+        pieces = []
+        for lo, hi in zip(edges, edges[1:], strict=False):
+            probe = (lo + hi) / 2.0 if math.isfinite(hi) else (lo * 2.0 + 1.0)
+            a = b = 0.0
+            for leg in legs:
+                k = leg.k
+                a -= leg.direction * k * leg.entry_u
+                b += leg.direction * k
+                if target == "liquidation":
+                    a, b = _requirement_terms(rules, leg, probe, a, b)
+                elif rules.fee == "close_at_bankruptcy":
+                    b -= k * leg.instrument.taker_fee
+            pieces.append((a, b))
+        self.pieces = pieces
+
+    def solve(self, constant: float, reference_price: float, bankruptcy_price: float | None = None) -> float | None:
+        """The price where the margin meets the target; nearest the reference if several; None if none."""
+        edges = self.edges
+        pieces = self.pieces
+        last = len(pieces) - 1
+        shift_a = constant
+        shift_b = 0.0
+        if self.fee_at_bankruptcy:
+            if bankruptcy_price and bankruptcy_price > 0:
+                shift_a -= self.fee_k * (1.0 / bankruptcy_price if self.inverse else bankruptcy_price)
+            else:
+                shift_b -= self.fee_k  # no bankruptcy price: the fee at the price itself
+
+        def root(i: int) -> float | None:
+            a, b = pieces[i]
+            b += shift_b
+            return None if b == 0.0 else -(a + shift_a) / b
+
+        ref_u = 1.0 / reference_price if self.inverse else reference_price
+        # Start on the reference's tier and follow the affine root across tiers: with one side (the
+        # usual case) the function is monotone and this lands on its only root in a step or two.
+        i = max(0, min(last, bisect.bisect_right(edges, ref_u) - 1))
+        seen: set[int] = set()
+        while i not in seen:
+            seen.add(i)
+            u = root(i)
+            if u is None or u <= 0.0:
+                break
+            if edges[i] <= u <= edges[i + 1]:
+                return 1.0 / u if self.inverse else u
+            i = max(0, min(last, bisect.bisect_right(edges, u) - 1))
+        # Otherwise scan every piece and keep the root nearest the reference.
+        best: float | None = None
+        for i in range(len(pieces)):
+            u = root(i)
+            if u is not None and u > 0.0 and edges[i] <= u <= edges[i + 1]:
+                if best is None or abs(u - ref_u) < abs(best - ref_u):
+                    best = u
+        if best is None:
+            return None
+        return 1.0 / best if self.inverse else best
+
+
 def solve_price(
     rules: MarginRules,
     legs: Sequence[Leg],
@@ -113,63 +193,12 @@ def solve_price(
     """
     if not legs:
         return None
-    inst = legs[0].instrument
-    price_dependent = target == "liquidation" and rules.mm_basis == "mark" and inst.tier_basis == "notional"
-    edges = [0.0]
-    if price_dependent:
-        cuts = {t.floor / leg.k for leg in legs for t in leg.instrument.tiers[1:] if leg.k > 0}
-        edges.extend(sorted(cuts))
-    edges.append(math.inf)
-
-    ref_u = to_u(inst, reference_price)
-    intervals = list(zip(edges, edges[1:], strict=False))
-
-    def root_in(i: int) -> float | None:
-        """The root of the affine piece in force on interval i (None if flat), wherever it falls."""
-        lo, hi = intervals[i]
-        probe = (lo + hi) / 2.0 if math.isfinite(hi) else (lo * 2.0 + 1.0)
-        a = constant
-        b = 0.0
-        for leg in legs:
-            k = leg.k
-            a -= leg.direction * k * leg.entry_u
-            b += leg.direction * k
-            if target == "liquidation":
-                a, b = _requirement_terms(rules, leg, probe, a, b, bankruptcy_price)
-            elif rules.fee == "close_at_bankruptcy":
-                b -= k * leg.instrument.taker_fee
-        return None if b == 0.0 else -a / b
-
-    def inside(i: int, u: float | None) -> bool:
-        return u is not None and u > 0.0 and intervals[i][0] <= u <= intervals[i][1]
-
-    # Fast path: start on the reference's tier and follow the affine root across tiers. With one
-    # side (the usual case) the function is monotone and this lands on its only root in a step or two.
-    i = max(0, min(len(intervals) - 1, bisect.bisect_right(edges, ref_u) - 1))
-    seen: set[int] = set()
-    while i not in seen:
-        seen.add(i)
-        u = root_in(i)
-        if u is None or u <= 0.0:
-            break
-        if inside(i, u):
-            return 1.0 / u if inst.inverse else u
-        i = max(0, min(len(intervals) - 1, bisect.bisect_right(edges, u) - 1))
-    # Otherwise scan every tier interval and keep the root nearest the reference.
-    best_u: float | None = None
-    for i in range(len(intervals)):
-        u = root_in(i)
-        if inside(i, u) and (best_u is None or abs(u - ref_u) < abs(best_u - ref_u)):
-            best_u = u
-    if best_u is None:
-        return None
-    return 1.0 / best_u if inst.inverse else best_u
+    return PriceSolver(rules, legs, target).solve(constant, reference_price, bankruptcy_price)
 
 
-def _requirement_terms(
-    rules: MarginRules, leg: Leg, probe_u: float, a: float, b: float, bankruptcy_price: float | None
-) -> tuple[float, float]:
-    """Subtract the leg's requirement (affine in u within a tier) from ``a + b·u``."""
+def _requirement_terms(rules: MarginRules, leg: Leg, probe_u: float, a: float, b: float) -> tuple[float, float]:
+    """Subtract the leg's requirement (affine in u within a tier) from ``a + b·u``; Bybit's fee to
+    close at the bankruptcy price is added by ``PriceSolver.solve``."""
     inst = leg.instrument
     k = leg.k
     if rules.mm_basis == "mark":
@@ -182,11 +211,6 @@ def _requirement_terms(
         a -= entry_leg_value * tier.mmr - tier.maint_amount
     if rules.fee == "mark":
         b -= k * inst.taker_fee
-    elif rules.fee == "close_at_bankruptcy":
-        if bankruptcy_price and bankruptcy_price > 0:
-            a -= k * to_u(inst, bankruptcy_price) * inst.taker_fee
-        else:
-            b -= k * inst.taker_fee
     return a, b
 
 

@@ -18,7 +18,7 @@ import msgspec
 
 from engine import adl
 from engine.instruments import Catalogue, default_catalogue
-from engine.margin import Leg, maintenance_margin, solve_price, unrealized_pnl, value
+from engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
 from engine.portfolio import Account, Portfolio, Position
 from engine.venues import rules_for
 
@@ -126,166 +126,200 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
-    """Every figure of one account at these marks."""
-    venue_rules = rules_for(account.venue)
-    rules = venue_rules.RULES
-    legs = [_leg(p) for p in account.positions]
-    pos_marks = [marks.get((p.venue, p.symbol)) for p in account.positions]
+class AccountModel:
+    """One account's static parts, built once: legs, cross groups, solvers, isolated prices.
 
-    cross_groups: dict[str, list[int]] = {}
-    for i, p in enumerate(account.positions):
-        if not p.isolated:
-            cross_groups.setdefault(p.symbol, []).append(i)
-    cross_complete = all(pos_marks[i] is not None for idxs in cross_groups.values() for i in idxs)
+    Isolated liquidation and bankruptcy prices do not depend on the mark (one position, monotone
+    margin), so they are solved once; a cross contract's price depends on the other contracts'
+    marks only through one constant, so its solver's pieces are built once too.
+    """
 
-    group_pnl: dict[str, float] = {}
-    group_req: dict[str, float] = {}
-    if cross_complete:
-        for symbol, idxs in cross_groups.items():
-            mark = pos_marks[idxs[0]]
-            group_pnl[symbol] = sum(unrealized_pnl(legs[i], mark) for i in idxs)
-            group_req[symbol] = sum(maintenance_margin(rules, legs[i], mark) for i in idxs)
-        total_pnl = sum(group_pnl.values())
-        total_req = sum(group_req.values())
-        account_balance = account.wallet_balance + total_pnl
-        account_mm = total_req
-    else:
-        total_pnl = total_req = account_balance = account_mm = None
-
-    # Liquidation and bankruptcy prices per cross contract (shared by a hedge-mode long and short).
-    cross_prices: dict[str, tuple[float | None, float | None]] = {}
-    if cross_complete:
-        for symbol, idxs in cross_groups.items():
-            mark = pos_marks[idxs[0]]
-            group_legs = [legs[i] for i in idxs]
-            others_pnl = total_pnl - group_pnl[symbol]
-            others_req = total_req - group_req[symbol]
-            bankruptcy = solve_price(rules, group_legs, account.wallet_balance + others_pnl, "bankruptcy", mark)
-            liquidation = solve_price(
-                rules, group_legs, account.wallet_balance + others_pnl - others_req, "liquidation", mark, bankruptcy
+    def __init__(self, index: int, account: Account) -> None:
+        self.index = index
+        self.account = account
+        self.venue_rules = rules_for(account.venue)
+        rules = self.venue_rules.RULES
+        self.rules = rules
+        self.legs = [_leg(p) for p in account.positions]
+        self.keys = [(p.venue, p.symbol) for p in account.positions]
+        self.cross_groups: dict[str, list[int]] = {}
+        for i, p in enumerate(account.positions):
+            if not p.isolated:
+                self.cross_groups.setdefault(p.symbol, []).append(i)
+        self.solvers: dict[str, tuple[PriceSolver, PriceSolver]] = {
+            symbol: (
+                PriceSolver(rules, [self.legs[i] for i in idxs], "liquidation"),
+                PriceSolver(rules, [self.legs[i] for i in idxs], "bankruptcy"),
             )
-            cross_prices[symbol] = (liquidation, bankruptcy)
+            for symbol, idxs in self.cross_groups.items()
+        }
+        self.isolated_prices: dict[int, tuple[float | None, float | None]] = {}
+        for i, p in enumerate(account.positions):
+            if p.isolated:
+                margin = p.isolated_margin or 0.0
+                bankruptcy = PriceSolver(rules, [self.legs[i]], "bankruptcy").solve(margin, p.entry_price)
+                liquidation = PriceSolver(rules, [self.legs[i]], "liquidation").solve(margin, p.entry_price, bankruptcy)
+                self.isolated_prices[i] = (liquidation, bankruptcy)
+        self.static = [
+            dict(
+                account=index,
+                index=i,
+                venue=p.venue,
+                symbol=p.symbol,
+                side=p.side.label,
+                size=p.size,
+                entry_price=p.entry_price,
+                margin_mode=p.margin_mode.value,
+                leverage=p.leverage,
+                kind=p.instrument.kind,
+                settle=p.instrument.settle,
+                isolated_margin=p.isolated_margin,
+                adl_formula=self.venue_rules.ADL_FORMULA,
+            )
+            for i, p in enumerate(account.positions)
+        ]
+        self.entry_values = [p.entry_value() for p in account.positions]
+        self.initial_margins = [p.initial_margin() for p in account.positions]
 
-    risks: list[PositionRisk] = []
-    for i, p in enumerate(account.positions):
-        mark = pos_marks[i]
-        leg = legs[i]
-        base: dict[str, Any] = dict(
-            account=index,
-            index=i,
-            venue=p.venue,
-            symbol=p.symbol,
-            side=p.side.label,
-            size=p.size,
-            entry_price=p.entry_price,
-            mark_price=mark,
-            margin_mode=p.margin_mode.value,
-            leverage=p.leverage,
-            kind=p.instrument.kind,
-            settle=p.instrument.settle,
-            isolated_margin=p.isolated_margin,
-            adl_formula=venue_rules.ADL_FORMULA,
-        )
-        if mark is None or (not p.isolated and not cross_complete):
+    def compute(self, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
+        """Every figure of the account at these marks."""
+        account = self.account
+        rules = self.rules
+        legs = self.legs
+        pos_marks = [marks.get(key) for key in self.keys]
+        cross_groups = self.cross_groups
+        cross_complete = all(pos_marks[i] is not None for idxs in cross_groups.values() for i in idxs)
+
+        group_pnl: dict[str, float] = {}
+        group_req: dict[str, float] = {}
+        cross_prices: dict[str, tuple[float | None, float | None]] = {}
+        if cross_complete:
+            for symbol, idxs in cross_groups.items():
+                mark = pos_marks[idxs[0]]
+                group_pnl[symbol] = sum(unrealized_pnl(legs[i], mark) for i in idxs)
+                group_req[symbol] = sum(maintenance_margin(rules, legs[i], mark) for i in idxs)
+            total_pnl = sum(group_pnl.values())
+            total_req = sum(group_req.values())
+            account_balance = account.wallet_balance + total_pnl
+            account_mm = total_req
+            # Prices per cross contract (shared by a hedge-mode long and short).
+            for symbol, (liq_solver, bankr_solver) in self.solvers.items():
+                mark = pos_marks[cross_groups[symbol][0]]
+                others_pnl = total_pnl - group_pnl[symbol]
+                others_req = total_req - group_req[symbol]
+                bankruptcy = bankr_solver.solve(account.wallet_balance + others_pnl, mark)
+                liquidation = liq_solver.solve(account.wallet_balance + others_pnl - others_req, mark, bankruptcy)
+                cross_prices[symbol] = (liquidation, bankruptcy)
+        else:
+            total_pnl = total_req = account_balance = account_mm = None
+
+        risks: list[PositionRisk] = []
+        for i, p in enumerate(account.positions):
+            mark = pos_marks[i]
+            leg = legs[i]
+            if mark is None or (not p.isolated and not cross_complete):
+                risks.append(PositionRisk(**self.static[i], mark_price=mark, **_EMPTY))
+                continue
+            pnl = unrealized_pnl(leg, mark)
+            notional = value(leg, mark)
+            if p.isolated:
+                liquidation, bankruptcy = self.isolated_prices[i]
+                margin = p.isolated_margin or 0.0
+                margin_balance = margin + pnl
+                mm = maintenance_margin(rules, leg, mark, bankruptcy)
+                wallet = margin
+                adl_mm = mm
+                position_margin = margin
+            else:
+                liquidation, bankruptcy = cross_prices[p.symbol]
+                margin_balance = account_balance
+                mm = maintenance_margin(rules, leg, mark, bankruptcy)
+                wallet = account.wallet_balance
+                adl_mm = account_mm
+                position_margin = self.initial_margins[i]
+            # Effective leverage = value ÷ the margin standing between the mark and bankruptcy (BitMEX's
+            # |mark value| / (mark value − bankrupt value)): the position's margin balance if isolated,
+            # its share of the account's cushion (signed distance to the shared bankruptcy price) if cross.
+            if p.isolated or bankruptcy is None:
+                cushion = margin_balance
+            else:
+                cushion = leg.direction * (notional - value(leg, bankruptcy))
+            effective_leverage = notional / cushion if cushion != 0 else math.inf
+            if liquidation is not None:
+                distance_price = (mark - liquidation) if p.side > 0 else (liquidation - mark)
+                distance_pct = distance_price / mark * 100.0
+            else:
+                distance_price = distance_pct = None
+            inputs = adl.AdlInputs(
+                sign=int(p.side),
+                mark_price=mark,
+                entry_price=p.entry_price,
+                unrealized_pnl=pnl,
+                notional=notional,
+                entry_value=self.entry_values[i],
+                position_margin=position_margin,
+                wallet_balance=wallet,
+                margin_balance=margin_balance,
+                maintenance_margin=adl_mm,
+                effective_leverage=effective_leverage,
+            )
             risks.append(
                 PositionRisk(
-                    **base,
-                    notional=None,
-                    unrealized_pnl=None,
-                    margin_balance=None,
-                    maintenance_margin=None,
-                    effective_leverage=None,
-                    liquidation_price=None,
-                    bankruptcy_price=None,
-                    distance_pct=None,
-                    distance_price=None,
-                    adl_score=None,
+                    **self.static[i],
+                    mark_price=mark,
+                    notional=notional,
+                    unrealized_pnl=pnl,
+                    margin_balance=margin_balance,
+                    maintenance_margin=mm,
+                    # Undefined (None) once no margin stands between the mark and bankruptcy.
+                    effective_leverage=effective_leverage if 0 < effective_leverage < math.inf else None,
+                    liquidation_price=liquidation,
+                    bankruptcy_price=bankruptcy,
+                    distance_pct=distance_pct,
+                    distance_price=distance_price,
+                    adl_score=_finite(self.venue_rules.adl_score(inputs)),
+                    adl_alternatives={
+                        adl.BITMEX: _finite(adl.bitmex_ranking(inputs)),
+                        adl.UPNL_OVER_MARGIN: _finite(adl.upnl_over_margin(inputs)),
+                    },
                 )
             )
-            continue
-        pnl = unrealized_pnl(leg, mark)
-        notional = value(leg, mark)
-        if p.isolated:
-            margin = p.isolated_margin or 0.0
-            bankruptcy = solve_price(rules, [leg], margin, "bankruptcy", mark)
-            liquidation = solve_price(rules, [leg], margin, "liquidation", mark, bankruptcy)
-            margin_balance = margin + pnl
-            mm = maintenance_margin(rules, leg, mark, bankruptcy)
-            wallet = margin
-            adl_mm = mm
-            position_margin = margin
-        else:
-            liquidation, bankruptcy = cross_prices[p.symbol]
-            margin_balance = account_balance
-            mm = maintenance_margin(rules, leg, mark, bankruptcy)
-            wallet = account.wallet_balance
-            adl_mm = account_mm
-            position_margin = p.initial_margin()
-        # Effective leverage = value ÷ the margin standing between the mark and bankruptcy (BitMEX's
-        # |mark value| / (mark value − bankrupt value)): the position's margin balance if isolated,
-        # its share of the account's cushion (signed distance to the shared bankruptcy price) if cross.
-        if p.isolated or bankruptcy is None:
-            cushion = margin_balance
-        else:
-            cushion = leg.direction * (notional - value(leg, bankruptcy))
-        effective_leverage = notional / cushion if cushion != 0 else math.inf
-        if liquidation is not None:
-            distance_price = (mark - liquidation) if p.side > 0 else (liquidation - mark)
-            distance_pct = distance_price / mark * 100.0
-        else:
-            distance_price = distance_pct = None
-        inputs = adl.AdlInputs(
-            sign=int(p.side),
-            mark_price=mark,
-            entry_price=p.entry_price,
-            unrealized_pnl=pnl,
-            notional=notional,
-            entry_value=p.entry_value(),
-            position_margin=position_margin,
-            wallet_balance=wallet,
-            margin_balance=margin_balance,
-            maintenance_margin=adl_mm,
-            effective_leverage=effective_leverage,
-        )
-        score = venue_rules.adl_score(inputs)
-        risks.append(
-            PositionRisk(
-                **base,
-                notional=notional,
-                unrealized_pnl=pnl,
-                margin_balance=margin_balance,
-                maintenance_margin=mm,
-                # Undefined (None) once no margin stands between the mark and bankruptcy.
-                effective_leverage=effective_leverage if 0 < effective_leverage < math.inf else None,
-                liquidation_price=liquidation,
-                bankruptcy_price=bankruptcy,
-                distance_pct=distance_pct,
-                distance_price=distance_price,
-                adl_score=_finite(score),
-                adl_alternatives={
-                    adl.BITMEX: _finite(adl.bitmex_ranking(inputs)),
-                    adl.UPNL_OVER_MARGIN: _finite(adl.upnl_over_margin(inputs)),
-                },
-            )
-        )
 
-    margin_ratio = None
-    if account_balance is not None and cross_groups:
-        margin_ratio = account_mm / account_balance if account_balance > 0 else math.inf
-    account_risk = AccountRisk(
-        index=index,
-        venue=account.venue,
-        settle=account.settle,
-        wallet_balance=account.wallet_balance,
-        unrealized_pnl=total_pnl,
-        margin_balance=account_balance,
-        maintenance_margin=account_mm,
-        margin_ratio=_finite(margin_ratio) if margin_ratio is not None and math.isfinite(margin_ratio) else margin_ratio,
-        positions=len(account.positions),
-        cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
-    )
-    return account_risk, tuple(risks)
+        margin_ratio = None
+        if account_balance is not None and cross_groups:
+            margin_ratio = account_mm / account_balance if account_balance > 0 else None
+        account_risk = AccountRisk(
+            index=self.index,
+            venue=account.venue,
+            settle=account.settle,
+            wallet_balance=account.wallet_balance,
+            unrealized_pnl=total_pnl,
+            margin_balance=account_balance,
+            maintenance_margin=account_mm,
+            margin_ratio=margin_ratio,
+            positions=len(account.positions),
+            cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
+        )
+        return account_risk, tuple(risks)
+
+
+_EMPTY = dict(
+    notional=None,
+    unrealized_pnl=None,
+    margin_balance=None,
+    maintenance_margin=None,
+    effective_leverage=None,
+    liquidation_price=None,
+    bankruptcy_price=None,
+    distance_pct=None,
+    distance_price=None,
+    adl_score=None,
+)
+
+
+def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
+    """Every figure of one account at these marks (built from scratch)."""
+    return AccountModel(index, account).compute(marks)
 
 
 def fund_usd(fund: FundBalance, marks: Mapping[MarkKey, float], catalogue: Catalogue) -> float | None:
@@ -389,6 +423,7 @@ class RiskEngine:
                 holders = self._holders.setdefault((p.venue, p.symbol), [])
                 if i not in holders:
                     holders.append(i)
+        self._models = [AccountModel(i, a) for i, a in enumerate(portfolio.accounts)]
         self._account_cache: list[tuple[AccountRisk, tuple[PositionRisk, ...]] | None] = [None] * len(
             portfolio.accounts
         )
@@ -449,7 +484,7 @@ class RiskEngine:
         if self._snapshot is not None:
             return self._snapshot
         for i in sorted(self._dirty):
-            self._account_cache[i] = compute_account(i, self._portfolio.accounts[i], self._marks)
+            self._account_cache[i] = self._models[i].compute(self._marks)
         self._dirty.clear()
         if self._contracts is None:
             self._contracts = compute_contracts(self.inputs())
