@@ -1,0 +1,358 @@
+"""The adlwatch monitor: one screen, data pushed down, intent sent up.
+
+Feed events arrive from a source (live sockets or a replay) in a worker and go straight into the
+incremental ``RiskEngine``; a 10 Hz timer takes the latest snapshot (or, during a what-if, the
+hypothetical one from ``engine.shocks``) and hands one ``ViewState`` to every panel. Widgets only
+format what the engine computed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header
+
+from engine.portfolio import Portfolio
+from engine.risk import RiskEngine, RiskSnapshot, ShockSpec
+from engine.shocks import apply_shocks, shock
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import PercentScreen
+from tui.state import FeedState, History, ReplayState, ViewState
+from tui.widgets.chart import MarkChart
+from tui.widgets.panels import AccountsPanel, FeedsPanel, FundsPanel, ReplayBar, ShockBanner
+from tui.widgets.positions import PositionsTable
+
+REFRESH_HZ = 10
+SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf)
+
+HELP_NOTES = (
+    "Figures come from each venue's published rules (see README). The ADL score is the venue's own "
+    "ranking formula, named beside it; the 1-5 lights are an ESTIMATE against a modelled population "
+    "(empty until that model exists). What-if shocks never touch the live state: the banner says "
+    "HYPOTHETICAL while one is applied, and 'l' returns to live. In the demo, BTC marks are real mark "
+    "prices; the alt-coin series are last-trade prices."
+)
+
+
+class EventSource(Protocol):
+    """What the app reads events from: live feeds or a replay (feeds/)."""
+
+    label: str
+
+    async def run(self, emit: Callable[[Any], None]) -> None: ...
+
+
+class AdlwatchApp(App[None]):
+    TITLE = "adlwatch"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("minus", "shock(-1)", "shock -1%", key_display="-"),
+        Binding("equals_sign,plus", "shock(1)", "shock +1%", key_display="=/+"),
+        Binding("underscore", "shock(-5)", "shock -5%", key_display="_", show=False),
+        Binding("asterisk", "shock(5)", "shock +5%", key_display="*", show=False),
+        Binding("percent_sign", "shock_typed", "shock by a typed %", key_display="%", show=False),
+        Binding("a", "toggle_scope", "shock scope: selected / all"),
+        Binding("l", "live", "back to live"),
+        Binding("space", "play_pause", "replay play/pause", key_display="space"),
+        Binding("right_square_bracket", "faster", "replay faster", key_display="]", show=False),
+        Binding("left_square_bracket", "slower", "replay slower", key_display="[", show=False),
+        Binding("full_stop", "seek(60)", "replay +1 min", key_display=".", show=False),
+        Binding("comma", "seek(-60)", "replay -1 min", key_display=",", show=False),
+        Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
+        Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
+        Binding("t", "seek_time", "replay: go to a time", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        portfolio: Portfolio,
+        source: EventSource | None = None,
+        *,
+        autoplay: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.portfolio = portfolio
+        self.source = source
+        self.autoplay = autoplay
+        self._clock = clock
+        self.engine = RiskEngine(portfolio)
+        self.history = History()
+        self.shocks: tuple[ShockSpec, ...] = ()
+        self.shock_scope = "selected"
+        self._feeds: dict[str, FeedState] = {}
+        self._adl_alerts: dict[tuple[str, str], str] = {}
+        self._dirty = True
+        self._selected: str | None = None
+        self._hypothetical: RiskSnapshot | None = None
+        self.view: ViewState | None = None
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ShockBanner(id="banner")
+        positions = PositionsTable(id="positions")
+        positions.border_title = "positions"
+        yield positions
+        with Horizontal(id="lower"):
+            yield MarkChart(id="chart")
+            with Vertical(id="side"):
+                accounts = AccountsPanel(id="accounts")
+                accounts.border_title = "cross accounts"
+                yield accounts
+                funds = FundsPanel(id="funds")
+                funds.border_title = "insurance fund / open interest"
+                yield funds
+                feeds = FeedsPanel(id="feeds")
+                feeds.border_title = "feeds"
+                yield feeds
+        yield ReplayBar(id="replay-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = getattr(self.source, "label", "") or "no feed"
+        self.set_interval(1 / REFRESH_HZ, self.refresh_view)
+        if self.source is not None and self.autoplay:
+            if self.is_replay:
+                self.source.play()
+            self.consume()
+        self.refresh_view()
+
+    # -- events in ---------------------------------------------------------------------------
+    @work(exclusive=True, group="feed")
+    async def consume(self) -> None:
+        await self.source.run(self.on_feed_event)
+        self._dirty = True
+
+    def on_feed_event(self, event: Any) -> None:
+        """Called for every event, in the app's loop; cheap: the engine defers the maths."""
+        kind = getattr(event, "kind", None)
+        self.engine.apply(event)
+        if kind == "mark_price":
+            t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
+            self.history.add_mark((event.venue, event.symbol), t_ms, event.price)
+            feed = self._feeds.get(event.venue)
+            state = "replay" if self.is_replay else (feed.state if feed and feed.state != "stale" else "connected")
+            self._feeds[event.venue] = FeedState(event.venue, state, feed.detail if feed else "", t_ms)
+        elif kind == "status":
+            feed = self._feeds.get(event.venue)
+            self._feeds[event.venue] = FeedState(event.venue, event.state, event.detail, feed.last_mark_ms if feed else None)
+        elif kind == "adl_alert":
+            key = (event.venue, event.symbol)
+            if event.state == "normal":
+                self._adl_alerts.pop(key, None)
+            else:
+                self._adl_alerts[key] = event.state
+        self._dirty = True
+
+    # -- view out ----------------------------------------------------------------------------
+    @property
+    def is_replay(self) -> bool:
+        return self.source is not None and hasattr(self.source, "seek")
+
+    def current_snapshot(self) -> RiskSnapshot:
+        """What the table shows: the live snapshot, or the hypothetical one while shocked."""
+        live = self.engine.snapshot()
+        if not self.shocks:
+            return live
+        return apply_shocks(self.engine.inputs(), self.shocks)
+
+    def refresh_view(self) -> None:
+        replay = self._replay_state()
+        if not self._dirty and not (replay and replay.playing):
+            return
+        self._dirty = False
+        live = self.engine.snapshot()
+        shown = apply_shocks(self.engine.inputs(), self.shocks) if self.shocks else live
+        for c in live.contracts:
+            if c.fund_to_oi is not None:
+                self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
+        selected = self._selected_key(shown)
+        chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
+        marks = self.history.marks() if chart_key is None else {}
+        if chart_key is not None:
+            marks = {chart_key: self.history.marks().get(chart_key, ())}
+        now_ms = replay.position_ms if replay else int(self._clock() * 1000)
+        self.view = ViewState(
+            snapshot=shown,
+            live=live,
+            shocks=self.shocks,
+            shock_scope=self.shock_scope,
+            feeds=tuple(self._feeds[v] for v in sorted(self._feeds)),
+            replay=replay,
+            now_ms=now_ms,
+            mark_history=marks,
+            fund_history=self.history.funds(),
+            adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
+            source_label=getattr(self.source, "label", "") or "no feed",
+        )
+        self._push(self.view, selected)
+
+    def _push(self, view: ViewState, selected: str | None) -> None:
+        self.query_one(ShockBanner).show(view)
+        table = self.query_one(PositionsTable)
+        table.show(view)
+        self.query_one(AccountsPanel).show(view)
+        self.query_one(FundsPanel).show(view)
+        self.query_one(FeedsPanel).show(view)
+        self.query_one(ReplayBar).show(view)
+        self.query_one(MarkChart).show(view, table.selected_key or selected)
+
+    def _selected_key(self, snapshot: RiskSnapshot) -> str | None:
+        keys = [f"{p.account}:{p.index}" for p in snapshot.positions]
+        if self._selected in keys:
+            return self._selected
+        return keys[0] if keys else None
+
+    def _replay_state(self) -> ReplayState | None:
+        if not self.is_replay:
+            return None
+        s = self.source
+        return ReplayState(s.position_ms, s.start_ms, s.end_ms, s.playing, s.speed, s.finished)
+
+    @on(PositionsTable.Selected)
+    def _on_selected(self, message: PositionsTable.Selected) -> None:
+        if message.key != self._selected:
+            self._selected = message.key
+            self._dirty = True
+
+    # -- what-if shocks ----------------------------------------------------------------------
+    def selected_position(self):
+        snap = self.engine.snapshot()
+        key = self.query_one(PositionsTable).selected_key or self._selected_key(snap)
+        return next((p for p in snap.positions if f"{p.account}:{p.index}" == key), None)
+
+    def action_shock(self, pct: float) -> None:
+        self.add_shock(float(pct))
+
+    def add_shock(self, pct: float) -> None:
+        if self.shock_scope == "all":
+            spec = shock(pct)
+        else:
+            risk = self.selected_position()
+            if risk is None:
+                self.notify("no position selected", severity="warning")
+                return
+            spec = shock(pct, venue=risk.venue, symbol=risk.symbol)
+        self.shocks = (*self.shocks, spec)
+        self._dirty = True
+        self.refresh_view()
+
+    def action_shock_typed(self) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                pct = float(text.rstrip("%"))
+                shock(pct)
+            except ValueError:
+                self.notify(f"not a percentage above -100: {text!r}", severity="error")
+                return
+            self.add_shock(pct)
+
+        scope = "all marks" if self.shock_scope == "all" else "the selected symbol"
+        self.push_screen(PercentScreen(f"Shock {scope} by how many percent? (-12.5 = a 12.5% fall)", "-10"), done)
+
+    def action_toggle_scope(self) -> None:
+        self.shock_scope = "all" if self.shock_scope == "selected" else "selected"
+        self.notify(f"shock keys now move {'all marks' if self.shock_scope == 'all' else 'the selected symbol'}")
+        self._dirty = True
+
+    def action_live(self) -> None:
+        self.shocks = ()
+        self._dirty = True
+        self.refresh_view()
+
+    # -- replay controls ---------------------------------------------------------------------
+    def action_play_pause(self) -> None:
+        if not self.is_replay:
+            self.notify("live feed: nothing to pause", severity="warning")
+            return
+        self.source.toggle()
+        if self.source.playing and not self._consuming():
+            self.consume()
+        self._dirty = True
+
+    def _consuming(self) -> bool:
+        return any(w.group == "feed" and not w.is_finished for w in self.workers)
+
+    def action_faster(self) -> None:
+        self._step_speed(+1)
+
+    def action_slower(self) -> None:
+        self._step_speed(-1)
+
+    def _step_speed(self, step: int) -> None:
+        if not self.is_replay:
+            return
+        now = self.source.speed
+        i = min(range(len(SPEEDS)), key=lambda j: abs(SPEEDS[j] - now) if math.isfinite(now) else (0 if SPEEDS[j] == now else 1))
+        self.source.set_speed(SPEEDS[max(0, min(len(SPEEDS) - 1, i + step))])
+        self._dirty = True
+
+    def action_seek(self, seconds: float) -> None:
+        if self.is_replay:
+            self.seek_to(self.source.position_ms + int(float(seconds) * 1000))
+
+    def seek_to(self, t_ms: int) -> None:
+        """Jump the replay; going back rebuilds the engine from the events before ``t_ms``."""
+        source = self.source
+        t_ms = max(source.start_ms, min(source.end_ms, t_ms))
+        if t_ms < source.position_ms:
+            self.engine = RiskEngine(self.portfolio)
+            self.history.clear()
+            self._feeds.clear()
+            self._adl_alerts.clear()
+            source.seek(t_ms)
+            for event in source.events_until(t_ms):
+                self.on_feed_event(event)
+        else:
+            # Forward: apply what is skipped so marks and history stay true.
+            source.advance_to(t_ms, self.on_feed_event)
+            source.seek(t_ms)
+        self._dirty = True
+        self.refresh_view()
+
+    def action_seek_time(self) -> None:
+        if not self.is_replay:
+            return
+        import datetime as dt
+
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            day = dt.datetime.fromtimestamp(self.source.position_ms / 1000, dt.UTC)
+            try:
+                clock = dt.time.fromisoformat(text)
+            except ValueError:
+                self.notify(f"not a time of day (HH:MM or HH:MM:SS): {text!r}", severity="error")
+                return
+            target = dt.datetime.combine(day.date(), clock, tzinfo=dt.UTC)
+            self.seek_to(int(target.timestamp() * 1000))
+
+        self.push_screen(PercentScreen("Go to which time of the replay day (UTC)?", "21:20"), done)
+
+    # -- help and palette --------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)], HELP_NOTES))
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action not in ("quit",):
+                yield SystemCommand(b.description.capitalize(), f"key: {b.key_display or b.key}", self._runner(b.action))
+
+    def _runner(self, action: str) -> Callable[[], Any]:
+        async def run() -> None:
+            await self.run_action(action)
+
+        return run

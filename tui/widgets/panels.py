@@ -1,0 +1,105 @@
+"""Side panels: accounts, funds and feeds. Each renders its part of the ViewState."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from tui import format as fmt
+from tui.state import ViewState
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: tuple[float, ...], width: int = 16) -> str:
+    if not values:
+        return ""
+    values = values[-width:]
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return SPARK[3] * len(values)
+    return "".join(SPARK[int((v - lo) / (hi - lo) * (len(SPARK) - 1))] for v in values)
+
+
+class AccountsPanel(Static):
+    def show(self, view: ViewState) -> None:
+        table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
+        for name in ("venue", "margin bal.", "maint.", "ratio"):
+            table.add_column(name, justify="left" if name == "venue" else "right", no_wrap=True)
+        for a in view.snapshot.accounts:
+            if not a.cross_positions:
+                table.add_row(f"{a.venue} {a.settle}", Text("isolated only", style="dim"), "", "")
+                continue
+            ratio = a.margin_ratio
+            style = "bold red" if ratio is not None and ratio >= 0.8 else ("yellow" if ratio is not None and ratio >= 0.5 else "")
+            table.add_row(
+                f"{a.venue} {a.settle}",
+                fmt.amount(a.margin_balance),
+                fmt.amount(a.maintenance_margin),
+                Text(f"{ratio * 100:.1f}%" if ratio is not None else "--", style=style),
+            )
+        self.update(table)
+
+
+class FundsPanel(Static):
+    def show(self, view: ViewState) -> None:
+        rows = [c for c in view.snapshot.contracts if c.fund_balance_usd is not None or c.open_interest_usd is not None]
+        if not rows and not view.adl_alerts:
+            self.update(Text("no insurance-fund or open-interest data from this source", style="dim"))
+            return
+        table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
+        for name in ("contract", "fund/OI", "history"):
+            table.add_column(name, no_wrap=True, justify="left" if name != "fund/OI" else "right")
+        for c in rows:
+            ratio = f"{c.fund_to_oi * 100:.3f}%" if c.fund_to_oi is not None else "--"
+            table.add_row(f"{c.venue} {c.symbol}", ratio, sparkline(view.fund_history.get((c.venue, c.symbol), ())))
+        for venue, symbol, state in view.adl_alerts:
+            table.add_row(Text(f"{venue} {symbol}", style="bold red"), Text(f"ADL {state}", style="bold red"), "")
+        self.update(table)
+
+
+class FeedsPanel(Static):
+    def show(self, view: ViewState) -> None:
+        table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
+        for name in ("venue", "feed", "last mark"):
+            table.add_column(name, no_wrap=True)
+        styles = {"connected": "green", "subscribed": "green", "replay": "cyan", "stale": "bold yellow",
+                  "disconnected": "bold red", "error": "bold red"}
+        for f in view.feeds:
+            age = "--"
+            if f.last_mark_ms is not None and view.now_ms is not None:
+                age = f"{max(0.0, (view.now_ms - f.last_mark_ms) / 1000):.1f} s ago"
+            table.add_row(f.venue, Text(f.state, style=styles.get(f.state, "")), age)
+        if not view.feeds:
+            table.add_row(Text(view.source_label or "no feeds", style="dim"), "", "")
+        self.update(table)
+
+
+class ShockBanner(Static):
+    def show(self, view: ViewState) -> None:
+        self.set_class(view.hypothetical, "-active")
+        if not view.hypothetical:
+            self.update("")
+            return
+        moves = " · ".join(
+            f"{s.symbol or (s.venue or 'all marks')} {s.pct:+g}%" for s in view.shocks
+        )
+        self.update(Text(f" HYPOTHETICAL  {moves}   (press l to return to live) ", style="bold"))
+
+
+class ReplayBar(Static):
+    def show(self, view: ViewState) -> None:
+        r = view.replay
+        if r is None:
+            self.update(Text(f" {view.source_label}", style="dim"))
+            return
+        clock = dt.datetime.fromtimestamp(r.position_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        speed = "max" if r.speed == float("inf") else f"{r.speed:g}x"
+        state = "finished" if r.finished else ("playing" if r.playing else "paused")
+        width = 30
+        filled = int(r.progress * width)
+        bar = "█" * filled + "░" * (width - filled)
+        self.update(Text(f" REPLAY {clock}  {bar} {r.progress * 100:5.1f}%  {state} at {speed}  {view.source_label}"))

@@ -1,0 +1,142 @@
+"""The positions table: one row per position, formatted from the snapshot (no maths here)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from engine.risk import PositionRisk
+from tui import format as fmt
+from tui.state import ViewState
+
+COLUMNS = (
+    ("venue", "venue"),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("size", "size"),
+    ("entry", "entry"),
+    ("mark", "mark"),
+    ("liq", "liq. price"),
+    ("bankr", "bankr. price"),
+    ("dist", "dist."),
+    ("lev", "lev."),
+    ("mode", "mode"),
+    ("upnl", "uPnL"),
+    ("adl", "ADL score"),
+    ("lights", "est."),
+)
+# During a what-if the static entry price and the (not yet modelled) lights make room for the
+# change of the two figures a trader watches, so the table keeps its width.
+WHAT_IF_COLUMNS = tuple(
+    ("d_upnl", "Δ uPnL") if key == "entry" else ("d_dist", "Δ dist.") if key == "lights" else (key, label)
+    for key, label in COLUMNS
+)
+
+# Short names of the ADL ranking formulas (full names in --json and the help screen).
+FORMULA_TAGS = {
+    "binance_leverage_pnl": "LevPnL",
+    "bybit_pnl_x_leverage": "PnL%×lev",
+    "okx_pnl_pct_x_eff_leverage": "PnL%×lev",
+    "hyperliquid_index": "HL idx",
+}
+
+
+def distance_style(distance_pct: float | None) -> str:
+    """Colour bands: green > 10 %, yellow 3–10 %, red < 3 %, reverse red once past liquidation."""
+    if distance_pct is None:
+        return "green"
+    if distance_pct < 0:
+        return "bold white on red"
+    if distance_pct < 3:
+        return "bold red"
+    if distance_pct < 10:
+        return "yellow"
+    return "green"
+
+
+def lights(quantile: int | None) -> Text:
+    if quantile is None:
+        return Text("·····", style="dim")
+    return Text("●" * quantile, style="bold red" if quantile >= 4 else "yellow") + Text("○" * (5 - quantile), style="dim")
+
+
+def position_key(p: PositionRisk) -> str:
+    return f"{p.account}:{p.index}"
+
+
+class PositionsTable(DataTable):
+    """Positions, with the selected one reported up as a message."""
+
+    class Selected(Message):
+        def __init__(self, key: str | None) -> None:
+            self.key = key
+            super().__init__()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._what_if: bool | None = None
+
+    def _ensure_columns(self, what_if: bool) -> None:
+        if self._what_if == what_if:
+            return
+        self.clear(columns=True)
+        for key, label in WHAT_IF_COLUMNS if what_if else COLUMNS:
+            self.add_column(label, key=key)
+        self._what_if = what_if
+
+    def show(self, view: ViewState) -> None:
+        selected = self.selected_key
+        self._ensure_columns(view.hypothetical)
+        self.clear()
+        for p in view.snapshot.positions:
+            live = view.live_position(p) if view.hypothetical else None
+            if view.hypothetical:
+                entry_cell = Text(_delta(p.unrealized_pnl, live.unrealized_pnl if live else None, ""), justify="right")
+                last_cell = Text(_delta(p.distance_pct, live.distance_pct if live else None, "pt"), justify="right")
+            else:
+                entry_cell = Text(fmt.price(p.entry_price), justify="right")
+                last_cell = lights(p.adl_quantile)
+            cells = [
+                p.venue,
+                p.symbol,
+                Text(p.side, style="green" if p.side == "long" else "red"),
+                Text(fmt.size(p.size), justify="right"),
+                entry_cell,
+                Text(fmt.price(p.mark_price), justify="right"),
+                Text(fmt.price(p.liquidation_price), justify="right", style="bold"),
+                Text(fmt.price(p.bankruptcy_price), justify="right"),
+                Text(fmt.pct(p.distance_pct), justify="right", style=distance_style(p.distance_pct)),
+                Text(fmt.leverage(p.effective_leverage), justify="right"),
+                "iso" if p.margin_mode == "isolated" else p.margin_mode,
+                Text(f"{fmt.amount(p.unrealized_pnl)} {p.settle}", justify="right",
+                     style="green" if (p.unrealized_pnl or 0) >= 0 else "red"),
+                Text(f"{fmt.score(p.adl_score)} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}"),
+                last_cell,
+            ]
+            self.add_row(*cells, key=position_key(p))
+        if view.snapshot.positions:
+            keys = [position_key(p) for p in view.snapshot.positions]
+            row = keys.index(selected) if selected in keys else 0
+            self.move_cursor(row=row, animate=False)
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.post_message(self.Selected(event.row_key.value if event.row_key else None))
+
+
+def _delta(now: float | None, live: float | None, unit: str) -> str:
+    if now is None or live is None:
+        return "--"
+    change = now - live
+    if abs(change) < 1e-12:
+        return "0"
+    return f"{change:+,.2f}{unit}"
