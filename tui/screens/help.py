@@ -15,14 +15,14 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[Binding], notes: str) -> None:
         super().__init__()
-        self._bindings = bindings
+        self._key_bindings = bindings
         self._notes = notes
 
     def compose(self) -> ComposeResult:
         table = Table(title="adlwatch keys", box=None, padding=(0, 2), title_style="bold")
         table.add_column("key", style="bold cyan", no_wrap=True)
         table.add_column("what it does")
-        for b in self._bindings:
+        for b in self._key_bindings:
             keys = b.key_display or ", ".join(b.key.split(","))
             table.add_row(keys, b.description)
         with VerticalScroll(id="help-body"):
