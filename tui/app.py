@@ -79,9 +79,11 @@ class AdlwatchApp(App[None]):
         *,
         autoplay: bool = True,
         clock: Callable[[], float] = time.time,
+        portfolio_path: Any = None,
     ) -> None:
         super().__init__()
         self.portfolio = portfolio
+        self.portfolio_path = portfolio_path
         self.source = source
         self.autoplay = autoplay
         self._clock = clock

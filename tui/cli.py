@@ -17,8 +17,10 @@ VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adlwatch",
+        epilog="With no command: the monitor on your portfolio with live feeds.",
         description="Risk monitor for crypto perpetual futures: liquidation distance, ADL queue, insurance-fund cover. Read-only.",
     )
+    parser.add_argument("--portfolio", type=Path, help="portfolio TOML file for the monitor (default: the user config folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="one snapshot of the portfolio: table, or --json")
@@ -70,6 +72,33 @@ def run_demo() -> int:
     return status
 
 
+def run_monitor(portfolio_path: Path | None) -> int:
+    """``adlwatch``: the monitor on the user's portfolio with live feeds for what it holds."""
+    from feeds import portfolio_store
+    from feeds.live import LiveSource
+    from tui.app import AdlwatchApp
+
+    path = portfolio_path or portfolio_store.default_path()
+    if not path.exists():
+        if portfolio_path is not None:
+            raise InputError("no such file", file=str(path))
+        from tui.screens.welcome import WelcomeApp
+
+        answer = WelcomeApp.ask(str(path))
+        if answer == "demo":
+            return run_demo()
+        if answer != "create":
+            return EXIT_OK
+        portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
+        print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
+    portfolio = portfolio_store.load(path)
+    held: dict[str, list[str]] = {}
+    for venue, symbol in sorted(portfolio.symbols()):
+        held.setdefault(venue, []).append(symbol)
+    AdlwatchApp(portfolio, LiveSource(held), portfolio_path=path).run()
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -106,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     duration_s=args.duration,
                 )
             )
-        parser.print_help()
-        print("\nThe live monitor (TUI) is not built yet: use 'adlwatch check' or 'adlwatch demo'.")
-        return EXIT_OK
+        return run_monitor(args.portfolio)
     except InputError as error:
         print(f"adlwatch: {error}", file=sys.stderr)
         return EXIT_INPUT

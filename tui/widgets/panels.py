@@ -73,6 +73,8 @@ class FeedsPanel(Static):
             if f.last_mark_ms is not None and view.now_ms is not None:
                 age = f"{max(0.0, (view.now_ms - f.last_mark_ms) / 1000):.1f} s ago"
             table.add_row(f.venue, Text(f.state, style=styles.get(f.state, "")), age)
+            if f.state in ("stale", "disconnected", "error") and f.detail:
+                table.add_row("", Text(f.detail[:60], style="dim"), "")
         if not view.feeds:
             table.add_row(Text(view.source_label or "no feeds", style="dim"), "", "")
         self.update(table)
