@@ -242,3 +242,81 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
     elif "isolated_margin" in data:
         raise InputError("only for margin_mode = 'isolated'", field=f"{where}.isolated_margin", value=data["isolated_margin"])
     return Position(instrument, side, size, entry, leverage, mode, isolated_margin, mmr, maint_amount)
+
+
+# -- edits: pure functions from a portfolio to a new, re-validated one ---------------------------
+
+
+def edit_data(portfolio: Portfolio) -> dict[str, Any]:
+    """The portfolio as plain data (what the file holds), for an edit to change."""
+    return portfolio.to_data()
+
+
+def with_position(
+    portfolio: Portfolio,
+    account: int | None,
+    index: int | None,
+    position: dict[str, Any],
+    *,
+    venue: str | None = None,
+    catalogue: Catalogue | None = None,
+) -> Portfolio:
+    """Replace position ``index`` of ``account`` (or append it when ``index`` is None; a new
+    account of ``venue`` when ``account`` is None). Raises InputError naming the field."""
+    data = edit_data(portfolio)
+    accounts = data["account"]
+    if account is None:
+        if venue is None:
+            raise InputError("choose a venue for the new account", field="venue", has_value=False)
+        accounts.append({"venue": venue, "wallet_balance": 0.0, "position": []})
+        account = len(accounts) - 1
+    positions = accounts[account].setdefault("position", [])
+    if index is None:
+        positions.append(position)
+    else:
+        positions[index] = position
+    return Portfolio.from_data(data, catalogue)
+
+
+def without_position(portfolio: Portfolio, account: int, index: int, catalogue: Catalogue | None = None) -> Portfolio:
+    data = edit_data(portfolio)
+    del data["account"][account]["position"][index]
+    return Portfolio.from_data(data, catalogue)
+
+
+def with_wallet(portfolio: Portfolio, account: int, wallet_balance: float, catalogue: Catalogue | None = None) -> Portfolio:
+    data = edit_data(portfolio)
+    data["account"][account]["wallet_balance"] = wallet_balance
+    return Portfolio.from_data(data, catalogue)
+
+
+def with_isolated_margin_change(
+    portfolio: Portfolio, account: int, index: int, change: float, catalogue: Catalogue | None = None
+) -> Portfolio:
+    """Add (or, negative, remove) isolated margin; refuses to take it to zero or below."""
+    data = edit_data(portfolio)
+    position = data["account"][account]["position"][index]
+    if position.get("margin_mode") != "isolated":
+        raise InputError("only isolated positions carry their own margin", field="isolated_margin", value=change)
+    new_margin = float(position["isolated_margin"]) + change
+    if new_margin <= 0:
+        raise InputError(f"would leave {new_margin:g} of margin", field="isolated_margin", value=change)
+    position["isolated_margin"] = new_margin
+    return Portfolio.from_data(data, catalogue)
+
+
+def with_leverage(portfolio: Portfolio, account: int, index: int, leverage: float, catalogue: Catalogue | None = None) -> Portfolio:
+    """Change the leverage setting; an isolated position's margin follows it (entry value ÷ leverage)."""
+    data = edit_data(portfolio)
+    position = data["account"][account]["position"][index]
+    old = portfolio.accounts[account].positions[index]
+    position["leverage"] = leverage
+    if old.isolated and leverage > 0:
+        position["isolated_margin"] = old.entry_value() / leverage
+    return Portfolio.from_data(data, catalogue)
+
+
+def remove_account(portfolio: Portfolio, account: int, catalogue: Catalogue | None = None) -> Portfolio:
+    data = edit_data(portfolio)
+    del data["account"][account]
+    return Portfolio.from_data(data, catalogue)

@@ -75,7 +75,7 @@ def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]
     return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Session:
     ws: ClientConnection
     symbols: list[str]
@@ -123,10 +123,11 @@ class FeedClient:
         ping_interval_s: float | None = 20.0,
         on_frame: FrameTap | None = None,
         queue: CoalescingQueue | None = None,
+        rest: bool = False,
+        rest_url: str | None = None,
+        rest_options: dict | None = None,
         rng: random.Random | None = None,
     ):
-        if not symbols:
-            raise ValueError("FeedClient needs at least one symbol")
         self.adapter = adapter
         self.venue = adapter.name
         self.symbols = list(dict.fromkeys(symbols))
@@ -143,13 +144,23 @@ class FeedClient:
         self.close_timeout_s = close_timeout_s
         self.ping_interval_s = ping_interval_s
         self.on_frame = on_frame
+        # A queue handed in may be shared by several venues' clients: its owner closes it.
+        self._owns_queue = queue is None
         self.queue = queue if queue is not None else CoalescingQueue()
+        self.rest = rest
+        self.rest_url = rest_url
+        self.rest_options = rest_options or {}
+        self.rest_poller = None
         self._rng = rng or random.Random()
         self._notice = getattr(adapter, "is_reconnect_notice", None) or is_reconnect_notice
 
         groups = getattr(adapter, "connection_groups", None)  # e.g. Bybit: linear and inverse sockets
         self.chunks = ([g for g in groups(self.symbols) if g] if callable(groups)
                        else chunk_symbols(self.symbols, adapter.max_streams_per_connection))
+        if not self.symbols:
+            # No symbol named: the venue's all-market stream where it has one (Binance, Hyperliquid).
+            # Status and staleness are then reported for the pseudo-symbol "" (any data at all).
+            self.chunks = [[]]
         self.stats = [ConnectionStats(symbols=chunk) for chunk in self.chunks]
         # Per-symbol data clock: only symbols on a subscribed socket are watched.
         self._last_data: dict[str, float] = {}
@@ -158,22 +169,34 @@ class FeedClient:
         self._by_upper = {s.upper(): s for s in self.symbols}
         self._sessions: set[_Session] = set()
         self._stop = asyncio.Event()
+        self._watch_changed = asyncio.Event()
         self._tap_failed = False
 
     # ----------------------------------------------------------------- public API
 
     async def run(self) -> None:
-        """Run every connection until ``stop()``; then close the event queue."""
+        """Run every connection (and the REST poller with ``rest=True``) until ``stop()``.
+
+        Then the event queue is closed, unless it was handed in (a queue shared between venues).
+        """
         tasks = [asyncio.create_task(self._run_slot(i), name=f"{self.venue}-ws-{i}")
                  for i in range(len(self.chunks))]
         tasks.append(asyncio.create_task(self._watchdog(), name=f"{self.venue}-watchdog"))
+        if self.rest:
+            from feeds.rest import RestPoller  # rest.py builds on this module
+
+            self.rest_poller = RestPoller(self.adapter, self.symbols, self._emit, base_url=self.rest_url,
+                                          on_frame=self.on_frame, **self.rest_options)
+            tasks.append(asyncio.create_task(self.rest_poller.run(), name=f"{self.venue}-rest"))
         try:
             await self._stop.wait()
         finally:
+            self._stop.set()  # also when run() itself was cancelled
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.queue.close()
+            if self._owns_queue:
+                self.queue.close()
 
     def stop(self) -> None:
         self._stop.set()
@@ -197,7 +220,7 @@ class FeedClient:
 
     def _status(self, symbols: Sequence[str], state: str, detail: str) -> None:
         recv_ns = time.time_ns()
-        for symbol in symbols:
+        for symbol in symbols or [""]:
             self._emit(FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
                                   state=state, detail=detail))
 
@@ -244,7 +267,7 @@ class FeedClient:
                 stats.reconnect_delays.append(delay)
                 exc = last_error[0] if last_error else None
                 self._status(symbols, "disconnected",
-                             f"connect failed ({_describe(exc)}); retrying in {delay:.1f} s")
+                             f"connect failed ({_describe(exc)}); retrying in {delay:.2f} s")
                 yield delay
 
         while not self._stop.is_set():
@@ -264,8 +287,8 @@ class FeedClient:
                         if delay:
                             stats.reconnect_delays.append(delay)
                         stats.last_reason = session.reason
-                        self._status(symbols, "disconnected",
-                                     f"{session.reason}; reconnecting in {delay:.1f} s")
+                        when = f"reconnecting in {delay:.2f} s" if delay else "reconnecting now"
+                        self._status(symbols, "disconnected", f"{session.reason}; {when}")
                         if delay:
                             await asyncio.sleep(delay)
             except asyncio.CancelledError:
@@ -274,7 +297,7 @@ class FeedClient:
                 log.debug("feed slot %s failed", index, exc_info=True)
                 delay = backoff.next_delay()
                 stats.reconnect_delays.append(delay)
-                self._status(symbols, "error", f"{_describe(exc)}; retrying in {delay:.1f} s")
+                self._status(symbols, "error", f"{_describe(exc)}; retrying in {delay:.2f} s")
                 await asyncio.sleep(delay)
 
     async def _serve(self, ws: ClientConnection, symbols: list[str], stats: ConnectionStats) -> _Session:
@@ -284,15 +307,17 @@ class FeedClient:
         parser = self.adapter.new_parser()
         keeper: asyncio.Task | None = None
         try:
-            self._status(symbols, "connected", ws.request.path if ws.request else "")
+            target = urlsplit(self.ws_url)
+            self._status(symbols, "connected", f"{target.netloc}{urlsplit(ws.request.path).path if ws.request else ''}")
             for message in self.adapter.subscribe_messages(symbols):
                 await ws.send(message)
                 session.last_sent = time.monotonic()
             subscribed_at = time.monotonic()
-            for symbol in symbols:
+            for symbol in symbols or [""]:
                 self._last_data[symbol] = subscribed_at
                 self._stale.discard(symbol)
                 self._watched.add(symbol)
+            self._watch_changed.set()  # the watchdog may be asleep with nothing to watch
             self._status(symbols, "subscribed", f"{len(symbols)} symbol(s)")
             keeper = asyncio.create_task(self._keepalive(session))
             async for message in ws:
@@ -312,13 +337,15 @@ class FeedClient:
                 session.reason = _close_reason(ws)
         except ConnectionClosed as exc:
             if not session.reason:
-                session.reason = f"connection lost ({_describe(exc)})"
+                received = exc.rcvd
+                session.reason = (f"server closed (code {received.code}{': ' + received.reason if received.reason else ''})"
+                                  if received is not None else f"connection lost ({_describe(exc)})")
         finally:
             if keeper is not None:
                 keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await keeper
-            for symbol in symbols:
+                # asyncio.wait never raises the keeper's own end, yet lets our cancellation through.
+                await asyncio.wait([keeper])
+            for symbol in symbols or [""]:
                 self._watched.discard(symbol)
             self._sessions.discard(session)
         return session
@@ -326,8 +353,11 @@ class FeedClient:
     def _handle_events(self, events: list[Event], session: _Session) -> None:
         for event in events:
             if not isinstance(event, FeedStatus):
-                symbol = event.symbol if event.symbol in self._last_data else self._by_upper.get(
-                    event.symbol.upper())
+                if not self.symbols:
+                    symbol = ""
+                else:
+                    symbol = event.symbol if event.symbol in self._last_data else self._by_upper.get(
+                        event.symbol.upper())
                 if symbol is not None and symbol in self._watched:
                     self._last_data[symbol] = time.monotonic()
                     session.data_events += 1
@@ -388,7 +418,13 @@ class FeedClient:
                     self._status([symbol], "stale", f"no data for {age:.1f} s")
                 else:
                     wake = min(wake, deadline)
-            await asyncio.sleep(max(wake - now, 0.005))
+            self._watch_changed.clear()
+            # asyncio.wait, not wait_for: 3.11's wait_for can swallow a cancel that races the wake-up.
+            waiter = asyncio.ensure_future(self._watch_changed.wait())
+            try:
+                await asyncio.wait([waiter], timeout=max(wake - now, 0.005))
+            finally:
+                waiter.cancel()
 
 
 def _parse(parser, venue: str, text: str, recv_ns: int) -> list[Event]:

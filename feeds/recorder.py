@@ -15,20 +15,20 @@ from typing import IO
 
 import msgspec
 
+from engine.errors import InputError
 from feeds.events import Event, FeedStatus
 from feeds.venue import RestPoll
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
-class RecordingError(ValueError):
-    """A recording line that is not a raw-frame object (bad file given to replay or tail --from)."""
+class RecordingError(InputError):
+    """A recording that cannot be read (``tail --from``, replay): names the file and line; CLI exit 2."""
 
-    def __init__(self, path: str | os.PathLike, line: int, detail: str):
+    def __init__(self, path: str | os.PathLike, line: int | None, detail: str):
+        super().__init__(detail, file=str(path), line=line)
         self.path = str(path)
-        self.line = line
         self.detail = detail
-        super().__init__(f"{self.path}:{line}: {detail}")
 
 
 class _Line(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -125,24 +125,26 @@ def recording_parts(path: str | os.PathLike) -> list[Path]:
 
 
 def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str | None]]:
-    """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file.
+    """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file, streamed.
 
-    Blank lines are skipped, and so is a cut-off last line (a recorder killed mid-write). Any other
-    bad line raises ``RecordingError`` naming the file and line.
+    Blank lines are skipped, and so is a cut-off last line (no newline: a recorder killed mid-write).
+    Any other bad line raises ``RecordingError`` naming the file and line.
     """
-    with open(path, "rb") as file:
-        lines = file.read().split(b"\n")
-    last = len(lines)
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = _decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            if number == last:  # no newline after it: the write was cut off
-                return
-            raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
-        yield line.recv_ns, line.venue, line.frame, line.rest
+    try:
+        file = open(path, "rb")
+    except OSError as exc:
+        raise RecordingError(path, None, f"cannot read recording ({exc.strerror or exc})") from None
+    with file:
+        for number, raw in enumerate(file, start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = _decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                if not raw.endswith(b"\n"):  # only the last line can lack one: the write was cut off
+                    return
+                raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
+            yield line.recv_ns, line.venue, line.frame, line.rest
 
 
 def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) -> Iterator[Event]:
@@ -170,7 +172,7 @@ def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) 
         if adapter is None:
             continue
         if rest is None:
-            events = _safe(lambda: parsers[venue].parse(frame, recv_ns), venue, recv_ns)
+            events = _safe(parsers[venue].parse, venue, recv_ns, frame, recv_ns)
         else:
             events = _parse_rest(adapter, rest, frame, recv_ns, symbols or [])
         for event in events:
@@ -188,15 +190,15 @@ def _parse_rest(adapter, rest: str, body: str, recv_ns: int, symbols: list[str])
         candidates = [RestPoll(path=path)]
     events: list[Event] = []
     for poll in candidates:
-        events = _safe(lambda p=poll: adapter.parse_rest(p, body, recv_ns), adapter.name, recv_ns)
+        events = _safe(adapter.parse_rest, adapter.name, recv_ns, poll, body, recv_ns)
         if events and not all(isinstance(e, FeedStatus) and e.state == "error" for e in events):
             return events
     return events
 
 
-def _safe(call, venue: str, recv_ns: int) -> list[Event]:
+def _safe(call, venue: str, recv_ns: int, *args) -> list[Event]:
     try:
-        return call()
+        return call(*args)
     except Exception as exc:
         return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
                            detail=f"parser raised {exc!r}")]

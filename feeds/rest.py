@@ -9,6 +9,7 @@ exceptions; every body goes to the raw-frame tap with its ``rest`` path.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -104,6 +105,8 @@ class RestPoller:
         self._client = client
         self._rng = rng or random.Random()
         self._stop = asyncio.Event()
+        # Adapters that can filter a venue-wide body to our symbols take ``symbols=`` (Bybit, Hyperliquid).
+        self._parse_kwargs = _symbols_kwarg(adapter, self.symbols)
         self.requests = 0
         self.failures = 0
         self.waits: list[float] = []  # every delay chosen after a failure (for tests)
@@ -166,7 +169,7 @@ class RestPoller:
             except Exception as exc:
                 self._status(symbol, "error", f"frame recorder failed: {exc!r}")
         try:
-            events = self.adapter.parse_rest(poll, text, recv_ns)
+            events = self.adapter.parse_rest(poll, text, recv_ns, **self._parse_kwargs)
         except Exception as exc:
             events = [FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
                                  state="error", detail=f"parser raised {exc!r}")]
@@ -187,6 +190,14 @@ class RestPoller:
     def _status(self, symbol: str, state: str, detail: str) -> None:
         self.emit(FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=time.time_ns(),
                              state=state, detail=detail))
+
+
+def _symbols_kwarg(adapter: VenueAdapter, symbols: list[str]) -> dict:
+    try:
+        accepts = "symbols" in inspect.signature(adapter.parse_rest).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return {"symbols": list(symbols)} if accepts and symbols else {}
 
 
 def mark_price_polls(adapter: VenueAdapter, symbols: list[str]) -> list[RestPoll]:
@@ -224,7 +235,8 @@ async def fetch_marks(venue: str, symbols: list[str], base_url: str | None = Non
                 raise FeedError(venue, f"cannot reach {poll_url(base, poll)} ({type(exc).__name__}: {exc})") from None
             if response.status_code >= 400:
                 raise FeedError(venue, f"{poll.path} answered HTTP {response.status_code}")
-            for event in adapter.parse_rest(poll, response.text, time.time_ns()):
+            for event in adapter.parse_rest(poll, response.text, time.time_ns(),
+                                            **_symbols_kwarg(adapter, list(symbols))):
                 if isinstance(event, MarkPrice) and event.symbol.upper() in wanted:
                     marks[wanted[event.symbol.upper()]] = event.price
             if len(marks) == len(wanted):

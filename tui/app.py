@@ -19,9 +19,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
-from engine.portfolio import Portfolio
+from engine.errors import InputError
+from engine.portfolio import (
+    Portfolio,
+    with_isolated_margin_change,
+    with_leverage,
+    with_position,
+    with_wallet,
+    without_position,
+)
 from engine.risk import RiskEngine, RiskSnapshot, ShockSpec
 from engine.shocks import apply_shocks, shock
+from tui.screens.edit import PositionForm
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PercentScreen
 from tui.state import FeedState, History, ReplayState, ViewState
@@ -69,6 +78,12 @@ class AdlwatchApp(App[None]):
         Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
         Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
         Binding("t", "seek_time", "replay: go to a time", show=False),
+        Binding("n", "new_position", "add a position"),
+        Binding("e", "edit_position", "edit the selected position"),
+        Binding("x", "remove_position", "remove the selected position"),
+        Binding("m", "margin", "add/remove isolated margin", show=False),
+        Binding("v", "leverage", "change leverage", show=False),
+        Binding("w", "wallet", "set the account's wallet balance", show=False),
         Binding("q", "quit", "quit"),
     ]
 
@@ -200,14 +215,16 @@ class AdlwatchApp(App[None]):
         self._push(self.view, selected)
 
     def _push(self, view: ViewState, selected: str | None) -> None:
-        self.query_one(ShockBanner).show(view)
-        table = self.query_one(PositionsTable)
+        # Query the main screen, not whichever modal is on top.
+        main = self.screen_stack[0]
+        main.query_one(ShockBanner).show(view)
+        table = main.query_one(PositionsTable)
         table.show(view)
-        self.query_one(AccountsPanel).show(view)
-        self.query_one(FundsPanel).show(view)
-        self.query_one(FeedsPanel).show(view)
-        self.query_one(ReplayBar).show(view)
-        self.query_one(MarkChart).show(view, table.selected_key or selected)
+        main.query_one(AccountsPanel).show(view)
+        main.query_one(FundsPanel).show(view)
+        main.query_one(FeedsPanel).show(view)
+        main.query_one(ReplayBar).show(view)
+        main.query_one(MarkChart).show(view, table.selected_key or selected)
 
     def _selected_key(self, snapshot: RiskSnapshot) -> str | None:
         keys = [f"{p.account}:{p.index}" for p in snapshot.positions]
@@ -230,7 +247,7 @@ class AdlwatchApp(App[None]):
     # -- what-if shocks ----------------------------------------------------------------------
     def selected_position(self):
         snap = self.engine.snapshot()
-        key = self.query_one(PositionsTable).selected_key or self._selected_key(snap)
+        key = self.screen_stack[0].query_one(PositionsTable).selected_key or self._selected_key(snap)
         return next((p for p in snap.positions if f"{p.account}:{p.index}" == key), None)
 
     def action_shock(self, pct: float) -> None:
@@ -342,6 +359,134 @@ class AdlwatchApp(App[None]):
             self.seek_to(int(target.timestamp() * 1000))
 
         self.push_screen(PercentScreen("Go to which time of the replay day (UTC)?", "21:20"), done)
+
+    # -- portfolio editing -------------------------------------------------------------------
+    def set_portfolio(self, portfolio: Portfolio) -> None:
+        """Swap in an edited portfolio: the engine keeps its marks; the file is saved atomically."""
+        self.portfolio = portfolio
+        self.engine.set_portfolio(portfolio)
+        self._dirty = True
+        self.refresh_view()
+        if self.portfolio_path is not None:
+            self.save_portfolio(portfolio)
+        else:
+            self.notify("this portfolio has no file (demo/replay): changes last until you quit")
+
+    @work(thread=True, exclusive=True, group="save")
+    def save_portfolio(self, portfolio: Portfolio) -> None:
+        from feeds import portfolio_store
+
+        try:
+            portfolio_store.save(portfolio, self.portfolio_path)
+        except (InputError, OSError) as error:
+            self.call_from_thread(self.notify, f"NOT saved: {error}", severity="error", timeout=10)
+        else:
+            self.call_from_thread(self.notify, f"saved {self.portfolio_path}")
+
+    def _account_choices(self) -> list[tuple[str, int | None]]:
+        choices: list[tuple[str, int | None]] = [
+            (f"{i}: {a.venue} {a.settle} (wallet {a.wallet_balance:g})", i) for i, a in enumerate(self.portfolio.accounts)
+        ]
+        return [*choices, ("new account", None)]
+
+    def _selected_indices(self) -> tuple[int, int] | None:
+        risk = self.selected_position()
+        if risk is None:
+            self.notify("no position selected", severity="warning")
+            return None
+        return risk.account, risk.index
+
+    def _submit_position(self, original: tuple[int, int] | None, values: dict) -> str | None:
+        position = {k: values[k] for k in ("symbol", "side", "size", "entry_price", "leverage", "margin_mode") if k in values}
+        if values.get("margin_mode") == "isolated" and "isolated_margin" in values:
+            position["isolated_margin"] = values["isolated_margin"]
+        if "mmr" in values:
+            position["mmr"] = values["mmr"]
+        account = values.get("account")
+        try:
+            portfolio = self.portfolio
+            index = None
+            if original is not None:
+                if account == original[0]:
+                    index = original[1]
+                else:
+                    portfolio = without_position(portfolio, *original)
+            new = with_position(portfolio, account, index, position, venue=values.get("venue"))
+        except InputError as error:
+            return str(error)
+        self.set_portfolio(new)
+        return None
+
+    def action_new_position(self) -> None:
+        account = 0 if self.portfolio.accounts else None
+        venue = self.portfolio.accounts[0].venue if self.portfolio.accounts else "binance"
+        self.push_screen(PositionForm("Add a position", {"account": account, "venue": venue}, self._account_choices(),
+                                      lambda values: self._submit_position(None, values)))
+
+    def action_edit_position(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        p = self.portfolio.accounts[where[0]].positions[where[1]]
+        values = {**p.to_data(), "account": where[0], "venue": p.venue}
+        self.push_screen(PositionForm(f"Edit {p.venue} {p.symbol} {p.side.label}", values, self._account_choices(),
+                                      lambda v: self._submit_position(where, v)))
+
+    def action_remove_position(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        p = self.portfolio.accounts[where[0]].positions[where[1]]
+
+        def done(answer: str | None) -> None:
+            if answer and answer.strip().lower() in ("y", "yes"):
+                self.set_portfolio(without_position(self.portfolio, *where))
+
+        self.push_screen(PercentScreen(f"Remove {p.venue} {p.symbol} {p.side.label} {p.size:g}? (y/n)", "n"), done)
+
+    def _number_prompt(self, question: str, placeholder: str, apply: Callable[[float], Portfolio]) -> None:
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                number = float(text.replace(",", ""))
+            except ValueError:
+                self.notify(f"not a number: {text!r}", severity="error")
+                return
+            try:
+                self.set_portfolio(apply(number))
+            except InputError as error:
+                self.notify(str(error), severity="error", timeout=8)
+
+        self.push_screen(PercentScreen(question, placeholder), done)
+
+    def action_margin(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        p = self.portfolio.accounts[where[0]].positions[where[1]]
+        if not p.isolated:
+            self.notify("a cross position's margin is the account's wallet: use w", severity="warning")
+            return
+        self._number_prompt(
+            f"Add isolated margin to {p.symbol} (negative removes); now {p.isolated_margin:g} {p.instrument.settle}",
+            "500", lambda change: with_isolated_margin_change(self.portfolio, *where, change))
+
+    def action_leverage(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        p = self.portfolio.accounts[where[0]].positions[where[1]]
+        self._number_prompt(f"Leverage for {p.symbol} (now {p.leverage:g}x)", "10",
+                            lambda lev: with_leverage(self.portfolio, *where, lev))
+
+    def action_wallet(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        a = self.portfolio.accounts[where[0]]
+        self._number_prompt(f"Wallet balance of the {a.venue} {a.settle} account (now {a.wallet_balance:g})", "10000",
+                            lambda wallet: with_wallet(self.portfolio, where[0], wallet))
 
     # -- help and palette --------------------------------------------------------------------
     def action_help(self) -> None:

@@ -110,3 +110,70 @@ async def test_feed_status_events_show_in_the_feeds_panel():
         await started(pilot)
         states = {f.venue: f.state for f in app.view.feeds}
         assert states["binance"] == "stale" and states["hyperliquid"] == "connected"
+
+
+async def test_editing_a_position_persists_to_the_file_and_survives_a_restart(tmp_path):
+    from feeds.portfolio_store import load
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        size = app.screen.query_one("#f-size")
+        size.value = "0.75"
+        await pilot.click("#save")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert cell(app, 0, "size") == "0.75"
+    assert load(path).accounts[0].positions[0].size == 0.75
+    assert (tmp_path / "portfolio.toml.bak").read_text() == PORTFOLIO
+    restarted = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    async with restarted.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        assert cell(restarted, 0, "size") == "0.75"
+        expected = restarted.engine.snapshot().positions[0]
+        assert cell(restarted, 0, "liq") == fmt.price(expected.liquidation_price)
+
+
+async def test_a_bad_edit_keeps_the_form_open_with_the_field_named_and_the_file_untouched(tmp_path):
+    from feeds.portfolio_store import load
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#f-size").value = "-3"
+        await pilot.click("#save")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "PositionForm"
+        error = str(app.screen.query_one("#form-error").render())
+        assert "size" in error and "-3" in error
+    assert path.read_text() == PORTFOLIO
+
+
+async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path):
+    from feeds.portfolio_store import load
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        before = app.engine.snapshot().positions[1]  # the isolated ETH short
+        app.query_one(PositionsTable).move_cursor(row=1)
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press(*"500", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        after = app.engine.snapshot().positions[1]
+        assert after.liquidation_price > before.liquidation_price
+        assert cell(app, 1, "liq") == fmt.price(after.liquidation_price)
+    assert load(path).accounts[0].positions[1].isolated_margin == 3000.0

@@ -1,0 +1,173 @@
+"""``adlwatch tail`` and ``adlwatch record``: the live feed (or a recording) as lines, and raw capture.
+
+``run_tail`` prints one line per normalized event: with ``as_json`` exactly ``encode_event`` (the
+DESIGN.md ``tail --json`` contract), otherwise a readable table line. Live and ``--from`` go through
+the same adapter parsers. Network trouble is shown as ``status`` lines and retried; it never ends the
+command. Cancelling either coroutine (Ctrl-C under ``asyncio.run``) stops the feeds and closes files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from feeds.connection import FeedClient
+from feeds.events import (
+    AdlAlert,
+    Event,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+    encode_event,
+)
+from feeds.recorder import DEFAULT_MAX_BYTES, Recorder, replay_events
+
+
+def format_event(event: Event) -> str:
+    """One readable line: time, venue, symbol, type and the event's own values."""
+    if event.ts is not None:
+        when = datetime.fromtimestamp(event.ts / 1000, UTC)
+    else:
+        when = datetime.fromtimestamp(event.recv_ns / 1e9, UTC) if event.recv_ns else None
+    stamp = when.strftime("%H:%M:%S.%f")[:-3] if when else "--:--:--.---"
+    head = f"{stamp}  {event.venue:<11} {event.symbol or '-':<16} {event.kind:<14}"
+    if isinstance(event, (MarkPrice, IndexPrice)):
+        body = f"{event.price:,}"
+    elif isinstance(event, FundingRate):
+        nxt = (datetime.fromtimestamp(event.next_funding_ts / 1000, UTC).strftime("%H:%M")
+               if event.next_funding_ts else "?")
+        body = f"{event.rate * 100:+.4f}%  next {nxt}"
+    elif isinstance(event, OpenInterest):
+        usd = f"  (${event.open_interest_usd:,.0f})" if event.open_interest_usd is not None else ""
+        body = f"{event.open_interest:,.6g}{usd}"
+    elif isinstance(event, InsuranceFund):
+        body = f"{event.balance:,.2f} {event.asset}  backs {','.join(event.symbols)}"
+    elif isinstance(event, AdlAlert):
+        body = f"{event.state}  {event.detail}"
+    elif isinstance(event, FeedStatus):
+        body = f"{event.state.upper()}  {event.detail}"
+    else:
+        body = ""
+    return f"{head} {body}".rstrip()
+
+
+class _Writer:
+    def __init__(self, out: TextIO, as_json: bool):
+        self.out = out
+        self.as_json = as_json
+        self.lines = 0
+
+    def write(self, event: Event) -> None:
+        line = encode_event(event).decode() if self.as_json else format_event(event)
+        self.out.write(line + "\n")
+        self.out.flush()
+        self.lines += 1
+
+
+async def _live_events(venue: str, symbols: list[str], *, ws_url: str | None, rest_url: str | None,
+                       on_frame=None, client_options: dict | None = None) -> AsyncIterator[Event]:
+    from feeds.registry import get_adapter
+
+    client = FeedClient(get_adapter(venue), symbols, ws_url=ws_url, on_frame=on_frame, rest=True,
+                        rest_url=rest_url, **(client_options or {}))
+    task = asyncio.create_task(client.run())
+    try:
+        async for event in client.events():
+            yield event
+    finally:
+        client.stop()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _has_all_market_feed(venue: str) -> bool:
+    """Whether the adapter subscribes to something when no symbol is named."""
+    from feeds.registry import get_adapter
+
+    adapter = get_adapter(venue)
+    base = adapter.ws_url
+    return bool(adapter.subscribe_messages([])) or adapter.connection_url(base, []) != adapter.connection_url(
+        base, ["BTCUSDT"])
+
+
+def _filtered(events: Iterable[Event], symbols: list[str]) -> Iterable[Event]:
+    wanted = {s.upper() for s in symbols}
+    for event in events:
+        if not wanted or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
+            yield event
+
+
+async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLike | None = None,
+                   as_json: bool = False, ws_url: str | None = None, rest_url: str | None = None,
+                   out: TextIO = sys.stdout, max_events: int | None = None, on_frame=None,
+                   client_options: dict | None = None) -> int:
+    """Print normalized events until cancelled (live) or to the end of ``from_path``. Returns 0.
+
+    ``max_events`` stops after that many lines (tests, scripting); ``on_frame`` tees the raw frames
+    (e.g. ``Recorder.write``); ``client_options`` go to ``FeedClient``. Only ``venue``'s events are
+    printed from a recording, filtered to ``symbols`` when given. An unreadable recording raises
+    ``RecordingError`` (an ``InputError``: the CLI's exit 2).
+    """
+    writer = _Writer(out, as_json)
+    try:
+        if from_path is not None:
+            for event in _filtered(replay_events(from_path, symbols=symbols or None), symbols):
+                if event.venue != venue:
+                    continue
+                writer.write(event)
+                if max_events is not None and writer.lines >= max_events:
+                    break
+            return 0
+        if not symbols and not _has_all_market_feed(venue):
+            writer.write(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=time.time_ns(), state="error",
+                                    detail=f"{venue} has no all-market stream: name at least one symbol"))
+            return 2
+        async with contextlib.aclosing(_live_events(venue, symbols, ws_url=ws_url, rest_url=rest_url,
+                                                    on_frame=on_frame,
+                                                    client_options=client_options)) as events:
+            async for event in events:
+                writer.write(event)
+                if max_events is not None and writer.lines >= max_events:
+                    break
+        return 0
+    except BrokenPipeError:  # `adlwatch tail ... | head`
+        return 0
+
+
+async def run_record(venue: str, symbols: list[str], *, out_path: str, ws_url: str | None = None,
+                     rest_url: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                     duration_s: float | None = None, status_out: TextIO | None = sys.stderr,
+                     client_options: dict | None = None) -> int:
+    """Write every websocket frame and REST body of ``venue`` to ``out_path`` until cancelled or
+    ``duration_s`` passes. Status changes are printed to ``status_out``. Returns 0."""
+    recorder = Recorder(out_path, max_bytes=max_bytes)
+    last_state: dict[str, str] = {}
+
+    async def consume() -> None:
+        async with contextlib.aclosing(_live_events(venue, symbols, ws_url=ws_url, rest_url=rest_url,
+                                                    on_frame=recorder.write,
+                                                    client_options=client_options)) as events:
+            async for event in events:
+                if isinstance(event, FeedStatus) and status_out is not None:
+                    if last_state.get(event.symbol) != event.state or event.state == "error":
+                        last_state[event.symbol] = event.state
+                        status_out.write(format_event(event) + "\n")
+                        status_out.flush()
+
+    try:
+        if duration_s is None:
+            await consume()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(consume(), duration_s)
+    finally:
+        recorder.close()
+    return 0
