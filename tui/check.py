@@ -96,7 +96,14 @@ def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> 
         async def one(venue: str, symbols: list[str]):
             return venue, await fetch_marks(venue, symbols, base_url=rest_url_override(venue), timeout=timeout)
 
-        results = await asyncio.gather(*(one(v, s) for v, s in missing.items()))
+        results = await asyncio.gather(*(one(v, s) for v, s in missing.items()), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            from feeds.rest import FeedError
+
+            if all(isinstance(f, FeedError) for f in failures):
+                raise FeedError(failures[0].venue, "; ".join(str(f) for f in failures).removeprefix(f"{failures[0].venue}: "))
+            raise failures[0]
         return {(v, sym): price for v, prices in results for sym, price in prices.items()}
 
     return asyncio.run(run())
