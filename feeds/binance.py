@@ -94,14 +94,39 @@ def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
     return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
 
 
-def _snippet(frame: str | bytes, limit: int = 80) -> str:
-    text = frame.decode("utf-8", "replace") if isinstance(frame, (bytes, bytearray, memoryview)) else str(frame)
+def _snippet(frame: Any, limit: int = 80) -> str:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame).decode("utf-8", "replace")
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        text = json.dumps(frame, default=str)
     return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class _Problems:
+    """Collects what was wrong with a frame; becomes at most one FeedStatus error."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, detail: str, symbol: str = "") -> None:
+        self.items.append((symbol, detail))
+
+    def status(self, recv_ns: int) -> list[Event]:
+        if not self.items:
+            return []
+        symbol, detail = self.items[0]
+        if len(self.items) > 1:
+            detail += f" (+{len(self.items) - 1} more)"
+        return [_error(detail, recv_ns, symbol)]
 
 
 # --- hot path: typed decoding of the mark frame -------------------------------------------------------
 
-class _Mark(msgspec.Struct):
+class _Mark(msgspec.Struct, gc=False):
     """``markPriceUpdate`` payload. Lax decoding turns the numeric strings into floats."""
 
     e: str
@@ -113,7 +138,7 @@ class _Mark(msgspec.Struct):
     T: int  # next funding time, ms
 
 
-class _Combined(msgspec.Struct):
+class _Combined(msgspec.Struct, gc=False):
     stream: str
     data: _Mark | list[_Mark]
 
@@ -141,23 +166,23 @@ def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
 
 # --- careful path ---------------------------------------------------------------------------------------
 
-def _mark_events(item: Any, recv_ns: int, problems: list[str]) -> list[Event]:
+def _mark_events(item: Any, recv_ns: int, problems: _Problems) -> list[Event]:
     """Events from one generic ``markPriceUpdate`` dict; problems are appended, never raised."""
     if not isinstance(item, dict):
-        problems.append(f"mark payload is {type(item).__name__}, not an object")
+        problems.add(f"mark payload is {type(item).__name__}, not an object")
         return []
     symbol = item.get("s")
     if not isinstance(symbol, str) or not symbol:
-        problems.append("mark payload without symbol 's'")
+        problems.add("mark payload without symbol 's'")
         return []
     if item.get("e") != "markPriceUpdate":
-        problems.append(f"{symbol}: unexpected event type {item.get('e')!r}")
+        problems.add(f"{symbol}: unexpected event type {item.get('e')!r}", symbol)
         return []
     ts = _ms(item.get("E"))
     out: list[Event] = []
     mark = _price(item.get("p"))
     if mark is None:
-        problems.append(f"{symbol}: bad mark price {item.get('p')!r}")
+        problems.add(f"{symbol}: bad mark price {item.get('p')!r}", symbol)
     else:
         out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
     raw_index = item.get("i")
@@ -165,14 +190,14 @@ def _mark_events(item: Any, recv_ns: int, problems: list[str]) -> list[Event]:
     if index is not None:
         out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
     elif raw_index not in (None, ""):
-        problems.append(f"{symbol}: bad index price {raw_index!r}")
+        problems.add(f"{symbol}: bad index price {raw_index!r}", symbol)
     raw_rate = item.get("r")
     rate = _number(raw_rate)
     if rate is not None:
         out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
                                next_funding_ts=_ms(item.get("T"))))
     elif raw_rate not in (None, ""):  # delivery contracts carry an empty rate: not an error
-        problems.append(f"{symbol}: bad funding rate {raw_rate!r}")
+        problems.add(f"{symbol}: bad funding rate {raw_rate!r}", symbol)
     return out
 
 
@@ -190,13 +215,11 @@ def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
     else:
         payload = doc
     items = payload if isinstance(payload, list) else [payload]
-    problems: list[str] = []
+    problems = _Problems()
     out: list[Event] = []
     for item in items:
         out.extend(_mark_events(item, recv_ns, problems))
-    if problems:
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        out.append(_error(problems[0] + more, recv_ns))
+    out.extend(problems.status(recv_ns))
     return out
 
 
@@ -229,8 +252,8 @@ class BinanceParser:
 
 def _rest_open_interest(doc: Any, recv_ns: int) -> list[Event]:
     # {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}: base units (Open-Interest page)
-    if not isinstance(doc, dict) or not isinstance(doc.get("symbol"), str):
-        return [_error(f"open interest body of unexpected shape: {_snippet(json.dumps(doc))}", recv_ns)]
+    if not isinstance(doc, dict) or not isinstance(doc.get("symbol"), str) or not doc["symbol"]:
+        return [_error(f"open interest body of unexpected shape: {_snippet(doc)}", recv_ns)]
     symbol = doc["symbol"]
     oi = _number(doc.get("openInterest"))
     if oi is None or oi < 0:
@@ -243,31 +266,30 @@ def _rest_insurance(doc: Any, recv_ns: int, fallback_symbol: str) -> list[Event]
     # With symbol: {"symbols":[...],"assets":[{"asset","marginBalance","updateTime"}]}; without: a list of them.
     pools = doc if isinstance(doc, list) else [doc]
     out: list[Event] = []
-    problems: list[str] = []
+    problems = _Problems()
     for pool in pools:
         if not isinstance(pool, dict) or not isinstance(pool.get("assets"), list):
-            problems.append("insurance pool of unexpected shape")
+            problems.add("insurance pool of unexpected shape")
             continue
-        symbols = [s for s in pool.get("symbols") or [] if isinstance(s, str) and s] if isinstance(
-            pool.get("symbols"), list) else []
+        raw_symbols = pool.get("symbols")
+        symbols = [s for s in raw_symbols if isinstance(s, str) and s] if isinstance(raw_symbols, list) else []
         if not symbols:
             if not fallback_symbol:
-                problems.append("insurance pool without symbols")
+                problems.add("insurance pool without symbols")
                 continue
             symbols = [fallback_symbol]
         for asset in pool["assets"]:
-            if not isinstance(asset, dict) or not isinstance(asset.get("asset"), str):
-                problems.append(f"{symbols[0]}: insurance asset of unexpected shape")
+            if not isinstance(asset, dict) or not isinstance(asset.get("asset"), str) or not asset["asset"]:
+                problems.add(f"{symbols[0]}: insurance asset of unexpected shape", symbols[0])
                 continue
             balance = _number(asset.get("marginBalance"))
             if balance is None:
-                problems.append(f"{symbols[0]}: bad insurance balance {asset.get('marginBalance')!r}")
+                problems.add(f"{symbols[0]}: bad insurance balance {asset.get('marginBalance')!r}", symbols[0])
                 continue
             out.append(InsuranceFund(venue=VENUE, symbol=symbols[0], ts=_ms(asset.get("updateTime")),
                                      recv_ns=recv_ns, symbols=list(symbols), asset=asset["asset"],
                                      balance=balance))
-    if problems:
-        out.append(_error(problems[0], recv_ns))
+    out.extend(problems.status(recv_ns))
     return out
 
 
@@ -275,16 +297,16 @@ def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
     # {"symbol","markPrice","indexPrice","lastFundingRate","nextFundingTime","time",...} or a list of them.
     items = doc if isinstance(doc, list) else [doc]
     out: list[Event] = []
-    problems: list[str] = []
+    problems = _Problems()
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("symbol"), str) or not item["symbol"]:
-            problems.append("premiumIndex item of unexpected shape")
+            problems.add("premiumIndex item of unexpected shape")
             continue
         symbol = item["symbol"]
         ts = _ms(item.get("time"))
         mark = _price(item.get("markPrice"))
         if mark is None:
-            problems.append(f"{symbol}: bad mark price {item.get('markPrice')!r}")
+            problems.add(f"{symbol}: bad mark price {item.get('markPrice')!r}", symbol)
         else:
             out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
         index = _price(item.get("indexPrice"))
@@ -294,8 +316,7 @@ def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
         if rate is not None:
             out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
                                    next_funding_ts=_ms(item.get("nextFundingTime"))))
-    if problems:
-        out.append(_error(problems[0], recv_ns))
+    out.extend(problems.status(recv_ns))
     return out
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -141,6 +141,13 @@ def settle_group(symbol: str) -> str:
     if s.endswith("USDC") or s.endswith("PERP"):
         return "USDC"
     return "USDT"
+
+
+def insurance_coin(symbol: str) -> str:
+    """The ``coin`` of ``/v5/market/insurance`` for a symbol: USDT, USDC, or the coin of an inverse
+    contract (BTC for BTCUSD), whose pool is kept in that coin."""
+    group = settle_group(symbol)
+    return symbol.upper()[: -len("USD")] if group == "inverse" else group
 
 
 # --- ticker normalization (WS snapshot/delta and REST share it) -----------------------------------------
@@ -348,6 +355,14 @@ class BybitParser:
 
 # --- REST -----------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class ScopedPoll(RestPoll):
+    """A RestPoll that remembers the symbols it was made for: ``/v5/market/insurance`` lists every pool
+    of a coin, and ``parse_rest`` keeps only the pools backing these (empty: keep all)."""
+
+    symbols: tuple[str, ...] = field(default=())
+
+
 def _rest_list(doc: Any) -> tuple[list[Any] | None, dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("result"), dict):
         return None, {}
@@ -416,10 +431,10 @@ class BybitAdapter:
 
     def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
         polls: list[RestPoll] = []
-        coins = dict.fromkeys("USDT" if settle_group(s) == "USDT" else
-                              "USDC" if settle_group(s) == "USDC" else s.upper()[:-3] for s in symbols)
-        for coin in coins:  # inverse pools are named by their coin (BTC for BTCUSD)
-            polls.append(RestPoll(path=INSURANCE_PATH, params={"coin": coin}, interval_s=INSURANCE_INTERVAL_S))
+        for coin in dict.fromkeys(insurance_coin(s) for s in symbols):
+            mine = tuple(s for s in symbols if insurance_coin(s) == coin)
+            polls.append(ScopedPoll(path=INSURANCE_PATH, params={"coin": coin}, interval_s=INSURANCE_INTERVAL_S,
+                                    symbols=mine))
         for s in symbols:
             polls.append(self.mark_price_poll(s))
             polls.append(RestPoll(path=ADL_ALERT_PATH, params={"symbol": s}, interval_s=ADL_ALERT_INTERVAL_S))
@@ -427,9 +442,10 @@ class BybitAdapter:
 
     def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
                    symbols: list[str] | None = None) -> list[Event]:
-        """Events from one REST body. ``symbols`` (optional, ours) keeps only pools/alerts for them."""
+        """Events from one REST body, for the poll's symbols (``symbols`` overrides; none: everything)."""
         try:
-            return self._parse_rest(poll, body, recv_ns, set(symbols) if symbols else None)
+            wanted = symbols or getattr(poll, "symbols", ())
+            return self._parse_rest(poll, body, recv_ns, set(wanted) if wanted else None)
         except Exception as exc:  # noqa: BLE001 - never raise into the poller
             return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
 

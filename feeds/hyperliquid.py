@@ -1,0 +1,371 @@
+"""Hyperliquid public feed (perps on the first perp dex): every wire detail.
+
+Sources: the Hyperliquid GitBook (https://hyperliquid.gitbook.io/hyperliquid-docs/, synced as
+``dzmbs/hyperliquid-docs``; research/exchanges.md §4.3–4.4):
+- ``for-developers/api/websocket`` (URL), ``…/websocket/subscriptions`` (``activeAssetCtx``,
+  ``fastAssetCtxs`` — base64 of raw DEFLATE, snapshot then changed coins only, with a decode test
+  vector), ``…/websocket/timeouts-and-heartbeats`` (server closes a connection it has not sent to in
+  60 s; ``{"method":"ping"}`` → ``{"channel":"pong"}``), ``…/rate-limits-and-user-limits``.
+- ``for-developers/api/info-endpoint`` (``metaAndAssetCtxs``, ``vaultDetails``).
+
+Values in asset contexts arrive as strings although the TypeScript types say number. Frames carry
+no exchange time, so every event has ``ts=None``. ``openInterest`` is taken to be in base coin
+(UNCONFIRMED by an official statement; consistent with the examples).
+
+Insurance fund: Hyperliquid documents none. ``InsuranceFund`` events from this module are a PROXY:
+the account value of HLP (the protocol vault that performs liquidations), read from ``vaultDetails``
+— see ``INSURANCE_PROXY_LABEL``. The vault address is HLP by common knowledge, not by an official
+page (UNCONFIRMED).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
+from feeds.venue import Heartbeat, RestPoll
+
+VENUE = "hyperliquid"
+WS_URL = "wss://api.hyperliquid.xyz/ws"
+REST_URL = "https://api.hyperliquid.xyz"
+INFO_PATH = "/info"
+
+PING_MESSAGE = '{"method":"ping"}'
+PING_INTERVAL_S = 50.0  # the server closes a connection it has not sent to in 60 s
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 1000  # 1000 subscriptions and 10 connections per IP
+MAX_INFLATED_BYTES = 16 * 1024 * 1024  # fastAssetCtxs snapshot cap; a bigger inflate is rejected
+
+HLP_VAULT_ADDRESS = "0xdfc24b077bc1425ad1dea75bcb6f8158e10df303"
+INSURANCE_PROXY_LABEL = "HLP vault account value"
+INSURANCE_PROXY_ASSET = "USDC"
+INSURANCE_PROXY_SYMBOLS = ("*",)  # the vault backstops every market
+
+META_AND_CTXS_BODY = {"type": "metaAndAssetCtxs"}
+VAULT_DETAILS_BODY = {"type": "vaultDetails", "vaultAddress": HLP_VAULT_ADDRESS}
+META_INTERVAL_S = 30.0  # info weight 20 of 1200/min
+VAULT_INTERVAL_S = 300.0
+
+_INF = math.inf
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if -_INF < x < _INF else None
+
+
+def _price(value: Any) -> float | None:
+    x = _number(value)
+    return x if x is not None and x > 0.0 else None
+
+
+def _ms(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        v = int(value)
+        return v if v > 0 else None
+    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
+        return int(value)
+    return None
+
+
+def _notional(size: float, mark: float | None) -> float | None:
+    """size × mark in USD, or None when there is no mark or the product overflows."""
+    if mark is None:
+        return None
+    usd = size * mark
+    return usd if usd < _INF else None
+
+
+def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+
+
+def _snippet(frame: Any, limit: int = 80) -> str:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame).decode("utf-8", "replace")
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        text = json.dumps(frame, default=str)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class _Problems:
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, detail: str, symbol: str = "") -> None:
+        self.items.append((symbol, detail))
+
+    def status(self, recv_ns: int) -> list[Event]:
+        if not self.items:
+            return []
+        symbol, detail = self.items[0]
+        if len(self.items) > 1:
+            detail += f" (+{len(self.items) - 1} more)"
+        return [_error(detail, recv_ns, symbol)]
+
+
+_decoder = msgspec.json.Decoder()
+
+
+def decode_fast_asset_ctxs(payload: str) -> Any:
+    """base64 → raw DEFLATE (RFC 1951, wbits −15) → JSON, as the subscriptions page prescribes.
+
+    Raises ValueError on anything malformed (callers turn it into a FeedStatus).
+    """
+    text64 = payload.strip()
+    # Lenient on form (URL-safe alphabet, missing padding), strict on content: anything else is corrupt.
+    altchars = b"-_" if ("-" in text64 or "_" in text64) else None
+    text64 += "=" * (-len(text64) % 4)
+    try:
+        raw = base64.b64decode(text64, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"bad base64: {exc}") from None
+    inflater = zlib.decompressobj(-15)
+    try:
+        text = inflater.decompress(raw, MAX_INFLATED_BYTES)
+    except zlib.error as exc:
+        raise ValueError(f"bad deflate stream: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise ValueError("fastAssetCtxs payload inflates beyond the size cap")
+    try:
+        return _decoder.decode(text)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"inflated payload is not JSON: {exc}") from None
+
+
+def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: _Problems) -> list[Event]:
+    """MarkPrice, IndexPrice (oracle), FundingRate and OpenInterest from one asset context."""
+    out: list[Event] = []
+    mark = _price(ctx.get("markPx"))
+    if mark is None:
+        problems.add(f"{coin}: bad mark price {ctx.get('markPx')!r}", coin)
+    else:
+        out.append(MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark))
+    if "oraclePx" in ctx:
+        oracle = _price(ctx.get("oraclePx"))
+        if oracle is None:
+            problems.add(f"{coin}: bad oracle price {ctx.get('oraclePx')!r}", coin)
+        else:
+            out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
+    if "funding" in ctx:
+        rate = _number(ctx.get("funding"))
+        if rate is None:
+            problems.add(f"{coin}: bad funding rate {ctx.get('funding')!r}", coin)
+        else:
+            out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
+                                   next_funding_ts=None))
+    if "openInterest" in ctx:
+        oi = _number(ctx.get("openInterest"))
+        if oi is None or oi < 0:
+            problems.add(f"{coin}: bad open interest {ctx.get('openInterest')!r}", coin)
+        else:
+            out.append(OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
+                                    open_interest_usd=_notional(oi, mark)))
+    return out
+
+
+class HyperliquidParser:
+    """Stateless: fastAssetCtxs deltas carry whole marks, so nothing needs merging."""
+
+    def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
+        try:
+            return self._parse(frame, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
+            return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
+
+    def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        try:
+            doc = _decoder.decode(frame)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return [_error(f"not JSON: {_snippet(frame)}", recv_ns)]
+        if not isinstance(doc, dict) or not isinstance(doc.get("channel"), str):
+            return [_error(f"frame without channel: {_snippet(frame)}", recv_ns)]
+        channel = doc["channel"]
+        data = doc.get("data")
+        if channel in ("pong", "subscriptionResponse"):
+            return []
+        if channel == "error":
+            return [_error(f"server error: {_snippet(data if data is not None else '')}", recv_ns)]
+        problems = _Problems()
+        out: list[Event] = []
+        if channel in ("activeAssetCtx", "activeSpotAssetCtx"):
+            if not isinstance(data, dict) or not isinstance(data.get("coin"), str) or not data["coin"] \
+                    or not isinstance(data.get("ctx"), dict):
+                return [_error(f"activeAssetCtx of unexpected shape: {_snippet(frame)}", recv_ns)]
+            out = _ctx_events(data["coin"], data["ctx"], recv_ns, problems)
+        elif channel == "fastAssetCtxs":
+            if not isinstance(data, str):
+                return [_error("fastAssetCtxs data is not a string", recv_ns)]
+            try:
+                marks = decode_fast_asset_ctxs(data)
+            except ValueError as exc:
+                return [_error(f"fastAssetCtxs: {exc}", recv_ns)]
+            if not isinstance(marks, dict):
+                return [_error("fastAssetCtxs payload is not an object", recv_ns)]
+            for coin, ctx in marks.items():
+                if not coin:
+                    problems.add("fastAssetCtxs entry without a coin name")
+                elif not isinstance(ctx, dict):
+                    problems.add(f"{coin}: fastAssetCtxs entry is not an object", coin)
+                elif "markPx" in ctx:  # a delta may carry only the fields that changed (e.g. midPx)
+                    mark = _price(ctx["markPx"])
+                    if mark is None:
+                        problems.add(f"{coin}: bad mark price {ctx['markPx']!r}", coin)
+                    else:
+                        out.append(MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark))
+        else:
+            problems.add(f"unknown channel {channel!r}")
+        out.extend(problems.status(recv_ns))
+        return out
+
+
+# --- REST -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CoinsPoll(RestPoll):
+    """A RestPoll that remembers which coins it was made for: ``metaAndAssetCtxs`` answers with every
+    market, and ``parse_rest`` keeps only these (empty: keep all)."""
+
+    coins: tuple[str, ...] = field(default=())
+
+
+def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: _Problems) -> list[Event]:
+    # [{"universe": [{"name": "BTC", ...}, ...]}, [ctx, ...]]: ctx i belongs to universe[i]
+    if not (isinstance(doc, list) and len(doc) == 2 and isinstance(doc[0], dict)
+            and isinstance(doc[0].get("universe"), list) and isinstance(doc[1], list)):
+        problems.add("metaAndAssetCtxs body of unexpected shape")
+        return []
+    out: list[Event] = []
+    for asset, ctx in zip(doc[0]["universe"], doc[1], strict=False):
+        if not isinstance(asset, dict) or not isinstance(asset.get("name"), str) or not asset["name"] \
+                or not isinstance(ctx, dict):
+            problems.add("metaAndAssetCtxs entry of unexpected shape")
+            continue
+        coin = asset["name"]
+        if wanted is not None and coin not in wanted:
+            continue
+        mark = _price(ctx.get("markPx"))
+        if mark is None:
+            problems.add(f"{coin}: bad mark price {ctx.get('markPx')!r}", coin)
+        else:
+            out.append(MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark))
+        oi = _number(ctx.get("openInterest"))
+        if oi is not None and oi >= 0:
+            out.append(OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
+                                    open_interest_usd=_notional(oi, mark)))
+        elif "openInterest" in ctx:
+            problems.add(f"{coin}: bad open interest {ctx.get('openInterest')!r}", coin)
+    return out
+
+
+def _vault_proxy(doc: Any, recv_ns: int, problems: _Problems) -> list[Event]:
+    """The latest HLP account value across the portfolio windows — an insurance-fund PROXY."""
+    portfolio = doc.get("portfolio") if isinstance(doc, dict) else None
+    if not isinstance(portfolio, list):
+        problems.add("vaultDetails body without portfolio")
+        return []
+    latest: tuple[int, float] | None = None
+    for window in portfolio:
+        if not (isinstance(window, list) and len(window) == 2 and isinstance(window[1], dict)):
+            continue
+        history = window[1].get("accountValueHistory")
+        if not isinstance(history, list):
+            continue
+        for point in history:
+            if not (isinstance(point, list) and len(point) == 2):
+                continue
+            ts, value = _ms(point[0]), _number(point[1])
+            if ts is not None and value is not None and (latest is None or ts > latest[0]):
+                latest = (ts, value)
+    if latest is None:
+        problems.add("vaultDetails without a usable accountValueHistory point")
+        return []
+    return [InsuranceFund(venue=VENUE, symbol=INSURANCE_PROXY_SYMBOLS[0], ts=latest[0], recv_ns=recv_ns,
+                          symbols=list(INSURANCE_PROXY_SYMBOLS), asset=INSURANCE_PROXY_ASSET, balance=latest[1])]
+
+
+@dataclass(frozen=True)
+class HyperliquidAdapter:
+    name: str = VENUE
+    ws_url: str = WS_URL
+    rest_url: str = REST_URL
+    # Asset contexts push on change, several times a second for listed perps: stale after 1 + 3 s.
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=4.0)
+    max_streams_per_connection: int = MAX_SUBSCRIPTIONS_PER_CONNECTION
+    insurance_proxy_label: str = INSURANCE_PROXY_LABEL
+
+    def connection_url(self, base_url: str, symbols: list[str]) -> str:
+        return base_url
+
+    @staticmethod
+    def subscriptions(symbols: list[str]) -> list[dict[str, str]]:
+        if not symbols:  # no coin named: every market's mark via the compressed feed
+            return [{"type": "fastAssetCtxs"}]
+        return [{"type": "activeAssetCtx", "coin": s} for s in symbols]
+
+    def subscribe_messages(self, symbols: list[str]) -> list[str]:
+        return [json.dumps({"method": "subscribe", "subscription": sub}, separators=(",", ":"))
+                for sub in self.subscriptions(symbols)]
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        return [json.dumps({"method": "unsubscribe", "subscription": sub}, separators=(",", ":"))
+                for sub in self.subscriptions(symbols)]
+
+    def new_parser(self) -> HyperliquidParser:
+        return HyperliquidParser()
+
+    def mark_price_poll(self, symbol: str = "") -> RestPoll:
+        return RestPoll(path=INFO_PATH, method="POST", json_body=dict(META_AND_CTXS_BODY), interval_s=META_INTERVAL_S)
+
+    def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
+        return [
+            CoinsPoll(path=INFO_PATH, method="POST", json_body=dict(META_AND_CTXS_BODY), interval_s=META_INTERVAL_S,
+                      coins=tuple(symbols)),
+            RestPoll(path=INFO_PATH, method="POST", json_body=dict(VAULT_DETAILS_BODY), interval_s=VAULT_INTERVAL_S),
+        ]
+
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
+                   symbols: list[str] | None = None) -> list[Event]:
+        """Events from one ``/info`` body, for the poll's coins (``symbols`` overrides; none: every coin)."""
+        try:
+            try:
+                doc = _decoder.decode(body)
+            except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+                return [_error(f"{poll.path}: not JSON: {_snippet(body)}", recv_ns)]
+            kind = (poll.json_body or {}).get("type")
+            problems = _Problems()
+            if kind == "metaAndAssetCtxs":
+                coins = symbols or getattr(poll, "coins", ())
+                out = _meta_and_ctxs(doc, recv_ns, set(coins) if coins else None, problems)
+            elif kind == "vaultDetails":
+                out = _vault_proxy(doc, recv_ns, problems)
+            else:
+                problems.add(f"no parser for info request {kind!r}")
+                out = []
+            out.extend(problems.status(recv_ns))
+            return out
+        except Exception as exc:  # noqa: BLE001 - never raise into the poller
+            return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
+
+
+ADAPTER = HyperliquidAdapter()

@@ -1,0 +1,151 @@
+"""OKX v5 adapter: channels, control events, REST bodies.
+
+Push frames are OKX's own examples from https://www.okx.com/docs-v5/en/ as quoted in
+research/exchanges.md §3.3–3.5 (mark-price channel, open-interest channel, subscribe ack, error
+event); the 64008 notice is the example of the docs' "Notification" section. REST bodies follow the
+documented field lists of "Get open interest", "Get security fund" and "Get mark price".
+"""
+
+from __future__ import annotations
+
+import json
+
+from feeds.events import AdlAlert, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from feeds.okx import ADAPTER, INSURANCE_PATH, MARK_PRICE_PATH, OPEN_INTEREST_PATH, is_reconnect_notice
+from feeds.venue import RestPoll
+
+NOTICE = ('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. '
+          'Please reconnect.","connId":"a4d3ae55"}')
+
+
+def parse(frame, recv_ns: int = 1):
+    return ADAPTER.new_parser().parse(frame, recv_ns)
+
+
+def test_mark_price_push_official_example():
+    frame = ('{"arg":{"channel":"mark-price","instId":"LTC-USD-190628"},"data":[{"instType":"FUTURES",'
+             '"instId":"LTC-USD-190628","markPx":"0.1","ts":"1597026383085"}]}')
+    assert parse(frame, 10) == [MarkPrice(venue="okx", symbol="LTC-USD-190628", ts=1597026383085, recv_ns=10,
+                                          price=0.1)]
+
+
+def test_open_interest_push_uses_coin_amount_and_no_usd():
+    frame = ('{"arg":{"channel":"open-interest","instId":"LTC-USD-SWAP"},"data":[{"instType":"SWAP",'
+             '"instId":"LTC-USD-SWAP","oi":"5000","oiCcy":"555.55","ts":"1597026383085"}]}')
+    assert parse(frame, 11) == [OpenInterest(venue="okx", symbol="LTC-USD-SWAP", ts=1597026383085, recv_ns=11,
+                                             open_interest=555.55, open_interest_usd=None)]
+
+
+def test_adl_warning_push_gives_adl_alert_with_venue_fields():
+    # adl-warning channel: pushed only in warning/adl state, with bal; other fields deprecated (empty)
+    frame = json.dumps({"arg": {"channel": "adl-warning", "instType": "SWAP", "instFamily": "BTC-USDT"},
+                        "data": [{"instType": "SWAP", "instFamily": "BTC-USDT", "state": "warning",
+                                  "bal": "280784384.9564228289548144", "maxBal": "", "maxBalTs": "",
+                                  "decRate": "", "adlType": "", "ts": "1651143070000"}]})
+    assert parse(frame, 12) == [AdlAlert(
+        venue="okx", symbol="BTC-USDT-SWAP", ts=1651143070000, recv_ns=12, state="warning",
+        detail={"instType": "SWAP", "instFamily": "BTC-USDT", "state": "warning", "bal": 280784384.9564228289548144,
+                "ts": "1651143070000"})]
+
+
+def test_unknown_adl_state_is_an_error():
+    frame = json.dumps({"arg": {"channel": "adl-warning", "instType": "SWAP", "instFamily": "BTC-USDT"},
+                        "data": [{"instFamily": "BTC-USDT", "state": "panic", "bal": "1", "ts": "1"}]})
+    (event,) = parse(frame)
+    assert event.state == "error" and event.symbol == "BTC-USDT-SWAP"
+
+
+def test_subscribe_ack_and_pong_yield_nothing():
+    ack = '{"event":"subscribe","arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"connId":"a4d3ae55"}'
+    assert parse(ack) == [] and parse("pong") == [] and parse(b"pong") == []
+
+
+def test_error_event_carries_code_and_message():
+    frame = '{"event":"error","code":"60012","msg":"Invalid request: {\\"op\\": \\"subscribe\\"}","connId":"a4d3ae55"}'
+    assert parse(frame, 3) == [FeedStatus(venue="okx", symbol="", ts=None, recv_ns=3, state="error",
+                                          detail='60012: Invalid request: {"op": "subscribe"}')]
+
+
+def test_service_upgrade_notice_is_a_disconnect_status_and_detected():
+    (event,) = parse(NOTICE, 4)
+    assert event.state == "disconnected" and event.recv_ns == 4
+    assert "64008 service upgrade: reconnect" in event.detail
+    assert is_reconnect_notice(NOTICE) and ADAPTER.is_reconnect_notice(NOTICE.encode())
+    assert not ADAPTER.is_reconnect_notice('{"event":"subscribe","code":"64008"}')
+    assert not ADAPTER.is_reconnect_notice("pong") and not ADAPTER.is_reconnect_notice(b"\xff")
+
+
+def test_bad_mark_price_dropped_with_one_error_good_items_kept():
+    frame = json.dumps({"arg": {"channel": "mark-price", "instId": "BTC-USDT-SWAP"}, "data": [
+        {"instId": "BTC-USDT-SWAP", "markPx": "0", "ts": "1"},
+        {"instId": "ETH-USDT-SWAP", "markPx": "3000.5", "ts": "2"},
+        {"instId": "SOL-USDT-SWAP", "markPx": "-1", "ts": "3"}]})
+    events = parse(frame, 5)
+    assert events[0] == MarkPrice(venue="okx", symbol="ETH-USDT-SWAP", ts=2, recv_ns=5, price=3000.5)
+    assert len(events) == 2 and events[1].state == "error" and "(+1 more)" in events[1].detail
+
+
+def test_garbage_yields_one_error():
+    for frame in ("", "ping?", b"\x80", "[1]", '{"arg":{"channel":"mark-price"}}', '{"data":[]}'):
+        events = parse(frame, 6)
+        assert len(events) == 1 and events[0].state == "error" and events[0].recv_ns == 6, frame
+
+
+def test_subscribe_messages_cover_mark_oi_and_adl_warning():
+    (message,) = ADAPTER.subscribe_messages(["BTC-USDT-SWAP", "ETH-USDT-SWAP"])
+    assert json.loads(message) == {"op": "subscribe", "args": [
+        {"channel": "mark-price", "instId": "BTC-USDT-SWAP"},
+        {"channel": "open-interest", "instId": "BTC-USDT-SWAP"},
+        {"channel": "mark-price", "instId": "ETH-USDT-SWAP"},
+        {"channel": "open-interest", "instId": "ETH-USDT-SWAP"},
+        {"channel": "adl-warning", "instType": "SWAP", "instFamily": "BTC-USDT"},
+        {"channel": "adl-warning", "instType": "SWAP", "instFamily": "ETH-USDT"}]}
+    assert json.loads(ADAPTER.unsubscribe_messages(["BTC-USDT-SWAP"])[0])["op"] == "unsubscribe"
+
+
+def test_heartbeat_is_the_plain_string_ping_after_25_seconds():
+    assert ADAPTER.heartbeat.message == "ping" and ADAPTER.heartbeat.interval_s == 25.0
+    assert ADAPTER.connection_url(ADAPTER.ws_url, ["BTC-USDT-SWAP"]) == "wss://ws.okx.com:8443/ws/v5/public"
+
+
+def test_rest_polls():
+    polls = ADAPTER.rest_polls(["BTC-USDT-SWAP"])
+    assert RestPoll(path=INSURANCE_PATH, params={"instType": "SWAP", "instFamily": "BTC-USDT"},
+                    interval_s=300.0) in polls
+    assert ADAPTER.mark_price_poll("BTC-USDT-SWAP") in polls
+    assert any(p.path == OPEN_INTEREST_PATH and p.params["instId"] == "BTC-USDT-SWAP" for p in polls)
+
+
+def test_rest_open_interest_carries_usd():
+    body = json.dumps({"code": "0", "msg": "", "data": [{"instType": "SWAP", "instId": "BTC-USDT-SWAP",
+                                                         "oi": "2660239.59", "oiCcy": "26602.3959",
+                                                         "oiUsd": "2433776053.94", "ts": "1768889635328"}]})
+    poll = RestPoll(path=OPEN_INTEREST_PATH, params={"instType": "SWAP", "instId": "BTC-USDT-SWAP"})
+    assert ADAPTER.parse_rest(poll, body, 7) == [OpenInterest(
+        venue="okx", symbol="BTC-USDT-SWAP", ts=1768889635328, recv_ns=7, open_interest=26602.3959,
+        open_interest_usd=2433776053.94)]
+
+
+def test_rest_security_fund_total_is_usd_for_the_family_swap():
+    body = json.dumps({"code": "0", "msg": "", "data": [{
+        "total": "1000000000.5", "instFamily": "BTC-USDT", "instType": "SWAP",
+        "details": [{"balance": "999999999", "amt": "", "ccy": "USDT", "type": "regular_update",
+                     "maxBal": "", "maxBalTs": "", "decRate": "", "adlType": "", "ts": "1731657600000"}]}]})
+    poll = RestPoll(path=INSURANCE_PATH, params={"instType": "SWAP", "instFamily": "BTC-USDT"})
+    assert ADAPTER.parse_rest(poll, body, 8) == [InsuranceFund(
+        venue="okx", symbol="BTC-USDT-SWAP", ts=1731657600000, recv_ns=8, symbols=["BTC-USDT-SWAP"],
+        asset="USD", balance=1000000000.5)]
+
+
+def test_rest_mark_price():
+    body = '{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","markPx":"91234.5","ts":"1732500000000"}]}'
+    assert ADAPTER.parse_rest(ADAPTER.mark_price_poll("BTC-USDT-SWAP"), body, 9) == [
+        MarkPrice(venue="okx", symbol="BTC-USDT-SWAP", ts=1732500000000, recv_ns=9, price=91234.5)]
+
+
+def test_rest_error_code_becomes_error_status():
+    body = '{"code":"51001","msg":"Instrument ID does not exist","data":[]}'
+    poll = RestPoll(path=MARK_PRICE_PATH, params={"instType": "SWAP", "instId": "NOPE-SWAP"})
+    assert ADAPTER.parse_rest(poll, body, 2) == [FeedStatus(
+        venue="okx", symbol="NOPE-SWAP", ts=None, recv_ns=2, state="error",
+        detail="/api/v5/public/mark-price: 51001: Instrument ID does not exist")]
