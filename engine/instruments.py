@@ -72,7 +72,7 @@ class Instrument:
 
     def with_override(self, mmr: float, maint_amount: float = 0.0) -> Instrument:
         """The portfolio's ``mmr``/``maint_amount`` replace the tier table with one flat tier."""
-        tier = Tier(0.0, math.inf, mmr, self.tiers[-1].max_leverage if self.tiers else 1.0, maint_amount)
+        tier = Tier(0.0, math.inf, mmr, self.tiers[-1].max_leverage if self.tiers else math.inf, maint_amount)
         return replace(self, tiers=(tier,), source="portfolio override", verified=True)
 
 
@@ -92,7 +92,7 @@ def build_tiers(rows: list[dict], where: str) -> tuple[Tier, ...]:
             amount = floor * (mmr - prev_mmr) + amount
         tiers.append(Tier(floor, cap, mmr, float(row["max_leverage"]), amount))
         prev_mmr, prev_cap = mmr, cap
-    if not tiers or tiers[0].floor != 0.0:
+    if tiers and tiers[0].floor != 0.0:
         raise ValueError(f"{where}: the first tier must start at 0")
     return tuple(tiers)
 
@@ -109,7 +109,7 @@ def _instrument_from_row(venue: dict, row: dict) -> Instrument:
         contract_size=float(row["contract_size"]),
         tick_size=float(row["tick_size"]),
         tier_basis=row["tier_basis"],
-        tiers=build_tiers(row["tier"], where),
+        tiers=build_tiers(row.get("tier", []), where),
         taker_fee=float(row.get("taker_fee", venue.get("taker_fee", 0.0))),
         venue_contract_size=row.get("venue_contract_size"),
         source=row.get("source", ""),

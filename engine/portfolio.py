@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from engine.errors import InputError
@@ -25,7 +25,7 @@ class Side(IntEnum):
         return "long" if self is Side.LONG else "short"
 
 
-class MarginMode(str, Enum):
+class MarginMode(StrEnum):
     CROSS = "cross"
     ISOLATED = "isolated"
 
@@ -229,6 +229,13 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
         instrument = instrument.with_override(mmr, maint_amount)
     elif "maint_amount" in data:
         raise InputError("needs 'mmr' beside it", field=f"{where}.maint_amount", value=data["maint_amount"])
+    elif not instrument.tiers:
+        raise InputError(
+            f"adlwatch has no sourced tier table for {venue} {symbol}: give mmr (and maint_amount) "
+            "from your account's leverage bracket",
+            field=f"{where}.mmr",
+            has_value=False,
+        )
     max_lev = max(t.max_leverage for t in instrument.tiers)
     if leverage > max_lev and "mmr" not in data:
         raise InputError(f"above the venue's maximum of {max_lev:g}x for {symbol}", field=f"{where}.leverage", value=data["leverage"])

@@ -657,6 +657,19 @@ class ReplaySource:
 
     # --- state ---------------------------------------------------------------------------------------
     @property
+    def start_ms(self) -> int:
+        return self.data.start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self.data.end_ms
+
+    @property
+    def label(self) -> str:
+        name = os.path.basename(self.data.path) if self.data.path else "recording"
+        return f"replay: {name} ({self.data.format})"
+
+    @property
     def playing(self) -> bool:
         return self._playing
 

@@ -95,8 +95,12 @@ class AdlwatchApp(App[None]):
         autoplay: bool = True,
         clock: Callable[[], float] = time.time,
         portfolio_path: Any = None,
+        note: str = "",
+        start_ms: int | None = None,
     ) -> None:
         super().__init__()
+        self.note = note
+        self.start_ms = start_ms
         self.portfolio = portfolio
         self.portfolio_path = portfolio_path
         self.source = source
@@ -106,7 +110,10 @@ class AdlwatchApp(App[None]):
         self.history = History()
         self.shocks: tuple[ShockSpec, ...] = ()
         self.shock_scope = "selected"
-        self._feeds: dict[str, FeedState] = {}
+        self._venue_state: dict[str, tuple[str, str]] = {}  # last non-stale status and its detail
+        self._stale: dict[str, set[str]] = {}  # symbols reported stale and not heard from since
+        self._stale_detail: dict[str, str] = {}
+        self._last_mark: dict[str, int] = {}
         self._adl_alerts: dict[tuple[str, str], str] = {}
         self._dirty = True
         self._selected: str | None = None
@@ -138,6 +145,8 @@ class AdlwatchApp(App[None]):
     def on_mount(self) -> None:
         self.sub_title = getattr(self.source, "label", "") or "no feed"
         self.set_interval(1 / REFRESH_HZ, self.refresh_view)
+        if self.is_replay and self.start_ms is not None:
+            self.seek_to(self.start_ms)
         if self.source is not None and self.autoplay:
             if self.is_replay:
                 self.source.play()
@@ -157,12 +166,18 @@ class AdlwatchApp(App[None]):
         if kind == "mark_price":
             t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
             self.history.add_mark((event.venue, event.symbol), t_ms, event.price)
-            feed = self._feeds.get(event.venue)
-            state = "replay" if self.is_replay else (feed.state if feed and feed.state != "stale" else "connected")
-            self._feeds[event.venue] = FeedState(event.venue, state, feed.detail if feed else "", t_ms)
+            self._last_mark[event.venue] = t_ms
+            self._stale.setdefault(event.venue, set()).discard(event.symbol)
+            if self._venue_state.get(event.venue, ("", ""))[0] in ("", "error", "disconnected"):
+                self._venue_state[event.venue] = ("replay" if self.is_replay else "connected", "")
         elif kind == "status":
-            feed = self._feeds.get(event.venue)
-            self._feeds[event.venue] = FeedState(event.venue, event.state, event.detail, feed.last_mark_ms if feed else None)
+            if event.state == "stale":
+                self._stale.setdefault(event.venue, set()).add(event.symbol)
+                self._stale_detail[event.venue] = event.detail
+            else:
+                self._venue_state[event.venue] = (event.state, event.detail)
+                if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
+                    self._stale.pop(event.venue, None)
         elif kind == "adl_alert":
             key = (event.venue, event.symbol)
             if event.state == "normal":
@@ -204,22 +219,32 @@ class AdlwatchApp(App[None]):
             live=live,
             shocks=self.shocks,
             shock_scope=self.shock_scope,
-            feeds=tuple(self._feeds[v] for v in sorted(self._feeds)),
+            feeds=self._feed_states(),
             replay=replay,
             now_ms=now_ms,
             mark_history=marks,
             fund_history=self.history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
-            source_label=getattr(self.source, "label", "") or "no feed",
+            source_label=" · ".join(x for x in (getattr(self.source, "label", "") or "no feed", self.note) if x),
         )
         self._push(self.view, selected)
+
+    def _feed_states(self) -> tuple[FeedState, ...]:
+        out = []
+        for venue in sorted(set(self._venue_state) | set(self._last_mark) | set(self._stale)):
+            state, detail = self._venue_state.get(venue, ("connected", ""))
+            stale = sorted(self._stale.get(venue, ()))
+            if stale and state not in ("disconnected", "error"):
+                state, detail = "stale", f"{', '.join(stale)}: {self._stale_detail.get(venue, 'no data')}"
+            out.append(FeedState(venue, state, detail, self._last_mark.get(venue)))
+        return tuple(out)
 
     def _push(self, view: ViewState, selected: str | None) -> None:
         # Query the main screen, not whichever modal is on top.
         main = self.screen_stack[0]
         main.query_one(ShockBanner).show(view)
         table = main.query_one(PositionsTable)
-        table.show(view)
+        table.show(view, compact=self.size.width < 150)
         main.query_one(AccountsPanel).show(view)
         main.query_one(FundsPanel).show(view)
         main.query_one(FeedsPanel).show(view)
@@ -329,7 +354,9 @@ class AdlwatchApp(App[None]):
         if t_ms < source.position_ms:
             self.engine = RiskEngine(self.portfolio)
             self.history.clear()
-            self._feeds.clear()
+            self._venue_state.clear()
+            self._stale.clear()
+            self._last_mark.clear()
             self._adl_alerts.clear()
             source.seek(t_ms)
             for event in source.events_until(t_ms):

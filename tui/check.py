@@ -165,6 +165,8 @@ def render_table(snapshot: RiskSnapshot) -> str:
                 out.append(f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  (isolated positions only)")
                 continue
             ratio = f"{a.margin_ratio * 100:.2f}%" if a.margin_ratio is not None else "--"
+            if a.margin_balance is not None and a.margin_balance <= 0:
+                ratio = "bankrupt (margin balance <= 0)"
             out.append(
                 f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  margin balance "
                 f"{fmt.amount(a.margin_balance)}  maintenance {fmt.amount(a.maintenance_margin)}  margin ratio {ratio}"

@@ -31,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="a JSON array, one object per position")
     check.add_argument("--alert-below", type=float, metavar="PCT", help="exit 3 if some position's distance_pct is below PCT")
 
-    sub.add_parser("demo", help="offline demo on bundled data from the 10 Oct 2025 crash")
+    demo = sub.add_parser("demo", help="offline demo: the monitor replaying the 10 Oct 2025 crash")
+    demo.add_argument("--check", action="store_true", help="no screen: print the demo portfolio at two moments")
+
+    replay = sub.add_parser("replay", help="the monitor on a recording: raw frames, Tardis derivative_ticker or Binance markPriceKlines CSV")
+    replay.add_argument("file", type=Path)
+    replay.add_argument("--portfolio", type=Path, help="portfolio TOML file (default: the user's, if any)")
+    replay.add_argument("--speed", type=float, default=60.0, help="replay speed, 1 to 1000 (default 60)")
 
     tail = sub.add_parser("tail", help="normalized events from a venue, live or --from a recording")
     tail.add_argument("venue", choices=VENUE_CHOICES)
@@ -56,20 +62,55 @@ def demo_path(name: str) -> Path:
     return Path(str(resources.files("tui") / "data" / name))
 
 
-def run_demo() -> int:
-    """Until the monitor exists: ``check`` on the bundled demo portfolio at two real moments."""
-    import tomllib
+DEMO_START_MS = 1760128800000  # 2025-10-10 20:40:00 UTC
+DEMO_MOMENTS = (
+    ("2025-10-10 20:48:59 UTC: before the crash", 1760129339999),
+    ("2025-10-10 21:20:59 UTC: the low minute", 1760131259999),
+)
 
-    moments = tomllib.loads(demo_path("demo_marks.toml").read_text(encoding="utf-8"))
-    print(moments["about"].strip())
-    status = EXIT_OK
-    for moment in moments["moment"]:
-        marks = [f"{key}={price}" for key, price in moment["marks"].items()]
-        print()
-        status = run_check(
-            demo_path("demo_portfolio.toml"), marks, None, True, False, None, title=f"== {moment['label']} =="
-        )
-    return status
+
+def run_demo(check: bool = False) -> int:
+    """``adlwatch demo``: the monitor on the bundled crash recording; ``--check``: two tables."""
+    from feeds import portfolio_store
+    from feeds.replay import ReplaySource
+    from tui.demo import DEMO_NOTE, load_demo
+
+    portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"))
+    data = load_demo()
+    if check:
+        from engine.risk import RiskEngine
+        from tui.check import render_table
+
+        engine = RiskEngine(portfolio)
+        source = ReplaySource(data, playing=False)
+        print(f"adlwatch demo: {DEMO_NOTE}. Provenance: tui/data/PROVENANCE.md.")
+        for label, t_ms in DEMO_MOMENTS:
+            source.advance_to(t_ms, engine.apply)
+            print(f"\n== {label} ==")
+            print(render_table(engine.snapshot()))
+        return EXIT_OK
+    from tui.app import AdlwatchApp
+
+    source = ReplaySource(data, speed=60.0, playing=False)
+    # Start at 20:40, when every series of the recording has begun; the crash follows at 21:10.
+    AdlwatchApp(portfolio, source, note=DEMO_NOTE, start_ms=DEMO_START_MS).run()
+    return EXIT_OK
+
+
+def run_replay(path: Path, portfolio_path: Path | None, speed: float) -> int:
+    """``adlwatch replay FILE``: the monitor on a recording (raw frames, Tardis or Binance klines CSV)."""
+    from engine.portfolio import Portfolio
+    from feeds import portfolio_store
+    from feeds.replay import ReplaySource, check_speed, load_replay
+    from tui.app import AdlwatchApp
+
+    data = load_replay(path)
+    target = portfolio_path or portfolio_store.default_path()
+    portfolio = portfolio_store.load(target) if (portfolio_path or target.exists()) else Portfolio()
+    note = "" if portfolio.accounts else "no portfolio: showing the recording's contracts only"
+    source = ReplaySource(data, speed=check_speed(speed), playing=False)
+    AdlwatchApp(portfolio, source, note=note, portfolio_path=target if portfolio.accounts else None).run()
+    return EXIT_OK
 
 
 def run_monitor(portfolio_path: Path | None) -> int:
@@ -114,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return run_check(path, args.mark, args.shock, args.offline, args.json, args.alert_below)
         if args.command == "demo":
-            return run_demo()
+            return run_demo(check=args.check)
+        if args.command == "replay":
+            return run_replay(args.file, args.portfolio, args.speed)
         if args.command == "tail":
             from feeds.tail import run_tail
 

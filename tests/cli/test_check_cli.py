@@ -186,15 +186,15 @@ def test_bad_mark_argument_is_exit_2(portfolio_file):
     assert result.returncode == 2 and "--mark" in result.stderr and "BTCUSDT=cheap" in result.stderr
 
 
-def test_demo_runs_offline_and_crosses_a_liquidation():
-    result = run("demo")
+def test_demo_check_runs_offline_and_crosses_a_liquidation():
+    result = run("demo", "--check")
     assert result.returncode == 0, result.stderr
     before, after = result.stdout.split("== 2025-10-10 21:20:59 UTC")
-    # The isolated SOL long is safe before the crash and past its liquidation price at the low.
-    sol_before = next(line for line in before.splitlines() if " SOLUSDT " in line)
-    sol_after = next(line for line in after.splitlines() if " SOLUSDT " in line)
-    assert "+" in sol_before.split("isolated")[0].split()[-2]
-    assert sol_after.split("isolated")[0].split()[-2].startswith("-")
+    # The isolated AVAX long is safe before the crash and past its liquidation price at the low.
+    avax_before = next(line for line in before.splitlines() if " AVAXUSD_PERP " in line)
+    avax_after = next(line for line in after.splitlines() if " AVAXUSD_PERP " in line)
+    assert avax_before.split()[8].startswith("+")
+    assert avax_after.split()[8].startswith("-")
 
 
 def test_portfolio_types_round_trip():

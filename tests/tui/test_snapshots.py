@@ -49,3 +49,22 @@ def test_edit_form(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=form_open)
+
+
+def test_demo_main_screen_at_a_fixed_replay_time(snap_compare):
+    from feeds import portfolio_store
+    from feeds.replay import ReplaySource
+    from tui.cli import demo_path
+    from tui.demo import DEMO_NOTE, load_demo
+
+    t_ms = 1760130960000  # 21:16:00 UTC, mid-crash
+    source = ReplaySource(load_demo(), speed=60.0, playing=False)
+    app = AdlwatchApp(portfolio_store.load(demo_path("demo_portfolio.toml")), source, note=DEMO_NOTE,
+                      start_ms=t_ms, autoplay=False, clock=lambda: t_ms / 1000)
+
+    async def at_time(pilot):
+        await pilot.pause()
+        pilot.app.refresh_view()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=at_time)

@@ -30,9 +30,9 @@ class MarkChart(Vertical):
             return
         series = view.mark_history.get((risk.venue, risk.symbol), ())
         title.update(
-            f"{risk.venue} {risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
-            f"[bold]liq. {fmt.price(risk.liquidation_price)}[/]  bankr. {fmt.price(risk.bankruptcy_price)}"
-            + ("  (minutes)" if series else "  (no history yet)")
+            f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
+            f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]  [magenta]bankr. {fmt.price(risk.bankruptcy_price)}[/]"
+            + ("  x: minutes" if series else "  (no history yet)")
         )
         plot.clear()
         if len(series) < 2:

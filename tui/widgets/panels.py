@@ -27,13 +27,17 @@ def sparkline(values: tuple[float, ...], width: int = 16) -> str:
 class AccountsPanel(Static):
     def show(self, view: ViewState) -> None:
         table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
-        for name in ("venue", "margin bal.", "maint.", "ratio"):
-            table.add_column(name, justify="left" if name == "venue" else "right", no_wrap=True)
+        for name in ("account", "margin bal.", "maint.", "ratio"):
+            table.add_column(name, justify="left" if name == "account" else "right", no_wrap=True)
         for a in view.snapshot.accounts:
             if not a.cross_positions:
-                table.add_row(f"{a.venue} {a.settle}", Text("isolated only", style="dim"), "", "")
+                table.add_row(f"{a.venue} {a.settle}", Text("isolated", style="dim"), "", "")
                 continue
             ratio = a.margin_ratio
+            if a.margin_balance is not None and a.margin_balance <= 0:
+                table.add_row(f"{a.venue} {a.settle}", fmt.amount(a.margin_balance), fmt.amount(a.maintenance_margin),
+                              Text("BANKRUPT", style="bold white on red"))
+                continue
             style = "bold red" if ratio is not None and ratio >= 0.8 else ("yellow" if ratio is not None and ratio >= 0.5 else "")
             table.add_row(
                 f"{a.venue} {a.settle}",

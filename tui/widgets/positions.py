@@ -33,6 +33,24 @@ WHAT_IF_COLUMNS = tuple(
     for key, label in COLUMNS
 )
 
+# Narrow terminals (under ~150 columns): venue codes, side and mode in one cell, no entry price.
+COMPACT_COLUMNS = (
+    ("venue", "ven."),
+    ("symbol", "symbol"),
+    ("side", "side"),
+    ("size", "size"),
+    ("mark", "mark"),
+    ("liq", "liq."),
+    ("bankr", "bankr."),
+    ("dist", "dist."),
+    ("lev", "lev."),
+    ("upnl", "uPnL"),
+    ("adl", "ADL"),
+    ("lights", "est."),
+)
+COMPACT_WHAT_IF_COLUMNS = tuple(("d_dist", "Δ dist.") if key == "lights" else (key, label) for key, label in COMPACT_COLUMNS)
+VENUE_CODES = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HL"}
+
 # Short names of the ADL ranking formulas (full names in --json and the help screen).
 FORMULA_TAGS = {
     "binance_leverage_pnl": "LevPnL",
@@ -75,19 +93,23 @@ class PositionsTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._what_if: bool | None = None
+        self._layout: tuple[bool, bool] | None = None
 
-    def _ensure_columns(self, what_if: bool) -> None:
-        if self._what_if == what_if:
+    def _ensure_columns(self, what_if: bool, compact: bool) -> None:
+        if self._layout == (what_if, compact):
             return
         self.clear(columns=True)
-        for key, label in WHAT_IF_COLUMNS if what_if else COLUMNS:
+        if compact:
+            columns = COMPACT_WHAT_IF_COLUMNS if what_if else COMPACT_COLUMNS
+        else:
+            columns = WHAT_IF_COLUMNS if what_if else COLUMNS
+        for key, label in columns:
             self.add_column(label, key=key)
-        self._what_if = what_if
+        self._layout = (what_if, compact)
 
-    def show(self, view: ViewState) -> None:
+    def show(self, view: ViewState, compact: bool = False) -> None:
         selected = self.selected_key
-        self._ensure_columns(view.hypothetical)
+        self._ensure_columns(view.hypothetical, compact)
         self.clear()
         for p in view.snapshot.positions:
             live = view.live_position(p) if view.hypothetical else None
@@ -97,23 +119,28 @@ class PositionsTable(DataTable):
             else:
                 entry_cell = Text(fmt.price(p.entry_price), justify="right")
                 last_cell = lights(p.adl_quantile)
-            cells = [
-                p.venue,
-                p.symbol,
-                Text(p.side, style="green" if p.side == "long" else "red"),
-                Text(fmt.size(p.size), justify="right"),
-                entry_cell,
-                Text(fmt.price(p.mark_price), justify="right"),
-                Text(fmt.price(p.liquidation_price), justify="right", style="bold"),
-                Text(fmt.price(p.bankruptcy_price), justify="right"),
-                Text(fmt.pct(p.distance_pct), justify="right", style=distance_style(p.distance_pct)),
-                Text(fmt.leverage(p.effective_leverage), justify="right"),
-                "iso" if p.margin_mode == "isolated" else p.margin_mode,
-                Text(f"{fmt.amount(p.unrealized_pnl)} {p.settle}", justify="right",
-                     style="green" if (p.unrealized_pnl or 0) >= 0 else "red"),
-                Text(f"{fmt.score(p.adl_score)} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}"),
-                last_cell,
-            ]
+            cells = {
+                "venue": VENUE_CODES.get(p.venue, p.venue) if compact else p.venue,
+                "symbol": p.symbol,
+                "side": Text(f"{p.side} {'i' if p.margin_mode == 'isolated' else 'x'}" if compact else p.side,
+                             style="green" if p.side == "long" else "red"),
+                "size": Text(fmt.size(p.size), justify="right"),
+                "entry": entry_cell,
+                "d_upnl": entry_cell,
+                "mark": Text(fmt.price(p.mark_price), justify="right"),
+                "liq": Text(fmt.price(p.liquidation_price), justify="right", style="bold"),
+                "bankr": Text(fmt.price(p.bankruptcy_price), justify="right"),
+                "dist": Text(fmt.pct(p.distance_pct), justify="right", style=distance_style(p.distance_pct)),
+                "lev": Text(fmt.leverage(p.effective_leverage), justify="right"),
+                "mode": "iso" if p.margin_mode == "isolated" else p.margin_mode,
+                "upnl": Text(fmt.amount(p.unrealized_pnl) + ("" if compact else f" {p.settle}"), justify="right",
+                             style="green" if (p.unrealized_pnl or 0) >= 0 else "red"),
+                "adl": Text(fmt.score(p.adl_score) if compact
+                            else f"{fmt.score(p.adl_score)} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}"),
+                "lights": last_cell,
+                "d_dist": last_cell,
+            }
+            cells = [cells[str(column.key.value)] for column in self.columns.values()]
             self.add_row(*cells, key=position_key(p))
         if view.snapshot.positions:
             keys = [position_key(p) for p in view.snapshot.positions]

@@ -1,0 +1,28 @@
+"""The offline demo: the bundled recording of 10 Oct 2025 and the demo portfolio."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from feeds.events import MarkPrice
+from feeds.replay import ReplayData, load_replay
+
+# The only perp mark price of the crash we bundle is Binance COIN-M BTCUSD_PERP's; the demo lets it
+# drive the demo's other BTC contracts too, and says so on screen.
+BTC_MARK_ALIASES = (("binance", "BTCUSDT"), ("hyperliquid", "BTC"))
+DEMO_NOTE = "demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); alts are last-trade prices"
+
+
+def data_path(name: str) -> Path:
+    return Path(str(resources.files("tui") / "data" / name))
+
+
+def load_demo() -> ReplayData:
+    data = load_replay(data_path("demo_recording.jsonl.gz"))
+    events = list(data.events)
+    for e in data.events:
+        if isinstance(e, MarkPrice) and e.venue == "binance" and e.symbol == "BTCUSD_PERP":
+            for venue, symbol in BTC_MARK_ALIASES:
+                events.append(MarkPrice(venue=venue, symbol=symbol, ts=e.ts, recv_ns=e.recv_ns, price=e.price))
+    return ReplayData.from_events(events, format="demo", path=str(data_path("demo_recording.jsonl.gz")))
