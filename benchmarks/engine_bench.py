@@ -132,8 +132,8 @@ def bench_vector(quick: bool = False) -> list[Row]:
         for i in range(sample):
             solve_price(rules, [Leg(inst, int(sign[i]), float(size[i]), float(entry[i]))], float(margin[i]), "liquidation", float(entry[i]))
 
-    t_vec = best_time(vector)
-    t_floor = best_time(floor_pass)
+    t_vec = best_time(vector, repeat=7)
+    t_floor = best_time(floor_pass, repeat=7)
     t_scalar = best_time(scalar, repeat=1) * n / sample
     return [
         Row(f"vectorised isolated liquidation prices, {n:,} positions ({len(inst.tiers)} tiers)", f"{t_vec:.3f} s",

@@ -95,7 +95,7 @@ def isolated_liquidation_prices(
         value_at_liquidation = np.where(d > 0, (c - a) / (1.0 - r), (c + a) / (1.0 + r))
         no_root = value_at_liquidation <= 0
     else:
-        x = d * entry_value  # = d × c, since d² = 1
+        x = np.multiply(d, entry_value, out=entry_value)  # = d × c (d² = 1)
         x -= margin
         value_at_liquidation = np.interp(x, *_inverse_table(floors, rate, amount, x))
         # A d = +1 position with c <= 0 (margin >= its value) has no positive root.
@@ -117,14 +117,15 @@ def _inverse_table(floors, rate, amount, x):
     x ≥ 0, inverted through g, and the others on x < 0, inverted through −h mirrored: one table,
     continuous at 0, no offset to cost precision.
     """
-    reach = max(float(x.max()), -float(x.min())) if x.size else 0.0
-    # A knot beyond every root, so the last piece extrapolates instead of clamping.
-    far = floors[-1] * 2.0 + (reach + abs(amount[-1])) / (1.0 - rate[-1]) * 2.0 + 1.0
-    xs = np.append(floors, far)
-    rate_x = np.append(rate, rate[-1])
-    amount_x = np.append(amount, amount[-1])
-    g = xs * (1.0 - rate_x) + amount_x
-    h = xs * (1.0 + rate_x) - amount_x
+    # Knots beyond every root, so the outer pieces extrapolate instead of clamping. np.interp
+    # measures from an interval's left knot: on the right (g) any far knot is exact, so take a huge
+    # one; on the left (h, mirrored) the far knot is the reference, so keep it near the data.
+    reach_left = -float(x.min()) if x.size else 0.0
+    far_right = max(1e250, floors[-1] * 2.0)
+    far_left = max(floors[-1] * 2.0, (reach_left + abs(amount[-1])) / (1.0 + rate[-1]) * 2.0 + 1.0)
+    last_rate, last_amount = rate[-1], amount[-1]
+    g = np.append(floors * (1.0 - rate) + amount, far_right * (1.0 - last_rate) + last_amount)
+    h = np.append(floors * (1.0 + rate) - amount, far_left * (1.0 + last_rate) - last_amount)
     knots_x = np.concatenate([-h[::-1], g[1:]])
-    knots_y = np.concatenate([xs[::-1], xs[1:]])
+    knots_y = np.concatenate([np.append(floors, far_left)[::-1], np.append(floors, far_right)[1:]])
     return knots_x, knots_y
