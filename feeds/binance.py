@@ -35,6 +35,11 @@ from feeds.events import (
     OpenInterest,
 )
 from feeds.venue import Heartbeat, RestPoll
+from feeds.wire import Problems, error_status
+from feeds.wire import ms as _ms
+from feeds.wire import number as _number
+from feeds.wire import price as _price
+from feeds.wire import snippet as _snippet
 
 VENUE = "binance"
 WS_URL = "wss://fstream.binance.com"
@@ -58,71 +63,11 @@ MARK_PRICE_INTERVAL_S = 60.0  # the socket carries the mark; REST is the fallbac
 _INF = math.inf
 
 
-# --- small validated conversions (bools are not numbers on the wire) ---------------------------------
-
-def _number(value: Any) -> float | None:
-    """A finite float from a JSON number or numeric string, else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return x if -_INF < x < _INF else None
-
-
-def _price(value: Any) -> float | None:
-    x = _number(value)
-    return x if x is not None and x > 0.0 else None
-
-
-def _ms(value: Any) -> int | None:
-    """A positive integer millisecond time from an int or digit string, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        v = int(value)
-        return v if v > 0 else None
-    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
-        return int(value)
-    return None
-
-
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
-    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+    return error_status(VENUE, detail, recv_ns, symbol)
 
 
-def _snippet(frame: Any, limit: int = 80) -> str:
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        text = bytes(frame).decode("utf-8", "replace")
-    elif isinstance(frame, str):
-        text = frame
-    else:
-        text = json.dumps(frame, default=str)
-    return text[:limit] + ("…" if len(text) > limit else "")
-
-
-class _Problems:
-    """Collects what was wrong with a frame; becomes at most one FeedStatus error."""
-
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, detail: str, symbol: str = "") -> None:
-        self.items.append((symbol, detail))
-
-    def status(self, recv_ns: int) -> list[Event]:
-        if not self.items:
-            return []
-        symbol, detail = self.items[0]
-        if len(self.items) > 1:
-            detail += f" (+{len(self.items) - 1} more)"
-        return [_error(detail, recv_ns, symbol)]
-
+# --- small validated conversions (bools are not numbers on the wire) ---------------------------------
 
 # --- hot path: typed decoding of the mark frame -------------------------------------------------------
 
@@ -166,7 +111,7 @@ def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
 
 # --- careful path ---------------------------------------------------------------------------------------
 
-def _mark_events(item: Any, recv_ns: int, problems: _Problems) -> list[Event]:
+def _mark_events(item: Any, recv_ns: int, problems: Problems) -> list[Event]:
     """Events from one generic ``markPriceUpdate`` dict; problems are appended, never raised."""
     if not isinstance(item, dict):
         problems.add(f"mark payload is {type(item).__name__}, not an object")
@@ -215,7 +160,7 @@ def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
     else:
         payload = doc
     items = payload if isinstance(payload, list) else [payload]
-    problems = _Problems()
+    problems = Problems(VENUE)
     out: list[Event] = []
     for item in items:
         out.extend(_mark_events(item, recv_ns, problems))
@@ -266,7 +211,7 @@ def _rest_insurance(doc: Any, recv_ns: int, fallback_symbol: str) -> list[Event]
     # With symbol: {"symbols":[...],"assets":[{"asset","marginBalance","updateTime"}]}; without: a list of them.
     pools = doc if isinstance(doc, list) else [doc]
     out: list[Event] = []
-    problems = _Problems()
+    problems = Problems(VENUE)
     for pool in pools:
         if not isinstance(pool, dict) or not isinstance(pool.get("assets"), list):
             problems.add("insurance pool of unexpected shape")
@@ -297,7 +242,7 @@ def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
     # {"symbol","markPrice","indexPrice","lastFundingRate","nextFundingTime","time",...} or a list of them.
     items = doc if isinstance(doc, list) else [doc]
     out: list[Event] = []
-    problems = _Problems()
+    problems = Problems(VENUE)
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("symbol"), str) or not item["symbol"]:
             problems.add("premiumIndex item of unexpected shape")

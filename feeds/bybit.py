@@ -38,6 +38,11 @@ from feeds.events import (
     OpenInterest,
 )
 from feeds.venue import Heartbeat, RestPoll
+from feeds.wire import Problems, error_status
+from feeds.wire import ms as _ms
+from feeds.wire import number as _number
+from feeds.wire import price as _price
+from feeds.wire import snippet as _snippet
 
 VENUE = "bybit"
 WS_URL = "wss://stream.bybit.com/v5/public/linear"
@@ -64,66 +69,8 @@ ADL_WARNING_BAND = 0.05
 _INF = math.inf
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return x if -_INF < x < _INF else None
-
-
-def _price(value: Any) -> float | None:
-    x = _number(value)
-    return x if x is not None and x > 0.0 else None
-
-
-def _ms(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        v = int(value)
-        return v if v > 0 else None
-    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
-        return int(value)
-    return None
-
-
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
-    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
-
-
-def _snippet(frame: Any, limit: int = 80) -> str:
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        text = bytes(frame).decode("utf-8", "replace")
-    elif isinstance(frame, str):
-        text = frame
-    else:
-        text = json.dumps(frame, default=str)
-    return text[:limit] + ("…" if len(text) > limit else "")
-
-
-class _Problems:
-    """Collects what was wrong with a frame; becomes at most one FeedStatus error."""
-
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, detail: str, symbol: str = "") -> None:
-        self.items.append((symbol, detail))
-
-    def status(self, recv_ns: int) -> list[Event]:
-        if not self.items:
-            return []
-        symbol, detail = self.items[0]
-        if len(self.items) > 1:
-            detail += f" (+{len(self.items) - 1} more)"
-        return [_error(detail, recv_ns, symbol)]
+    return error_status(VENUE, detail, recv_ns, symbol)
 
 
 # --- symbols and categories -----------------------------------------------------------------------------
@@ -157,7 +104,7 @@ _FUNDING_FIELDS = ("fundingRate", "nextFundingTime")
 
 
 def _open_interest(symbol: str, state: dict[str, Any], ts: int | None, recv_ns: int,
-                   problems: _Problems) -> list[Event]:
+                   problems: Problems) -> list[Event]:
     single = "singleOpenInterest" in state
     size_key = "singleOpenInterest" if single else "openInterest"
     value_key = "singleOpenInterestValue" if "singleOpenInterestValue" in state else "openInterestValue"
@@ -179,7 +126,7 @@ def _open_interest(symbol: str, state: dict[str, Any], ts: int | None, recv_ns: 
 
 
 def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], ts: int | None,
-                   recv_ns: int, problems: _Problems) -> list[Event]:
+                   recv_ns: int, problems: Problems) -> list[Event]:
     """Events for the fields present in ``changed``, values read from the merged ``state``."""
     out: list[Event] = []
     if "markPrice" in changed:
@@ -209,7 +156,7 @@ def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], 
 
 # --- insurance and ADL alert ----------------------------------------------------------------------------
 
-def _insurance_event(item: Any, ts: int | None, recv_ns: int, problems: _Problems) -> Event | None:
+def _insurance_event(item: Any, ts: int | None, recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict):
         problems.add("insurance item is not an object")
         return None
@@ -250,7 +197,7 @@ _ADL_NUMERIC = {"b", "mb", "i_pr", "pr", "adl_tt", "adl_sr", "balance", "maxBala
                 "pnlRatio", "adlTriggerThreshold", "adlStopRatio"}
 
 
-def _adl_event(item: Any, short: bool, ts: int | None, recv_ns: int, problems: _Problems) -> Event | None:
+def _adl_event(item: Any, short: bool, ts: int | None, recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict):
         problems.add("adlAlert item is not an object")
         return None
@@ -308,7 +255,7 @@ class BybitParser:
             return [_error(f"frame without topic: {_snippet(frame)}", recv_ns)]
         ts = _ms(doc.get("ts"))
         data = doc.get("data")
-        problems = _Problems()
+        problems = Problems(VENUE)
         out: list[Event] = []
         if topic.startswith("tickers."):
             out = self._ticker(topic[len("tickers."):], doc.get("type"), data, ts, recv_ns, problems)
@@ -328,7 +275,7 @@ class BybitParser:
         return out
 
     def _ticker(self, topic_symbol: str, kind: Any, data: Any, ts: int | None, recv_ns: int,
-                problems: _Problems) -> list[Event]:
+                problems: Problems) -> list[Event]:
         if isinstance(data, list) and len(data) == 1:
             data = data[0]
         if not isinstance(data, dict):
@@ -462,7 +409,7 @@ class BybitAdapter:
         if items is None:
             return [_error(f"{poll.path}: body of unexpected shape: {_snippet(body)}", recv_ns)]
         ts = _ms(result.get("updatedTime")) or _ms(result.get("updateTime")) or _ms(doc.get("time"))
-        problems = _Problems()
+        problems = Problems(VENUE)
         out: list[Event] = []
         if poll.path == INSURANCE_PATH:
             for item in items:

@@ -32,6 +32,11 @@ import msgspec
 
 from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
 from feeds.venue import Heartbeat, RestPoll
+from feeds.wire import Problems, error_status
+from feeds.wire import ms as _ms
+from feeds.wire import number as _number
+from feeds.wire import price as _price
+from feeds.wire import snippet as _snippet
 
 VENUE = "hyperliquid"
 WS_URL = "wss://api.hyperliquid.xyz/ws"
@@ -56,32 +61,8 @@ VAULT_INTERVAL_S = 300.0
 _INF = math.inf
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return x if -_INF < x < _INF else None
-
-
-def _price(value: Any) -> float | None:
-    x = _number(value)
-    return x if x is not None and x > 0.0 else None
-
-
-def _ms(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        v = int(value)
-        return v if v > 0 else None
-    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
-        return int(value)
-    return None
+def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return error_status(VENUE, detail, recv_ns, symbol)
 
 
 def _notional(size: float, mark: float | None) -> float | None:
@@ -90,38 +71,6 @@ def _notional(size: float, mark: float | None) -> float | None:
         return None
     usd = size * mark
     return usd if usd < _INF else None
-
-
-def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
-    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
-
-
-def _snippet(frame: Any, limit: int = 80) -> str:
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        text = bytes(frame).decode("utf-8", "replace")
-    elif isinstance(frame, str):
-        text = frame
-    else:
-        text = json.dumps(frame, default=str)
-    return text[:limit] + ("…" if len(text) > limit else "")
-
-
-class _Problems:
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, detail: str, symbol: str = "") -> None:
-        self.items.append((symbol, detail))
-
-    def status(self, recv_ns: int) -> list[Event]:
-        if not self.items:
-            return []
-        symbol, detail = self.items[0]
-        if len(self.items) > 1:
-            detail += f" (+{len(self.items) - 1} more)"
-        return [_error(detail, recv_ns, symbol)]
 
 
 _decoder = msgspec.json.Decoder()
@@ -153,7 +102,7 @@ def decode_fast_asset_ctxs(payload: str) -> Any:
         raise ValueError(f"inflated payload is not JSON: {exc}") from None
 
 
-def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: _Problems) -> list[Event]:
+def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: Problems) -> list[Event]:
     """MarkPrice, IndexPrice (oracle), FundingRate and OpenInterest from one asset context."""
     out: list[Event] = []
     mark = _price(ctx.get("markPx"))
@@ -206,7 +155,7 @@ class HyperliquidParser:
             return []
         if channel == "error":
             return [_error(f"server error: {_snippet(data if data is not None else '')}", recv_ns)]
-        problems = _Problems()
+        problems = Problems(VENUE)
         out: list[Event] = []
         if channel in ("activeAssetCtx", "activeSpotAssetCtx"):
             if not isinstance(data, dict) or not isinstance(data.get("coin"), str) or not data["coin"] \
@@ -249,7 +198,7 @@ class CoinsPoll(RestPoll):
     coins: tuple[str, ...] = field(default=())
 
 
-def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: _Problems) -> list[Event]:
+def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: Problems) -> list[Event]:
     # [{"universe": [{"name": "BTC", ...}, ...]}, [ctx, ...]]: ctx i belongs to universe[i]
     if not (isinstance(doc, list) and len(doc) == 2 and isinstance(doc[0], dict)
             and isinstance(doc[0].get("universe"), list) and isinstance(doc[1], list)):
@@ -278,7 +227,7 @@ def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: _P
     return out
 
 
-def _vault_proxy(doc: Any, recv_ns: int, problems: _Problems) -> list[Event]:
+def _vault_proxy(doc: Any, recv_ns: int, problems: Problems) -> list[Event]:
     """The latest HLP account value across the portfolio windows — an insurance-fund PROXY."""
     portfolio = doc.get("portfolio") if isinstance(doc, dict) else None
     if not isinstance(portfolio, list):
@@ -353,7 +302,7 @@ class HyperliquidAdapter:
             except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
                 return [_error(f"{poll.path}: not JSON: {_snippet(body)}", recv_ns)]
             kind = (poll.json_body or {}).get("type")
-            problems = _Problems()
+            problems = Problems(VENUE)
             if kind == "metaAndAssetCtxs":
                 coins = symbols or getattr(poll, "coins", ())
                 out = _meta_and_ctxs(doc, recv_ns, set(coins) if coins else None, problems)

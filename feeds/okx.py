@@ -27,6 +27,11 @@ import msgspec
 
 from feeds.events import AdlAlert, Event, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
 from feeds.venue import Heartbeat, RestPoll
+from feeds.wire import Problems, error_status
+from feeds.wire import ms as _ms
+from feeds.wire import number as _number
+from feeds.wire import price as _price
+from feeds.wire import snippet as _snippet
 
 VENUE = "okx"
 WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
@@ -51,64 +56,8 @@ MARK_PRICE_INTERVAL_S = 60.0
 _INF = math.inf
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return x if -_INF < x < _INF else None
-
-
-def _price(value: Any) -> float | None:
-    x = _number(value)
-    return x if x is not None and x > 0.0 else None
-
-
-def _ms(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        v = int(value)
-        return v if v > 0 else None
-    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
-        return int(value)
-    return None
-
-
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
-    return FeedStatus(venue=VENUE, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
-
-
-def _snippet(frame: Any, limit: int = 80) -> str:
-    if isinstance(frame, (bytes, bytearray, memoryview)):
-        text = bytes(frame).decode("utf-8", "replace")
-    elif isinstance(frame, str):
-        text = frame
-    else:
-        text = json.dumps(frame, default=str)
-    return text[:limit] + ("…" if len(text) > limit else "")
-
-
-class _Problems:
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, detail: str, symbol: str = "") -> None:
-        self.items.append((symbol, detail))
-
-    def status(self, recv_ns: int) -> list[Event]:
-        if not self.items:
-            return []
-        symbol, detail = self.items[0]
-        if len(self.items) > 1:
-            detail += f" (+{len(self.items) - 1} more)"
-        return [_error(detail, recv_ns, symbol)]
+    return error_status(VENUE, detail, recv_ns, symbol)
 
 
 def inst_family(inst_id: str) -> str:
@@ -137,7 +86,7 @@ def is_reconnect_notice(frame: str | bytes | dict[str, Any]) -> bool:
 
 # --- items ----------------------------------------------------------------------------------------------
 
-def _mark_item(item: Any, recv_ns: int, problems: _Problems) -> Event | None:
+def _mark_item(item: Any, recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
         problems.add(f"mark-price item of unexpected shape: {_snippet(item)}")
         return None
@@ -149,7 +98,7 @@ def _mark_item(item: Any, recv_ns: int, problems: _Problems) -> Event | None:
     return MarkPrice(venue=VENUE, symbol=inst, ts=_ms(item.get("ts")), recv_ns=recv_ns, price=mark)
 
 
-def _open_interest_item(item: Any, recv_ns: int, problems: _Problems) -> Event | None:
+def _open_interest_item(item: Any, recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
         problems.add(f"open-interest item of unexpected shape: {_snippet(item)}")
         return None
@@ -166,7 +115,7 @@ def _open_interest_item(item: Any, recv_ns: int, problems: _Problems) -> Event |
 _ADL_STATES = ("normal", "warning", "adl")
 
 
-def _adl_item(item: Any, arg: dict[str, Any], recv_ns: int, problems: _Problems) -> Event | None:
+def _adl_item(item: Any, arg: dict[str, Any], recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict):
         problems.add("adl-warning item is not an object")
         return None
@@ -217,7 +166,7 @@ class OkxParser:
         if not isinstance(arg, dict) or not isinstance(data, list):
             return [_error(f"push without arg/data: {_snippet(frame)}", recv_ns)]
         channel = arg.get("channel")
-        problems = _Problems()
+        problems = Problems(VENUE)
         out: list[Event] = []
         for item in data:
             if channel == "mark-price":
@@ -250,7 +199,7 @@ class OkxParser:
 
 # --- REST -----------------------------------------------------------------------------------------------
 
-def _insurance_item(item: Any, fallback_family: str, recv_ns: int, problems: _Problems) -> Event | None:
+def _insurance_item(item: Any, fallback_family: str, recv_ns: int, problems: Problems) -> Event | None:
     if not isinstance(item, dict):
         problems.add("insurance-fund item is not an object")
         return None
@@ -345,7 +294,7 @@ class OkxAdapter:
         data = doc.get("data")
         if not isinstance(data, list):
             return [_error(f"{poll.path}: body without data list: {_snippet(body)}", recv_ns)]
-        problems = _Problems()
+        problems = Problems(VENUE)
         out: list[Event] = []
         for item in data:
             if poll.path == MARK_PRICE_PATH:

@@ -1,0 +1,78 @@
+"""Small validated conversions every venue parser shares (bools are never numbers on the wire)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from feeds.events import Event, FeedStatus
+
+INF = math.inf
+
+
+def number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string, else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if -INF < x < INF else None
+
+
+def price(value: Any) -> float | None:
+    """A finite, strictly positive price, else None."""
+    x = number(value)
+    return x if x is not None and x > 0.0 else None
+
+
+def ms(value: Any) -> int | None:
+    """A positive integer millisecond time from an int or digit string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        v = int(value)
+        return v if v > 0 else None
+    if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
+        return int(value)
+    return None
+
+
+def snippet(frame: Any, limit: int = 80) -> str:
+    """The start of a frame, for an error message."""
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        text = bytes(frame).decode("utf-8", "replace")
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        text = json.dumps(frame, default=str)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def error_status(venue: str, detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
+    return FeedStatus(venue=venue, symbol=symbol, ts=None, recv_ns=recv_ns, state="error", detail=detail)
+
+
+class Problems:
+    """Collects what was wrong with a frame; becomes at most one FeedStatus error."""
+
+    __slots__ = ("venue", "items")
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, detail: str, symbol: str = "") -> None:
+        self.items.append((symbol, detail))
+
+    def status(self, recv_ns: int) -> list[Event]:
+        if not self.items:
+            return []
+        symbol, detail = self.items[0]
+        if len(self.items) > 1:
+            detail += f" (+{len(self.items) - 1} more)"
+        return [error_status(self.venue, detail, recv_ns, symbol)]
