@@ -78,3 +78,36 @@ def quintile_lights(scores: Sequence[float], quantities: Sequence[float]) -> lis
     lights = np.empty(len(scores_arr), dtype=int)
     lights[order] = 6 - buckets
     return lights.tolist()
+
+
+def bitmex_ranking_vector(x: AdlInputs) -> np.ndarray:
+    """``bitmex_ranking`` over arrays (every field of ``x`` an array of the same length)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pnl_pct = np.where(x.entry_value > 0, x.unrealized_pnl / x.entry_value, 0.0)
+        lev = x.effective_leverage
+        usable = np.isfinite(lev) & (lev > 0)
+        ranked = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
+    return np.where(usable, ranked, np.where(pnl_pct > 0, np.inf, 0.0))
+
+
+def upnl_over_margin_vector(x: AdlInputs) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x.position_margin > 0, x.unrealized_pnl / x.position_margin,
+                        np.where(x.unrealized_pnl > 0, np.inf, 0.0))
+
+
+def quantile_of(score: float, quantity: float, scores: np.ndarray, quantities: np.ndarray) -> int:
+    """Lights (1–5) of one position scored among others of the same side, itself included.
+
+    Same rule as ``quintile_lights``: the cumulative quantity ahead of it and its own, in 20 % steps.
+    Ties rank the position after the others (the cautious reading: it is not ahead of equals).
+    """
+    scores = np.asarray(scores, dtype=float)
+    quantities = np.asarray(quantities, dtype=float)
+    ahead = float(quantities[scores >= score].sum())
+    total = float(quantities.sum()) + quantity
+    if total <= 0:
+        return 1
+    share = (ahead + quantity) / total
+    bucket = min(5, max(1, math.ceil(share * 5.0 - 1e-9)))
+    return 6 - bucket

@@ -12,6 +12,8 @@ order (https://www.binance.com/en/support/faq/360033525471).
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine.adl import AdlInputs
 from engine.margin import MarginRules
 
@@ -34,4 +36,12 @@ def adl_score(x: AdlInputs) -> float:
     """
     pnl_pct = max(0.0, x.unrealized_pnl) / max(1.0, x.wallet_balance)
     margin_ratio = x.maintenance_margin / x.margin_balance if x.margin_balance > 0 else 0.0
+    return pnl_pct * margin_ratio
+
+
+def adl_scores(x: AdlInputs) -> np.ndarray:
+    """``adl_score`` over arrays (the population model's vectorised twin)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pnl_pct = np.maximum(0.0, x.unrealized_pnl) / np.maximum(1.0, x.wallet_balance)
+        margin_ratio = np.where(x.margin_balance > 0, x.maintenance_margin / x.margin_balance, 0.0)
     return pnl_pct * margin_ratio

@@ -14,7 +14,9 @@ ADL closes at the bankruptcy price of the liquidated order.
 
 from __future__ import annotations
 
-from engine.adl import AdlInputs, bitmex_ranking
+import numpy as np
+
+from engine.adl import AdlInputs, bitmex_ranking, bitmex_ranking_vector
 from engine.margin import MarginRules
 
 RULES = MarginRules(venue="bybit", mm_basis="entry", fee="close_at_bankruptcy")
@@ -30,3 +32,8 @@ def adl_score(x: AdlInputs) -> float:
     (PnL% × effective leverage, ÷ when losing), which Bybit's wording follows. Change it here.
     """
     return bitmex_ranking(x)
+
+
+def adl_scores(x: AdlInputs) -> np.ndarray:
+    """``adl_score`` over arrays (the population model's vectorised twin)."""
+    return bitmex_ranking_vector(x)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from engine.adl import AdlInputs
 from engine.margin import MarginRules
 
@@ -34,3 +36,10 @@ def adl_score(x: AdlInputs) -> float:
         return math.inf
     price_ratio = x.mark_price / x.entry_price if x.sign > 0 else x.entry_price / x.mark_price
     return price_ratio * (x.notional / x.margin_balance)
+
+
+def adl_scores(x: AdlInputs) -> np.ndarray:
+    """``adl_score`` over arrays (the population model's vectorised twin)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(x.sign > 0, x.mark_price / x.entry_price, x.entry_price / x.mark_price)
+        return np.where(x.margin_balance > 0, ratio * (x.notional / x.margin_balance), np.inf)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from engine.adl import AdlInputs
 from engine.margin import MarginRules
 
@@ -38,3 +40,13 @@ def adl_score(x: AdlInputs) -> float:
     if not math.isfinite(lev) or lev <= 0:
         return math.inf if pnl_pct > 0 else 0.0
     return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+
+
+def adl_scores(x: AdlInputs) -> np.ndarray:
+    """``adl_score`` over arrays (the population model's vectorised twin)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pnl_pct = np.where(x.position_margin > 0, x.unrealized_pnl / x.position_margin, 0.0)
+        lev = x.effective_leverage
+        usable = np.isfinite(lev) & (lev > 0)
+        ranked = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
+    return np.where(usable, ranked, np.where(pnl_pct > 0, np.inf, 0.0))
