@@ -173,6 +173,9 @@ class CascadeResult:
     first_adl: tuple[int, int] | None = None
     liquidations_before_first_adl: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Per population position: liquidated during the run; total share of its PnL taken by ADL.
+    liquidated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    adl_share: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def total(self, name: str) -> float:
         return float(sum(s.total(name) for s in self.steps))
@@ -209,6 +212,8 @@ def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, w
     entry = pop.entry
     margin = pop.margin.copy()
     open_ = np.ones(len(pop), dtype=bool)
+    liquidated_any = np.zeros(len(pop), dtype=bool)
+    adl_share = np.zeros(len(pop))
     fund = float(params.fund_usd)
     alpha = params.impact_per_usd
     impact = 1.0  # cumulative permanent impact factor on the path's prices
@@ -251,6 +256,7 @@ def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, w
             # The residual of each side's bankruptcies is taken from the other side's winners.
             adl_notional = haircut_pnl = haircut_equity = unresolved = 0.0
             open_[liq] = False
+            liquidated_any |= liq
             if gap - draw > 1e-9:
                 residual_total = gap - draw
                 gap_long, gap_short = float(gaps[long_liq].sum()), float(gaps[short_liq].sum())
@@ -277,6 +283,7 @@ def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, w
                     haircut_equity += float(((_usd(margin[idx], price, inverse) + capacity[hit]) * h).sum())
                     unresolved += alloc.unresolved
                     # Close the haircut share of each hit position; its principal is returned.
+                    adl_share[idx] = 1.0 - (1.0 - adl_share[idx]) * (1.0 - h)
                     size[idx] *= 1.0 - h
                     margin[idx] *= 1.0 - h
                     open_[idx[h >= 1.0 - 1e-12]] = False
@@ -327,6 +334,8 @@ def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, w
         liquidations_before_first_adl=liq_before_adl if first_adl is not None else int(
             sum(r.liquidated for s in steps for r in s.rounds)
         ),
+        liquidated=liquidated_any,
+        adl_share=adl_share,
     )
 
 
