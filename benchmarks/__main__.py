@@ -11,8 +11,17 @@ from pathlib import Path
 
 from benchmarks.common import Row
 from benchmarks.engine_bench import bench_engine, bench_vector
+from benchmarks.feeds_bench import FIREHOSE_SECONDS, bench_firehose, bench_parse
+from benchmarks.replay_bench import bench_render, bench_replay
 
-SUITES = {"engine": bench_engine, "vector": bench_vector}
+SUITES = {
+    "engine": bench_engine,
+    "vector": bench_vector,
+    "parse": bench_parse,
+    "firehose": bench_firehose,
+    "replay": bench_replay,
+    "render": bench_render,
+}
 
 
 def main() -> int:
@@ -20,11 +29,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--only", choices=sorted(SUITES), action="append")
     parser.add_argument("--no-write", action="store_true", help="do not update benchmarks/RESULTS.md")
+    parser.add_argument("--firehose-seconds", type=float, default=None, metavar="S",
+                        help=f"length of the firehose run (default {FIREHOSE_SECONDS[False]:g} s, "
+                             f"{FIREHOSE_SECONDS[True]:g} s with --quick)")
     args = parser.parse_args()
+    if args.firehose_seconds is not None and args.firehose_seconds <= 0:
+        parser.error("--firehose-seconds must be positive")
     rows: list[Row] = []
     for name in args.only or SUITES:
         print(f"running {name} ...", flush=True)
-        rows.extend(SUITES[name](quick=args.quick))
+        options = {"seconds": args.firehose_seconds} if name == "firehose" else {}
+        rows.extend(SUITES[name](quick=args.quick, **options))
     header = ["benchmark", "figure", "baseline (same run)", "ratio", "goal", "verdict"]
     table = [header, ["---"] * len(header), *[r.cells() for r in rows]]
     text = "\n".join("| " + " | ".join(cells) + " |" for cells in table)

@@ -20,8 +20,9 @@ any estimate made from the population (``describe``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -47,7 +48,7 @@ class PopulationParams:
     seed: int = 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: arrays are not hashable, and a draw is one object
 class Population:
     instrument: Instrument
     mark_price: float  # the mark the population was drawn at
@@ -186,3 +187,76 @@ def estimate_quantile(pop: Population, sign: int, score: float, size: float, mar
 
 def with_seed(params: PopulationParams, seed: int) -> PopulationParams:
     return replace(params, seed=seed)
+
+
+# --- the estimate the snapshot carries ---------------------------------------------------------
+
+# Scores are taken at the mark rounded to a 0.25 % grid: an estimate needs no tick precision, and a
+# shared grid lets the live engine cache them while staying equal to a full recompute.
+MARK_GRID = 0.0025
+# With no open interest known, the population is sized so the position is 0.01 % of it.
+NOMINAL_SHARE = 1e-4
+
+
+def grid_mark(mark: float) -> float:
+    return math.exp(round(math.log(mark) / MARK_GRID) * MARK_GRID)
+
+
+def _oi_bucket(open_interest: float) -> float:
+    """Open interest to two significant figures (a population is not redrawn for every wiggle)."""
+    if open_interest <= 0:
+        return 0.0
+    digits = 1 - int(math.floor(math.log10(open_interest)))
+    return round(open_interest, digits)
+
+
+_POPULATIONS: dict[tuple, Population] = {}
+
+
+def cached_population(instrument: Instrument, anchor: float, open_interest: float, params: PopulationParams) -> Population:
+    """A memo of ``build_population`` (a pure function of its arguments), bounded in size."""
+    key = (instrument.venue, instrument.symbol, instrument.tiers, instrument.contract_size, anchor, open_interest, params)
+    pop = _POPULATIONS.get(key)
+    if pop is None:
+        if len(_POPULATIONS) >= 64:
+            _POPULATIONS.pop(next(iter(_POPULATIONS)))
+        pop = _POPULATIONS[key] = build_population(instrument, anchor, open_interest, params)
+    return pop
+
+
+@lru_cache(maxsize=512)
+def _side_ranking(pop: Population, sign: int, mark: float) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of one side in ascending order, and the size at or above each (for the quantile)."""
+    same = pop.side == sign
+    s = scores(pop, mark, same)
+    order = np.argsort(s, kind="stable")
+    ascending = s[order]
+    size_at_or_above = np.cumsum(pop.size[same][order][::-1])[::-1]
+    return ascending, size_at_or_above
+
+
+def quantile_estimate(
+    instrument: Instrument,
+    sign: int,
+    score: float,
+    size: float,
+    mark: float,
+    anchor: float,
+    open_interest: float | None,
+    params: PopulationParams | None = None,
+) -> int:
+    """1–5 lights: where ``score`` falls among the same side of the modelled population (estimate)."""
+    params = params or DEFAULT_ESTIMATE_PARAMS
+    if open_interest is None or open_interest <= 0:
+        base_units = size * instrument.contract_size / anchor if instrument.inverse else size
+        open_interest = base_units / NOMINAL_SHARE
+    pop = cached_population(instrument, anchor, _oi_bucket(open_interest), params)
+    ascending, size_at_or_above = _side_ranking(pop, sign, grid_mark(mark))
+    first = int(np.searchsorted(ascending, score, side="left"))  # scores >= ours start here
+    ahead = float(size_at_or_above[first]) if first < len(ascending) else 0.0
+    total = float(size_at_or_above[0]) + size if len(ascending) else size
+    share = (ahead + size) / total if total > 0 else 1.0
+    return 6 - min(5, max(1, math.ceil(share * 5.0 - 1e-9)))
+
+
+DEFAULT_ESTIMATE_PARAMS = PopulationParams(positions_per_side=5_000)

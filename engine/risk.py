@@ -116,6 +116,41 @@ class EngineInputs:
         default_factory=lambda: MappingProxyType({})
     )
     catalogue: Catalogue | None = None
+    # The mark each contract's modelled population was drawn at (the first one seen); with none,
+    # the current mark. None disables the ADL quantile estimate.
+    anchors: Mapping[MarkKey, float] | None = field(default_factory=lambda: MappingProxyType({}))
+
+
+def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) -> tuple[PositionRisk, ...]:
+    """Each position's estimated ADL quantile (1–5) against the modelled population of its contract."""
+    if inputs.anchors is None:
+        return positions
+    from engine.population import quantile_estimate
+
+    catalogue = inputs.catalogue or default_catalogue()
+    out = []
+    for p in positions:
+        if p.adl_score is None or p.mark_price is None:
+            out.append(p)
+            continue
+        key = (p.venue, p.symbol)
+        instrument = _instrument_of(inputs.portfolio, p, catalogue)
+        oi = inputs.open_interest.get(key)
+        quantile = quantile_estimate(
+            instrument,
+            1 if p.side == "long" else -1,
+            p.adl_score,
+            p.size,
+            p.mark_price,
+            inputs.anchors.get(key, p.mark_price),
+            oi[0] if oi else None,
+        )
+        out.append(msgspec.structs.replace(p, adl_quantile=quantile))
+    return tuple(out)
+
+
+def _instrument_of(portfolio: Portfolio, risk: PositionRisk, catalogue: Catalogue):
+    return portfolio.accounts[risk.account].positions[risk.index].instrument
 
 
 def _leg(position: Position) -> Leg:
@@ -399,7 +434,10 @@ def compute_snapshot(inputs: EngineInputs, shocks: tuple[ShockSpec, ...] = ()) -
         accounts.append(account_risk)
         positions.extend(risks)
     return RiskSnapshot(
-        positions=tuple(positions), accounts=tuple(accounts), contracts=compute_contracts(inputs), shocks=shocks
+        positions=with_quantiles(tuple(positions), inputs),
+        accounts=tuple(accounts),
+        contracts=compute_contracts(inputs),
+        shocks=shocks,
     )
 
 
@@ -411,6 +449,7 @@ class RiskEngine:
         self._marks: dict[MarkKey, float] = {}
         self._open_interest: dict[MarkKey, tuple[float, float | None]] = {}
         self._funds: dict[tuple[str, tuple[str, ...], str], FundBalance] = {}
+        self._anchors: dict[MarkKey, float] = {}
         self._snapshot: RiskSnapshot | None = None
         self.set_portfolio(portfolio)
 
@@ -440,6 +479,7 @@ class RiskEngine:
         if self._marks.get(key) == price:
             return
         self._marks[key] = price
+        self._anchors.setdefault(key, price)
         holders = self._holders.get(key)
         if holders:
             self._dirty.update(holders)
@@ -470,6 +510,11 @@ class RiskEngine:
             return False
         return True
 
+    def _quantile_inputs(self) -> EngineInputs:
+        # Only what the estimate reads: no copies of marks or funds per snapshot.
+        return EngineInputs(portfolio=self._portfolio, open_interest=self._open_interest, anchors=self._anchors,
+                            catalogue=self._catalogue)
+
     def inputs(self) -> EngineInputs:
         return EngineInputs(
             portfolio=self._portfolio,
@@ -477,6 +522,7 @@ class RiskEngine:
             open_interest=MappingProxyType(dict(self._open_interest)),
             funds=MappingProxyType(dict(self._funds)),
             catalogue=self._catalogue,
+            anchors=MappingProxyType(dict(self._anchors)),
         )
 
     # -- output --------------------------------------------------------------------------------
@@ -490,5 +536,6 @@ class RiskEngine:
             self._contracts = compute_contracts(self.inputs())
         accounts = tuple(entry[0] for entry in self._account_cache if entry is not None)
         positions = tuple(risk for entry in self._account_cache if entry is not None for risk in entry[1])
+        positions = with_quantiles(positions, self._quantile_inputs())
         self._snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
         return self._snapshot

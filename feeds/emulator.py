@@ -631,6 +631,13 @@ class Emulator:
                 {"coin": "USDT", "symbol": symbol, "balance": "250000000.5", "maxBalance": "260000000",
                  "insurancePnlRatio": "-0.3", "pnlRatio": "-0.01", "adlTriggerThreshold": "10000",
                  "adlStopRatio": "-0.25"}]}, "retExtInfo": {}, "time": now_ms}
+        if path == "/v5/market/risk-limit":
+            category = q.get("category", "linear")
+            symbols = [q["symbol"]] if q.get("symbol") else ["BTCUSDT", "ETHUSDT"]
+            rows = [row for s in symbols for row in _bybit_risk_limit(category, s)]
+            return {"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": rows,
+                                                             "nextPageCursor": ""},
+                    "retExtInfo": {}, "time": now_ms}
         return None
 
     def _rest_okx(self, method: str, path: str, q: dict, body: Any) -> Any:
@@ -646,6 +653,8 @@ class Emulator:
             family = q.get("instFamily", "BTC-USDT")
             data = [{"total": "1000000000.5", "instFamily": family, "instType": "SWAP", "details": [
                 {"balance": "12000.5", "amt": "", "ccy": "BTC", "type": "", "ts": now}]}]
+        elif path == "/api/v5/public/position-tiers":
+            data = _okx_position_tiers(q["instFamily"])
         else:
             return None
         return {"code": "0", "msg": "", "data": data}
@@ -667,9 +676,65 @@ class Emulator:
             history = [[now_ms - 86_400_000, "380000000.0"], [now_ms, "381250000.5"]]
             return {"name": "Hyperliquidity Provider (HLP)", "vaultAddress": body.get("vaultAddress"),
                     "portfolio": [["day", {"accountValueHistory": history, "pnlHistory": [], "vlm": "0.0"}]]}
+        if kind == "meta":
+            return _hyperliquid_meta()
         if kind == "allMids":
             return {c: f"{self.prices.current('hyperliquid', c):.1f}" for c in ["BTC", "ETH", "SOL"]}
         return None
+
+
+# Tier tables in each venue's documented shape (research/exchanges.md §2.2, 3.2, 4.2). The numbers
+# are emulator values, deliberately not the bundled ones, so a refresh visibly overrides them.
+_BYBIT_LINEAR_TIERS = [("300000", "0.0033", "0.0066", "150.00"), ("800000", "0.005", "0.01", "100.00"),
+                       ("3000000", "0.0075", "0.0125", "80.00"), ("6000000", "0.01", "0.02", "50.00")]
+_BYBIT_INVERSE_TIERS = [("150", "0.005", "0.01", "100.00"), ("300", "0.01", "0.015", "66.67"),
+                        ("450", "0.015", "0.02", "50.00")]
+
+
+def _bybit_risk_limit(category: str, symbol: str) -> list[dict[str, Any]]:
+    table = _BYBIT_INVERSE_TIERS if category == "inverse" else _BYBIT_LINEAR_TIERS
+    rows, deduction, prev_cap, prev_mmr = [], 0.0, 0.0, None
+    for i, (cap, mmr, imr, lever) in enumerate(table, start=1):
+        # mmDeduction by the documented recurrence; "" on the lowest tier, as the venue sends it
+        if prev_mmr is not None:
+            deduction += prev_cap * (float(mmr) - prev_mmr)
+        rows.append({"id": i, "symbol": symbol, "riskLimitValue": cap, "maintenanceMargin": mmr,
+                     "initialMargin": imr, "isLowestRisk": 1 if i == 1 else 0, "maxLeverage": lever,
+                     "mmDeduction": "" if i == 1 else f"{deduction:.4f}"})
+        prev_cap, prev_mmr = float(cap), float(mmr)
+    return rows
+
+
+# (minSz, maxSz) in contracts, mmr, imr, maxLever
+_OKX_TIERS = [("0", "1000", "0.004", "0.01", "100"), ("1000", "2000", "0.005", "0.0133", "75"),
+              ("2000", "5000", "0.0075", "0.02", "50")]
+
+
+def _okx_position_tiers(family: str) -> list[dict[str, Any]]:
+    return [{"uly": family, "instFamily": family, "instId": "", "tier": str(i), "minSz": lo, "maxSz": hi,
+             "mmr": mmr, "imr": imr, "maxLever": lever, "optMgnFactor": "0", "quoteMaxLoan": "",
+             "baseMaxLoan": ""}
+            for i, (lo, hi, mmr, imr, lever) in enumerate(_OKX_TIERS, start=1)]
+
+
+def _hyperliquid_meta() -> dict[str, Any]:
+    # marginTableId below 50 is a single tier at that leverage and is not listed (DOGE here)
+    universe = [{"name": "BTC", "szDecimals": 5, "maxLeverage": 40, "marginTableId": 56},
+                {"name": "ETH", "szDecimals": 4, "maxLeverage": 25, "marginTableId": 55},
+                {"name": "SOL", "szDecimals": 2, "maxLeverage": 20, "marginTableId": 54},
+                {"name": "XRP", "szDecimals": 0, "maxLeverage": 20, "marginTableId": 53},
+                {"name": "DOGE", "szDecimals": 0, "maxLeverage": 10, "marginTableId": 10}]
+
+    def table(description: str, *tiers: tuple[str, int]) -> dict[str, Any]:
+        return {"description": description,
+                "marginTiers": [{"lowerBound": lb, "maxLeverage": lev} for lb, lev in tiers]}
+
+    return {"universe": universe, "marginTables": [
+        [50, table("", ("0.0", 50))],
+        [53, table("tiered 20x", ("0.0", 20), ("40000000.0", 10))],
+        [54, table("tiered 20x", ("0.0", 20), ("70000000.0", 10))],
+        [55, table("tiered 25x", ("0.0", 25), ("100000000.0", 15))],
+        [56, table("tiered 40x", ("0.0", 40), ("150000000.0", 20))]], "collateralToken": 0}
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 418: "I'm a teapot", 429: "Too Many Requests",

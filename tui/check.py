@@ -126,7 +126,8 @@ def render_json(snapshot: RiskSnapshot) -> str:
     return json.dumps([row(p) for p in snapshot.positions], indent=2)
 
 
-COLUMNS = ("venue", "symbol", "side", "size", "entry", "mark", "liq. price", "bankr. price", "dist.", "lev.", "mode", "uPnL", "ADL score")
+COLUMNS = ("venue", "symbol", "side", "size", "entry", "mark", "liq. price", "bankr. price", "dist.", "lev.", "mode", "uPnL",
+           "ADL score", "ADL est.")
 
 
 def render_table(snapshot: RiskSnapshot) -> str:
@@ -147,6 +148,7 @@ def render_table(snapshot: RiskSnapshot) -> str:
                 p.margin_mode,
                 f"{fmt.amount(p.unrealized_pnl)} {p.settle}",
                 f"{fmt.score(p.adl_score)} ({p.adl_formula})",
+                fmt.lights(p.adl_quantile),
             )
         )
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(COLUMNS)]
@@ -171,6 +173,9 @@ def render_table(snapshot: RiskSnapshot) -> str:
                 f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  margin balance "
                 f"{fmt.amount(a.margin_balance)}  maintenance {fmt.amount(a.maintenance_margin)}  margin ratio {ratio}"
             )
+    if any(p.adl_quantile is not None for p in snapshot.positions):
+        out.append("")
+        out.append("ADL est.: lights (1-5) of the position's ADL score among a modelled population of its contract: an estimate.")
     if snapshot.shocks:
         moves = ", ".join(f"{s.pct:+g}%" + (f" {s.venue or ''}:{s.symbol or '*'}" if s.venue or s.symbol else "") for s in snapshot.shocks)
         out.insert(0, f"HYPOTHETICAL: marks shocked by {moves}")
@@ -189,8 +194,9 @@ def run_check(
     title: str | None = None,
 ) -> int:
     from feeds import portfolio_store
+    from tui.cli import user_catalogue
 
-    portfolio = portfolio_store.load(portfolio_path)
+    portfolio = portfolio_store.load(portfolio_path, user_catalogue())
     marks = resolve_marks(portfolio, parse_mark_args(marks_args))
     missing: dict[str, list[str]] = {}
     for venue, symbol in sorted(portfolio.symbols()):

@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--check", action="store_true", help="no screen: print the demo portfolio at two moments")
 
     replay = sub.add_parser("replay", help="the monitor on a recording: raw frames, Tardis derivative_ticker or Binance markPriceKlines CSV")
-    replay.add_argument("file", type=Path)
+    replay.add_argument("file", type=Path, nargs="?", help="a recording (omit with --binance)")
+    replay.add_argument("--binance", nargs=2, metavar=("SYMBOL", "DATE"),
+                        help="download that day's public markPriceKlines and metrics (USDⓈ-M or COIN-M) and replay them")
     replay.add_argument("--portfolio", type=Path, help="portfolio TOML file (default: the user's, if any)")
     replay.add_argument("--speed", type=float, default=60.0, help="replay speed, 1 to 1000 (default 60)")
 
@@ -47,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--ws-url", help=argparse.SUPPRESS)
     tail.add_argument("--rest-url", help=argparse.SUPPRESS)
 
+    tiers = sub.add_parser("tiers", help="the risk-tier tables in use: source, date, verified; --refresh fetches the public ones")
+    tiers.add_argument("--refresh", action="store_true", help="fetch Bybit, OKX and Hyperliquid tiers into the local cache")
+    tiers.add_argument("venues", nargs="*", metavar="VENUE", help="binance, bybit, okx, hyperliquid (default: all)")
+
     record = sub.add_parser("record", help="write every raw frame of a venue's feed to a JSON-lines file")
     record.add_argument("venue", choices=VENUE_CHOICES)
     record.add_argument("symbols", nargs="*", metavar="SYMBOL")
@@ -56,6 +62,35 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--ws-url", help=argparse.SUPPRESS)
     record.add_argument("--rest-url", help=argparse.SUPPRESS)
     return parser
+
+
+def user_catalogue():
+    """The bundled tier tables, with those refreshed by ``adlwatch tiers --refresh`` in their place.
+
+    A broken cache file is skipped with one warning line on stderr; the bundled tables stay.
+    """
+    from feeds.tiers import load_catalogue
+
+    warnings: list[str] = []
+    catalogue = load_catalogue(warnings=warnings)
+    for line in warnings:
+        print(f"adlwatch: tier cache: {line}", file=sys.stderr)
+    return catalogue
+
+
+def run_tiers(refresh: bool, venues: list[str]) -> int:
+    from feeds.tiers import describe, run_refresh
+
+    if refresh:
+        from feeds.live import url_override
+
+        urls = {v: url for v in VENUE_CHOICES if (url := url_override(v, "REST"))}
+        status = asyncio.run(run_refresh(venues or None, rest_urls=urls or None))
+        if status:
+            return status
+    for line in describe(user_catalogue()):
+        print(line)
+    return EXIT_OK
 
 
 def demo_path(name: str) -> Path:
@@ -97,19 +132,35 @@ def run_demo(check: bool = False) -> int:
     return EXIT_OK
 
 
-def run_replay(path: Path, portfolio_path: Path | None, speed: float) -> int:
-    """``adlwatch replay FILE``: the monitor on a recording (raw frames, Tardis or Binance klines CSV)."""
+def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, binance: list[str] | None = None) -> int:
+    """``adlwatch replay FILE`` (raw frames, Tardis or Binance klines CSV) or ``--binance SYMBOL DATE``
+    (that day's public mark-price klines and open-interest metrics, downloaded and checksum-verified)."""
     from engine.portfolio import Portfolio
     from feeds import portfolio_store
     from feeds.replay import ReplaySource, check_speed, load_replay
     from tui.app import AdlwatchApp
 
-    data = load_replay(path)
+    notes = []
+    if binance:
+        from feeds.vision import load_binance_day
+
+        symbol, date = binance
+        print(f"adlwatch: fetching {symbol} {date} from data.binance.vision (cached after the first time)…", file=sys.stderr)
+        data = asyncio.run(load_binance_day(symbol, date, require_metrics=False))
+        if not any(e.kind == "open_interest" for e in data.events):
+            notes.append("no open-interest file for that day: marks only")
+    elif path is not None:
+        data = load_replay(path)
+    else:
+        raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
     target = portfolio_path or portfolio_store.default_path()
-    portfolio = portfolio_store.load(target) if (portfolio_path or target.exists()) else Portfolio()
-    note = "" if portfolio.accounts else "no portfolio: showing the recording's contracts only"
+    portfolio = (
+        portfolio_store.load(target, user_catalogue()) if (portfolio_path or target.exists()) else Portfolio()
+    )
+    if not portfolio.accounts:
+        notes.append("no portfolio: showing the recording's contracts only")
     source = ReplaySource(data, speed=check_speed(speed), playing=False)
-    AdlwatchApp(portfolio, source, note=note, portfolio_path=target if portfolio.accounts else None).run()
+    AdlwatchApp(portfolio, source, note="; ".join(notes), portfolio_path=target if portfolio.accounts else None).run()
     return EXIT_OK
 
 
@@ -132,7 +183,7 @@ def run_monitor(portfolio_path: Path | None) -> int:
             return EXIT_OK
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
-    portfolio = portfolio_store.load(path)
+    portfolio = portfolio_store.load(path, user_catalogue())
     held: dict[str, list[str]] = {}
     for venue, symbol in sorted(portfolio.symbols()):
         held.setdefault(venue, []).append(symbol)
@@ -157,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return run_demo(check=args.check)
         if args.command == "replay":
-            return run_replay(args.file, args.portfolio, args.speed)
+            return run_replay(args.file, args.portfolio, args.speed, args.binance)
+        if args.command == "tiers":
+            return run_tiers(args.refresh, args.venues)
         if args.command == "tail":
             from feeds.tail import run_tail
 

@@ -55,3 +55,10 @@ def score(x: float | None) -> str:
     if not math.isfinite(x):
         return "inf"
     return f"{x:.4g}"
+
+
+def lights(quantile: int | None) -> str:
+    """The 5-light ADL indicator as text: ●●●○○ for 3."""
+    if quantile is None:
+        return "--"
+    return "●" * quantile + "○" * (5 - quantile)

@@ -1,0 +1,275 @@
+"""Headless replay throughput (feeds reader + engine), and the time to render one refresh of the screen.
+
+``bench_replay``: a synthetic day of 1-second marks for 20 symbols (5 per venue, each frame in its
+venue's wire format, as raw-frame JSONL in a temp file) and the bundled demo recording, through
+``load_replay`` and ``ReplaySource.advance_to(t, engine.apply)`` with a snapshot every 100 ms of replay
+time, against merely reading the same file (bytes read, lines split).
+
+``bench_render``: ``AdlwatchApp`` headless (``run_test(size=(160, 48))``) on 50 positions; the time of
+``refresh_view()`` and of the pause in which Textual lays out and renders, against the engine's
+snapshot alone for the same mark changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks.common import Row, best_time
+from benchmarks.feeds_bench import FIREHOSE_SYMBOLS, streamed_portfolio
+
+REPLAY_GOAL_MARKS_PER_S = 300_000
+STEP_MS = 100  # a snapshot every 100 ms of replay time, as the UI's 10 Hz timer at 1x
+RENDER_GOAL_MS = 50.0
+
+
+# --- the synthetic day --------------------------------------------------------------------------------
+
+def _frame_builders():
+    """venue -> build(symbol, price, ms, first) -> the frame text the venue would send."""
+
+    def binance(symbol: str, price: float, ms: int, first: bool) -> str:
+        nxt = (ms // 28_800_000 + 1) * 28_800_000
+        return (f'{{"stream":"{symbol.lower()}@markPrice@1s","data":{{"e":"markPriceUpdate","E":{ms},'
+                f'"s":"{symbol}","p":"{price:.8f}","i":"{price * 0.9998:.8f}","P":"{price * 1.0001:.8f}",'
+                f'"r":"0.00010000","T":{nxt}}}}}')
+
+    def bybit(symbol: str, price: float, ms: int, first: bool) -> str:
+        if first:
+            nxt = (ms // 28_800_000 + 1) * 28_800_000
+            return (f'{{"topic":"tickers.{symbol}","type":"snapshot","data":{{"symbol":"{symbol}",'
+                    f'"tickDirection":"PlusTick","lastPrice":"{price:.2f}","markPrice":"{price:.2f}",'
+                    f'"indexPrice":"{price * 0.9998:.2f}","openInterest":"100000.000",'
+                    f'"openInterestValue":"{100000 * price:.2f}","singleOpenInterest":"50000.000",'
+                    f'"singleOpenInterestValue":"{50000 * price:.2f}","fundingIntervalHour":"8",'
+                    f'"fundingCap":"0.005","nextFundingTime":"{nxt}","fundingRate":"0.0001"}},'
+                    f'"cs":1,"ts":{ms}}}')
+        return (f'{{"topic":"tickers.{symbol}","type":"delta","data":{{"symbol":"{symbol}",'
+                f'"markPrice":"{price:.2f}"}},"cs":{ms},"ts":{ms}}}')
+
+    def okx(symbol: str, price: float, ms: int, first: bool) -> str:
+        return (f'{{"arg":{{"channel":"mark-price","instId":"{symbol}"}},"data":[{{"instType":"SWAP",'
+                f'"instId":"{symbol}","markPx":"{price:.2f}","ts":"{ms}"}}]}}')
+
+    def hyperliquid(symbol: str, price: float, ms: int, first: bool) -> str:
+        return (f'{{"channel":"activeAssetCtx","data":{{"coin":"{symbol}","ctx":{{"funding":"0.0000125",'
+                f'"openInterest":"20000.5","prevDayPx":"{price * 0.99:.1f}","dayNtlVlm":"1500000000.0",'
+                f'"premium":"0.0001","oraclePx":"{price * 0.9999:.1f}","markPx":"{price:.1f}",'
+                f'"midPx":"{price:.1f}","impactPxs":["{price * 0.9999:.1f}","{price * 1.0001:.1f}"],'
+                f'"dayBaseVlm":"23000.1"}}}}}}')
+
+    return {"binance": binance, "bybit": bybit, "okx": okx, "hyperliquid": hyperliquid}
+
+
+def write_synthetic_day(path: str, seconds: int, start_ms: int = 1_760_000_000_000) -> int:
+    """One mark frame per second for each of the 20 streamed symbols; returns the number of lines."""
+    from feeds.emulator import _START_PRICES, coin_of
+    from feeds.recorder import encode_line
+
+    builders = _frame_builders()
+    streams = [(v, s) for v, symbols in FIREHOSE_SYMBOLS.items() for s in symbols]
+    rng = np.random.default_rng(11)
+    walks = [(_START_PRICES[coin_of(v, s)] * np.exp(np.cumsum(rng.normal(0.0, 0.0005, seconds)))).tolist()
+             for v, s in streams]
+    lines = 0
+    with open(path, "wb", buffering=1 << 20) as out:
+        chunk: list[bytes] = []
+        for k in range(seconds):
+            ms = start_ms + k * 1000
+            recv_ns = ms * 1_000_000
+            for j, (venue, symbol) in enumerate(streams):
+                chunk.append(encode_line(recv_ns, venue, builders[venue](symbol, walks[j][k], ms, k == 0)))
+            if len(chunk) >= 20_000:
+                out.write(b"".join(chunk))
+                lines += len(chunk)
+                chunk.clear()
+        out.write(b"".join(chunk))
+        lines += len(chunk)
+    return lines
+
+
+def _read_and_split(path: str) -> int:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        return len(f.read().split(b"\n"))
+
+
+def _play(data, portfolio) -> dict:
+    """Every event through the engine, a snapshot each 100 ms of replay time; timings inside."""
+    from engine.risk import RiskEngine
+    from feeds.replay import ReplaySource
+
+    engine = RiskEngine(portfolio)
+    source = ReplaySource(data, speed=math.inf, playing=False)
+    apply = engine.apply
+    snapshot = engine.snapshot
+    clock = time.perf_counter
+    t_snap = 0.0
+    snapshots = 0
+    recomputes = 0  # steps in which events arrived: the snapshot after them is computed afresh
+    t = float(data.start_ms)
+    end = float(data.end_ms)
+    start = clock()
+    while True:
+        if source.advance_to(t, apply):
+            recomputes += 1
+        s0 = clock()
+        snapshot()
+        t_snap += clock() - s0
+        snapshots += 1
+        if t >= end:
+            break
+        t = min(t + STEP_MS, end)
+    total = clock() - start
+    assert source.finished
+    return {"total": total, "snapshot": t_snap, "snapshots": snapshots, "recomputes": recomputes,
+            "positions": len(snapshot().positions)}
+
+
+def bench_replay(quick: bool = False) -> list[Row]:
+    from feeds.events import MarkPrice
+    from feeds.portfolio_store import load as load_portfolio
+    from feeds.recorder import read_recording
+    from feeds.replay import load_replay
+    from tui.demo import data_path, load_demo
+
+    seconds = 3_600 if quick else 86_400
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="adlwatch-bench-") as tmp:
+        path = os.path.join(tmp, "synthetic_day.jsonl")
+        lines = write_synthetic_day(path, seconds)
+        size_mb = os.path.getsize(path) / 1e6
+        t_read = best_time(lambda: _read_and_split(path))
+
+        def decode_only():
+            for _ in read_recording(path):
+                pass
+
+        t_decode = best_time(decode_only, repeat=1 if not quick else 3)
+        portfolio = streamed_portfolio()
+        t0 = time.perf_counter()
+        data = load_replay(path)
+        t_load = time.perf_counter() - t0
+        played = _play(data, portfolio)
+        t_total = t_load + played["total"]
+        n_events = len(data.events)
+        n_marks = sum(1 for e in data.events if isinstance(e, MarkPrice))
+        del data
+    rate_marks = n_marks / t_total
+    span = "day" if seconds == 86_400 else f"{seconds / 3600:g} h"
+    goal_s = n_marks / REPLAY_GOAL_MARKS_PER_S
+    rows.append(Row(
+        f"replay: synthetic {span} of 1 s marks, 20 symbols ({lines:,} frames, {size_mb:,.0f} MB), load + engine",
+        f"{t_total:.2f} s: {rate_marks:,.0f} marks/s ({n_events / t_total:,.0f} events/s)",
+        f"read + split file {t_read:.2f} s", f"{t_total / t_read:.0f}x the read",
+        f">= {REPLAY_GOAL_MARKS_PER_S:,} marks/s (< {goal_s:.1f} s)", rate_marks >= REPLAY_GOAL_MARKS_PER_S))
+    t_apply = played["total"] - played["snapshot"]
+    per_recompute_us = played["snapshot"] / max(played["recomputes"], 1) * 1e6
+    rows.append(Row(
+        "  replay: where the time goes",
+        f"load_replay {t_load:.2f} s (line decode {t_decode:.2f}, parse + sort {t_load - t_decode:.2f}); "
+        f"apply + 100 ms stepping {t_apply:.2f} s; {played['snapshots']:,} snapshots {played['snapshot']:.2f} s "
+        f"({played['recomputes']:,} recomputed, {per_recompute_us:.0f} µs each)",
+        f"read + split {t_read:.2f} s", f"load {t_load / t_total * 100:.0f}% / apply {t_apply / t_total * 100:.0f}% / "
+        f"snapshot {played['snapshot'] / t_total * 100:.0f}%", "(reported)", None))
+    t_no_snap = t_load + t_apply
+    rows.append(Row(
+        "  replay: same, load + apply only (no snapshots)", f"{t_no_snap:.2f} s: {n_marks / t_no_snap:,.0f} marks/s",
+        f"read + split file {t_read:.2f} s", f"{t_no_snap / t_read:.0f}x the read",
+        f">= {REPLAY_GOAL_MARKS_PER_S:,} marks/s", n_marks / t_no_snap >= REPLAY_GOAL_MARKS_PER_S))
+
+    # The bundled demo: ~2 h of 10 Oct 2025, gzip, through load_demo and the demo portfolio.
+    demo_file = str(data_path("demo_recording.jsonl.gz"))
+    demo_portfolio = load_portfolio(data_path("demo_portfolio.toml"))
+    t_demo_read = best_time(lambda: _read_and_split(demo_file))
+    t0 = time.perf_counter()
+    demo = load_demo()
+    t_demo_load = time.perf_counter() - t0
+    demo_played = _play(demo, demo_portfolio)
+    t_demo = t_demo_load + demo_played["total"]
+    rows.append(Row(
+        f"replay: bundled demo recording ({len(demo.events):,} events, {(demo.end_ms - demo.start_ms) / 3.6e6:.1f} h), "
+        "load + engine",
+        f"{t_demo:.2f} s: {len(demo.events) / t_demo:,.0f} events/s (load {t_demo_load:.2f}, "
+        f"play {demo_played['total']:.2f} incl. {demo_played['snapshots']:,} snapshots)",
+        f"gunzip + split {t_demo_read:.3f} s", f"{t_demo / t_demo_read:.0f}x the read", "(reported)", None))
+    return rows
+
+
+# --- render --------------------------------------------------------------------------------------------
+
+def bench_render(quick: bool = False) -> list[Row]:
+    return asyncio.run(_render(quick))
+
+
+async def _render(quick: bool) -> list[Row]:
+    from benchmarks.engine_bench import fifty_position_portfolio, mark_stream
+    from engine.risk import RiskEngine
+    from feeds.events import MarkPrice
+    from tui.app import AdlwatchApp
+
+    portfolio = fifty_position_portfolio()
+    n = 30 if quick else 200
+    stream = mark_stream(portfolio, 100 + n)
+    warm, timed = stream[:100], stream[100:]
+    ts0 = int(time.time() * 1000)
+
+    def event(i: int, venue: str, symbol: str, price: float) -> MarkPrice:
+        return MarkPrice(venue=venue, symbol=symbol, ts=ts0 + i * 100, recv_ns=0, price=price)
+
+    # Baseline: the engine alone, same marks, one snapshot per change.
+    engine = RiskEngine(portfolio)
+    for i, (v, s, p) in enumerate(warm):
+        engine.apply(event(i, v, s, p))
+    engine.snapshot()
+
+    def engine_only():
+        for i, (v, s, p) in enumerate(timed):
+            engine.apply(event(i, v, s, p))
+            engine.snapshot()
+
+    t_engine = best_time(engine_only) / n
+
+    app = AdlwatchApp(portfolio, None, clock=lambda: (ts0 + 60_000) / 1000)
+    call_times: list[float] = []
+    pause_cpu: list[float] = []
+    pause_wall: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        for i, (v, s, p) in enumerate(warm):
+            app.on_feed_event(event(i, v, s, p))
+        app.refresh_view()
+        await pilot.pause()
+        assert app.view is not None and len(app.view.snapshot.positions) == 50
+        for i, (v, s, p) in enumerate(timed):
+            app.on_feed_event(event(100 + i, v, s, p))  # one mark changes, as between two 10 Hz ticks
+            t0 = time.perf_counter()
+            app.refresh_view()
+            t1 = time.perf_counter()
+            c1 = time.process_time()
+            # Textual lays out and paints in the pause; it returns once the process is idle (it polls in
+            # 20 ms sleeps), so its wall time overstates the work: its CPU time is the figure.
+            await pilot.pause()
+            pause_cpu.append(time.process_time() - c1)
+            pause_wall.append(time.perf_counter() - t1)
+            call_times.append(t1 - t0)
+    call_ms = float(np.median(call_times)) * 1000
+    call_p95 = float(np.percentile(call_times, 95)) * 1000
+    work = [a + b for a, b in zip(call_times, pause_cpu, strict=True)]
+    work_ms = float(np.median(work)) * 1000
+    work_p95 = float(np.percentile(work, 95)) * 1000
+    wall_ms = float(np.median(pause_wall)) * 1000
+    return [
+        Row(f"render: refresh_view() of the main screen, 50 positions, 160x48 (median of {n})",
+            f"{call_ms:.2f} ms (p95 {call_p95:.2f})", f"engine snapshot alone {t_engine * 1000:.3f} ms",
+            f"{call_ms / (t_engine * 1000):.0f}x the snapshot", f"< {RENDER_GOAL_MS:.0f} ms", call_ms < RENDER_GOAL_MS),
+        Row("  render: refresh_view() + layout and paint (CPU time of the pilot.pause() after it)",
+            f"{work_ms:.2f} ms (p95 {work_p95:.2f}; pause wall {wall_ms:.0f} ms incl. idle polling)",
+            f"engine snapshot alone {t_engine * 1000:.3f} ms", f"{work_ms:.0f}% of a 100 ms tick",
+            "p95 < 100 ms (10 Hz)", work_p95 < 100.0),
+    ]
