@@ -21,7 +21,7 @@ position is closed in the proportion of its PnL taken, and its principal is retu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -200,8 +200,17 @@ def _policy_order(pop: Population, candidates: np.ndarray, mark: float) -> np.nd
     return np.argsort(-s, kind="stable")
 
 
-def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, watch: Sequence[int] = ()) -> CascadeResult:
-    """Run the price ``path`` (marks, in order) through the population; ``watch`` positions get a fate."""
+def run_cascade(
+    pop: Population,
+    path: Sequence[float],
+    params: CascadeParams,
+    watch: Sequence[int] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> CascadeResult:
+    """Run the price ``path`` (marks, in order) through the population; ``watch`` positions get a fate.
+
+    ``progress(done, total)`` is called after each step (for a progress bar on long runs).
+    """
     if params.policy not in POLICIES:
         raise ValueError(f"unknown policy {params.policy!r}; known: {', '.join(POLICIES)}")
     inst = pop.instrument
@@ -323,6 +332,8 @@ def run_cascade(pop: Population, path: Sequence[float], params: CascadeParams, w
             price *= factor
         steps.append(Step(float(target), start_price, price, tuple(rounds), converged))
         previous_mark = price
+        if progress is not None:
+            progress(k + 1, len(path))
     return CascadeResult(
         steps=tuple(steps),
         fund_start_usd=float(params.fund_usd),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from importlib import resources
@@ -260,3 +261,21 @@ def quantile_estimate(
 
 
 DEFAULT_ESTIMATE_PARAMS = PopulationParams(positions_per_side=5_000)
+
+
+def with_positions(
+    pop: Population, side: Sequence[int], size: Sequence[float], entry: Sequence[float], margin: Sequence[float]
+) -> tuple[Population, list[int]]:
+    """The population with the given positions added (the user's, to follow through a cascade)."""
+    n = len(pop)
+    extra = len(side)
+    leverage = _value(pop.instrument, np.asarray(size, float), np.asarray(entry, float)) / np.asarray(margin, float)
+    grown = replace(
+        pop,
+        side=np.concatenate([pop.side, np.asarray(side, dtype=np.int8)]),
+        size=np.concatenate([pop.size, np.asarray(size, float)]),
+        entry=np.concatenate([pop.entry, np.asarray(entry, float)]),
+        leverage=np.concatenate([pop.leverage, leverage]),
+        margin=np.concatenate([pop.margin, np.asarray(margin, float)]),
+    )
+    return grown, list(range(n, n + extra))

@@ -242,3 +242,31 @@ async def fetch_marks(venue: str, symbols: list[str], base_url: str | None = Non
             if len(marks) == len(wanted):
                 break
     return marks
+
+
+async def fetch_once(venue: str, symbols: list[str], base_url: str | None = None,
+                     timeout: float = 5.0) -> list[Event]:
+    """One round of every public REST poll of the venue for these symbols (mark, open interest,
+    insurance fund...): the events they give. A poll that fails is skipped; if all fail, FeedError."""
+    from feeds.registry import get_adapter
+
+    adapter = get_adapter(venue)
+    base = base_url or adapter.rest_url
+    polls = [*mark_price_polls(adapter, list(symbols)), *adapter.rest_polls(list(symbols))]
+    events: list[Event] = []
+    failures: list[str] = []
+    async with make_http_client(base, timeout) as client:
+        for poll in polls:
+            try:
+                response = await request_poll(client, base, poll)
+            except httpx.HTTPError as exc:
+                failures.append(f"cannot reach {poll_url(base, poll)} ({type(exc).__name__})")
+                continue
+            if response.status_code >= 400:
+                failures.append(f"{poll.path} answered HTTP {response.status_code}")
+                continue
+            events.extend(adapter.parse_rest(poll, response.text, time.time_ns(),
+                                             **_symbols_kwarg(adapter, list(symbols))))
+    if failures and len(failures) == len(polls):
+        raise FeedError(venue, "; ".join(failures[:2]))
+    return events

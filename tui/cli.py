@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--ws-url", help=argparse.SUPPRESS)
     tail.add_argument("--rest-url", help=argparse.SUPPRESS)
 
+    simulate = sub.add_parser("simulate", help="a liquidation cascade on a modelled population, round by round")
+    from tui.simulate import add_arguments
+
+    add_arguments(simulate)
+
     tiers = sub.add_parser("tiers", help="the risk-tier tables in use: source, date, verified; --refresh fetches the public ones")
     tiers.add_argument("--refresh", action="store_true", help="fetch Bybit, OKX and Hyperliquid tiers into the local cache")
     tiers.add_argument("venues", nargs="*", metavar="VENUE", help="binance, bybit, okx, hyperliquid (default: all)")
@@ -209,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(check=args.check)
         if args.command == "replay":
             return run_replay(args.file, args.portfolio, args.speed, args.binance)
+        if args.command == "simulate":
+            from tui.simulate import run_simulate
+
+            return run_simulate(args)
         if args.command == "tiers":
             return run_tiers(args.refresh, args.venues)
         if args.command == "tail":
