@@ -380,3 +380,30 @@ def _adl_price(inst, price, previous_mark, entry, side, size, margin, liq, bankr
 def shock_path(mark: float, pct: float, steps: int = 1) -> list[float]:
     """A straight path from the mark to ``mark × (1 + pct/100)`` in ``steps`` equal moves."""
     return [mark * (1.0 + pct / 100.0 * (i + 1) / steps) for i in range(steps)]
+
+
+def cascade_for_positions(
+    instrument,
+    mark: float,
+    open_interest: float | None,
+    fund_usd: float,
+    shock_pct: float,
+    policy: str,
+    positions: Sequence = (),
+    steps: int = 10,
+    positions_per_side: int = 10_000,
+) -> CascadeResult:
+    """A shock of one contract from ``mark``, with the given portfolio positions followed (``fates``
+    in their order). Unknown open interest: the population is sized as in the ADL estimate."""
+    from engine.population import NOMINAL_SHARE, PopulationParams, build_population, with_positions
+
+    if open_interest is None or open_interest <= 0:
+        held = sum(p.size * instrument.contract_size / mark if instrument.inverse else p.size for p in positions) or 1.0
+        open_interest = held / NOMINAL_SHARE
+    pop = build_population(instrument, mark, open_interest, PopulationParams(positions_per_side=positions_per_side))
+    watch: list[int] = []
+    if positions:
+        margins = [p.isolated_margin if p.isolated else p.initial_margin() for p in positions]
+        pop, watch = with_positions(pop, [int(p.side) for p in positions], [p.size for p in positions],
+                                    [p.entry_price for p in positions], margins)
+    return run_cascade(pop, shock_path(mark, shock_pct, steps), CascadeParams(fund_usd=fund_usd, policy=policy), watch)

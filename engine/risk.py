@@ -539,3 +539,52 @@ class RiskEngine:
         positions = with_quantiles(positions, self._quantile_inputs())
         self._snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
         return self._snapshot
+
+
+def quantile_what_ifs(inputs: EngineInputs, account: int, index: int) -> list[tuple[str, int | None]]:
+    """What would move a position's estimated ADL quantile: more margin, a smaller size, profit taken.
+
+    Each line recomputes the whole snapshot with the portfolio changed (adding margin lowers the
+    rank, Binance's and Hyperliquid's formulas divide by it).
+    """
+    from dataclasses import replace as dc_replace
+
+    from engine.portfolio import with_isolated_margin_change, with_position, with_wallet
+
+    portfolio = inputs.portfolio
+    position = portfolio.accounts[account].positions[index]
+    acct = portfolio.accounts[account]
+    base = compute_snapshot(inputs)
+    risk = next(p for p in base.positions if p.account == account and p.index == index)
+    out: list[tuple[str, int | None]] = [("now", risk.adl_quantile)]
+    data = position.to_data()
+
+    def quantile(changed: Portfolio) -> int | None:
+        snap = compute_snapshot(dc_replace(inputs, portfolio=changed))
+        return next(p.adl_quantile for p in snap.positions if p.account == account and p.index == index)
+
+    settle = position.instrument.settle
+    margin = position.isolated_margin if position.isolated else acct.wallet_balance
+    for share in (0.25, 1.0):
+        amount = margin * share if margin else position.initial_margin() * share
+        if position.isolated:
+            changed = with_isolated_margin_change(portfolio, account, index, amount)
+        else:
+            changed = with_wallet(portfolio, account, acct.wallet_balance + amount)
+        out.append((f"add {amount:,.6g} {settle} margin", quantile(changed)))
+    for cut in (0.25, 0.5):
+        smaller = {**data, "size": position.size * (1 - cut)}
+        if position.isolated:
+            smaller["isolated_margin"] = (position.isolated_margin or 0.0) * (1 - cut)
+        out.append((f"reduce size by {cut:.0%}", quantile(with_position(portfolio, account, index, smaller))))
+    if risk.unrealized_pnl and risk.unrealized_pnl > 0 and risk.mark_price:
+        # Take half the profit: close half at the mark; the realised PnL joins the margin it belongs to.
+        half = {**data, "size": position.size / 2}
+        realised = risk.unrealized_pnl / 2
+        if position.isolated:
+            half["isolated_margin"] = (position.isolated_margin or 0.0) / 2
+            changed = with_position(portfolio, account, index, half)
+        else:
+            changed = with_wallet(with_position(portfolio, account, index, half), account, acct.wallet_balance + realised)
+        out.append(("take 50% profit", quantile(changed)))
+    return out

@@ -78,6 +78,8 @@ class AdlwatchApp(App[None]):
         Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
         Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
         Binding("t", "seek_time", "replay: go to a time", show=False),
+        Binding("i", "adl_details", "ADL estimate: assumptions and what would move it"),
+        Binding("c", "cascade", "cascade simulation of the selected contract"),
         Binding("n", "new_position", "add a position"),
         Binding("e", "edit_position", "edit the selected position"),
         Binding("x", "remove_position", "remove the selected position"),
@@ -386,6 +388,68 @@ class AdlwatchApp(App[None]):
             self.seek_to(int(target.timestamp() * 1000))
 
         self.push_screen(PercentScreen("Go to which time of the replay day (UTC)?", "21:20"), done)
+
+    # -- ADL estimate and cascade -------------------------------------------------------------
+    def action_adl_details(self) -> None:
+        from engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
+        from engine.risk import quantile_what_ifs
+        from tui.screens.adl import AdlScreen
+
+        risk = self.selected_position()
+        if risk is None or risk.mark_price is None:
+            self.notify("select a position with a mark first", severity="warning")
+            return
+        inputs = self.engine.inputs()
+        what_ifs = quantile_what_ifs(inputs, risk.account, risk.index)
+        instrument = self.portfolio.accounts[risk.account].positions[risk.index].instrument
+        anchor = (inputs.anchors or {}).get((risk.venue, risk.symbol), risk.mark_price)
+        sample = build_population(instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
+        oi = inputs.open_interest.get((risk.venue, risk.symbol))
+        sizing = ("sized to the open interest the feed reports" if oi else
+                  "open interest unknown here: sized so this position is 0.01 % of it")
+        score = f"{risk.adl_score:.4g}" if risk.adl_score is not None else "--"
+        self.push_screen(AdlScreen(
+            f"{risk.venue} {risk.symbol} {risk.side} {risk.size:g}",
+            f"venue ranking score {score} by {risk.adl_formula}; the ADL price on this venue is the "
+            f"{getattr(__import__('engine.venues', fromlist=['rules_for']).rules_for(risk.venue), 'ADL_PRICE', 'venue rule')}.",
+            f"{sample.describe()} Drawn once at {anchor:,.6g} (the first mark this session); {sizing}. "
+            "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
+            what_ifs,
+        ))
+
+    def action_cascade(self) -> None:
+        from engine.cascade import cascade_for_positions
+        from tui.screens.cascade import CascadeScreen
+
+        risk = self.selected_position()
+        if risk is None or risk.mark_price is None:
+            self.notify("select a position with a mark first", severity="warning")
+            return
+        shown = self.current_snapshot()
+        mark = next((p.mark_price for p in shown.positions if p.account == risk.account and p.index == risk.index), risk.mark_price)
+        inputs = self.engine.inputs()
+        oi = inputs.open_interest.get((risk.venue, risk.symbol))
+        contract = next((c for c in shown.contracts if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)
+        fund = contract.fund_balance_usd if contract and contract.fund_balance_usd is not None else 0.0
+        held = [p for a in self.portfolio.accounts for p in a.positions if (p.venue, p.symbol) == (risk.venue, risk.symbol)]
+        instrument = held[0].instrument if held else None
+
+        def run(shock_pct: float, policy: str):
+            result = cascade_for_positions(instrument, mark, oi[0] if oi else None, fund, shock_pct, policy, held)
+            fates = []
+            for p, fate in zip(held, result.fates, strict=False):
+                label = f"your {p.side.label} {p.size:g} @ {p.entry_price:g}"
+                if fate.state == "liquidated":
+                    fates.append(f"{label}: LIQUIDATED at step {fate.step + 1} near {fate.price:,.6g}")
+                elif fate.state == "adl":
+                    fates.append(f"{label}: ADL'd at step {fate.step + 1}, {fate.haircut:.0%} of its PnL, at {fate.price:,.6g}")
+                else:
+                    fates.append(f"{label}: safe")
+            return result, fates
+
+        where = "the hypothetical mark" if self.shocks else "the mark"
+        fund_note = "" if contract and contract.fund_balance_usd is not None else " · fund unknown here: 0 (worst case)"
+        self.push_screen(CascadeScreen(f"{risk.venue} {risk.symbol} from {where} {mark:,.6g}{fund_note}", run))
 
     # -- portfolio editing -------------------------------------------------------------------
     def set_portfolio(self, portfolio: Portfolio) -> None:

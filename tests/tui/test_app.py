@@ -177,3 +177,40 @@ async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path)
         assert after.liquidation_price > before.liquidation_price
         assert cell(app, 1, "liq") == fmt.price(after.liquidation_price)
     assert load(path).accounts[0].positions[1].isolated_margin == 3000.0
+
+
+async def test_lights_show_the_engines_adl_quantile_and_i_explains_it():
+    app = AdlwatchApp(parse(PORTFOLIO), marks_source())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        risks = app.engine.snapshot().positions
+        assert all(r.adl_quantile in (1, 2, 3, 4, 5) for r in risks)
+        for row, risk in enumerate(risks):
+            assert cell(app, row, "lights").count("●") == risk.adl_quantile
+        app.query_one(PositionsTable).move_cursor(row=1)
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "AdlScreen"
+        text = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "ESTIMATED" in text and "add" in text and "modelled population" in text
+
+
+async def test_c_runs_the_cascade_in_a_worker_and_shows_the_rounds():
+    app = AdlwatchApp(parse(PORTFOLIO), marks_source())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await app.screen.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert screen.__class__.__name__ == "CascadeScreen"
+        rounds = screen.query_one("#cascade-rounds")
+        assert rounds.row_count > 0
+        summary = str(screen.query_one("#cascade-summary").render())
+        assert "liquidated" in summary and "your long 0.5 @ 60000" in summary
+        await pilot.press("p")  # next policy, re-run
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.policy == "pro-rata" and rounds.row_count > 0

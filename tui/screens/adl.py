@@ -1,0 +1,29 @@
+"""The ADL estimate behind the lights of one position: the assumptions, and what would move it."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui import format as fmt
+
+
+class AdlScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,i,q", "dismiss", "close")]
+
+    def __init__(self, title: str, score_line: str, assumptions: str, what_ifs: list[tuple[str, int | None]]) -> None:
+        super().__init__()
+        self._title = title
+        self._score_line = score_line
+        self._assumptions = assumptions
+        self._what_ifs = what_ifs
+
+    def compose(self) -> ComposeResult:
+        rows = "\n".join(f"  {label:<34} {fmt.lights(q)}  {q if q is not None else '--'}/5" for label, q in self._what_ifs)
+        with VerticalScroll(id="help-body"):
+            yield Static(f"[b]{self._title}[/b]\n\n{self._score_line}")
+            yield Static(f"\n[b]ESTIMATED ADL quantile, and what would move it[/b]\n{rows}")
+            yield Static(f"\n[b]How the estimate is made[/b]\n{self._assumptions}", id="help-notes")

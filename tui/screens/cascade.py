@@ -1,0 +1,98 @@
+"""The cascade screen: the liquidation cascade of the selected contract, run in a worker."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plot import HiResMode, PlotWidget
+
+from engine.cascade import POLICIES, CascadeResult
+from tui import format as fmt
+
+
+def usd(x: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:,.2f}{unit}"
+    return f"{x:,.0f}"
+
+
+class CascadeScreen(Screen[None]):
+    """Runs ``run(shock_pct, policy)`` (engine maths, given by the app) off the UI thread and shows it."""
+
+    BINDINGS = [
+        Binding("escape,c,q", "dismiss", "back"),
+        Binding("left_square_bracket", "shock(-5)", "shock -5%", key_display="["),
+        Binding("right_square_bracket", "shock(5)", "shock +5%", key_display="]"),
+        Binding("p", "policy", "next ADL policy"),
+    ]
+
+    def __init__(self, title: str, run, shock_pct: float = -10.0) -> None:
+        super().__init__()
+        self._title = title
+        self._run = run
+        self.shock_pct = shock_pct
+        self.policy = POLICIES[0]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="cascade-title")
+        with Horizontal(id="cascade-body"):
+            with Vertical(id="cascade-left"):
+                yield DataTable(id="cascade-rounds", zebra_stripes=True)
+            with Vertical(id="cascade-right"):
+                yield Static("insurance fund, USD, round by round", id="cascade-chart-title")
+                yield PlotWidget(id="cascade-chart", allow_pan_and_zoom=False)
+                yield Static("", id="cascade-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name in ("step", "rnd", "price", "liq.", "liq. USD", "gap", "fund", "ADL", "haircut"):
+            table.add_column(name)
+        self.simulate()
+
+    @work(thread=True, exclusive=True)
+    def simulate(self) -> None:
+        self.app.call_from_thread(self._status, f"running {self.shock_pct:+g}% with {self.policy}…")
+        result, fates = self._run(self.shock_pct, self.policy)
+        self.app.call_from_thread(self._show, result, fates)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#cascade-title", Static).update(f"[b]{self._title}[/b]   {text}")
+
+    def _show(self, result: CascadeResult, fates: list[str]) -> None:
+        self._status(f"shock {self.shock_pct:+g}% in 10 steps · ADL policy {self.policy} · an estimate on a modelled population")
+        table = self.query_one(DataTable)
+        table.clear()
+        funds = [result.fund_start_usd]
+        for k, step in enumerate(result.steps):
+            for r_i, r in enumerate(step.rounds):
+                table.add_row(str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", usd(r.liquidated_notional_usd),
+                              usd(r.gap_usd), usd(r.fund_after_usd), usd(r.adl_notional_usd), usd(r.haircut_pnl_usd))
+                funds.append(r.fund_after_usd)
+        plot = self.query_one(PlotWidget)
+        plot.clear()
+        if len(funds) > 1:
+            plot.plot(list(range(len(funds))), funds, line_style="bright_yellow", hires_mode=HiResMode.BRAILLE)
+            plot.set_ylimits(0, max(funds) * 1.05 or 1.0)
+        adl = "no ADL" if result.first_adl is None else f"first ADL at step {result.first_adl[0] + 1}, after {result.liquidations_before_first_adl:,} liquidations"
+        summary = [
+            f"liquidated {usd(result.total('liquidated_notional_usd'))} · gap {usd(result.total('gap_usd'))}",
+            f"fund {usd(result.fund_start_usd)} → {usd(result.fund_end_usd)} · {adl}",
+            f"ADL {usd(result.total('adl_notional_usd'))} · haircuts {usd(result.total('haircut_pnl_usd'))} of PnL",
+            "",
+            *fates,
+        ]
+        self.query_one("#cascade-summary", Static).update("\n".join(summary))
+
+    def action_shock(self, step: float) -> None:
+        self.shock_pct = max(-90.0, min(200.0, self.shock_pct + float(step)))
+        self.simulate()
+
+    def action_policy(self) -> None:
+        self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
+        self.simulate()
