@@ -9,6 +9,7 @@ import os
 import platform
 from pathlib import Path
 
+from benchmarks.cascade_bench import bench_cascade
 from benchmarks.common import Row
 from benchmarks.engine_bench import bench_engine, bench_vector
 from benchmarks.feeds_bench import FIREHOSE_SECONDS, bench_firehose, bench_parse
@@ -21,6 +22,7 @@ SUITES = {
     "firehose": bench_firehose,
     "replay": bench_replay,
     "render": bench_render,
+    "cascade": bench_cascade,
 }
 
 

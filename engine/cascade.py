@@ -407,3 +407,93 @@ def cascade_for_positions(
         pop, watch = with_positions(pop, [int(p.side) for p in positions], [p.size for p in positions],
                                     [p.entry_price for p in positions], margins)
     return run_cascade(pop, shock_path(mark, shock_pct, steps), CascadeParams(fund_usd=fund_usd, policy=policy), watch)
+
+
+# --- many shocks at once: the liquidation ladder ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    shock_pct: float
+    end_price: float
+    rounds: int
+    liquidated: int
+    liquidated_notional_usd: float
+    gap_usd: float
+    fund_end_usd: float
+    needed_adl_usd: float  # what the fund could not cover: the ADL budget the shock calls for
+
+
+def sweep_shocks(pop: Population, shocks_pct: Sequence[float], params: CascadeParams) -> list[SweepPoint]:
+    """One-step shocks of a linear contract, each run to its fixed point, for many shock sizes at once.
+
+    The twin of ``run_cascade`` for a single-step path with ``adl_impact_share = 0`` (tested equal):
+    isolated liquidation prices do not depend on the mark, so positions are sorted by them once and
+    every round of every shock touches only the positions it liquidates (prefix slices), never the
+    whole population. ADL is reported as the budget needed, not allocated.
+    """
+    from engine.margin import MarginRules
+    from engine.vector import isolated_liquidation_prices
+
+    inst = pop.instrument
+    if inst.inverse:
+        raise ValueError("sweep_shocks covers linear contracts; run_cascade covers inverse ones")
+    venue_rules = rules_for(inst.venue).RULES
+    # The population's requirement is on the value at the mark, the taker fee included where the venue has one.
+    rules = MarginRules(inst.venue, "mark", "none" if venue_rules.fee == "none" else "mark")
+    side = pop.side
+    lp = isolated_liquidation_prices(rules, inst, side.astype(float), pop.size, pop.entry, pop.margin)
+    lp = np.where(np.isnan(lp), -np.inf, lp)  # no liquidation price: sorts last on both books, never reached
+    books = {}
+    for sign in (1, -1):
+        idx = np.flatnonzero(side == sign)
+        # Longs go at or below their price (take the highest first), shorts at or above (lowest first).
+        key = -lp[idx] if sign > 0 else np.where(np.isfinite(lp[idx]), lp[idx], np.inf)
+        order = idx[np.argsort(key, kind="stable")]
+        q = pop.size[order] * inst.contract_size
+        books[sign] = (
+            np.sort(key),  # ascending search key
+            q,
+            pop.margin[order] - sign * q * pop.entry[order],  # equity = a + sign·q·price
+            np.concatenate([[0.0], np.cumsum(q)]),
+        )
+    alpha = params.impact_per_usd
+    out = []
+    for pct in shocks_pct:
+        price = pop.mark_price * (1.0 + pct / 100.0)
+        fund = float(params.fund_usd)
+        done = {1: 0, -1: 0}
+        liquidated = 0
+        notional = gap_total = needed = 0.0
+        rounds = 0
+        for _ in range(params.max_rounds):
+            counts = {
+                1: int(np.searchsorted(books[1][0], -price, side="right")),
+                -1: int(np.searchsorted(books[-1][0], price, side="right")),
+            }
+            if counts[1] == done[1] and counts[-1] == done[-1]:
+                break
+            rounds += 1
+            flows = {s: price * (books[s][3][counts[s]] - books[s][3][done[s]]) for s in (1, -1)}
+            surplus = gap = 0.0
+            for sign in (1, -1):
+                lo, hi = done[sign], counts[sign]
+                if hi <= lo:
+                    continue
+                execution = price * (1.0 - sign * 0.5 * alpha * flows[sign])
+                _, q, a, _ = books[sign]
+                equity = a[lo:hi] + sign * q[lo:hi] * execution
+                surplus += float(equity[equity > 0].sum())
+                gap += float(-equity[equity < 0].sum())
+                liquidated += hi - lo
+            fund += surplus
+            draw = min(fund, gap)
+            fund -= draw
+            needed += gap - draw
+            gap_total += gap
+            notional += flows[1] + flows[-1]
+            done = counts
+            move = params.permanent_impact_share * alpha * (flows[-1] - flows[1])
+            price *= min(1.25, max(0.75, 1.0 + move))
+        out.append(SweepPoint(float(pct), price, rounds, liquidated, notional, gap_total, fund, needed))
+    return out

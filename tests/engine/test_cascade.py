@@ -16,6 +16,7 @@ from engine.cascade import (
     allocate_water_filling,
     run_cascade,
     shock_path,
+    sweep_shocks,
 )
 from engine.population import PopulationParams, build_population
 from tests.engine.factories import instrument
@@ -139,3 +140,19 @@ def test_first_adl_comes_after_the_first_liquidations_when_the_fund_absorbs_earl
     assert result.first_liquidation is not None and result.first_adl is not None
     assert result.first_adl > result.first_liquidation
     assert result.liquidations_before_first_adl > 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-60, 60), min_size=1, max_size=5), st.integers(0, 9), st.sampled_from(["binance", "okx", "hyperliquid"]))
+def test_the_shock_sweep_equals_the_cascade_for_one_step_paths(shocks, seed, venue):
+    inst = instrument(venue, "BTCUSDT", tiers=[(0, 50_000, 0.004, 125), (50_000, 600_000, 0.005, 100), (600_000, INF, 0.01, 50)],
+                      taker_fee=0.0005 if venue == "okx" else 0.0)
+    pop = build_population(inst, 100_000.0, 5_000.0, PopulationParams(positions_per_side=800, seed=seed))
+    params = CascadeParams(fund_usd=3e6, adl_impact_share=0.0)
+    for pct, point in zip(shocks, sweep_shocks(pop, shocks, params), strict=True):
+        full = run_cascade(pop, [100_000.0 * (1 + pct / 100)], params)
+        assert point.liquidated == int(full.liquidated.sum())
+        assert point.liquidated_notional_usd == pytest.approx(full.total("liquidated_notional_usd"), rel=1e-9, abs=1e-6)
+        assert point.gap_usd == pytest.approx(full.total("gap_usd"), rel=1e-9, abs=1e-6)
+        assert point.needed_adl_usd == pytest.approx(full.total("haircut_pnl_usd") + full.total("unresolved_usd"), rel=1e-9, abs=1e-6)
+        assert point.end_price == pytest.approx(full.steps[0].end_price, rel=1e-12)
