@@ -497,3 +497,21 @@ def sweep_shocks(pop: Population, shocks_pct: Sequence[float], params: CascadePa
             price *= min(1.25, max(0.75, 1.0 + move))
         out.append(SweepPoint(float(pct), price, rounds, liquidated, notional, gap_total, fund, needed))
     return out
+
+
+def adl_hit_profile(pop: Population, result: CascadeResult) -> dict[str, float]:
+    """Who ADL reached: the notional-weighted median leverage of the positions it closed (at the
+    population's draw), the share of ADL notional from positions under 1x, and how many were hit."""
+    hit = result.adl_share > 0
+    if not hit.any():
+        return {"positions_hit": 0, "median_leverage": float("nan"), "share_under_1x": float("nan")}
+    weight = result.adl_share[hit] * pop.size[hit] * pop.entry[hit]
+    lev = pop.leverage[hit]
+    order = np.argsort(lev)
+    cumulative = np.cumsum(weight[order])
+    median = float(lev[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return {
+        "positions_hit": int(hit.sum()),
+        "median_leverage": median,
+        "share_under_1x": float(weight[lev < 1.0].sum() / weight.sum()),
+    }

@@ -20,6 +20,7 @@ from engine.cascade import (
     POLICIES,
     CascadeParams,
     CascadeResult,
+    adl_hit_profile,
     run_cascade,
     shock_path,
 )
@@ -61,6 +62,8 @@ def load_path(path: Path, venue: str, symbol: str) -> list[float]:
     from feeds.replay import load_replay
 
     data = load_replay(path)
+    if venue == "*":  # --path-symbol: another contract's marks drive this one
+        venue = next((e.venue for e in data.events if e.kind == "mark_price" and e.symbol == symbol), "")
     marks = [e.price for e in data.events if e.kind == "mark_price" and e.symbol == symbol and e.venue == venue]
     if not marks:
         marks = [e.price for e in data.events if e.kind == "mark_price" and e.symbol == symbol]
@@ -79,16 +82,17 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
     if not instrument.tiers:
         raise InputError(f"no tier table for {args.venue} {args.symbol}: the population's margin rule is unknown",
                          field="--symbol", value=args.symbol)
-    known = market_inputs(args.venue, args.symbol, offline=args.offline) if None in (args.mark, args.open_interest, args.fund) else {}
-    mark = args.mark or known.get("mark")
+    recorded = load_path(args.path, "*" if args.path_symbol else args.venue, args.path_symbol or args.symbol) if args.path else None
+    start_mark = recorded[0] if recorded else args.mark
+    known = market_inputs(args.venue, args.symbol, offline=args.offline) if None in (start_mark, args.open_interest, args.fund) else {}
+    mark = start_mark or known.get("mark")
     open_interest = args.open_interest or known.get("open_interest")
     fund = args.fund if args.fund is not None else known.get("fund")
     for flag, value in (("--mark", mark), ("--open-interest", open_interest), ("--fund", fund)):
         if value is None:
             raise InputError("not known (venue unreachable, offline, or not published): give it", field=flag, has_value=False)
-    if args.path is not None:
-        path = load_path(args.path, args.venue, args.symbol)
-        mark = path[0]
+    if recorded is not None:
+        path = recorded
     elif args.shock is not None:
         if args.shock <= -100:
             raise InputError("must be above -100", field="--shock", value=args.shock)
@@ -180,6 +184,7 @@ def _as_json(args, instrument, mark, oi, fund, pop, main, band, labels) -> dict:
         "first_adl": main.first_adl,
         "liquidations_before_first_adl": main.liquidations_before_first_adl,
         "sensitivity": {name: _totals(r) for name, r in band.items()},
+        "adl_reached": adl_hit_profile(pop, main),
         "positions": [
             {"position": label, "fate": f.state, "step": f.step, "price": f.price, "adl_share": f.haircut}
             for label, f in zip(labels, main.fates, strict=True)
@@ -230,6 +235,10 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
         adl = "no ADL" if main.first_adl is None else f"first ADL at step {main.first_adl[0] + 1} round {main.first_adl[1] + 1}"
         lines.append(f"first liquidation at step {main.first_liquidation[0] + 1}; {adl}; "
                      f"{main.liquidations_before_first_adl:,} liquidations before it")
+    reached = adl_hit_profile(pop, main)
+    if reached["positions_hit"]:
+        lines.append(f"ADL reached {reached['positions_hit']:,} positions: notional-weighted median leverage "
+                     f"{reached['median_leverage']:.2f}x, {reached['share_under_1x']:.0%} of ADL notional under 1x")
     lines.append("sensitivity (impact slope x0.5 / x2): liquidated "
                  + " / ".join(_usd(_totals(band[n])["liquidated_notional_usd"]) for n in ("half_slope", "double_slope"))
                  + ", ADL " + " / ".join(_usd(_totals(band[n])["adl_notional_usd"]) for n in ("half_slope", "double_slope")))
@@ -250,6 +259,7 @@ def add_arguments(parser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--shock", type=float, metavar="PCT", help="a straight move of PCT percent (-15 = a 15%% fall)")
     group.add_argument("--path", type=Path, metavar="FILE", help="the contract's marks from a recording")
+    parser.add_argument("--path-symbol", metavar="SYMBOL", help="with --path: take the marks of this contract instead")
     parser.add_argument("--steps", type=int, default=20, help="steps of a --shock path (default 20)")
     parser.add_argument("--fund", type=float, metavar="USD", help="insurance fund (default: the venue's latest balance)")
     parser.add_argument("--mark", type=float, help="starting mark (default: the venue's)")
