@@ -94,6 +94,7 @@ class PositionsTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._layout: tuple[bool, bool] | None = None
+        self._shown: dict[str, list[str]] = {}
 
     def _ensure_columns(self, what_if: bool, compact: bool) -> None:
         if self._layout == (what_if, compact):
@@ -106,11 +107,12 @@ class PositionsTable(DataTable):
         for key, label in columns:
             self.add_column(label, key=key)
         self._layout = (what_if, compact)
+        self._shown = {}
 
     def show(self, view: ViewState, compact: bool = False) -> None:
         selected = self.selected_key
         self._ensure_columns(view.hypothetical, compact)
-        self.clear()
+        rows: list[tuple[str, list]] = []
         for p in view.snapshot.positions:
             live = view.live_position(p) if view.hypothetical else None
             if view.hypothetical:
@@ -140,12 +142,28 @@ class PositionsTable(DataTable):
                 "lights": last_cell,
                 "d_dist": last_cell,
             }
-            cells = [cells[str(column.key.value)] for column in self.columns.values()]
-            self.add_row(*cells, key=position_key(p))
-        if view.snapshot.positions:
-            keys = [position_key(p) for p in view.snapshot.positions]
-            row = keys.index(selected) if selected in keys else 0
-            self.move_cursor(row=row, animate=False)
+            rows.append((position_key(p), [cells[str(column.key.value)] for column in self.columns.values()]))
+        self._apply(rows, selected)
+
+    def _apply(self, rows: list[tuple[str, list]], selected: str | None) -> None:
+        """Patch only the cells that changed; rebuild when the set of positions changed."""
+        keys = [key for key, _ in rows]
+        column_keys = list(self.columns)
+        if keys != [row.value for row in self.rows]:
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            self._shown = {key: [str(c) for c in cells] for key, cells in rows}
+            if keys:
+                self.move_cursor(row=keys.index(selected) if selected in keys else 0, animate=False)
+            return
+        for key, cells in rows:
+            before = self._shown.get(key, [])
+            for i, cell in enumerate(cells):
+                text = str(cell)
+                if i >= len(before) or before[i] != text:
+                    self.update_cell(key, column_keys[i], cell, update_width=True)
+            self._shown[key] = [str(c) for c in cells]
 
     @property
     def selected_key(self) -> str | None:
