@@ -16,6 +16,8 @@ from tui.state import ViewState
 
 
 class MarkChart(Vertical):
+    _shown: object = None
+
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-title")
         yield PlotWidget(id="plot", allow_pan_and_zoom=False)
@@ -25,10 +27,16 @@ class MarkChart(Vertical):
         plot = self.query_one(PlotWidget)
         risk = next((p for p in view.snapshot.positions if f"{p.account}:{p.index}" == key), None)
         if risk is None:
+            self._shown = None
             title.update("no position selected")
             plot.clear()
             return
         series = view.mark_history.get((risk.venue, risk.symbol), ())
+        signature = (key, len(series), series[-1] if series else None, risk.liquidation_price, risk.bankruptcy_price,
+                     risk.mark_price)
+        if signature == self._shown:
+            return
+        self._shown = signature
         title.update(
             f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
             f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]  [magenta]bankr. {fmt.price(risk.bankruptcy_price)}[/]"
