@@ -24,7 +24,7 @@ def fifty_position_portfolio() -> Portfolio:
     count = 0
     per_venue = {"binance": 14, "bybit": 10, "okx": 10, "hyperliquid": 16}
     for venue, n in per_venue.items():
-        linear = [i for i in catalogue if i.venue == venue and i.kind == "linear"]
+        linear = [i for i in catalogue if i.venue == venue and i.kind == "linear" and i.tiers]
         positions = []
         for j in range(n):
             inst = linear[j % len(linear)]

@@ -143,7 +143,7 @@ def streamed_portfolio():
     accounts = []
     per_venue = {"binance": 14, "bybit": 10, "okx": 10, "hyperliquid": 16}
     for venue, n in per_venue.items():
-        linear = [i for i in catalogue if i.venue == venue and i.kind == "linear"
+        linear = [i for i in catalogue if i.venue == venue and i.kind == "linear" and i.tiers
                   and i.symbol in FIREHOSE_SYMBOLS[venue]]
         positions = []
         for j in range(n):

@@ -94,3 +94,15 @@ def test_any_text_either_parses_or_raises_input_error(text):
         portfolio_store.parse(text, "fuzz.toml")
     except InputError as err:
         assert str(err).startswith("fuzz.toml")
+
+
+def test_a_contract_without_a_tier_table_asks_for_mmr_and_accepts_it():
+    text = PORTFOLIO.replace('[[account]]\nvenue = "hyperliquid"', '[[account]]\nvenue = "bybit"').replace(
+        'symbol = "BTC"\n', 'symbol = "SOLUSDT"\n')
+    with pytest.raises(InputError) as err:
+        portfolio_store.parse(text, "p.toml")
+    assert "account[1].position[0].mmr" in str(err.value)
+    assert "no sourced tier table for bybit SOLUSDT" in str(err.value)
+    fixed = text.replace("leverage = 20\n", "leverage = 20\nmmr = 0.01\n")
+    position = portfolio_store.parse(fixed).accounts[1].positions[0]
+    assert position.instrument.tiers[0].mmr == 0.01
