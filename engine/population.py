@@ -203,9 +203,9 @@ def with_seed(params: PopulationParams, seed: int) -> PopulationParams:
 
 # --- the estimate the snapshot carries ---------------------------------------------------------
 
-# Scores are taken at the mark rounded to a 0.25 % grid: an estimate needs no tick precision, and a
+# Scores are taken at the mark rounded to a 1 % grid: an estimate needs no tick precision, and a
 # shared grid lets the live engine cache them while staying equal to a full recompute.
-MARK_GRID = 0.0025
+MARK_GRID = 0.01
 # With no open interest known, the population is sized so the position is 0.01 % of it.
 NOMINAL_SHARE = 1e-4
 
@@ -230,13 +230,13 @@ def cached_population(instrument: Instrument, anchor: float, open_interest: floa
     key = (instrument.venue, instrument.symbol, instrument.tiers, instrument.contract_size, anchor, open_interest, params)
     pop = _POPULATIONS.get(key)
     if pop is None:
-        if len(_POPULATIONS) >= 64:
+        if len(_POPULATIONS) >= 16:
             _POPULATIONS.pop(next(iter(_POPULATIONS)))
         pop = _POPULATIONS[key] = build_population(instrument, anchor, open_interest, params)
     return pop
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=48)  # ~80 kB each: a few contracts x a few grid marks
 def _side_ranking(pop: Population, sign: int, mark: float) -> tuple[np.ndarray, np.ndarray]:
     """Scores of one side in ascending order, and the size at or above each (for the quantile)."""
     same = pop.side == sign

@@ -88,6 +88,20 @@ class _Combined(msgspec.Struct, gc=False):
     data: _Mark | list[_Mark]
 
 
+class _MarkLoose(msgspec.Struct, gc=False):
+    """The same payload with index and funding kept as text: COIN-M delivery frames and recordings
+    carry them empty ("")."""
+
+    e: str
+    E: int
+    s: str
+    p: float
+    i: str = ""
+    r: str = ""
+    T: int = 0
+
+
+_loose_decoder = msgspec.json.Decoder(_MarkLoose | list[_MarkLoose], strict=False)
 _combined_decoder = msgspec.json.Decoder(_Combined, strict=False)
 _bare_decoder = msgspec.json.Decoder(_Mark | list[_Mark], strict=False)
 _any_decoder = msgspec.json.Decoder()
@@ -106,6 +120,28 @@ def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
         append(MarkPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=p))
         append(IndexPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=i))
         append(FundingRate(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, rate=r, next_funding_ts=m.T))
+    return out
+
+
+def _loose_events(marks: list[_MarkLoose], recv_ns: int) -> list[Event] | None:
+    """Events for payloads whose index or funding text may be empty; None when anything is off."""
+    out: list[Event] = []
+    for m in marks:
+        p = m.p
+        if not (m.e == "markPriceUpdate" and 0.0 < p < _INF and m.E > 0 and m.s):
+            return None
+        out.append(MarkPrice(venue=VENUE, symbol=m.s, ts=m.E, recv_ns=recv_ns, price=p))
+        if m.i:
+            index = _price(m.i)
+            if index is None:
+                return None
+            out.append(IndexPrice(venue=VENUE, symbol=m.s, ts=m.E, recv_ns=recv_ns, price=index))
+        if m.r:
+            rate = _number(m.r)
+            if rate is None:
+                return None
+            out.append(FundingRate(venue=VENUE, symbol=m.s, ts=m.E, recv_ns=recv_ns, rate=rate,
+                                   next_funding_ts=m.T if m.T > 0 else None))
     return out
 
 
@@ -186,7 +222,12 @@ class BinanceParser:
             try:
                 bare = _bare_decoder.decode(frame)
             except msgspec.DecodeError:
-                return _careful(frame, recv_ns)
+                try:
+                    loose = _loose_decoder.decode(frame)
+                except msgspec.DecodeError:
+                    return _careful(frame, recv_ns)
+                fast = _loose_events(loose if isinstance(loose, list) else [loose], recv_ns)
+                return fast if fast is not None else _careful(frame, recv_ns)
             fast = _fast_events(bare if isinstance(bare, list) else [bare], recv_ns)
             return fast if fast is not None else _careful(frame, recv_ns)
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream

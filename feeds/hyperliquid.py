@@ -133,6 +133,48 @@ def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: Problems
     return out
 
 
+class _Ctx(msgspec.Struct, gc=False):
+    markPx: float
+    oraclePx: float
+    funding: float
+    openInterest: float
+
+
+class _CtxData(msgspec.Struct, gc=False):
+    coin: str
+    ctx: _Ctx
+
+
+class _ActiveCtx(msgspec.Struct, gc=False):
+    channel: str
+    data: _CtxData
+
+
+# Lax decoding turns Hyperliquid's numeric strings into floats on the hot path.
+_active_decoder = msgspec.json.Decoder(_ActiveCtx, strict=False)
+
+
+def _fast_ctx(frame: str | bytes, recv_ns: int) -> list[Event] | None:
+    """The four events of a complete, valid activeAssetCtx frame; None sends it the careful way."""
+    try:
+        typed = _active_decoder.decode(frame)
+    except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+        return None
+    c = typed.data.ctx
+    coin = typed.data.coin
+    mark, oracle, funding, oi = c.markPx, c.oraclePx, c.funding, c.openInterest
+    if not (typed.channel == "activeAssetCtx" and coin and 0.0 < mark < _INF and 0.0 < oracle < _INF
+            and -_INF < funding < _INF and 0.0 <= oi < _INF):
+        return None
+    return [
+        MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark),
+        IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle),
+        FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=funding, next_funding_ts=None),
+        OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
+                     open_interest_usd=_notional(oi, mark)),
+    ]
+
+
 class HyperliquidParser:
     """Stateless: fastAssetCtxs deltas carry whole marks, so nothing needs merging."""
 
@@ -143,6 +185,9 @@ class HyperliquidParser:
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
     def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        fast = _fast_ctx(frame, recv_ns)
+        if fast is not None:
+            return fast
         try:
             doc = _decoder.decode(frame)
         except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):

@@ -29,11 +29,13 @@ class QueueClosed(Exception):
 class CoalescingQueue:
     """Single-loop asyncio queue; ``put_nowait`` never blocks and never raises on overflow."""
 
-    def __init__(self, maxsize: int = 10_000, coalesce_kinds: frozenset[str] = DEFAULT_COALESCE_KINDS):
+    def __init__(self, maxsize: int = 10_000, coalesce_kinds: frozenset[str] = DEFAULT_COALESCE_KINDS,
+                 ignore_kinds: frozenset[str] = frozenset()):
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.maxsize = maxsize
         self.coalesce_kinds = coalesce_kinds
+        self.ignore_kinds = ignore_kinds  # kinds the consumer has no use for: never queued
         # Entries are ("key", key) for coalesced events (value in _latest) or ("event", event).
         self._entries: deque[tuple[str, Any]] = deque()
         self._latest: dict[tuple[str, str, str], Event] = {}
@@ -50,7 +52,7 @@ class CoalescingQueue:
         return self._closed
 
     def put_nowait(self, event: Event) -> None:
-        if self._closed:
+        if self._closed or event.kind in self.ignore_kinds:
             return
         if event.kind in self.coalesce_kinds:
             key = (event.kind, event.venue, event.symbol)

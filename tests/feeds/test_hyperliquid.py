@@ -203,3 +203,29 @@ def test_info_bodies_of_the_wrong_shape_give_one_error():
         for body in ("{}", "[]", "oops", '{"portfolio":[["day",{"accountValueHistory":[]}]]}'):
             events = ADAPTER.parse_rest(poll, body, 12)
             assert len(events) == 1 and events[0].state == "error", (poll.json_body, body)
+
+
+# --- the typed fast path gives exactly what the careful path gives ---------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _number_text(x: float) -> str:
+    return repr(x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(1e-6, 1e7), st.floats(1e-6, 1e7), st.floats(-1, 1), st.floats(0, 1e9), st.text(min_size=1, max_size=8))
+def test_active_asset_ctx_fast_path_equals_the_careful_path(mark, oracle, funding, oi, coin):
+    import json as _json
+
+    from feeds import hyperliquid
+
+    frame = _json.dumps({"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": {
+        "funding": _number_text(funding), "openInterest": _number_text(oi), "prevDayPx": "1", "dayNtlVlm": "2",
+        "oraclePx": _number_text(oracle), "markPx": _number_text(mark), "midPx": "3"}}})
+    fast = hyperliquid._fast_ctx(frame, 7)
+    doc = _json.loads(frame)
+    careful = hyperliquid._ctx_events(coin, doc["data"]["ctx"], 7, hyperliquid.Problems(hyperliquid.VENUE))
+    assert fast == careful
