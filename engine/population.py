@@ -230,7 +230,7 @@ def cached_population(instrument: Instrument, anchor: float, open_interest: floa
     key = (instrument.venue, instrument.symbol, instrument.tiers, instrument.contract_size, anchor, open_interest, params)
     pop = _POPULATIONS.get(key)
     if pop is None:
-        if len(_POPULATIONS) >= 16:
+        if len(_POPULATIONS) >= 64:  # ~0.4 MB each; more contracts than this would thrash
             _POPULATIONS.pop(next(iter(_POPULATIONS)))
         pop = _POPULATIONS[key] = build_population(instrument, anchor, open_interest, params)
     return pop
