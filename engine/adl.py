@@ -42,11 +42,23 @@ def bitmex_ranking(x: AdlInputs) -> float:
     """
     if x.entry_value <= 0:
         return 0.0
-    pnl_pct = x.unrealized_pnl / x.entry_value
-    lev = x.effective_leverage
-    if not math.isfinite(lev) or lev <= 0:
+    return leveraged_pnl(x.unrealized_pnl / x.entry_value, x.effective_leverage)
+
+
+def leveraged_pnl(pnl_pct: float, leverage: float) -> float:
+    """PnL% × leverage when in profit, PnL% ÷ leverage in loss (BitMEX's rule, OKX's wording);
+    with no usable leverage, a profit ranks first (inf) and a loss last (0)."""
+    if not math.isfinite(leverage) or leverage <= 0:
         return math.inf if pnl_pct > 0 else 0.0
-    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+    return pnl_pct * leverage if pnl_pct > 0 else pnl_pct / leverage
+
+
+def leveraged_pnl_vector(pnl_pct: np.ndarray, leverage: np.ndarray) -> np.ndarray:
+    """``leveraged_pnl`` over arrays."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usable = np.isfinite(leverage) & (leverage > 0)
+        ranked = np.where(pnl_pct > 0, pnl_pct * leverage, pnl_pct / leverage)
+    return np.where(usable, ranked, np.where(pnl_pct > 0, np.inf, 0.0))
 
 
 def upnl_over_margin(x: AdlInputs) -> float:
@@ -84,10 +96,7 @@ def bitmex_ranking_vector(x: AdlInputs) -> np.ndarray:
     """``bitmex_ranking`` over arrays (every field of ``x`` an array of the same length)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         pnl_pct = np.where(x.entry_value > 0, x.unrealized_pnl / x.entry_value, 0.0)
-        lev = x.effective_leverage
-        usable = np.isfinite(lev) & (lev > 0)
-        ranked = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
-    return np.where(usable, ranked, np.where(pnl_pct > 0, np.inf, 0.0))
+    return np.where(x.entry_value > 0, leveraged_pnl_vector(pnl_pct, x.effective_leverage), 0.0)
 
 
 def upnl_over_margin_vector(x: AdlInputs) -> np.ndarray:

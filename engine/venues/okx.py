@@ -13,11 +13,9 @@ ADL normally closes at the mark price (bankruptcy price when the fund is nearly 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from engine.adl import AdlInputs
+from engine.adl import AdlInputs, leveraged_pnl, leveraged_pnl_vector
 from engine.margin import MarginRules
 
 RULES = MarginRules(venue="okx", mm_basis="mark", fee="mark")
@@ -35,18 +33,11 @@ def adl_score(x: AdlInputs) -> float:
     """
     if x.position_margin <= 0:
         return 0.0
-    pnl_pct = x.unrealized_pnl / x.position_margin
-    lev = x.effective_leverage
-    if not math.isfinite(lev) or lev <= 0:
-        return math.inf if pnl_pct > 0 else 0.0
-    return pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+    return leveraged_pnl(x.unrealized_pnl / x.position_margin, x.effective_leverage)
 
 
 def adl_scores(x: AdlInputs) -> np.ndarray:
     """``adl_score`` over arrays (the population model's vectorised twin)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         pnl_pct = np.where(x.position_margin > 0, x.unrealized_pnl / x.position_margin, 0.0)
-        lev = x.effective_leverage
-        usable = np.isfinite(lev) & (lev > 0)
-        ranked = np.where(pnl_pct > 0, pnl_pct * lev, pnl_pct / lev)
-    return np.where(usable, ranked, np.where(pnl_pct > 0, np.inf, 0.0))
+    return np.where(x.position_margin > 0, leveraged_pnl_vector(pnl_pct, x.effective_leverage), 0.0)
