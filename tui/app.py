@@ -393,6 +393,7 @@ class AdlwatchApp(App[None]):
     def action_adl_details(self) -> None:
         from engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
         from engine.risk import quantile_what_ifs
+        from engine.venues import rules_for
         from tui.screens.adl import AdlScreen
 
         risk = self.selected_position()
@@ -411,7 +412,7 @@ class AdlwatchApp(App[None]):
         self.push_screen(AdlScreen(
             f"{risk.venue} {risk.symbol} {risk.side} {risk.size:g}",
             f"venue ranking score {score} by {risk.adl_formula}; the ADL price on this venue is the "
-            f"{getattr(__import__('engine.venues', fromlist=['rules_for']).rules_for(risk.venue), 'ADL_PRICE', 'venue rule')}.",
+            f"{rules_for(risk.venue).ADL_PRICE}.",
             f"{sample.describe()} Drawn once at {anchor:,.6g} (the first mark this session); {sizing}. "
             "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
             what_ifs,
