@@ -41,7 +41,6 @@ from feeds.venue import Heartbeat, RestPoll
 from feeds.wire import Problems, error_status
 from feeds.wire import ms as _ms
 from feeds.wire import number as _number
-from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
 
 VENUE = "bybit"
@@ -129,18 +128,10 @@ def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], 
                    recv_ns: int, problems: Problems) -> list[Event]:
     """Events for the fields present in ``changed``, values read from the merged ``state``."""
     out: list[Event] = []
-    if "markPrice" in changed:
-        mark = _price(state.get("markPrice"))
-        if mark is None:
-            problems.add(f"{symbol}: bad mark price {state.get('markPrice')!r}", symbol)
-        else:
-            out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
-    if "indexPrice" in changed:
-        index = _price(state.get("indexPrice"))
-        if index is None:
-            problems.add(f"{symbol}: bad index price {state.get('indexPrice')!r}", symbol)
-        else:
-            out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
+    if "markPrice" in changed and (mark := problems.price(state.get("markPrice"), "mark price", symbol)) is not None:
+        out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+    if "indexPrice" in changed and (index := problems.price(state.get("indexPrice"), "index price", symbol)) is not None:
+        out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
     if any(k in changed for k in _FUNDING_FIELDS):
         rate = _number(state.get("fundingRate"))
         if rate is None:

@@ -105,22 +105,14 @@ def decode_fast_asset_ctxs(payload: str) -> Any:
 def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: Problems) -> list[Event]:
     """MarkPrice, IndexPrice (oracle), FundingRate and OpenInterest from one asset context."""
     out: list[Event] = []
-    mark = _price(ctx.get("markPx"))
-    if mark is None:
-        problems.add(f"{coin}: bad mark price {ctx.get('markPx')!r}", coin)
-    else:
+    mark = problems.price(ctx.get("markPx"), "mark price", coin)
+    if mark is not None:
         out.append(MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark))
-    if "oraclePx" in ctx:
-        oracle = _price(ctx.get("oraclePx"))
-        if oracle is None:
-            problems.add(f"{coin}: bad oracle price {ctx.get('oraclePx')!r}", coin)
-        else:
-            out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
+    if "oraclePx" in ctx and (oracle := problems.price(ctx.get("oraclePx"), "oracle price", coin)) is not None:
+        out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
     if "funding" in ctx:
-        rate = _number(ctx.get("funding"))
-        if rate is None:
-            problems.add(f"{coin}: bad funding rate {ctx.get('funding')!r}", coin)
-        else:
+        rate = problems.number(ctx.get("funding"), "funding rate", coin)
+        if rate is not None:
             out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
                                    next_funding_ts=None))
     if "openInterest" in ctx:

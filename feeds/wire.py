@@ -76,3 +76,17 @@ class Problems:
         if len(self.items) > 1:
             detail += f" (+{len(self.items) - 1} more)"
         return [error_status(self.venue, detail, recv_ns, symbol)]
+
+    def price(self, raw: Any, what: str, symbol: str) -> float | None:
+        """A valid price, or None with the problem noted (``what``: "mark price", "index price")."""
+        value = price(raw)
+        if value is None:
+            self.add(f"{symbol}: bad {what} {raw!r}", symbol)
+        return value
+
+    def number(self, raw: Any, what: str, symbol: str) -> float | None:
+        """A finite number, or None with the problem noted."""
+        value = number(raw)
+        if value is None:
+            self.add(f"{symbol}: bad {what} {raw!r}", symbol)
+        return value
