@@ -320,19 +320,23 @@ class FeedClient:
             self._watch_changed.set()  # the watchdog may be asleep with nothing to watch
             self._status(symbols, "subscribed", f"{len(symbols)} symbol(s)")
             keeper = asyncio.create_task(self._keepalive(session))
+            notice = self._notice
+            tap = self.on_frame is not None
             async for message in ws:
                 recv_ns = time.time_ns()
-                session.last_recv = time.monotonic()
+                now = time.monotonic()
+                session.last_recv = now
                 session.frames += 1
                 stats.frames += 1
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                self._tap(text, recv_ns)
-                if self._notice(text):
+                if tap:
+                    self._tap(text, recv_ns)
+                if notice(text):
                     session.reason = "venue asked to reconnect (notice)"
                     session.planned = True
                     await ws.close(1000, "reconnect on venue notice")
                     break
-                self._handle_events(_parse(parser, self.venue, text, recv_ns), session)
+                self._handle_events(_parse(parser, self.venue, text, recv_ns), session, now)
             if not session.reason:
                 session.reason = _close_reason(ws)
         except ConnectionClosed as exc:
@@ -350,21 +354,22 @@ class FeedClient:
             self._sessions.discard(session)
         return session
 
-    def _handle_events(self, events: list[Event], session: _Session) -> None:
+    def _handle_events(self, events: list[Event], session: _Session, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        last_data, watched, put = self._last_data, self._watched, self.queue.put_nowait
         for event in events:
-            if not isinstance(event, FeedStatus):
+            if event.kind != "status":
                 if not self.symbols:
                     symbol = ""
                 else:
-                    symbol = event.symbol if event.symbol in self._last_data else self._by_upper.get(
-                        event.symbol.upper())
-                if symbol is not None and symbol in self._watched:
-                    self._last_data[symbol] = time.monotonic()
+                    symbol = event.symbol if event.symbol in last_data else self._by_upper.get(event.symbol.upper())
+                if symbol is not None and symbol in watched:
+                    last_data[symbol] = now
                     session.data_events += 1
                     if symbol in self._stale:
                         self._stale.discard(symbol)
                         self._status([symbol], "subscribed", "data resumed")
-            self._emit(event)
+            put(event)
 
     async def _keepalive(self, session: _Session) -> None:
         """Send the venue heartbeat when due; abort a silent socket; rotate an old one."""
