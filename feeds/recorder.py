@@ -8,7 +8,9 @@ live connection has), so ``tail --from`` shows what the live feed would have sho
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -125,26 +127,35 @@ def recording_parts(path: str | os.PathLike) -> list[Path]:
 
 
 def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str | None]]:
-    """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file, streamed.
+    """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file (plain or
+    gzip), streamed.
 
     Blank lines are skipped, and so is a cut-off last line (no newline: a recorder killed mid-write).
     Any other bad line raises ``RecordingError`` naming the file and line.
     """
     try:
         file = open(path, "rb")
+        if file.read(2) == b"\x1f\x8b":  # a gzip-compressed recording reads the same way
+            file.close()
+            file = gzip.open(path, "rb")
+        else:
+            file.seek(0)
     except OSError as exc:
         raise RecordingError(path, None, f"cannot read recording ({exc.strerror or exc})") from None
-    with file:
-        for number, raw in enumerate(file, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = _decoder.decode(raw)
-            except msgspec.DecodeError as exc:
-                if not raw.endswith(b"\n"):  # only the last line can lack one: the write was cut off
-                    return
-                raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
-            yield line.recv_ns, line.venue, line.frame, line.rest
+    try:
+        with file:
+            for number, raw in enumerate(file, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    line = _decoder.decode(raw)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    if not raw.endswith(b"\n"):  # only the last line can lack one: the write was cut off
+                        return
+                    raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
+                yield line.recv_ns, line.venue, line.frame, line.rest
+    except (OSError, EOFError, zlib.error) as exc:
+        raise RecordingError(path, None, f"cannot read recording ({exc})") from None
 
 
 def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) -> Iterator[Event]:

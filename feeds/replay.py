@@ -34,7 +34,7 @@ import re
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,10 +292,8 @@ def _load_raw(path, venue: str | None, symbol: str | None) -> list[Event]:
     from feeds import recorder
 
     symbols = [symbol] if symbol else None
-    if _is_gzip(path):
-        stream = _replay_gzip(path, symbols)
-    else:
-        stream = recorder.replay_events(path, symbols=symbols)
+    _is_gzip(path)  # refuses a zip with a clear message; plain and gzip both read below
+    stream = recorder.replay_events(path, symbols=symbols)
     wanted_venue = venue.lower() if venue else None
     wanted_symbol = symbol.upper() if symbol else None
     out = []
@@ -306,57 +304,6 @@ def _load_raw(path, venue: str | None, symbol: str | None) -> list[Event]:
             continue
         out.append(event)
     return out
-
-
-def _gzip_lines(path) -> Iterator[tuple[int, int, str, str, str | None]]:
-    """``(line, recv_ns, venue, frame, rest)`` from a gzip raw recording, with read_recording's rules:
-    blank lines skipped, a cut-off last line (no newline) dropped, any other bad line an error."""
-    from feeds.recorder import RecordingError
-
-    try:
-        with gzip.open(path, "rb") as file:
-            for number, raw in enumerate(file, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    line = _raw_line_decoder.decode(raw)
-                except (msgspec.DecodeError, ValueError) as exc:
-                    if not raw.endswith(b"\n"):
-                        return
-                    raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
-                yield number, line.recv_ns, line.venue, line.frame, line.rest
-    except (OSError, EOFError, zlib.error) as exc:
-        raise RecordingError(path, None, f"cannot read gzip recording ({_describe(exc)})") from None
-
-
-def _replay_gzip(path, symbols: list[str] | None) -> Iterator[Event]:
-    """``recorder.replay_events`` for a gzip file: the same parsers, one fresh parser per venue."""
-    from feeds import recorder
-    from feeds.registry import get_adapter
-
-    adapters: dict[str, object] = {}
-    parsers: dict[str, object] = {}
-    wanted = {s.upper() for s in symbols} if symbols else None
-    for _, recv_ns, venue, frame, rest in _gzip_lines(path):
-        if venue not in adapters:
-            try:
-                adapters[venue] = get_adapter(venue)
-            except Exception as exc:  # noqa: BLE001 - an unknown venue is a status, as in replay_events
-                yield FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
-                                 detail=f"unknown venue in recording: {exc}")
-                adapters[venue] = None
-            else:
-                parsers[venue] = adapters[venue].new_parser()
-        adapter = adapters[venue]
-        if adapter is None:
-            continue
-        if rest is None:
-            events = recorder._safe(parsers[venue].parse, venue, recv_ns, frame, recv_ns)
-        else:
-            events = recorder._parse_rest(adapter, rest, frame, recv_ns, symbols or [])
-        for event in events:
-            if wanted is None or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
-                yield event
 
 
 # --- CSV: a fast columnar path, and a line-by-line path that finds the bad line -----------------------
