@@ -105,18 +105,8 @@ def upnl_over_margin_vector(x: AdlInputs) -> np.ndarray:
                         np.where(x.unrealized_pnl > 0, np.inf, 0.0))
 
 
-def quantile_of(score: float, quantity: float, scores: np.ndarray, quantities: np.ndarray) -> int:
-    """Lights (1–5) of one position scored among others of the same side, itself included.
-
-    Same rule as ``quintile_lights``: the cumulative quantity ahead of it and its own, in 20 % steps.
-    Ties rank the position after the others (the cautious reading: it is not ahead of equals).
-    """
-    scores = np.asarray(scores, dtype=float)
-    quantities = np.asarray(quantities, dtype=float)
-    ahead = float(quantities[scores >= score].sum())
-    total = float(quantities.sum()) + quantity
-    if total <= 0:
-        return 1
-    share = (ahead + quantity) / total
-    bucket = min(5, max(1, math.ceil(share * 5.0 - 1e-9)))
-    return 6 - bucket
+def lights_for_share(ahead: float, own: float, total: float) -> int:
+    """Lights of one position with ``ahead`` quantity ranked at or above it, out of ``total`` (its own
+    included): the ``quintile_lights`` rule for one position. Ties rank it after the others."""
+    share = (ahead + own) / total if total > 0 else 1.0
+    return 6 - min(5, max(1, math.ceil(share * 5.0 - 1e-9)))

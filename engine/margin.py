@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -212,11 +212,3 @@ def _requirement_terms(rules: MarginRules, leg: Leg, probe_u: float, a: float, b
     if rules.fee == "mark":
         b -= k * inst.taker_fee
     return a, b
-
-
-def group_requirement(rules: MarginRules, legs: Iterable[Leg], mark: float) -> float:
-    return sum(maintenance_margin(rules, leg, mark) for leg in legs)
-
-
-def group_pnl(legs: Iterable[Leg], mark: float) -> float:
-    return sum(unrealized_pnl(leg, mark) for leg in legs)

@@ -29,7 +29,7 @@ from importlib import resources
 
 import numpy as np
 
-from engine.adl import AdlInputs, quantile_of
+from engine.adl import AdlInputs, lights_for_share
 from engine.instruments import Instrument
 from engine.venues import rules_for
 
@@ -191,16 +191,6 @@ def scores(pop: Population, mark: float, mask: np.ndarray | None = None) -> np.n
     return rules_for(pop.instrument.venue).adl_scores(adl_inputs(pop, mark, mask))
 
 
-def estimate_quantile(pop: Population, sign: int, score: float, size: float, mark: float) -> int:
-    """1–5 lights of a position with this venue score among the same side of the population."""
-    same = pop.side == sign
-    return quantile_of(score, size, scores(pop, mark, same), pop.size[same])
-
-
-def with_seed(params: PopulationParams, seed: int) -> PopulationParams:
-    return replace(params, seed=seed)
-
-
 # --- the estimate the snapshot carries ---------------------------------------------------------
 
 # Scores are taken at the mark rounded to a 1 % grid: an estimate needs no tick precision, and a
@@ -266,9 +256,8 @@ def quantile_estimate(
     ascending, size_at_or_above = _side_ranking(pop, sign, grid_mark(mark))
     first = int(np.searchsorted(ascending, score, side="left"))  # scores >= ours start here
     ahead = float(size_at_or_above[first]) if first < len(ascending) else 0.0
-    total = float(size_at_or_above[0]) + size if len(ascending) else size
-    share = (ahead + size) / total if total > 0 else 1.0
-    return 6 - min(5, max(1, math.ceil(share * 5.0 - 1e-9)))
+    total = (float(size_at_or_above[0]) if len(ascending) else 0.0) + size
+    return lights_for_share(ahead, size, total)
 
 
 DEFAULT_ESTIMATE_PARAMS = PopulationParams(positions_per_side=5_000)

@@ -127,14 +127,13 @@ def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) ->
         return positions
     from engine.population import quantile_estimate
 
-    catalogue = inputs.catalogue or default_catalogue()
     out = []
     for p in positions:
         if p.adl_score is None or p.mark_price is None:
             out.append(p)
             continue
         key = (p.venue, p.symbol)
-        instrument = _instrument_of(inputs.portfolio, p, catalogue)
+        instrument = inputs.portfolio.accounts[p.account].positions[p.index].instrument
         oi = inputs.open_interest.get(key)
         quantile = quantile_estimate(
             instrument,
@@ -147,10 +146,6 @@ def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) ->
         )
         out.append(msgspec.structs.replace(p, adl_quantile=quantile))
     return tuple(out)
-
-
-def _instrument_of(portfolio: Portfolio, risk: PositionRisk, catalogue: Catalogue):
-    return portfolio.accounts[risk.account].positions[risk.index].instrument
 
 
 def _leg(position: Position) -> Leg:

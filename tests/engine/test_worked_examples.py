@@ -183,3 +183,12 @@ def test_x1_bitmex_quantity_weighted_quintiles():
     percentile = {a: (6 - light) * 20 for a, light in zip(accounts, lights, strict=True)}
     assert percentile == {2: 20, 5: 40, 4: 60, 1: 80, 6: 80, 3: 100}
     assert lights[1] == 5 and lights[2] == 1  # all lights lit at the front of the queue
+
+
+def test_x1_one_position_rule_agrees_with_the_quintiles():
+    qty = [10, 10, 20, 30, 20, 10]
+    rank = [3, 6, 1, 4, 5, 2]
+    lights = adl.quintile_lights(rank, qty)
+    for i, (score, q) in enumerate(zip(rank, qty, strict=True)):
+        ahead = sum(qq for s, qq in zip(rank, qty, strict=True) if s > score)
+        assert adl.lights_for_share(ahead, q, sum(qty)) == lights[i]

@@ -32,6 +32,15 @@ def marks_source():
     return ListSource([MarkPrice(venue=v, symbol=s, ts=1_700_000_000_000, price=p) for v, s, p in MARKS])
 
 
+def app_on_file(tmp_path):
+    """The monitor on a real portfolio file (the test portfolio), so edits are saved to it."""
+    from feeds.portfolio_store import load
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    return path, AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+
+
 def cell(app: AdlwatchApp, row: int, column: str) -> str:
     table = app.query_one(PositionsTable)
     return str(table.get_cell_at((row, list(table.columns).index(column))))
@@ -115,9 +124,7 @@ async def test_feed_status_events_show_in_the_feeds_panel():
 async def test_editing_a_position_persists_to_the_file_and_survives_a_restart(tmp_path):
     from feeds.portfolio_store import load
 
-    path = tmp_path / "portfolio.toml"
-    path.write_text(PORTFOLIO)
-    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
         await pilot.press("e")
@@ -139,11 +146,8 @@ async def test_editing_a_position_persists_to_the_file_and_survives_a_restart(tm
 
 
 async def test_a_bad_edit_keeps_the_form_open_with_the_field_named_and_the_file_untouched(tmp_path):
-    from feeds.portfolio_store import load
 
-    path = tmp_path / "portfolio.toml"
-    path.write_text(PORTFOLIO)
-    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
         await pilot.press("e")
@@ -160,9 +164,7 @@ async def test_a_bad_edit_keeps_the_form_open_with_the_field_named_and_the_file_
 async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path):
     from feeds.portfolio_store import load
 
-    path = tmp_path / "portfolio.toml"
-    path.write_text(PORTFOLIO)
-    app = AdlwatchApp(load(path), marks_source(), portfolio_path=path)
+    path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
         before = app.engine.snapshot().positions[1]  # the isolated ETH short
