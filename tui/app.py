@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header
 from engine.errors import InputError
 from engine.portfolio import (
     Portfolio,
+    remove_account,
     with_isolated_margin_change,
     with_leverage,
     with_position,
@@ -83,6 +84,7 @@ class AdlwatchApp(App[None]):
         Binding("n", "new_position", "add a position"),
         Binding("e", "edit_position", "edit the selected position"),
         Binding("x", "remove_position", "remove the selected position"),
+        Binding("X", "remove_account", "remove the selected position's account", key_display="X", show=False),
         Binding("m", "margin", "add/remove isolated margin", show=False),
         Binding("v", "leverage", "change leverage", show=False),
         Binding("w", "wallet", "set the account's wallet balance", show=False),
@@ -206,15 +208,14 @@ class AdlwatchApp(App[None]):
             return
         self._dirty = False
         live = self.engine.snapshot()
-        shown = apply_shocks(self.engine.inputs(), self.shocks) if self.shocks else live
+        shown = self.current_snapshot()
         for c in live.contracts:
             if c.fund_to_oi is not None:
                 self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
         selected = self._selected_key(shown)
         chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
-        marks = self.history.marks() if chart_key is None else {}
-        if chart_key is not None:
-            marks = {chart_key: self.history.marks().get(chart_key, ())}
+        # Only the charted contract's history is copied into the view (the others stay in History).
+        marks = {chart_key: self.history.series(chart_key)} if chart_key is not None else {}
         now_ms = replay.position_ms if replay else int(self._clock() * 1000)
         self.view = ViewState(
             snapshot=shown,
@@ -535,6 +536,20 @@ class AdlwatchApp(App[None]):
                 self.set_portfolio(without_position(self.portfolio, *where))
 
         self.push_screen(PercentScreen(f"Remove {p.venue} {p.symbol} {p.side.label} {p.size:g}? (y/n)", "n"), done)
+
+    def action_remove_account(self) -> None:
+        where = self._selected_indices()
+        if where is None:
+            return
+        a = self.portfolio.accounts[where[0]]
+
+        def done(answer: str | None) -> None:
+            if answer and answer.strip().lower() in ("y", "yes"):
+                self.set_portfolio(remove_account(self.portfolio, where[0]))
+
+        self.push_screen(PercentScreen(
+            f"Remove the {a.venue} {a.settle} account (wallet {a.wallet_balance:g}) and its {len(a.positions)} "
+            "position(s)? (y/n)", "n"), done)
 
     def _number_prompt(self, question: str, placeholder: str, apply: Callable[[float], Portfolio]) -> None:
         def done(text: str | None) -> None:

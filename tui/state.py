@@ -90,8 +90,8 @@ class History:
         self._marks.clear()
         self._funds.clear()
 
-    def marks(self) -> dict[MarkKey, tuple[tuple[int, float], ...]]:
-        return {k: tuple(v) for k, v in self._marks.items()}
+    def series(self, key: MarkKey) -> tuple[tuple[int, float], ...]:
+        return tuple(self._marks.get(key, ()))
 
     def funds(self) -> dict[MarkKey, tuple[float, ...]]:
         return {k: tuple(v) for k, v in self._funds.items()}

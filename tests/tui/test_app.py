@@ -216,3 +216,26 @@ async def test_c_runs_the_cascade_in_a_worker_and_shows_the_rounds():
         await screen.workers.wait_for_complete()
         await pilot.pause()
         assert screen.policy == "pro-rata" and rounds.row_count > 0
+
+
+async def test_removing_an_account_asks_first_and_saves(tmp_path):
+    from feeds.portfolio_store import load
+
+    path, app = app_on_file(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        app.query_one(PositionsTable).move_cursor(row=2)  # the Hyperliquid short
+        await pilot.pause()
+        await pilot.press("X")
+        await pilot.pause()
+        await pilot.press("n", "enter")  # declined: nothing changes
+        await pilot.pause()
+        assert len(app.portfolio.accounts) == 2
+        await pilot.press("X")
+        await pilot.pause()
+        await pilot.press("y", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert [a.venue for a in app.portfolio.accounts] == ["binance"]
+        assert app.query_one(PositionsTable).row_count == 2
+    assert [a.venue for a in load(path).accounts] == ["binance"]
