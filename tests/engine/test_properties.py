@@ -109,6 +109,14 @@ def test_cross_margin_balance_equals_maintenance_at_liquidation_price(venue, kin
         )
         scale = max(1.0, wallet, sum(abs(leg.k * (px if kind == "linear" else 1 / px)) for leg, px in zip(legs, prices_at, strict=True)))
         assert balance == pytest.approx(required, abs=1e-9 * scale)
+        # At the bankruptcy price the account's margin balance is zero (Bybit: what is left is the fee to close).
+        bp = risk.bankruptcy_price
+        if bp is None:
+            continue
+        at_bp = [bp if j == i else marks[(venue, p.symbol)] for j, p in enumerate(positions)]
+        equity = wallet + sum(unrealized_pnl(leg, px) for leg, px in zip(legs, at_bp, strict=True))
+        fee = legs[i].k * (bp if kind == "linear" else 1 / bp) * legs[i].instrument.taker_fee if venue == "bybit" else 0.0
+        assert equity == pytest.approx(fee, abs=1e-9 * scale)
 
 
 @settings(max_examples=300, deadline=None)
