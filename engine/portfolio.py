@@ -8,12 +8,13 @@ and writing the file is feeds/portfolio_store.py's job.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from engine.errors import InputError
-from engine.instruments import VENUES, Catalogue, Instrument, default_catalogue
+from engine.instruments import VENUES, Catalogue, Instrument, Tier, default_catalogue
 
 
 class Side(IntEnum):
@@ -41,6 +42,9 @@ class Position:
     isolated_margin: float | None = None  # set for isolated positions (margin without uPnL)
     mmr: float | None = None  # user override of the tier table
     maint_amount: float | None = None
+    hedge: str | None = None  # positions sharing a hedge name form a (cross-venue) pair
+    alert_below_pct: float | None = None  # this position's own liquidation-distance alert threshold
+    reported: VenueReport | None = None  # the venue's own figures (imported positions only)
 
     @property
     def venue(self) -> str:
@@ -79,7 +83,23 @@ class Position:
             data["mmr"] = self.mmr
             if self.maint_amount is not None:
                 data["maint_amount"] = self.maint_amount
+        if self.hedge is not None:
+            data["hedge"] = self.hedge
+        if self.alert_below_pct is not None:
+            data["alert_below_pct"] = self.alert_below_pct
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReport:
+    """What the venue itself says about an imported position, shown beside adlwatch's figures."""
+
+    liquidation_price: float | None = None
+    adl_lights: int | None = None  # 1..5, 5 = first in the venue's ADL queue
+    adl_raw: str | None = None  # the venue's own value and scale
+    mark_price: float | None = None
+    unrealized_pnl: float | None = None
+    brackets_from_account: bool = False  # the tiers are the account's own (Binance leverageBracket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +109,52 @@ class Account:
     settle: str
     positions: tuple[Position, ...] = ()
     settle_given: bool = False
+    # A followed account: its positions and wallet come from the venue, never from the file.
+    address: str | None = None  # Hyperliquid: the public wallet address followed
+    key_name: str | None = None  # Binance/Bybit/OKX: label of a read-only key (env or keyring), never the key
+    hedges: tuple[tuple[str, str], ...] = ()  # followed accounts: (symbol, hedge name) tags
+    alert_below_pct: float | None = None  # default distance threshold for this account's positions
+    # Filled from the venue for followed accounts:
+    imported: bool = False  # True once the venue has reported (positions are the venue's)
+    reported_value: float | None = None  # the venue's margin balance
+    reported_maintenance: float | None = None  # the venue's cross maintenance margin
+    warnings: tuple[str, ...] = ()  # e.g. a key that can trade; positions adlwatch cannot model
+
+    @property
+    def followed(self) -> bool:
+        return self.address is not None or self.key_name is not None
+
+    @property
+    def ref(self) -> str | None:
+        """The reference an ``AccountState`` event carries in its ``symbol``."""
+        return self.address if self.address is not None else self.key_name
+
+    @property
+    def source(self) -> str:
+        if self.address is not None:
+            return f"address {self.address[:6]}…{self.address[-4:]}"
+        if self.key_name is not None:
+            return f"api key '{self.key_name}'"
+        return "manual"
 
     def to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"venue": self.venue, "wallet_balance": self.wallet_balance}
+        data: dict[str, Any] = {"venue": self.venue}
+        if self.followed:
+            # What the file says of a followed account: where to follow it, never what it holds.
+            if self.address is not None:
+                data["address"] = self.address
+            if self.key_name is not None:
+                data["key_name"] = self.key_name
+            if self.hedges:
+                data["hedges"] = dict(self.hedges)
+            if self.alert_below_pct is not None:
+                data["alert_below_pct"] = self.alert_below_pct
+            return data
+        data["wallet_balance"] = self.wallet_balance
         if self.settle_given:
             data["settle"] = self.settle
+        if self.alert_below_pct is not None:
+            data["alert_below_pct"] = self.alert_below_pct
         data["position"] = [p.to_data() for p in self.positions]
         return data
 
@@ -101,9 +162,13 @@ class Account:
 @dataclass(frozen=True, slots=True)
 class Portfolio:
     accounts: tuple[Account, ...] = field(default_factory=tuple)
+    alerts: dict[str, Any] = field(default_factory=dict)  # the file's [alerts] table, validated
 
     def to_data(self) -> dict[str, Any]:
-        return {"account": [a.to_data() for a in self.accounts]}
+        data: dict[str, Any] = {"account": [a.to_data() for a in self.accounts]}
+        if self.alerts:
+            data["alerts"] = dict(self.alerts)
+        return data
 
     def symbols(self) -> set[tuple[str, str]]:
         return {(p.venue, p.symbol) for a in self.accounts for p in a.positions}
@@ -111,14 +176,24 @@ class Portfolio:
     @staticmethod
     def from_data(data: dict[str, Any], catalogue: Catalogue | None = None) -> Portfolio:
         catalogue = catalogue or default_catalogue()
-        _check_keys(data, {"account"}, "")
+        _check_keys(data, {"account", "alerts"}, "")
         accounts_data = data.get("account", [])
         if not isinstance(accounts_data, list):
             raise InputError("must be an array of tables ([[account]])", field="account", value=accounts_data)
-        return Portfolio(tuple(_account(a, f"account[{i}]", catalogue) for i, a in enumerate(accounts_data)))
+        alerts: dict[str, Any] = {}
+        if "alerts" in data:
+            from engine.alerts import AlertRules
+
+            AlertRules.from_data(data["alerts"], "alerts")  # raises InputError naming the field
+            alerts = dict(data["alerts"])
+        accounts = tuple(_account(a, f"account[{i}]", catalogue) for i, a in enumerate(accounts_data))
+        return Portfolio(accounts, alerts)
 
 
-_ACCOUNT_KEYS = {"venue", "wallet_balance", "settle", "position"}
+_ACCOUNT_KEYS = {"venue", "wallet_balance", "settle", "position", "address", "key_name", "hedges", "alert_below_pct"}
+_FOLLOWED_KEYS = {"venue", "address", "key_name", "hedges", "alert_below_pct"}
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_KEY_NAME = re.compile(r"[A-Za-z0-9_-]{1,24}")
 _POSITION_KEYS = {
     "symbol",
     "side",
@@ -129,6 +204,8 @@ _POSITION_KEYS = {
     "isolated_margin",
     "mmr",
     "maint_amount",
+    "hedge",
+    "alert_below_pct",
 }
 
 
@@ -170,11 +247,65 @@ def _string(data: dict, key: str, where: str) -> str:
     return value
 
 
+def _alert_pct(data: dict, where: str) -> float | None:
+    if "alert_below_pct" not in data:
+        return None
+    return _as_number(data["alert_below_pct"], f"{where}.alert_below_pct", positive=False)
+
+
+def _hedge_name(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("must be a non-empty string (the hedge pair's name)", field=name, value=value)
+    return value.strip()
+
+
+def _followed_account(data: dict, where: str, venue: str) -> Account:
+    """An account whose positions come from the venue: a Hyperliquid address or a read-only key's label."""
+    extra = sorted(set(data) - _FOLLOWED_KEYS)
+    if extra:
+        raise InputError(
+            "a followed account takes its balance and positions from the venue; remove this key "
+            "(or put manual positions in an account of their own)",
+            field=f"{where}.{extra[0]}", value=data[extra[0]],
+        )
+    address = key_name = None
+    if "address" in data:
+        if "key_name" in data:
+            raise InputError("give address (Hyperliquid) or key_name, not both", field=f"{where}.key_name", has_value=False)
+        if venue != "hyperliquid":
+            raise InputError("only Hyperliquid positions are public by address; use key_name for "
+                             f"{venue}", field=f"{where}.address", value=data["address"])
+        address = data["address"]
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+            raise InputError("must be 0x followed by 40 hex digits", field=f"{where}.address", value=address)
+        address = address.lower()
+    else:
+        key_name = data["key_name"]
+        if venue == "hyperliquid":
+            raise InputError("Hyperliquid needs no key: follow the wallet with address = \"0x…\"",
+                             field=f"{where}.key_name", has_value=False)
+        if not isinstance(key_name, str) or not _KEY_NAME.fullmatch(key_name):
+            # Never echo it: a user may have pasted the key itself here.
+            raise InputError(
+                "must be a short label (letters, digits, - or _, at most 24) naming a key kept in the "
+                f"environment (ADLWATCH_{venue.upper()}_<LABEL>_API_KEY …) or the keyring, never the key itself",
+                field=f"{where}.key_name", has_value=False,
+            )
+    hedges_data = data.get("hedges", {})
+    if not isinstance(hedges_data, dict):
+        raise InputError("must be a table of symbol = \"hedge name\"", field=f"{where}.hedges", value=hedges_data)
+    hedges = tuple(sorted((str(k), _hedge_name(v, f"{where}.hedges.{k}")) for k, v in hedges_data.items()))
+    settle = "USDC" if venue == "hyperliquid" else "USDT"
+    return Account(venue, 0.0, settle, (), False, address, key_name, hedges, _alert_pct(data, where))
+
+
 def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
     _check_keys(data, _ACCOUNT_KEYS, where)
     venue = _string(data, "venue", where)
     if venue not in VENUES:
         raise InputError(f"unknown venue; known: {', '.join(VENUES)}", field=f"{where}.venue", value=venue)
+    if "address" in data or "key_name" in data:
+        return _followed_account(data, where, venue)
     wallet = _as_number(data.get("wallet_balance", 0.0), f"{where}.wallet_balance", allow_zero=True)
     positions_data = data.get("position", [])
     if not isinstance(positions_data, list):
@@ -199,7 +330,7 @@ def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
         )
     else:
         settle = settles.pop() if settles else ("USDC" if venue == "hyperliquid" else "USDT")
-    return Account(venue, wallet, settle, positions, settle_given)
+    return Account(venue, wallet, settle, positions, settle_given, alert_below_pct=_alert_pct(data, where))
 
 
 def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Position:
@@ -248,7 +379,73 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
         )
     elif "isolated_margin" in data:
         raise InputError("only for margin_mode = 'isolated'", field=f"{where}.isolated_margin", value=data["isolated_margin"])
-    return Position(instrument, side, size, entry, leverage, mode, isolated_margin, mmr, maint_amount)
+    hedge = _hedge_name(data["hedge"], f"{where}.hedge") if "hedge" in data else None
+    return Position(instrument, side, size, entry, leverage, mode, isolated_margin, mmr, maint_amount, hedge,
+                    _alert_pct(data, where))
+
+
+# -- followed accounts: the venue's report in, validated positions out ----------------------------
+
+
+def imported_account(account: Account, state: Any, catalogue: Catalogue | None = None) -> Account:
+    """``account`` (a followed one) with the balance and positions of a venue's ``AccountState``.
+
+    Duck-typed on the event's fields so the engine needs no feeds types. A position adlwatch cannot
+    model (unknown contract, no tier table, a nonsensical figure) is left out and named in
+    ``warnings``: the rest of the account is still computed, and nothing raises.
+    """
+    catalogue = catalogue or default_catalogue()
+    hedges = dict(account.hedges)
+    positions: list[Position] = []
+    warnings = list(getattr(state, "warnings", ()) or ())
+    for p in state.positions:
+        try:
+            positions.append(_imported_position(p, account.venue, catalogue, hedges.get(p.symbol)))
+        except InputError as error:
+            warnings.append(f"{p.symbol} {p.side} not modelled: {error.reason}")
+        except (TypeError, ValueError, ZeroDivisionError) as error:
+            warnings.append(f"{p.symbol} {p.side} not modelled: {error}")
+    settles = {p.instrument.settle for p in positions}
+    settle = settles.pop() if len(settles) == 1 else state.settle
+    if len(settles) > 1:
+        warnings.append("positions settle in different assets; only one settlement asset per account is modelled")
+    return replace(
+        account,
+        wallet_balance=max(0.0, float(state.wallet_balance)),
+        settle=settle,
+        positions=tuple(positions),
+        imported=True,
+        reported_value=getattr(state, "account_value", None),
+        reported_maintenance=getattr(state, "maintenance_margin", None),
+        warnings=tuple(warnings),
+    )
+
+
+def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:
+    instrument = catalogue.get(venue, p.symbol)
+    if p.side not in ("long", "short"):
+        raise InputError("side must be long or short", field="side", value=p.side)
+    for name in ("size", "entry_price", "leverage"):
+        number = getattr(p, name)
+        if not (isinstance(number, int | float) and math.isfinite(number) and number > 0):
+            raise InputError("must be a positive number", field=name, value=number)
+    if p.brackets:
+        tiers = tuple(Tier(float(f), float(c), float(m), float(lev), float(a)) for f, c, m, lev, a in p.brackets)
+        instrument = replace(instrument, tiers=tiers, source="the account's own brackets (venue)", verified=True)
+    elif not instrument.tiers:
+        raise InputError("no tier table: run `adlwatch tiers --refresh`", field="mmr", has_value=False)
+    mode = MarginMode.ISOLATED if p.margin_mode == "isolated" else MarginMode.CROSS
+    side = Side.LONG if p.side == "long" else Side.SHORT
+    isolated_margin = None
+    if mode is MarginMode.ISOLATED:
+        isolated_margin = p.isolated_margin
+        if isolated_margin is None or not isolated_margin > 0:
+            isolated_margin = Position(instrument, side, p.size, p.entry_price, p.leverage, mode).initial_margin()
+    lights = p.adl_lights if isinstance(p.adl_lights, int) and 0 <= p.adl_lights <= 5 else None
+    liq = p.liquidation_price if p.liquidation_price and p.liquidation_price > 0 else None
+    report = VenueReport(liq, lights, p.adl_raw, p.mark_price, p.unrealized_pnl, bool(p.brackets))
+    return Position(instrument, side, float(p.size), float(p.entry_price), float(p.leverage), mode,
+                    isolated_margin, hedge=hedge, reported=report)
 
 
 # -- edits: pure functions from a portfolio to a new, re-validated one ---------------------------

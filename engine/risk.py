@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from types import MappingProxyType
 from typing import Any
 
@@ -19,7 +20,7 @@ import msgspec
 from engine import adl
 from engine.instruments import Catalogue, default_catalogue
 from engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
-from engine.portfolio import Account, Portfolio, Position
+from engine.portfolio import Account, Portfolio, Position, imported_account
 from engine.venues import rules_for
 
 MarkKey = tuple[str, str]  # (venue, symbol)
@@ -54,6 +55,15 @@ class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
     adl_formula: str
     adl_quantile: int | None = None
     adl_alternatives: dict[str, float | None] = msgspec.field(default_factory=dict)
+    hedge: str | None = None
+    alert_below_pct: float | None = None  # the position's (or its account's) own threshold
+    # Imported positions: the venue's own figures beside ours, and why they may differ.
+    imported: bool = False
+    venue_liquidation_price: float | None = None
+    venue_adl_lights: int | None = None
+    venue_adl_raw: str | None = None
+    liquidation_diff_pct: float | None = None  # (ours − venue's) ÷ venue's, in %
+    disagreement: str | None = None  # set when the figures differ beyond 0.1 % (or one ADL light)
 
 
 class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +77,9 @@ class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
     margin_ratio: float | None  # maintenance margin ÷ margin balance; liquidation at 1
     positions: int
     cross_positions: int
+    source: str = "manual"  # manual | address 0x…  | api key 'label'
+    reported_margin_balance: float | None = None  # the venue's own figure (followed accounts)
+    warnings: tuple[str, ...] = ()
 
 
 class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
@@ -205,6 +218,12 @@ class AccountModel:
                 settle=p.instrument.settle,
                 isolated_margin=p.isolated_margin,
                 adl_formula=self.venue_rules.ADL_FORMULA,
+                hedge=p.hedge,
+                alert_below_pct=p.alert_below_pct if p.alert_below_pct is not None else account.alert_below_pct,
+                imported=p.reported is not None,
+                venue_liquidation_price=p.reported.liquidation_price if p.reported else None,
+                venue_adl_lights=p.reported.adl_lights if p.reported else None,
+                venue_adl_raw=p.reported.adl_raw if p.reported else None,
             )
             for i, p in enumerate(account.positions)
         ]
@@ -293,9 +312,12 @@ class AccountModel:
                 maintenance_margin=adl_mm,
                 effective_leverage=effective_leverage,
             )
+            diff_pct, disagreement = compare_with_venue(p, account, liquidation, mark)
             risks.append(
                 PositionRisk(
                     **self.static[i],
+                    liquidation_diff_pct=diff_pct,
+                    disagreement=disagreement,
                     mark_price=mark,
                     notional=notional,
                     unrealized_pnl=pnl,
@@ -329,8 +351,43 @@ class AccountModel:
             margin_ratio=margin_ratio,
             positions=len(account.positions),
             cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
+            source=account.source,
+            reported_margin_balance=account.reported_value,
+            warnings=account.warnings,
         )
         return account_risk, tuple(risks)
+
+
+DISAGREE_PCT = 0.1  # a liquidation price further than this from the venue's is highlighted
+
+
+def compare_with_venue(
+    position: Position, account: Account, liquidation: float | None, mark: float
+) -> tuple[float | None, str | None]:
+    """Our liquidation price against the venue's: the difference in %, and, beyond 0.1 %, the
+    likeliest reasons, most specific first."""
+    report = position.reported
+    if report is None or report.liquidation_price is None:
+        return None, None
+    venue_liq = report.liquidation_price
+    if liquidation is None:
+        return None, "the venue reports a liquidation price; adlwatch finds none (no positive price liquidates)"
+    diff_pct = (liquidation - venue_liq) / venue_liq * 100.0
+    if abs(diff_pct) <= DISAGREE_PCT:
+        return diff_pct, None
+    reasons = []
+    if report.mark_price is not None and abs(report.mark_price - mark) / mark > 0.0005:
+        reasons.append(f"the venue reported at mark {report.mark_price:,.6g}, the feed now says {mark:,.6g}")
+    inst = position.instrument
+    if not inst.verified and not report.brackets_from_account:
+        reasons.append(f"tier table unverified ({inst.source or 'no source'}{', ' + inst.as_of if inst.as_of else ''})")
+    if account.venue in ("bybit", "okx"):
+        reasons.append(f"fee term: {account.venue} counts a fee to close in the maintenance margin")
+    if position.isolated:
+        reasons.append("funding accrued moves isolated margin between reports")
+    else:
+        reasons.append("cross: the venue also counts open orders and other assets of the account")
+    return diff_pct, "; ".join(reasons)
 
 
 _EMPTY = dict(
@@ -445,18 +502,27 @@ class RiskEngine:
         self._open_interest: dict[MarkKey, tuple[float, float | None]] = {}
         self._funds: dict[tuple[str, tuple[str, ...], str], FundBalance] = {}
         self._anchors: dict[MarkKey, float] = {}
+        self._account_states: dict[tuple[str, str], Any] = {}  # followed accounts' last venue report
         self._snapshot: RiskSnapshot | None = None
         self.set_portfolio(portfolio)
 
     # -- state ---------------------------------------------------------------------------------
-    def set_portfolio(self, portfolio: Portfolio) -> None:
+    def set_portfolio(self, portfolio: Portfolio, keep: list[int] | None = None) -> None:
+        """Swap in a portfolio (an edit, or a followed account's new report); followed accounts keep
+        the venue's last report. ``keep``: only these accounts changed (the rest keep their models)."""
+        portfolio = self._with_states(portfolio)
+        if keep is not None and len(portfolio.accounts) == len(self._models):
+            self._portfolio = portfolio
+            self._rebuild_holders()
+            for i in keep:
+                self._models[i] = AccountModel(i, portfolio.accounts[i])
+                self._account_cache[i] = None
+                self._dirty.add(i)
+            self._contracts = None
+            self._snapshot = None
+            return
         self._portfolio = portfolio
-        self._holders: dict[MarkKey, list[int]] = {}
-        for i, account in enumerate(portfolio.accounts):
-            for p in account.positions:
-                holders = self._holders.setdefault((p.venue, p.symbol), [])
-                if i not in holders:
-                    holders.append(i)
+        self._rebuild_holders()
         self._models = [AccountModel(i, a) for i, a in enumerate(portfolio.accounts)]
         self._account_cache: list[tuple[AccountRisk, tuple[PositionRisk, ...]] | None] = [None] * len(
             portfolio.accounts
@@ -465,8 +531,17 @@ class RiskEngine:
         self._contracts: tuple[ContractRisk, ...] | None = None
         self._snapshot = None
 
+    def _rebuild_holders(self) -> None:
+        self._holders: dict[MarkKey, list[int]] = {}
+        for i, account in enumerate(self._portfolio.accounts):
+            for p in account.positions:
+                holders = self._holders.setdefault((p.venue, p.symbol), [])
+                if i not in holders:
+                    holders.append(i)
+
     @property
     def portfolio(self) -> Portfolio:
+        """The portfolio as computed: followed accounts hold what their venue last reported."""
         return self._portfolio
 
     def set_mark(self, venue: str, symbol: str, price: float) -> None:
@@ -501,9 +576,34 @@ class RiskEngine:
             self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
         elif kind == "insurance_fund":
             self.set_insurance_fund(event.venue, event.symbols, event.asset, event.balance)
+        elif kind == "account_state":
+            return self.set_account_state(event)
         else:
             return False
         return True
+
+    def set_account_state(self, state: Any) -> bool:
+        """A followed account's balance and positions, as the venue reports them (``AccountState``).
+
+        Kept by (venue, reference) so that an edit of the portfolio file keeps what the venue said.
+        """
+        key = (state.venue, state.symbol)
+        self._account_states[key] = state
+        matched = [i for i, a in enumerate(self._portfolio.accounts) if (a.venue, a.ref) == key]
+        if not matched:
+            return False
+        self.set_portfolio(self._portfolio, keep=matched)
+        return True
+
+    def _with_states(self, portfolio: Portfolio) -> Portfolio:
+        accounts = list(portfolio.accounts)
+        changed = False
+        for i, account in enumerate(accounts):
+            state = self._account_states.get((account.venue, account.ref)) if account.followed else None
+            if state is not None:
+                accounts[i] = imported_account(account, state, self._catalogue)
+                changed = True
+        return dc_replace(portfolio, accounts=tuple(accounts)) if changed else portfolio
 
     def _quantile_inputs(self) -> EngineInputs:
         # Only what the estimate reads: no copies of marks or funds per snapshot.

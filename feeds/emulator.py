@@ -146,6 +146,11 @@ class Emulator:
         self._http_server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task] = set()
         self._recorded: dict[str, list[str]] = {}
+        # Extensions (the private/user endpoints live in their own modules and register here):
+        # rest_hooks: async (method, target, headers, body) -> (status, text, extra headers) or None;
+        # ws_hooks: async (conn, doc) -> True when the message was theirs.
+        self.rest_hooks: list[Any] = []
+        self.ws_hooks: list[Any] = []
         if recording is not None:
             from feeds.recorder import read_recording
 
@@ -398,6 +403,10 @@ class Emulator:
             return  # real venues mostly ignore or drop; ignoring keeps tests about the client
         if not isinstance(doc, dict):
             return
+        for hook in self.ws_hooks:
+            if await hook(conn, doc):
+                await self._notify()
+                return
         if venue == "binance" and doc.get("method") in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if doc["method"] == "SUBSCRIBE":
                 self._add_symbols(conn, [p.split("@")[0].upper() for p in doc.get("params", [])])
@@ -539,7 +548,7 @@ class Emulator:
                 body = b""
                 if int(headers.get("content-length", "0") or 0):
                     body = await reader.readexactly(int(headers["content-length"]))
-                status, payload, extra = await self._route(method, target, body)
+                status, payload, extra = await self._route(method, target, body, headers)
                 data = payload.encode()
                 head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
                         "Content-Type: application/json", f"Content-Length: {len(data)}"]
@@ -553,7 +562,14 @@ class Emulator:
         finally:
             writer.close()
 
-    async def _route(self, method: str, target: str, body: bytes) -> tuple[int, str, dict[str, str]]:
+    async def _route(self, method: str, target: str, body: bytes,
+                     headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+        for hook in self.rest_hooks:
+            answer = await hook(method, target, headers or {}, body)
+            if answer is not None:
+                self.rest_requests.append((target.strip("/").split("/", 1)[0], urlsplit(target).path, answer[0]))
+                await self._notify()
+                return answer
         url = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         venue, _, path = url.path.strip("/").partition("/")

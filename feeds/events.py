@@ -65,7 +65,50 @@ class FeedStatus(Event, frozen=True, tag="status", kw_only=True):
     kind: ClassVar[str] = "status"
 
 
-AnyEvent = MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | FeedStatus
+class ImportedPosition(msgspec.Struct, frozen=True, kw_only=True):
+    """One position as the venue reports it for the user's own account (read-only import).
+
+    Sizes are in adlwatch's units (linear: coin; inverse: contracts), whatever the venue's wire
+    unit (OKX contracts are converted with ctVal by the importer). The venue's own liquidation
+    price and ADL indicator travel beside the position so the engine can show them next to ours.
+    """
+
+    symbol: str  # the venue's own symbol, as in the portfolio file
+    side: str  # long | short
+    size: float
+    entry_price: float
+    leverage: float
+    margin_mode: str  # cross | isolated
+    isolated_margin: float | None = None  # isolated only: margin without uPnL, settlement asset
+    liquidation_price: float | None = None  # the venue's figure; None where it reports none (or 0)
+    adl_lights: int | None = None  # the venue's ADL indicator on a 1..5 scale (5 = first in the queue)
+    adl_raw: str | None = None  # the venue's own value and scale, e.g. "adlQuantile 3 of 0-4"
+    mark_price: float | None = None  # the venue's mark when it reported
+    unrealized_pnl: float | None = None  # the venue's figure
+    # The account's own maintenance brackets where the venue gives them (Binance leverageBracket):
+    # rows of (floor, cap, mmr, max_leverage, maint_amount), notional basis.
+    brackets: list[tuple[float, float, float, float, float]] | None = None
+
+
+class AccountState(Event, frozen=True, tag="account_state", kw_only=True):
+    """The whole state of one followed account: ``symbol`` is the account's reference (the
+    Hyperliquid address, or the key label of an API account), ``venue`` its venue."""
+
+    settle: str  # USDT, USDC, or the coin of an inverse account
+    wallet_balance: float  # cross collateral (without uPnL), settlement asset
+    positions: list[ImportedPosition] = msgspec.field(default_factory=list)
+    account_value: float | None = None  # the venue's margin balance (wallet + uPnL), where reported
+    maintenance_margin: float | None = None  # the venue's cross maintenance margin, where reported
+    # What the key may do where the venue says (e.g. ["read", "trade"]); a key that can trade or
+    # withdraw is warned about loudly. Empty where the venue does not report it.
+    permissions: list[str] = msgspec.field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    kind: ClassVar[str] = "account_state"
+
+
+AnyEvent = (
+    MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | FeedStatus | AccountState
+)
 
 STATUS_STATES = ("connected", "subscribed", "stale", "disconnected", "error")
 ADL_STATES = ("normal", "warning", "adl")

@@ -1,0 +1,57 @@
+"""Followed accounts: the user's real positions, read-only, from the venues.
+
+Each venue has one module here (``binance``, ``bybit``, ``okx`` with a read-only API key;
+``hyperliquid`` by public address). Every follower has the same shape as a market feed: an object
+with ``venue``, ``ref`` (the account's reference: address or key label), ``label`` and
+``async run(emit)`` that emits ``AccountState`` events (feeds/events.py) and ``FeedStatus`` events
+(``venue``, ``symbol = "account:<ref>"``) for connection problems, a rejected key or a key with
+trading rights. It never raises out of ``run`` for a venue problem, and it never places, amends
+or cancels an order: the only requests it can make are the read endpoints listed in its module.
+
+Keys come from feeds/keys.py (environment or OS keyring), never from the portfolio file, and are
+never logged, recorded or put in an error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from feeds.events import Event
+
+
+class AccountFollower(Protocol):
+    venue: str
+    ref: str
+    label: str
+
+    async def run(self, emit: Callable[[Event], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
+                  ws_urls: dict[str, str] | None = None, env: dict[str, str] | None = None,
+                  **options: Any) -> list[AccountFollower]:
+    """One follower per followed account of the portfolio (``address`` or ``key_name``).
+
+    URLs default to each venue's own (``ADLWATCH_<VENUE>_REST_URL`` / ``_WS_URL`` override them).
+    """
+    from feeds.live import url_override
+
+    out: list[AccountFollower] = []
+    for account in portfolio.accounts:
+        if not account.followed:
+            continue
+        venue = account.venue
+        rest_url = (rest_urls or {}).get(venue) or url_override(venue, "REST")
+        ws_url = (ws_urls or {}).get(venue) or url_override(venue, "WS")
+        if account.address is not None:
+            from feeds.accounts.hyperliquid import HyperliquidFollower
+
+            out.append(HyperliquidFollower(account.address, rest_url=rest_url, ws_url=ws_url, **options))
+        else:
+            from feeds.accounts.signed import signed_follower
+
+            out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
+    return out
