@@ -13,7 +13,8 @@ from benchmarks.cascade_bench import bench_cascade
 from benchmarks.common import Row
 from benchmarks.engine_bench import bench_engine, bench_vector
 from benchmarks.feeds_bench import FIREHOSE_SECONDS, bench_firehose, bench_parse
-from benchmarks.replay_bench import bench_render, bench_replay
+from benchmarks.render_bench import bench_render
+from benchmarks.replay_bench import bench_replay
 
 SUITES = {
     "engine": bench_engine,

@@ -25,7 +25,15 @@ class AccountFollower(Protocol):
     ref: str
     label: str
 
-    async def run(self, emit: Callable[[Event], None]) -> None: ...
+    async def fetch(self) -> list[Event]:
+        """One REST round (for ``adlwatch check``): an ``AccountState``, or ``FeedStatus`` events
+        saying in one line why not (unreachable, key rejected, key missing). Never raises."""
+        ...
+
+    async def run(self, emit: Callable[[Event], None]) -> None:
+        """Follow the account until stopped: emit ``AccountState`` whenever it changes (polling, or
+        the venue's user websocket where it has one, reconciled by a poll on every reconnect)."""
+        ...
 
     def stop(self) -> None: ...
 
