@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import Row
+from benchmarks.common import Row, best_time
 
 RENDER_GOAL_MS = 50.0
 
