@@ -402,7 +402,8 @@ def imported_account(account: Account, state: Any, catalogue: Catalogue | None =
         try:
             positions.append(_imported_position(p, account.venue, catalogue, hedges.get(p.symbol)))
         except InputError as error:
-            warnings.append(f"{p.symbol} {p.side} not modelled: {error.reason}")
+            reason = "no contract specification in adlwatch" if error.reason.startswith("unknown") else error.reason
+            warnings.append(f"{p.symbol} {p.side} not modelled: {reason}")
         except (TypeError, ValueError, ZeroDivisionError) as error:
             warnings.append(f"{p.symbol} {p.side} not modelled: {error}")
     settles = {p.instrument.settle for p in positions}
@@ -419,6 +420,20 @@ def imported_account(account: Account, state: Any, catalogue: Catalogue | None =
         reported_maintenance=getattr(state, "maintenance_margin", None),
         warnings=tuple(warnings),
     )
+
+
+def with_account_states(portfolio: Portfolio, states: Any, catalogue: Catalogue | None = None) -> Portfolio:
+    """The portfolio with each followed account replaced by its venue's last report, where one came
+    (``states``: a mapping or iterable of ``AccountState``-like values, matched on venue and ref)."""
+    by_key = states if isinstance(states, dict) else {(s.venue, s.symbol): s for s in states}
+    accounts = list(portfolio.accounts)
+    changed = False
+    for i, account in enumerate(accounts):
+        state = by_key.get((account.venue, account.ref)) if account.followed else None
+        if state is not None:
+            accounts[i] = imported_account(account, state, catalogue)
+            changed = True
+    return replace(portfolio, accounts=tuple(accounts)) if changed else portfolio
 
 
 def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:

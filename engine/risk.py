@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from dataclasses import replace as dc_replace
 from types import MappingProxyType
 from typing import Any
 
@@ -20,7 +19,7 @@ import msgspec
 from engine import adl
 from engine.instruments import Catalogue, default_catalogue
 from engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
-from engine.portfolio import Account, Portfolio, Position, imported_account
+from engine.portfolio import Account, Portfolio, Position, with_account_states
 from engine.venues import rules_for
 
 MarkKey = tuple[str, str]  # (venue, symbol)
@@ -78,6 +77,7 @@ class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
     positions: int
     cross_positions: int
     source: str = "manual"  # manual | address 0x…  | api key 'label'
+    awaiting_venue: bool = False  # a followed account the venue has not reported yet
     reported_margin_balance: float | None = None  # the venue's own figure (followed accounts)
     warnings: tuple[str, ...] = ()
 
@@ -352,6 +352,7 @@ class AccountModel:
             positions=len(account.positions),
             cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
             source=account.source,
+            awaiting_venue=account.followed and not account.imported,
             reported_margin_balance=account.reported_value,
             warnings=account.warnings,
         )
@@ -596,14 +597,7 @@ class RiskEngine:
         return True
 
     def _with_states(self, portfolio: Portfolio) -> Portfolio:
-        accounts = list(portfolio.accounts)
-        changed = False
-        for i, account in enumerate(accounts):
-            state = self._account_states.get((account.venue, account.ref)) if account.followed else None
-            if state is not None:
-                accounts[i] = imported_account(account, state, self._catalogue)
-                changed = True
-        return dc_replace(portfolio, accounts=tuple(accounts)) if changed else portfolio
+        return with_account_states(portfolio, self._account_states, self._catalogue)
 
     def _quantile_inputs(self) -> EngineInputs:
         # Only what the estimate reads: no copies of marks or funds per snapshot.

@@ -1,13 +1,16 @@
 """Live market data for the monitor: every venue's feed client into one queue, one event stream.
 
-The app sees the same ``run(emit)`` shape as a replay, so it never knows which one runs.
+The app sees the same ``run(emit)`` shape as a replay, so it never knows which one runs. Followed
+accounts (feeds/accounts/) run beside the market feeds in the same queue; when a followed account
+reports a contract nobody subscribed to yet, that venue's feed is reopened with it added.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from feeds.connection import FeedClient
 from feeds.events import Event
@@ -23,7 +26,8 @@ def url_override(venue: str, kind: str) -> str | None:
 
 
 class LiveSource:
-    """Websockets (and REST polls for open interest and insurance funds) of the venues held."""
+    """Websockets (and REST polls for open interest and insurance funds) of the venues held, and
+    the followers of the portfolio's followed accounts."""
 
     def __init__(
         self,
@@ -32,32 +36,57 @@ class LiveSource:
         ws_urls: dict[str, str] | None = None,
         rest_urls: dict[str, str] | None = None,
         client_options: dict | None = None,
+        followers: Sequence[Any] = (),
     ) -> None:
         self.symbols_by_venue = {v: list(s) for v, s in symbols_by_venue.items() if s}
         self.ws_urls = ws_urls or {}
         self.rest_urls = rest_urls or {}
         self.client_options = client_options or {}
-        self.label = "live: " + ", ".join(sorted(self.symbols_by_venue)) if self.symbols_by_venue else "live: nothing held"
-        self.clients: list[FeedClient] = []
+        self.followers = list(followers)
+        venues = sorted(set(self.symbols_by_venue) | {f.venue for f in self.followers})
+        self.label = "live: " + ", ".join(venues) if venues else "live: nothing held"
+        self.clients: list[FeedClient] = []  # the running market-feed clients, one per venue
+        self._tasks: list[asyncio.Task] = []
+        self._queue: CoalescingQueue | None = None
+
+    def _start_client(self, venue: str) -> None:
+        client = FeedClient(
+            get_adapter(venue),
+            self.symbols_by_venue[venue],
+            ws_url=self.ws_urls.get(venue) or url_override(venue, "WS"),
+            rest=True,
+            rest_url=self.rest_urls.get(venue) or url_override(venue, "REST"),
+            queue=self._queue,
+            **self.client_options,
+        )
+        self.clients.append(client)
+        self._tasks.append(asyncio.create_task(client.run(), name=f"live-{venue}"))
+
+    def _held_by_followers(self, event: Event) -> None:
+        """A followed account's report: subscribe to contracts it holds that no feed carries yet."""
+        new = [p.symbol for p in event.positions if p.symbol not in self.symbols_by_venue.get(event.venue, [])]
+        if not new:
+            return
+        self.symbols_by_venue.setdefault(event.venue, []).extend(dict.fromkeys(new))
+        for old in [c for c in self.clients if c.venue == event.venue]:
+            self.clients.remove(old)
+            old.stop()  # its task ends by itself; the new client resubscribes everything
+        self._start_client(event.venue)
 
     async def run(self, emit: Callable[[Event], None]) -> None:
-        if not self.symbols_by_venue:
+        if not self.symbols_by_venue and not self.followers:
             return
         # The monitor shows neither index prices nor funding rates: they never enter its queue.
-        queue = CoalescingQueue(ignore_kinds=frozenset({"index_price", "funding_rate"}))
-        self.clients = [
-            FeedClient(
-                get_adapter(venue),
-                symbols,
-                ws_url=self.ws_urls.get(venue) or url_override(venue, "WS"),
-                rest=True,
-                rest_url=self.rest_urls.get(venue) or url_override(venue, "REST"),
-                queue=queue,
-                **self.client_options,
-            )
-            for venue, symbols in self.symbols_by_venue.items()
-        ]
-        tasks = [asyncio.create_task(c.run(), name=f"live-{c.venue}") for c in self.clients]
+        queue = self._queue = CoalescingQueue(ignore_kinds=frozenset({"index_price", "funding_rate"}))
+        for venue in self.symbols_by_venue:
+            self._start_client(venue)
+
+        def from_follower(event: Event) -> None:
+            queue.put_nowait(event)
+            if event.kind == "account_state":
+                self._held_by_followers(event)
+
+        follower_tasks = [asyncio.create_task(f.run(from_follower), name=f"follow-{f.venue}") for f in self.followers]
         try:
             while True:
                 try:
@@ -72,6 +101,9 @@ class LiveSource:
         finally:
             for client in self.clients:
                 client.stop()
+            for follower in self.followers:
+                follower.stop()
+            tasks = [*self._tasks, *follower_tasks]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

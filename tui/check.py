@@ -41,7 +41,22 @@ CONTRACT_FIELDS = (
     "adl_formula",
     "adl_quantile",
 )
-EXTRA_FIELDS = ("leverage", "kind", "settle", "isolated_margin", "distance_price", "account", "adl_alternatives")
+EXTRA_FIELDS = (
+    "leverage",
+    "kind",
+    "settle",
+    "isolated_margin",
+    "distance_price",
+    "account",
+    "adl_alternatives",
+    "hedge",
+    "imported",
+    "venue_liquidation_price",
+    "venue_adl_lights",
+    "venue_adl_raw",
+    "liquidation_diff_pct",
+    "disagreement",
+)
 
 
 def parse_mark_args(values: Iterable[str]) -> list[tuple[str | None, str, float]]:
@@ -151,18 +166,38 @@ def render_table(snapshot: RiskSnapshot) -> str:
                 fmt.lights(p.adl_quantile),
             )
         )
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(COLUMNS)]
+    columns = COLUMNS
     right = {3, 4, 5, 6, 7, 8, 9, 11}
+    if any(p.imported for p in snapshot.positions):
+        # Followed accounts: the venue's own figures beside ours.
+        columns = (*COLUMNS, "venue liq.", "Δ liq.", "venue ADL")
+        right |= {14, 15}
+        rows = [
+            (*r, fmt.price(p.venue_liquidation_price), _diff(p), fmt.lights(p.venue_adl_lights) if p.imported else "")
+            for r, p in zip(rows, snapshot.positions, strict=True)
+        ]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
 
     def line(cells):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
-    out = [line(COLUMNS), line(["-" * w for w in widths])]
+    out = [line(columns), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
+    disagreements = [p for p in snapshot.positions if p.disagreement]
+    if disagreements:
+        out.append("")
+        out.append("differs from the venue by more than 0.1 % (!):")
+        for p in disagreements:
+            out.append(f"  {p.venue} {p.symbol} {p.side}: {p.disagreement}")
     if snapshot.accounts:
         out.append("")
         out.append("accounts (cross):")
         for a in snapshot.accounts:
+            if a.source != "manual":
+                out.append(f"  {a.venue:<12} followed by {a.source}" + "".join(f"\n    ! {w}" for w in a.warnings))
+                if a.awaiting_venue:
+                    out.append("               not reported by the venue: its positions are unknown")
+                    continue
             if not a.cross_positions:
                 out.append(f"  {a.venue:<12} wallet {fmt.amount(a.wallet_balance)} {a.settle}  (isolated positions only)")
                 continue
@@ -182,6 +217,32 @@ def render_table(snapshot: RiskSnapshot) -> str:
     return "\n".join(out)
 
 
+def _diff(p: PositionRisk) -> str:
+    if p.liquidation_diff_pct is None:
+        return ""
+    return f"{p.liquidation_diff_pct:+.2f}%" + (" !" if p.disagreement else "")
+
+
+def import_followed(portfolio: Portfolio, offline: bool, err: TextIO) -> tuple[Portfolio, bool]:
+    """Followed accounts read once from their venues; False when one could not be read (said in one
+    line each on ``err``; the rest is still computed). Keys with trading rights are warned about."""
+    from engine.portfolio import with_account_states
+    from feeds.accounts import fetch_followed, followers_for
+
+    if not any(a.followed for a in portfolio.accounts):
+        return portfolio, True
+    if offline:
+        print("adlwatch check: followed accounts skipped (--offline): their positions come from the venue", file=err)
+        return portfolio, True
+    states, problems = asyncio.run(fetch_followed(followers_for(portfolio)))
+    for line in problems:
+        print(f"adlwatch check: {line}", file=err)
+    for state in states:
+        for warning in state.warnings:
+            print(f"adlwatch check: WARNING {state.venue} {state.symbol}: {warning}", file=err)
+    return with_account_states(portfolio, states), not problems
+
+
 def run_check(
     portfolio_path: Path,
     marks_args: list[str],
@@ -197,6 +258,7 @@ def run_check(
     from tui.cli import user_catalogue
 
     portfolio = portfolio_store.load(portfolio_path, user_catalogue())
+    portfolio, accounts_ok = import_followed(portfolio, offline, err)
     marks = resolve_marks(portfolio, parse_mark_args(marks_args))
     missing: dict[str, list[str]] = {}
     for venue, symbol in sorted(portfolio.symbols()):
@@ -234,4 +296,4 @@ def run_check(
     if alert_below is not None:
         if any(p.distance_pct is not None and p.distance_pct < alert_below for p in snapshot.positions):
             return EXIT_ALERT
-    return EXIT_OK
+    return EXIT_OK if accounts_ok else EXIT_FAILURE

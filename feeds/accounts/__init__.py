@@ -63,3 +63,31 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
 
             out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
     return out
+
+
+async def fetch_followed(followers: list[AccountFollower], timeout: float = 10.0) -> tuple[list[Event], list[str]]:
+    """One report of every followed account (``adlwatch check``): the ``AccountState`` events, and
+    one line per account that could not be read (unreachable venue, key missing or rejected)."""
+    import asyncio
+
+    async def one(follower: AccountFollower) -> list[Event]:
+        return await asyncio.wait_for(follower.fetch(), timeout)
+
+    results = await asyncio.gather(*(one(f) for f in followers), return_exceptions=True)
+    states: list[Event] = []
+    problems: list[str] = []
+    for follower, result in zip(followers, results, strict=True):
+        if isinstance(result, TimeoutError):
+            problems.append(f"{follower.label}: no answer within {timeout:g} s")
+            continue
+        if isinstance(result, BaseException):
+            # A follower must not raise; if one does, say which and never print the exception's
+            # arguments (they could hold a request with a key in it).
+            problems.append(f"{follower.label}: failed ({type(result).__name__})")
+            continue
+        got = [e for e in result if e.kind == "account_state"]
+        states.extend(got)
+        if not got:
+            details = [e.detail for e in result if e.kind == "status" and e.state in ("error", "disconnected")]
+            problems.append(f"{follower.label}: {details[0] if details else 'no account state reported'}")
+    return states, problems

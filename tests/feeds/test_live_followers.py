@@ -1,0 +1,85 @@
+"""LiveSource with followed accounts: the account's report enters the stream, and a contract it
+holds that no feed carried yet gets subscribed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from feeds.events import AccountState, ImportedPosition
+from feeds.live import LiveSource
+from tests.feeds.conftest import FAST, emulator, no_internet  # noqa: F401  (fixtures)
+
+
+class ScriptedFollower:
+    """Reports one account state, then waits to be stopped (a stand-in for a venue follower)."""
+
+    venue = "binance"
+    ref = "main"
+    label = "binance key 'main'"
+
+    def __init__(self, symbols: list[str]):
+        self.symbols = symbols
+        self.stopped = asyncio.Event()
+
+    async def fetch(self):
+        return [self.state()]
+
+    def state(self) -> AccountState:
+        positions = [ImportedPosition(symbol=s, side="long", size=0.1, entry_price=100.0, leverage=5.0,
+                                      margin_mode="cross") for s in self.symbols]
+        return AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=1000.0,
+                            positions=positions)
+
+    async def run(self, emit):
+        emit(self.state())
+        await self.stopped.wait()
+
+    def stop(self):
+        self.stopped.set()
+
+
+async def test_followed_account_contract_is_subscribed_and_marks_flow(emulator):  # noqa: F811
+    follower = ScriptedFollower(["ETHUSDT"])
+    source = LiveSource({"binance": ["BTCUSDT"]}, ws_urls={"binance": emulator.ws_url("binance")},
+                        rest_urls={"binance": emulator.rest_url("binance")}, client_options=FAST,
+                        followers=[follower])
+    seen: list = []
+    done = asyncio.Event()
+
+    def emit(event):
+        seen.append(event)
+        if event.kind == "mark_price" and event.symbol == "ETHUSDT":
+            done.set()
+
+    task = asyncio.create_task(source.run(emit))
+    try:
+        await asyncio.wait_for(done.wait(), 5.0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    states = [e for e in seen if e.kind == "account_state"]
+    assert len(states) == 1 and states[0].positions[0].symbol == "ETHUSDT"
+    assert source.symbols_by_venue["binance"] == ["BTCUSDT", "ETHUSDT"]
+    assert [c.symbols for c in source.clients] == [["BTCUSDT", "ETHUSDT"]]
+    assert follower.stopped.is_set()  # stopping the source stops its followers
+    assert source.label == "live: binance"
+
+
+async def test_follower_alone_starts_the_feed_of_what_it_holds(emulator):  # noqa: F811
+    follower = ScriptedFollower(["BTCUSDT"])
+    source = LiveSource({}, ws_urls={"binance": emulator.ws_url("binance")},
+                        rest_urls={"binance": emulator.rest_url("binance")}, client_options=FAST,
+                        followers=[follower])
+    got = asyncio.Event()
+
+    def emit(event):
+        if event.kind == "mark_price" and event.symbol == "BTCUSDT":
+            got.set()
+
+    task = asyncio.create_task(source.run(emit))
+    try:
+        await asyncio.wait_for(got.wait(), 5.0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert got.is_set()
