@@ -119,6 +119,9 @@ class AdlwatchApp(App[None]):
         self._stale_detail: dict[str, str] = {}
         self._last_mark: dict[str, int] = {}
         self._adl_alerts: dict[tuple[str, str], str] = {}
+        # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
+        self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
+        self._warned: set[str] = set()  # account warnings already shouted (a key that can trade)
         self._dirty = True
         self._selected: str | None = None
         self._hypothetical: RiskSnapshot | None = None
@@ -174,6 +177,14 @@ class AdlwatchApp(App[None]):
             self._stale.setdefault(event.venue, set()).discard(event.symbol)
             if self._venue_state.get(event.venue, ("", ""))[0] in ("", "error", "disconnected"):
                 self._venue_state[event.venue] = ("replay" if self.is_replay else "connected", "")
+        elif kind == "account_state":
+            self._account_feeds[(event.venue, event.symbol)] = ("connected", "")
+            for warning in event.warnings:
+                if warning not in self._warned:
+                    self._warned.add(warning)
+                    self.notify(f"{event.venue} {event.symbol}: {warning}", severity="error", timeout=30)
+        elif kind == "status" and event.symbol.startswith("account:"):
+            self._account_feeds[(event.venue, event.symbol.removeprefix("account:"))] = (event.state, event.detail)
         elif kind == "status":
             if event.state == "stale":
                 self._stale.setdefault(event.venue, set()).add(event.symbol)
@@ -240,6 +251,9 @@ class AdlwatchApp(App[None]):
             if stale and state not in ("disconnected", "error"):
                 state, detail = "stale", f"{', '.join(stale)}: {self._stale_detail.get(venue, 'no data')}"
             out.append(FeedState(venue, state, detail, self._last_mark.get(venue)))
+        for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
+            label = f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
+            out.append(FeedState(label, state, detail, None))
         return tuple(out)
 
     def _push(self, view: ViewState, selected: str | None) -> None:
@@ -403,7 +417,7 @@ class AdlwatchApp(App[None]):
             return
         inputs = self.engine.inputs()
         what_ifs = quantile_what_ifs(inputs, risk.account, risk.index)
-        instrument = self.portfolio.accounts[risk.account].positions[risk.index].instrument
+        instrument = self.engine.portfolio.accounts[risk.account].positions[risk.index].instrument
         anchor = (inputs.anchors or {}).get((risk.venue, risk.symbol), risk.mark_price)
         sample = build_population(instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
         oi = inputs.open_interest.get((risk.venue, risk.symbol))
@@ -433,7 +447,8 @@ class AdlwatchApp(App[None]):
         oi = inputs.open_interest.get((risk.venue, risk.symbol))
         contract = next((c for c in shown.contracts if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)
         fund = contract.fund_balance_usd if contract and contract.fund_balance_usd is not None else 0.0
-        held = [p for a in self.portfolio.accounts for p in a.positions if (p.venue, p.symbol) == (risk.venue, risk.symbol)]
+        held = [p for a in self.engine.portfolio.accounts for p in a.positions
+                if (p.venue, p.symbol) == (risk.venue, risk.symbol)]
         instrument = held[0].instrument if held else None
 
         def run(shock_pct: float, policy: str):
@@ -478,14 +493,22 @@ class AdlwatchApp(App[None]):
 
     def _account_choices(self) -> list[tuple[str, int | None]]:
         choices: list[tuple[str, int | None]] = [
-            (f"{i}: {a.venue} {a.settle} (wallet {a.wallet_balance:g})", i) for i, a in enumerate(self.portfolio.accounts)
+            (f"{i}: {a.venue} {a.settle} (wallet {a.wallet_balance:g})", i)
+            for i, a in enumerate(self.portfolio.accounts) if not a.followed
         ]
         return [*choices, ("new account", None)]
 
     def _selected_indices(self) -> tuple[int, int] | None:
+        """The selected position's (account, index) in the file's portfolio; None (and why) when
+        there is none or it is imported from a venue, which adlwatch never changes."""
         risk = self.selected_position()
         if risk is None:
             self.notify("no position selected", severity="warning")
+            return None
+        account = self.portfolio.accounts[risk.account]
+        if account.followed:
+            self.notify(f"{risk.venue} {risk.symbol} comes from the venue ({account.source}): adlwatch is "
+                        "read-only, change it on the venue", severity="warning")
             return None
         return risk.account, risk.index
 
@@ -511,8 +534,9 @@ class AdlwatchApp(App[None]):
         return None
 
     def action_new_position(self) -> None:
-        account = 0 if self.portfolio.accounts else None
-        venue = self.portfolio.accounts[0].venue if self.portfolio.accounts else "binance"
+        manual = [i for i, a in enumerate(self.portfolio.accounts) if not a.followed]
+        account = manual[0] if manual else None
+        venue = self.portfolio.accounts[manual[0]].venue if manual else "binance"
         self.push_screen(PositionForm("Add a position", {"account": account, "venue": venue}, self._account_choices(),
                                       lambda values: self._submit_position(None, values)))
 
@@ -538,10 +562,17 @@ class AdlwatchApp(App[None]):
         self.push_screen(PercentScreen(f"Remove {p.venue} {p.symbol} {p.side.label} {p.size:g}? (y/n)", "n"), done)
 
     def action_remove_account(self) -> None:
-        where = self._selected_indices()
-        if where is None:
+        risk = self.selected_position()
+        if risk is None:
+            self.notify("no position selected", severity="warning")
             return
+        where = (risk.account, risk.index)
         a = self.portfolio.accounts[where[0]]
+        if a.followed:  # stop following it: only the file changes, never the venue
+            self.push_screen(PercentScreen(f"Stop following the {a.venue} account ({a.source})? (y/n)", "n"),
+                             lambda answer: answer and answer.strip().lower() in ("y", "yes")
+                             and self.set_portfolio(remove_account(self.portfolio, where[0])))
+            return
 
         def done(answer: str | None) -> None:
             if answer and answer.strip().lower() in ("y", "yes"):
