@@ -239,7 +239,7 @@ def import_followed(portfolio: Portfolio, offline: bool, err: TextIO) -> tuple[P
         print(f"adlwatch check: {line}", file=err)
     for state in states:
         for warning in state.warnings:
-            print(f"adlwatch check: WARNING {state.venue} {state.symbol}: {warning}", file=err)
+            print(f"adlwatch check: {warning}", file=err)
     return with_account_states(portfolio, states), not problems
 
 

@@ -89,5 +89,6 @@ async def fetch_followed(followers: list[AccountFollower], timeout: float = 10.0
         states.extend(got)
         if not got:
             details = [e.detail for e in result if e.kind == "status" and e.state in ("error", "disconnected")]
-            problems.append(f"{follower.label}: {details[0] if details else 'no account state reported'}")
+            detail = details[0] if details else "no account state reported"
+            problems.append(detail if detail.startswith(follower.label) else f"{follower.label}: {detail}")
     return states, problems

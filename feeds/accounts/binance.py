@@ -1,0 +1,248 @@
+"""Binance USDⓈ-M futures by read-only API key: signing, the reads of one round, the mapping.
+
+Signing: HMAC-SHA256 (hex) over the exact query string, which ends with ``recvWindow`` and
+``timestamp`` (ms) before ``&signature=``; the key travels in the ``X-MBX-APIKEY`` header. The
+server refuses a timestamp older than recvWindow or more than 1 s ahead of its clock.
+https://developers.binance.com/docs/derivatives/usds-margined-futures/general-info
+
+Reads (all USER_DATA GETs):
+- ``GET /fapi/v3/positionRisk``: positions (signed ``positionAmt`` in coin, ``entryPrice``,
+  ``markPrice``, ``unRealizedProfit``, ``liquidationPrice``, ``isolatedWallet``, ``maintMargin``).
+  …/trade/rest-api/Position-Information-V3
+- ``GET /fapi/v1/symbolConfig``: leverage and ``marginType`` (v3 positionRisk has neither).
+  …/account/rest-api/Symbol-Config
+- ``GET /fapi/v3/account``: the settlement asset's ``crossWalletBalance`` and ``crossUnPnl``.
+  …/account/rest-api/Account-Information-V3
+- ``GET /fapi/v1/adlQuantile``: 0–4 per position side ("BOTH" one-way, "LONG"/"SHORT" hedge).
+  …/trade/rest-api/Position-ADL-Quantile-Estimation
+- ``GET /fapi/v1/leverageBracket``: the account's own brackets (floor, cap, MMR, leverage, cum).
+  …/account/rest-api/Notional-and-Leverage-Brackets
+- ``GET /sapi/v1/account/apiRestrictions`` on the spot host (api.binance.com): the key's rights.
+  https://developers.binance.com/docs/wallet/account/api-key-permission
+
+Mapping to ``AccountState``: ``wallet_balance`` = the settlement asset's ``crossWalletBalance``
+(cross collateral without uPnL); ``account_value`` = crossWalletBalance + crossUnPnl (the cross
+margin balance); ``maintenance_margin`` = the sum of the cross positions' ``maintMargin``.
+ADL lights = adlQuantile + 1 (0–4 → 1–5, more = nearer the front; exchanges.md §1.2 marks the UI
+mapping UNCONFIRMED). Positions settled in another asset than ``settle`` are left out, named in
+``warnings``. COIN-M (dapi) is not followed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from feeds.accounts.signed import (
+    BodyError,
+    MapContext,
+    Problem,
+    Read,
+    VenueRules,
+    as_dict,
+    as_list,
+    hmac_hex,
+    integer,
+    number,
+    parse_json,
+    positive_or_none,
+    required,
+    string,
+)
+from feeds.events import AccountState, ImportedPosition
+from feeds.keys import Credentials
+
+REST_URL = "https://fapi.binance.com"
+SPOT_REST_URL = "https://api.binance.com"
+
+POSITION_RISK = "/fapi/v3/positionRisk"
+SYMBOL_CONFIG = "/fapi/v1/symbolConfig"
+ACCOUNT = "/fapi/v3/account"
+ADL_QUANTILE = "/fapi/v1/adlQuantile"
+LEVERAGE_BRACKET = "/fapi/v1/leverageBracket"
+API_RESTRICTIONS = "/sapi/v1/account/apiRestrictions"
+
+# Error codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
+_REJECTED = {-2014: "API-key format invalid", -2015: "invalid API-key, IP, or permissions",
+             -1022: "signature not valid (wrong secret?)", -1002: "not authorized"}
+_CLOCK = {-1021}
+_RATE = {-1003}
+
+# Trading rights: any of these lets the key place orders somewhere on the account.
+_TRADE_FLAGS = ("enableFutures", "enableSpotAndMarginTrading", "enableMargin", "enableVanillaOptions",
+                "enablePortfolioMarginTrading", "enableFixApiTrade")
+_TRANSFER_FLAGS = ("enableInternalTransfer", "permitsUniversalTransfer")
+
+
+def reads(settle: str) -> tuple[Read, ...]:
+    return (Read(POSITION_RISK), Read(SYMBOL_CONFIG), Read(ACCOUNT), Read(ADL_QUANTILE),
+            Read(LEVERAGE_BRACKET), Read(API_RESTRICTIONS, host="spot", optional=True))
+
+
+def signed_query(params: tuple[tuple[str, str], ...], credentials: Credentials, timestamp_ms: int,
+                 recv_window_ms: int) -> str:
+    """The query string as sent: the parameters, recvWindow, timestamp, then its signature."""
+    query = urlencode([*params, ("recvWindow", str(recv_window_ms)), ("timestamp", str(timestamp_ms))])
+    return f"{query}&signature={hmac_hex(credentials.secret, query)}"
+
+
+def sign(credentials: Credentials, read: Read, now_s: float, recv_window_ms: int) -> tuple[str, dict[str, str]]:
+    query = signed_query(read.params, credentials, int(now_s * 1000), recv_window_ms)
+    return query, {"X-MBX-APIKEY": credentials.key.reveal()}
+
+
+def problem(status: int, text: str) -> Problem | None:
+    """Binance's error body ``{"code": -2015, "msg": "…"}`` sorted by what the follower does next."""
+    if status < 400:
+        return None
+    code, message = _error(text)
+    if code is None:
+        return None
+    detail = f"{message} (code {code})" if message else f"{_REJECTED.get(code, 'error')} (code {code})"
+    if code in _REJECTED:
+        return Problem("rejected", detail)
+    if code in _CLOCK:
+        return Problem("clock", f"{detail}: check the system clock")
+    if code in _RATE:
+        return Problem("rate", detail)
+    return Problem("error", detail)
+
+
+def _error(text: str) -> tuple[int | None, str]:
+    try:
+        body = parse_json(text, "error")
+        code = body.get("code") if isinstance(body, dict) else None
+        message = body.get("msg") if isinstance(body, dict) else None
+    except BodyError:
+        return None, ""
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None, ""
+    return code, message if isinstance(message, str) else ""
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountState:
+    """The ``AccountState`` of one round's bodies; ``BodyError`` for a body it cannot read."""
+    configs = _symbol_configs(parse_json(bodies[SYMBOL_CONFIG], SYMBOL_CONFIG))
+    quantiles = _adl_quantiles(parse_json(bodies[ADL_QUANTILE], ADL_QUANTILE))
+    brackets = _brackets(parse_json(bodies[LEVERAGE_BRACKET], LEVERAGE_BRACKET))
+    positions: list[ImportedPosition] = []
+    warnings: list[str] = []
+    cross_maintenance = 0.0
+    for i, item in enumerate(as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)):
+        row = as_dict(item, f"{POSITION_RISK}[{i}]")
+        where = f"{POSITION_RISK}[{i}]"
+        amount = required(row, "positionAmt", where)
+        if amount == 0:
+            continue  # a symbol listed for its open orders only
+        symbol = string(row, "symbol", where)
+        if string(row, "marginAsset", where) != context.settle:
+            warnings.append(f"{symbol} settles in another asset than {context.settle}: not shown")
+            continue
+        position = _position(row, where, amount, configs, quantiles, brackets)
+        positions.append(position)
+        if position.margin_mode == "cross":
+            cross_maintenance += required(row, "maintMargin", where)
+    wallet, unrealized, updated = _settle_asset(parse_json(bodies[ACCOUNT], ACCOUNT), context.settle)
+    restrictions = bodies.get(API_RESTRICTIONS)
+    permissions = permissions_of(parse_json(restrictions, API_RESTRICTIONS)) if restrictions else []
+    return AccountState(venue="binance", symbol=context.ref, ts=updated, recv_ns=context.recv_ns,
+                        settle=context.settle, wallet_balance=wallet, positions=positions,
+                        account_value=wallet + unrealized, maintenance_margin=cross_maintenance,
+                        permissions=permissions, warnings=warnings)
+
+
+def _position(row: dict, where: str, amount: float, configs: Mapping[str, tuple[str, float]],
+              quantiles: Mapping[str, Mapping[str, int]], brackets: Mapping[str, list]) -> ImportedPosition:
+    symbol = string(row, "symbol", where)
+    position_side = string(row, "positionSide", where)
+    if symbol not in configs:
+        raise BodyError(f"{SYMBOL_CONFIG}: no row for a held symbol")
+    margin_type, leverage = configs[symbol]
+    isolated = margin_type == "ISOLATED"
+    side = {"LONG": "long", "SHORT": "short"}.get(position_side, "long" if amount > 0 else "short")
+    quantile = quantiles.get(symbol, {}).get(position_side)
+    return ImportedPosition(
+        symbol=symbol,
+        side=side,
+        size=abs(amount),
+        entry_price=required(row, "entryPrice", where),
+        leverage=leverage,
+        margin_mode="isolated" if isolated else "cross",
+        isolated_margin=required(row, "isolatedWallet", where) if isolated else None,
+        liquidation_price=positive_or_none(number(row, "liquidationPrice", where, optional=True)),
+        adl_lights=quantile + 1 if quantile is not None and 0 <= quantile <= 4 else None,
+        adl_raw=f"adlQuantile {quantile} of 0-4" if quantile is not None else None,
+        mark_price=number(row, "markPrice", where, optional=True),
+        unrealized_pnl=number(row, "unRealizedProfit", where, optional=True),
+        brackets=brackets.get(symbol),
+    )
+
+
+def _symbol_configs(body: Any) -> dict[str, tuple[str, float]]:
+    out: dict[str, tuple[str, float]] = {}
+    for i, item in enumerate(as_list(body, SYMBOL_CONFIG)):
+        where = f"{SYMBOL_CONFIG}[{i}]"
+        row = as_dict(item, where)
+        out[string(row, "symbol", where)] = (string(row, "marginType", where), required(row, "leverage", where))
+    return out
+
+
+def _adl_quantiles(body: Any) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for i, item in enumerate(as_list(body, ADL_QUANTILE)):
+        where = f"{ADL_QUANTILE}[{i}]"
+        row = as_dict(item, where)
+        sides = as_dict(row.get("adlQuantile"), f"{where}.adlQuantile")
+        values = {side: integer(sides, side, f"{where}.adlQuantile") for side in ("LONG", "SHORT", "BOTH")
+                  if side in sides}
+        out[string(row, "symbol", where)] = {k: v for k, v in values.items() if v is not None}
+    return out
+
+
+def _brackets(body: Any) -> dict[str, list[tuple[float, float, float, float, float]]]:
+    out: dict[str, list[tuple[float, float, float, float, float]]] = {}
+    for i, item in enumerate(as_list(body, LEVERAGE_BRACKET)):
+        where = f"{LEVERAGE_BRACKET}[{i}]"
+        row = as_dict(item, where)
+        rows = []
+        for j, bracket in enumerate(as_list(row.get("brackets"), f"{where}.brackets")):
+            at = f"{where}.brackets[{j}]"
+            b = as_dict(bracket, at)
+            rows.append((required(b, "notionalFloor", at), required(b, "notionalCap", at),
+                         required(b, "maintMarginRatio", at), required(b, "initialLeverage", at),
+                         required(b, "cum", at)))
+        out[string(row, "symbol", where)] = sorted(rows)
+    return out
+
+
+def _settle_asset(body: Any, settle: str) -> tuple[float, float, int | None]:
+    """(crossWalletBalance, crossUnPnl, updateTime) of the settlement asset."""
+    account = as_dict(body, ACCOUNT)
+    for i, item in enumerate(as_list(account.get("assets"), f"{ACCOUNT}.assets")):
+        where = f"{ACCOUNT}.assets[{i}]"
+        row = as_dict(item, where)
+        if row.get("asset") == settle:
+            return (required(row, "crossWalletBalance", where), required(row, "crossUnPnl", where),
+                    integer(row, "updateTime", where, optional=True))
+    raise BodyError(f"{ACCOUNT}.assets: no row for the settlement asset")
+
+
+def permissions_of(body: Any) -> list[str]:
+    """What the key may do, from ``apiRestrictions`` flags: read, trade, withdraw, transfer."""
+    flags = as_dict(body, API_RESTRICTIONS)
+    permissions = ["read"] if flags.get("enableReading") is True else []
+    if any(flags.get(name) is True for name in _TRADE_FLAGS):
+        permissions.append("trade")
+    if flags.get("enableWithdrawals") is True:
+        permissions.append("withdraw")
+    if any(flags.get(name) is True for name in _TRANSFER_FLAGS):
+        permissions.append("transfer")
+    return permissions
+
+
+RULES = VenueRules(venue="binance", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
+                   account_state=account_state, spot_rest_url=SPOT_REST_URL)

@@ -1,0 +1,233 @@
+"""Bybit v5 (unified account, USDT perpetuals) by read-only API key: signing, reads, mapping.
+
+Signing: ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP`` (ms), ``X-BAPI-RECV-WINDOW`` (default 5000) and
+``X-BAPI-SIGN`` = hex HMAC-SHA256 of timestamp + key + recvWindow + query string; the server refuses
+a timestamp outside ``server_time - recv_window <= timestamp < server_time + 1000``.
+https://bybit-exchange.github.io/docs/v5/guide (bybit-exchange/docs ``docs/v5/guide.mdx``)
+
+Reads (all GETs):
+- ``GET /v5/position/list?category=linear&settleCoin=USDT&limit=200``: ``side`` Buy/Sell, ``size``
+  (coin), ``avgPrice``, ``leverage``, ``markPrice``, ``liqPrice`` ("" when none), ``positionIM``,
+  ``positionBalance``, ``tradeMode`` (1 = isolated; deprecated under the unified account),
+  ``adlRankIndicator`` (0 = empty position, then 1–5), ``unrealisedPnl``. ``docs/v5/position/position.mdx``
+- ``GET /v5/account/wallet-balance?accountType=UNIFIED&coin=USDT``: the coin's ``walletBalance``,
+  ``equity``, ``totalPositionMM``. ``docs/v5/account/wallet-balance.mdx``
+- ``GET /v5/account/info``: ``marginMode`` (ISOLATED_MARGIN makes every position isolated).
+  ``docs/v5/account/account-info.mdx``
+- ``GET /v5/user/query-api``: ``readOnly`` and ``permissions`` of the key. ``docs/v5/user/apikey-info.mdx``
+Error codes (``retCode``): ``docs/v5/error.mdx``.
+
+Mapping: ``wallet_balance`` = the coin's walletBalance; ``account_value`` = its equity;
+``maintenance_margin`` = its totalPositionMM (these cover every position of the coin; under the
+regular unified margin every USDT position is cross). ``isolated_margin`` = positionBalance, else
+positionIM (UNCONFIRMED that either excludes uPnL; Bybit deprecated positionBalance). ADL lights =
+adlRankIndicator 1–5 as given; which end is the front is UNCONFIRMED (exchanges.md §2.1), 5 is taken
+as the front as in Bybit's app. A position whose leverage is not reported (portfolio margin) is left
+out and named in ``warnings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from feeds.accounts.signed import (
+    BodyError,
+    MapContext,
+    Problem,
+    Read,
+    VenueRules,
+    as_dict,
+    as_list,
+    hmac_hex,
+    integer,
+    number,
+    parse_json,
+    positive_or_none,
+    required,
+    string,
+)
+from feeds.events import AccountState, ImportedPosition
+from feeds.keys import Credentials
+
+REST_URL = "https://api.bybit.com"
+
+POSITION_LIST = "/v5/position/list"
+WALLET_BALANCE = "/v5/account/wallet-balance"
+ACCOUNT_INFO = "/v5/account/info"
+QUERY_API = "/v5/user/query-api"
+PAGE_LIMIT = 200
+
+_REJECTED = {10003: "API key is invalid", 10004: "signature not valid (wrong secret?)",
+             10005: "permission denied", 10007: "authentication failed", 10008: "user banned",
+             10009: "IP banned", 10010: "request IP not bound to the key"}
+_OTHERS = {10002: "request timestamp outside the receive window", 10006: "too many requests",
+           10018: "IP rate limit exceeded", 10016: "internal error"}
+_CLOCK = {10002}
+_RATE = {10006, 10018}
+
+
+def reads(settle: str) -> tuple[Read, ...]:
+    return (
+        Read(POSITION_LIST, (("category", "linear"), ("settleCoin", settle), ("limit", str(PAGE_LIMIT)))),
+        Read(WALLET_BALANCE, (("accountType", "UNIFIED"), ("coin", settle))),
+        Read(ACCOUNT_INFO),
+        Read(QUERY_API, optional=True),
+    )
+
+
+def sign_payload(timestamp_ms: int, api_key: str, recv_window_ms: int, query: str) -> str:
+    """What is signed for a GET: timestamp + key + recvWindow + query string."""
+    return f"{timestamp_ms}{api_key}{recv_window_ms}{query}"
+
+
+def sign(credentials: Credentials, read: Read, now_s: float, recv_window_ms: int) -> tuple[str, dict[str, str]]:
+    query = urlencode(read.params)
+    timestamp_ms = int(now_s * 1000)
+    signature = hmac_hex(credentials.secret,
+                         sign_payload(timestamp_ms, credentials.key.reveal(), recv_window_ms, query))
+    return query, {"X-BAPI-API-KEY": credentials.key.reveal(), "X-BAPI-TIMESTAMP": str(timestamp_ms),
+                   "X-BAPI-RECV-WINDOW": str(recv_window_ms), "X-BAPI-SIGN": signature}
+
+
+def problem(status: int, text: str) -> Problem | None:
+    """A non-zero ``retCode`` (whatever the HTTP status) sorted by what the follower does next."""
+    code, message = _error(text)
+    if code is None or code == 0:
+        return None
+    # Bybit's messages carry request details (a sign error echoes the signed text): known codes
+    # get a phrase of ours, unknown ones the venue's message.
+    known = _REJECTED.get(code) or _OTHERS.get(code)
+    detail = f"{known or message or 'error'} (retCode {code})"
+    if code in _REJECTED:
+        return Problem("rejected", detail)
+    if code in _CLOCK:
+        return Problem("clock", f"{detail}: check the system clock")
+    if code in _RATE:
+        return Problem("rate", detail)
+    return Problem("error", detail)
+
+
+def _error(text: str) -> tuple[int | None, str]:
+    try:
+        body = parse_json(text, "error")
+    except BodyError:
+        return None, ""
+    if not isinstance(body, dict):
+        return None, ""
+    code, message = body.get("retCode"), body.get("retMsg")
+    if isinstance(code, bool) or not isinstance(code, int):
+        return None, ""
+    return code, message if isinstance(message, str) else ""
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountState:
+    """The ``AccountState`` of one round's bodies; ``BodyError`` for a body it cannot read."""
+    isolated_account = _margin_mode(_result(bodies[ACCOUNT_INFO], ACCOUNT_INFO)) == "ISOLATED_MARGIN"
+    listing = _result(bodies[POSITION_LIST], POSITION_LIST)
+    positions: list[ImportedPosition] = []
+    warnings: list[str] = []
+    for i, item in enumerate(as_list(listing.get("list"), f"{POSITION_LIST}.list")):
+        where = f"{POSITION_LIST}.list[{i}]"
+        row = as_dict(item, where)
+        side = row.get("side")
+        size = required(row, "size", where)
+        if side not in ("Buy", "Sell") or size == 0:
+            continue  # an empty position ("" or "None" side)
+        symbol = string(row, "symbol", where)
+        leverage = number(row, "leverage", where, optional=True)
+        if leverage is None or leverage <= 0:
+            warnings.append(f"{symbol}: leverage not reported (portfolio margin?): not shown")
+            continue
+        positions.append(_position(row, where, symbol, side, size, leverage, isolated_account))
+    if listing.get("nextPageCursor"):
+        warnings.append(f"more than {PAGE_LIMIT} positions: only the first {PAGE_LIMIT} are shown")
+    wallet = _wallet(bodies[WALLET_BALANCE], context.settle)
+    key_info = bodies.get(QUERY_API)
+    permissions = permissions_of(_result(key_info, QUERY_API)) if key_info else []
+    return AccountState(venue="bybit", symbol=context.ref, ts=wallet["time"], recv_ns=context.recv_ns,
+                        settle=context.settle, wallet_balance=wallet["walletBalance"], positions=positions,
+                        account_value=wallet["equity"], maintenance_margin=wallet["totalPositionMM"],
+                        permissions=permissions, warnings=warnings)
+
+
+def _position(row: dict, where: str, symbol: str, side: str, size: float, leverage: float,
+              isolated_account: bool) -> ImportedPosition:
+    isolated = isolated_account or integer(row, "tradeMode", where, optional=True) == 1
+    rank = integer(row, "adlRankIndicator", where, optional=True)
+    return ImportedPosition(
+        symbol=symbol,
+        side="long" if side == "Buy" else "short",
+        size=size,
+        entry_price=required(row, "avgPrice", where),
+        leverage=leverage,
+        margin_mode="isolated" if isolated else "cross",
+        isolated_margin=_isolated_margin(row, where) if isolated else None,
+        liquidation_price=positive_or_none(number(row, "liqPrice", where, optional=True)),
+        adl_lights=rank if rank is not None and 1 <= rank <= 5 else None,
+        adl_raw=f"adlRankIndicator {rank} of 1-5" if rank else None,
+        mark_price=number(row, "markPrice", where, optional=True),
+        unrealized_pnl=number(row, "unrealisedPnl", where, optional=True),
+    )
+
+
+def _isolated_margin(row: dict, where: str) -> float | None:
+    balance = positive_or_none(number(row, "positionBalance", where, optional=True))
+    return balance if balance is not None else positive_or_none(number(row, "positionIM", where, optional=True))
+
+
+def _result(text: str, what: str) -> dict:
+    return _checked(parse_json(text, what), what)
+
+
+def _checked(body: Any, what: str) -> dict:
+    """The ``result`` of a successful answer (``retCode`` 0)."""
+    body = as_dict(body, what)
+    if body.get("retCode") != 0:
+        raise BodyError(f"{what}: retCode is not 0")
+    return as_dict(body.get("result"), f"{what}.result")
+
+
+def _margin_mode(result: dict) -> str:
+    mode = result.get("marginMode")
+    return mode if isinstance(mode, str) else ""
+
+
+def _wallet(text: str, settle: str) -> dict[str, Any]:
+    body = parse_json(text, WALLET_BALANCE)
+    result = _checked(body, WALLET_BALANCE)
+    for i, item in enumerate(as_list(result.get("list"), f"{WALLET_BALANCE}.list")):
+        account = as_dict(item, f"{WALLET_BALANCE}.list[{i}]")
+        for j, coin in enumerate(as_list(account.get("coin"), f"{WALLET_BALANCE}.list[{i}].coin")):
+            where = f"{WALLET_BALANCE}.list[{i}].coin[{j}]"
+            row = as_dict(coin, where)
+            if row.get("coin") == settle:
+                return {"walletBalance": required(row, "walletBalance", where),
+                        "equity": required(row, "equity", where),
+                        "totalPositionMM": number(row, "totalPositionMM", where, optional=True),
+                        "time": integer(body, "time", WALLET_BALANCE, optional=True)}
+    raise BodyError(f"{WALLET_BALANCE}: no row for the settlement coin")
+
+
+def permissions_of(result: Any) -> list[str]:
+    """read; and for a read-write key (``readOnly`` 0) trade, plus withdraw / transfer from its
+    ``Wallet`` group. A read-only key ticks groups too, but may only read them."""
+    info = as_dict(result, QUERY_API)
+    if info.get("readOnly") == 1:
+        return ["read"]
+    groups = info.get("permissions") if isinstance(info.get("permissions"), dict) else {}
+    wallet = groups.get("Wallet") if isinstance(groups.get("Wallet"), list) else []
+    permissions = ["read", "trade"]
+    if "Withdraw" in wallet:
+        permissions.append("withdraw")
+    if "AccountTransfer" in wallet or "SubMemberTransfer" in wallet:
+        permissions.append("transfer")
+    return permissions
+
+
+RULES = VenueRules(venue="bybit", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
+                   account_state=account_state)

@@ -1,0 +1,219 @@
+"""OKX v5 (perpetual swaps) by read-only API key: signing, the reads of one round, the mapping.
+
+Signing: ``OK-ACCESS-KEY``, ``OK-ACCESS-PASSPHRASE``, ``OK-ACCESS-TIMESTAMP`` (UTC ISO 8601 with
+milliseconds, e.g. 2020-12-08T09:08:57.715Z) and ``OK-ACCESS-SIGN`` = base64 HMAC-SHA256 of
+timestamp + method + requestPath + body, where a GET's query string is part of requestPath and the
+body is empty. https://www.okx.com/docs-v5/en/#overview-rest-authentication (error codes 50101-50114
+are HTTP 401: https://www.okx.com/docs-v5/en/#error-code).
+
+Reads (all GETs):
+- ``GET /api/v5/account/positions?instType=SWAP``: ``instId``, ``mgnMode`` cross/isolated,
+  ``posSide`` net/long/short, ``pos`` in contracts (signed in net mode), ``avgPx``, ``lever``,
+  ``liqPx``, ``markPx``, ``upl``, ``margin`` (isolated), ``mmr``, ``adl``, ``ccy`` (margin currency).
+- ``GET /api/v5/account/balance?ccy=USDT``: the currency's ``eq``, ``isoEq``, ``upl``, ``isoUpl``,
+  ``mmr`` (cross maintenance margin of the currency).
+- ``GET /api/v5/account/config``: ``perm`` of the key ("read_only,withdraw,trade").
+https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions, …-get-balance,
+…-get-account-configuration.
+
+Mapping: size = |pos| × ctVal for linear swaps (coin; ctVal from the catalogue,
+engine/data/instruments/okx.toml ``venue_contract_size``), contracts for inverse ones (``-USD-``).
+The balance has no cross wallet field, so ``wallet_balance`` = eq − isoEq − (upl − isoUpl): the
+currency's equity outside isolated positions without the cross uPnL; ``account_value`` = eq − isoEq;
+``maintenance_margin`` = the currency's ``mmr`` (UNCONFIRMED reading of OKX's balance fields).
+ADL lights = ``adl`` 1–5 as given, 0 shown as 1 (OKX has six levels, 0 weakest; 5 = front).
+Positions margined in another currency than ``settle`` are left out, named in ``warnings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from feeds.accounts.signed import (
+    BodyError,
+    MapContext,
+    Problem,
+    Read,
+    VenueRules,
+    as_dict,
+    as_list,
+    hmac_base64,
+    integer,
+    number,
+    parse_json,
+    positive_or_none,
+    required,
+    string,
+)
+from feeds.events import AccountState, ImportedPosition
+from feeds.keys import Credentials
+
+REST_URL = "https://www.okx.com"
+
+POSITIONS = "/api/v5/account/positions"
+BALANCE = "/api/v5/account/balance"
+CONFIG = "/api/v5/account/config"
+
+_REJECTED = {"50100", "50101", "50103", "50104", "50105", "50106", "50107", "50108", "50109", "50110",
+             "50111", "50113", "50114"}
+_CLOCK = {"50102", "50112"}
+_RATE = {"50011", "50061"}
+
+
+def reads(settle: str) -> tuple[Read, ...]:
+    return (Read(POSITIONS, (("instType", "SWAP"),)), Read(BALANCE, (("ccy", settle),)),
+            Read(CONFIG, optional=True))
+
+
+def timestamp(now_s: float) -> str:
+    """2020-12-08T09:08:57.715Z"""
+    ms = int(now_s * 1000)
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def prehash(stamp: str, method: str, request_path: str, body: str = "") -> str:
+    return f"{stamp}{method.upper()}{request_path}{body}"
+
+
+def sign(credentials: Credentials, read: Read, now_s: float, recv_window_ms: int) -> tuple[str, dict[str, str]]:
+    if credentials.passphrase is None:
+        raise ValueError("an OKX key needs its passphrase")
+    query = urlencode(read.params)
+    request_path = read.path + (f"?{query}" if query else "")
+    stamp = timestamp(now_s)
+    return query, {"OK-ACCESS-KEY": credentials.key.reveal(),
+                   "OK-ACCESS-SIGN": hmac_base64(credentials.secret, prehash(stamp, "GET", request_path)),
+                   "OK-ACCESS-TIMESTAMP": stamp,
+                   "OK-ACCESS-PASSPHRASE": credentials.passphrase.reveal()}
+
+
+def problem(status: int, text: str) -> Problem | None:
+    """A ``code`` other than "0" (whatever the HTTP status) sorted by what the follower does next."""
+    code, message = _error(text)
+    if code is None or code == "0":
+        return None
+    detail = f"{message} (code {code})" if message else f"code {code}"
+    if code in _REJECTED:
+        return Problem("rejected", detail)
+    if code in _CLOCK:
+        return Problem("clock", f"{detail}: check the system clock")
+    if code in _RATE:
+        return Problem("rate", detail)
+    return Problem("error", detail)
+
+
+def _error(text: str) -> tuple[str | None, str]:
+    try:
+        body = parse_json(text, "error")
+    except BodyError:
+        return None, ""
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        return None, ""
+    message = body.get("msg")
+    return body["code"], message if isinstance(message, str) else ""
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountState:
+    """The ``AccountState`` of one round's bodies; ``BodyError`` for a body it cannot read."""
+    positions: list[ImportedPosition] = []
+    warnings: list[str] = []
+    for i, item in enumerate(_data(bodies[POSITIONS], POSITIONS)):
+        where = f"{POSITIONS}.data[{i}]"
+        row = as_dict(item, where)
+        contracts = required(row, "pos", where)
+        if contracts == 0:
+            continue
+        symbol = string(row, "instId", where)
+        if string(row, "ccy", where) != context.settle:
+            warnings.append(f"{symbol} is margined in another currency than {context.settle}: not shown")
+            continue
+        size = _size(symbol, abs(contracts), context.contract_values)
+        if size is None:
+            warnings.append(f"{symbol}: contract value (ctVal) unknown, so its size in coin is too: not shown")
+            continue
+        positions.append(_position(row, where, symbol, contracts, size))
+    wallet, value, maintenance, updated = _balance(bodies[BALANCE], context.settle)
+    config = bodies.get(CONFIG)
+    permissions = permissions_of(_data(config, CONFIG)) if config else []
+    return AccountState(venue="okx", symbol=context.ref, ts=updated, recv_ns=context.recv_ns,
+                        settle=context.settle, wallet_balance=wallet, positions=positions,
+                        account_value=value, maintenance_margin=maintenance, permissions=permissions,
+                        warnings=warnings)
+
+
+def _size(symbol: str, contracts: float, contract_values: Mapping[str, float]) -> float | None:
+    if symbol.split("-")[1:2] == ["USD"]:
+        return contracts  # inverse swaps: adlwatch counts contracts
+    value = contract_values.get(symbol)
+    return contracts * value if value else None
+
+
+def _position(row: dict, where: str, symbol: str, contracts: float, size: float) -> ImportedPosition:
+    pos_side = string(row, "posSide", where)
+    isolated = string(row, "mgnMode", where) == "isolated"
+    side = pos_side if pos_side in ("long", "short") else ("long" if contracts > 0 else "short")
+    level = integer(row, "adl", where, optional=True)
+    leverage = required(row, "lever", where)
+    return ImportedPosition(
+        symbol=symbol,
+        side=side,
+        size=size,
+        entry_price=required(row, "avgPx", where),
+        leverage=leverage,
+        margin_mode="isolated" if isolated else "cross",
+        isolated_margin=number(row, "margin", where, optional=True) if isolated else None,
+        liquidation_price=positive_or_none(number(row, "liqPx", where, optional=True)),
+        adl_lights=max(1, level) if level is not None and 0 <= level <= 5 else None,
+        adl_raw=f"adl {level} of 0-5" if level is not None else None,
+        mark_price=number(row, "markPx", where, optional=True),
+        unrealized_pnl=number(row, "upl", where, optional=True),
+    )
+
+
+def _data(text: str, what: str) -> list:
+    body = as_dict(parse_json(text, what), what)
+    if body.get("code") != "0":
+        raise BodyError(f"{what}: code is not 0")
+    return as_list(body.get("data"), f"{what}.data")
+
+
+def _balance(text: str, settle: str) -> tuple[float, float, float | None, int | None]:
+    """(wallet without uPnL, cross equity, cross maintenance margin, uTime) of the currency."""
+    for i, item in enumerate(_data(text, BALANCE)):
+        account = as_dict(item, f"{BALANCE}.data[{i}]")
+        for j, detail in enumerate(as_list(account.get("details"), f"{BALANCE}.data[{i}].details")):
+            where = f"{BALANCE}.data[{i}].details[{j}]"
+            row = as_dict(detail, where)
+            if row.get("ccy") != settle:
+                continue
+            equity = required(row, "eq", where)
+            isolated_equity = number(row, "isoEq", where, optional=True) or 0.0
+            unrealized = number(row, "upl", where, optional=True) or 0.0
+            isolated_unrealized = number(row, "isoUpl", where, optional=True) or 0.0
+            cross_equity = equity - isolated_equity
+            return (cross_equity - (unrealized - isolated_unrealized), cross_equity,
+                    number(row, "mmr", where, optional=True),
+                    integer(row, "uTime", where, optional=True)
+                    or integer(account, "uTime", f"{BALANCE}.data[{i}]", optional=True))
+    raise BodyError(f"{BALANCE}: no row for the settlement currency")
+
+
+def permissions_of(data: list) -> list[str]:
+    """From ``perm``: read_only → read, trade, withdraw."""
+    if not data:
+        return []
+    perm = as_dict(data[0], f"{CONFIG}.data[0]").get("perm")
+    if not isinstance(perm, str):
+        return []
+    names = {"read_only": "read", "trade": "trade", "withdraw": "withdraw"}
+    parts = [p.strip() for p in perm.split(",")]
+    return [names[p] for p in ("read_only", "trade", "withdraw") if p in parts]
+
+
+RULES = VenueRules(venue="okx", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
+                   account_state=account_state)
