@@ -119,6 +119,10 @@ class Account:
     reported_value: float | None = None  # the venue's margin balance
     reported_maintenance: float | None = None  # the venue's cross maintenance margin
     warnings: tuple[str, ...] = ()  # e.g. a key that can trade; positions adlwatch cannot model
+    # Cross positions the venue reports that adlwatch cannot model (an unknown coin): their uPnL and
+    # maintenance margin at the venue's mark of the report, so the cross margin stays whole.
+    unmodelled_pnl: float = 0.0
+    unmodelled_maintenance: float = 0.0
 
     @property
     def followed(self) -> bool:
@@ -398,21 +402,30 @@ def imported_account(account: Account, state: Any, catalogue: Catalogue | None =
     hedges = dict(account.hedges)
     positions: list[Position] = []
     warnings = list(getattr(state, "warnings", ()) or ())
+    unmodelled_pnl = unmodelled_maintenance = 0.0
     for p in state.positions:
         try:
             positions.append(_imported_position(p, account.venue, catalogue, hedges.get(p.symbol)))
+            continue
         except InputError as error:
             reason = "no contract specification in adlwatch" if error.reason.startswith("unknown") else error.reason
             warnings.append(f"{p.symbol} {p.side} not modelled: {reason}")
         except (TypeError, ValueError, ZeroDivisionError) as error:
             warnings.append(f"{p.symbol} {p.side} not modelled: {error}")
+        pnl, maintenance = _unmodelled_cross(p)
+        unmodelled_pnl += pnl
+        unmodelled_maintenance += maintenance
     settles = {p.instrument.settle for p in positions}
     settle = settles.pop() if len(settles) == 1 else state.settle
     if len(settles) > 1:
         warnings.append("positions settle in different assets; only one settlement asset per account is modelled")
+    wallet = float(state.wallet_balance)
     return replace(
         account,
-        wallet_balance=max(0.0, float(state.wallet_balance)),
+        # Not clamped: a cross ledger can be negative (withdrawn unrealised profit) and must count so.
+        wallet_balance=wallet if math.isfinite(wallet) else 0.0,
+        unmodelled_pnl=unmodelled_pnl,
+        unmodelled_maintenance=unmodelled_maintenance,
         settle=settle,
         positions=tuple(positions),
         imported=True,
@@ -436,6 +449,27 @@ def with_account_states(portfolio: Portfolio, states: Any, catalogue: Catalogue 
     return replace(portfolio, accounts=tuple(accounts)) if changed else portfolio
 
 
+MAX_POSITION_VALUE = 1e12  # in the settlement asset: beyond any real position, so a unit mix-up
+
+
+def _unmodelled_cross(p: Any) -> tuple[float, float]:
+    """A linear cross position adlwatch cannot model: its uPnL and maintenance margin at the
+    venue's reported mark (MMR from the venue's first bracket), or nothing where unknown."""
+    try:
+        if p.margin_mode != "cross" or p.side not in ("long", "short") or not p.mark_price:
+            return 0.0, 0.0
+        sign = 1.0 if p.side == "long" else -1.0
+        size, mark, entry = float(p.size), float(p.mark_price), float(p.entry_price)
+        pnl = sign * size * (mark - entry)
+        mmr = float(p.brackets[0][2]) if p.brackets else 0.0
+        maintenance = mmr * size * mark
+    except (TypeError, ValueError, IndexError):
+        return 0.0, 0.0
+    if not (math.isfinite(pnl) and math.isfinite(maintenance)) or size <= 0:
+        return 0.0, 0.0
+    return pnl, maintenance
+
+
 def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:
     instrument = catalogue.get(venue, p.symbol)
     if p.side not in ("long", "short"):
@@ -451,6 +485,9 @@ def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | No
         raise InputError("no tier table: run `adlwatch tiers --refresh`", field="mmr", has_value=False)
     mode = MarginMode.ISOLATED if p.margin_mode == "isolated" else MarginMode.CROSS
     side = Side.LONG if p.side == "long" else Side.SHORT
+    entry_value = Position(instrument, side, p.size, p.entry_price, p.leverage, mode).entry_value()
+    if not entry_value < MAX_POSITION_VALUE:
+        raise InputError("a position value no venue holds (a unit mix-up?)", field="size", value=p.size)
     isolated_margin = None
     if mode is MarginMode.ISOLATED:
         isolated_margin = p.isolated_margin

@@ -248,7 +248,10 @@ class AccountModel:
                 group_pnl[symbol] = sum(unrealized_pnl(legs[i], mark) for i in idxs)
                 group_req[symbol] = sum(maintenance_margin(rules, legs[i], mark) for i in idxs)
             total_pnl = sum(group_pnl.values())
-            total_req = sum(group_req.values())
+            # A followed account's cross positions adlwatch cannot model still hold margin: their uPnL
+            # and maintenance at the venue's last report stay in the account as constants.
+            total_pnl = total_pnl + account.unmodelled_pnl
+            total_req = sum(group_req.values()) + account.unmodelled_maintenance
             account_balance = account.wallet_balance + total_pnl
             account_mm = total_req
             # Prices per cross contract (shared by a hedge-mode long and short).
