@@ -757,6 +757,42 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 418: "I'm a teapot"
             500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
+DEMO_ADDRESS = "0x" + "5e" * 20
+DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
+
+
+def install_demo_accounts(emulator: Emulator) -> list[str]:
+    """A Binance account behind a demo key and a Hyperliquid wallet, to try following accounts
+    without an exchange; returns the lines that say how to point adlwatch at them."""
+    from feeds.emulator_hyperliquid_user import install_hyperliquid_users
+    from feeds.emulator_private import EmuAccount, EmuPosition, install_private
+
+    btc = emulator.prices.current("binance", "BTCUSDT")
+    install_private(emulator, [EmuAccount(
+        venue="binance", key=DEMO_KEY, secret=DEMO_SECRET, wallet_balance=4_000.0,
+        positions=[EmuPosition("BTCUSDT", "long", 0.5, btc * 1.02, btc, 10.0, liquidation_price=btc * 0.93, adl=2,
+                               maint_margin=btc * 0.5 * 0.004,
+                               brackets=((0.0, 50_000.0, 0.004, 125.0, 0.0), (50_000.0, 500_000.0, 0.005, 100.0, 50.0)))],
+    )])
+    size, entry = 0.4, btc * 0.99
+    value = size * btc
+    install_hyperliquid_users(emulator, {DEMO_ADDRESS: {
+        "assetPositions": [{"type": "oneWay", "position": {
+            "coin": "BTC", "szi": f"{-size}", "entryPx": f"{entry:.1f}", "positionValue": f"{value:.6f}",
+            "leverage": {"type": "cross", "value": 10}, "maxLeverage": 40, "marginUsed": f"{value / 10:.6f}",
+            "unrealizedPnl": f"{size * (entry - btc):.6f}", "liquidationPx": None,
+            "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"}, "returnOnEquity": "0.0"}}],
+        "crossMaintenanceMarginUsed": f"{value / 80:.6f}",
+        "crossMarginSummary": {"accountValue": f"{3_000 + size * (entry - btc):.6f}", "totalMarginUsed": f"{value / 10:.6f}",
+                               "totalNtlPos": f"{value:.6f}", "totalRawUsd": f"{3_000 + size * entry:.6f}"},
+        "marginSummary": {"accountValue": f"{3_000 + size * (entry - btc):.6f}", "totalMarginUsed": f"{value / 10:.6f}",
+                          "totalNtlPos": f"{value:.6f}", "totalRawUsd": f"{3_000 + size * entry:.6f}"},
+        "time": int(time.time() * 1000), "withdrawable": "0.0"}})
+    return [f"demo accounts: ADLWATCH_BINANCE_DEMO_API_KEY={DEMO_KEY} ADLWATCH_BINANCE_DEMO_API_SECRET={DEMO_SECRET}",
+            f"  portfolio: [[account]] venue = \"binance\" key_name = \"demo\" · "
+            f"[[account]] venue = \"hyperliquid\" address = \"{DEMO_ADDRESS}\""]
+
+
 async def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m feeds.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0, help="websocket port (0: any free port)")
@@ -764,11 +800,16 @@ async def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between pushes")
     parser.add_argument("--recording", help="serve this raw-frame recording instead of a random walk")
+    parser.add_argument("--demo-accounts", action="store_true",
+                        help="also serve a Binance account for a demo read-only key and a Hyperliquid wallet")
     args = parser.parse_args(argv)
     emulator = Emulator(seed=args.seed, interval_s=args.interval, recording=args.recording, keep_frames=False)
     await emulator.start(args.port, args.rest_port)
     for venue in VENUES:
         print(f"{venue} ws={emulator.ws_url(venue)} rest={emulator.rest_url(venue)}", flush=True)
+    if args.demo_accounts:
+        for line in install_demo_accounts(emulator):
+            print(line, flush=True)
     print(f"control {emulator.control_url}/fault (POST JSON) · {emulator.control_url}/stats", flush=True)
     try:
         await asyncio.Event().wait()

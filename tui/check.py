@@ -173,7 +173,8 @@ def render_table(snapshot: RiskSnapshot) -> str:
         columns = (*COLUMNS, "venue liq.", "Δ liq.", "venue ADL")
         right |= {14, 15}
         rows = [
-            (*r, fmt.price(p.venue_liquidation_price), _diff(p), fmt.lights(p.venue_adl_lights) if p.imported else "")
+            (*r, fmt.price(p.venue_liquidation_price) if p.imported else "", _diff(p),
+             fmt.lights(p.venue_adl_lights) if p.imported else "")
             for r, p in zip(rows, snapshot.positions, strict=True)
         ]
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
