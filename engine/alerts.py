@@ -3,15 +3,27 @@
 The rules come from the portfolio file's ``[alerts]`` table (and per-position / per-account
 ``alert_below_pct``) and from the command line. Evaluation is pure: a snapshot, the feed states and
 the previous ``AlertBook`` in; the new book and the alerts that fired or cleared out.
+
+Each rule reads one condition per subject (a position, a contract, a feed) as one of three levels:
+past the threshold (``BREACH``), back past the hysteresis band (``CLEAR``), or in between or unknown
+(``BAND``). A breach fires once; the alert clears only after the condition has read ``CLEAR`` for
+``hold_s`` without interruption, so a value flapping around the threshold gives one alert, not many.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
 
 from engine.errors import InputError
+
+if TYPE_CHECKING:
+    from engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +67,385 @@ class AlertRules:
                 value = int(value)
             values[key] = value
         return AlertRules(**values)
+
+
+# -- what comes out -------------------------------------------------------------------------------
+
+FIRED, CLEARED = "fired", "cleared"
+
+RULE_DISTANCE = "liquidation_distance"
+RULE_ADL_LIGHTS = "adl_lights"
+RULE_FUND_TO_OI = "fund_to_oi_drop"
+RULE_VENUE_ADL = "venue_adl_alert"
+RULE_STALE_FEED = "stale_feed"
+RULE_ACCOUNT_WARNING = "account_warning"
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """One alert firing or clearing: what a trader is told, once per crossing."""
+
+    state: str  # fired | cleared
+    rule: str
+    venue: str
+    symbol: str  # the contract; "" for a whole venue, "account:<ref>" for a followed account's feed
+    side: str | None  # long | short for a position's rule, else None
+    value: float | str | None  # the reading: distance %, lights, drop %, seconds, the venue's ADL state
+    threshold: float | None
+    message: str  # one line a trader understands
+    estimate: bool  # True where the value is adlwatch's estimate (ADL lights without the venue's own)
+    ts_ms: int
+    account: int | None = None  # the account's index in the portfolio, for a position's or account's rule
+
+
+class AlertKey(NamedTuple):
+    """What an alert is about: positions (and accounts) alert independently of each other."""
+
+    rule: str
+    venue: str
+    symbol: str
+    side: str | None = None
+    account: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAlert:
+    fired_s: float
+    clear_since_s: float | None = None  # first reading past the band, in the current clear stretch
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBook:
+    """Which alerts are active, the session highs of fund-to-OI, and the account warnings already told."""
+
+    active: Mapping[AlertKey, ActiveAlert] = field(default_factory=lambda: MappingProxyType({}))
+    fund_to_oi_highs: Mapping[tuple[str, str], float] = field(default_factory=lambda: MappingProxyType({}))
+    announced: frozenset[tuple[int, str]] = frozenset()  # (account index, warning): told once
+
+
+# -- feed states in -------------------------------------------------------------------------------
+
+GOOD_FEED_STATES = frozenset({"connected", "subscribed"})
+DOWN_FEED_STATES = frozenset({"stale", "disconnected"})
+
+
+class FeedHealth(msgspec.Struct, frozen=True):
+    """One feed's state (per venue and symbol) and since when it has been up (or down)."""
+
+    state: str  # connected | subscribed | stale | disconnected
+    since_s: float  # when it last went from up to down or back
+    detail: str = ""
+
+    @property
+    def down(self) -> bool:
+        return self.state in DOWN_FEED_STATES
+
+
+FeedKey = tuple[str, str]  # (venue, symbol); symbol "" is the whole venue, "account:<ref>" a followed account
+
+
+def with_feed_status(
+    feeds: Mapping[FeedKey, FeedHealth], event: Any, now_s: float
+) -> Mapping[FeedKey, FeedHealth]:
+    """The feed states after one ``FeedStatus``-like event (duck-typed: ``venue, symbol, state, detail``).
+
+    ``since_s`` moves only when a feed goes from up to down or back, so "disconnected, retrying"
+    repeated for a minute is one down stretch. ``error`` statuses are one-off reports (a bad frame,
+    a failed poll) and change no state.
+    """
+    if event.state not in GOOD_FEED_STATES and event.state not in DOWN_FEED_STATES:
+        return feeds
+    out = dict(feeds)
+    keys = [(event.venue, event.symbol)]
+    if event.state in GOOD_FEED_STATES and (event.venue, "") in out and event.symbol:
+        keys.append((event.venue, ""))  # a symbol back up shows the venue-wide outage is over
+    for key in keys:
+        old = out.get(key)
+        since = old.since_s if old is not None and old.down == (event.state in DOWN_FEED_STATES) else now_s
+        out[key] = FeedHealth(event.state, since, event.detail)
+    return MappingProxyType(out)
+
+
+def with_venue_alert(venue_alerts: Mapping[FeedKey, str], event: Any) -> Mapping[FeedKey, str]:
+    """The venues' ADL alert states after one ``AdlAlert``-like event (``venue, symbol, state``)."""
+    return MappingProxyType({**venue_alerts, (event.venue, event.symbol): event.state})
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+
+BREACH, BAND, CLEAR = "breach", "band", "clear"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One rule's reading of one subject now."""
+
+    key: AlertKey
+    level: str  # BREACH | BAND | CLEAR
+    value: float | str | None
+    threshold: float | None
+    describe: Callable[[str], str]  # FIRED / CLEARED -> the alert's message
+    estimate: bool = False
+
+
+def evaluate(
+    book: AlertBook,
+    snapshot: RiskSnapshot,
+    feeds: Mapping[FeedKey, FeedHealth],
+    venue_alerts: Mapping[FeedKey, str],
+    rules: AlertRules,
+    now_s: float,
+) -> tuple[AlertBook, list[Alert]]:
+    """The alerts that fire or clear now, and the book to pass to the next call.
+
+    ``snapshot`` is a live ``RiskSnapshot`` (never a what-if), ``feeds`` the feed states built with
+    ``with_feed_status``, ``venue_alerts`` the venues' own ADL alert states, ``now_s`` the clock.
+    """
+    highs = fund_to_oi_highs(book.fund_to_oi_highs, snapshot.contracts)
+    readings = [
+        *distance_readings(snapshot.positions, rules),
+        *adl_light_readings(snapshot.positions, rules),
+        *fund_to_oi_readings(snapshot.contracts, highs, rules),
+        *venue_adl_readings(venue_alerts, rules),
+        *stale_feed_readings(feeds, rules, now_s),
+    ]
+    ts_ms = int(now_s * 1000)
+    active = dict(book.active)
+    alerts: list[Alert] = []
+    seen: set[AlertKey] = set()
+    for reading in readings:
+        seen.add(reading.key)
+        entry, change = step(active.get(reading.key), reading.level, now_s, rules.hold_s)
+        if entry is None:
+            active.pop(reading.key, None)
+        else:
+            active[reading.key] = entry
+        if change is not None:
+            alerts.append(_alert(reading, change, ts_ms))
+    for key in [k for k in active if k not in seen]:
+        # Its subject is gone (position closed, rule switched off): nothing is left to flap.
+        del active[key]
+        alerts.append(_gone(key, ts_ms))
+    warnings, announced = account_warning_alerts(snapshot.accounts, book.announced, ts_ms)
+    alerts.extend(warnings)
+    new_book = AlertBook(MappingProxyType(active), MappingProxyType(highs), announced)
+    return new_book, alerts
+
+
+def step(entry: ActiveAlert | None, level: str, now_s: float, hold_s: float) -> tuple[ActiveAlert | None, str | None]:
+    """One key's hysteresis: fire on a breach; clear after ``hold_s`` of unbroken clear readings."""
+    if entry is None:
+        return (ActiveAlert(now_s), FIRED) if level == BREACH else (None, None)
+    if level != CLEAR:
+        return (entry if entry.clear_since_s is None else replace(entry, clear_since_s=None)), None
+    since = entry.clear_since_s if entry.clear_since_s is not None else now_s
+    if now_s - since >= hold_s:
+        return None, CLEARED
+    return replace(entry, clear_since_s=since), None
+
+
+def _alert(reading: Reading, state: str, ts_ms: int) -> Alert:
+    key = reading.key
+    return Alert(state=state, rule=key.rule, venue=key.venue, symbol=key.symbol, side=key.side,
+                 value=_rounded(reading.value), threshold=reading.threshold, message=reading.describe(state),
+                 estimate=reading.estimate, ts_ms=ts_ms, account=key.account)
+
+
+def _gone(key: AlertKey, ts_ms: int) -> Alert:
+    subject = _subject(key.venue, key.symbol, key.side)
+    return Alert(state=CLEARED, rule=key.rule, venue=key.venue, symbol=key.symbol, side=key.side, value=None,
+                 threshold=None, message=f"{subject}: {key.rule.replace('_', ' ')} no longer watched "
+                 "(position closed or rule switched off)", estimate=False, ts_ms=ts_ms, account=key.account)
+
+
+def _rounded(value: float | str | None) -> float | str | None:
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def _subject(venue: str, symbol: str, side: str | None = None) -> str:
+    if symbol.startswith("account:"):
+        return f"{venue} account {symbol.removeprefix('account:')}"
+    return " ".join(x for x in (venue, symbol or "(all symbols)", side) if x)
+
+
+def _number(x: float) -> str:
+    return f"{x:,.6g}"
+
+
+# -- the rules, one reader each ---------------------------------------------------------------------
+
+
+def distance_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> Iterator[Reading]:
+    """Liquidation distance below the position's own threshold (or its account's, else the global one).
+
+    Clears once the distance is back above threshold + ``distance_hysteresis_pct``. A position with
+    no positive liquidation price is clear; one whose figures are not known yet reads in the band.
+    """
+    for p in positions:
+        threshold = p.alert_below_pct if p.alert_below_pct is not None else rules.distance_below_pct
+        if threshold is None:
+            continue
+        key = AlertKey(RULE_DISTANCE, p.venue, p.symbol, p.side, p.account)
+        if p.mark_price is None or p.margin_balance is None:
+            level = BAND
+        elif p.distance_pct is None:
+            level = CLEAR  # no positive price liquidates it
+        elif p.distance_pct < threshold:
+            level = BREACH
+        elif p.distance_pct >= threshold + rules.distance_hysteresis_pct:
+            level = CLEAR
+        else:
+            level = BAND
+        yield Reading(key, level, p.distance_pct, threshold, _distance_message(p, threshold, rules))
+
+
+def _distance_message(p: PositionRisk, threshold: float, rules: AlertRules) -> Callable[[str], str]:
+    def describe(state: str) -> str:
+        subject = _subject(p.venue, p.symbol, p.side)
+        if p.distance_pct is None:
+            return f"{subject}: no positive price liquidates it any more (alert was below {threshold:g}%)"
+        where = f"{p.distance_pct:.2f}% from liquidation (liq. {_number(p.liquidation_price)}, mark {_number(p.mark_price)})"
+        if state == FIRED:
+            past = " PAST the liquidation price" if p.distance_pct < 0 else ""
+            return f"{subject}: {where}{past}, below the {threshold:g}% alert"
+        return f"{subject}: {where}, back above {threshold + rules.distance_hysteresis_pct:g}% (alert at {threshold:g}%)"
+
+    return describe
+
+
+def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> Iterator[Reading]:
+    """ADL lights at or above N: the venue's own lights where the position has them, else our estimate.
+
+    Clears at N − 1 lights or fewer (held for ``hold_s``).
+    """
+    at_least = rules.adl_lights_at_least
+    if at_least is None:
+        return
+    for p in positions:
+        venue_lights = p.venue_adl_lights
+        lights = venue_lights if venue_lights is not None else p.adl_quantile
+        estimate = venue_lights is None
+        key = AlertKey(RULE_ADL_LIGHTS, p.venue, p.symbol, p.side, p.account)
+        if lights is None:
+            level = BAND
+        elif lights >= at_least:
+            level = BREACH
+        else:
+            level = CLEAR  # lights are whole: N − 1 or fewer is past the band
+        yield Reading(key, level, lights, at_least, _lights_message(p, lights, estimate, at_least), estimate)
+
+
+def _lights_message(p: PositionRisk, lights: int | None, estimate: bool, at_least: int) -> Callable[[str], str]:
+    def describe(state: str) -> str:
+        whose = "adlwatch's estimate" if estimate else "the venue's own"
+        now = f"ADL lights {lights} of 5 ({whose})"
+        if state == FIRED:
+            return f"{_subject(p.venue, p.symbol, p.side)}: {now}, at or above the alert at {at_least}: near the front of the ADL queue"
+        return f"{_subject(p.venue, p.symbol, p.side)}: {now}, back below {at_least}"
+
+    return describe
+
+
+def fund_to_oi_highs(highs: Mapping[tuple[str, str], float], contracts: Iterable[ContractRisk]) -> dict[tuple[str, str], float]:
+    """The session high of each contract's fund-to-OI ratio, with the current readings taken in."""
+    out = dict(highs)
+    for c in contracts:
+        ratio = c.fund_to_oi
+        if ratio is not None and math.isfinite(ratio) and ratio > out.get((c.venue, c.symbol), 0.0):
+            out[(c.venue, c.symbol)] = ratio
+    return out
+
+
+def fund_to_oi_readings(contracts: Iterable[ContractRisk], highs: Mapping[tuple[str, str], float], rules: AlertRules) -> Iterator[Reading]:
+    """Fund-to-OI down ``fund_to_oi_drop_pct`` % from its session high; clears back within half the drop."""
+    drop_alert = rules.fund_to_oi_drop_pct
+    if drop_alert is None:
+        return
+    for c in contracts:
+        high = highs.get((c.venue, c.symbol))
+        if high is None or high <= 0:
+            continue
+        key = AlertKey(RULE_FUND_TO_OI, c.venue, c.symbol)
+        ratio = c.fund_to_oi
+        drop_pct = None
+        if ratio is None or not math.isfinite(ratio):
+            level = BAND
+        else:
+            drop_pct = (high - ratio) / high * 100.0
+            level = BREACH if drop_pct >= drop_alert else CLEAR if drop_pct <= drop_alert / 2 else BAND
+        yield Reading(key, level, drop_pct, drop_alert, _fund_message(c, high, drop_pct, drop_alert))
+
+
+def _fund_message(c: ContractRisk, high: float, drop_pct: float | None, drop_alert: float) -> Callable[[str], str]:
+    def describe(state: str) -> str:
+        subject = _subject(c.venue, c.symbol)
+        now = f"insurance fund / open interest {c.fund_to_oi * 100:.3g}%, {drop_pct:.1f}% below its session high {high * 100:.3g}%"
+        if state == FIRED:
+            return f"{subject}: {now} (alert at {drop_alert:g}% down): less cover before ADL"
+        return f"{subject}: {now}, back within {drop_alert / 2:g}%"
+
+    return describe
+
+
+def venue_adl_readings(venue_alerts: Mapping[FeedKey, str], rules: AlertRules) -> Iterator[Reading]:
+    """The venue's own ADL alert (Bybit ``adlAlert``, OKX ``adl-warning``) in any state but normal."""
+    if not rules.venue_adl_alerts:
+        return
+    for (venue, symbol), state in sorted(venue_alerts.items()):
+        key = AlertKey(RULE_VENUE_ADL, venue, symbol)
+        level = CLEAR if state == "normal" else BREACH
+        yield Reading(key, level, state, None, _venue_adl_message(venue, symbol, state))
+
+
+def _venue_adl_message(venue: str, symbol: str, state: str) -> Callable[[str], str]:
+    def describe(change: str) -> str:
+        if change == FIRED:
+            what = "ADL IS RUNNING" if state == "adl" else "ADL may start soon"
+            return f"{_subject(venue, symbol)}: the venue's ADL alert says '{state}': {what}"
+        return f"{_subject(venue, symbol)}: the venue's ADL alert is back to normal"
+
+    return describe
+
+
+def stale_feed_readings(feeds: Mapping[FeedKey, FeedHealth], rules: AlertRules, now_s: float) -> Iterator[Reading]:
+    """A feed stale or disconnected for longer than ``stale_feed_after_s``; clears once it is up again."""
+    after_s = rules.stale_feed_after_s
+    if after_s is None:
+        return
+    for (venue, symbol), health in sorted(feeds.items()):
+        key = AlertKey(RULE_STALE_FEED, venue, symbol)
+        down_s = now_s - health.since_s if health.down else 0.0
+        if not health.down:
+            level = CLEAR
+        elif down_s >= after_s:
+            level = BREACH
+        else:
+            level = BAND  # down, not for long yet: no alert, but an active one does not clear
+        yield Reading(key, level, down_s, after_s, _stale_message(venue, symbol, health, down_s))
+
+
+def _stale_message(venue: str, symbol: str, health: FeedHealth, down_s: float) -> Callable[[str], str]:
+    def describe(change: str) -> str:
+        subject = f"{_subject(venue, symbol)} feed"
+        if change == FIRED:
+            detail = f" ({health.detail})" if health.detail else ""
+            return f"{subject} {health.state} for {down_s:.0f} s{detail}: its figures are not live"
+        return f"{subject} is {health.state} again: figures live"
+
+    return describe
+
+
+def account_warning_alerts(accounts: Iterable[AccountRisk], announced: frozenset[tuple[int, str]], ts_ms: int) -> tuple[list[Alert], frozenset[tuple[int, str]]]:
+    """Each followed account's warnings (a key that can trade, a position not modelled), once each."""
+    alerts = []
+    told = set(announced)
+    for a in accounts:
+        for warning in a.warnings:
+            if (a.index, warning) in told:
+                continue
+            told.add((a.index, warning))
+            alerts.append(Alert(state=FIRED, rule=RULE_ACCOUNT_WARNING, venue=a.venue, symbol="", side=None,
+                                value=None, threshold=None, message=f"{a.venue} {a.source}: WARNING {warning}",
+                                estimate=False, ts_ms=ts_ms, account=a.index))
+    return alerts, frozenset(told)

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from engine.errors import InputError
+from tui import watch as watch_command
 from tui.check import EXIT_INPUT, EXIT_OK, run_check
 
 VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.simulate import add_arguments
 
     add_arguments(simulate)
+
+    watch_command.add_arguments(sub.add_parser(
+        "watch", help="the live engine without the screen: one line per alert (or --json), exit 3 if one fired"))
 
     tiers = sub.add_parser("tiers", help="the risk-tier tables in use: source, date, verified; --refresh fetches the public ones")
     tiers.add_argument("--refresh", action="store_true", help="fetch Bybit, OKX and Hyperliquid tiers into the local cache")
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "watch":
+            return watch_command.run_watch(args)
         if args.command == "check":
             from feeds import portfolio_store
 

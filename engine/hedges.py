@@ -1,0 +1,192 @@
+"""Cross-venue hedges: positions tagged with the same ``hedge`` name, seen as one group.
+
+Per group: the legs, the net exposure (base units and signed USD notional at the marks), and for each
+leg the question a hedger fears: if the venue auto-deleveraged this leg now, what exposure is left,
+and how far from liquidation are the legs that remain once the ADL'd leg's PnL is realised into its
+own account. Pure: a portfolio and the snapshot computed from it in, frozen ``HedgeRisk`` values out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import msgspec
+
+from engine.margin import Leg, unrealized_pnl
+from engine.portfolio import Portfolio, Position
+from engine.risk import MarkKey, PositionRisk, RiskSnapshot, compute_account
+
+# The price ADL closes a position at, per venue (each venue module's ADL_PRICE and its source):
+# Binance and Bybit close it at the bankruptcy price of the *liquidated* (counterparty's) order
+# (engine/venues/binance.py, engine/venues/bybit.py), which nobody outside the venue sees: it lies
+# at about the mark when ADL runs, so the mark stands in for it (the leg's own bankruptcy price would
+# be wrong: ADL only takes winners, and a leg at its own bankruptcy price has lost all its margin).
+# OKX closes at the mark (engine/venues/okx.py; at bankruptcy only when its fund is nearly gone),
+# Hyperliquid at the previous mark (engine/venues/hyperliquid.py): the last mark seen.
+ADL_PRICE_BASIS: Mapping[str, str] = {
+    "binance": "mark (for the liquidated order's bankruptcy price)",
+    "bybit": "mark (for the liquidated order's bankruptcy price)",
+    "okx": "mark",
+    "hyperliquid": "previous mark",
+}
+
+
+class HedgeLeg(msgspec.Struct, frozen=True, kw_only=True):
+    account: int
+    index: int
+    venue: str
+    symbol: str
+    side: str
+    base_asset: str
+    base_units: float | None  # signed: + long, − short (inverse: contracts × face ÷ mark)
+    notional_usd: float | None  # signed, at the mark (inverse: contracts × face)
+    mark_price: float | None
+    liquidation_price: float | None
+    distance_pct: float | None
+
+
+class LegDeleveraged(msgspec.Struct, frozen=True, kw_only=True):
+    """One leg auto-deleveraged at its venue's ADL price now, and what it leaves."""
+
+    leg: HedgeLeg
+    adl_price: float | None
+    adl_price_basis: str
+    realised_pnl: float | None  # in the leg's settlement asset, into its own account
+    residual_base_units: float | None  # the other legs' net (None when they hold different coins)
+    residual_notional_usd: float | None
+    residual: tuple[HedgeLeg, ...]  # the other legs; those in the same account recomputed without it
+
+
+class HedgeRisk(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    legs: tuple[HedgeLeg, ...]
+    base_asset: str | None  # None when the legs hold different coins (no net in base units)
+    net_base_units: float | None
+    net_notional_usd: float | None
+    if_deleveraged: tuple[LegDeleveraged, ...]
+
+
+def hedge_risks(portfolio: Portfolio, snapshot: RiskSnapshot) -> tuple[HedgeRisk, ...]:
+    """Every hedge group of the portfolio, by name. ``snapshot`` must be computed from ``portfolio``
+    (the engine's, so that followed accounts hold what their venue reported)."""
+    groups: dict[str, list[PositionRisk]] = {}
+    for risk in snapshot.positions:
+        if risk.hedge is not None:
+            groups.setdefault(risk.hedge, []).append(risk)
+    marks = marks_of(snapshot)
+    return tuple(_hedge(name, groups[name], portfolio, marks) for name in sorted(groups))
+
+
+def marks_of(snapshot: RiskSnapshot) -> dict[MarkKey, float]:
+    marks = {(c.venue, c.symbol): c.mark_price for c in snapshot.contracts if c.mark_price is not None}
+    marks.update({(p.venue, p.symbol): p.mark_price for p in snapshot.positions if p.mark_price is not None})
+    return marks
+
+
+def _hedge(name: str, risks: list[PositionRisk], portfolio: Portfolio, marks: Mapping[MarkKey, float]) -> HedgeRisk:
+    legs = tuple(hedge_leg(r, _position(portfolio, r)) for r in risks)
+    base_asset, net_base, net_usd = net_exposure(legs)
+    return HedgeRisk(
+        name=name,
+        legs=legs,
+        base_asset=base_asset,
+        net_base_units=net_base,
+        net_notional_usd=net_usd,
+        if_deleveraged=tuple(deleveraged(leg, legs, portfolio, marks) for leg in legs),
+    )
+
+
+def _position(portfolio: Portfolio, risk: PositionRisk) -> Position:
+    return portfolio.accounts[risk.account].positions[risk.index]
+
+
+def hedge_leg(risk: PositionRisk, position: Position) -> HedgeLeg:
+    """A position as a hedge leg: its signed exposure in coin and in USD at the mark."""
+    inst = position.instrument
+    sign = int(position.side)
+    mark = risk.mark_price
+    if inst.inverse:
+        face_usd = position.size * inst.contract_size
+        base_units = sign * face_usd / mark if mark else None
+        notional_usd = sign * face_usd
+    else:
+        base_units = sign * position.size * inst.contract_size
+        notional_usd = base_units * mark if mark is not None else None  # quoted in a USD stablecoin
+    return HedgeLeg(
+        account=risk.account,
+        index=risk.index,
+        venue=risk.venue,
+        symbol=risk.symbol,
+        side=risk.side,
+        base_asset=inst.base,
+        base_units=base_units,
+        notional_usd=notional_usd,
+        mark_price=mark,
+        liquidation_price=risk.liquidation_price,
+        distance_pct=risk.distance_pct,
+    )
+
+
+def net_exposure(legs: tuple[HedgeLeg, ...]) -> tuple[str | None, float | None, float | None]:
+    """(coin, net base units, net USD notional); the base net only when every leg holds one coin."""
+    coins = {leg.base_asset for leg in legs}
+    base_asset = coins.pop() if len(coins) == 1 else None
+    base = [leg.base_units for leg in legs]
+    usd = [leg.notional_usd for leg in legs]
+    net_base = sum(base) if base_asset is not None and None not in base else None
+    net_usd = sum(usd) if None not in usd else None
+    return base_asset, net_base, net_usd
+
+
+def adl_price(leg: HedgeLeg) -> float | None:
+    """The price the leg's venue would deleverage it at now (see ``ADL_PRICE_BASIS``): the mark."""
+    return leg.mark_price
+
+
+def deleveraged(
+    leg: HedgeLeg, legs: tuple[HedgeLeg, ...], portfolio: Portfolio, marks: Mapping[MarkKey, float]
+) -> LegDeleveraged:
+    """``leg`` closed at its venue's ADL price: its PnL realised into its own account, and the other
+    legs' figures after that (an account that held it is recomputed; the others keep theirs)."""
+    account = portfolio.accounts[leg.account]
+    position = account.positions[leg.index]
+    price = adl_price(leg)
+    others = tuple(x for x in legs if (x.account, x.index) != (leg.account, leg.index))
+    realised = None
+    if price is not None:
+        realised = unrealized_pnl(Leg(position.instrument, int(position.side), position.size, position.entry_price), price)
+        if any(x.account == leg.account for x in others):
+            others = _after_removal(leg, others, portfolio, realised, marks)
+    _, residual_base, residual_usd = net_exposure(others)
+    return LegDeleveraged(
+        leg=leg,
+        adl_price=price,
+        adl_price_basis=ADL_PRICE_BASIS.get(leg.venue, "mark"),
+        realised_pnl=realised,
+        residual_base_units=residual_base,
+        residual_notional_usd=residual_usd,
+        residual=others,
+    )
+
+
+def _after_removal(
+    leg: HedgeLeg, others: tuple[HedgeLeg, ...], portfolio: Portfolio, realised: float, marks: Mapping[MarkKey, float]
+) -> tuple[HedgeLeg, ...]:
+    """The legs that share ``leg``'s account, recomputed with it closed; the rest unchanged."""
+    account = portfolio.accounts[leg.account]
+    position = account.positions[leg.index]
+    # Closing returns the PnL to the wallet, and an isolated position's own margin with it.
+    released = realised + ((position.isolated_margin or 0.0) if position.isolated else 0.0)
+    remaining = tuple(p for i, p in enumerate(account.positions) if i != leg.index)
+    after = replace(account, positions=remaining, wallet_balance=account.wallet_balance + released)
+    _, risks = compute_account(leg.account, after, marks)
+    out = []
+    for other in others:
+        if other.account != leg.account:
+            out.append(other)
+            continue
+        # Closing the leg shifted the later positions down by one; the leg keeps its portfolio index.
+        risk = risks[other.index - 1 if other.index > leg.index else other.index]
+        out.append(hedge_leg(msgspec.structs.replace(risk, index=other.index), account.positions[other.index]))
+    return tuple(out)
