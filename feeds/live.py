@@ -49,6 +49,17 @@ class LiveSource:
         self._tasks: list[asyncio.Task] = []
         self._queue: CoalescingQueue | None = None
 
+    @classmethod
+    def for_portfolio(cls, portfolio: Any, **options: Any) -> LiveSource:
+        """Public feeds for the contracts the portfolio holds, and followers for its followed accounts
+        (whose contracts are subscribed as the venues report them)."""
+        from feeds.accounts import followers_for
+
+        held: dict[str, list[str]] = {}
+        for venue, symbol in sorted(portfolio.symbols()):
+            held.setdefault(venue, []).append(symbol)
+        return cls(held, followers=followers_for(portfolio), **options)
+
     def _start_client(self, venue: str) -> None:
         client = FeedClient(
             get_adapter(venue),

@@ -176,6 +176,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
 def run_monitor(portfolio_path: Path | None) -> int:
     """``adlwatch``: the monitor on the user's portfolio with live feeds for what it holds."""
     from feeds import portfolio_store
+    from feeds.live import LiveSource
     from tui.app import AdlwatchApp
 
     path = portfolio_path or portfolio_store.default_path()
@@ -192,20 +193,8 @@ def run_monitor(portfolio_path: Path | None) -> int:
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
     portfolio = portfolio_store.load(path, user_catalogue())
-    AdlwatchApp(portfolio, live_source(portfolio), portfolio_path=path).run()
+    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path).run()
     return EXIT_OK
-
-
-def live_source(portfolio):
-    """Public feeds for the contracts the portfolio holds, and followers for its followed accounts
-    (whose contracts are subscribed as the venues report them)."""
-    from feeds.accounts import followers_for
-    from feeds.live import LiveSource
-
-    held: dict[str, list[str]] = {}
-    for venue, symbol in sorted(portfolio.symbols()):
-        held.setdefault(venue, []).append(symbol)
-    return LiveSource(held, followers=followers_for(portfolio))
 
 
 def main(argv: list[str] | None = None) -> int:

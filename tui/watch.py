@@ -86,7 +86,9 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         raise error.with_file(str(path)) from None
     watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock)
     try:
-        return asyncio.run(watch.run(live_source(portfolio), duration_s))
+        from feeds.live import LiveSource
+
+        return asyncio.run(watch.run(LiveSource.for_portfolio(portfolio), duration_s))
     except KeyboardInterrupt:  # where the loop could not take the signal itself
         return watch.exit_code()
     finally:
@@ -110,18 +112,6 @@ def watch_rules(portfolio: Portfolio, alert_below: float | None) -> AlertRules:
     """The portfolio's ``[alerts]`` table, with ``--alert-below`` as the global distance threshold."""
     rules = AlertRules.from_data(portfolio.alerts)
     return rules if alert_below is None else replace(rules, distance_below_pct=alert_below)
-
-
-def live_source(portfolio: Portfolio) -> Any:
-    """Public feeds for what the file holds, followers for its followed accounts (their contracts are
-    subscribed as the venues report them: ``LiveSource`` reopens a venue's feed with them added)."""
-    from feeds.accounts import followers_for
-    from feeds.live import LiveSource
-
-    held: dict[str, list[str]] = {}
-    for venue, symbol in sorted(portfolio.symbols()):
-        held.setdefault(venue, []).append(symbol)
-    return LiveSource(held, followers=followers_for(portfolio))
 
 
 class Watch:
