@@ -157,8 +157,17 @@ def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) ->
             inputs.anchors.get(key, p.mark_price),
             oi[0] if oi else None,
         )
-        out.append(msgspec.structs.replace(p, adl_quantile=quantile))
+        out.append(msgspec.structs.replace(p, adl_quantile=quantile, disagreement=_lights_disagreement(p, quantile)))
     return tuple(out)
+
+
+def _lights_disagreement(p: PositionRisk, quantile: int | None) -> str | None:
+    """The liquidation disagreement, and the ADL lights' where ours and the venue's are over one apart."""
+    if p.venue_adl_lights is None or quantile is None or abs(p.venue_adl_lights - quantile) <= 1:
+        return p.disagreement
+    lights = (f"ADL lights: the venue shows {p.venue_adl_lights}, adlwatch estimates {quantile} (the estimate "
+              "ranks against a modelled population; the venue ranks its real book)")
+    return f"{p.disagreement}; {lights}" if p.disagreement else lights
 
 
 def _leg(position: Position) -> Leg:

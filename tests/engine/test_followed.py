@@ -159,3 +159,16 @@ def test_any_venue_report_gives_a_snapshot_never_an_exception(positions):
     for p in snap.positions:
         assert p.venue_adl_lights is None or 0 <= p.venue_adl_lights <= 5
         assert p.venue_liquidation_price is None or p.venue_liquidation_price > 0
+
+
+def test_adl_lights_more_than_one_apart_are_a_disagreement():
+    engine = RiskEngine(followed_portfolio())
+    engine.apply(MarkPrice(venue="binance", symbol="BTCUSDT", ts=None, price=58_000.0))
+    for venue_lights in (1, 2, 3, 4, 5):
+        engine.apply(binance_state(liq=None, positions=[ImportedPosition(
+            symbol="BTCUSDT", side="long", size=0.5, entry_price=60_000.0, leverage=10, margin_mode="cross",
+            adl_lights=venue_lights)]))
+        p = engine.snapshot().positions[0]
+        assert p.adl_quantile is not None
+        apart = abs(venue_lights - p.adl_quantile) > 1
+        assert (p.disagreement is not None and "ADL lights" in p.disagreement) == apart
