@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -19,7 +20,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
+from engine.alerts import AlertBook, AlertRules, evaluate, with_feed_status, with_venue_alert
 from engine.errors import InputError
+from engine.hedges import hedge_risks
 from engine.portfolio import (
     Portfolio,
     remove_account,
@@ -36,7 +39,15 @@ from tui.screens.help import HelpScreen
 from tui.screens.prompt import PercentScreen
 from tui.state import FeedState, History, ReplayState, ViewState
 from tui.widgets.chart import MarkChart
-from tui.widgets.panels import AccountsPanel, FeedsPanel, FundsPanel, ReplayBar, ShockBanner
+from tui.widgets.panels import (
+    AccountsPanel,
+    AlertsPanel,
+    FeedsPanel,
+    FundsPanel,
+    HedgesPanel,
+    ReplayBar,
+    ShockBanner,
+)
 from tui.widgets.positions import PositionsTable
 
 REFRESH_HZ = 10
@@ -81,6 +92,7 @@ class AdlwatchApp(App[None]):
         Binding("t", "seek_time", "replay: go to a time", show=False),
         Binding("i", "adl_details", "ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
+        Binding("A", "alert_log", "alert log", key_display="A"),
         Binding("n", "new_position", "add a position"),
         Binding("e", "edit_position", "edit the selected position"),
         Binding("x", "remove_position", "remove the selected position"),
@@ -101,8 +113,11 @@ class AdlwatchApp(App[None]):
         portfolio_path: Any = None,
         note: str = "",
         start_ms: int | None = None,
+        catalogue: Any = None,
+        notifier: Any = None,
     ) -> None:
         super().__init__()
+        self.catalogue = catalogue
         self.note = note
         self.start_ms = start_ms
         self.portfolio = portfolio
@@ -110,8 +125,18 @@ class AdlwatchApp(App[None]):
         self.source = source
         self.autoplay = autoplay
         self._clock = clock
-        self.engine = RiskEngine(portfolio)
+        self.engine = RiskEngine(portfolio, catalogue)
         self.history = History()
+        self.alert_rules = AlertRules.from_data(portfolio.alerts) if portfolio.alerts else AlertRules()
+        self._alert_book = AlertBook()
+        self._feed_health: Any = {}
+        self._venue_alert_states: Any = {}
+        self.alert_log: deque = deque(maxlen=200)
+        if notifier is None and self.alert_rules.desktop and not self.is_replay:
+            from feeds.notify import Notifier
+
+            notifier = Notifier(bell=False, desktop=True)  # the bell is Textual's own (App.bell)
+        self._notifier = notifier
         self.shocks: tuple[ShockSpec, ...] = ()
         self.shock_scope = "selected"
         self._venue_state: dict[str, tuple[str, str]] = {}  # last non-stale status and its detail
@@ -121,7 +146,6 @@ class AdlwatchApp(App[None]):
         self._adl_alerts: dict[tuple[str, str], str] = {}
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
-        self._warned: set[str] = set()  # account warnings already shouted (a key that can trade)
         self._dirty = True
         self._selected: str | None = None
         self._hypothetical: RiskSnapshot | None = None
@@ -146,6 +170,12 @@ class AdlwatchApp(App[None]):
                 feeds = FeedsPanel(id="feeds")
                 feeds.border_title = "feeds"
                 yield feeds
+                hedges = HedgesPanel(id="hedges")
+                hedges.border_title = "hedges: net, and if one leg were ADL'd now"
+                yield hedges
+                alerts = AlertsPanel(id="alerts")
+                alerts.border_title = "alerts (A: the log)"
+                yield alerts
         yield ReplayBar(id="replay-bar")
         yield Footer()
 
@@ -178,14 +208,13 @@ class AdlwatchApp(App[None]):
             if self._venue_state.get(event.venue, ("", ""))[0] in ("", "error", "disconnected"):
                 self._venue_state[event.venue] = ("replay" if self.is_replay else "connected", "")
         elif kind == "account_state":
+            # A key that can trade is shouted by the alert rules (once), from the snapshot's warnings.
             self._account_feeds[(event.venue, event.symbol)] = ("connected", "")
-            for warning in event.warnings:
-                if warning not in self._warned:
-                    self._warned.add(warning)
-                    self.notify(f"{event.venue} {event.symbol}: {warning}", severity="error", timeout=30)
         elif kind == "status" and event.symbol.startswith("account:"):
+            self._feed_health = with_feed_status(self._feed_health, event, self._now_s())
             self._account_feeds[(event.venue, event.symbol.removeprefix("account:"))] = (event.state, event.detail)
         elif kind == "status":
+            self._feed_health = with_feed_status(self._feed_health, event, self._now_s())
             if event.state == "stale":
                 self._stale.setdefault(event.venue, set()).add(event.symbol)
                 self._stale_detail[event.venue] = event.detail
@@ -194,6 +223,7 @@ class AdlwatchApp(App[None]):
                 if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
                     self._stale.pop(event.venue, None)
         elif kind == "adl_alert":
+            self._venue_alert_states = with_venue_alert(self._venue_alert_states, event)
             key = (event.venue, event.symbol)
             if event.state == "normal":
                 self._adl_alerts.pop(key, None)
@@ -213,8 +243,35 @@ class AdlwatchApp(App[None]):
             return live
         return apply_shocks(self.engine.inputs(), self.shocks)
 
+    def _now_s(self) -> float:
+        """The clock alerts run on: the replay's, or the wall clock."""
+        return self.source.position_ms / 1000 if self.is_replay else self._clock()
+
+    def check_alerts(self) -> None:
+        """Evaluate the alert rules on the live snapshot (never a what-if): log, bell, notify."""
+        book, alerts = evaluate(self._alert_book, self.engine.snapshot(), self._feed_health,
+                                self._venue_alert_states, self.alert_rules, self._now_s())
+        self._alert_book = book
+        if not alerts:
+            return
+        self.alert_log.extend(alerts)
+        self._dirty = True
+        fired = [a for a in alerts if a.state == "fired"]
+        if not fired:
+            return
+        if self.alert_rules.bell:
+            self.bell()
+        if self.is_replay:
+            return  # a replay's alerts are history: the panel and the log (A) show them, no pop-ups
+        more = f"\n(+{len(fired) - 1} more: A for the log)" if len(fired) > 1 else ""
+        self.notify(fired[0].message + more, title="ALERT", severity="error", timeout=8)
+        if self._notifier is not None:
+            for alert in fired:
+                self._notifier.deliver(alert)
+
     def refresh_view(self) -> None:
         replay = self._replay_state()
+        self.check_alerts()
         if not self._dirty and not (replay and replay.playing):
             return
         self._dirty = False
@@ -239,6 +296,8 @@ class AdlwatchApp(App[None]):
             mark_history=marks,
             fund_history=self.history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
+            alerts=tuple(self.alert_log)[-50:],
+            hedges=hedge_risks(self.engine.portfolio, live),
             source_label=" · ".join(x for x in (getattr(self.source, "label", "") or "no feed", self.note) if x),
         )
         self._push(self.view, selected)
@@ -265,6 +324,8 @@ class AdlwatchApp(App[None]):
         main.query_one(AccountsPanel).show(view)
         main.query_one(FundsPanel).show(view)
         main.query_one(FeedsPanel).show(view)
+        main.query_one(HedgesPanel).show(view)
+        main.query_one(AlertsPanel).show(view)
         main.query_one(ReplayBar).show(view)
         main.query_one(MarkChart).show(view, table.selected_key or selected)
 
@@ -369,8 +430,10 @@ class AdlwatchApp(App[None]):
         source = self.source
         t_ms = max(source.start_ms, min(source.end_ms, t_ms))
         if t_ms < source.position_ms:
-            self.engine = RiskEngine(self.portfolio)
+            self.engine = RiskEngine(self.portfolio, self.catalogue)
             self.history.clear()
+            self._alert_book = AlertBook()
+            self._feed_health, self._venue_alert_states = {}, {}
             self._venue_state.clear()
             self._stale.clear()
             self._last_mark.clear()
@@ -625,6 +688,17 @@ class AdlwatchApp(App[None]):
         a = self.portfolio.accounts[where[0]]
         self._number_prompt(f"Wallet balance of the {a.venue} {a.settle} account (now {a.wallet_balance:g})", "10000",
                             lambda wallet: with_wallet(self.portfolio, where[0], wallet))
+
+    def action_alert_log(self) -> None:
+        from tui.screens.alerts import AlertLogScreen
+
+        r = self.alert_rules
+        rules = (f"Rules: distance below {r.distance_below_pct}% (re-arms {r.distance_hysteresis_pct} pt above), "
+                 f"ADL lights >= {r.adl_lights_at_least}, fund/OI down {r.fund_to_oi_drop_pct}% from its high, "
+                 f"feed down {r.stale_feed_after_s} s, venue ADL alerts {'on' if r.venue_adl_alerts else 'off'}; "
+                 f"an alert clears after {r.hold_s} s past its band. Set them in the portfolio's [alerts] table.")
+        notes = [f"{p.venue} {p.symbol} {p.side}: {p.disagreement}" for p in self.engine.snapshot().positions if p.disagreement]
+        self.push_screen(AlertLogScreen(list(self.alert_log), notes, rules))
 
     # -- help and palette --------------------------------------------------------------------
     def action_help(self) -> None:

@@ -192,8 +192,9 @@ def run_monitor(portfolio_path: Path | None) -> int:
             return EXIT_OK
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
-    portfolio = portfolio_store.load(path, user_catalogue())
-    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path).run()
+    catalogue = user_catalogue()
+    portfolio = portfolio_store.load(path, catalogue)
+    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path, catalogue=catalogue).run()
     return EXIT_OK
 
 

@@ -51,6 +51,8 @@ class ViewState:
     fund_history: dict[MarkKey, tuple[float, ...]] = field(default_factory=dict)
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state)
     source_label: str = ""
+    alerts: tuple = ()  # engine.alerts.Alert, newest last: the alert log
+    hedges: tuple = ()  # engine.hedges.HedgeRisk of the live snapshot
 
     @property
     def hypothetical(self) -> bool:

@@ -42,8 +42,7 @@ def app_on_file(tmp_path):
 
 
 def cell(app: AdlwatchApp, row: int, column: str) -> str:
-    table = app.query_one(PositionsTable)
-    return str(table.get_cell_at((row, list(table.columns).index(column))))
+    return app.query_one(PositionsTable).cell(row, column)
 
 
 async def started(pilot):

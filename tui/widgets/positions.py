@@ -1,14 +1,34 @@
-"""The positions table: one row per position, formatted from the snapshot (no maths here)."""
+"""The positions table: one row per position, formatted from the snapshot (no maths here).
+
+A Line API widget (a ``ScrollView`` that renders its own lines) rather than a ``DataTable``, for the
+10 Hz refresh: DataTable keys every render cache on one update counter, so a single changed cell
+re-renders every visible cell through Rich (60 ms a tick at 50 positions) and leaves the old renders
+in caches of thousands of entries that the garbage collector then walks. Here a row is one ``Strip``,
+rebuilt only when one of its cells changed, and a tick repaints only the lines that changed.
+"""
 
 from __future__ import annotations
 
-from rich.text import Text
+from typing import NamedTuple
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from engine.risk import PositionRisk
 from tui import format as fmt
 from tui.state import ViewState
+
+# A cell is a few (text, Rich style) spans: most have one, the lights two.
+Span = tuple[str, str]
+Cell = tuple[Span, ...]
 
 COLUMNS = (
     ("venue", "venue"),
@@ -49,6 +69,11 @@ COMPACT_COLUMNS = (
     ("lights", "est."),
 )
 COMPACT_WHAT_IF_COLUMNS = tuple(("d_dist", "Δ dist.") if key == "lights" else (key, label) for key, label in COMPACT_COLUMNS)
+# Followed accounts: the venue's own liquidation price and ADL lights beside ours.
+VENUE_COLUMNS = (("vliq", "venue liq."), ("dliq", "Δ liq."), ("vlights", "venue"))
+COMPACT_VENUE_COLUMNS = (("dliq", "Δ liq."), ("vlights", "venue"))
+RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "bankr", "dist", "lev", "upnl", "d_upnl", "d_dist",
+                           "vliq", "dliq"})
 VENUE_CODES = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HL"}
 
 # Short names of the ADL ranking formulas (full names in --json and the help screen).
@@ -73,18 +98,70 @@ def distance_style(distance_pct: float | None) -> str:
     return "green"
 
 
-def lights(quantile: int | None) -> Text:
+def lights(quantile: int | None) -> Cell:
     if quantile is None:
-        return Text("·····", style="dim")
-    return Text("●" * quantile, style="bold red" if quantile >= 4 else "yellow") + Text("○" * (5 - quantile), style="dim")
+        return (("·····", "dim"),)
+    return ("●" * quantile, "bold red" if quantile >= 4 else "yellow"), ("○" * (5 - quantile), "dim")
 
 
 def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
 
-class PositionsTable(DataTable):
-    """Positions, with the selected one reported up as a message."""
+def position_cells(p: PositionRisk, view: ViewState, compact: bool) -> dict[str, Cell]:
+    """Every cell a position can show, formatted; the columns shown pick from it."""
+    if view.hypothetical:
+        live = view.live_position(p)
+        entry_cell = ((_delta(p.unrealized_pnl, live.unrealized_pnl if live else None, ""), ""),)
+        last_cell = ((_delta(p.distance_pct, live.distance_pct if live else None, "pt"), ""),)
+    else:
+        entry_cell = ((fmt.price(p.entry_price), ""),)
+        last_cell = lights(p.adl_quantile)
+    side = f"{p.side} {'i' if p.margin_mode == 'isolated' else 'x'}" if compact else str(p.side)
+    upnl = fmt.amount(p.unrealized_pnl) + ("" if compact else f" {p.settle}")
+    adl = fmt.score(p.adl_score)
+    return {
+        "venue": ((VENUE_CODES.get(p.venue, p.venue) if compact else p.venue, ""),),
+        "symbol": ((p.symbol, ""),),
+        "side": ((side, "green" if p.side == "long" else "red"),),
+        "size": ((fmt.size(p.size), ""),),
+        "entry": entry_cell,
+        "d_upnl": entry_cell,
+        "mark": ((fmt.price(p.mark_price), ""),),
+        "liq": ((fmt.price(p.liquidation_price), "bold"),),
+        "bankr": ((fmt.price(p.bankruptcy_price), ""),),
+        "dist": ((fmt.pct(p.distance_pct), distance_style(p.distance_pct)),),
+        "lev": ((fmt.leverage(p.effective_leverage), ""),),
+        "mode": (("iso" if p.margin_mode == "isolated" else str(p.margin_mode), ""),),
+        "upnl": ((upnl, "green" if (p.unrealized_pnl or 0) >= 0 else "red"),),
+        "adl": ((adl if compact else f"{adl} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}", ""),),
+        "lights": last_cell,
+        "d_dist": last_cell,
+        "vliq": ((fmt.price(p.venue_liquidation_price) if p.imported else "", ""),),
+        "dliq": (("" if p.liquidation_diff_pct is None else f"{p.liquidation_diff_pct:+.2f}%" + (" ≠" if p.disagreement else ""),
+                  "bold black on yellow" if p.disagreement else ""),),
+        "vlights": lights(p.venue_adl_lights) if p.venue_adl_lights is not None else (("", ""),),
+    }
+
+
+class PositionsTable(ScrollView, can_focus=True):
+    """Positions, with a row cursor; the selected one is reported up as a message."""
+
+    COMPONENT_CLASSES = {
+        "positions-table--header",
+        "positions-table--even-row",
+        "positions-table--cursor",
+    }
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "cursor up", show=False),
+        Binding("down", "cursor(1)", "cursor down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home,ctrl+home", "first", "first position", show=False),
+        Binding("end,ctrl+end", "last", "last position", show=False),
+    ]
+
+    cursor_row: reactive[int] = reactive(0, init=False)
 
     class Selected(Message):
         def __init__(self, key: str | None) -> None:
@@ -92,90 +169,197 @@ class PositionsTable(DataTable):
             super().__init__()
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._layout: tuple[bool, bool] | None = None
-        self._shown: dict[str, list[str]] = {}
+        super().__init__(**kwargs)
+        self._layout: tuple[bool, bool, bool] | None = None  # (what-if, compact, imported) of the columns shown
+        self._columns: tuple[tuple[str, str], ...] = ()
+        self._widths: tuple[int, ...] = ()  # content width of each column: grows, never shrinks, so rows stay put
+        self._look = Look(0, Style(), Style(), Style(), Style(), Style())
+        self._keys: list[str] | None = None  # None: columns changed, rows to rebuild
+        self._rows: list[tuple[Cell, ...]] = []
+        self._strips: dict[int, tuple[object, Strip]] = {}  # row index -> (what it was built from, strip)
+        self._header: tuple[object, Strip] | None = None
+        self._reported: str | None = None
 
-    def _ensure_columns(self, what_if: bool, compact: bool) -> None:
-        if self._layout == (what_if, compact):
-            return
-        self.clear(columns=True)
-        if compact:
-            columns = COMPACT_WHAT_IF_COLUMNS if what_if else COMPACT_COLUMNS
-        else:
-            columns = WHAT_IF_COLUMNS if what_if else COLUMNS
-        for key, label in columns:
-            self.add_column(label, key=key)
-        self._layout = (what_if, compact)
-        self._shown = {}
-
+    # -- data in -------------------------------------------------------------------------------
     def show(self, view: ViewState, compact: bool = False) -> None:
         selected = self.selected_key
-        self._ensure_columns(view.hypothetical, compact)
-        rows: list[tuple[str, list]] = []
-        for p in view.snapshot.positions:
-            live = view.live_position(p) if view.hypothetical else None
-            if view.hypothetical:
-                entry_cell = Text(_delta(p.unrealized_pnl, live.unrealized_pnl if live else None, ""), justify="right")
-                last_cell = Text(_delta(p.distance_pct, live.distance_pct if live else None, "pt"), justify="right")
+        imported = any(p.imported for p in view.snapshot.positions)
+        if self._layout != (view.hypothetical, compact, imported):
+            self._layout = (view.hypothetical, compact, imported)
+            if compact:
+                self._columns = COMPACT_WHAT_IF_COLUMNS if view.hypothetical else COMPACT_COLUMNS
             else:
-                entry_cell = Text(fmt.price(p.entry_price), justify="right")
-                last_cell = lights(p.adl_quantile)
-            cells = {
-                "venue": VENUE_CODES.get(p.venue, p.venue) if compact else p.venue,
-                "symbol": p.symbol,
-                "side": Text(f"{p.side} {'i' if p.margin_mode == 'isolated' else 'x'}" if compact else p.side,
-                             style="green" if p.side == "long" else "red"),
-                "size": Text(fmt.size(p.size), justify="right"),
-                "entry": entry_cell,
-                "d_upnl": entry_cell,
-                "mark": Text(fmt.price(p.mark_price), justify="right"),
-                "liq": Text(fmt.price(p.liquidation_price), justify="right", style="bold"),
-                "bankr": Text(fmt.price(p.bankruptcy_price), justify="right"),
-                "dist": Text(fmt.pct(p.distance_pct), justify="right", style=distance_style(p.distance_pct)),
-                "lev": Text(fmt.leverage(p.effective_leverage), justify="right"),
-                "mode": "iso" if p.margin_mode == "isolated" else p.margin_mode,
-                "upnl": Text(fmt.amount(p.unrealized_pnl) + ("" if compact else f" {p.settle}"), justify="right",
-                             style="green" if (p.unrealized_pnl or 0) >= 0 else "red"),
-                "adl": Text(fmt.score(p.adl_score) if compact
-                            else f"{fmt.score(p.adl_score)} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}"),
-                "lights": last_cell,
-                "d_dist": last_cell,
-            }
-            rows.append((position_key(p), [cells[str(column.key.value)] for column in self.columns.values()]))
-        self._apply(rows, selected)
+                self._columns = WHAT_IF_COLUMNS if view.hypothetical else COLUMNS
+            if imported:
+                self._columns += COMPACT_VENUE_COLUMNS if compact else VENUE_COLUMNS
+            self._keys = None
+        keys = [position_key(p) for p in view.snapshot.positions]
+        rows = []
+        for p in view.snapshot.positions:
+            cells = position_cells(p, view, compact)
+            rows.append(tuple(cells[key] for key, _ in self._columns))
+        if keys != self._keys:
+            # New columns, or a position added or removed: widths fit the new set, the cursor stays
+            # on its position.
+            self._widths = tuple(cell_len(label) for _, label in self._columns)
+            self._keys, self._rows = keys, rows
+            self._strips.clear()
+            self._grow_widths(rows)
+            self._resize()
+            self.set_reactive(PositionsTable.cursor_row, keys.index(selected) if selected in keys else 0)
+            self._follow_cursor()
+            self.refresh()
+        else:
+            changed = [i for i, (old, new) in enumerate(zip(self._rows, rows, strict=True)) if old != new]
+            self._rows = rows
+            if self._grow_widths(rows[i] for i in changed):
+                self._resize()
+                self.refresh()
+            else:
+                for i in changed:
+                    self.refresh_line(i + 1)  # line 0 is the header
+        self._report()
 
-    def _apply(self, rows: list[tuple[str, list]], selected: str | None) -> None:
-        """Patch only the cells that changed; rebuild when the set of positions changed."""
-        keys = [key for key, _ in rows]
-        column_keys = list(self.columns)
-        if keys != [row.value for row in self.rows]:
-            self.clear()
-            for key, cells in rows:
-                self.add_row(*cells, key=key)
-            self._shown = {key: [str(c) for c in cells] for key, cells in rows}
-            if keys:
-                self.move_cursor(row=keys.index(selected) if selected in keys else 0, animate=False)
-            return
-        for key, cells in rows:
-            before = self._shown.get(key, [])
-            for i, cell in enumerate(cells):
-                text = str(cell)
-                if i >= len(before) or before[i] != text:
-                    self.update_cell(key, column_keys[i], cell, update_width=True)
-            self._shown[key] = [str(c) for c in cells]
+    def _grow_widths(self, rows) -> bool:
+        widths = list(self._widths)
+        for row in rows:
+            for i, cell in enumerate(row):
+                widths[i] = max(widths[i], sum(cell_len(text) for text, _ in cell))
+        grew = tuple(widths) != self._widths
+        self._widths = tuple(widths)
+        return grew
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(sum(w + 2 for w in self._widths), len(self._rows) + 1)
+
+    # -- selection -----------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
 
     @property
     def selected_key(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return self._keys[self.cursor_row] if self._keys and 0 <= self.cursor_row < len(self._keys) else None
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.post_message(self.Selected(event.row_key.value if event.row_key else None))
+    def cell(self, row: int, column: str) -> str:
+        """The text one cell shows (what a test reads)."""
+        index = [key for key, _ in self._columns].index(column)
+        return "".join(text for text, _ in self._rows[row][index])
+
+    def move_cursor(self, row: int) -> None:
+        self.cursor_row = row
+
+    def validate_cursor_row(self, row: int) -> int:
+        return max(0, min(row, len(self._rows) - 1))
+
+    def watch_cursor_row(self) -> None:
+        self._follow_cursor()
+        self.refresh()
+        self._report()
+
+    def _follow_cursor(self) -> None:
+        """Scroll so the cursor's row shows under the header."""
+        visible = max(1, self.scrollable_content_region.height - 1)
+        if self.cursor_row < self.scroll_y:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= self.scroll_y + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def _report(self) -> None:
+        if self.selected_key != self._reported:
+            self._reported = self.selected_key
+            self.post_message(self.Selected(self._reported))
+
+    def action_cursor(self, step: int) -> None:
+        self.cursor_row += step
+
+    def action_page(self, pages: int) -> None:
+        self.cursor_row += pages * max(1, self.scrollable_content_region.height - 1)
+
+    def action_first(self) -> None:
+        self.cursor_row = 0
+
+    def action_last(self) -> None:
+        self.cursor_row = len(self._rows) - 1
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y > 0 and int(self.scroll_y) + offset.y - 1 < len(self._rows):
+            self.cursor_row = int(self.scroll_y) + offset.y - 1
+
+    # -- lines out -----------------------------------------------------------------------------
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Styles are read once a repaint (a focus or theme change shows at the next one), not once a line.
+        cursor = self.get_component_rich_style("positions-table--cursor")
+        self._look = Look(
+            width=self.scrollable_content_region.width,
+            base=self.rich_style,
+            header=self.get_component_rich_style("positions-table--header"),
+            even=self.get_component_rich_style("positions-table--even-row"),
+            cursor=cursor,
+            cursor_colour=Style(color=cursor.color),
+        )
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        look = self._look
+        scroll_x, scroll_y = self.scroll_offset
+        if y == 0:
+            strip = self._header_strip(look)
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._rows):
+                return Strip.blank(look.width, look.base)
+            strip = self._row_strip(index, look)
+        return strip.crop_extend(scroll_x, scroll_x + look.width, look.base)
+
+    def _header_strip(self, look: Look) -> Strip:
+        made_of = (self._columns, self._widths, look)
+        if self._header is None or self._header[0] != made_of:
+            cells = [((label, ""),) for _, label in self._columns]
+            self._header = (made_of, self._line(cells, look.header, Style(), look.width))
+        return self._header[1]
+
+    def _row_strip(self, index: int, look: Look) -> Strip:
+        if index == self.cursor_row:
+            # The cursor's colour wins over the cells' (as in DataTable), their backgrounds stay.
+            style, over = look.cursor, look.cursor_colour
+        elif index % 2 == 0:
+            style, over = look.even, Style()
+        else:
+            style, over = look.base, Style()
+        cells = self._rows[index]
+        made_of = (cells, self._widths, look, style)
+        cached = self._strips.get(index)
+        if cached is None or cached[0] != made_of:
+            cached = self._strips[index] = (made_of, self._line(cells, style, over, look.width))
+        return cached[1]
+
+    def _line(self, cells, style: Style, over: Style, width: int) -> Strip:
+        segments = []
+        total = 0
+        for (key, _), cell, column_width in zip(self._columns, cells, self._widths, strict=True):
+            pad = column_width - sum(cell_len(text) for text, _ in cell)
+            right = key in RIGHT_ALIGNED
+            segments.append(Segment(" " * (1 + (pad if right else 0)), style))
+            for text, span_style in cell:
+                segments.append(Segment(text, style + Style.parse(span_style) + over if span_style else style))
+            segments.append(Segment(" " * (1 + (0 if right else pad)), style))
+            total += column_width + 2
+        if total < width:
+            segments.append(Segment(" " * (width - total), style))
+        return Strip(segments, max(total, width)).simplify()
+
+
+class Look(NamedTuple):
+    """The styles of one repaint of the table, read from app.tcss."""
+
+    width: int
+    base: Style
+    header: Style
+    even: Style
+    cursor: Style
+    cursor_colour: Style
 
 
 def _delta(now: float | None, live: float | None, unit: str) -> str:
