@@ -320,7 +320,9 @@ class AdlwatchApp(App[None]):
         main = self.screen_stack[0]
         main.query_one(ShockBanner).show(view)
         table = main.query_one(PositionsTable)
-        table.show(view, compact=self.size.width < 150)
+        # The venue's columns beside ours need ~30 more cells: narrower terminals get the compact table.
+        wide_enough = 185 if any(p.imported for p in view.snapshot.positions) else 150
+        table.show(view, compact=self.size.width < wide_enough)
         main.query_one(AccountsPanel).show(view)
         main.query_one(FundsPanel).show(view)
         main.query_one(FeedsPanel).show(view)
