@@ -66,7 +66,7 @@ def panel_text(app, widget) -> str:
 async def test_imported_position_shows_the_venues_figures_beside_ours_and_the_disagreement():
     notifier = FakeNotifier()
     app = AdlwatchApp(parse(PORTFOLIO), source(), notifier=notifier)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:
         await started(pilot)
         risk = app.engine.snapshot().positions[0]
         assert (risk.venue, risk.imported) == ("binance", True)
@@ -74,6 +74,11 @@ async def test_imported_position_shows_the_venues_figures_beside_ours_and_the_di
         assert cell(app, 0, "dliq") == f"{risk.liquidation_diff_pct:+.2f}% ≠"
         assert cell(app, 1, "vliq") == ""  # the manual Hyperliquid position has no venue figure
         alerts = panel_text(app, AlertsPanel)
+        await pilot.resize_terminal(160, 48)  # narrower: the compact table keeps the difference
+        await pilot.pause()
+        app.refresh_view()
+        await pilot.pause()
+        assert cell(app, 0, "dliq") == f"{risk.liquidation_diff_pct:+.2f}% ≠"
         assert "≠ binance BTCUSDT" in alerts
         # The follower's trouble is its own feeds row; the market feed of the venue is not marked down.
         feeds = panel_text(app, FeedsPanel)
