@@ -56,9 +56,12 @@ SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf
 HELP_NOTES = (
     "Figures come from each venue's published rules (see README). The ADL score is the venue's own "
     "ranking formula, named beside it; the 1-5 lights are an ESTIMATE against a modelled population "
-    "(empty until that model exists). What-if shocks never touch the live state: the banner says "
-    "HYPOTHETICAL while one is applied, and 'l' returns to live. In the demo, BTC marks are real mark "
-    "prices; the alt-coin series are last-trade prices."
+    "(see i). What-if shocks never touch the live state: the banner says "
+    "HYPOTHETICAL while one is applied, and 'l' returns to live. Positions of a followed account (a "
+    "Hyperliquid address, a read-only key) come from the venue and are read-only here; the venue's own "
+    "liquidation price and ADL lights stand beside ours. Alerts ring once per crossing (rules in the "
+    "portfolio's alerts table; A shows the log). In the demo, BTC marks are real mark prices; the "
+    "alt-coin series are last-trade prices."
 )
 
 
