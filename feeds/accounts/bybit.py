@@ -40,6 +40,7 @@ from feeds.accounts.signed import (
     VenueRules,
     as_dict,
     as_list,
+    classify,
     hmac_hex,
     integer,
     number,
@@ -100,13 +101,7 @@ def problem(status: int, text: str) -> Problem | None:
     # get a phrase of ours, unknown ones the venue's message.
     known = _REJECTED.get(code) or _OTHERS.get(code)
     detail = f"{known or message or 'error'} (retCode {code})"
-    if code in _REJECTED:
-        return Problem("rejected", detail)
-    if code in _CLOCK:
-        return Problem("clock", f"{detail}: check the system clock")
-    if code in _RATE:
-        return Problem("rate", detail)
-    return Problem("error", detail)
+    return classify(code, detail, _REJECTED, _CLOCK, _RATE)
 
 
 def _error(text: str) -> tuple[int | None, str]:

@@ -39,6 +39,7 @@ from feeds.accounts.signed import (
     VenueRules,
     as_dict,
     as_list,
+    classify,
     hmac_base64,
     integer,
     number,
@@ -95,13 +96,7 @@ def problem(status: int, text: str) -> Problem | None:
     if code is None or code == "0":
         return None
     detail = f"{message} (code {code})" if message else f"code {code}"
-    if code in _REJECTED:
-        return Problem("rejected", detail)
-    if code in _CLOCK:
-        return Problem("clock", f"{detail}: check the system clock")
-    if code in _RATE:
-        return Problem("rate", detail)
-    return Problem("error", detail)
+    return classify(code, detail, _REJECTED, _CLOCK, _RATE)
 
 
 def _error(text: str) -> tuple[str | None, str]:

@@ -111,6 +111,18 @@ class Problem:
     retry_after_s: float | None = None
 
 
+def classify(code: object, detail: str, rejected: Mapping | frozenset, clock: frozenset | Mapping,
+             rate: frozenset | Mapping) -> Problem:
+    """A venue error code sorted by what the follower does next (each venue lists its own codes)."""
+    if code in rejected:
+        return Problem("rejected", detail)
+    if code in clock:
+        return Problem("clock", f"{detail}: check the system clock")
+    if code in rate:
+        return Problem("rate", detail)
+    return Problem("error", detail)
+
+
 @dataclass(frozen=True)
 class MapContext:
     ref: str  # the key label: AccountState.symbol
