@@ -106,6 +106,26 @@ _HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z_.\s]+?)\s*\]\]")
 _FIELD = re.compile(r"^([a-z_]+)\[(\d+)\]$")
 
 
+def _plain_table_line(text: str, parts: list[str]) -> int | None:
+    """The line of ``alerts.hold_s`` (a key of a plain ``[table]``), or of the table's header."""
+    if len(parts) not in (1, 2):
+        return None
+    inside = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+        if header:
+            if inside is not None:
+                return inside
+            if header.group(1) == parts[0]:
+                if len(parts) == 1:
+                    return number
+                inside = number
+            continue
+        if inside is not None and re.match(rf"^\s*{re.escape(parts[1])}\s*=", line):
+            return number
+    return inside
+
+
 def field_line(text: str, field: str | None) -> int | None:
     """The line of ``account[1].position[0].size`` in the file text, when tables are written out."""
     if not field:
@@ -120,7 +140,7 @@ def field_line(text: str, field: str | None) -> int | None:
         else:
             key = part
     if not wanted:
-        return None
+        return _plain_table_line(text, parts)
     table = ".".join(name for name, _ in wanted)
     counts: dict[str, int] = {}
     target_index = [idx for _, idx in wanted]

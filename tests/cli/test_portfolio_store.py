@@ -106,3 +106,52 @@ def test_a_contract_without_a_tier_table_asks_for_mmr_and_accepts_it():
     fixed = text.replace("leverage = 20\n", "leverage = 20\nmmr = 0.01\n")
     position = portfolio_store.parse(fixed).accounts[1].positions[0]
     assert position.instrument.tiers[0].mmr == 0.01
+
+
+FOLLOWED = """[alerts]
+distance_below_pct = 4.0
+desktop = false
+
+[[account]]
+venue = "hyperliquid"
+address = "0x0123456789abcdef0123456789abcdef01234567"
+hedges = { BTC = "btc-basis" }
+
+[[account]]
+venue = "binance"
+key_name = "main"
+alert_below_pct = 8.0
+
+[[account]]
+venue = "binance"
+wallet_balance = 1000.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "short"
+size = 0.1
+entry_price = 60000.0
+leverage = 5
+hedge = "btc-basis"
+"""
+
+
+def test_followed_accounts_alerts_and_hedges_round_trip_through_the_file(tmp_path: Path):
+    path = tmp_path / "p.toml"
+    path.write_text(FOLLOWED)
+    portfolio = portfolio_store.load(path)
+    portfolio_store.save(portfolio, path)
+    again = portfolio_store.load(path)
+    assert again == portfolio
+    assert again.alerts == {"distance_below_pct": 4.0, "desktop": False}
+    assert again.accounts[0].hedges == (("BTC", "btc-basis"),) and again.accounts[1].key_name == "main"
+    assert again.accounts[2].positions[0].hedge == "btc-basis"
+
+
+def test_a_bad_alert_rule_names_the_file_line_and_field(tmp_path: Path):
+    path = tmp_path / "p.toml"
+    path.write_text(FOLLOWED.replace("distance_below_pct = 4.0", "distance_below_pct = \"low\""))
+    with pytest.raises(InputError) as caught:
+        portfolio_store.load(path)
+    text = str(caught.value)
+    assert f"{path}:2:" in text and "alerts.distance_below_pct" in text and "'low'" in text
