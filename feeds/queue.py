@@ -16,9 +16,10 @@ from typing import Any
 
 from feeds.events import Event
 
-# Event kinds whose newest value makes older pending ones worthless.
+# Event kinds whose newest value makes older pending ones worthless (a followed account's state is
+# whole in every report, keyed by its reference).
 DEFAULT_COALESCE_KINDS = frozenset(
-    {"mark_price", "index_price", "funding_rate", "open_interest", "insurance_fund"}
+    {"mark_price", "index_price", "funding_rate", "open_interest", "insurance_fund", "account_state"}
 )
 
 
@@ -52,10 +53,11 @@ class CoalescingQueue:
         return self._closed
 
     def put_nowait(self, event: Event) -> None:
-        if self._closed or event.kind in self.ignore_kinds:
+        kind = event.kind
+        if self._closed or kind in self.ignore_kinds:
             return
-        if event.kind in self.coalesce_kinds:
-            key = (event.kind, event.venue, event.symbol)
+        if kind in self.coalesce_kinds:
+            key = (kind, event.venue, event.symbol)
             if key in self._latest:
                 self._latest[key] = event
                 self.coalesced += 1

@@ -115,3 +115,19 @@ def test_queue_never_exceeds_its_bound_and_without_drops_delivers_each_symbols_l
         last = {e.symbol: e.price for e in events if isinstance(e, MarkPrice)}
         assert {e.symbol: e.price for e in got if isinstance(e, MarkPrice)} == last
         assert [e for e in got if isinstance(e, FeedStatus)] == [e for e in events if isinstance(e, FeedStatus)]
+
+
+def test_a_followed_accounts_states_coalesce_per_account():
+    from feeds.events import AccountState
+
+    queue = CoalescingQueue()
+
+    def state(ref: str, wallet: float) -> AccountState:
+        return AccountState(venue="hyperliquid", symbol=ref, ts=None, settle="USDC", wallet_balance=wallet)
+
+    for wallet in (1.0, 2.0, 3.0):
+        queue.put_nowait(state("0xaa", wallet))
+    queue.put_nowait(state("0xbb", 9.0))
+    got = [queue.get_nowait(), queue.get_nowait()]
+    assert [(e.symbol, e.wallet_balance) for e in got] == [("0xaa", 3.0), ("0xbb", 9.0)]
+    assert len(queue) == 0 and queue.coalesced == 2
