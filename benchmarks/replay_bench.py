@@ -3,7 +3,9 @@
 ``bench_replay``: a synthetic day of 1-second marks for 20 symbols (5 per venue, each frame in its
 venue's wire format, as raw-frame JSONL in a temp file) and the bundled demo recording, through
 ``load_replay`` and ``ReplaySource.advance_to(t, engine.apply)`` with a snapshot every 100 ms of replay
-time, against merely reading the same file (bytes read, lines split).
+time, against merely reading the same file (bytes read, lines split). The headless goal is measured
+as adlwatch runs a replay without a screen: ``load_replay``, one ``advance_to`` to the end of the
+recording, one snapshot.
 
 ``bench_render``: ``AdlwatchApp`` headless (``run_test(size=(160, 48))``) on 50 positions; the time of
 ``refresh_view()`` and of the pause in which Textual lays out and renders, against the engine's
@@ -130,6 +132,21 @@ def _play(data, portfolio) -> dict:
             "positions": len(snapshot().positions)}
 
 
+def _headless(data, portfolio) -> float:
+    """Seconds to apply every event to a fresh engine at once and take the one snapshot at the end."""
+    from engine.risk import RiskEngine
+    from feeds.replay import ReplaySource
+
+    engine = RiskEngine(portfolio)
+    source = ReplaySource(data, speed=math.inf, playing=False)
+    start = time.perf_counter()
+    source.advance_to(data.end_ms, engine.apply)
+    engine.snapshot()
+    elapsed = time.perf_counter() - start
+    assert source.finished
+    return elapsed
+
+
 def bench_replay(quick: bool = False) -> list[Row]:
     from feeds.events import MarkPrice
     from feeds.portfolio_store import load as load_portfolio
@@ -154,6 +171,7 @@ def bench_replay(quick: bool = False) -> list[Row]:
         t0 = time.perf_counter()
         data = load_replay(path)
         t_load = time.perf_counter() - t0
+        t_headless = _headless(data, portfolio)
         played = _play(data, portfolio)
         t_total = t_load + played["total"]
         n_events = len(data.events)
@@ -176,11 +194,13 @@ def bench_replay(quick: bool = False) -> list[Row]:
         f"({played['recomputes']:,} recomputed, {per_recompute_us:.0f} µs each)",
         f"read + split {t_read:.2f} s", f"load {t_load / t_total * 100:.0f}% / apply {t_apply / t_total * 100:.0f}% / "
         f"snapshot {played['snapshot'] / t_total * 100:.0f}%", "(reported)", None))
-    t_no_snap = t_load + t_apply
+    t_goal = t_load + t_headless
     rows.append(Row(
-        "  replay: headless, load + engine apply (the goal: one snapshot at the end)", f"{t_no_snap:.2f} s: {n_marks / t_no_snap:,.0f} marks/s",
-        f"read + split file {t_read:.2f} s", f"{t_no_snap / t_read:.0f}x the read",
-        f">= {REPLAY_GOAL_MARKS_PER_S:,} marks/s", n_marks / t_no_snap >= REPLAY_GOAL_MARKS_PER_S))
+        "  replay: headless, load + engine apply (the goal: one snapshot at the end)",
+        f"{t_goal:.2f} s: {n_marks / t_goal:,.0f} marks/s (load {t_load:.2f}, apply to the end + snapshot "
+        f"{t_headless:.2f})",
+        f"read + split file {t_read:.2f} s", f"{t_goal / t_read:.0f}x the read",
+        f">= {REPLAY_GOAL_MARKS_PER_S:,} marks/s", n_marks / t_goal >= REPLAY_GOAL_MARKS_PER_S))
 
     # The bundled demo: ~2 h of 10 Oct 2025, gzip, through load_demo and the demo portfolio.
     demo_file = str(data_path("demo_recording.jsonl.gz"))

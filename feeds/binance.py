@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -116,7 +117,7 @@ def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
         if not (m.e == "markPriceUpdate" and 0.0 < p < _INF and 0.0 < i < _INF and -_INF < r < _INF
                 and m.E > 0 and m.T > 0 and m.s):
             return None
-        s, ts = m.s, m.E
+        s, ts = intern(m.s), m.E  # one string per contract, not per frame: replays hold millions
         append(MarkPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=p))
         append(IndexPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=i))
         append(FundingRate(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, rate=r, next_funding_ts=m.T))

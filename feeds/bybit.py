@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -98,8 +99,7 @@ def insurance_coin(symbol: str) -> str:
 
 # --- ticker normalization (WS snapshot/delta and REST share it) -----------------------------------------
 
-_OI_FIELDS = ("singleOpenInterest", "openInterest", "singleOpenInterestValue", "openInterestValue")
-_FUNDING_FIELDS = ("fundingRate", "nextFundingTime")
+_TICKER_PREFIX = "tickers."
 
 
 def _open_interest(symbol: str, state: dict[str, Any], ts: int | None, recv_ns: int,
@@ -132,7 +132,8 @@ def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], 
         out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
     if "indexPrice" in changed and (index := problems.price(state.get("indexPrice"), "index price", symbol)) is not None:
         out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
-    if any(k in changed for k in _FUNDING_FIELDS):
+    # Field names spelled out rather than any(...) over a tuple: this runs for every ticker push.
+    if "fundingRate" in changed or "nextFundingTime" in changed:
         rate = _number(state.get("fundingRate"))
         if rate is None:
             if state.get("fundingRate") not in (None, ""):
@@ -140,7 +141,8 @@ def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], 
         else:
             out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
                                    next_funding_ts=_ms(state.get("nextFundingTime"))))
-    if any(k in changed for k in _OI_FIELDS):
+    if ("singleOpenInterest" in changed or "openInterest" in changed or "singleOpenInterestValue" in changed
+            or "openInterestValue" in changed):
         out.extend(_open_interest(symbol, state, ts, recv_ns, problems))
     return out
 
@@ -218,19 +220,63 @@ def _adl_event(item: Any, short: bool, ts: int | None, recv_ns: int, problems: P
 _decoder = msgspec.json.Decoder()
 
 
+class _TickerPush(msgspec.Struct, gc=False):
+    """A ``tickers.*`` push as Bybit sends it: every data value is text. Anything else (a number, a
+    null, a list of tickers, no ``ts``) fails to decode and takes the careful path."""
+
+    topic: str
+    type: str
+    data: dict[str, str]
+    ts: int
+
+
+_ticker_decoder = msgspec.json.Decoder(_TickerPush)
+
+
 class BybitParser:
-    """One per connection: keeps each symbol's merged ticker so deltas can be completed."""
+    """One per connection: keeps each symbol's merged ticker so deltas can be completed.
+
+    Ticker pushes, nearly every frame, take a typed fast path that merges and emits exactly as the
+    careful path does (the same ``data`` dict, the same ``_ticker_events``); it only skips the
+    generic document checks, and hands anything unusual to the careful path untouched.
+    """
 
     def __init__(self) -> None:
         self.tickers: dict[str, dict[str, Any]] = {}
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
-            return self._parse(frame, recv_ns)
+            fast = self._fast_ticker(frame, recv_ns)
+            return fast if fast is not None else self._careful(frame, recv_ns)
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
-    def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+    def _fast_ticker(self, frame: str | bytes, recv_ns: int) -> list[Event] | None:
+        """Events of a well-formed ticker push, or None (nothing merged) for the careful path."""
+        try:
+            push = _ticker_decoder.decode(frame)
+        except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
+            return None
+        topic, kind, data = push.topic, push.type, push.data
+        if not topic.startswith(_TICKER_PREFIX) or (kind != "snapshot" and kind != "delta"):
+            return None
+        # one string per contract, not per frame: a replay holds millions of events
+        symbol = intern(data.get("symbol") or topic[len(_TICKER_PREFIX):])
+        if not symbol:
+            return None
+        if kind == "snapshot":
+            state = self.tickers[symbol] = dict(data)
+        else:
+            state = self.tickers.setdefault(symbol, {})
+            state.update(data)
+        problems = Problems(VENUE)
+        out = _ticker_events(symbol, data, state, push.ts if push.ts > 0 else None, recv_ns, problems)
+        if problems.items:
+            out.extend(problems.status(recv_ns))
+        return out
+
+    def _careful(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        """Any frame, checked field by field."""
         try:
             doc = _decoder.decode(frame)
         except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
@@ -248,8 +294,8 @@ class BybitParser:
         data = doc.get("data")
         problems = Problems(VENUE)
         out: list[Event] = []
-        if topic.startswith("tickers."):
-            out = self._ticker(topic[len("tickers."):], doc.get("type"), data, ts, recv_ns, problems)
+        if topic.startswith(_TICKER_PREFIX):
+            out = self._ticker(topic[len(_TICKER_PREFIX):], doc.get("type"), data, ts, recv_ns, problems)
         elif topic.startswith("insurance."):
             for item in data if isinstance(data, list) else [data]:
                 event = _insurance_event(item, ts, recv_ns, problems)

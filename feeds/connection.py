@@ -13,6 +13,16 @@ Why each timer exists:
 - socket silence: a half-open TCP connection delivers nothing and errors nowhere; no frame at all for
   ``silence_timeout_s`` means we abort the socket and reconnect.
 - rotation: Binance ends every connection at 24 h; we rotate before that on our own schedule.
+
+How frames are read (the firehose CPU goal, benchmarks/RESULTS.md): waking up costs more than parsing
+a frame, so each socket is read in batches. ``FeedConnection`` hands the messages of each read to the
+client at the end of that read, in the same call, instead of queueing them for a task to ``recv``;
+and after each read it leaves the socket alone until the next tick of a ``read_batch_s`` (50 ms) grid
+shared by every socket, so one wake-up reads everything that came meanwhile on all of them. Together
+they cut the client's CPU by more than half under a firehose, for at most 50 ms of added delay on a
+screen that redraws every 100 ms (Binance and Hyperliquid push a mark a second, Bybit every 100 ms).
+Staleness, heartbeats and the recording tap see every frame as before; a frame's ``recv_ns`` is when
+it was read.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
 
 from feeds.events import Event, FeedStatus
 from feeds.queue import CoalescingQueue
@@ -75,17 +86,95 @@ def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]
     return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
 
 
+_EARLY_LIMIT = 64  # messages kept for a connection whose client is not listening yet, before pausing
+
+
+class FeedConnection(ClientConnection):
+    """A websockets client connection that hands over the messages of each read as soon as it is read.
+
+    Once ``deliver(on_messages, hold_s)`` is called, the text or binary messages (fragments joined)
+    that one read of the socket completes go, in order, to ``on_messages(texts)`` from within that
+    read; messages read before ``deliver`` wait and go first. Control frames (ping, pong, close) are
+    websockets' own business as usual. Text is decoded leniently: a frame that is not UTF-8 reaches
+    the parser (which reports it) rather than failing the connection. ``recv()`` and ``async for``
+    see nothing on such a connection.
+
+    ``hold_s`` > 0 pauses reading after each read until the next multiple of ``hold_s`` on the loop's
+    clock (the transport's own flow control), so that one wake-up takes all the frames that arrived
+    meanwhile, on every held socket at once. Over TLS the pause holds back decryption and framing;
+    the kernel still takes in the bytes.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_messages: Callable[[list[str]], None] | None = None
+        self._read: list[str] = []  # messages completed by the current read (before deliver: all so far)
+        self._fragments: list[bytes] = []
+        self._hold_s = 0.0
+        loop = asyncio.get_running_loop()
+        self._call_at, self._time = loop.call_at, loop.time
+
+    def deliver(self, on_messages: Callable[[list[str]], None], hold_s: float = 0.0) -> None:
+        early, self._read = self._read, []
+        self._on_messages = on_messages
+        self._hold_s = hold_s
+        if early:
+            on_messages(early)
+        if len(early) >= _EARLY_LIMIT:
+            self.transport.resume_reading()
+
+    def process_event(self, event) -> None:
+        opcode = getattr(event, "opcode", None)  # the handshake's response has none
+        if not (opcode is _TEXT or opcode is _CONT or opcode is _BINARY) or self.response is None:
+            super().process_event(event)  # the handshake, and control frames
+            return
+        if not event.fin:  # a fragment: the message ends with the frame that has fin set
+            self._fragments.append(event.data)
+            return
+        data = event.data
+        if self._fragments:
+            self._fragments.append(data)
+            data = b"".join(self._fragments)
+            self._fragments = []
+        self._read.append(data.decode("utf-8", "replace"))
+        if self._on_messages is None and len(self._read) == _EARLY_LIMIT:
+            self.transport.pause_reading()  # nobody listening yet: stop reading, as websockets would
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        on_messages = self._on_messages
+        if on_messages is None:
+            return
+        if self._read:
+            messages, self._read = self._read, []
+            on_messages(messages)
+        hold_s = self._hold_s
+        if hold_s > 0:
+            transport = self.transport
+            if transport.is_reading():
+                transport.pause_reading()
+                # Resume on a grid of the loop's clock that every held socket shares: they are then
+                # all read in one wake-up. Resuming a closing transport does nothing.
+                self._call_at((self._time() // hold_s + 1) * hold_s, transport.resume_reading)
+
+
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+
+
 @dataclass(eq=False)
 class _Session:
-    ws: ClientConnection
+    ws: FeedConnection
     symbols: list[str]
     started: float
     last_sent: float
     last_recv: float
     frames: int = 0
-    data_events: int = 0
+    data_events: int = 0  # data for a watched contract (counted once per run of one contract's events)
     reason: str = ""
     planned: bool = False  # rotation or venue notice: reconnect at once, no backoff
+    closing: bool = False  # no more frames are handled
+    failure: Exception | None = None  # a bug met while handling a frame: the slot reports it
+    closer: asyncio.Future | None = None  # the close we started on a venue notice
 
 
 @dataclass
@@ -121,6 +210,7 @@ class FeedClient:
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 2.0,
         ping_interval_s: float | None = 20.0,
+        read_batch_s: float = 0.05,
         on_frame: FrameTap | None = None,
         queue: CoalescingQueue | None = None,
         rest: bool = False,
@@ -143,6 +233,7 @@ class FeedClient:
         self.open_timeout_s = open_timeout_s
         self.close_timeout_s = close_timeout_s
         self.ping_interval_s = ping_interval_s
+        self.read_batch_s = read_batch_s  # 0 reads every frame as it comes
         self.on_frame = on_frame
         # A queue handed in may be shared by several venues' clients: its owner closes it.
         self._owns_queue = queue is None
@@ -243,7 +334,11 @@ class FeedClient:
             ping_interval=self.ping_interval_s,
             ping_timeout=self.ping_interval_s,
             max_size=2**22,
-            max_queue=64,
+            create_connection=FeedConnection,
+            # No permessage-deflate: a few hundred small frames a second cost more to inflate than
+            # they save, and exchanges' deflate negotiation has broken clients before
+            # (python-websockets/websockets#1060). Binance accepts it when offered; we do not offer.
+            compression=None,
         )
         if urlsplit(self.ws_url).hostname in _LOOPBACK_HOSTS:
             kwargs["proxy"] = None  # the emulator is never behind a proxy
@@ -300,7 +395,7 @@ class FeedClient:
                 self._status(symbols, "error", f"{_describe(exc)}; retrying in {delay:.2f} s")
                 await asyncio.sleep(delay)
 
-    async def _serve(self, ws: ClientConnection, symbols: list[str], stats: ConnectionStats) -> _Session:
+    async def _serve(self, ws: FeedConnection, symbols: list[str], stats: ConnectionStats) -> _Session:
         now = time.monotonic()
         session = _Session(ws=ws, symbols=symbols, started=now, last_sent=now, last_recv=now)
         self._sessions.add(session)
@@ -320,31 +415,19 @@ class FeedClient:
             self._watch_changed.set()  # the watchdog may be asleep with nothing to watch
             self._status(symbols, "subscribed", f"{len(symbols)} symbol(s)")
             keeper = asyncio.create_task(self._keepalive(session))
-            notice = self._notice
-            tap = self.on_frame is not None
-            async for message in ws:
-                recv_ns = time.time_ns()
-                now = time.monotonic()
-                session.last_recv = now
-                session.frames += 1
-                stats.frames += 1
-                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                if tap:
-                    self._tap(text, recv_ns)
-                if notice(text):
-                    session.reason = "venue asked to reconnect (notice)"
-                    session.planned = True
-                    await ws.close(1000, "reconnect on venue notice")
-                    break
-                self._handle_events(_parse(parser, self.venue, text, recv_ns), session, now)
+            ws.deliver(self._receiver(session, stats, parser), self.read_batch_s)
+            await ws.wait_closed()
+            if session.closer is not None:
+                await asyncio.wait([session.closer])
+            if session.failure is not None:
+                raise session.failure
             if not session.reason:
-                session.reason = _close_reason(ws)
-        except ConnectionClosed as exc:
+                session.reason = _closed_reason(ws.protocol.close_exc)
+        except ConnectionClosed as exc:  # while subscribing
             if not session.reason:
-                received = exc.rcvd
-                session.reason = (f"server closed (code {received.code}{': ' + received.reason if received.reason else ''})"
-                                  if received is not None else f"connection lost ({_describe(exc)})")
+                session.reason = _closed_reason(exc)
         finally:
+            session.closing = True
             if keeper is not None:
                 keeper.cancel()
                 # asyncio.wait never raises the keeper's own end, yet lets our cancellation through.
@@ -354,22 +437,63 @@ class FeedClient:
             self._sessions.discard(session)
         return session
 
+    def _receiver(self, session: _Session, stats: ConnectionStats, parser) -> Callable[[list[str]], None]:
+        """What happens to the messages of each read of one socket, called by the connection."""
+        notice, tap, venue, parse = self._notice, self.on_frame is not None, self.venue, parser.parse
+        time_ns, monotonic = time.time_ns, time.monotonic
+
+        def on_messages(texts: list[str]) -> None:
+            if session.closing:
+                return
+            try:
+                recv_ns = time_ns()  # the frames of one read arrived together: one clock reading
+                now = session.last_recv = monotonic()
+                events: list[Event] = []
+                for text in texts:
+                    session.frames += 1
+                    stats.frames += 1
+                    if tap:
+                        self._tap(text, recv_ns)
+                    if notice(text):
+                        session.reason = "venue asked to reconnect (notice)"
+                        session.planned = session.closing = True
+                        session.closer = asyncio.ensure_future(session.ws.close(1000, "reconnect on venue notice"))
+                        break
+                    try:
+                        events += parse(text, recv_ns)
+                    except Exception as exc:  # parsers promise not to raise; never trust a promise with live data
+                        events.append(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
+                                                 detail=f"parser raised {exc!r}"))
+                self._handle_events(events, session, now)
+            except Exception as exc:  # our own bug: never inside websockets' read; the slot reports it
+                session.failure = exc
+                session.closing = True
+                session.ws.transport.abort()
+
+        return on_messages
+
     def _handle_events(self, events: list[Event], session: _Session, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        last_data, watched, put = self._last_data, self._watched, self.queue.put_nowait
+        seen = None  # consecutive events mostly name one contract (one string each): its clock is set once
         for event in events:
-            if event.kind != "status":
-                if not self.symbols:
-                    symbol = ""
-                else:
-                    symbol = event.symbol if event.symbol in last_data else self._by_upper.get(event.symbol.upper())
-                if symbol is not None and symbol in watched:
-                    last_data[symbol] = now
-                    session.data_events += 1
-                    if symbol in self._stale:
-                        self._stale.discard(symbol)
-                        self._status([symbol], "subscribed", "data resumed")
-            put(event)
+            if event.kind != "status" and event.symbol is not seen:
+                seen = event.symbol
+                self._saw_data(seen, session, now)
+        # A "data resumed" status from _saw_data goes just before the read's events.
+        self.queue.put_all(events)
+
+    def _saw_data(self, name: str, session: _Session, now: float) -> None:
+        """Data for contract ``name`` (the venue's spelling) arrived at ``now``: restart its stale clock."""
+        if not self.symbols:
+            symbol: str | None = ""
+        else:
+            symbol = name if name in self._last_data else self._by_upper.get(name.upper())
+        if symbol is not None and symbol in self._watched:
+            self._last_data[symbol] = now
+            session.data_events += 1
+            if symbol in self._stale:
+                self._stale.discard(symbol)
+                self._status([symbol], "subscribed", "data resumed")
 
     async def _keepalive(self, session: _Session) -> None:
         """Send the venue heartbeat when due; abort a silent socket; rotate an old one."""
@@ -432,20 +556,11 @@ class FeedClient:
                 waiter.cancel()
 
 
-def _parse(parser, venue: str, text: str, recv_ns: int) -> list[Event]:
-    try:
-        return parser.parse(text, recv_ns)
-    except Exception as exc:  # parsers promise not to raise; never trust a promise with live data
-        return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
-                           detail=f"parser raised {exc!r}")]
-
-
-def _close_reason(ws: ClientConnection) -> str:
-    code = ws.close_code
-    reason = ws.close_reason or ""
-    if code is None:
-        return "connection closed"
-    return f"server closed (code {code}{': ' + reason if reason else ''})"
+def _closed_reason(exc: ConnectionClosed) -> str:
+    received = exc.rcvd
+    if received is None:
+        return f"connection lost ({_describe(exc)})"
+    return f"server closed (code {received.code}{': ' + received.reason if received.reason else ''})"
 
 
 def _describe(exc: BaseException | None) -> str:

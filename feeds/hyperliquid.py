@@ -26,6 +26,7 @@ import json
 import math
 import zlib
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -153,17 +154,18 @@ def _fast_ctx(frame: str | bytes, recv_ns: int) -> list[Event] | None:
     except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
         return None
     c = typed.data.ctx
-    coin = typed.data.coin
+    coin = intern(typed.data.coin)  # one string per contract, not per frame: replays hold millions
     mark, oracle, funding, oi = c.markPx, c.oraclePx, c.funding, c.openInterest
     if not (typed.channel == "activeAssetCtx" and coin and 0.0 < mark < _INF and 0.0 < oracle < _INF
             and -_INF < funding < _INF and 0.0 <= oi < _INF):
         return None
+    usd = oi * mark  # _notional, inline: this runs for every frame
     return [
         MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark),
         IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle),
         FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=funding, next_funding_ts=None),
         OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
-                     open_interest_usd=_notional(oi, mark)),
+                     open_interest_usd=usd if usd < _INF else None),
     ]
 
 
@@ -172,14 +174,13 @@ class HyperliquidParser:
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
-            return self._parse(frame, recv_ns)
+            fast = _fast_ctx(frame, recv_ns)
+            return fast if fast is not None else self._careful(frame, recv_ns)
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
-    def _parse(self, frame: str | bytes, recv_ns: int) -> list[Event]:
-        fast = _fast_ctx(frame, recv_ns)
-        if fast is not None:
-            return fast
+    def _careful(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        """Any frame, checked field by field."""
         try:
             doc = _decoder.decode(frame)
         except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from feeds.events import Event
@@ -53,22 +53,33 @@ class CoalescingQueue:
         return self._closed
 
     def put_nowait(self, event: Event) -> None:
-        kind = event.kind
-        if self._closed or kind in self.ignore_kinds:
+        self.put_all((event,))
+
+    def put_all(self, events: Iterable[Event]) -> None:
+        """``put_nowait`` each event in turn (one call for a frame's events: this runs per frame)."""
+        if self._closed:
             return
-        if kind in self.coalesce_kinds:
-            key = (kind, event.venue, event.symbol)
-            if key in self._latest:
-                self._latest[key] = event
-                self.coalesced += 1
-                return
-            self._make_room()
-            self._latest[key] = event
-            self._entries.append(("key", key))
-        else:
-            self._make_room()
-            self._entries.append(("event", event))
-        self._ready.set()
+        ignore, coalesce, latest, entries = self.ignore_kinds, self.coalesce_kinds, self._latest, self._entries
+        added = False
+        for event in events:
+            kind = event.kind
+            if kind in ignore:
+                continue
+            if kind in coalesce:
+                key = (kind, event.venue, event.symbol)
+                if key in latest:
+                    latest[key] = event
+                    self.coalesced += 1
+                    continue
+                self._make_room()
+                latest[key] = event
+                entries.append(("key", key))
+            else:
+                self._make_room()
+                entries.append(("event", event))
+            added = True
+        if added:
+            self._ready.set()
 
     def _make_room(self) -> None:
         while len(self._entries) >= self.maxsize:

@@ -126,12 +126,26 @@ def recording_parts(path: str | os.PathLike) -> list[Path]:
     return list(reversed(rotated_parts(path))) + ([path] if path.exists() else [])
 
 
+_CHUNK_BYTES = 1 << 18  # read and decode a recording this much at a time
+
+
 def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str | None]]:
     """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file (plain or
     gzip), streamed.
 
     Blank lines are skipped, and so is a cut-off last line (no newline: a recorder killed mid-write).
     Any other bad line raises ``RecordingError`` naming the file and line.
+    """
+    for chunk in _line_chunks(path):
+        for line in chunk:
+            yield line.recv_ns, line.venue, line.frame, line.rest
+
+
+def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
+    """The decoded lines of one recording file, a chunk at a time (see ``read_recording``).
+
+    Small chunks: the lines of one are freed before the next is read, so memory is reused rather
+    than returned to the system and faulted in again.
     """
     try:
         file = open(path, "rb")
@@ -144,18 +158,92 @@ def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str
         raise RecordingError(path, None, f"cannot read recording ({exc.strerror or exc})") from None
     try:
         with file:
-            for number, raw in enumerate(file, start=1):
-                if not raw.strip():
+            lines_before = 0
+            carry = b""
+            while True:
+                block = file.read(_CHUNK_BYTES)
+                data = carry + block if carry else block
+                if not block:  # the end: what is left has no newline
+                    if data:
+                        yield _decode_one_by_one(path, [data], lines_before, cut_off_allowed=True)
+                    return
+                end = data.rfind(b"\n") + 1
+                if end == 0:  # a line longer than a chunk: read on
+                    carry = data
                     continue
-                try:
-                    line = _decoder.decode(raw)
-                except (msgspec.DecodeError, ValueError) as exc:
-                    if not raw.endswith(b"\n"):  # only the last line can lack one: the write was cut off
-                        return
-                    raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
-                yield line.recv_ns, line.venue, line.frame, line.rest
+                chunk, carry = data[:end], data[end:]
+                lines = chunk.count(b"\n")
+                yield _decode_chunk(path, chunk, lines, lines_before)
+                lines_before += lines
     except (OSError, EOFError, zlib.error) as exc:
         raise RecordingError(path, None, f"cannot read recording ({exc})") from None
+
+
+_LINE_START = b'{"recv_ns":'  # how encode_line starts every line
+
+
+def _decode_chunk(path: str | os.PathLike, chunk: bytes, lines: int, lines_before: int) -> list[_Line]:
+    """Every line of ``chunk`` (whole lines, each ending in a newline).
+
+    One decode for the whole chunk when it provably holds one object per line: every line starts as
+    ``encode_line`` starts it and ends with ``}`` (so no line is blank, and none can carry on an
+    object from the line before: ``}`` then ``{`` is valid JSON only between two objects), and the
+    decoder finds as many objects as there are lines. Anything else goes line by line.
+    """
+    if (chunk.startswith(_LINE_START) and chunk.count(b"\n" + _LINE_START) == lines - 1
+            and chunk.count(b"}\n") == lines):
+        try:
+            decoded = _decoder.decode_lines(chunk)
+        except (msgspec.DecodeError, ValueError):
+            decoded = None
+        if decoded is not None and len(decoded) == lines:
+            return decoded
+    return _decode_one_by_one(path, chunk.split(b"\n")[:-1], lines_before, cut_off_allowed=False)
+
+
+def _decode_one_by_one(path: str | os.PathLike, raw_lines: list[bytes], lines_before: int,
+                       cut_off_allowed: bool) -> list[_Line]:
+    """The lines one by one: blank ones skipped, a bad one raised with its number, except that the
+    file's last line, when it has no newline, is dropped (``cut_off_allowed``)."""
+    out: list[_Line] = []
+    for number, raw in enumerate(raw_lines, start=lines_before + 1):
+        if not raw.strip():
+            continue
+        try:
+            out.append(_decoder.decode(raw))
+        except (msgspec.DecodeError, ValueError) as exc:
+            if cut_off_allowed:  # only the last line can lack a newline: the write was cut off
+                return out
+            raise RecordingError(path, number, f"not a raw-frame line ({exc})") from None
+    return out
+
+
+class _Replayer:
+    """Each venue's adapter, and one live parser per venue (as a connection has), for a recording."""
+
+    def __init__(self, symbols: list[str] | None) -> None:
+        self.symbols = symbols or []
+        self.adapters: dict[str, object] = {}
+        self.parsers: dict[str, object] = {}
+
+    def events(self, recv_ns: int, venue: str, frame: str, rest: str | None) -> list[Event]:
+        """The events of one recorded frame or REST body (an unknown venue: one error, then nothing)."""
+        from feeds.registry import get_adapter  # the adapters load lazily: replay needs only the venues used
+
+        if venue not in self.adapters:
+            try:
+                self.adapters[venue] = get_adapter(venue)
+            except Exception as exc:
+                self.adapters[venue] = None
+                return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
+                                   detail=f"unknown venue in recording: {exc}")]
+            self.parsers[venue] = self.adapters[venue].new_parser()
+        adapter = self.adapters[venue]
+        if adapter is None:
+            return []
+        if rest is None:
+            return _safe(self.parsers[venue].parse, venue, recv_ns, frame, recv_ns)
+        return _parse_rest(adapter, rest, frame, recv_ns, self.symbols)
 
 
 def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) -> Iterator[Event]:
@@ -164,31 +252,32 @@ def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) 
     ``symbols``, when given, lets REST bodies be matched to the adapter's exact poll (Hyperliquid
     posts several bodies to one path) and filters events to those symbols.
     """
-    from feeds.registry import get_adapter  # the adapters load lazily: replay needs only the venues used
-
-    adapters: dict[str, object] = {}
-    parsers: dict[str, object] = {}
+    replayer = _Replayer(symbols)
     wanted = {s.upper() for s in symbols} if symbols else None
     for recv_ns, venue, frame, rest in read_recording(path):
-        if venue not in adapters:
-            try:
-                adapters[venue] = get_adapter(venue)
-            except Exception as exc:
-                yield FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
-                                 detail=f"unknown venue in recording: {exc}")
-                adapters[venue] = None
-            else:
-                parsers[venue] = adapters[venue].new_parser()
-        adapter = adapters[venue]
-        if adapter is None:
-            continue
-        if rest is None:
-            events = _safe(parsers[venue].parse, venue, recv_ns, frame, recv_ns)
-        else:
-            events = _parse_rest(adapter, rest, frame, recv_ns, symbols or [])
-        for event in events:
+        for event in replayer.events(recv_ns, venue, frame, rest):
             if wanted is None or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
                 yield event
+
+
+def recording_events(path: str | os.PathLike) -> list[Event]:
+    """``list(replay_events(path))``, built a chunk of lines at a time: a day of frames is millions of
+    events, and a generator step per event is a good part of loading them."""
+    replayer = _Replayer(None)
+    parsers = replayer.parsers
+    out: list[Event] = []
+    extend = out.extend
+    for chunk in _line_chunks(path):
+        for line in chunk:
+            parser = parsers.get(line.venue)
+            if parser is not None and line.rest is None:  # a websocket frame of a venue seen before
+                try:
+                    extend(parser.parse(line.frame, line.recv_ns))
+                except Exception as exc:  # parsers promise not to raise; _safe's answer if one does
+                    extend(_raised(line.venue, line.recv_ns, exc))
+            else:
+                extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest))
+    return out
 
 
 def _parse_rest(adapter, rest: str, body: str, recv_ns: int, symbols: list[str]) -> list[Event]:
@@ -211,5 +300,9 @@ def _safe(call, venue: str, recv_ns: int, *args) -> list[Event]:
     try:
         return call(*args)
     except Exception as exc:
-        return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
-                           detail=f"parser raised {exc!r}")]
+        return _raised(venue, recv_ns, exc)
+
+
+def _raised(venue: str, recv_ns: int, exc: Exception) -> list[Event]:
+    return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
+                       detail=f"parser raised {exc!r}")]

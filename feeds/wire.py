@@ -30,13 +30,15 @@ def price(value: Any) -> float | None:
 
 def ms(value: Any) -> int | None:
     """A positive integer millisecond time from an int or digit string, else None."""
+    if isinstance(value, str):  # first: most venues send times as text
+        if value.isdigit() and len(value) < 20:
+            v = int(value)
+            return v if v > 0 else None
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 20:
-        v = int(value)
-        return v if v > 0 else None
     if isinstance(value, float) and 0 < value < 1e18 and value.is_integer():
         return int(value)
     return None

@@ -292,3 +292,59 @@ def test_garbage_yields_one_error():
     for frame in ("", "garbage", b"\x00\x01", "[]", '{"topic":"tickers.BTCUSDT","type":"delta"}', '{"foo":1}'):
         events = parser.parse(frame, 4)
         assert len(events) == 1 and events[0].state == "error" and events[0].recv_ns == 4, frame
+
+
+# --- the typed fast path for ticker pushes gives exactly what the careful path gives -------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TICKER_FIELDS = ("markPrice", "indexPrice", "fundingRate", "nextFundingTime", "openInterest", "openInterestValue",
+                  "singleOpenInterest", "singleOpenInterestValue", "lastPrice", "bid1Price")
+# values as Bybit sends them, and the ways they go wrong (text and not)
+_ticker_values = st.one_of(
+    st.floats(1e-8, 1e9).map(repr), st.integers(0, 2**64).map(str),
+    st.sampled_from(["", " 1", "1_000", "+5", "-0.5", "0", "nan", "inf", "1e999", "0x10", "１２３", "²", "66666.60"]),
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.just([]), st.just({}),
+)
+_symbols = st.sampled_from(["BTCUSDT", "ETHUSDT", "BTCUSD", ""])
+
+
+@st.composite
+def ticker_pushes(draw) -> str:
+    """A tickers.* push, well-formed or not in any of the ways the fast path must hand back."""
+    topic_symbol = draw(_symbols)
+    data = {k: draw(_ticker_values) for k in draw(st.lists(st.sampled_from(_TICKER_FIELDS), unique=True))}
+    symbol = draw(st.one_of(st.none(), _symbols, st.integers(0, 3)))
+    if symbol is not None:
+        data["symbol"] = symbol
+    doc = {"topic": draw(st.sampled_from([f"tickers.{topic_symbol}", f"insurance.{topic_symbol}", "ticker.x"])),
+           "type": draw(st.sampled_from(["snapshot", "delta", "delta", "update", None])),
+           "data": draw(st.sampled_from([data, [data], "x"])) if draw(st.integers(0, 5)) == 0 else data,
+           "cs": 1}
+    ts = draw(st.one_of(st.integers(-3, 2**64), st.sampled_from([None, 1.0, "1760325052630", True, 1760325052630])))
+    if ts is not None or draw(st.booleans()):
+        doc["ts"] = ts
+    return json.dumps(doc)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=st.lists(ticker_pushes(), min_size=1, max_size=8), as_bytes=st.booleans())
+def test_ticker_fast_path_merges_and_emits_exactly_as_the_careful_path(frames, as_bytes):
+    fast, careful = ADAPTER.new_parser(), ADAPTER.new_parser()
+    careful._fast_ticker = lambda frame, recv_ns: None  # the careful path alone
+    for frame in frames:
+        wire = frame.encode() if as_bytes else frame
+        assert fast.parse(wire, 7) == careful.parse(wire, 7), frame
+        assert fast.tickers == careful.tickers
+
+
+def test_a_delta_takes_the_fast_path_and_merges_into_the_snapshot():
+    parser = ADAPTER.new_parser()
+    parser.parse(json.dumps(SNAPSHOT), 1)
+    delta = json.dumps({"topic": "tickers.BTCUSDT", "type": "delta", "ts": TS + 1,
+                        "data": {"symbol": "BTCUSDT", "markPrice": "66000.5", "lastPrice": "66000.0"}})
+    parser._careful = lambda *a: pytest.fail("careful path taken")
+    assert parser.parse(delta, 2) == [B(MarkPrice, ts=TS + 1, recv_ns=2, price=66000.5)]
+    assert parser.tickers["BTCUSDT"]["markPrice"] == "66000.5"
+    assert parser.tickers["BTCUSDT"]["indexPrice"] == "115418.19"

@@ -6,8 +6,19 @@ import random
 import socket
 
 import pytest
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
-from feeds.connection import Backoff, FeedClient, chunk_symbols, is_reconnect_notice
+from feeds.connection import (
+    _EARLY_LIMIT,
+    Backoff,
+    FeedClient,
+    FeedConnection,
+    chunk_symbols,
+    is_reconnect_notice,
+)
 from feeds.events import FeedStatus, MarkPrice
 from feeds.registry import get_adapter
 
@@ -160,3 +171,154 @@ async def test_stop_ends_run_and_closes_the_event_stream(kit):
     rest = [e async for e in client.events()]
     assert all(isinstance(e, (FeedStatus, MarkPrice)) or e.kind in ("index_price", "funding_rate") for e in rest)
     assert client.queue.closed
+
+
+# --- FeedConnection: messages handed over as they are read, reading held in batches -------------------
+
+async def test_a_fragmented_message_arrives_whole(kit):
+    async with kit.run("binance") as feed:
+        await feed.wait_for(kit.kind("mark_price"))
+        server = kit.emu.live("binance")[0].ws
+        text = ('{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1760000000000,"s":"BTCUSDT",'
+                '"p":"12345.5","i":"12345.0","P":"12345.6","r":"0.0001","T":1760003600000}}')
+        await server.send([text[:30], text[30:70], text[70:]])  # three websocket frames, one message
+        [mark] = await feed.wait_for(lambda e: isinstance(e, MarkPrice) and e.price == 12345.5)
+        assert mark.ts == 1760000000000
+        assert not feed.statuses("error")
+
+
+async def test_a_bug_while_handling_a_frame_is_reported_and_the_slot_reconnects(kit, monkeypatch):
+    client = kit.client("okx")
+    original = client._handle_events
+    calls = []
+
+    def fails_once(events, session, now=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("handler bug")
+        original(events, session, now)
+
+    monkeypatch.setattr(client, "_handle_events", fails_once)
+    async with kit.Collector(client) as feed:
+        [error] = await feed.wait_for(lambda e: isinstance(e, FeedStatus) and "handler bug" in e.detail)
+        assert error.state == "error" and "retrying in" in error.detail
+        await kit.emu.wait_connected("okx", count=2, timeout=3.0)
+        before = len(feed.events)
+        await feed.wait_for(kit.kind("mark_price"), after=before)
+
+
+class _Transport:
+    """Just enough of an asyncio transport for a FeedConnection fed by hand."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.written = b""
+        self.pauses = 0
+
+    def write(self, data) -> None:
+        self.written += bytes(data)
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return False
+
+    def set_write_buffer_limits(self, *args, **kwargs) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _open_connection():
+    connection = FeedConnection(ClientProtocol(parse_uri("ws://127.0.0.1:1/"), state=State.OPEN))
+    connection.response = object()  # the opening handshake is behind us
+    transport = _Transport()
+    connection.connection_made(transport)
+    return connection, transport
+
+
+def _server_frame(opcode, data: bytes, fin: bool = True) -> bytes:
+    return Frame(opcode, data, fin).serialize(mask=False)
+
+
+async def test_messages_read_before_anyone_listens_wait_and_go_first_in_order():
+    connection, transport = _open_connection()
+    connection.data_received(_server_frame(Opcode.TEXT, b"one") + _server_frame(Opcode.TEXT, b"two"))
+    reads = []
+    connection.deliver(reads.append)
+    connection.data_received(_server_frame(Opcode.TEXT, b"three") + _server_frame(Opcode.BINARY, b"four"))
+    connection.data_received(_server_frame(Opcode.TEXT, b"five"))
+    assert reads == [["one", "two"], ["three", "four"], ["five"]]  # the messages of each read, in one call
+    assert transport.pauses == 0  # without hold_s every read is taken as it comes
+
+
+async def test_too_many_messages_before_anyone_listens_pause_reading_until_delivery():
+    connection, transport = _open_connection()
+    connection.data_received(b"".join(_server_frame(Opcode.TEXT, str(i).encode()) for i in range(_EARLY_LIMIT)))
+    assert not transport.reading
+    got = []
+    connection.deliver(got.extend)
+    assert got == [str(i) for i in range(_EARLY_LIMIT)] and transport.reading
+
+
+async def test_fragments_join_and_bad_utf8_reaches_the_parser_instead_of_closing():
+    connection, transport = _open_connection()
+    got = []
+    connection.deliver(got.extend)
+    connection.data_received(_server_frame(Opcode.TEXT, b'{"a":', fin=False) + _server_frame(Opcode.CONT, b"1", fin=False)
+                             + _server_frame(Opcode.CONT, b"}", fin=True) + _server_frame(Opcode.TEXT, b"\xffok"))
+    assert got == ['{"a":1}', "\ufffdok"]
+    assert connection.protocol.state.name == "OPEN"
+
+
+async def test_control_frames_are_still_answered_between_data_frames():
+    connection, transport = _open_connection()
+    got = []
+    connection.deliver(got.extend)
+    connection.data_received(_server_frame(Opcode.TEXT, b"a") + _server_frame(Opcode.PING, b"hb")
+                             + _server_frame(Opcode.TEXT, b"b"))
+    assert got == ["a", "b"]
+    # the pong went out: one final PONG frame, masked as a client's are, with the ping's 2 bytes
+    assert transport.written[0] == 0x80 | Opcode.PONG.value and transport.written[1] == 0x80 | 2
+
+
+async def test_a_held_socket_is_read_again_on_the_shared_grid():
+    loop = asyncio.get_running_loop()
+    first, first_transport = _open_connection()
+    second, second_transport = _open_connection()
+    hold_s = 0.05
+    for connection in (first, second):
+        connection.deliver(lambda texts: None, hold_s)
+    started = loop.time()
+    first.data_received(_server_frame(Opcode.TEXT, b"x"))
+    second.data_received(_server_frame(Opcode.TEXT, b"y"))
+    assert not first_transport.reading and not second_transport.reading
+    while not (first_transport.reading and second_transport.reading):
+        assert loop.time() - started < 1.0, "a held socket was never resumed"
+        await asyncio.sleep(0.005)
+    # both resumed together, at the first grid tick after the reads: never later than one hold
+    assert loop.time() - started <= hold_s + 0.5
+    first.data_received(_server_frame(Opcode.TEXT, b"z"))
+    assert not first_transport.reading and first_transport.pauses == 2

@@ -149,3 +149,72 @@ def test_rest_error_code_becomes_error_status():
     assert ADAPTER.parse_rest(poll, body, 2) == [FeedStatus(
         venue="okx", symbol="NOPE-SWAP", ts=None, recv_ns=2, state="error",
         detail="/api/v5/public/mark-price: 51001: Instrument ID does not exist")]
+
+
+# --- the typed fast path for mark-price pushes gives exactly what the careful path gives ---------------
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_texts = st.sampled_from(["", " 1", "1_000", "+5", "-0.5", "0", "00", "nan", "inf", "1e999", "0x10", "１２３", "²",
+                          "91234.5", "1597026383085", "99999999999999999999"])
+_values = st.one_of(_texts, st.floats(1e-8, 1e9).map(repr), st.integers(-2, 2**64).map(str), st.none(),
+                    st.booleans(), st.integers(-5, 2**64), st.floats(allow_nan=False), st.just([]))
+
+
+@st.composite
+def mark_pushes(draw) -> str:
+    items = []
+    for _ in range(draw(st.integers(0, 3))):
+        item = {"instType": "SWAP"}
+        for key, values in (("instId", st.one_of(st.sampled_from(["BTC-USDT-SWAP", ""]), _values)),
+                            ("markPx", _values), ("ts", _values)):
+            if draw(st.integers(0, 5)):
+                item[key] = draw(values)
+        items.append(item)
+    doc = {"arg": {"channel": draw(st.sampled_from(["mark-price", "mark-price", "open-interest", "tickers"])),
+                   "instId": "BTC-USDT-SWAP"},
+           "data": items if draw(st.integers(0, 6)) else draw(_values)}
+    if not draw(st.integers(0, 5)):
+        doc["event"] = draw(st.sampled_from([None, "subscribe", "error", "notice"]))
+    if not draw(st.integers(0, 8)):
+        doc["arg"] = draw(_values)
+    return json.dumps(doc)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=mark_pushes(), as_bytes=st.booleans())
+def test_mark_price_fast_path_emits_exactly_as_the_careful_path(frame, as_bytes):
+    parser = ADAPTER.new_parser()
+    wire = frame.encode() if as_bytes else frame
+    try:
+        careful = parser._careful(wire, 3)
+    except Exception as exc:  # the careful path behind parse()'s guard, as parse() reports it
+        careful = [FeedStatus(venue="okx", symbol="", ts=None, recv_ns=3, state="error",
+                              detail=f"parser failure {type(exc).__name__}: {frame[:80]}{'…' if len(frame) > 80 else ''}")]
+    assert parser.parse(wire, 3) == careful
+
+
+def test_a_mark_price_push_takes_the_fast_path(monkeypatch):
+    parser = ADAPTER.new_parser()
+    monkeypatch.setattr(parser, "_careful", lambda *a: pytest.fail("careful path taken"))
+    frame = ('{"arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"data":[{"instType":"SWAP",'
+             '"instId":"BTC-USDT-SWAP","markPx":"91234.5","ts":"1597026383085"}]}')
+    assert parser.parse(frame, 4) == [MarkPrice(venue="okx", symbol="BTC-USDT-SWAP", ts=1597026383085, recv_ns=4,
+                                                price=91234.5)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(frame=st.one_of(mark_pushes(), st.text(), st.builds(
+    lambda code, escaped: json.dumps({"event": "notice", "code": code, "msg": "x"}).replace(
+        '"64008"', '"\\u0036\\u0034008"' if escaped else '"64008"'),
+    st.sampled_from(["64008", 64008, "64009", "1"]), st.booleans())))
+def test_reconnect_notice_check_agrees_with_decoding_every_frame(frame):
+    try:
+        doc = json.loads(frame)
+    except ValueError:
+        doc = None
+    expected = isinstance(doc, dict) and doc.get("event") == "notice" and str(doc.get("code")) == "64008"
+    assert is_reconnect_notice(frame) is expected
+    assert is_reconnect_notice(frame.encode()) is expected

@@ -212,3 +212,72 @@ def test_unmutated_real_frames_are_all_clean(venue):
         check(venue, events, 2)
         assert events and not any(isinstance(e, FeedStatus) for e in events), sample["path"]
     assert data_events > 0
+
+
+# --- typed fast paths: exactly the events of the general path ---------------------------------------
+
+def _emulator_frames(venue: str, ticks: int = 6, extra_fields: bool = False) -> list[str]:
+    """What the loopback emulator pushes for two symbols, snapshot first where the venue has one."""
+    from feeds.emulator import EmuConnection, Emulator
+
+    emulator = Emulator(seed=3, keep_frames=False)
+    emulator.set_extra_fields(extra_fields)
+    conn = EmuConnection(id=1, venue=venue, path="/", ws=None, keep_frames=False)
+    conn.symbols = {"binance": ["BTCUSDT", "ETHUSDT"], "bybit": ["BTCUSDT", "ETHUSDT"],
+                    "okx": ["BTC-USDT-SWAP", "ETH-USDT-SWAP"], "hyperliquid": ["BTC", "ETH"]}[venue]
+    return [frame for _ in range(ticks) for frame in emulator._data_frames(conn)]
+
+
+SAMPLES = {venue: FRAMES[venue]["ws"] + _emulator_frames(venue) + _emulator_frames(venue, 2, extra_fields=True)
+           for venue in VENUES}
+
+
+def _general_path(venue: str):
+    """``parse`` of a fresh parser with its typed fast path bypassed: the field-by-field path alone,
+    behind the same never-raise guard."""
+    from feeds import binance
+    from feeds.wire import error_status, snippet
+
+    parser = ADAPTERS[venue].new_parser()
+    careful = binance._careful if venue == "binance" else parser._careful
+
+    def parse(frame, recv_ns):
+        try:
+            return careful(frame, recv_ns)
+        except Exception as exc:  # noqa: BLE001 - as the parsers' own guard
+            return [error_status(venue, f"parser failure {type(exc).__name__}: {snippet(frame)}", recv_ns)]
+
+    return parser, parse
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), recv_ns=st.integers(0, 2**62), as_bytes=st.booleans())
+def test_fast_paths_give_exactly_the_events_of_the_general_path(venue, data, recv_ns, as_bytes):
+    samples = SAMPLES[venue]
+    frames = data.draw(st.lists(st.one_of(st.sampled_from(samples), mutated_text(samples)), min_size=1, max_size=8))
+    fast = ADAPTERS[venue].new_parser()
+    general_state, general = _general_path(venue)
+    for frame in frames:
+        wire = frame.encode() if as_bytes else frame
+        assert fast.parse(wire, recv_ns) == general(wire, recv_ns), frame
+    if venue == "bybit":  # the merged tickers a later delta completes from are the same too
+        assert fast.tickers == general_state.tickers
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_emulator_frames_take_the_fast_path(venue, monkeypatch):
+    """The equality above is not vacuous: the mark frames a firehose is made of never reach the general
+    path (OKX open interest, every fifth tick, has no fast path)."""
+    parser = ADAPTERS[venue].new_parser()
+    if venue == "binance":
+        from feeds import binance
+
+        monkeypatch.setattr(binance, "_careful", lambda *a: pytest.fail("general path taken"))
+    else:
+        monkeypatch.setattr(parser, "_careful", lambda *a: pytest.fail("general path taken"))
+    for frame in _emulator_frames(venue):
+        if '"open-interest"' in frame:
+            continue
+        events = parser.parse(frame, 9)
+        assert events and not any(isinstance(e, FeedStatus) for e in events)

@@ -131,3 +131,26 @@ def test_a_followed_accounts_states_coalesce_per_account():
     got = [queue.get_nowait(), queue.get_nowait()]
     assert [(e.symbol, e.wallet_balance) for e in got] == [("0xaa", 3.0), ("0xbb", 9.0)]
     assert len(queue) == 0 and queue.coalesced == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_events, max_size=6), max_size=40), st.integers(min_value=1, max_value=20),
+       st.sampled_from([frozenset(), frozenset({"status"})]))
+def test_put_all_is_put_nowait_of_each_event_in_turn(frames, maxsize, ignore):
+    one_by_one = CoalescingQueue(maxsize=maxsize, ignore_kinds=ignore)
+    together = CoalescingQueue(maxsize=maxsize, ignore_kinds=ignore)
+    for events in frames:
+        for event in events:
+            one_by_one.put_nowait(event)
+        together.put_all(events)
+    assert (together.coalesced, together.dropped) == (one_by_one.coalesced, one_by_one.dropped)
+    assert drain(together) == drain(one_by_one)
+
+
+async def test_put_all_of_nothing_new_does_not_wake_the_consumer():
+    queue = CoalescingQueue(ignore_kinds=frozenset({"status"}))
+    queue.put_all([status("ignored")])
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.05)
+    queue.put_all([mark("BTCUSDT", 1.0)])
+    assert (await asyncio.wait_for(queue.get(), 1.0)).price == 1.0

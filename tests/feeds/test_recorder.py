@@ -1,13 +1,17 @@
+import gzip
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.events import FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from feeds.queue import CoalescingQueue
 from feeds.recorder import (
     Recorder,
     RecordingError,
+    encode_line,
     read_recording,
     recording_parts,
     replay_events,
@@ -162,12 +166,124 @@ async def test_emulator_serves_a_recording_in_the_live_protocol(kit, tmp_path):
     from feeds.emulator import Emulator
 
     replayed = []
+    # Every mark, none coalesced: frames read together would otherwise replace each other in the queue.
+    keep_all = CoalescingQueue(coalesce_kinds=frozenset())
     async with Emulator(interval_s=0.01, recording=str(path)) as emu:
         kit.emu = emu
-        async with kit.run("bybit", on_frame=lambda venue, text, recv_ns: replayed.append(text)) as feed:
+        async with kit.run("bybit", on_frame=lambda venue, text, recv_ns: replayed.append(text),
+                           queue=keep_all) as feed:
             await emu.wait_until(lambda: emu.of("bybit") and emu.of("bybit")[0].frames_sent
                                  >= len(recorded) + 1, timeout=5.0)  # + its own subscribe ack
             await feed.wait_for(lambda e: len(replayed) >= len(recorded) + 1, timeout=3.0)
     assert replayed[1:] == recorded
     marks = [e.price for e in feed.events if isinstance(e, MarkPrice)]
     assert marks == [e.price for e in replay_events(path) if isinstance(e, MarkPrice)]
+
+
+# --- reading a recording a chunk at a time is reading it line by line ---------------------------------
+
+def _line_by_line(path) -> list[tuple]:
+    """The format's definition, one line and one decode at a time: blank lines skipped, a cut-off
+    last line dropped, a bad line raised (here: returned as ("error", its number))."""
+    import msgspec
+
+    from feeds.recorder import _decoder
+
+    out = []
+    raw_lines = path.read_bytes().split(b"\n")
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = _decoder.decode(raw)
+        except (msgspec.DecodeError, ValueError):
+            if number == len(raw_lines):  # no newline after it: cut off
+                return out
+            return out + [("error", number)]
+        out.append((line.recv_ns, line.venue, line.frame, line.rest))
+    return out
+
+
+_recorded = st.builds(lambda ns, venue, frame, rest: encode_line(ns, venue, frame, rest)[:-1].decode(),
+                      st.integers(0, 2**63), st.sampled_from(["okx", "bybit"]), st.text(max_size=30),
+                      st.sampled_from([None, "/info"]))
+_good_lines = st.one_of(_recorded, _recorded, st.builds(lambda ns, frame: json.dumps(
+    {"venue": "okx", "recv_ns": ns, "frame": frame, "extra": [1]}), st.integers(0, 9), st.text(max_size=5)))
+# Lines that must not pass as one object each, alone or together (a blank line beside a line of two
+# objects, an object carried on to the next line beside one of two, ...).
+_odd_lines = st.sampled_from([
+    "", "   ", "\r", "not json", "[1]", '{"recv_ns":1,', '{"recv_ns":1,"venue":"okx"}',
+    '{"recv_ns":1,"venue":"okx","frame":"a"}{"recv_ns":2,"venue":"okx","frame":"b"}',
+    '{"recv_ns":1,"venue":"okx","frame":"a"} {"recv_ns":2,"venue":"okx","frame":"b"}',
+    '{"recv_ns":1,"venue":"okx","frame":"a","z":', '{"recv_ns":2,"venue":"okx","frame":"b"}}',
+    '{"recv_ns":1,"venue":"okx","frame":"a","z":{"q":1}', ',"y":2}', '{"recv_ns":3,"venue":"okx","frame":"c"',
+    '}', '{"recv_ns":4,"venue":"okx","frame":"d"}  ',
+])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(_good_lines, _good_lines, _odd_lines), max_size=14), newline_at_end=st.booleans(),
+       crlf=st.booleans(), chunk=st.integers(1, 200))
+def test_chunked_reading_is_line_by_line_reading(tmp_path_factory, monkeypatch, lines, newline_at_end, crlf, chunk):
+    from feeds import recorder
+
+    monkeypatch.setattr(recorder, "_CHUNK_BYTES", chunk)
+    path = tmp_path_factory.mktemp("chunks") / "raw.jsonl"
+    end = "\r\n" if crlf else "\n"
+    path.write_bytes((end.join(lines) + (end if newline_at_end and lines else "")).encode())
+    expected = _line_by_line(path)
+    if expected and expected[-1][0] == "error":
+        with pytest.raises(RecordingError) as error:
+            list(read_recording(path))
+        assert error.value.line == expected[-1][1]
+    else:
+        assert list(read_recording(path)) == expected
+
+
+_DOUBLE = '{"recv_ns":8,"venue":"okx","frame":"a"}{"recv_ns":9,"venue":"okx","frame":"b"}'
+
+
+@pytest.mark.parametrize("odd, bad_line", [
+    (["", _DOUBLE], 3),  # a blank line makes up for the extra object of a line of two
+    (['{"recv_ns":1,"venue":"okx","frame":"a","z":', '{"recv_ns":2,"venue":"okx","frame":"b"}}', _DOUBLE], 2),
+    (['{"recv_ns":1,"venue":"okx","frame":"a","z":{"q":1}', ',"y":2}', _DOUBLE], 2),
+    (["   ", _DOUBLE], 3),
+])
+def test_lines_that_only_add_up_to_one_object_each_are_still_bad_lines(tmp_path, odd, bad_line):
+    path = tmp_path / "raw.jsonl"
+    good = encode_line(1, "okx", "pong")
+    path.write_bytes(good + b"\n".join(line.encode() for line in odd) + b"\n" + good)
+    with pytest.raises(RecordingError) as error:
+        list(read_recording(path))
+    assert error.value.line == bad_line
+
+
+def test_a_line_longer_than_a_chunk_and_a_gzip_file_read_whole(tmp_path, monkeypatch):
+    from feeds import recorder
+
+    monkeypatch.setattr(recorder, "_CHUNK_BYTES", 16)
+    path = tmp_path / "raw.jsonl.gz"
+    frames = ["x" * 200, "y", "z" * 50]
+    with gzip.open(path, "wb") as out:
+        for i, frame in enumerate(frames):
+            out.write(json.dumps({"recv_ns": i, "venue": "okx", "frame": frame}).encode() + b"\n")
+    assert [frame for _, _, frame, _ in read_recording(path)] == frames
+
+
+def test_recording_events_are_replay_events_listed(tmp_path):
+    from feeds.recorder import recording_events
+
+    path = tmp_path / "raw.jsonl"
+    frames = json.loads((Path(__file__).parent / "frames" / "bybit.json").read_text())["ws"]
+    with Recorder(path) as recorder:
+        for i, frame in enumerate(frames * 3):
+            recorder.write("bybit", frame, i)
+        recorder.write("nowhere", "{}", 99)  # an unknown venue: one error, then nothing
+        recorder.write("nowhere", "{}", 100)
+        recorder.write("binance", '{"openInterest":"1.5","symbol":"BTCUSDT","time":1}', 101,
+                       rest="/fapi/v1/openInterest")
+        recorder.write("binance", "garbage", 102)
+    events = recording_events(path)
+    assert events == list(replay_events(path))
+    assert sum(isinstance(e, FeedStatus) and "unknown venue" in e.detail for e in events) == 1
+    assert any(isinstance(e, OpenInterest) and e.venue == "binance" for e in events)

@@ -518,3 +518,42 @@ def test_seek_clamps_to_the_recording():
     assert source.position_ms == data.start_ms and source.emitted == 0
     source.seek(data.end_ms + 1e9)
     assert source.position_ms == data.end_ms and source.finished
+
+
+# --- loading at scale: the same events, times and order as the plain definition -----------------------
+
+_replay_events = st.lists(st.builds(
+    lambda kind, symbol, ts, recv_ns: (
+        FeedStatus(venue="okx", symbol=symbol, ts=ts, recv_ns=recv_ns, state="error", detail="x") if kind
+        else mark("bybit", symbol, ts, recv_ns, 1.0)),
+    st.booleans(), st.sampled_from(["A", "B", ""]), st.one_of(st.none(), st.integers(1, 2**63 + 5)),
+    st.integers(0, 2**64)), min_size=1, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_replay_events)
+def test_replay_data_is_the_stable_sort_by_replay_time(events):
+    data = ReplayData.from_events(events, format="raw")
+    order = sorted(range(len(events)), key=lambda i: event_time_ms(events[i]))  # sorted() is stable
+    assert data.events == [events[i] for i in order]
+    assert all(a is events[i] for a, i in zip(data.events, order, strict=True))
+    assert data.times_ms == [event_time_ms(e) for e in data.events]
+    assert (data.start_ms, data.end_ms) == (data.times_ms[0], data.times_ms[-1])
+    assert data.symbols == {(e.venue, e.symbol) for e in events if not isinstance(e, FeedStatus) and e.symbol}
+
+
+def test_advance_to_counts_an_event_whose_emit_raised_as_delivered():
+    data = ticks(5)
+    source = ReplaySource(data)
+    got = []
+
+    def emit(event):
+        got.append(event)
+        if len(got) == 2:
+            raise RuntimeError("consumer failed")
+
+    with pytest.raises(RuntimeError):
+        source.advance_to(data.end_ms, emit)
+    assert source.emitted == 2
+    assert source.advance_to(data.end_ms, got.append) == 3
+    assert got == data.events
