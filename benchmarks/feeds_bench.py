@@ -8,7 +8,7 @@ it), against bare ``json.loads`` on the very same frames.
 venues; a child process runs ``LiveSource`` -> ``RiskEngine.apply`` on a 50-position portfolio with a
 snapshot at 10 Hz. We read the child's CPU time and RSS from /proc (Linux only) and count the frames
 the emulator sent against those the client received. Every frame is parsed, timed for staleness and
-counted; the client reads each socket every 50 ms (``FeedClient.read_batch_s``), so a symbol's marks
+counted; the client reads each socket every 100 ms (``FeedClient.read_batch_s``), so a symbol's marks
 that arrive in one read coalesce in the queue and the engine applies the newest (events/s and marks/s
 count what reached the engine, not the frames).
 

@@ -17,12 +17,12 @@ Why each timer exists:
 How frames are read (the firehose CPU goal, benchmarks/RESULTS.md): waking up costs more than parsing
 a frame, so each socket is read in batches. ``FeedConnection`` hands the messages of each read to the
 client at the end of that read, in the same call, instead of queueing them for a task to ``recv``;
-and after each read it leaves the socket alone until the next tick of a ``read_batch_s`` (50 ms) grid
+and after each read it leaves the socket alone until the next tick of a ``read_batch_s`` (100 ms) grid
 shared by every socket, so one wake-up reads everything that came meanwhile on all of them. Together
-they cut the client's CPU by more than half under a firehose, for at most 50 ms of added delay on a
-screen that redraws every 100 ms (Binance and Hyperliquid push a mark a second, Bybit every 100 ms).
-Staleness, heartbeats and the recording tap see every frame as before; a frame's ``recv_ns`` is when
-it was read.
+they cut the client's CPU by more than half under a firehose. The price is latency: a frame waits at
+most one tick, the period at which the screen redraws anyway (and the venues push a contract's mark
+every 100 ms at best: Bybit; OKX 200 ms, Binance and Hyperliquid 1 s). Staleness, heartbeats and the
+recording tap see every frame as before; a frame's ``recv_ns`` is when it was read.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class FeedClient:
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 2.0,
         ping_interval_s: float | None = 20.0,
-        read_batch_s: float = 0.05,
+        read_batch_s: float = 0.1,
         on_frame: FrameTap | None = None,
         queue: CoalescingQueue | None = None,
         rest: bool = False,

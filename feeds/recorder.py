@@ -179,19 +179,19 @@ def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
         raise RecordingError(path, None, f"cannot read recording ({exc})") from None
 
 
-_LINE_START = b'{"recv_ns":'  # how encode_line starts every line
+_LINE_BREAK = b'}\n{"recv_ns":'  # between two lines as encode_line writes them
 
 
 def _decode_chunk(path: str | os.PathLike, chunk: bytes, lines: int, lines_before: int) -> list[_Line]:
     """Every line of ``chunk`` (whole lines, each ending in a newline).
 
-    One decode for the whole chunk when it provably holds one object per line: every line starts as
-    ``encode_line`` starts it and ends with ``}`` (so no line is blank, and none can carry on an
-    object from the line before: ``}`` then ``{`` is valid JSON only between two objects), and the
-    decoder finds as many objects as there are lines. Anything else goes line by line.
+    One decode for the whole chunk when it provably holds one object per line: every line but the
+    first starts as ``encode_line`` starts a line, right after a line that ends with ``}`` (so no
+    line is blank, and every line starts a new object: ``}`` then ``{`` is valid JSON only between
+    two objects), and the decoder finds as many objects as there are lines. Anything else goes line
+    by line.
     """
-    if (chunk.startswith(_LINE_START) and chunk.count(b"\n" + _LINE_START) == lines - 1
-            and chunk.count(b"}\n") == lines):
+    if chunk.count(_LINE_BREAK) == lines - 1:
         try:
             decoded = _decoder.decode_lines(chunk)
         except (msgspec.DecodeError, ValueError):
@@ -264,12 +264,12 @@ def recording_events(path: str | os.PathLike) -> list[Event]:
     """``list(replay_events(path))``, built a chunk of lines at a time: a day of frames is millions of
     events, and a generator step per event is a good part of loading them."""
     replayer = _Replayer(None)
-    parsers = replayer.parsers
+    parser_of = replayer.parsers.get
     out: list[Event] = []
     extend = out.extend
     for chunk in _line_chunks(path):
         for line in chunk:
-            parser = parsers.get(line.venue)
+            parser = parser_of(line.venue)
             if parser is not None and line.rest is None:  # a websocket frame of a venue seen before
                 try:
                     extend(parser.parse(line.frame, line.recv_ns))

@@ -168,10 +168,12 @@ async def test_emulator_serves_a_recording_in_the_live_protocol(kit, tmp_path):
     replayed = []
     # Every mark, none coalesced: frames read together would otherwise replace each other in the queue.
     keep_all = CoalescingQueue(coalesce_kinds=frozenset())
+    # No ping of its own while the recording plays: its pong would be a frame the recording lacks.
+    quiet = kit.fast_heartbeat("bybit", interval_s=60.0, stale_after_s=5.0)
     async with Emulator(interval_s=0.01, recording=str(path)) as emu:
         kit.emu = emu
         async with kit.run("bybit", on_frame=lambda venue, text, recv_ns: replayed.append(text),
-                           queue=keep_all) as feed:
+                           queue=keep_all, heartbeat=quiet) as feed:
             await emu.wait_until(lambda: emu.of("bybit") and emu.of("bybit")[0].frames_sent
                                  >= len(recorded) + 1, timeout=5.0)  # + its own subscribe ack
             await feed.wait_for(lambda e: len(replayed) >= len(recorded) + 1, timeout=3.0)
