@@ -140,7 +140,7 @@ def _headless(data, portfolio) -> float:
     engine = RiskEngine(portfolio)
     source = ReplaySource(data, speed=math.inf, playing=False)
     start = time.perf_counter()
-    source.advance_to(data.end_ms, engine.apply)
+    engine.apply_many(source.take_until(data.end_ms))  # as `adlwatch demo --check` plays
     engine.snapshot()
     elapsed = time.perf_counter() - start
     assert source.finished
@@ -148,7 +148,7 @@ def _headless(data, portfolio) -> float:
 
 
 def bench_replay(quick: bool = False) -> list[Row]:
-    from feeds.events import MarkPrice
+    from feeds.events import MONITOR_SKIPS, MarkPrice
     from feeds.portfolio_store import load as load_portfolio
     from feeds.recorder import read_recording
     from feeds.replay import load_replay
@@ -169,7 +169,7 @@ def bench_replay(quick: bool = False) -> list[Row]:
         t_decode = best_time(decode_only, repeat=1 if not quick else 3)
         portfolio = streamed_portfolio()
         t0 = time.perf_counter()
-        data = load_replay(path)
+        data = load_replay(path, skip=MONITOR_SKIPS)  # as the monitor loads a replay
         t_load = time.perf_counter() - t0
         t_headless = _headless(data, portfolio)
         played = _play(data, portfolio)

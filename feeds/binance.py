@@ -41,6 +41,7 @@ from feeds.wire import ms as _ms
 from feeds.wire import number as _number
 from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
+from feeds.wire import data_kinds, without
 
 VENUE = "binance"
 WS_URL = "wss://fstream.binance.com"
@@ -108,8 +109,10 @@ _bare_decoder = msgspec.json.Decoder(_Mark | list[_Mark], strict=False)
 _any_decoder = msgspec.json.Decoder()
 
 
-def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
-    """Events for already-typed payloads, or None when any value needs the careful path."""
+def _fast_events(marks: list[_Mark], recv_ns: int, index: bool = True, funding: bool = True) -> list[Event] | None:
+    """Events for already-typed payloads, or None when any value needs the careful path.
+
+    ``index`` / ``funding`` False: those events are not built (every value is still checked)."""
     out: list[Event] = []
     append = out.append
     for m in marks:
@@ -119,8 +122,10 @@ def _fast_events(marks: list[_Mark], recv_ns: int) -> list[Event] | None:
             return None
         s, ts = intern(m.s), m.E  # one string per contract, not per frame: replays hold millions
         append(MarkPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=p))
-        append(IndexPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=i))
-        append(FundingRate(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, rate=r, next_funding_ts=m.T))
+        if index:
+            append(IndexPrice(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, price=i))
+        if funding:
+            append(FundingRate(venue=VENUE, symbol=s, ts=ts, recv_ns=recv_ns, rate=r, next_funding_ts=m.T))
     return out
 
 
@@ -206,7 +211,13 @@ def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
 
 
 class BinanceParser:
-    """Stateless: every mark frame is complete."""
+    """Stateless: every mark frame is complete. ``skip``: event kinds not to build (see ``FrameParser``)."""
+
+    def __init__(self, skip: frozenset[str] = frozenset()) -> None:
+        self.skip = skip = data_kinds(skip)
+        self._index = "index_price" not in skip
+        self._funding = "funding_rate" not in skip
+        self._lean = "mark_price" in skip  # the fast path always builds marks
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
@@ -216,23 +227,28 @@ class BinanceParser:
                 pass
             else:
                 data = combined.data
-                fast = _fast_events(data if isinstance(data, list) else [data], recv_ns)
-                if fast is not None:
-                    return fast
-                return _careful(frame, recv_ns)
+                fast = _fast_events(data if isinstance(data, list) else [data], recv_ns, self._index, self._funding)
+                if fast is None:
+                    return self._careful(frame, recv_ns)
+                return without(fast, self.skip) if self._lean else fast
             try:
                 bare = _bare_decoder.decode(frame)
             except msgspec.DecodeError:
                 try:
                     loose = _loose_decoder.decode(frame)
                 except msgspec.DecodeError:
-                    return _careful(frame, recv_ns)
+                    return self._careful(frame, recv_ns)
                 fast = _loose_events(loose if isinstance(loose, list) else [loose], recv_ns)
-                return fast if fast is not None else _careful(frame, recv_ns)
-            fast = _fast_events(bare if isinstance(bare, list) else [bare], recv_ns)
-            return fast if fast is not None else _careful(frame, recv_ns)
+                return without(fast, self.skip) if fast is not None else self._careful(frame, recv_ns)
+            fast = _fast_events(bare if isinstance(bare, list) else [bare], recv_ns, self._index, self._funding)
+            if fast is None:
+                return self._careful(frame, recv_ns)
+            return without(fast, self.skip) if self._lean else fast
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
+
+    def _careful(self, frame: str | bytes, recv_ns: int) -> list[Event]:
+        return without(_careful(frame, recv_ns), self.skip)
 
 
 # --- REST bodies ----------------------------------------------------------------------------------------
@@ -339,8 +355,8 @@ class BinanceAdapter:
     def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
         return [self.control_message("UNSUBSCRIBE", symbols)] if symbols else []
 
-    def new_parser(self) -> BinanceParser:
-        return BinanceParser()
+    def new_parser(self, skip: frozenset[str] = frozenset()) -> BinanceParser:
+        return BinanceParser(skip)
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         return _PARSER.parse(frame, recv_ns)

@@ -42,7 +42,9 @@ from feeds.venue import Heartbeat, RestPoll
 from feeds.wire import Problems, error_status
 from feeds.wire import ms as _ms
 from feeds.wire import number as _number
+from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
+from feeds.wire import data_kinds, without
 
 VENUE = "bybit"
 WS_URL = "wss://stream.bybit.com/v5/public/linear"
@@ -125,20 +127,28 @@ def _open_interest(symbol: str, state: dict[str, Any], ts: int | None, recv_ns: 
 
 
 def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], ts: int | None,
-                   recv_ns: int, problems: Problems) -> list[Event]:
-    """Events for the fields present in ``changed``, values read from the merged ``state``."""
+                   recv_ns: int, problems: Problems, index: bool = True, funding: bool = True) -> list[Event]:
+    """Events for the fields present in ``changed``, values read from the merged ``state``.
+
+    ``index`` / ``funding`` False: those events are not built (their values are still checked)."""
     out: list[Event] = []
-    if "markPrice" in changed and (mark := problems.price(state.get("markPrice"), "mark price", symbol)) is not None:
-        out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
-    if "indexPrice" in changed and (index := problems.price(state.get("indexPrice"), "index price", symbol)) is not None:
-        out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index))
+    if "markPrice" in changed:  # Problems.price, inline: nearly every push carries a mark
+        raw = state.get("markPrice")
+        mark = _price(raw)
+        if mark is None:
+            problems.add(f"{symbol}: bad mark price {raw!r}", symbol)
+        else:
+            out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+    if "indexPrice" in changed and (
+            index_px := problems.price(state.get("indexPrice"), "index price", symbol)) is not None and index:
+        out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index_px))
     # Field names spelled out rather than any(...) over a tuple: this runs for every ticker push.
     if "fundingRate" in changed or "nextFundingTime" in changed:
         rate = _number(state.get("fundingRate"))
         if rate is None:
             if state.get("fundingRate") not in (None, ""):
                 problems.add(f"{symbol}: bad funding rate {state.get('fundingRate')!r}", symbol)
-        else:
+        elif funding:
             out.append(FundingRate(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, rate=rate,
                                    next_funding_ts=_ms(state.get("nextFundingTime"))))
     if ("singleOpenInterest" in changed or "openInterest" in changed or "singleOpenInterestValue" in changed
@@ -241,13 +251,20 @@ class BybitParser:
     generic document checks, and hands anything unusual to the careful path untouched.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, skip: frozenset[str] = frozenset()) -> None:
         self.tickers: dict[str, dict[str, Any]] = {}
+        self.skip = skip = data_kinds(skip)  # event kinds not to build (see ``FrameParser``)
+        self._index = "index_price" not in skip
+        self._funding = "funding_rate" not in skip
+        self._lean = not skip.isdisjoint(("mark_price", "open_interest"))  # built by the fast path
+        self._problems = Problems(VENUE)
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
             fast = self._fast_ticker(frame, recv_ns)
-            return fast if fast is not None else self._careful(frame, recv_ns)
+            if fast is None:
+                return without(self._careful(frame, recv_ns), self.skip)
+            return without(fast, self.skip) if self._lean else fast
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
@@ -269,10 +286,12 @@ class BybitParser:
         else:
             state = self.tickers.setdefault(symbol, {})
             state.update(data)
-        problems = Problems(VENUE)
-        out = _ticker_events(symbol, data, state, push.ts if push.ts > 0 else None, recv_ns, problems)
+        problems = self._problems  # one per parser, emptied after use: this runs for every push
+        out = _ticker_events(symbol, data, state, push.ts if push.ts > 0 else None, recv_ns, problems,
+                             self._index, self._funding)
         if problems.items:
             out.extend(problems.status(recv_ns))
+            problems.items = []
         return out
 
     def _careful(self, frame: str | bytes, recv_ns: int) -> list[Event]:
@@ -405,8 +424,8 @@ class BybitAdapter:
     def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
         return self._op_messages("unsubscribe", symbols)
 
-    def new_parser(self) -> BybitParser:
-        return BybitParser()
+    def new_parser(self, skip: frozenset[str] = frozenset()) -> BybitParser:
+        return BybitParser(skip)
 
     def mark_price_poll(self, symbol: str) -> RestPoll:
         category = "inverse" if is_inverse(symbol) else "linear"

@@ -217,8 +217,10 @@ class FeedClient:
         rest_url: str | None = None,
         rest_options: dict | None = None,
         rng: random.Random | None = None,
+        skip: frozenset[str] = frozenset(),
     ):
         self.adapter = adapter
+        self.skip = skip  # event kinds the consumer has no use for: the parsers do not build them
         self.venue = adapter.name
         self.symbols = list(dict.fromkeys(symbols))
         self.ws_url = ws_url or adapter.ws_url
@@ -399,7 +401,7 @@ class FeedClient:
         now = time.monotonic()
         session = _Session(ws=ws, symbols=symbols, started=now, last_sent=now, last_recv=now)
         self._sessions.add(session)
-        parser = self.adapter.new_parser()
+        parser = self.adapter.new_parser(self.skip)
         keeper: asyncio.Task | None = None
         try:
             target = urlsplit(self.ws_url)

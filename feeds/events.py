@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import msgspec
 
 
-class Event(msgspec.Struct, frozen=True, tag_field="type", kw_only=True):
+class Event(msgspec.Struct, frozen=True, tag_field="type", kw_only=True, gc=False):
     venue: str
     symbol: str
     ts: int | None  # exchange time, ms since epoch; None where the frame carries none
@@ -109,6 +109,10 @@ class AccountState(Event, frozen=True, tag="account_state", kw_only=True):
 AnyEvent = (
     MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | FeedStatus | AccountState
 )
+
+# What the monitor (the engine and the screen) never reads: its live and replay sources skip these
+# kinds at the parser (``VenueAdapter.new_parser(skip=...)``), which saves most of the parsing.
+MONITOR_SKIPS = frozenset({"index_price", "funding_rate"})
 
 STATUS_STATES = ("connected", "subscribed", "stale", "disconnected", "error")
 ADL_STATES = ("normal", "warning", "adl")

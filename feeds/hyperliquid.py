@@ -38,6 +38,7 @@ from feeds.wire import ms as _ms
 from feeds.wire import number as _number
 from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
+from feeds.wire import data_kinds, without
 
 VENUE = "hyperliquid"
 WS_URL = "wss://api.hyperliquid.xyz/ws"
@@ -147,35 +148,56 @@ class _ActiveCtx(msgspec.Struct, gc=False):
 _active_decoder = msgspec.json.Decoder(_ActiveCtx, strict=False)
 
 
-def _fast_ctx(frame: str | bytes, recv_ns: int) -> list[Event] | None:
-    """The four events of a complete, valid activeAssetCtx frame; None sends it the careful way."""
+def _fast_ctx(frame: str | bytes, recv_ns: int, index: bool = True, funding: bool = True) -> list[Event] | None:
+    """The four events of a complete, valid activeAssetCtx frame; None sends it the careful way.
+
+    ``index`` / ``funding`` False: those events are not built (their values are still checked)."""
     try:
         typed = _active_decoder.decode(frame)
     except (msgspec.DecodeError, TypeError, ValueError, UnicodeError):
         return None
     c = typed.data.ctx
     coin = intern(typed.data.coin)  # one string per contract, not per frame: replays hold millions
-    mark, oracle, funding, oi = c.markPx, c.oraclePx, c.funding, c.openInterest
+    mark, oracle, rate, oi = c.markPx, c.oraclePx, c.funding, c.openInterest
     if not (typed.channel == "activeAssetCtx" and coin and 0.0 < mark < _INF and 0.0 < oracle < _INF
-            and -_INF < funding < _INF and 0.0 <= oi < _INF):
+            and -_INF < rate < _INF and 0.0 <= oi < _INF):
         return None
     usd = oi * mark  # _notional, inline: this runs for every frame
-    return [
-        MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark),
-        IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle),
-        FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=funding, next_funding_ts=None),
-        OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
-                     open_interest_usd=usd if usd < _INF else None),
-    ]
+    open_interest = OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
+                                 open_interest_usd=usd if usd < _INF else None)
+    if index and funding:
+        return [
+            MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark),
+            IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle),
+            FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=None),
+            open_interest,
+        ]
+    out: list[Event] = [MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark)]
+    if index:
+        out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
+    if funding:
+        out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
+                               next_funding_ts=None))
+    out.append(open_interest)
+    return out
 
 
 class HyperliquidParser:
-    """Stateless: fastAssetCtxs deltas carry whole marks, so nothing needs merging."""
+    """Stateless: fastAssetCtxs deltas carry whole marks, so nothing needs merging.
+    ``skip``: event kinds not to build (see ``FrameParser``)."""
+
+    def __init__(self, skip: frozenset[str] = frozenset()) -> None:
+        self.skip = skip = data_kinds(skip)
+        self._lean = not skip.isdisjoint(("mark_price", "open_interest"))  # the fast path builds both
+        self._index = "index_price" not in skip
+        self._funding = "funding_rate" not in skip
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
-            fast = _fast_ctx(frame, recv_ns)
-            return fast if fast is not None else self._careful(frame, recv_ns)
+            fast = _fast_ctx(frame, recv_ns, self._index, self._funding)
+            if fast is None:
+                return without(self._careful(frame, recv_ns), self.skip)
+            return without(fast, self.skip) if self._lean else fast
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
@@ -318,8 +340,8 @@ class HyperliquidAdapter:
         return [json.dumps({"method": "unsubscribe", "subscription": sub}, separators=(",", ":"))
                 for sub in self.subscriptions(symbols)]
 
-    def new_parser(self) -> HyperliquidParser:
-        return HyperliquidParser()
+    def new_parser(self, skip: frozenset[str] = frozenset()) -> HyperliquidParser:
+        return HyperliquidParser(skip)
 
     def mark_price_poll(self, symbol: str = "") -> RestPoll:
         return RestPoll(path=INFO_PATH, method="POST", json_body=dict(META_AND_CTXS_BODY), interval_s=META_INTERVAL_S)

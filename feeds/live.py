@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from feeds.connection import FeedClient
-from feeds.events import Event
+from feeds.events import MONITOR_SKIPS, Event
 from feeds.queue import CoalescingQueue, QueueClosed
 from feeds.registry import get_adapter
 
@@ -68,6 +68,7 @@ class LiveSource:
             rest=True,
             rest_url=self.rest_urls.get(venue) or url_override(venue, "REST"),
             queue=self._queue,
+            skip=MONITOR_SKIPS,
             **self.client_options,
         )
         self.clients.append(client)
@@ -87,8 +88,9 @@ class LiveSource:
     async def run(self, emit: Callable[[Event], None]) -> None:
         if not self.symbols_by_venue and not self.followers:
             return
-        # The monitor shows neither index prices nor funding rates: they never enter its queue.
-        queue = self._queue = CoalescingQueue(ignore_kinds=frozenset({"index_price", "funding_rate"}))
+        # The monitor shows neither index prices nor funding rates: the parsers do not build them,
+        # and the queue would drop any that came another way.
+        queue = self._queue = CoalescingQueue(ignore_kinds=MONITOR_SKIPS)
         for venue in self.symbols_by_venue:
             self._start_client(venue)
 

@@ -33,6 +33,7 @@ from feeds.wire import ms as _ms
 from feeds.wire import number as _number
 from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
+from feeds.wire import data_kinds, without
 
 VENUE = "okx"
 WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
@@ -179,21 +180,33 @@ def _fast_marks(frame: str | bytes, recv_ns: int) -> list[Event] | None:
         return None
     out: list[Event] = []
     for item in push.data:
-        mark = _price(item.markPx)
-        if mark is None or not item.instId:
+        # wire.price and wire.ms inline, for text (the typed decode made it text): this runs per frame
+        try:
+            mark = float(item.markPx)
+        except ValueError:
             return None
+        if not (0.0 < mark < _INF and item.instId):
+            return None
+        t = item.ts
+        ts = (int(t) or None) if t is not None and t.isdigit() and len(t) < 20 else None
         # one string per contract, not per frame: a replay holds millions of events
-        out.append(MarkPrice(venue=VENUE, symbol=intern(item.instId), ts=_ms(item.ts), recv_ns=recv_ns, price=mark))
+        out.append(MarkPrice(venue=VENUE, symbol=intern(item.instId), ts=ts, recv_ns=recv_ns, price=mark))
     return out
 
 
 class OkxParser:
-    """Stateless. Mark-price pushes, most frames, take a typed fast path (``_fast_marks``)."""
+    """Stateless. Mark-price pushes, most frames, take a typed fast path (``_fast_marks``).
+    ``skip``: event kinds not to build (see ``FrameParser``)."""
+
+    def __init__(self, skip: frozenset[str] = frozenset()) -> None:
+        self.skip = skip = data_kinds(skip)
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
             fast = _fast_marks(frame, recv_ns)
-            return fast if fast is not None else self._careful(frame, recv_ns)
+            if fast is None:
+                return without(self._careful(frame, recv_ns), self.skip)
+            return without(fast, self.skip) if "mark_price" in self.skip else fast
         except Exception as exc:  # noqa: BLE001 - a parser must never stop the stream
             return [_error(f"parser failure {type(exc).__name__}: {_snippet(frame)}", recv_ns)]
 
@@ -305,8 +318,8 @@ class OkxAdapter:
     def is_reconnect_notice(self, frame: str | bytes | dict[str, Any]) -> bool:
         return is_reconnect_notice(frame)
 
-    def new_parser(self) -> OkxParser:
-        return OkxParser()
+    def new_parser(self, skip: frozenset[str] = frozenset()) -> OkxParser:
+        return OkxParser(skip)
 
     def mark_price_poll(self, symbol: str) -> RestPoll:
         return RestPoll(path=MARK_PRICE_PATH, params={"instType": "SWAP", "instId": symbol},

@@ -20,6 +20,7 @@ import msgspec
 from engine.errors import InputError
 from feeds.events import Event, FeedStatus
 from feeds.venue import RestPoll
+from feeds.wire import data_kinds, without
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
@@ -33,7 +34,7 @@ class RecordingError(InputError):
         self.detail = detail
 
 
-class _Line(msgspec.Struct, kw_only=True, omit_defaults=True):
+class _Line(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     recv_ns: int
     venue: str
     frame: str
@@ -221,8 +222,9 @@ def _decode_one_by_one(path: str | os.PathLike, raw_lines: list[bytes], lines_be
 class _Replayer:
     """Each venue's adapter, and one live parser per venue (as a connection has), for a recording."""
 
-    def __init__(self, symbols: list[str] | None) -> None:
+    def __init__(self, symbols: list[str] | None, skip: frozenset[str] = frozenset()) -> None:
         self.symbols = symbols or []
+        self.skip = skip
         self.adapters: dict[str, object] = {}
         self.parsers: dict[str, object] = {}
 
@@ -237,22 +239,24 @@ class _Replayer:
                 self.adapters[venue] = None
                 return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
                                    detail=f"unknown venue in recording: {exc}")]
-            self.parsers[venue] = self.adapters[venue].new_parser()
+            self.parsers[venue] = self.adapters[venue].new_parser(self.skip)
         adapter = self.adapters[venue]
         if adapter is None:
             return []
         if rest is None:
             return _safe(self.parsers[venue].parse, venue, recv_ns, frame, recv_ns)
-        return _parse_rest(adapter, rest, frame, recv_ns, self.symbols)
+        return without(_parse_rest(adapter, rest, frame, recv_ns, self.symbols), data_kinds(self.skip))
 
 
-def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) -> Iterator[Event]:
+def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None,
+                  skip: frozenset[str] = frozenset()) -> Iterator[Event]:
     """Events from a recording through each venue's live parser; every event keeps its frame's recv_ns.
 
     ``symbols``, when given, lets REST bodies be matched to the adapter's exact poll (Hyperliquid
-    posts several bodies to one path) and filters events to those symbols.
+    posts several bodies to one path) and filters events to those symbols. ``skip``: event kinds
+    not to build.
     """
-    replayer = _Replayer(symbols)
+    replayer = _Replayer(symbols, skip)
     wanted = {s.upper() for s in symbols} if symbols else None
     for recv_ns, venue, frame, rest in read_recording(path):
         for event in replayer.events(recv_ns, venue, frame, rest):
@@ -260,10 +264,12 @@ def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None) 
                 yield event
 
 
-def recording_events(path: str | os.PathLike) -> list[Event]:
+def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()) -> list[Event]:
     """``list(replay_events(path))``, built a chunk of lines at a time: a day of frames is millions of
-    events, and a generator step per event is a good part of loading them."""
-    replayer = _Replayer(None)
+    events, and a generator step per event is a good part of loading them.
+
+    ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come."""
+    replayer = _Replayer(None, skip)
     parser_of = replayer.parsers.get
     out: list[Event] = []
     extend = out.extend

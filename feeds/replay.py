@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import csv
+import functools
 import gzip
 import io
 import math
@@ -44,6 +45,7 @@ import numpy as np
 
 from engine.errors import InputError
 from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
+from feeds.wire import data_kinds, without
 
 RAW = "raw"
 TARDIS = "tardis"
@@ -233,10 +235,17 @@ class ReplayData:
     events: list[Event]
     start_ms: int
     end_ms: int
-    symbols: set[tuple[str, str]]  # (venue, symbol) of every data event (status events excluded)
     format: str
     path: str = ""
     times_ms: list[int] = field(default_factory=list, repr=False)  # event_time_ms of each event
+
+    @functools.cached_property
+    def symbols(self) -> set[tuple[str, str]]:
+        """(venue, symbol) of every data event (status events excluded); worked out when first asked
+        (a headless replay never asks)."""
+        # One pass in C over the events; the handful of distinct keys is filtered afterwards.
+        return {(venue, symbol) for kind, venue, symbol in set(map(_STREAM_KEY, self.events))
+                if kind != "status" and symbol}
 
     @classmethod
     def from_events(cls, events: Iterable[Event], *, format: str, path: str = "") -> ReplayData:
@@ -253,11 +262,7 @@ class ReplayData:
         if order is not None:
             events = [events[i] for i in order]
             times = [times[i] for i in order]
-        # One pass in C over the events; the handful of distinct keys is filtered afterwards.
-        symbols = {(venue, symbol) for kind, venue, symbol in set(map(_STREAM_KEY, events))
-                   if kind != "status" and symbol}
-        return cls(events=events, start_ms=times[0], end_ms=times[-1], symbols=symbols, format=format,
-                   path=path, times_ms=times)
+        return cls(events=events, start_ms=times[0], end_ms=times[-1], format=format, path=path, times_ms=times)
 
 
 _STREAM_KEY = operator.attrgetter("kind", "venue", "symbol")
@@ -269,10 +274,11 @@ def _replay_times(events: list[Event]) -> list[int]:
     """``event_time_ms`` of every event (millions in a day's recording: no Python step per event
     where C can take it)."""
     times = list(map(_TS, events))
-    if None in times:
-        times = [t if t is not None else r // 1_000_000 for t, r in zip(times, map(_RECV_NS, events),
-                                                                              strict=True)]
-    return times
+    if None not in times:
+        return times
+    # Some events carry no exchange time (Hyperliquid's): their receive time. (A list comprehension
+    # beats numpy here: converting millions of Python ints to an array and back costs more.)
+    return [t if t is not None else r // 1_000_000 for t, r in zip(times, map(_RECV_NS, events), strict=True)]
 
 
 def _stable_order(times: list[int]) -> list[int] | None:
@@ -288,21 +294,25 @@ def _stable_order(times: list[int]) -> list[int] | None:
     return np.argsort(array, kind="stable").tolist()
 
 
-def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: str | None = None) -> ReplayData:
+def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: str | None = None,
+                skip: frozenset[str] = frozenset()) -> ReplayData:
     """Every event of a recording, sorted by replay time.
 
     ``venue`` and ``symbol`` keep only those events (feed status events of raw recordings are kept:
     they report bad frames). For Binance klines the venue is ``binance`` and ``symbol`` names the
     contract; without it the symbol comes from the file name (``BTCUSDT-1m-2025-10-10.csv``).
+    ``skip``: event kinds not to load (the monitor passes ``MONITOR_SKIPS``; raw frames are still
+    checked in full, and status events always come).
     Raises ``InputError`` for an unreadable file, a bad row (with its line) or nothing to replay.
     """
     kind = detect_format(path)
+    skip = data_kinds(skip)
     if kind == RAW:
-        events = _load_raw(path, venue, symbol)
+        events = _load_raw(path, venue, symbol, skip)
     elif kind == TARDIS:
-        events = _load_tardis(path, venue, symbol)
+        events = without(_load_tardis(path, venue, symbol), skip)
     else:
-        events = _load_klines(path, venue, symbol)
+        events = without(_load_klines(path, venue, symbol), skip)
     try:
         return ReplayData._from_list(events, format=kind, path=str(path))
     except InputError:
@@ -323,13 +333,13 @@ def _is_gzip(path) -> bool:
     return magic[:2] == _GZIP_MAGIC
 
 
-def _load_raw(path, venue: str | None, symbol: str | None) -> list[Event]:
+def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str]) -> list[Event]:
     from feeds import recorder
 
     _is_gzip(path)  # refuses a zip with a clear message; plain and gzip both read below
     if not venue and not symbol:
-        return recorder.recording_events(path)
-    stream = recorder.replay_events(path, symbols=[symbol] if symbol else None)
+        return recorder.recording_events(path, skip)
+    stream = recorder.replay_events(path, symbols=[symbol] if symbol else None, skip=skip)
     wanted_venue = venue.lower() if venue else None
     wanted_symbol = symbol.upper() if symbol else None
     out = []
@@ -752,6 +762,18 @@ class ReplaySource:
             emit(event)
             count += 1
         return count
+
+    def take_until(self, t_ms: float) -> list[Event]:
+        """``advance_to`` for a consumer that takes the events as one batch (``RiskEngine.apply_many``):
+        every not-yet-emitted event with replay time ≤ ``t_ms``, in order, now counted as delivered.
+
+        A headless replay to the end is ``engine.apply_many(source.take_until(source.end_ms))``.
+        """
+        if t_ms > self._position():
+            self._reanchor(float(t_ms))
+        start, stop = self._next, max(self._next, bisect.bisect_right(self._times, t_ms))
+        self._next = stop
+        return self._events[start:stop]
 
     async def run(self, emit: Callable[[Event], object]) -> None:
         """Emit events as the clock reaches them, until the last one; stays alive while paused.

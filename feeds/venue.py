@@ -56,8 +56,14 @@ class VenueAdapter(Protocol):
         """Text frames to send after connecting (empty when the streams are in the URL)."""
         ...
 
-    def new_parser(self) -> FrameParser:
-        """A parser for one connection (Bybit's keeps ticker snapshots to merge deltas into)."""
+    def new_parser(self, skip: frozenset[str] = frozenset()) -> FrameParser:
+        """A parser for one connection (Bybit's keeps ticker snapshots to merge deltas into).
+
+        ``skip``: kinds of data event the consumer has no use for (the monitor: ``index_price``,
+        ``funding_rate``); they are not built, which is most of a parser's cost. The frame is checked
+        as fully as without ``skip``, and status events always come through: ``parse(frame)`` with a
+        skip equals ``parse(frame)`` without it, less the skipped kinds.
+        """
         ...
 
     def rest_polls(self, symbols: list[str]) -> list[RestPoll]:

@@ -92,3 +92,14 @@ class Problems:
         if value is None:
             self.add(f"{symbol}: bad {what} {raw!r}", symbol)
         return value
+
+
+def data_kinds(skip: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[str]:
+    """A parser's ``skip``: event kinds not to build. Status events are never skipped: a consumer
+    that wants fewer data events still hears about bad frames."""
+    return frozenset(skip) - {"status"}
+
+
+def without(events: list[Event], skip: frozenset[str]) -> list[Event]:
+    """``events`` less those whose kind is in ``skip`` (from ``data_kinds``)."""
+    return [e for e in events if e.kind not in skip] if skip else events

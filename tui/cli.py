@@ -129,7 +129,7 @@ def run_demo(check: bool = False) -> int:
         source = ReplaySource(data, playing=False)
         print(f"adlwatch demo: {DEMO_NOTE}. Provenance: tui/data/PROVENANCE.md.")
         for label, t_ms in DEMO_MOMENTS:
-            source.advance_to(t_ms, engine.apply)
+            engine.apply_many(source.take_until(t_ms))
             print(f"\n== {label} ==")
             print(render_table(engine.snapshot()))
         return EXIT_OK
@@ -146,6 +146,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
     (that day's public mark-price klines and open-interest metrics, downloaded and checksum-verified)."""
     from engine.portfolio import Portfolio
     from feeds import portfolio_store
+    from feeds.events import MONITOR_SKIPS
     from feeds.replay import ReplaySource, check_speed, load_replay
     from tui.app import AdlwatchApp
 
@@ -159,7 +160,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         if not any(e.kind == "open_interest" for e in data.events):
             notes.append("no open-interest file for that day: marks only")
     elif path is not None:
-        data = load_replay(path)
+        data = load_replay(path, skip=MONITOR_SKIPS)
     else:
         raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
     target = portfolio_path or portfolio_store.default_path()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from feeds.events import MarkPrice
+from feeds.events import MONITOR_SKIPS, MarkPrice
 from feeds.replay import ReplayData, load_replay
 
 # The only perp mark price of the crash we bundle is Binance COIN-M BTCUSD_PERP's; the demo lets it
@@ -19,7 +19,7 @@ def data_path(name: str) -> Path:
 
 
 def load_demo() -> ReplayData:
-    data = load_replay(data_path("demo_recording.jsonl.gz"))
+    data = load_replay(data_path("demo_recording.jsonl.gz"), skip=MONITOR_SKIPS)
     events = list(data.events)
     for e in data.events:
         if isinstance(e, MarkPrice) and e.venue == "binance" and e.symbol == "BTCUSD_PERP":

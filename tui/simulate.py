@@ -61,7 +61,7 @@ def load_path(path: Path, venue: str, symbol: str) -> list[float]:
     """Marks of the contract from a recording (any format ``adlwatch replay`` reads)."""
     from feeds.replay import load_replay
 
-    data = load_replay(path)
+    data = load_replay(path, skip=frozenset({"index_price", "funding_rate", "open_interest"}))
     if venue == "*":  # --path-symbol: another contract's marks drive this one
         venue = next((e.venue for e in data.events if e.kind == "mark_price" and e.symbol == symbol), "")
     marks = [e.price for e in data.events if e.kind == "mark_price" and e.symbol == symbol and e.venue == venue]

@@ -281,3 +281,37 @@ def test_the_emulator_frames_take_the_fast_path(venue, monkeypatch):
             continue
         events = parser.parse(frame, 9)
         assert events and not any(isinstance(e, FeedStatus) for e in events)
+
+
+# --- skip: the kinds a consumer does not want are not built, and nothing else changes -----------------
+
+SKIPS = [frozenset({"index_price", "funding_rate"}), frozenset({"index_price"}), frozenset({"funding_rate"}),
+         frozenset({"mark_price"}), frozenset({"open_interest", "funding_rate"}), frozenset({"status"})]
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), recv_ns=st.integers(0, 2**62), skip=st.sampled_from(SKIPS))
+def test_a_parser_with_skip_gives_the_same_events_less_the_skipped_kinds(venue, data, recv_ns, skip):
+    samples = SAMPLES[venue]
+    frames = data.draw(st.lists(st.one_of(st.sampled_from(samples), mutated_text(samples)), min_size=1, max_size=8))
+    full, lean = ADAPTERS[venue].new_parser(), ADAPTERS[venue].new_parser(skip)
+    for frame in frames:
+        expected = [e for e in full.parse(frame, recv_ns) if e.kind not in skip or e.kind == "status"]
+        assert lean.parse(frame, recv_ns) == expected, frame
+    if venue == "bybit":  # skipping changes nothing a later delta is completed from
+        assert lean.tickers == full.tickers
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_monitor_skip_drops_what_the_full_parser_builds(venue):
+    """Not vacuous: the emulator's frames do carry index prices or funding rates (all venues but OKX,
+    whose mark channel has neither), and the monitor's parser builds none of them."""
+    from feeds.events import MONITOR_SKIPS
+
+    full, lean = ADAPTERS[venue].new_parser(), ADAPTERS[venue].new_parser(MONITOR_SKIPS)
+    frames = _emulator_frames(venue)
+    built = {e.kind for f in frames for e in full.parse(f, 1)}
+    kept = {e.kind for f in frames for e in lean.parse(f, 1)}
+    assert "mark_price" in kept and not kept & MONITOR_SKIPS
+    assert venue == "okx" or built & MONITOR_SKIPS

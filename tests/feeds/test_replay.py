@@ -362,6 +362,23 @@ def test_advance_to_emits_in_order_exactly_once():
     assert source.finished and source.progress == 1.0
 
 
+@settings(max_examples=100, deadline=None)
+@given(cuts=st.lists(st.integers(-2000, 12_000), max_size=6), seek=st.one_of(st.none(), st.integers(0, 10_000)))
+def test_take_until_delivers_what_advance_to_would(cuts, seek):
+    """The batch form moves the same cursor and the same clock, and yields the same events in order."""
+    data = ticks(10)
+    one, batch = ReplaySource(data), ReplaySource(data)
+    for i, cut in enumerate(cuts):
+        if seek is not None and i == 1:
+            one.seek(data.start_ms + seek)
+            batch.seek(data.start_ms + seek)
+        got: list = []
+        one.advance_to(data.start_ms + cut, got.append)
+        assert batch.take_until(data.start_ms + cut) == got
+        assert (batch.emitted, batch.position_ms, batch.finished) == (one.emitted, one.position_ms, one.finished)
+    assert batch.take_until(data.end_ms) == data.events[one.emitted:] and batch.finished
+
+
 def test_events_with_equal_times_keep_file_order():
     events = [mark("binance", s, 5, 0, 1.0) for s in ("A", "B", "C")] + [mark("binance", "Z", 1, 0, 1.0)]
     data = ReplayData.from_events(events, format="raw")
