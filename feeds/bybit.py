@@ -39,12 +39,11 @@ from feeds.events import (
     OpenInterest,
 )
 from feeds.venue import Heartbeat, RestPoll
-from feeds.wire import Problems, error_status
+from feeds.wire import Problems, data_kinds, error_status, without
 from feeds.wire import ms as _ms
 from feeds.wire import number as _number
 from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
-from feeds.wire import data_kinds, without
 
 VENUE = "bybit"
 WS_URL = "wss://stream.bybit.com/v5/public/linear"
