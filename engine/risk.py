@@ -602,7 +602,7 @@ class RiskEngine:
         and insurance-fund event, and each account report that matched an account). Cheaper per mark
         for replay: a mark only updates the dicts; its holders are dirtied once, at the end.
         """
-        marks, anchors = self._marks, self._anchors
+        marks, anchors, open_interest = self._marks, self._anchors, self._open_interest
         moved: set[MarkKey] = set()
         mark_of, add_moved = marks.get, moved.add  # bound once: this loop runs millions of times
         applied = 0
@@ -620,7 +620,11 @@ class RiskEngine:
                     if old is None:  # a contract's first mark (set_mark keeps marks and anchors together)
                         anchors.setdefault(key, price)
                     add_moved(key)
-                elif kind == "open_interest" or kind == "insurance_fund":
+                elif kind == "open_interest":  # set_open_interest, inline
+                    applied += 1
+                    open_interest[(event.venue, event.symbol)] = (event.open_interest, event.open_interest_usd)
+                    self._contracts = self._snapshot = None
+                elif kind == "insurance_fund":
                     applied += self.apply(event)
                 elif kind == "account_state":
                     self._dirty_holders(moved)  # before the report rebuilds holders and models

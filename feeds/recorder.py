@@ -8,10 +8,11 @@ live connection has), so ``tail --from`` shows what the live feed would have sho
 
 from __future__ import annotations
 
+import gc
 import gzip
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -145,8 +146,8 @@ def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str
 def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
     """The decoded lines of one recording file, a chunk at a time (see ``read_recording``).
 
-    Small chunks: the lines of one are freed before the next is read, so memory is reused rather
-    than returned to the system and faulted in again.
+    One buffer, refilled in place: a fresh quarter-megabyte for every chunk would be handed back to
+    the system and faulted in again each time (a good part of reading a big recording).
     """
     try:
         file = open(path, "rb")
@@ -160,22 +161,29 @@ def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
     try:
         with file:
             lines_before = 0
-            carry = b""
+            buf = bytearray(_CHUNK_BYTES)
+            view = memoryview(buf)
+            filled = 0  # bytes of buf holding data; they start with the carried part of a line
             while True:
-                block = file.read(_CHUNK_BYTES)
-                data = carry + block if carry else block
-                if not block:  # the end: what is left has no newline
-                    if data:
-                        yield _decode_one_by_one(path, [data], lines_before, cut_off_allowed=True)
+                if filled == len(buf):  # a line longer than the buffer: a bigger one
+                    view.release()
+                    buf = buf + bytearray(len(buf))
+                    view = memoryview(buf)
+                read = file.readinto(view[filled:])
+                if not read:  # the end: what is left has no newline
+                    if filled:
+                        yield _decode_one_by_one(path, [bytes(buf[:filled])], lines_before, cut_off_allowed=True)
                     return
-                end = data.rfind(b"\n") + 1
-                if end == 0:  # a line longer than a chunk: read on
-                    carry = data
+                filled += read
+                end = buf.rfind(b"\n", 0, filled) + 1
+                if end == 0:
                     continue
-                chunk, carry = data[:end], data[end:]
-                lines = chunk.count(b"\n")
-                yield _decode_chunk(path, chunk, lines, lines_before)
+                lines = buf.count(b"\n", 0, end)
+                yield _decode_chunk(path, buf, view[:end], lines, lines_before)
                 lines_before += lines
+                carried = filled - end
+                buf[:carried] = view[end:filled]
+                filled = carried
     except (OSError, EOFError, zlib.error) as exc:
         raise RecordingError(path, None, f"cannot read recording ({exc})") from None
 
@@ -183,8 +191,9 @@ def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
 _LINE_BREAK = b'}\n{"recv_ns":'  # between two lines as encode_line writes them
 
 
-def _decode_chunk(path: str | os.PathLike, chunk: bytes, lines: int, lines_before: int) -> list[_Line]:
-    """Every line of ``chunk`` (whole lines, each ending in a newline).
+def _decode_chunk(path: str | os.PathLike, buf: bytearray, chunk: memoryview, lines: int,
+                  lines_before: int) -> list[_Line]:
+    """Every line of ``chunk`` (the start of ``buf``: whole lines, each ending in a newline).
 
     One decode for the whole chunk when it provably holds one object per line: every line but the
     first starts as ``encode_line`` starts a line, right after a line that ends with ``}`` (so no
@@ -192,14 +201,14 @@ def _decode_chunk(path: str | os.PathLike, chunk: bytes, lines: int, lines_befor
     two objects), and the decoder finds as many objects as there are lines. Anything else goes line
     by line.
     """
-    if chunk.count(_LINE_BREAK) == lines - 1:
+    if buf.count(_LINE_BREAK, 0, len(chunk)) == lines - 1:
         try:
             decoded = _decoder.decode_lines(chunk)
         except (msgspec.DecodeError, ValueError):
             decoded = None
         if decoded is not None and len(decoded) == lines:
             return decoded
-    return _decode_one_by_one(path, chunk.split(b"\n")[:-1], lines_before, cut_off_allowed=False)
+    return _decode_one_by_one(path, bytes(chunk).split(b"\n")[:-1], lines_before, cut_off_allowed=False)
 
 
 def _decode_one_by_one(path: str | os.PathLike, raw_lines: list[bytes], lines_before: int,
@@ -270,19 +279,28 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
 
     ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come."""
     replayer = _Replayer(None, skip)
-    parser_of = replayer.parsers.get
+    parsers: dict[str, Callable[[str, int], list[Event]]] = {}  # venue -> its parser's bound parse
+    parse_of = parsers.get
     out: list[Event] = []
     extend = out.extend
-    for chunk in _line_chunks(path):
-        for line in chunk:
-            parser = parser_of(line.venue)
-            if parser is not None and line.rest is None:  # a websocket frame of a venue seen before
-                try:
-                    extend(parser.parse(line.frame, line.recv_ns))
-                except Exception as exc:  # parsers promise not to raise; _safe's answer if one does
-                    extend(_raised(line.venue, line.recv_ns, exc))
-            else:
-                extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest))
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new objects, no cycles among them: no collections while they pile up
+    try:
+        for chunk in _line_chunks(path):
+            for line in chunk:
+                parse = parse_of(line.venue)
+                if parse is not None and line.rest is None:  # a websocket frame of a venue seen before
+                    try:
+                        extend(parse(line.frame, line.recv_ns))
+                    except Exception as exc:  # parsers promise not to raise; _safe's answer if one does
+                        extend(_raised(line.venue, line.recv_ns, exc))
+                else:
+                    extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest))
+                    if line.venue in replayer.parsers and replayer.adapters[line.venue] is not None:
+                        parsers[line.venue] = replayer.parsers[line.venue].parse
+    finally:
+        if collecting:
+            gc.enable()
     return out
 
 
