@@ -283,7 +283,9 @@ class BybitParser:
         if kind == "snapshot":
             state = self.tickers[symbol] = dict(data)
         else:
-            state = self.tickers.setdefault(symbol, {})
+            state = self.tickers.get(symbol)
+            if state is None:  # a delta before any snapshot starts from what it carries
+                state = self.tickers[symbol] = {}
             state.update(data)
         problems = self._problems  # one per parser, emptied after use: this runs for every push
         out = _ticker_events(symbol, data, state, push.ts if push.ts > 0 else None, recv_ns, problems,
