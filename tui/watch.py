@@ -43,6 +43,7 @@ from engine.alerts import (
     with_venue_alert,
 )
 from engine.errors import InputError
+from engine.instruments import Catalogue
 from engine.portfolio import Portfolio
 from engine.risk import RiskEngine, RiskSnapshot
 from tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
@@ -77,14 +78,16 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     if args.portfolio is None and not path.exists():
         raise InputError("no portfolio file yet: create one (see README.md, 'The portfolio file') or pass --portfolio",
                          file=str(path))
-    portfolio = portfolio_store.load(path, user_catalogue())
+    catalogue = user_catalogue()
+    portfolio = portfolio_store.load(path, catalogue)
     if not portfolio.symbols() and not any(a.followed for a in portfolio.accounts):
         raise InputError("holds no position and follows no account: nothing to watch", file=str(path))
     try:
         rules = watch_rules(portfolio, args.alert_below)
     except InputError as error:
         raise error.with_file(str(path)) from None
-    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock)
+    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock,
+                  catalogue=catalogue)
     try:
         from feeds.live import LiveSource
 
@@ -119,8 +122,9 @@ class Watch:
 
     def __init__(self, portfolio: Portfolio, rules: AlertRules, *, as_json: bool = False,
                  snapshots_s: float | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.engine = RiskEngine(portfolio)
+                 clock: Callable[[], float] = time.time, catalogue: Catalogue | None = None) -> None:
+        # The catalogue the portfolio was read with: a followed account's contracts get the same tiers.
+        self.engine = RiskEngine(portfolio, catalogue)
         self.rules = rules
         self.as_json = as_json
         self.snapshots_s = snapshots_s

@@ -348,3 +348,30 @@ def test_without_json_an_alert_is_one_readable_line():
                   value=1.5, threshold=3.0, message="binance BTCUSDT long: 1.50% from liquidation", estimate=False,
                   ts_ms=1_760_131_259_999)
     assert alert_line(fired, as_json=False) == "2025-10-10 21:20:59Z  ALERT  binance BTCUSDT long: 1.50% from liquidation"
+
+
+async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_was_read_with():
+    """``adlwatch watch`` hands the user's catalogue (refreshed tier tables included) to its engine, as the
+    monitor does: a followed account's contract known only there is modelled, not left out."""
+    from dataclasses import replace as replaced
+
+    from engine.instruments import default_catalogue
+    from feeds.events import ImportedPosition, MarkPrice
+
+    bundled = default_catalogue()
+    extra = replaced(bundled.get("binance", "BTCUSDT"), symbol="ZZZUSDT")  # as a tier-cache row would add it
+    catalogue = bundled.with_instruments([extra])
+    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]})
+    state = AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=1000.0,
+                         positions=[ImportedPosition(symbol="ZZZUSDT", side="long", size=0.1, entry_price=50_000.0,
+                                                     leverage=10.0, margin_mode="cross")])
+    mark = MarkPrice(venue="binance", symbol="ZZZUSDT", ts=1, price=49_000.0)
+
+    def positions(**options) -> list[str]:
+        watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO(), **options)
+        watch.engine.apply_many([state, mark])
+        snapshot = watch.engine.snapshot()
+        return [p.symbol for p in snapshot.positions if p.liquidation_price is not None]
+
+    assert positions(catalogue=catalogue) == ["ZZZUSDT"]
+    assert positions() == []  # the bundled catalogue alone does not know the contract
