@@ -23,8 +23,9 @@ Reads (all USER_DATA GETs):
 Mapping to ``AccountState``: ``wallet_balance`` = the settlement asset's ``crossWalletBalance``
 (cross collateral without uPnL); ``account_value`` = crossWalletBalance + crossUnPnl (the cross
 margin balance); ``maintenance_margin`` = the sum of the cross positions' ``maintMargin``.
-ADL lights = adlQuantile + 1 (0–4 → 1–5, more = nearer the front; exchanges.md §1.2 marks the UI
-mapping UNCONFIRMED). Positions settled in another asset than ``settle`` are left out, named in
+ADL lights = adlQuantile + 1 (0–4 → 1–5). The direction is Binance's: "Values 0, 1, 2, 3, 4 shows the
+queue position and possibility of ADL from low to high" (the adlQuantile page above); that the app's
+five lights are exactly quantile + 1 is not stated anywhere (exchanges.md §1.2), so it is ours. Positions settled in another asset than ``settle`` are left out, named in
 ``warnings``. COIN-M (dapi) is not followed.
 """
 
