@@ -5,6 +5,8 @@
 - ``POST /hyperliquid/info {"type": "clearinghouseState", "user": address}``: the address's state (an
   address never seen gets the venue's empty state); a ``user`` that is not 0x + 40 hex digits gets the
   venue's HTTP 422 plain-text refusal. Any other ``/info`` body falls through to the public handler.
+- ``POST /hyperliquid/info {"type": "userAbstraction", "user": address}``: the account's mode, a bare
+  JSON string (``modes[address]``, else ``"disabled"``).
 - the websocket subscription ``{"method": "subscribe", "subscription": {"type": "clearinghouseState",
   "user": address}}``: the ``subscriptionResponse`` ack, then the state at once and after every
   ``set_state``, as ``{"channel": "clearinghouseState", "data": {"dex": "", "user", "clearinghouseState"}}``.
@@ -34,6 +36,7 @@ from feeds.emulator import EmuConnection, Emulator
 
 INFO_TARGET = "/hyperliquid/info"
 CHANNEL = "clearinghouseState"
+ABSTRACTION = "userAbstraction"
 MAX_USERS = 10
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _JSON = dict(separators=(",", ":"))
@@ -59,6 +62,8 @@ class HyperliquidUsers:
         self.states: dict[str, dict[str, Any]] = {a.lower(): copy.deepcopy(s) for a, s in (states or {}).items()}
         self.max_users = max_users
         self.posts: Counter[str] = Counter()  # clearinghouseState requests per address
+        self.modes: dict[str, str] = {}  # address -> its userAbstraction answer ("disabled" when not set)
+        self.mode_posts: Counter[str] = Counter()  # userAbstraction requests per address
         self.subscribes: Counter[str] = Counter()  # accepted subscriptions per address
         self.refused: list[str] = []  # addresses refused for the user limit, in order
         self._subscribers: dict[EmuConnection, set[str]] = {}
@@ -108,11 +113,14 @@ class HyperliquidUsers:
             doc = json.loads(body or b"null")
         except ValueError:
             return None  # the public handler answers what it answers
-        if not isinstance(doc, dict) or doc.get("type") != CHANNEL:
+        if not isinstance(doc, dict) or doc.get("type") not in (CHANNEL, ABSTRACTION):
             return None
         user = doc.get("user")
         if not isinstance(user, str) or not _ADDRESS.fullmatch(user):
             return 422, _UNREADABLE_BODY, {}
+        if doc["type"] == ABSTRACTION:  # the account's mode: a bare JSON string
+            self.mode_posts[user.lower()] += 1
+            return 200, json.dumps(self.modes.get(user.lower(), "disabled")), {}
         self.posts[user.lower()] += 1
         if self._fail:
             status, text = self._fail.pop(0)

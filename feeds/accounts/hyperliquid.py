@@ -34,11 +34,13 @@ tests/feeds/test_accounts_hyperliquid.py reproduce ``liquidationPx`` on publishe
   carries a warning; a coin outside the catalogue gets that bracket too, without a warning.
 - Hyperliquid reports no ADL indicator: ``adl_lights`` and ``adl_raw`` stay None (its ranking index is
   computed by the engine).
-- Not handled: accounts in unified or portfolio-margin mode keep collateral in spot, which
+- Not modelled: accounts in unified or portfolio-margin mode keep collateral in spot, which
   ``clearinghouseState`` does not show (the docs' note on the perpetuals account summary); their
-  liquidation price is lower (long) than the perp state alone implies.
+  liquidation price is lower (long) than the perp state alone implies. The follower asks the mode
+  (``userAbstraction``) and such an account's state carries a warning that says so; the venue's own
+  liquidation price stands beside ours in every view.
 
-It only reads: the one request it sends is the ``clearinghouseState`` info request.
+It only reads: the requests it sends are the ``clearinghouseState`` and ``userAbstraction`` info requests.
 """
 
 from __future__ import annotations
@@ -89,6 +91,24 @@ class StateError(ValueError):
 
 def state_request(address: str) -> dict[str, str]:
     return {"type": CHANNEL, "user": address}
+
+
+# The account's mode ("account abstraction"): the answer is a bare JSON string. In the two modes below
+# the collateral is in spot balances and "individual perp-DEX user states are not meaningful" (the
+# docs' trading/account-abstraction-modes page; research/exchanges.md §4).
+ABSTRACTION = "userAbstraction"
+SPOT_COLLATERAL_MODES = ("unifiedAccount", "portfolioMargin")
+ABSTRACTION_RECHECK_S = 600.0  # a mode rarely changes: asked with a state request at most this often
+
+
+def abstraction_request(address: str) -> dict[str, str]:
+    return {"type": ABSTRACTION, "user": address}
+
+
+def mode_warning(mode: str) -> str:
+    """What an account in a spot-collateral mode is told (beside its figures, and once as an alert)."""
+    return (f"{mode} mode: collateral sits in spot balances, which adlwatch does not read; its margin and "
+            "liquidation figures for this account are off: use the venue's liquidation price shown beside them")
 
 
 def subscribe_message(address: str, method: str = "subscribe") -> str:
@@ -604,6 +624,8 @@ class HyperliquidFollower:
         self._last_problem: str | None = None
         self.polling = False  # True once refused a websocket slot: polled every poll_interval_s
         self.requests = 0  # clearinghouseState requests sent (for tests)
+        self.mode: str | None = None  # the venue's answer to userAbstraction; None until one came
+        self._mode_asked: float | None = None  # monotonic time of the last userAbstraction request
 
     def __repr__(self) -> str:
         return f"HyperliquidFollower({self.label})"
@@ -623,8 +645,33 @@ class HyperliquidFollower:
             events, _ = await self._request(client)
         return events
 
+    async def _ask_mode(self, client: httpx.AsyncClient) -> None:
+        """``userAbstraction``, when not asked for ``ABSTRACTION_RECHECK_S``; an answer that does not come
+        or cannot be read leaves the mode as it was (unknown at first). Never raises."""
+        now = time.monotonic()
+        if self._mode_asked is not None and now - self._mode_asked < ABSTRACTION_RECHECK_S:
+            return
+        self._mode_asked = now
+        try:
+            response = await client.post(self.rest_url.rstrip("/") + INFO_PATH, json=abstraction_request(self.address))
+            answer = _decode(response.content) if response.status_code == 200 else None
+        except Exception:  # noqa: BLE001 - the mode only adds a warning: without it, follow as before
+            log.debug("%s: userAbstraction failed", self.label, exc_info=True)
+            return
+        if isinstance(answer, str) and answer:
+            self.mode = answer
+
+    def _with_mode(self, events: list[Event]) -> list[Event]:
+        """Each ``AccountState`` with the warning its account's mode calls for."""
+        if self.mode not in SPOT_COLLATERAL_MODES:
+            return events
+        note = mode_warning(self.mode)
+        return [msgspec.structs.replace(e, warnings=[*e.warnings, note])
+                if isinstance(e, AccountState) and note not in e.warnings else e for e in events]
+
     async def _request(self, client: httpx.AsyncClient) -> tuple[list[Event], float | None]:
         """The events of one request, and the ``Retry-After`` of a refusal (None when none given)."""
+        await self._ask_mode(client)
         self.requests += 1
         url = self.rest_url.rstrip("/") + INFO_PATH
         try:
@@ -635,7 +682,7 @@ class HyperliquidFollower:
             return [self._status("error", f"{self.label}: request failed ({type(exc).__name__})")], None
         if response.status_code != 200:
             return [self._status("error", f"{self.label}: {_http_problem(response)}")], _retry_after(response)
-        return parse_state_body(response.content, self.address, time.time_ns(), self.catalogue), None
+        return self._with_mode(parse_state_body(response.content, self.address, time.time_ns(), self.catalogue)), None
 
     # ------------------------------------------------------------------ socket callbacks
 
@@ -693,7 +740,8 @@ class HyperliquidFollower:
                 if ups > 1:  # a reconnect: what changed while the socket was down
                     await self._reconcile(client, emit)
             elif note.kind == "state":
-                self._emit_events(state_events(note.doc, self.address, note.recv_ns, self.catalogue), emit)
+                self._emit_events(self._with_mode(state_events(note.doc, self.address, note.recv_ns, self.catalogue)),
+                                  emit)
             elif note.kind == "down":
                 emit(self._status("disconnected", f"{self.label}: {note.detail}"))
             elif note.kind == "problem":

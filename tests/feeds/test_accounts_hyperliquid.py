@@ -451,6 +451,49 @@ async def test_a_malformed_address_is_refused_like_the_venue_does(emulator):
     assert "HTTP 422" in event.detail and "Failed to deserialize" in event.detail
 
 
+@pytest.mark.parametrize("mode", ["unifiedAccount", "portfolioMargin"])
+async def test_an_account_whose_collateral_is_in_spot_says_so_with_every_state(emulator, mode):
+    """Such an account's perp state is not its margin (the docs' account-abstraction page): the mode is
+    asked once, and every state, fetched or pushed, carries the warning that the figures are off."""
+    from feeds.accounts.hyperliquid import mode_warning
+
+    users = install_hyperliquid_users(emulator, {ADDRESS: load("btc_cross_2026-09-25.json")})
+    users.modes[ADDRESS] = mode
+    [fetched] = await make_follower(emulator).fetch()
+    assert fetched.warnings[-1] == mode_warning(mode) and mode in fetched.warnings[-1]
+    async with Following(make_follower(emulator)) as run:
+        await run.wait_for(status("subscribed"))
+        await users.set_state(ADDRESS, load("btc_isolated_long_2026-08-03.json"))
+        [_, pushed] = await run.wait_for(is_state(), count=2)
+        assert run.follower.mode == mode
+    assert all(s.warnings.count(mode_warning(mode)) == 1 for s in [*run.states(), pushed])
+    assert users.mode_posts[ADDRESS] == 2  # once per follower: the pushed state did not ask again
+
+
+@pytest.mark.parametrize("mode", ["disabled", "default", "dexAbstraction"])
+async def test_an_account_with_perp_collateral_gets_no_mode_warning(emulator, mode):
+    users = install_hyperliquid_users(emulator, {ADDRESS: load("docs_example.json")})
+    users.modes[ADDRESS] = mode
+    follower = make_follower(emulator)
+    [state] = await follower.fetch()
+    assert follower.mode == mode and users.mode_posts[ADDRESS] == 1
+    assert not any("mode:" in w for w in state.warnings)
+
+
+async def test_an_unanswered_mode_question_leaves_the_account_followed_as_before(emulator):
+    """A venue (or proxy) that refuses userAbstraction: the state comes as without the question."""
+    install_hyperliquid_users(emulator, {ADDRESS: load("docs_example.json")})
+
+    async def refuse(method, target, headers, body):
+        return (500, "no", {}) if b"userAbstraction" in body else None
+
+    emulator.rest_hooks.insert(0, refuse)
+    follower = make_follower(emulator)
+    [state] = await follower.fetch()
+    assert isinstance(state, AccountState) and follower.mode is None
+    assert not any("mode:" in w for w in state.warnings)
+
+
 async def test_socket_connect_failures_back_off_within_the_cap(emulator):
     install_hyperliquid_users(emulator, {ADDRESS: load("docs_example.json")})
     socket = UserSocket("ws://127.0.0.1:9/ws", backoff_initial_s=0.05, backoff_max_s=0.2, open_timeout_s=1.0,
