@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from importlib import resources
 from pathlib import Path
@@ -160,6 +161,9 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         if not any(e.kind == "open_interest" for e in data.events):
             notes.append("no open-interest file for that day: marks only")
     elif path is not None:
+        with contextlib.suppress(OSError):  # an unreadable file is load_replay's to report
+            if (size := path.stat().st_size) >= 20_000_000:  # a few seconds: say what is happening
+                print(f"adlwatch: reading {path} ({size / 1e6:,.0f} MB)…", file=sys.stderr)
         data = load_replay(path, skip=MONITOR_SKIPS)
     else:
         raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
