@@ -285,6 +285,8 @@ class AdlwatchApp(App[None]):
                 self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
         selected = self._selected_key(shown)
         chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
+        if chart_key is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
+            chart_key = self.history.first_key()
         # Only the charted contract's history is copied into the view (the others stay in History).
         marks = {chart_key: self.history.series(chart_key)} if chart_key is not None else {}
         now_ms = replay.position_ms if replay else int(self._clock() * 1000)

@@ -172,7 +172,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         portfolio_store.load(target, user_catalogue()) if (portfolio_path or target.exists()) else Portfolio()
     )
     if not portfolio.accounts:
-        notes.append("no portfolio: showing the recording's contracts only")
+        notes.append("no portfolio: the recording's marks only")
     source = ReplaySource(data, speed=check_speed(speed), playing=False)
     AdlwatchApp(portfolio, source, note="; ".join(notes), portfolio_path=target if portfolio.accounts else None).run()
     return EXIT_OK

@@ -133,3 +133,29 @@ async def test_an_empty_portfolio_shows_the_header_live_and_under_a_shock():
         await pilot.press("a", "underscore")
         await pilot.pause()
         assert app.view.hypothetical and "Δ dist." in table.render_line(0).text
+
+
+async def test_with_nothing_held_the_chart_follows_the_first_contracts_mark():
+    """A replay without a portfolio still shows a market: the first contract (venue, symbol order) that
+    has marks, with its latest mark in the title; a position, once held, takes the chart back."""
+    from textual_plot import PlotWidget
+
+    app = AdlwatchApp(Portfolio(()), None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for i, price in enumerate((101.0, 102.5, 101.75), start=1):
+            app.on_feed_event(MarkPrice(venue="okx", symbol="ETH-USDT-SWAP", ts=T0 + 1000 * i, price=price * 20))
+            app.on_feed_event(MarkPrice(venue="binance", symbol="SOLUSDT", ts=T0 + 1000 * i, price=price))
+        app.refresh_view()
+        await pilot.pause()
+        title = str(app.query_one("#chart-title").render())
+        assert title.startswith(f"binance SOLUSDT: mark {fmt.price(101.75)}") and "no position held" in title
+        assert list(app.view.mark_history) == [("binance", "SOLUSDT")]
+        assert app.query_one("MarkChart")._plotted[3] == 3  # the three marks were drawn
+        assert app.query_one(PlotWidget).size.width > 0
+    held = AdlwatchApp(parse(PORTFOLIO), marks_source())
+    async with held.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        held.on_feed_event(MarkPrice(venue="binance", symbol="AAAUSDT", ts=T0, price=1.0))
+        held.refresh_view()
+        await pilot.pause()
+        assert "no position held" not in str(held.query_one("#chart-title").render())

@@ -1,4 +1,5 @@
-"""The selected position's mark price over time, with its liquidation and bankruptcy prices.
+"""The selected position's mark price over time, with its liquidation and bankruptcy prices (with no
+position held, the first contract's mark alone).
 
 Drawn with textual-plot's PlotWidget: a native Textual widget (textual-plotext is unmaintained
 since 2024), with high-resolution braille lines and no extra runtime.
@@ -30,6 +31,9 @@ class MarkChart(Vertical):
         plot = self.query_one(PlotWidget)
         risk = next((p for p in view.snapshot.positions if f"{p.account}:{p.index}" == key), None)
         # The title and the chart are fixed in size (app.tcss): a change repaints them, never lays out the screen.
+        if risk is None and not view.snapshot.positions and view.mark_history:
+            self._show_market(view, plot, title)  # nothing held: the one contract the view carries
+            return
         if risk is None:
             if self._titled != NO_POSITION:
                 self._titled, self._plotted = NO_POSITION, None
@@ -53,15 +57,10 @@ class MarkChart(Vertical):
             return
         self._plotted = plotted
         plot.clear()
-        if len(series) < 2:
+        drawn = _plot_series(plot, series)
+        if drawn is None:
             return
-        t0 = series[0][0]
-        x_end = (series[-1][0] - t0) / 60_000
-        series = envelope(series, 2 * plot.size.width)  # braille: two dots a cell across
-        xs = [(t - t0) / 60_000 for t, _ in series]
-        ys = [p for _, p in series]
-        plot.plot(xs, ys, line_style="bright_cyan", hires_mode=HiResMode.BRAILLE, label="mark")
-        lo, hi = min(ys), max(ys)
+        _, x_end, lo, hi = drawn
         for price, style, label in (
             (risk.liquidation_price, "bright_red", "liquidation"),
             (risk.bankruptcy_price, "magenta", "bankruptcy"),
@@ -69,9 +68,42 @@ class MarkChart(Vertical):
             if price is not None:
                 plot.plot([0.0, x_end], [price, price], line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
                 lo, hi = min(lo, price), max(hi, price)
-        pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
-        plot.set_ylimits(lo - pad, hi + pad)
-        plot.set_xlimits(0.0, x_end)
+        _limits(plot, x_end, lo, hi)
+
+    def _show_market(self, view: ViewState, plot: PlotWidget, title: Static) -> None:
+        (venue, symbol), series = next(iter(view.mark_history.items()))
+        last = series[-1][1] if series else None
+        titled = ("market", venue, symbol, last)
+        if titled != self._titled:
+            self._titled = titled
+            title.update(f"{venue} {symbol}: mark {fmt.price(last)}  (no position held: n adds one)", layout=False)
+        plotted = ("market", venue, symbol, len(series), series[-1] if series else None, plot.size.width)
+        if plotted == self._plotted:
+            return
+        self._plotted = plotted
+        plot.clear()
+        drawn = _plot_series(plot, series)
+        if drawn is not None:
+            _limits(plot, drawn[1], drawn[2], drawn[3])
+
+
+def _limits(plot: PlotWidget, x_end: float, lo: float, hi: float) -> None:
+    pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
+    plot.set_ylimits(lo - pad, hi + pad)
+    plot.set_xlimits(0.0, x_end)
+
+
+def _plot_series(plot: PlotWidget, series: tuple[tuple[int, float], ...]) -> tuple[float, float, float, float] | None:
+    """The mark line (minutes from the first point); its x end and y range, or None when too short."""
+    if len(series) < 2:
+        return None
+    t0 = series[0][0]
+    x_end = (series[-1][0] - t0) / 60_000
+    series = envelope(series, 2 * plot.size.width)  # braille: two dots a cell across
+    ys = [p for _, p in series]
+    plot.plot([(t - t0) / 60_000 for t, _ in series], ys, line_style="bright_cyan", hires_mode=HiResMode.BRAILLE,
+              label="mark")
+    return 0.0, x_end, min(ys), max(ys)
 
 
 def envelope(series: tuple[tuple[int, float], ...], columns: int) -> tuple[tuple[int, float], ...]:
