@@ -104,6 +104,9 @@ class RiskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     accounts: tuple[AccountRisk, ...]
     contracts: tuple[ContractRisk, ...]
     shocks: tuple[ShockSpec, ...] = ()
+    # engine.hedges.HedgeRisk of each hedge group, by name: in the engine's live snapshots (a what-if
+    # carries none). Typed loosely: engine.hedges builds on this module.
+    hedges: tuple[Any, ...] = ()
 
     @property
     def hypothetical(self) -> bool:
@@ -689,8 +692,13 @@ class RiskEngine:
         accounts = tuple(entry[0] for entry in self._account_cache if entry is not None)
         positions = tuple(risk for entry in self._account_cache if entry is not None for risk in entry[1])
         positions = with_quantiles(positions, self._quantile_inputs())
-        self._snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
-        return self._snapshot
+        snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
+        if any(p.hedge is not None for p in positions):
+            from engine.hedges import hedge_risks  # it imports this module
+
+            snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(self._portfolio, snapshot))
+        self._snapshot = snapshot
+        return snapshot
 
 
 def quantile_what_ifs(inputs: EngineInputs, account: int, index: int) -> list[tuple[str, int | None]]:

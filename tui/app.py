@@ -22,7 +22,6 @@ from textual.widgets import Footer, Header
 
 from engine.alerts import AlertBook, AlertRules, evaluate, with_feed_status, with_venue_alert
 from engine.errors import InputError
-from engine.hedges import hedge_risks
 from engine.portfolio import (
     Portfolio,
     remove_account,
@@ -302,7 +301,7 @@ class AdlwatchApp(App[None]):
             fund_history=self.history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
             alerts=tuple(self.alert_log)[-50:],
-            hedges=hedge_risks(self.engine.portfolio, live),
+            hedges=live.hedges,
             source_label=" · ".join(x for x in (getattr(self.source, "label", "") or "no feed", self.note) if x),
         )
         self._push(self.view, selected)

@@ -52,7 +52,7 @@ class ViewState:
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state)
     source_label: str = ""
     alerts: tuple = ()  # engine.alerts.Alert, newest last: the alert log
-    hedges: tuple = ()  # engine.hedges.HedgeRisk of the live snapshot
+    hedges: tuple = ()  # engine.hedges.HedgeRisk of the live snapshot (RiskSnapshot.hedges)
 
     @property
     def hypothetical(self) -> bool:

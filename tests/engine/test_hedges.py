@@ -135,3 +135,25 @@ def test_every_venue_has_its_adl_price_rule_from_its_module():
             assert "liquidated order's bankruptcy price" in ADL_PRICE_BASIS[venue]
         else:
             assert module.ADL_PRICE.startswith(ADL_PRICE_BASIS[venue])
+
+
+def test_the_engines_snapshot_carries_its_hedge_groups_and_they_follow_the_marks():
+    """Every figure travels in the snapshot (DESIGN.md): the live engine's snapshot holds the hedge groups
+    ``hedge_risks`` computes, updated with the marks; a portfolio without tags carries none."""
+    from engine.risk import RiskEngine
+
+    portfolio, marks = cross_venue()
+    engine = RiskEngine(portfolio)
+    for (venue, symbol), price in marks.items():
+        engine.set_mark(venue, symbol, price)
+    first = engine.snapshot()
+    assert first.hedges == hedge_risks(engine.portfolio, first) and len(first.hedges) == 1
+    engine.set_mark("binance", "BTCUSDT", 57000.0)
+    moved = engine.snapshot()
+    assert moved.hedges == hedge_risks(engine.portfolio, moved)
+    assert moved.hedges[0].legs[0].notional_usd == pytest.approx(5700.0)
+    untagged = Portfolio(tuple(replace(a, positions=tuple(replace(p, hedge=None) for p in a.positions))
+                               for a in portfolio.accounts))
+    plain = RiskEngine(untagged)
+    plain.set_mark("binance", "BTCUSDT", 58000.0)
+    assert plain.snapshot().hedges == ()
