@@ -182,7 +182,7 @@ def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
                 yield _decode_chunk(path, buf, view[:end], lines, lines_before)
                 lines_before += lines
                 carried = filled - end
-                buf[:carried] = view[end:filled]
+                buf[:carried] = bytes(view[end:filled])  # a copy: the two ranges may overlap
                 filled = carried
     except (OSError, EOFError, zlib.error) as exc:
         raise RecordingError(path, None, f"cannot read recording ({exc})") from None
