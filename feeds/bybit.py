@@ -288,8 +288,12 @@ class BybitParser:
                 state = self.tickers[symbol] = {}
             state.update(data)
         problems = self._problems  # one per parser, emptied after use: this runs for every push
-        out = _ticker_events(symbol, data, state, push.ts if push.ts > 0 else None, recv_ns, problems,
-                             self._index, self._funding)
+        ts = push.ts if push.ts > 0 else None
+        out = _ticker_events(symbol, data, state, ts, recv_ns, problems, self._index, self._funding)
+        if not out and not problems.items and not (self._index and self._funding):
+            # Only skipped kinds changed (say the index alone): they come anyway, as the contract's
+            # sign of life (wire.without).
+            out = _ticker_events(symbol, data, state, ts, recv_ns, problems)
         if problems.items:
             out.extend(problems.status(recv_ns))
             problems.items = []

@@ -45,7 +45,7 @@ import numpy as np
 
 from engine.errors import InputError
 from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
-from feeds.wire import data_kinds, without
+from feeds.wire import data_kinds
 
 RAW = "raw"
 TARDIS = "tardis"
@@ -310,9 +310,9 @@ def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: st
     if kind == RAW:
         events = _load_raw(path, venue, symbol, skip)
     elif kind == TARDIS:
-        events = without(_load_tardis(path, venue, symbol), skip)
+        events = [e for e in _load_tardis(path, venue, symbol) if e.kind not in skip]
     else:
-        events = without(_load_klines(path, venue, symbol), skip)
+        events = [e for e in _load_klines(path, venue, symbol) if e.kind not in skip]
     try:
         return ReplayData._from_list(events, format=kind, path=str(path))
     except InputError:

@@ -62,7 +62,9 @@ class VenueAdapter(Protocol):
         ``skip``: kinds of data event the consumer has no use for (the monitor: ``index_price``,
         ``funding_rate``); they are not built, which is most of a parser's cost. The frame is checked
         as fully as without ``skip``, and status events always come through: ``parse(frame)`` with a
-        skip equals ``parse(frame)`` without it, less the skipped kinds.
+        skip equals ``parse(frame)`` without it, less the skipped kinds, except that a frame whose
+        events are all of skipped kinds keeps them (a Bybit delta with only a new index price): a
+        connection marks a contract stale when no event names it, and this one is alive.
         """
         ...
 

@@ -101,5 +101,10 @@ def data_kinds(skip: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[s
 
 
 def without(events: list[Event], skip: frozenset[str]) -> list[Event]:
-    """``events`` less those whose kind is in ``skip`` (from ``data_kinds``)."""
-    return [e for e in events if e.kind not in skip] if skip else events
+    """``events`` less those whose kind is in ``skip`` (from ``data_kinds``), unless that leaves nothing
+    of a frame that had data: then all of them, the contract's sign of life (a live connection marks a
+    contract stale when no event names it; the consumer drops what it does not use)."""
+    if not skip:
+        return events
+    kept = [e for e in events if e.kind not in skip]
+    return kept if kept or not events else events
