@@ -92,6 +92,7 @@ class AdlwatchApp(App[None]):
         Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
         Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
         Binding("t", "seek_time", "replay: go to a time", show=False),
+        Binding("g", "chart_next", "chart: next contract (with no position held)", show=False),
         Binding("i", "adl_details", "ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
         Binding("A", "alert_log", "alert log", key_display="A"),
@@ -124,6 +125,7 @@ class AdlwatchApp(App[None]):
         self.start_ms = start_ms
         self.portfolio = portfolio
         self.portfolio_path = portfolio_path
+        self._chart_market: tuple[str, str] | None = None  # the contract charted while nothing is held (g)
         self.source = source
         self.autoplay = autoplay
         self._clock = clock
@@ -285,7 +287,8 @@ class AdlwatchApp(App[None]):
         selected = self._selected_key(shown)
         chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
         if chart_key is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
-            chart_key = self.history.first_key()
+            markets = self.history.keys()
+            chart_key = self._chart_market if self._chart_market in markets else next(iter(markets), None)
         # Only the charted contract's history is copied into the view (the others stay in History).
         marks = {chart_key: self.history.series(chart_key)} if chart_key is not None else {}
         now_ms = replay.position_ms if replay else int(self._clock() * 1000)
@@ -394,6 +397,20 @@ class AdlwatchApp(App[None]):
         self.shock_scope = "all" if self.shock_scope == "selected" else "selected"
         self.notify(f"shock keys now move {'all marks' if self.shock_scope == 'all' else 'the selected symbol'}")
         self._dirty = True
+
+    def action_chart_next(self) -> None:
+        """With nothing held, the chart shows one contract's mark: the next one, in (venue, symbol) order."""
+        if self.engine.snapshot().positions:
+            self.notify("the chart follows the selected position (move the table's cursor)")
+            return
+        markets = self.history.keys()
+        if not markets:
+            self.notify("no marks yet", severity="warning")
+            return
+        current = self._chart_market if self._chart_market in markets else markets[0]
+        self._chart_market = markets[(markets.index(current) + 1) % len(markets)]
+        self._dirty = True
+        self.refresh_view()
 
     def action_live(self) -> None:
         self.shocks = ()

@@ -95,10 +95,10 @@ class History:
     def series(self, key: MarkKey) -> tuple[tuple[int, float], ...]:
         return tuple(self._marks.get(key, ()))
 
-    def first_key(self) -> MarkKey | None:
-        """The first contract (in venue, symbol order) with a mark history: what a chart with no
-        position to follow shows."""
-        return min(self._marks, default=None)
+    def keys(self) -> list[MarkKey]:
+        """The contracts with a mark history, in (venue, symbol) order: what a chart with no position
+        to follow can show."""
+        return sorted(self._marks)
 
     def funds(self) -> dict[MarkKey, tuple[float, ...]]:
         return {k: tuple(v) for k, v in self._funds.items()}

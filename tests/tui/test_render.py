@@ -152,6 +152,11 @@ async def test_with_nothing_held_the_chart_follows_the_first_contracts_mark():
         assert list(app.view.mark_history) == [("binance", "SOLUSDT")]
         assert app.query_one("MarkChart")._plotted[3] == 3  # the three marks were drawn
         assert app.query_one(PlotWidget).size.width > 0
+        await pilot.press("g")  # the next contract, then round to the first again
+        assert list(app.view.mark_history) == [("okx", "ETH-USDT-SWAP")]
+        assert str(app.query_one("#chart-title").render()).startswith(f"okx ETH-USDT-SWAP: mark {fmt.price(2035.0)}")
+        await pilot.press("g")
+        assert list(app.view.mark_history) == [("binance", "SOLUSDT")]
     held = AdlwatchApp(parse(PORTFOLIO), marks_source())
     async with held.run_test(size=(120, 40)) as pilot:
         await started(pilot)

@@ -76,7 +76,8 @@ class MarkChart(Vertical):
         titled = ("market", venue, symbol, last)
         if titled != self._titled:
             self._titled = titled
-            title.update(f"{venue} {symbol}: mark {fmt.price(last)}  (no position held: n adds one)", layout=False)
+            title.update(f"{venue} {symbol}: mark {fmt.price(last)}  (no position held: g next contract, n adds one)",
+                         layout=False)
         plotted = ("market", venue, symbol, len(series), series[-1] if series else None, plot.size.width)
         if plotted == self._plotted:
             return
