@@ -301,8 +301,9 @@ def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: st
     ``venue`` and ``symbol`` keep only those events (feed status events of raw recordings are kept:
     they report bad frames). For Binance klines the venue is ``binance`` and ``symbol`` names the
     contract; without it the symbol comes from the file name (``BTCUSDT-1m-2025-10-10.csv``).
-    ``skip``: event kinds not to load (the monitor passes ``MONITOR_SKIPS``; raw frames are still
-    checked in full, and status events always come).
+    ``skip``: event kinds not to load (the monitor passes ``MONITOR_SKIPS``). Raw frames are still
+    checked in full, status events always come, and a raw frame with nothing but skipped kinds keeps
+    them (``VenueAdapter.new_parser``).
     Raises ``InputError`` for an unreadable file, a bad row (with its line) or nothing to replay.
     """
     kind = detect_format(path)
