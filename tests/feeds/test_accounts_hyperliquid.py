@@ -38,6 +38,7 @@ from feeds.emulator_hyperliquid_user import install_hyperliquid_users
 from feeds.events import AccountState, Event, FeedStatus, ImportedPosition, MarkPrice
 from feeds.live import LiveSource
 from tests.feeds.conftest import FAST as FEED_FAST
+from tests.feeds.live_helpers import mark_of, run_until
 
 STATES = Path(__file__).parent / "fixtures" / "hyperliquid_states"
 ADDRESS = "0x" + "ab" * 20
@@ -627,19 +628,6 @@ async def test_live_source_follows_the_address_and_subscribes_what_it_holds(emul
     source = LiveSource({}, ws_urls={"hyperliquid": emulator.ws_url("hyperliquid")},
                         rest_urls={"hyperliquid": emulator.rest_url("hyperliquid")}, client_options=FEED_FAST,
                         followers=[make_follower(emulator)])
-    seen: list[Event] = []
-    marked = asyncio.Event()
-
-    def emit(event: Event) -> None:
-        seen.append(event)
-        if event.kind == "mark_price" and event.symbol == "ETH":
-            marked.set()
-
-    task = asyncio.create_task(source.run(emit))
-    try:
-        await asyncio.wait_for(marked.wait(), 5.0)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    seen = await run_until(source, mark_of("ETH"))
     [state] = [e for e in seen if e.kind == "account_state"]
     assert state.symbol == ADDRESS and [p.symbol for p in state.positions] == ["ETH"]

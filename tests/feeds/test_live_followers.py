@@ -8,6 +8,7 @@ import asyncio
 from feeds.events import AccountState, ImportedPosition
 from feeds.live import LiveSource
 from tests.feeds.conftest import FAST, emulator, no_internet  # noqa: F401  (fixtures)
+from tests.feeds.live_helpers import mark_of, run_until
 
 
 class ScriptedFollower:
@@ -43,20 +44,7 @@ async def test_followed_account_contract_is_subscribed_and_marks_flow(emulator):
     source = LiveSource({"binance": ["BTCUSDT"]}, ws_urls={"binance": emulator.ws_url("binance")},
                         rest_urls={"binance": emulator.rest_url("binance")}, client_options=FAST,
                         followers=[follower])
-    seen: list = []
-    done = asyncio.Event()
-
-    def emit(event):
-        seen.append(event)
-        if event.kind == "mark_price" and event.symbol == "ETHUSDT":
-            done.set()
-
-    task = asyncio.create_task(source.run(emit))
-    try:
-        await asyncio.wait_for(done.wait(), 5.0)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    seen = await run_until(source, mark_of("ETHUSDT"))
     states = [e for e in seen if e.kind == "account_state"]
     assert len(states) == 1 and states[0].positions[0].symbol == "ETHUSDT"
     assert source.symbols_by_venue["binance"] == ["BTCUSDT", "ETHUSDT"]
@@ -70,16 +58,5 @@ async def test_follower_alone_starts_the_feed_of_what_it_holds(emulator):  # noq
     source = LiveSource({}, ws_urls={"binance": emulator.ws_url("binance")},
                         rest_urls={"binance": emulator.rest_url("binance")}, client_options=FAST,
                         followers=[follower])
-    got = asyncio.Event()
-
-    def emit(event):
-        if event.kind == "mark_price" and event.symbol == "BTCUSDT":
-            got.set()
-
-    task = asyncio.create_task(source.run(emit))
-    try:
-        await asyncio.wait_for(got.wait(), 5.0)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert got.is_set()
+    seen = await run_until(source, mark_of("BTCUSDT"))
+    assert [e.symbol for e in seen if e.kind == "mark_price"][-1] == "BTCUSDT"
