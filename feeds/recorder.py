@@ -143,23 +143,27 @@ def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str
             yield line.recv_ns, line.venue, line.frame, line.rest
 
 
-def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
+def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | None = None) -> Iterator[list[_Line]]:
     """The decoded lines of one recording file, a chunk at a time (see ``read_recording``).
 
     One buffer, refilled in place: a fresh quarter-megabyte for every chunk would be handed back to
     the system and faulted in again each time (a good part of reading a big recording).
+    ``progress``, when given, hears the share of the file read (0…1, of the compressed bytes for gzip)
+    after every chunk.
     """
+    raw: IO[bytes] | None = None
     try:
-        file = open(path, "rb")
-        if file.read(2) == b"\x1f\x8b":  # a gzip-compressed recording reads the same way
-            file.close()
-            file = gzip.open(path, "rb")
-        else:
-            file.seek(0)
+        raw = open(path, "rb")
+        size = os.fstat(raw.fileno()).st_size
+        gzipped = raw.read(2) == b"\x1f\x8b"  # a gzip-compressed recording reads the same way
+        raw.seek(0)
     except OSError as exc:
+        if raw is not None:
+            raw.close()
         raise RecordingError(path, None, f"cannot read recording ({exc.strerror or exc})") from None
+    file: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
     try:
-        with file:
+        with raw, file:
             lines_before = 0
             buf = bytearray(_CHUNK_BYTES)
             view = memoryview(buf)
@@ -180,6 +184,8 @@ def _line_chunks(path: str | os.PathLike) -> Iterator[list[_Line]]:
                     continue
                 lines = buf.count(b"\n", 0, end)
                 yield _decode_chunk(path, buf, view[:end], lines, lines_before)
+                if progress is not None:
+                    progress(min(1.0, raw.tell() / size) if size else 1.0)
                 lines_before += lines
                 carried = filled - end
                 buf[:carried] = bytes(view[end:filled])  # a copy: the two ranges may overlap
@@ -273,11 +279,13 @@ def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None,
                 yield event
 
 
-def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()) -> list[Event]:
+def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset(),
+                     progress: Callable[[float], object] | None = None) -> list[Event]:
     """``list(replay_events(path))``, built a chunk of lines at a time: a day of frames is millions of
     events, and a generator step per event is a good part of loading them.
 
-    ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come."""
+    ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come.
+    ``progress``: as ``_line_chunks``'s, for a reader who waits."""
     replayer = _Replayer(None, skip)
     parsers: dict[str, Callable[[str, int], list[Event]]] = {}  # venue -> its parser's bound parse
     parse_of = parsers.get
@@ -286,7 +294,7 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
     collecting = gc.isenabled()
     gc.disable()  # millions of new objects, no cycles among them: no collections while they pile up
     try:
-        for chunk in _line_chunks(path):
+        for chunk in _line_chunks(path, progress):
             for line in chunk:
                 parse = parse_of(line.venue)
                 if parse is not None and line.rest is None:  # a websocket frame of a venue seen before

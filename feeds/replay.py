@@ -295,7 +295,7 @@ def _stable_order(times: list[int]) -> list[int] | None:
 
 
 def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: str | None = None,
-                skip: frozenset[str] = frozenset()) -> ReplayData:
+                skip: frozenset[str] = frozenset(), progress: Callable[[float], object] | None = None) -> ReplayData:
     """Every event of a recording, sorted by replay time.
 
     ``venue`` and ``symbol`` keep only those events (feed status events of raw recordings are kept:
@@ -303,13 +303,14 @@ def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: st
     contract; without it the symbol comes from the file name (``BTCUSDT-1m-2025-10-10.csv``).
     ``skip``: event kinds not to load (the monitor passes ``MONITOR_SKIPS``). Raw frames are still
     checked in full, status events always come, and a raw frame with nothing but skipped kinds keeps
-    them (``VenueAdapter.new_parser``).
+    them (``VenueAdapter.new_parser``). ``progress`` hears the share of a raw recording read so far
+    (0…1; CSV files are read in one go and say nothing).
     Raises ``InputError`` for an unreadable file, a bad row (with its line) or nothing to replay.
     """
     kind = detect_format(path)
     skip = data_kinds(skip)
     if kind == RAW:
-        events = _load_raw(path, venue, symbol, skip)
+        events = _load_raw(path, venue, symbol, skip, progress)
     elif kind == TARDIS:
         events = [e for e in _load_tardis(path, venue, symbol) if e.kind not in skip]
     else:
@@ -334,12 +335,13 @@ def _is_gzip(path) -> bool:
     return magic[:2] == _GZIP_MAGIC
 
 
-def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str]) -> list[Event]:
+def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str],
+              progress: Callable[[float], object] | None = None) -> list[Event]:
     from feeds import recorder
 
     _is_gzip(path)  # refuses a zip with a clear message; plain and gzip both read below
     if not venue and not symbol:
-        return recorder.recording_events(path, skip)
+        return recorder.recording_events(path, skip, progress)
     stream = recorder.replay_events(path, symbols=[symbol] if symbol else None, skip=skip)
     wanted_venue = venue.lower() if venue else None
     wanted_symbol = symbol.upper() if symbol else None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TextIO
 
 from engine.errors import InputError
 from tui import watch as watch_command
@@ -161,10 +162,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         if not any(e.kind == "open_interest" for e in data.events):
             notes.append("no open-interest file for that day: marks only")
     elif path is not None:
-        with contextlib.suppress(OSError):  # an unreadable file is load_replay's to report
-            if (size := path.stat().st_size) >= 20_000_000:  # a few seconds: say what is happening
-                print(f"adlwatch: reading {path} ({size / 1e6:,.0f} MB)…", file=sys.stderr)
-        data = load_replay(path, skip=MONITOR_SKIPS)
+        data = load_replay(path, skip=MONITOR_SKIPS, progress=_reading_progress(path))
     else:
         raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
     target = portfolio_path or portfolio_store.default_path()
@@ -176,6 +174,35 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
     source = ReplaySource(data, speed=check_speed(speed), playing=False)
     AdlwatchApp(portfolio, source, note="; ".join(notes), portfolio_path=target if portfolio.accounts else None).run()
     return EXIT_OK
+
+
+def _reading_progress(path: Path, err: TextIO | None = None) -> Callable[[float], None] | None:
+    """For a big recording (a few seconds to read): a stderr line that counts up to 100 %, redrawn in
+    place on a terminal (a pipe gets the start and the end); None for a small file or one that
+    load_replay will refuse anyway."""
+    err = err if err is not None else sys.stderr
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if size < 20_000_000:
+        return None
+    label = f"adlwatch: reading {path} ({size / 1e6:,.0f} MB)"
+    tty = err.isatty()
+    shown = [0]
+
+    def progress(share: float) -> None:
+        pct = int(share * 100)
+        if pct == shown[0]:
+            return
+        shown[0] = pct
+        if tty:
+            print(f"\r{label}… {pct}%", end="\n" if pct >= 100 else "", file=err, flush=True)
+        elif pct >= 100:
+            print(f"{label}: done", file=err, flush=True)
+
+    print(f"\r{label}… 0%" if tty else f"{label}…", end="" if tty else "\n", file=err, flush=True)
+    return progress
 
 
 def run_monitor(portfolio_path: Path | None) -> int:

@@ -206,3 +206,29 @@ def test_portfolio_types_round_trip():
     assert isinstance(portfolio, Portfolio)
     assert portfolio.accounts[0].positions[0].side is Side.LONG
     assert portfolio.accounts[0].positions[1].margin_mode is MarginMode.ISOLATED
+
+
+def test_a_big_recording_says_how_far_reading_it_has_got(tmp_path):
+    """``adlwatch replay`` of a file of 20 MB or more: a stderr line counting to 100 % on a terminal,
+    the start and the end on a pipe; nothing for a small file."""
+    import io
+
+    from tui.cli import _reading_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    big, small = tmp_path / "day.jsonl", tmp_path / "hour.jsonl"
+    with open(big, "wb") as f:
+        f.truncate(25_000_000)
+    small.write_bytes(b"{}\n")
+    assert _reading_progress(small, io.StringIO()) is None
+    piped, terminal = io.StringIO(), Terminal()
+    for err in (piped, terminal):
+        progress = _reading_progress(big, err)
+        for share in (0.004, 0.25, 0.25, 0.5, 1.0):
+            progress(share)
+    assert piped.getvalue() == f"adlwatch: reading {big} (25 MB)…\nadlwatch: reading {big} (25 MB): done\n"
+    assert terminal.getvalue().split("\r")[1:] == [f"adlwatch: reading {big} (25 MB)… {p}%" for p in (0, 25, 50)] + [
+        f"adlwatch: reading {big} (25 MB)… 100%\n"]

@@ -289,6 +289,23 @@ def test_gzip_raw_recording_gives_the_same_events(tmp_path):
     assert load_replay(path, symbol="ETHUSDT").events == load_replay(RAW, symbol="ETHUSDT").events
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_progress_counts_up_to_the_whole_file_and_changes_nothing(tmp_path, monkeypatch, gz):
+    """A reader who waits hears the share read after every chunk: rising, ending at 1, and the events
+    are those of a load without it (plain and gzip, where the share is of the compressed bytes)."""
+    from feeds import recorder
+
+    monkeypatch.setattr(recorder, "_CHUNK_BYTES", 512)  # several chunks from the small fixture
+    path = tmp_path / ("raw.jsonl.gz" if gz else "raw.jsonl")
+    path.write_bytes(gzip.compress(RAW.read_bytes()) if gz else RAW.read_bytes())
+    shares: list[float] = []
+    data = load_replay(path, progress=shares.append)
+    assert data.events == RAW_EVENTS
+    assert shares and shares == sorted(shares) and shares[-1] == 1.0
+    if not gz:  # gzip reads its compressed input ahead in big blocks: a small file is "read" at once
+        assert len(shares) >= 2 and 0.0 < shares[0] < 1.0
+
+
 def test_raw_symbol_filter_keeps_status_events():
     events = load_replay(RAW, symbol="ethusdt").events
     assert {e.symbol for e in events if not isinstance(e, FeedStatus)} == {"ETHUSDT"}
