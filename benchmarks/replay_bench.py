@@ -179,7 +179,7 @@ def bench_replay(quick: bool = False) -> list[Row]:
         # The goal: load as the monitor loads a replay, then the engine to the end; best of 3 as
         # every other row here (this machine's wall clock wanders), with the CPU time beside it.
         runs = []
-        for _ in range(1 if quick else 3):
+        for _ in range(3):
             data = None  # the previous run's events are freed before the next load
             c0, t0 = _cpu_s(), time.perf_counter()
             data = load_replay(path, skip=MONITOR_SKIPS)
