@@ -605,7 +605,7 @@ class RiskEngine:
         and insurance-fund event, and each account report that matched an account). Cheaper per mark
         for replay: a mark only updates the dicts; its holders are dirtied once, at the end.
         """
-        marks, anchors, open_interest = self._marks, self._anchors, self._open_interest
+        marks, anchors = self._marks, self._anchors
         moved: set[MarkKey] = set()
         mark_of, add_moved = marks.get, moved.add  # bound once: this loop runs millions of times
         applied = 0
@@ -623,10 +623,9 @@ class RiskEngine:
                     if old is None:  # a contract's first mark (set_mark keeps marks and anchors together)
                         anchors.setdefault(key, price)
                     add_moved(key)
-                elif kind == "open_interest":  # set_open_interest, inline
+                elif kind == "open_interest":  # as apply, without its second dispatch on kind
                     applied += 1
-                    open_interest[(event.venue, event.symbol)] = (event.open_interest, event.open_interest_usd)
-                    self._contracts = self._snapshot = None
+                    self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
                 elif kind == "insurance_fund":
                     applied += self.apply(event)
                 elif kind == "account_state":

@@ -217,7 +217,6 @@ class BinanceParser:
         self._index = "index_price" not in skip
         self._funding = "funding_rate" not in skip
         self._lean = "mark_price" in skip  # the fast path always builds marks
-        self._marks_only = not (self._lean or self._index or self._funding)
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
@@ -227,12 +226,6 @@ class BinanceParser:
                 pass
             else:
                 data = combined.data
-                if self._marks_only and type(data) is _Mark:  # the monitor's frame: _fast_events, inline
-                    p = data.p
-                    if (data.e == "markPriceUpdate" and 0.0 < p < _INF and 0.0 < data.i < _INF
-                            and -_INF < data.r < _INF and data.E > 0 and data.T > 0 and data.s):
-                        return [MarkPrice(venue=VENUE, symbol=intern(data.s), ts=data.E, recv_ns=recv_ns, price=p)]
-                    return self._careful(frame, recv_ns)
                 fast = _fast_events(data if isinstance(data, list) else [data], recv_ns, self._index, self._funding)
                 if fast is None:
                     return self._careful(frame, recv_ns)

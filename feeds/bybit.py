@@ -42,7 +42,6 @@ from feeds.venue import Heartbeat, RestPoll
 from feeds.wire import Problems, data_kinds, error_status, without
 from feeds.wire import ms as _ms
 from feeds.wire import number as _number
-from feeds.wire import price as _price
 from feeds.wire import snippet as _snippet
 
 VENUE = "bybit"
@@ -131,13 +130,8 @@ def _ticker_events(symbol: str, changed: dict[str, Any], state: dict[str, Any], 
 
     ``index`` / ``funding`` False: those events are not built (their values are still checked)."""
     out: list[Event] = []
-    if "markPrice" in changed:  # Problems.price, inline: nearly every push carries a mark
-        raw = state.get("markPrice")
-        mark = _price(raw)
-        if mark is None:
-            problems.add(f"{symbol}: bad mark price {raw!r}", symbol)
-        else:
-            out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
+    if "markPrice" in changed and (mark := problems.price(state.get("markPrice"), "mark price", symbol)) is not None:
+        out.append(MarkPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=mark))
     if "indexPrice" in changed and (
             index_px := problems.price(state.get("indexPrice"), "index price", symbol)) is not None and index:
         out.append(IndexPrice(venue=VENUE, symbol=symbol, ts=ts, recv_ns=recv_ns, price=index_px))

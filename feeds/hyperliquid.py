@@ -162,22 +162,13 @@ def _fast_ctx(frame: str | bytes, recv_ns: int, index: bool = True, funding: boo
             and -_INF < rate < _INF and 0.0 <= oi < _INF):
         return None
     usd = oi * mark  # _notional, inline: this runs for every frame
-    open_interest = OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
-                                 open_interest_usd=usd if usd < _INF else None)
-    if index and funding:
-        return [
-            MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark),
-            IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle),
-            FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=None),
-            open_interest,
-        ]
     out: list[Event] = [MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark)]
     if index:
         out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
     if funding:
-        out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
-                               next_funding_ts=None))
-    out.append(open_interest)
+        out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=None))
+    out.append(OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
+                            open_interest_usd=usd if usd < _INF else None))
     return out
 
 

@@ -89,7 +89,8 @@ class LiveSource:
         if not self.symbols_by_venue and not self.followers:
             return
         # The monitor shows neither index prices nor funding rates: the parsers do not build them,
-        # and the queue would drop any that came another way.
+        # and the queue drops those a parser still delivers as a quiet contract's sign of life (the
+        # connection has restarted that contract's stale clock by then).
         queue = self._queue = CoalescingQueue(ignore_kinds=MONITOR_SKIPS)
         for venue in self.symbols_by_venue:
             self._start_client(venue)

@@ -19,7 +19,6 @@ page. ``WS_URL_443`` is the same host on the default port, if that turns out to 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from sys import intern
 from typing import Any
@@ -54,7 +53,6 @@ OPEN_INTEREST_INTERVAL_S = 30.0  # 20 req / 2 s; the socket pushes OI every 3 s,
 INSURANCE_INTERVAL_S = 300.0  # 10 req / 2 s; "total" is a slow-moving USD figure
 MARK_PRICE_INTERVAL_S = 60.0
 
-_INF = math.inf
 
 
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
@@ -179,17 +177,11 @@ def _fast_marks(frame: str | bytes, recv_ns: int) -> list[Event] | None:
         return None
     out: list[Event] = []
     for item in push.data:
-        # wire.price and wire.ms inline, for text (the typed decode made it text): this runs per frame
-        try:
-            mark = float(item.markPx)
-        except ValueError:
+        mark = _price(item.markPx)
+        if mark is None or not item.instId:
             return None
-        if not (0.0 < mark < _INF and item.instId):
-            return None
-        t = item.ts
-        ts = (int(t) or None) if t is not None and t.isdigit() and len(t) < 20 else None
         # one string per contract, not per frame: a replay holds millions of events
-        out.append(MarkPrice(venue=VENUE, symbol=intern(item.instId), ts=ts, recv_ns=recv_ns, price=mark))
+        out.append(MarkPrice(venue=VENUE, symbol=intern(item.instId), ts=_ms(item.ts), recv_ns=recv_ns, price=mark))
     return out
 
 

@@ -183,7 +183,7 @@ def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | 
                 if end == 0:
                     continue
                 lines = buf.count(b"\n", 0, end)
-                yield _decode_chunk(path, buf, view[:end], lines, lines_before)
+                yield _decode_chunk(path, view[:end], lines, buf.count(_LINE_BREAK, 0, end), lines_before)
                 if progress is not None:
                     progress(min(1.0, raw.tell() / size) if size else 1.0)
                 lines_before += lines
@@ -197,9 +197,10 @@ def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | 
 _LINE_BREAK = b'}\n{"recv_ns":'  # between two lines as encode_line writes them
 
 
-def _decode_chunk(path: str | os.PathLike, buf: bytearray, chunk: memoryview, lines: int,
+def _decode_chunk(path: str | os.PathLike, chunk: memoryview, lines: int, breaks: int,
                   lines_before: int) -> list[_Line]:
-    """Every line of ``chunk`` (the start of ``buf``: whole lines, each ending in a newline).
+    """Every line of ``chunk`` (whole lines, each ending in a newline; ``breaks``: how many times
+    ``_LINE_BREAK`` occurs in it).
 
     One decode for the whole chunk when it provably holds one object per line: every line but the
     first starts as ``encode_line`` starts a line, right after a line that ends with ``}`` (so no
@@ -207,7 +208,7 @@ def _decode_chunk(path: str | os.PathLike, buf: bytearray, chunk: memoryview, li
     two objects), and the decoder finds as many objects as there are lines. Anything else goes line
     by line.
     """
-    if buf.count(_LINE_BREAK, 0, len(chunk)) == lines - 1:
+    if breaks == lines - 1:
         try:
             decoded = _decoder.decode_lines(chunk)
         except (msgspec.DecodeError, ValueError):
@@ -235,13 +236,15 @@ def _decode_one_by_one(path: str | os.PathLike, raw_lines: list[bytes], lines_be
 
 
 class _Replayer:
-    """Each venue's adapter, and one live parser per venue (as a connection has), for a recording."""
+    """Each venue's adapter, and one live parser per venue (as a connection has), for a recording.
+
+    ``parsers`` holds each known venue's bound ``parse``: the per-frame call of a whole recording."""
 
     def __init__(self, symbols: list[str] | None, skip: frozenset[str] = frozenset()) -> None:
         self.symbols = symbols or []
         self.skip = skip
         self.adapters: dict[str, object] = {}
-        self.parsers: dict[str, object] = {}
+        self.parsers: dict[str, Callable[[str, int], list[Event]]] = {}
 
     def events(self, recv_ns: int, venue: str, frame: str, rest: str | None) -> list[Event]:
         """The events of one recorded frame or REST body (an unknown venue: one error, then nothing)."""
@@ -254,12 +257,12 @@ class _Replayer:
                 self.adapters[venue] = None
                 return [FeedStatus(venue=venue, symbol="", ts=None, recv_ns=recv_ns, state="error",
                                    detail=f"unknown venue in recording: {exc}")]
-            self.parsers[venue] = self.adapters[venue].new_parser(self.skip)
+            self.parsers[venue] = self.adapters[venue].new_parser(self.skip).parse
         adapter = self.adapters[venue]
         if adapter is None:
             return []
         if rest is None:
-            return _safe(self.parsers[venue].parse, venue, recv_ns, frame, recv_ns)
+            return _safe(self.parsers[venue], venue, recv_ns, frame, recv_ns)
         return without(_parse_rest(adapter, rest, frame, recv_ns, self.symbols), data_kinds(self.skip))
 
 
@@ -287,8 +290,7 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
     ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come.
     ``progress``: as ``_line_chunks``'s, for a reader who waits."""
     replayer = _Replayer(None, skip)
-    parsers: dict[str, Callable[[str, int], list[Event]]] = {}  # venue -> its parser's bound parse
-    parse_of = parsers.get
+    parse_of = replayer.parsers.get
     out: list[Event] = []
     extend = out.extend
     collecting = gc.isenabled()
@@ -304,8 +306,6 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
                         extend(_raised(line.venue, line.recv_ns, exc))
                 else:
                     extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest))
-                    if line.venue in replayer.parsers and replayer.adapters[line.venue] is not None:
-                        parsers[line.venue] = replayer.parsers[line.venue].parse
     finally:
         if collecting:
             gc.enable()

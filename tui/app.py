@@ -287,8 +287,7 @@ class AdlwatchApp(App[None]):
         selected = self._selected_key(shown)
         chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
         if chart_key is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
-            markets = self.history.keys()
-            chart_key = self._chart_market if self._chart_market in markets else next(iter(markets), None)
+            chart_key = self._charted_market(self.history.keys())
         # Only the charted contract's history is copied into the view (the others stay in History).
         marks = {chart_key: self.history.series(chart_key)} if chart_key is not None else {}
         now_ms = replay.position_ms if replay else int(self._clock() * 1000)
@@ -407,10 +406,13 @@ class AdlwatchApp(App[None]):
         if not markets:
             self.notify("no marks yet", severity="warning")
             return
-        current = self._chart_market if self._chart_market in markets else markets[0]
-        self._chart_market = markets[(markets.index(current) + 1) % len(markets)]
+        self._chart_market = markets[(markets.index(self._charted_market(markets)) + 1) % len(markets)]
         self._dirty = True
         self.refresh_view()
+
+    def _charted_market(self, markets: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """The contract the chart shows while nothing is held: the one chosen with g, else the first."""
+        return self._chart_market if self._chart_market in markets else next(iter(markets), None)
 
     def action_live(self) -> None:
         self.shocks = ()

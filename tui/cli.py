@@ -189,13 +189,14 @@ def _reading_progress(path: Path, err: TextIO | None = None) -> Callable[[float]
         return None
     label = f"adlwatch: reading {path} ({size / 1e6:,.0f} MB)"
     tty = err.isatty()
-    shown = [0]
+    shown = 0
 
     def progress(share: float) -> None:
+        nonlocal shown
         pct = int(share * 100)
-        if pct == shown[0]:
+        if pct == shown:
             return
-        shown[0] = pct
+        shown = pct
         if tty:
             print(f"\r{label}… {pct}%", end="\n" if pct >= 100 else "", file=err, flush=True)
         elif pct >= 100:

@@ -150,7 +150,7 @@ async def test_with_nothing_held_the_chart_follows_the_first_contracts_mark():
         title = str(app.query_one("#chart-title").render())
         assert title.startswith(f"binance SOLUSDT: mark {fmt.price(101.75)}") and "no position held" in title
         assert list(app.view.mark_history) == [("binance", "SOLUSDT")]
-        assert app.query_one("MarkChart")._plotted[3] == 3  # the three marks were drawn
+        assert app.query_one("MarkChart")._plotted[:2] == (("binance", "SOLUSDT"), 3)  # the three marks were drawn
         assert app.query_one(PlotWidget).size.width > 0
         await pilot.press("g")  # the next contract, then round to the first again
         assert list(app.view.mark_history) == [("okx", "ETH-USDT-SWAP")]

@@ -27,84 +27,58 @@ class MarkChart(Vertical):
         yield PlotWidget(id="plot", allow_pan_and_zoom=False)
 
     def show(self, view: ViewState, key: str | None) -> None:
-        title = self.query_one("#chart-title", Static)
-        plot = self.query_one(PlotWidget)
         risk = next((p for p in view.snapshot.positions if f"{p.account}:{p.index}" == key), None)
-        # The title and the chart are fixed in size (app.tcss): a change repaints them, never lays out the screen.
-        if risk is None and not view.snapshot.positions and view.mark_history:
-            self._show_market(view, plot, title)  # nothing held: the one contract the view carries
+        if risk is not None:
+            contract = (risk.venue, risk.symbol)
+            series = view.mark_history.get(contract, ())
+            heading = (f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
+                       f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]  "
+                       f"[magenta]bankr. {fmt.price(risk.bankruptcy_price)}[/]")
+            levels = ((risk.liquidation_price, "bright_red", "liquidation"),
+                      (risk.bankruptcy_price, "magenta", "bankruptcy"))
+        elif not view.snapshot.positions and view.mark_history:  # nothing held: the contract the view carries
+            contract, series = next(iter(view.mark_history.items()))
+            heading = (f"{contract[0]} {contract[1]}: mark {fmt.price(series[-1][1] if series else None)}  "
+                       "(no position held: g next contract, n adds one)")
+            levels = ()
+        else:
+            self._draw(NO_POSITION, None, (), ())
             return
-        if risk is None:
-            if self._titled != NO_POSITION:
-                self._titled, self._plotted = NO_POSITION, None
-                title.update(NO_POSITION, layout=False)
-                plot.clear()
-            return
-        series = view.mark_history.get((risk.venue, risk.symbol), ())
-        titled = (risk.symbol, risk.side, risk.mark_price, risk.liquidation_price, risk.bankruptcy_price, bool(series))
-        if titled != self._titled:
-            self._titled = titled
-            title.update(
-                f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
-                f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]  [magenta]bankr. {fmt.price(risk.bankruptcy_price)}[/]"
-                + ("  x: minutes" if series else "  (no history yet)"),
-                layout=False,
-            )
-        # Re-plotting costs tens of milliseconds: only when the line or the price levels moved.
-        plotted = (key, len(series), series[-1] if series else None, risk.liquidation_price, risk.bankruptcy_price,
+        self._draw(heading + ("  x: minutes" if series else "  (no history yet)"), contract, series, levels)
+
+    def _draw(self, heading: str, contract: tuple[str, str] | None, series: tuple[tuple[int, float], ...],
+              levels: tuple[tuple[float | None, str, str], ...]) -> None:
+        """The title, and the mark line with a level line per price; each redrawn only when it changed.
+
+        The title and the chart are fixed in size (app.tcss): a change repaints them, never lays out the
+        screen. Re-plotting costs tens of milliseconds: only when the line or the price levels moved.
+        """
+        plot = self.query_one(PlotWidget)
+        if heading != self._titled:
+            self._titled = heading
+            self.query_one("#chart-title", Static).update(heading, layout=False)
+        plotted = (contract, len(series), series[-1] if series else None, tuple(p for p, _, _ in levels),
                    plot.size.width)
         if plotted == self._plotted:
             return
         self._plotted = plotted
         plot.clear()
-        drawn = _plot_series(plot, series)
-        if drawn is None:
+        if len(series) < 2:
             return
-        _, x_end, lo, hi = drawn
-        for price, style, label in (
-            (risk.liquidation_price, "bright_red", "liquidation"),
-            (risk.bankruptcy_price, "magenta", "bankruptcy"),
-        ):
+        t0 = series[0][0]
+        x_end = (series[-1][0] - t0) / 60_000
+        thinned = envelope(series, 2 * plot.size.width)  # braille: two dots a cell across
+        ys = [p for _, p in thinned]
+        plot.plot([(t - t0) / 60_000 for t, _ in thinned], ys, line_style="bright_cyan",
+                  hires_mode=HiResMode.BRAILLE, label="mark")
+        lo, hi = min(ys), max(ys)
+        for price, style, label in levels:
             if price is not None:
                 plot.plot([0.0, x_end], [price, price], line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
                 lo, hi = min(lo, price), max(hi, price)
-        _limits(plot, x_end, lo, hi)
-
-    def _show_market(self, view: ViewState, plot: PlotWidget, title: Static) -> None:
-        (venue, symbol), series = next(iter(view.mark_history.items()))
-        last = series[-1][1] if series else None
-        titled = ("market", venue, symbol, last)
-        if titled != self._titled:
-            self._titled = titled
-            title.update(f"{venue} {symbol}: mark {fmt.price(last)}  (no position held: g next contract, n adds one)",
-                         layout=False)
-        plotted = ("market", venue, symbol, len(series), series[-1] if series else None, plot.size.width)
-        if plotted == self._plotted:
-            return
-        self._plotted = plotted
-        plot.clear()
-        drawn = _plot_series(plot, series)
-        if drawn is not None:
-            _limits(plot, drawn[1], drawn[2], drawn[3])
-
-
-def _limits(plot: PlotWidget, x_end: float, lo: float, hi: float) -> None:
-    pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
-    plot.set_ylimits(lo - pad, hi + pad)
-    plot.set_xlimits(0.0, x_end)
-
-
-def _plot_series(plot: PlotWidget, series: tuple[tuple[int, float], ...]) -> tuple[float, float, float, float] | None:
-    """The mark line (minutes from the first point); its x end and y range, or None when too short."""
-    if len(series) < 2:
-        return None
-    t0 = series[0][0]
-    x_end = (series[-1][0] - t0) / 60_000
-    series = envelope(series, 2 * plot.size.width)  # braille: two dots a cell across
-    ys = [p for _, p in series]
-    plot.plot([(t - t0) / 60_000 for t, _ in series], ys, line_style="bright_cyan", hires_mode=HiResMode.BRAILLE,
-              label="mark")
-    return 0.0, x_end, min(ys), max(ys)
+        pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
+        plot.set_ylimits(lo - pad, hi + pad)
+        plot.set_xlimits(0.0, x_end)
 
 
 def envelope(series: tuple[tuple[int, float], ...], columns: int) -> tuple[tuple[int, float], ...]:
