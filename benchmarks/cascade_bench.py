@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 
+from adlwatch.engine.cascade import CascadeParams, run_cascade, sweep_shocks
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.margin import Leg, maintenance_margin, unrealized_pnl
+from adlwatch.engine.population import PopulationParams, build_population
+from adlwatch.engine.venues import VENUE_RULES
 from benchmarks.common import Row, best_time
-from engine.cascade import CascadeParams, run_cascade, sweep_shocks
-from engine.instruments import default_catalogue
-from engine.margin import Leg, maintenance_margin, unrealized_pnl
-from engine.population import PopulationParams, build_population
-from engine.venues import VENUE_RULES
 
 
 def bench_cascade(quick: bool = False) -> list[Row]:

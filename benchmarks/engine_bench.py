@@ -7,13 +7,13 @@ import random
 
 import numpy as np
 
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.margin import Leg, solve_price
+from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Position, Side
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
+from adlwatch.engine.vector import isolated_liquidation_prices
+from adlwatch.engine.venues import VENUE_RULES
 from benchmarks.common import Row, best_time
-from engine.instruments import default_catalogue
-from engine.margin import Leg, solve_price
-from engine.portfolio import Account, MarginMode, Portfolio, Position, Side
-from engine.risk import EngineInputs, RiskEngine, compute_snapshot
-from engine.vector import isolated_liquidation_prices
-from engine.venues import VENUE_RULES
 
 
 def fifty_position_portfolio() -> Portfolio:

@@ -77,7 +77,7 @@ def _variants(frame: str, marker: str, count: int, seed: int) -> list[str]:
 
 
 def bench_parse(quick: bool = False) -> list[Row]:
-    from feeds.registry import get_adapter
+    from adlwatch.feeds.registry import get_adapter
 
     n = 50_000 if quick else 300_000
     rows: list[Row] = []
@@ -137,9 +137,9 @@ def proc_rss_mb(pid: int) -> float:
 
 def streamed_portfolio():
     """50 positions like engine_bench's, but on the streamed contracts with entries near the marks."""
-    from engine.instruments import default_catalogue
-    from engine.portfolio import Account, MarginMode, Portfolio, Position, Side
-    from feeds.emulator import _START_PRICES, coin_of
+    from adlwatch.engine.instruments import default_catalogue
+    from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Position, Side
+    from adlwatch.feeds.emulator import _START_PRICES, coin_of
 
     catalogue = default_catalogue()
     rng = random.Random(7)
@@ -169,8 +169,8 @@ def streamed_portfolio():
 
 async def _client_main(spec: dict) -> None:
     """Child: LiveSource -> RiskEngine.apply, snapshot at 10 Hz; phases reported on stdout."""
-    from engine.risk import RiskEngine
-    from feeds.live import LiveSource
+    from adlwatch.engine.risk import RiskEngine
+    from adlwatch.feeds.live import LiveSource
 
     engine = RiskEngine(streamed_portfolio())
     counts = {"events": 0, "applied": 0, "marks": 0, "snapshots": 0}
@@ -234,7 +234,7 @@ def _client_entry(argv: list[str]) -> int:
 # --- firehose: the emulator side (this process) -----------------------------------------------------
 
 async def _firehose(seconds: float, warmup_s: float) -> dict:
-    from feeds.emulator import Emulator
+    from adlwatch.feeds.emulator import Emulator
 
     frames_per_tick = sum(len(s) for s in FIREHOSE_SYMBOLS.values()) + len(FIREHOSE_SYMBOLS["okx"]) / 5
     interval = frames_per_tick / FIREHOSE_TARGET_UPDATES

@@ -23,10 +23,10 @@ def bench_render(quick: bool = False) -> list[Row]:
 
 
 async def _render(quick: bool) -> list[Row]:
+    from adlwatch.engine.events import MarkPrice
+    from adlwatch.engine.risk import RiskEngine
+    from adlwatch.tui.app import AdlwatchApp
     from benchmarks.engine_bench import fifty_position_portfolio, mark_stream
-    from engine.risk import RiskEngine
-    from feeds.events import MarkPrice
-    from tui.app import AdlwatchApp
 
     portfolio = fifty_position_portfolio()
     contracts = len(portfolio.symbols())

@@ -71,8 +71,8 @@ def _frame_builders():
 
 def write_synthetic_day(path: str, seconds: int, start_ms: int = 1_760_000_000_000) -> int:
     """One mark frame per second for each of the 20 streamed symbols; returns the number of lines."""
-    from feeds.emulator import _START_PRICES, coin_of
-    from feeds.recorder import encode_line
+    from adlwatch.feeds.emulator import _START_PRICES, coin_of
+    from adlwatch.feeds.recorder import encode_line
 
     builders = _frame_builders()
     streams = [(v, s) for v, symbols in FIREHOSE_SYMBOLS.items() for s in symbols]
@@ -104,8 +104,8 @@ def _read_and_split(path: str) -> int:
 
 def _play(data, portfolio) -> dict:
     """Every event through the engine, a snapshot each 100 ms of replay time; timings inside."""
-    from engine.risk import RiskEngine
-    from feeds.replay import ReplaySource
+    from adlwatch.engine.risk import RiskEngine
+    from adlwatch.feeds.replay import ReplaySource
 
     engine = RiskEngine(portfolio)
     source = ReplaySource(data, speed=math.inf, playing=False)
@@ -142,8 +142,8 @@ def _cpu_s() -> float:
 
 def _headless(data, portfolio) -> float:
     """Seconds to apply every event to a fresh engine at once and take the one snapshot at the end."""
-    from engine.risk import RiskEngine
-    from feeds.replay import ReplaySource
+    from adlwatch.engine.risk import RiskEngine
+    from adlwatch.feeds.replay import ReplaySource
 
     engine = RiskEngine(portfolio)
     source = ReplaySource(data, speed=math.inf, playing=False)
@@ -156,11 +156,11 @@ def _headless(data, portfolio) -> float:
 
 
 def bench_replay(quick: bool = False) -> list[Row]:
-    from feeds.events import MONITOR_SKIPS, MarkPrice
-    from feeds.portfolio_store import load as load_portfolio
-    from feeds.recorder import read_recording
-    from feeds.replay import load_replay
-    from tui.demo import data_path, load_demo
+    from adlwatch.engine.events import MONITOR_SKIPS, MarkPrice
+    from adlwatch.feeds.portfolio_store import load as load_portfolio
+    from adlwatch.feeds.recorder import read_recording
+    from adlwatch.feeds.replay import load_replay
+    from adlwatch.tui.demo import data_path, load_demo
 
     seconds = 3_600 if quick else 86_400
     rows: list[Row] = []

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from engine.errors import InputError
+from adlwatch.engine.errors import InputError
 
 if TYPE_CHECKING:
-    from engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
+    from adlwatch.engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.population import Population, maintenance_margin, unrealized_pnl
-from engine.venues import rules_for
+from adlwatch.engine.population import Population, maintenance_margin, unrealized_pnl
+from adlwatch.engine.venues import rules_for
 
 POLICIES = ("queue", "pro-rata", "water-filling")
 
@@ -192,7 +192,7 @@ def _usd(amount: np.ndarray | float, price: float, inverse: bool):
 
 def _policy_order(pop: Population, candidates: np.ndarray, mark: float) -> np.ndarray:
     """Indices of ``candidates`` from the front of the venue's queue (highest score first)."""
-    from engine.population import scores
+    from adlwatch.engine.population import scores
 
     mask = np.zeros(len(pop), dtype=bool)
     mask[candidates] = True
@@ -395,7 +395,7 @@ def cascade_for_positions(
 ) -> CascadeResult:
     """A shock of one contract from ``mark``, with the given portfolio positions followed (``fates``
     in their order). Unknown open interest: the population is sized as in the ADL estimate."""
-    from engine.population import NOMINAL_SHARE, PopulationParams, build_population, with_positions
+    from adlwatch.engine.population import NOMINAL_SHARE, PopulationParams, build_population, with_positions
 
     if open_interest is None or open_interest <= 0:
         held = sum(p.size * instrument.contract_size / mark if instrument.inverse else p.size for p in positions) or 1.0
@@ -432,8 +432,8 @@ def sweep_shocks(pop: Population, shocks_pct: Sequence[float], params: CascadePa
     every round of every shock touches only the positions it liquidates (prefix slices), never the
     whole population. ADL is reported as the budget needed, not allocated.
     """
-    from engine.margin import MarginRules
-    from engine.vector import isolated_liquidation_prices
+    from adlwatch.engine.margin import MarginRules
+    from adlwatch.engine.vector import isolated_liquidation_prices
 
     inst = pop.instrument
     if inst.inverse:

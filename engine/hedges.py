@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import msgspec
 
-from engine.margin import Leg, unrealized_pnl
-from engine.portfolio import Portfolio, Position
-from engine.risk import MarkKey, PositionRisk, RiskSnapshot, compute_account
+from adlwatch.engine.margin import Leg, unrealized_pnl
+from adlwatch.engine.portfolio import Portfolio, Position
+from adlwatch.engine.risk import MarkKey, PositionRisk, RiskSnapshot, compute_account
 
 # The price ADL closes a position at, per venue (each venue module's ADL_PRICE and its source):
 # Binance and Bybit close it at the bankruptcy price of the *liquidated* (counterparty's) order

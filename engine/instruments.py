@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from engine.errors import InputError
+from adlwatch.engine.errors import InputError
 
 Kind = Literal["linear", "inverse"]
 TierBasis = Literal["notional", "size"]
@@ -156,7 +156,7 @@ def load_table(text: str) -> list[Instrument]:
 def default_catalogue() -> Catalogue:
     """The bundled tables (one TOML file per venue)."""
     instruments: list[Instrument] = []
-    folder = resources.files("engine") / "data" / "instruments"
+    folder = resources.files("adlwatch.engine") / "data" / "instruments"
     for name in VENUES:
         path = folder / f"{name}.toml"
         if path.is_file():

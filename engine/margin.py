@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.instruments import Instrument, Tier
+from adlwatch.engine.instruments import Instrument, Tier
 
 MmBasis = Literal["mark", "entry"]
 FeeRule = Literal["none", "mark", "close_at_bankruptcy"]

@@ -29,9 +29,9 @@ from importlib import resources
 
 import numpy as np
 
-from engine.adl import AdlInputs, lights_for_share
-from engine.instruments import Instrument
-from engine.venues import rules_for
+from adlwatch.engine.adl import AdlInputs, lights_for_share
+from adlwatch.engine.instruments import Instrument
+from adlwatch.engine.venues import rules_for
 
 CALIBRATIONS = ("parametric", "hyperliquid-2025-10-10")
 
@@ -82,7 +82,7 @@ class Population:
 def _calibration_quantiles(name: str) -> np.ndarray:
     if name != "hyperliquid-2025-10-10":
         raise ValueError(f"unknown calibration {name!r}; known: {', '.join(CALIBRATIONS)}")
-    path = resources.files("engine") / "data" / "calibration" / "hyperliquid_2025_10_10_adl_winners.json"
+    path = resources.files("adlwatch.engine") / "data" / "calibration" / "hyperliquid_2025_10_10_adl_winners.json"
     return np.asarray(json.loads(path.read_text(encoding="utf-8"))["quantiles"], dtype=float)
 
 

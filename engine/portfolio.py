@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from engine.errors import InputError
-from engine.instruments import VENUES, Catalogue, Instrument, Tier, default_catalogue
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import VENUES, Catalogue, Instrument, Tier, default_catalogue
 
 
 class Side(IntEnum):
@@ -186,7 +186,7 @@ class Portfolio:
             raise InputError("must be an array of tables ([[account]])", field="account", value=accounts_data)
         alerts: dict[str, Any] = {}
         if "alerts" in data:
-            from engine.alerts import AlertRules
+            from adlwatch.engine.alerts import AlertRules
 
             AlertRules.from_data(data["alerts"], "alerts")  # raises InputError naming the field
             alerts = dict(data["alerts"])

@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 
-from engine import adl
-from engine.instruments import Catalogue, default_catalogue
-from engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
-from engine.portfolio import Account, Portfolio, Position, with_account_states
-from engine.venues import rules_for
+from adlwatch.engine import adl
+from adlwatch.engine.instruments import Catalogue, default_catalogue
+from adlwatch.engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
+from adlwatch.engine.portfolio import Account, Portfolio, Position, with_account_states
+from adlwatch.engine.venues import rules_for
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 
@@ -141,7 +141,7 @@ def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) ->
     """Each position's estimated ADL quantile (1–5) against the modelled population of its contract."""
     if inputs.anchors is None:
         return positions
-    from engine.population import quantile_estimate
+    from adlwatch.engine.population import quantile_estimate
 
     out = []
     for p in positions:
@@ -693,7 +693,7 @@ class RiskEngine:
         positions = with_quantiles(positions, self._quantile_inputs())
         snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=self._contracts)
         if any(p.hedge is not None for p in positions):
-            from engine.hedges import hedge_risks  # it imports this module
+            from adlwatch.engine.hedges import hedge_risks  # it imports this module
 
             snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(self._portfolio, snapshot))
         self._snapshot = snapshot
@@ -708,7 +708,7 @@ def quantile_what_ifs(inputs: EngineInputs, account: int, index: int) -> list[tu
     """
     from dataclasses import replace as dc_replace
 
-    from engine.portfolio import with_isolated_margin_change, with_position, with_wallet
+    from adlwatch.engine.portfolio import with_isolated_margin_change, with_position, with_wallet
 
     portfolio = inputs.portfolio
     position = portfolio.accounts[account].positions[index]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from engine.risk import EngineInputs, MarkKey, RiskSnapshot, ShockSpec, compute_snapshot
+from adlwatch.engine.risk import EngineInputs, MarkKey, RiskSnapshot, ShockSpec, compute_snapshot
 
 
 def shock(pct: float, venue: str | None = None, symbol: str | None = None) -> ShockSpec:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.instruments import Instrument
-from engine.margin import MarginRules
+from adlwatch.engine.instruments import Instrument
+from adlwatch.engine.margin import MarginRules
 
 
 def _tier_arrays(inst: Instrument) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from feeds.events import (
+from adlwatch.engine.events import (
     Event,
     FeedStatus,
     FundingRate,
@@ -35,12 +35,12 @@ from feeds.events import (
     MarkPrice,
     OpenInterest,
 )
-from feeds.venue import Heartbeat, RestPoll
-from feeds.wire import Problems, data_kinds, error_status, without
-from feeds.wire import ms as _ms
-from feeds.wire import number as _number
-from feeds.wire import price as _price
-from feeds.wire import snippet as _snippet
+from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
+from adlwatch.feeds.wire import ms as _ms
+from adlwatch.feeds.wire import number as _number
+from adlwatch.feeds.wire import price as _price
+from adlwatch.feeds.wire import snippet as _snippet
 
 VENUE = "binance"
 WS_URL = "wss://fstream.binance.com"

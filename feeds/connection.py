@@ -41,9 +41,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from feeds.events import Event, FeedStatus
-from feeds.queue import CoalescingQueue
-from feeds.venue import Heartbeat, VenueAdapter
+from adlwatch.engine.events import Event, FeedStatus
+from adlwatch.feeds.queue import CoalescingQueue
+from adlwatch.feeds.venue import Heartbeat, VenueAdapter
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class FeedClient:
                  for i in range(len(self.chunks))]
         tasks.append(asyncio.create_task(self._watchdog(), name=f"{self.venue}-watchdog"))
         if self.rest:
-            from feeds.rest import RestPoller  # rest.py builds on this module
+            from adlwatch.feeds.rest import RestPoller  # rest.py builds on this module
 
             self.rest_poller = RestPoller(self.adapter, self.symbols, self._emit, base_url=self.rest_url,
                                           on_frame=self.on_frame, **self.rest_options)

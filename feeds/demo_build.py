@@ -25,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-from feeds.recorder import encode_line
+from adlwatch.feeds.recorder import encode_line
 
 CRASH_DIR = "crash-2025-10-10"
 BTC_KLINES = "raw/BTCUSD_PERP-1m-2025-10-10.2000-2300.csv"

@@ -18,7 +18,7 @@ through the control endpoint ``POST <rest>/_emulator/fault {"fault": name, ...}`
 
 Every socket is an ``EmuConnection`` that counts (and keeps) the frames it sent.
 
-Run it alone with ``python -m feeds.emulator --port 0`` (prints one line of URLs per venue).
+Run it alone with ``python -m adlwatch.feeds.emulator --port 0`` (prints one line of URLs per venue).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ class Emulator:
         self.rest_hooks: list[Any] = []
         self.ws_hooks: list[Any] = []
         if recording is not None:
-            from feeds.recorder import read_recording
+            from adlwatch.feeds.recorder import read_recording
 
             for _recv_ns, venue, frame, rest in read_recording(recording):
                 if rest is None:
@@ -764,8 +764,8 @@ DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
 def install_demo_accounts(emulator: Emulator) -> list[str]:
     """A Binance account behind a demo key and a Hyperliquid wallet, to try following accounts
     without an exchange; returns the lines that say how to point adlwatch at them."""
-    from feeds.emulator_hyperliquid_user import install_hyperliquid_users
-    from feeds.emulator_private import EmuAccount, EmuPosition, install_private
+    from adlwatch.feeds.emulator_hyperliquid_user import install_hyperliquid_users
+    from adlwatch.feeds.emulator_private import EmuAccount, EmuPosition, install_private
 
     btc = emulator.prices.current("binance", "BTCUSDT")
     install_private(emulator, [EmuAccount(
@@ -794,7 +794,7 @@ def install_demo_accounts(emulator: Emulator) -> list[str]:
 
 
 async def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m feeds.emulator", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m adlwatch.feeds.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0, help="websocket port (0: any free port)")
     parser.add_argument("--rest-port", type=int, default=0, help="REST and control port (0: any free port)")
     parser.add_argument("--seed", type=int, default=0)

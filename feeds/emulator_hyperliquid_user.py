@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from feeds.emulator import EmuConnection, Emulator
+from adlwatch.feeds.emulator import EmuConnection, Emulator
 
 INFO_TARGET = "/hyperliquid/info"
 CHANNEL = "clearinghouseState"

@@ -31,13 +31,21 @@ from typing import Any
 
 import msgspec
 
-from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
-from feeds.venue import Heartbeat, RestPoll
-from feeds.wire import Problems, data_kinds, error_status, without
-from feeds.wire import ms as _ms
-from feeds.wire import number as _number
-from feeds.wire import price as _price
-from feeds.wire import snippet as _snippet
+from adlwatch.engine.events import (
+    Event,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
+from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
+from adlwatch.feeds.wire import ms as _ms
+from adlwatch.feeds.wire import number as _number
+from adlwatch.feeds.wire import price as _price
+from adlwatch.feeds.wire import snippet as _snippet
 
 VENUE = "hyperliquid"
 WS_URL = "wss://api.hyperliquid.xyz/ws"

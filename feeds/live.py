@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from feeds.connection import FeedClient
-from feeds.events import MONITOR_SKIPS, Event
-from feeds.queue import CoalescingQueue, QueueClosed
-from feeds.registry import get_adapter
+from adlwatch.engine.events import MONITOR_SKIPS, Event
+from adlwatch.feeds.connection import FeedClient
+from adlwatch.feeds.queue import CoalescingQueue, QueueClosed
+from adlwatch.feeds.registry import get_adapter
 
 DRAIN_HZ = 100  # the UI redraws at 10 Hz; 10 ms of batching is invisible and saves a wake-up per frame
 
@@ -53,7 +53,7 @@ class LiveSource:
     def for_portfolio(cls, portfolio: Any, **options: Any) -> LiveSource:
         """Public feeds for the contracts the portfolio holds, and followers for its followed accounts
         (whose contracts are subscribed as the venues report them)."""
-        from feeds.accounts import followers_for
+        from adlwatch.feeds.accounts import followers_for
 
         held: dict[str, list[str]] = {}
         for venue, symbol in sorted(portfolio.symbols()):

@@ -18,9 +18,9 @@ from pathlib import Path
 import platformdirs
 import tomli_w
 
-from engine.errors import InputError
-from engine.instruments import Catalogue
-from engine.portfolio import Portfolio
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.portfolio import Portfolio
 
 APP_NAME = "adlwatch"
 

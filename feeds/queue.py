@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from feeds.events import Event
+from adlwatch.engine.events import Event
 
 # Event kinds whose newest value makes older pending ones worthless (a followed account's state is
 # whole in every report, keyed by its reference).

@@ -18,10 +18,10 @@ from typing import IO
 
 import msgspec
 
-from engine.errors import InputError
-from feeds.events import Event, FeedStatus
-from feeds.venue import RestPoll
-from feeds.wire import data_kinds, without
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import Event, FeedStatus
+from adlwatch.feeds.venue import RestPoll
+from adlwatch.feeds.wire import data_kinds, without
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
@@ -248,7 +248,9 @@ class _Replayer:
 
     def events(self, recv_ns: int, venue: str, frame: str, rest: str | None) -> list[Event]:
         """The events of one recorded frame or REST body (an unknown venue: one error, then nothing)."""
-        from feeds.registry import get_adapter  # the adapters load lazily: replay needs only the venues used
+        from adlwatch.feeds.registry import (
+            get_adapter,  # the adapters load lazily: replay needs only the venues used
+        )
 
         if venue not in self.adapters:
             try:

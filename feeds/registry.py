@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from feeds import binance, bybit, hyperliquid, okx
-from feeds.venue import VenueAdapter
+from adlwatch.feeds import binance, bybit, hyperliquid, okx
+from adlwatch.feeds.venue import VenueAdapter
 
 ADAPTERS: dict[str, VenueAdapter] = {
     "binance": binance.ADAPTER,

@@ -43,9 +43,9 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from engine.errors import InputError
-from feeds.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
-from feeds.wire import data_kinds
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
+from adlwatch.feeds.wire import data_kinds
 
 RAW = "raw"
 TARDIS = "tardis"
@@ -337,7 +337,7 @@ def _is_gzip(path) -> bool:
 
 def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str],
               progress: Callable[[float], object] | None = None) -> list[Event]:
-    from feeds import recorder
+    from adlwatch.feeds import recorder
 
     _is_gzip(path)  # refuses a zip with a clear message; plain and gzip both read below
     if not venue and not symbol:

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from feeds.connection import Backoff, FrameTap
-from feeds.events import Event, FeedStatus, MarkPrice
-from feeds.venue import RestPoll, VenueAdapter
+from adlwatch.engine.events import Event, FeedStatus, MarkPrice
+from adlwatch.feeds.connection import Backoff, FrameTap
+from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
 _BACKOFF_STATUSES = {418, 429}
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -220,7 +220,7 @@ async def fetch_marks(venue: str, symbols: list[str], base_url: str | None = Non
     Symbols the venue did not return are absent. Raises ``FeedError`` naming the venue when it
     cannot be reached or answers with an error.
     """
-    from feeds.registry import get_adapter
+    from adlwatch.feeds.registry import get_adapter
 
     adapter = get_adapter(venue)
     base = base_url or adapter.rest_url
@@ -248,7 +248,7 @@ async def fetch_once(venue: str, symbols: list[str], base_url: str | None = None
                      timeout: float = 5.0) -> list[Event]:
     """One round of every public REST poll of the venue for these symbols (mark, open interest,
     insurance fund...): the events they give. A poll that fails is skipped; if all fail, FeedError."""
-    from feeds.registry import get_adapter
+    from adlwatch.feeds.registry import get_adapter
 
     adapter = get_adapter(venue)
     base = base_url or adapter.rest_url

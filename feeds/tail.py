@@ -17,8 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from feeds.connection import FeedClient
-from feeds.events import (
+from adlwatch.engine.events import (
     AdlAlert,
     Event,
     FeedStatus,
@@ -29,7 +28,8 @@ from feeds.events import (
     OpenInterest,
     encode_event,
 )
-from feeds.recorder import DEFAULT_MAX_BYTES, Recorder, replay_events
+from adlwatch.feeds.connection import FeedClient
+from adlwatch.feeds.recorder import DEFAULT_MAX_BYTES, Recorder, replay_events
 
 
 def format_event(event: Event) -> str:
@@ -75,7 +75,7 @@ class _Writer:
 
 async def _live_events(venue: str, symbols: list[str], *, ws_url: str | None, rest_url: str | None,
                        on_frame=None, client_options: dict | None = None) -> AsyncIterator[Event]:
-    from feeds.registry import get_adapter
+    from adlwatch.feeds.registry import get_adapter
 
     client = FeedClient(get_adapter(venue), symbols, ws_url=ws_url, on_frame=on_frame, rest=True,
                         rest_url=rest_url, **(client_options or {}))
@@ -90,7 +90,7 @@ async def _live_events(venue: str, symbols: list[str], *, ws_url: str | None, re
 
 def _has_all_market_feed(venue: str) -> bool:
     """Whether the adapter subscribes to something when no symbol is named."""
-    from feeds.registry import get_adapter
+    from adlwatch.feeds.registry import get_adapter
 
     adapter = get_adapter(venue)
     base = adapter.ws_url

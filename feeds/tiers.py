@@ -42,9 +42,16 @@ import httpx
 import platformdirs
 import tomli_w
 
-from engine.instruments import VENUES, Catalogue, Instrument, build_tiers, default_catalogue, load_table
-from feeds.connection import Backoff
-from feeds.rest import make_http_client, retry_after_s
+from adlwatch.engine.instruments import (
+    VENUES,
+    Catalogue,
+    Instrument,
+    build_tiers,
+    default_catalogue,
+    load_table,
+)
+from adlwatch.feeds.connection import Backoff
+from adlwatch.feeds.rest import make_http_client, retry_after_s
 
 APP_NAME = "adlwatch"
 SOURCE_NOTE = "fetched from the venue's public endpoint"

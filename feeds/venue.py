@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from feeds.events import Event
+from adlwatch.engine.events import Event
 
 
 @dataclass(frozen=True, slots=True)

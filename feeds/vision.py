@@ -30,9 +30,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from engine.errors import InputError
-from feeds.events import OpenInterest
-from feeds.replay import ReplayData, _csv_text, _read_all, load_replay
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import OpenInterest
+from adlwatch.feeds.replay import ReplayData, _csv_text, _read_all, load_replay
 
 BASE_URL = "https://data.binance.vision"
 VENUE = "binance"
@@ -301,7 +301,7 @@ async def download_day(symbol: str, date: str | dt.date, *, cache_dir: str | os.
 async def _download(symbol, date, cache_dir, base_url: str, timeout: float, *,
                     optional: tuple[str, ...]) -> list[Path | None]:
     """``download_day``; a 404 for a kind in ``optional`` gives None in its place instead of an error."""
-    from feeds.rest import make_http_client
+    from adlwatch.feeds.rest import make_http_client
 
     files = vision_urls(symbol, date, base_url)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -346,7 +346,7 @@ def _metrics_number(text: str, name: str) -> float | None:
 
 def _coin_m_face_usd(symbol: str) -> float | None:
     """USD face value of one COIN-M contract from the bundled instrument table, None when not listed."""
-    from engine.instruments import default_catalogue
+    from adlwatch.engine.instruments import default_catalogue
 
     try:
         return float(default_catalogue().get(VENUE, symbol).contract_size)

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from feeds.events import Event, FeedStatus
+from adlwatch.engine.events import Event, FeedStatus
 
 INF = math.inf
 

@@ -20,9 +20,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
-from engine.alerts import AlertBook, AlertRules, evaluate, with_feed_status, with_venue_alert
-from engine.errors import InputError
-from engine.portfolio import (
+from adlwatch.engine.alerts import AlertBook, AlertRules, evaluate, with_feed_status, with_venue_alert
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.portfolio import (
     Portfolio,
     remove_account,
     with_isolated_margin_change,
@@ -31,14 +31,14 @@ from engine.portfolio import (
     with_wallet,
     without_position,
 )
-from engine.risk import RiskEngine, RiskSnapshot, ShockSpec
-from engine.shocks import apply_shocks, shock
-from tui.screens.edit import PositionForm
-from tui.screens.help import HelpScreen
-from tui.screens.prompt import PercentScreen
-from tui.state import FeedState, History, ReplayState, ViewState
-from tui.widgets.chart import MarkChart
-from tui.widgets.panels import (
+from adlwatch.engine.risk import RiskEngine, RiskSnapshot, ShockSpec
+from adlwatch.engine.shocks import apply_shocks, shock
+from adlwatch.tui.screens.edit import PositionForm
+from adlwatch.tui.screens.help import HelpScreen
+from adlwatch.tui.screens.prompt import PercentScreen
+from adlwatch.tui.state import FeedState, History, ReplayState, ViewState
+from adlwatch.tui.widgets.chart import MarkChart
+from adlwatch.tui.widgets.panels import (
     AccountsPanel,
     AlertsPanel,
     FeedsPanel,
@@ -47,7 +47,7 @@ from tui.widgets.panels import (
     ReplayBar,
     ShockBanner,
 )
-from tui.widgets.positions import PositionsTable
+from adlwatch.tui.widgets.positions import PositionsTable
 
 REFRESH_HZ = 10
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf)
@@ -137,7 +137,7 @@ class AdlwatchApp(App[None]):
         self._venue_alert_states: Any = {}
         self.alert_log: deque = deque(maxlen=200)
         if notifier is None and self.alert_rules.desktop and not self.is_replay:
-            from feeds.notify import Notifier
+            from adlwatch.feeds.notify import Notifier
 
             notifier = Notifier(bell=False, desktop=True)  # the bell is Textual's own (App.bell)
         self._notifier = notifier
@@ -494,10 +494,10 @@ class AdlwatchApp(App[None]):
 
     # -- ADL estimate and cascade -------------------------------------------------------------
     def action_adl_details(self) -> None:
-        from engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
-        from engine.risk import quantile_what_ifs
-        from engine.venues import rules_for
-        from tui.screens.adl import AdlScreen
+        from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
+        from adlwatch.engine.risk import quantile_what_ifs
+        from adlwatch.engine.venues import rules_for
+        from adlwatch.tui.screens.adl import AdlScreen
 
         risk = self.selected_position()
         if risk is None or risk.mark_price is None:
@@ -522,8 +522,8 @@ class AdlwatchApp(App[None]):
         ))
 
     def action_cascade(self) -> None:
-        from engine.cascade import cascade_for_positions
-        from tui.screens.cascade import CascadeScreen
+        from adlwatch.engine.cascade import cascade_for_positions
+        from adlwatch.tui.screens.cascade import CascadeScreen
 
         risk = self.selected_position()
         if risk is None or risk.mark_price is None:
@@ -570,7 +570,7 @@ class AdlwatchApp(App[None]):
 
     @work(thread=True, exclusive=True, group="save")
     def save_portfolio(self, portfolio: Portfolio) -> None:
-        from feeds import portfolio_store
+        from adlwatch.feeds import portfolio_store
 
         try:
             portfolio_store.save(portfolio, self.portfolio_path)
@@ -715,7 +715,7 @@ class AdlwatchApp(App[None]):
                             lambda wallet: with_wallet(self.portfolio, where[0], wallet))
 
     def action_alert_log(self) -> None:
-        from tui.screens.alerts import AlertLogScreen
+        from adlwatch.tui.screens.alerts import AlertLogScreen
 
         r = self.alert_rules
         rules = (f"Rules: distance below {r.distance_below_pct}% (re-arms {r.distance_hysteresis_pct} pt above), "

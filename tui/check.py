@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.errors import InputError
-from engine.instruments import VENUES
-from engine.portfolio import Portfolio
-from engine.risk import EngineInputs, PositionRisk, RiskSnapshot, compute_snapshot
-from engine.shocks import apply_shocks, shock
-from tui import format as fmt
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import VENUES
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.risk import EngineInputs, PositionRisk, RiskSnapshot, compute_snapshot
+from adlwatch.engine.shocks import apply_shocks, shock
+from adlwatch.tui import format as fmt
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ALERT = 0, 1, 2, 3
 
@@ -105,7 +105,7 @@ def rest_url_override(venue: str) -> str | None:
 
 
 def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> dict[tuple[str, str], float]:
-    from feeds.rest import fetch_marks  # feeds I/O only when marks must be fetched
+    from adlwatch.feeds.rest import fetch_marks  # feeds I/O only when marks must be fetched
 
     async def run() -> dict[tuple[str, str], float]:
         async def one(venue: str, symbols: list[str]):
@@ -114,7 +114,7 @@ def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> 
         results = await asyncio.gather(*(one(v, s) for v, s in missing.items()), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            from feeds.rest import FeedError
+            from adlwatch.feeds.rest import FeedError
 
             if all(isinstance(f, FeedError) for f in failures):
                 raise FeedError(failures[0].venue, "; ".join(str(f) for f in failures).removeprefix(f"{failures[0].venue}: "))
@@ -227,8 +227,8 @@ def _diff(p: PositionRisk) -> str:
 def import_followed(portfolio: Portfolio, offline: bool, err: TextIO) -> tuple[Portfolio, bool]:
     """Followed accounts read once from their venues; False when one could not be read (said in one
     line each on ``err``; the rest is still computed). Keys with trading rights are warned about."""
-    from engine.portfolio import with_account_states
-    from feeds.accounts import fetch_followed, followers_for
+    from adlwatch.engine.portfolio import with_account_states
+    from adlwatch.feeds.accounts import fetch_followed, followers_for
 
     if not any(a.followed for a in portfolio.accounts):
         return portfolio, True
@@ -255,8 +255,8 @@ def run_check(
     err: TextIO = sys.stderr,
     title: str | None = None,
 ) -> int:
-    from feeds import portfolio_store
-    from tui.cli import user_catalogue
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.tui.cli import user_catalogue
 
     portfolio = portfolio_store.load(portfolio_path, user_catalogue())
     portfolio, accounts_ok = import_followed(portfolio, offline, err)
@@ -269,7 +269,7 @@ def run_check(
         names = ", ".join(f"{v}:{s}" for v, syms in missing.items() for s in syms)
         if offline:
             raise InputError(f"no mark for {names} (give --mark VENUE:SYMBOL=PRICE, or drop --offline)", field="--mark", has_value=False)
-        from feeds.rest import FeedError
+        from adlwatch.feeds.rest import FeedError
 
         try:
             marks.update(fetch_missing_marks(missing))

@@ -10,9 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from engine.errors import InputError
-from tui import watch as watch_command
-from tui.check import EXIT_INPUT, EXIT_OK, run_check
+from adlwatch import __version__
+from adlwatch.engine.errors import InputError
+from adlwatch.tui import watch as watch_command
+from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
 
 VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no command: the monitor on your portfolio with live feeds.",
         description="Risk monitor for crypto perpetual futures: liquidation distance, ADL queue, insurance-fund cover. Read-only.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--portfolio", type=Path, help="portfolio TOML file for the monitor (default: the user config folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--rest-url", help=argparse.SUPPRESS)
 
     simulate = sub.add_parser("simulate", help="a liquidation cascade on a modelled population, round by round")
-    from tui.simulate import add_arguments
+    from adlwatch.tui.simulate import add_arguments
 
     add_arguments(simulate)
 
@@ -80,7 +82,7 @@ def user_catalogue():
 
     A broken cache file is skipped with one warning line on stderr; the bundled tables stay.
     """
-    from feeds.tiers import load_catalogue
+    from adlwatch.feeds.tiers import load_catalogue
 
     warnings: list[str] = []
     catalogue = load_catalogue(warnings=warnings)
@@ -90,10 +92,10 @@ def user_catalogue():
 
 
 def run_tiers(refresh: bool, venues: list[str]) -> int:
-    from feeds.tiers import describe, run_refresh
+    from adlwatch.feeds.tiers import describe, run_refresh
 
     if refresh:
-        from feeds.live import url_override
+        from adlwatch.feeds.live import url_override
 
         urls = {v: url for v in VENUE_CHOICES if (url := url_override(v, "REST"))}
         status = asyncio.run(run_refresh(venues or None, rest_urls=urls or None))
@@ -105,7 +107,7 @@ def run_tiers(refresh: bool, venues: list[str]) -> int:
 
 
 def demo_path(name: str) -> Path:
-    return Path(str(resources.files("tui") / "data" / name))
+    return Path(str(resources.files("adlwatch.tui") / "data" / name))
 
 
 DEMO_START_MS = 1760128800000  # 2025-10-10 20:40:00 UTC
@@ -117,15 +119,15 @@ DEMO_MOMENTS = (
 
 def run_demo(check: bool = False) -> int:
     """``adlwatch demo``: the monitor on the bundled crash recording; ``--check``: two tables."""
-    from feeds import portfolio_store
-    from feeds.replay import ReplaySource
-    from tui.demo import DEMO_NOTE, load_demo
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.feeds.replay import ReplaySource
+    from adlwatch.tui.demo import DEMO_NOTE, load_demo
 
     portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"))
     data = load_demo()
     if check:
-        from engine.risk import RiskEngine
-        from tui.check import render_table
+        from adlwatch.engine.risk import RiskEngine
+        from adlwatch.tui.check import render_table
 
         engine = RiskEngine(portfolio)
         source = ReplaySource(data, playing=False)
@@ -135,7 +137,7 @@ def run_demo(check: bool = False) -> int:
             print(f"\n== {label} ==")
             print(render_table(engine.snapshot()))
         return EXIT_OK
-    from tui.app import AdlwatchApp
+    from adlwatch.tui.app import AdlwatchApp
 
     source = ReplaySource(data, speed=60.0, playing=False)
     # Start at 20:40, when every series of the recording has begun; the crash follows at 21:10.
@@ -146,15 +148,15 @@ def run_demo(check: bool = False) -> int:
 def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, binance: list[str] | None = None) -> int:
     """``adlwatch replay FILE`` (raw frames, Tardis or Binance klines CSV) or ``--binance SYMBOL DATE``
     (that day's public mark-price klines and open-interest metrics, downloaded and checksum-verified)."""
-    from engine.portfolio import Portfolio
-    from feeds import portfolio_store
-    from feeds.events import MONITOR_SKIPS
-    from feeds.replay import ReplaySource, check_speed, load_replay
-    from tui.app import AdlwatchApp
+    from adlwatch.engine.events import MONITOR_SKIPS
+    from adlwatch.engine.portfolio import Portfolio
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.feeds.replay import ReplaySource, check_speed, load_replay
+    from adlwatch.tui.app import AdlwatchApp
 
     notes = []
     if binance:
-        from feeds.vision import load_binance_day
+        from adlwatch.feeds.vision import load_binance_day
 
         symbol, date = binance
         print(f"adlwatch: fetching {symbol} {date} from data.binance.vision (cached after the first time)…", file=sys.stderr)
@@ -208,15 +210,15 @@ def _reading_progress(path: Path, err: TextIO | None = None) -> Callable[[float]
 
 def run_monitor(portfolio_path: Path | None) -> int:
     """``adlwatch``: the monitor on the user's portfolio with live feeds for what it holds."""
-    from feeds import portfolio_store
-    from feeds.live import LiveSource
-    from tui.app import AdlwatchApp
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.feeds.live import LiveSource
+    from adlwatch.tui.app import AdlwatchApp
 
     path = portfolio_path or portfolio_store.default_path()
     if not path.exists():
         if portfolio_path is not None:
             raise InputError("no such file", file=str(path))
-        from tui.screens.welcome import WelcomeApp
+        from adlwatch.tui.screens.welcome import WelcomeApp
 
         answer = WelcomeApp.ask(str(path))
         if answer == "demo":
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "watch":
             return watch_command.run_watch(args)
         if args.command == "check":
-            from feeds import portfolio_store
+            from adlwatch.feeds import portfolio_store
 
             path = args.portfolio or portfolio_store.default_path()
             if args.portfolio is None and not path.exists():
@@ -252,19 +254,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return run_replay(args.file, args.portfolio, args.speed, args.binance)
         if args.command == "simulate":
-            from tui.simulate import run_simulate
+            from adlwatch.tui.simulate import run_simulate
 
             return run_simulate(args)
         if args.command == "tiers":
             return run_tiers(args.refresh, args.venues)
         if args.command == "tail":
-            from feeds.tail import run_tail
+            from adlwatch.feeds.tail import run_tail
 
             return asyncio.run(
                 run_tail(args.venue, args.symbols, from_path=args.from_path, as_json=args.json, ws_url=args.ws_url, rest_url=args.rest_url)
             )
         if args.command == "record":
-            from feeds.tail import run_record
+            from adlwatch.feeds.tail import run_record
 
             return asyncio.run(
                 run_record(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from feeds.events import MONITOR_SKIPS, MarkPrice
-from feeds.replay import ReplayData, load_replay
+from adlwatch.engine.events import MONITOR_SKIPS, MarkPrice
+from adlwatch.feeds.replay import ReplayData, load_replay
 
 # The only perp mark price of the crash we bundle is Binance COIN-M BTCUSD_PERP's; the demo lets it
 # drive the demo's other BTC contracts too, and says so on screen.
@@ -15,7 +15,7 @@ DEMO_NOTE = "demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); 
 
 
 def data_path(name: str) -> Path:
-    return Path(str(resources.files("tui") / "data" / name))
+    return Path(str(resources.files("adlwatch.tui") / "data" / name))
 
 
 def load_demo() -> ReplayData:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.cascade import (
+from adlwatch.engine.cascade import (
     DEFAULT_DEPTH_USD_PER_PCT,
     POLICIES,
     CascadeParams,
@@ -24,9 +24,9 @@ from engine.cascade import (
     run_cascade,
     shock_path,
 )
-from engine.errors import InputError
-from engine.population import CALIBRATIONS, PopulationParams, build_population, with_positions
-from tui import format as fmt
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.population import CALIBRATIONS, PopulationParams, build_population, with_positions
+from adlwatch.tui import format as fmt
 
 STABLE = ("USD", "USDT", "USDC")
 
@@ -35,8 +35,8 @@ def market_inputs(venue: str, symbol: str, *, offline: bool) -> dict[str, float]
     """Mark, open interest (base units) and insurance fund (USD) from the venue's public REST API."""
     if offline:
         return {}
-    from feeds.live import url_override
-    from feeds.rest import FeedError, fetch_once
+    from adlwatch.feeds.live import url_override
+    from adlwatch.feeds.rest import FeedError, fetch_once
 
     try:
         events = asyncio.run(fetch_once(venue, [symbol], base_url=url_override(venue, "REST")))
@@ -59,7 +59,7 @@ def market_inputs(venue: str, symbol: str, *, offline: bool) -> dict[str, float]
 
 def load_path(path: Path, venue: str, symbol: str) -> list[float]:
     """Marks of the contract from a recording (any format ``adlwatch replay`` reads)."""
-    from feeds.replay import load_replay
+    from adlwatch.feeds.replay import load_replay
 
     data = load_replay(path, skip=frozenset({"index_price", "funding_rate", "open_interest"}))
     if venue == "*":  # --path-symbol: another contract's marks drive this one
@@ -73,7 +73,7 @@ def load_path(path: Path, venue: str, symbol: str) -> list[float]:
 
 
 def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from tui.cli import user_catalogue
+    from adlwatch.tui.cli import user_catalogue
 
     if args.policy not in POLICIES:
         raise InputError(f"unknown policy; known: {', '.join(POLICIES)}", field="--policy", value=args.policy)
@@ -125,7 +125,7 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
 
 def _with_user_positions(pop, args, catalogue):
     """The user's positions on this contract (from the portfolio file, when there is one) join the run."""
-    from feeds import portfolio_store
+    from adlwatch.feeds import portfolio_store
 
     path = args.portfolio or portfolio_store.default_path()
     if args.portfolio is None and not path.exists():

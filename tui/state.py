@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.risk import PositionRisk, RiskSnapshot, ShockSpec
+from adlwatch.engine.risk import PositionRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]
 

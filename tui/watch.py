@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TextIO
 
-from engine.alerts import (
+from adlwatch.engine.alerts import (
     FIRED,
     GOOD_FEED_STATES,
     Alert,
@@ -42,11 +42,11 @@ from engine.alerts import (
     with_feed_status,
     with_venue_alert,
 )
-from engine.errors import InputError
-from engine.instruments import Catalogue
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine, RiskSnapshot
-from tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.risk import RiskEngine, RiskSnapshot
+from adlwatch.tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
 
 EVALUATE_HZ = 10  # alerts are evaluated at most this often, from the latest snapshot
 
@@ -67,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None,
               clock: Callable[[], float] = time.time) -> int:
     """Watch until ``--duration`` passes or Ctrl-C; the exit code as in the module docstring."""
-    from feeds import portfolio_store
-    from tui.cli import user_catalogue
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.tui.cli import user_catalogue
 
     snapshots_s = _positive(args.snapshots, "--snapshots")
     duration_s = _positive(args.duration, "--duration")
@@ -89,7 +89,7 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock,
                   catalogue=catalogue)
     try:
-        from feeds.live import LiveSource
+        from adlwatch.feeds.live import LiveSource
 
         return asyncio.run(watch.run(LiveSource.for_portfolio(portfolio), duration_s))
     except KeyboardInterrupt:  # where the loop could not take the signal itself
@@ -298,7 +298,7 @@ def _stamp(ts_ms: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tui.watch …``: the same as ``adlwatch watch …``."""
+    """``python -m adlwatch.tui.watch …``: the same as ``adlwatch watch …``."""
     parser = argparse.ArgumentParser(prog="adlwatch watch", description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)

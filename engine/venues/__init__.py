@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from engine.venues import binance, bybit, hyperliquid, okx
+from adlwatch.engine.venues import binance, bybit, hyperliquid, okx
 
 VENUE_RULES: dict[str, ModuleType] = {
     "binance": binance,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.adl import AdlInputs
-from engine.margin import MarginRules
+from adlwatch.engine.adl import AdlInputs
+from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="binance", mm_basis="mark", fee="none")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.adl import AdlInputs, bitmex_ranking, bitmex_ranking_vector
-from engine.margin import MarginRules
+from adlwatch.engine.adl import AdlInputs, bitmex_ranking, bitmex_ranking_vector
+from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="bybit", mm_basis="entry", fee="close_at_bankruptcy")
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.adl import AdlInputs, leveraged_pnl, leveraged_pnl_vector
-from engine.margin import MarginRules
+from adlwatch.engine.adl import AdlInputs, leveraged_pnl, leveraged_pnl_vector
+from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="okx", mm_basis="mark", fee="mark")
 

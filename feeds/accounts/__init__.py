@@ -3,7 +3,7 @@
 Each venue has one module here (``binance``, ``bybit``, ``okx`` with a read-only API key;
 ``hyperliquid`` by public address). Every follower has the same shape as a market feed: an object
 with ``venue``, ``ref`` (the account's reference: address or key label), ``label`` and
-``async run(emit)`` that emits ``AccountState`` events (feeds/events.py) and ``FeedStatus`` events
+``async run(emit)`` that emits ``AccountState`` events (engine/events.py) and ``FeedStatus`` events
 (``venue``, ``symbol = "account:<ref>"``) for connection problems, a rejected key or a key with
 trading rights. It never raises out of ``run`` for a venue problem, and it never places, amends
 or cancels an order: the only requests it can make are the read endpoints listed in its module.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from feeds.events import Event
+from adlwatch.engine.events import Event
 
 
 class AccountFollower(Protocol):
@@ -45,7 +45,7 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
 
     URLs default to each venue's own (``ADLWATCH_<VENUE>_REST_URL`` / ``_WS_URL`` override them).
     """
-    from feeds.live import url_override
+    from adlwatch.feeds.live import url_override
 
     out: list[AccountFollower] = []
     for account in portfolio.accounts:
@@ -55,11 +55,11 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
         rest_url = (rest_urls or {}).get(venue) or url_override(venue, "REST")
         ws_url = (ws_urls or {}).get(venue) or url_override(venue, "WS")
         if account.address is not None:
-            from feeds.accounts.hyperliquid import HyperliquidFollower
+            from adlwatch.feeds.accounts.hyperliquid import HyperliquidFollower
 
             out.append(HyperliquidFollower(account.address, rest_url=rest_url, ws_url=ws_url, **options))
         else:
-            from feeds.accounts.signed import signed_follower
+            from adlwatch.feeds.accounts.signed import signed_follower
 
             out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
     return out

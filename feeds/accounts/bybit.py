@@ -32,7 +32,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from feeds.accounts.signed import (
+from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
     Problem,
@@ -49,8 +50,7 @@ from feeds.accounts.signed import (
     required,
     string,
 )
-from feeds.events import AccountState, ImportedPosition
-from feeds.keys import Credentials
+from adlwatch.feeds.keys import Credentials
 
 REST_URL = "https://api.bybit.com"
 

@@ -64,16 +64,16 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from engine.errors import InputError
-from engine.instruments import Catalogue, default_catalogue
-from feeds.connection import Backoff
-from feeds.events import AccountState, Event, FeedStatus, ImportedPosition
-from feeds.hyperliquid import INFO_PATH, PING_INTERVAL_S, PING_MESSAGE, REST_URL, VENUE, WS_URL
-from feeds.rest import make_http_client
-from feeds.wire import ms as _ms
-from feeds.wire import number as _number
-from feeds.wire import price as _price
-from feeds.wire import snippet as _snippet
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition
+from adlwatch.engine.instruments import Catalogue, default_catalogue
+from adlwatch.feeds.connection import Backoff
+from adlwatch.feeds.hyperliquid import INFO_PATH, PING_INTERVAL_S, PING_MESSAGE, REST_URL, VENUE, WS_URL
+from adlwatch.feeds.rest import make_http_client
+from adlwatch.feeds.wire import ms as _ms
+from adlwatch.feeds.wire import number as _number
+from adlwatch.feeds.wire import price as _price
+from adlwatch.feeds.wire import snippet as _snippet
 
 log = logging.getLogger(__name__)
 

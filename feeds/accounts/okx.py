@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from feeds.accounts.signed import (
+from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
     Problem,
@@ -48,8 +49,7 @@ from feeds.accounts.signed import (
     required,
     string,
 )
-from feeds.events import AccountState, ImportedPosition
-from feeds.keys import Credentials
+from adlwatch.feeds.keys import Credentials
 
 REST_URL = "https://www.okx.com"
 

@@ -36,10 +36,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from feeds.connection import Backoff
-from feeds.events import AccountState, Event, FeedStatus
-from feeds.keys import Credentials, MissingCredentials, Secret, load_credentials
-from feeds.rest import make_http_client, retry_after_s
+from adlwatch.engine.events import AccountState, Event, FeedStatus
+from adlwatch.feeds.connection import Backoff
+from adlwatch.feeds.keys import Credentials, MissingCredentials, Secret, load_credentials
+from adlwatch.feeds.rest import make_http_client, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -252,11 +252,11 @@ def danger_warning(label: str, permissions: list[str]) -> str | None:
 
 def rules_for(venue: str) -> VenueRules:
     if venue == "binance":
-        from feeds.accounts import binance as module
+        from adlwatch.feeds.accounts import binance as module
     elif venue == "bybit":
-        from feeds.accounts import bybit as module
+        from adlwatch.feeds.accounts import bybit as module
     elif venue == "okx":
-        from feeds.accounts import okx as module
+        from adlwatch.feeds.accounts import okx as module
     else:
         raise ValueError(f"no API-key follower for {venue!r}")
     return module.RULES
@@ -505,7 +505,7 @@ def _contract_values(venue: str) -> dict[str, float]:
     """OKX contract values (ctVal) of the catalogue's linear swaps: wire contracts to coin."""
     if venue != "okx":
         return {}
-    from engine.instruments import default_catalogue
+    from adlwatch.engine.instruments import default_catalogue
 
     return {i.symbol: float(i.venue_contract_size) for i in default_catalogue()
             if i.venue == "okx" and not i.inverse and i.venue_contract_size}

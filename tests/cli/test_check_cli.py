@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.portfolio import MarginMode, Portfolio, Side
-from engine.risk import EngineInputs, compute_snapshot
-from engine.shocks import apply_shocks, shock
+from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.risk import EngineInputs, compute_snapshot
+from adlwatch.engine.shocks import apply_shocks, shock
 
 ADLWATCH = shutil.which("adlwatch", path=str(Path(sys.executable).parent)) or "adlwatch"
 
@@ -66,7 +66,7 @@ def portfolio_file(tmp_path: Path) -> Path:
 
 
 def expected_snapshot(path: Path, marks: dict, shock_pct: float | None = None):
-    from feeds.portfolio_store import load
+    from adlwatch.feeds.portfolio_store import load
 
     inputs = EngineInputs(portfolio=load(path), marks=marks)
     return apply_shocks(inputs, [shock(shock_pct)]) if shock_pct is not None else compute_snapshot(inputs)
@@ -200,7 +200,7 @@ def test_demo_check_runs_offline_and_crosses_a_liquidation():
 
 def test_portfolio_types_round_trip():
     # The check command and the store agree on the model: sides and modes are enums, not strings.
-    from feeds.portfolio_store import parse
+    from adlwatch.feeds.portfolio_store import parse
 
     portfolio = parse(PORTFOLIO)
     assert isinstance(portfolio, Portfolio)
@@ -213,7 +213,7 @@ def test_a_big_recording_says_how_far_reading_it_has_got(tmp_path):
     the start and the end on a pipe; nothing for a small file."""
     import io
 
-    from tui.cli import _reading_progress
+    from adlwatch.tui.cli import _reading_progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -7,9 +7,9 @@ import asyncio
 import io
 import json
 
+from adlwatch.tui.check import EXIT_FAILURE, EXIT_OK, run_check
 from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
 from tests.feeds.private_fixtures import SECRETS, env_for, private  # noqa: F401  (fixtures)
-from tui.check import EXIT_FAILURE, EXIT_OK, run_check
 
 PORTFOLIO = """
 [[account]]

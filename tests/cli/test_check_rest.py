@@ -15,7 +15,7 @@ from tests.cli.test_check_cli import ADLWATCH, PORTFOLIO
 @pytest.fixture(scope="module")
 def emulator_urls():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "feeds.emulator", "--seed", "3"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "adlwatch.feeds.emulator", "--seed", "3"], stdout=subprocess.PIPE, text=True
     )
     urls = {}
     try:

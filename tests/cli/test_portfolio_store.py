@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InputError
-from feeds import portfolio_store
+from adlwatch.engine.errors import InputError
+from adlwatch.feeds import portfolio_store
 from tests.cli.test_check_cli import PORTFOLIO
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from feeds.events import MONITOR_SKIPS
-from feeds.replay import load_replay
-from tui.app import AdlwatchApp
-from tui.cli import main
+from adlwatch.engine.events import MONITOR_SKIPS
+from adlwatch.feeds.replay import load_replay
+from adlwatch.tui.app import AdlwatchApp
+from adlwatch.tui.cli import main
 
 FIXTURES = Path(__file__).parents[1] / "feeds" / "fixtures"
 
@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parents[1] / "feeds" / "fixtures"
 @pytest.fixture
 def opened(monkeypatch, tmp_path):
     """The app ``adlwatch replay`` would run, captured instead of run (no portfolio file)."""
-    from feeds import portfolio_store
+    from adlwatch.feeds import portfolio_store
 
     monkeypatch.setattr(portfolio_store, "default_path", lambda: tmp_path / "portfolio.toml")
     apps: list[AdlwatchApp] = []

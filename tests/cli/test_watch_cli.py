@@ -1,6 +1,6 @@
 """``adlwatch watch`` against the loopback emulator, as a user's pipe would run it.
 
-The emulator runs in the test's event loop with a price path the test steers; ``python -m tui.watch``
+The emulator runs in the test's event loop with a price path the test steers; ``python -m adlwatch.tui.watch``
 runs as a subprocess pointed at it through ``ADLWATCH_<VENUE>_WS_URL`` / ``_REST_URL``. Every wait is
 on a condition (a line read, frames sent) bounded by a timeout.
 """
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.alerts import Alert, AlertRules
-from engine.portfolio import Portfolio
-from feeds.emulator import VENUES, Emulator, PricePath
-from feeds.events import AccountState, FeedStatus
-from tui.check import CONTRACT_FIELDS, EXTRA_FIELDS
-from tui.watch import Watch, add_arguments, alert_line, run_watch, watch_rules
+from adlwatch.engine.alerts import Alert, AlertRules
+from adlwatch.engine.events import AccountState, FeedStatus
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.feeds.emulator import VENUES, Emulator, PricePath
+from adlwatch.tui.check import CONTRACT_FIELDS, EXTRA_FIELDS
+from adlwatch.tui.watch import Watch, add_arguments, alert_line, run_watch, watch_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "127.0.0.1:9"  # a closed loopback port: refused at once, no internet touched
@@ -120,7 +120,7 @@ def venue_env(emu: Emulator | None, unreachable: tuple[str, ...] = ()) -> dict[s
 
 
 class WatchProcess:
-    """``python -m tui.watch`` with its stdout read line by line as it comes."""
+    """``python -m adlwatch.tui.watch`` with its stdout read line by line as it comes."""
 
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
@@ -129,7 +129,7 @@ class WatchProcess:
     @classmethod
     async def start(cls, env: dict[str, str], *args: str) -> WatchProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui.watch", *args, cwd=ROOT, env={**os.environ, **env},
+            sys.executable, "-m", "adlwatch.tui.watch", *args, cwd=ROOT, env={**os.environ, **env},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         return cls(proc)
@@ -330,7 +330,7 @@ def test_run_watch_takes_the_parsers_arguments(tmp_path):
     args = parser.parse_args(["--portfolio", str(tmp_path / "none.toml"), "--json", "--snapshots", "5",
                               "--alert-below", "2.5", "--duration", "60"])
     assert (args.json, args.snapshots, args.alert_below, args.duration) == (True, 5.0, 2.5, 60.0)
-    from engine.errors import InputError
+    from adlwatch.engine.errors import InputError
 
     with pytest.raises(InputError, match="no such file"):
         run_watch(args)
@@ -355,8 +355,8 @@ async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_
     monitor does: a followed account's contract known only there is modelled, not left out."""
     from dataclasses import replace as replaced
 
-    from engine.instruments import default_catalogue
-    from feeds.events import ImportedPosition, MarkPrice
+    from adlwatch.engine.events import ImportedPosition, MarkPrice
+    from adlwatch.engine.instruments import default_catalogue
 
     bundled = default_catalogue()
     extra = replaced(bundled.get("binance", "BTCUSDT"), symbol="ZZZUSDT")  # as a tier-cache row would add it

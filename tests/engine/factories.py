@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from engine.instruments import Instrument, build_tiers
-from engine.margin import Leg
-from engine.portfolio import Account, MarginMode, Position, Side
+from adlwatch.engine.instruments import Instrument, build_tiers
+from adlwatch.engine.margin import Leg
+from adlwatch.engine.portfolio import Account, MarginMode, Position, Side
 
 
 def instrument(

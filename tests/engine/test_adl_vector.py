@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import adl
-from engine.venues import VENUE_RULES
+from adlwatch.engine import adl
+from adlwatch.engine.venues import VENUE_RULES
 
 finite = st.floats(-1e6, 1e6)
 positive = st.floats(1e-3, 1e6)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.alerts import (
+from adlwatch.engine.alerts import (
     CLEARED,
     FIRED,
     RULE_ACCOUNT_WARNING,
@@ -23,9 +23,9 @@ from engine.alerts import (
     with_feed_status,
     with_venue_alert,
 )
-from engine.errors import InputError
-from engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
-from feeds.events import AdlAlert, FeedStatus
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import AdlAlert, FeedStatus
+from adlwatch.engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 EMPTY = MappingProxyType({})
 # Only the rule under test is on, unless a test says otherwise.

@@ -6,9 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine
-from feeds.events import (
+from adlwatch.engine.events import (
     AccountState,
     AdlAlert,
     FeedStatus,
@@ -19,6 +17,8 @@ from feeds.events import (
     MarkPrice,
     OpenInterest,
 )
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.risk import RiskEngine
 
 # Contracts the portfolio holds, and one it does not (its marks dirty no account).
 BASE_PRICES = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cascade import (
+from adlwatch.engine.cascade import (
     CascadeParams,
     allocate_pro_rata,
     allocate_queue,
@@ -18,7 +18,7 @@ from engine.cascade import (
     shock_path,
     sweep_shocks,
 )
-from engine.population import PopulationParams, build_population
+from adlwatch.engine.population import PopulationParams, build_population
 from tests.engine.factories import instrument
 
 INF = math.inf

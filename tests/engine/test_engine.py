@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from engine.portfolio import MarginMode, Portfolio, Side
-from engine.risk import EngineInputs, RiskEngine, compute_snapshot, fund_to_oi
-from engine.shocks import apply_shocks, shock, shocked_marks
-from feeds.events import FundingRate, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.engine.events import FundingRate, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, fund_to_oi
+from adlwatch.engine.shocks import apply_shocks, shock, shocked_marks
 from tests.engine.factories import account, instrument, position
 
 INF = math.inf

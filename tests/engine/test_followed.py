@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import InputError
-from engine.portfolio import Portfolio, with_account_states
-from engine.risk import EngineInputs, RiskEngine, compute_snapshot
-from feeds.events import AccountState, ImportedPosition, MarkPrice
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import AccountState, ImportedPosition, MarkPrice
+from adlwatch.engine.portfolio import Portfolio, with_account_states
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
 
 ADDRESS = "0x" + "ab" * 20
 

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine.hedges import ADL_PRICE_BASIS, hedge_risks
-from engine.portfolio import Account, MarginMode, Portfolio, Side
-from engine.risk import EngineInputs, compute_snapshot
-from engine.venues import VENUE_RULES
+from adlwatch.engine.hedges import ADL_PRICE_BASIS, hedge_risks
+from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Side
+from adlwatch.engine.risk import EngineInputs, compute_snapshot
+from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.factories import instrument, position
 
 
@@ -140,7 +140,7 @@ def test_every_venue_has_its_adl_price_rule_from_its_module():
 def test_the_engines_snapshot_carries_its_hedge_groups_and_they_follow_the_marks():
     """Every figure travels in the snapshot (DESIGN.md): the live engine's snapshot holds the hedge groups
     ``hedge_risks`` computes, updated with the marks; a portfolio without tags carries none."""
-    from engine.risk import RiskEngine
+    from adlwatch.engine.risk import RiskEngine
 
     portfolio, marks = cross_venue()
     engine = RiskEngine(portfolio)

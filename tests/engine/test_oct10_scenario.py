@@ -7,10 +7,10 @@ calibrated on the 19,337 accounts Hyperliquid deleveraged that night.
 
 from __future__ import annotations
 
-from engine.cascade import CascadeParams, adl_hit_profile, run_cascade
-from engine.instruments import default_catalogue
-from engine.population import PopulationParams, build_population
-from tui.demo import load_demo
+from adlwatch.engine.cascade import CascadeParams, adl_hit_profile, run_cascade
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.population import PopulationParams, build_population
+from adlwatch.tui.demo import load_demo
 
 
 def scenario(calibration: str):

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.margin import Leg, maintenance_margin, unrealized_pnl
-from engine.portfolio import MarginMode, Portfolio, Side
-from engine.risk import EngineInputs, RiskEngine, compute_account, compute_snapshot
-from engine.venues import VENUE_RULES
+from adlwatch.engine.margin import Leg, maintenance_margin, unrealized_pnl
+from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_account, compute_snapshot
+from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.factories import account, instrument, position
 
 INF = math.inf

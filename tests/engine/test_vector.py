@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.margin import Leg, solve_price
-from engine.vector import isolated_bankruptcy_prices, isolated_liquidation_prices
-from engine.venues import VENUE_RULES
+from adlwatch.engine.margin import Leg, solve_price
+from adlwatch.engine.vector import isolated_bankruptcy_prices, isolated_liquidation_prices
+from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.test_properties import make_instrument
 
 

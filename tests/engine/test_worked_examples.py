@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from engine import adl
-from engine.instruments import build_tiers
-from engine.margin import maintenance_margin, solve_price
-from engine.portfolio import MarginMode, Side
-from engine.risk import compute_account
-from engine.venues import binance, bybit, hyperliquid
+from adlwatch.engine import adl
+from adlwatch.engine.instruments import build_tiers
+from adlwatch.engine.margin import maintenance_margin, solve_price
+from adlwatch.engine.portfolio import MarginMode, Side
+from adlwatch.engine.risk import compute_account
+from adlwatch.engine.venues import binance, bybit, hyperliquid
 from tests.engine.factories import account, instrument, leg, position
 
 INF = math.inf

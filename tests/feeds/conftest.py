@@ -15,12 +15,12 @@ from collections.abc import Callable
 
 import pytest
 
-from feeds.connection import FeedClient
-from feeds.emulator import Emulator
-from feeds.events import Event, FeedStatus
-from feeds.queue import CoalescingQueue
-from feeds.registry import get_adapter
-from feeds.venue import Heartbeat
+from adlwatch.engine.events import Event, FeedStatus
+from adlwatch.feeds.connection import FeedClient
+from adlwatch.feeds.emulator import Emulator
+from adlwatch.feeds.queue import CoalescingQueue
+from adlwatch.feeds.registry import get_adapter
+from adlwatch.feeds.venue import Heartbeat
 
 SYMBOLS = {"binance": ["BTCUSDT"], "bybit": ["BTCUSDT"], "okx": ["BTC-USDT-SWAP"], "hyperliquid": ["BTC"]}
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import pytest
 
-from feeds.accounts.signed import SignedFollower
-from feeds.emulator import Emulator
-from feeds.emulator_private import EmuAccount, EmuPosition, PrivateEndpoints, install_private
-from feeds.events import Event, FeedStatus
-from feeds.keys import env_names
+from adlwatch.engine.events import Event, FeedStatus
+from adlwatch.feeds.accounts.signed import SignedFollower
+from adlwatch.feeds.emulator import Emulator
+from adlwatch.feeds.emulator_private import EmuAccount, EmuPosition, PrivateEndpoints, install_private
+from adlwatch.feeds.keys import env_names
 
 SECRETS = {
     "binance": ("bnKEYq7Xw2VqLmZ8rT4sPfDistinctA1b2", "bnSECRETz9Hj3KdN6mQx1WcEoDistinct7c8d", None),

@@ -22,11 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.instruments import default_catalogue
-from engine.portfolio import Portfolio
-from engine.risk import RiskEngine
-from feeds.accounts import fetch_followed, followers_for
-from feeds.accounts.hyperliquid import (
+from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition, MarkPrice
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.risk import RiskEngine
+from adlwatch.feeds.accounts import fetch_followed, followers_for
+from adlwatch.feeds.accounts.hyperliquid import (
     HyperliquidFollower,
     UserSocket,
     account_state,
@@ -34,9 +35,8 @@ from feeds.accounts.hyperliquid import (
     parse_user_frame,
     state_events,
 )
-from feeds.emulator_hyperliquid_user import install_hyperliquid_users
-from feeds.events import AccountState, Event, FeedStatus, ImportedPosition, MarkPrice
-from feeds.live import LiveSource
+from adlwatch.feeds.emulator_hyperliquid_user import install_hyperliquid_users
+from adlwatch.feeds.live import LiveSource
 from tests.feeds.conftest import FAST as FEED_FAST
 from tests.feeds.live_helpers import mark_of, run_until
 
@@ -188,7 +188,7 @@ def test_every_catalogue_coin_of_the_fixtures_is_checked():
 def test_unmodelled_cross_positions_are_held_at_the_venues_mark():
     """Each cross position adlwatch cannot model keeps its uPnL at the venue's mark and its maintenance
     margin (its bracket × value) in the cross account: the sums the engine holds, by hand."""
-    from engine.portfolio import with_account_states
+    from adlwatch.engine.portfolio import with_account_states
 
     state = account_state(load("vault_16_positions_2026-01-14.json"), ADDRESS, catalogue=CATALOGUE)
     pnl = maintenance = 0.0
@@ -456,7 +456,7 @@ async def test_a_malformed_address_is_refused_like_the_venue_does(emulator):
 async def test_an_account_whose_collateral_is_in_spot_says_so_with_every_state(emulator, mode):
     """Such an account's perp state is not its margin (the docs' account-abstraction page): the mode is
     asked once, and every state, fetched or pushed, carries the warning that the figures are off."""
-    from feeds.accounts.hyperliquid import mode_warning
+    from adlwatch.feeds.accounts.hyperliquid import mode_warning
 
     users = install_hyperliquid_users(emulator, {ADDRESS: load("btc_cross_2026-09-25.json")})
     users.modes[ADDRESS] = mode

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.accounts import binance, bybit, followers_for, okx
-from feeds.accounts.signed import (
+from adlwatch.engine.events import AccountState, FeedStatus
+from adlwatch.feeds.accounts import binance, bybit, followers_for, okx
+from adlwatch.feeds.accounts.signed import (
     READ_PATHS,
     BodyError,
     MapContext,
@@ -30,9 +31,15 @@ from feeds.accounts.signed import (
     send_read,
     signed_follower,
 )
-from feeds.emulator_private import PRIVATE_PATHS, EmuAccount, EmuPosition, binance_body, bybit_body, okx_body
-from feeds.events import AccountState, FeedStatus
-from feeds.keys import Credentials, Secret, load_credentials
+from adlwatch.feeds.emulator_private import (
+    PRIVATE_PATHS,
+    EmuAccount,
+    EmuPosition,
+    binance_body,
+    bybit_body,
+    okx_body,
+)
+from adlwatch.feeds.keys import Credentials, Secret, load_credentials
 from tests.feeds import private_fixtures
 from tests.feeds.private_fixtures import (
     SECRETS,

@@ -12,15 +12,23 @@ import json
 
 import pytest
 
-from feeds.bybit import (
+from adlwatch.engine.events import (
+    AdlAlert,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
+from adlwatch.feeds.bybit import (
     ADAPTER,
     ADL_ALERT_PATH,
     INSURANCE_PATH,
     TICKERS_PATH,
     adl_state,
 )
-from feeds.events import AdlAlert, FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
-from feeds.venue import RestPoll
+from adlwatch.feeds.venue import RestPoll
 
 TS = 1760325052630
 # ticker.mdx linear example (as quoted in exchanges.md §2.5)

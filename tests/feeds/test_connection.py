@@ -11,7 +11,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from feeds.connection import (
+from adlwatch.engine.events import FeedStatus, MarkPrice
+from adlwatch.feeds.connection import (
     _EARLY_LIMIT,
     Backoff,
     FeedClient,
@@ -19,8 +20,7 @@ from feeds.connection import (
     chunk_symbols,
     is_reconnect_notice,
 )
-from feeds.events import FeedStatus, MarkPrice
-from feeds.registry import get_adapter
+from adlwatch.feeds.registry import get_adapter
 
 
 def test_backoff_is_full_jitter_under_a_doubling_capped_ceiling_and_resets():

@@ -8,10 +8,10 @@ import socket
 import httpx
 import pytest
 
-from feeds.events import FeedStatus, MarkPrice
-from feeds.queue import CoalescingQueue
-from feeds.registry import get_adapter
-from feeds.rest import FeedError, RestPoller, fetch_marks
+from adlwatch.engine.events import FeedStatus, MarkPrice
+from adlwatch.feeds.queue import CoalescingQueue
+from adlwatch.feeds.registry import get_adapter
+from adlwatch.feeds.rest import FeedError, RestPoller, fetch_marks
 
 
 async def test_dropped_connection_is_reported_and_resubscribed(kit):

@@ -16,9 +16,16 @@ from dataclasses import replace
 
 import pytest
 
-from feeds.accounts.signed import SignedFollower, redact
-from feeds.events import AccountState, Event, FeedStatus, encode_event
-from feeds.keys import Credentials, MissingCredentials, Secret, env_names, keyring_username, load_credentials
+from adlwatch.engine.events import AccountState, Event, FeedStatus, encode_event
+from adlwatch.feeds.accounts.signed import SignedFollower, redact
+from adlwatch.feeds.keys import (
+    Credentials,
+    MissingCredentials,
+    Secret,
+    env_names,
+    keyring_username,
+    load_credentials,
+)
 from tests.feeds import private_fixtures
 from tests.feeds.private_fixtures import FAST, SECRETS, NoKeyring, env_for
 
@@ -77,7 +84,7 @@ def test_missing_key_is_one_line_naming_only_what_is_missing():
 
 
 def test_without_the_keyring_package_the_line_says_how_to_add_it(monkeypatch):
-    monkeypatch.setattr("feeds.keys._keyring_backend", lambda: None)
+    monkeypatch.setattr("adlwatch.feeds.keys._keyring_backend", lambda: None)
     with pytest.raises(MissingCredentials, match="install the optional 'keyring' package"):
         load_credentials("bybit", "main", env={})
 

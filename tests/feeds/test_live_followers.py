@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from feeds.events import AccountState, ImportedPosition
-from feeds.live import LiveSource
+from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.feeds.live import LiveSource
 from tests.feeds.conftest import FAST, emulator, no_internet  # noqa: F401  (fixtures)
 from tests.feeds.live_helpers import mark_of, run_until
 

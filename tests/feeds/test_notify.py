@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from engine.alerts import Alert
-from feeds.notify import Notifier, desktop_command, notify_desktop
+from adlwatch.engine.alerts import Alert
+from adlwatch.feeds.notify import Notifier, desktop_command, notify_desktop
 
 
 def fake_tool(folder, name: str, body: str) -> None:

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import json
 
-from feeds.events import AdlAlert, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
-from feeds.okx import ADAPTER, INSURANCE_PATH, MARK_PRICE_PATH, OPEN_INTEREST_PATH, is_reconnect_notice
-from feeds.venue import RestPoll
+from adlwatch.engine.events import AdlAlert, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.feeds.okx import (
+    ADAPTER,
+    INSURANCE_PATH,
+    MARK_PRICE_PATH,
+    OPEN_INTEREST_PATH,
+    is_reconnect_notice,
+)
+from adlwatch.feeds.venue import RestPoll
 
 NOTICE = ('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. '
           'Please reconnect.","connId":"a4d3ae55"}')

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.events import (
+from adlwatch.engine.events import (
     ADL_STATES,
     STATUS_STATES,
     AdlAlert,
@@ -30,8 +30,8 @@ from feeds.events import (
     decode_event,
     encode_event,
 )
-from feeds.registry import ADAPTERS
-from feeds.venue import RestPoll
+from adlwatch.feeds.registry import ADAPTERS
+from adlwatch.feeds.venue import RestPoll
 
 FRAMES = {venue: json.loads((Path(__file__).parent / "frames" / f"{venue}.json").read_text())
           for venue in ADAPTERS}
@@ -218,7 +218,7 @@ def test_unmutated_real_frames_are_all_clean(venue):
 
 def _emulator_frames(venue: str, ticks: int = 6, extra_fields: bool = False) -> list[str]:
     """What the loopback emulator pushes for two symbols, snapshot first where the venue has one."""
-    from feeds.emulator import EmuConnection, Emulator
+    from adlwatch.feeds.emulator import EmuConnection, Emulator
 
     emulator = Emulator(seed=3, keep_frames=False)
     emulator.set_extra_fields(extra_fields)
@@ -235,8 +235,8 @@ SAMPLES = {venue: FRAMES[venue]["ws"] + _emulator_frames(venue) + _emulator_fram
 def _general_path(venue: str):
     """``parse`` of a fresh parser with its typed fast path bypassed: the field-by-field path alone,
     behind the same never-raise guard."""
-    from feeds import binance
-    from feeds.wire import error_status, snippet
+    from adlwatch.feeds import binance
+    from adlwatch.feeds.wire import error_status, snippet
 
     parser = ADAPTERS[venue].new_parser()
     careful = binance._careful if venue == "binance" else parser._careful
@@ -271,7 +271,7 @@ def test_the_emulator_frames_take_the_fast_path(venue, monkeypatch):
     path (OKX open interest, every fifth tick, has no fast path)."""
     parser = ADAPTERS[venue].new_parser()
     if venue == "binance":
-        from feeds import binance
+        from adlwatch.feeds import binance
 
         monkeypatch.setattr(binance, "_careful", lambda *a: pytest.fail("general path taken"))
     else:
@@ -307,7 +307,7 @@ def test_a_parser_with_skip_gives_the_same_events_less_the_skipped_kinds(venue, 
 def test_a_bybit_delta_with_only_skipped_fields_still_names_its_contract():
     """The live connection's stale clock runs per contract, on events: a delta that changed only the
     index price keeps its events under the monitor's skip, so a quiet mark is not taken for a dead feed."""
-    from feeds.events import MONITOR_SKIPS
+    from adlwatch.engine.events import MONITOR_SKIPS
 
     lean = ADAPTERS["bybit"].new_parser(MONITOR_SKIPS)
     snapshot = {"topic": "tickers.BTCUSDT", "type": "snapshot", "ts": 1, "cs": 1,
@@ -327,7 +327,7 @@ def test_a_bybit_delta_with_only_skipped_fields_still_names_its_contract():
 def test_the_monitor_skip_drops_what_the_full_parser_builds(venue):
     """Not vacuous: the emulator's frames do carry index prices or funding rates (all venues but OKX,
     whose mark channel has neither), and the monitor's parser builds none of them."""
-    from feeds.events import MONITOR_SKIPS
+    from adlwatch.engine.events import MONITOR_SKIPS
 
     full, lean = ADAPTERS[venue].new_parser(), ADAPTERS[venue].new_parser(MONITOR_SKIPS)
     frames = _emulator_frames(venue)

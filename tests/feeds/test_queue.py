@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.events import AdlAlert, FeedStatus, MarkPrice, OpenInterest
-from feeds.queue import CoalescingQueue, QueueClosed
+from adlwatch.engine.events import AdlAlert, FeedStatus, MarkPrice, OpenInterest
+from adlwatch.feeds.queue import CoalescingQueue, QueueClosed
 
 
 def mark(symbol: str, price: float, venue: str = "binance") -> MarkPrice:
@@ -118,7 +118,7 @@ def test_queue_never_exceeds_its_bound_and_without_drops_delivers_each_symbols_l
 
 
 def test_a_followed_accounts_states_coalesce_per_account():
-    from feeds.events import AccountState
+    from adlwatch.engine.events import AccountState
 
     queue = CoalescingQueue()
 

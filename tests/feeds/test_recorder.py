@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.events import FeedStatus, InsuranceFund, MarkPrice, OpenInterest
-from feeds.queue import CoalescingQueue
-from feeds.recorder import (
+from adlwatch.engine.events import FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.feeds.queue import CoalescingQueue
+from adlwatch.feeds.recorder import (
     Recorder,
     RecordingError,
     encode_line,
@@ -16,7 +16,7 @@ from feeds.recorder import (
     recording_parts,
     replay_events,
 )
-from feeds.tail import run_record
+from adlwatch.feeds.tail import run_record
 
 
 def test_lines_are_exactly_the_design_format(tmp_path):
@@ -163,7 +163,7 @@ async def test_emulator_serves_a_recording_in_the_live_protocol(kit, tmp_path):
             await feed.wait_for(kit.kind("mark_price"), count=8)
     recorded = [frame for _, _, frame, _ in read_recording(path)]
 
-    from feeds.emulator import Emulator
+    from adlwatch.feeds.emulator import Emulator
 
     replayed = []
     # Every mark, none coalesced: frames read together would otherwise replace each other in the queue.
@@ -189,7 +189,7 @@ def _line_by_line(path) -> list[tuple]:
     last line dropped, a bad line raised (here: returned as ("error", its number))."""
     import msgspec
 
-    from feeds.recorder import _decoder
+    from adlwatch.feeds.recorder import _decoder
 
     out = []
     raw_lines = path.read_bytes().split(b"\n")
@@ -227,7 +227,7 @@ _odd_lines = st.sampled_from([
 @given(lines=st.lists(st.one_of(_good_lines, _good_lines, _odd_lines), max_size=14), newline_at_end=st.booleans(),
        crlf=st.booleans(), chunk=st.integers(1, 200))
 def test_chunked_reading_is_line_by_line_reading(tmp_path_factory, monkeypatch, lines, newline_at_end, crlf, chunk):
-    from feeds import recorder
+    from adlwatch.feeds import recorder
 
     monkeypatch.setattr(recorder, "_CHUNK_BYTES", chunk)
     path = tmp_path_factory.mktemp("chunks") / "raw.jsonl"
@@ -261,7 +261,7 @@ def test_lines_that_only_add_up_to_one_object_each_are_still_bad_lines(tmp_path,
 
 
 def test_a_line_longer_than_a_chunk_and_a_gzip_file_read_whole(tmp_path, monkeypatch):
-    from feeds import recorder
+    from adlwatch.feeds import recorder
 
     monkeypatch.setattr(recorder, "_CHUNK_BYTES", 16)
     path = tmp_path / "raw.jsonl.gz"
@@ -273,7 +273,7 @@ def test_a_line_longer_than_a_chunk_and_a_gzip_file_read_whole(tmp_path, monkeyp
 
 
 def test_recording_events_are_replay_events_listed(tmp_path):
-    from feeds.recorder import recording_events
+    from adlwatch.feeds.recorder import recording_events
 
     path = tmp_path / "raw.jsonl"
     frames = json.loads((Path(__file__).parent / "frames" / "bybit.json").read_text())["ws"]

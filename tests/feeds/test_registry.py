@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from feeds.events import FeedStatus
-from feeds.registry import ADAPTERS, get_adapter
-from feeds.venue import Heartbeat, RestPoll
+from adlwatch.engine.events import FeedStatus
+from adlwatch.feeds.registry import ADAPTERS, get_adapter
+from adlwatch.feeds.venue import Heartbeat, RestPoll
 
 
 def test_four_venues_by_name():

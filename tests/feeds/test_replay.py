@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InputError
-from feeds.events import FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
-from feeds.replay import (
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
+from adlwatch.feeds.replay import (
     KLINE_COLUMNS,
     TARDIS_COLUMNS,
     ReplayData,
@@ -293,7 +293,7 @@ def test_gzip_raw_recording_gives_the_same_events(tmp_path):
 def test_progress_counts_up_to_the_whole_file_and_changes_nothing(tmp_path, monkeypatch, gz):
     """A reader who waits hears the share read after every chunk: rising, ending at 1, and the events
     are those of a load without it (plain and gzip, where the share is of the compressed bytes)."""
-    from feeds import recorder
+    from adlwatch.feeds import recorder
 
     monkeypatch.setattr(recorder, "_CHUNK_BYTES", 512)  # several chunks from the small fixture
     path = tmp_path / ("raw.jsonl.gz" if gz else "raw.jsonl")

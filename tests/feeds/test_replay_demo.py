@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from feeds import demo_build
-from feeds.events import MarkPrice
-from feeds.replay import load_replay
+from adlwatch.engine.events import MarkPrice
+from adlwatch.feeds import demo_build
+from adlwatch.feeds.replay import load_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tui" / "data" / "demo_recording.jsonl.gz"

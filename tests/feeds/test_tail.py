@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
-from feeds.events import decode_event
-from feeds.recorder import Recorder
-from feeds.tail import format_event, run_tail
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import decode_event
+from adlwatch.feeds.recorder import Recorder
+from adlwatch.feeds.tail import format_event, run_tail
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = {
@@ -157,7 +157,7 @@ async def _readline(proc: subprocess.Popen, timeout: float = 10.0) -> str:
 
 async def test_ctrl_c_stops_the_tail_command_cleanly_with_exit_0():
     port = free_port()
-    proc = _spawn(["-m", "tui.cli", "tail", "binance", "BTCUSDT", "--json",
+    proc = _spawn(["-m", "adlwatch.tui.cli", "tail", "binance", "BTCUSDT", "--json",
                    "--ws-url", f"ws://127.0.0.1:{port}", "--rest-url", f"http://127.0.0.1:{port}"])
     try:
         first = await _readline(proc)
@@ -174,7 +174,7 @@ async def test_ctrl_c_stops_the_tail_command_cleanly_with_exit_0():
 
 
 async def test_emulator_runs_standalone_and_serves_a_tail(tmp_path):
-    proc = _spawn(["-m", "feeds.emulator", "--port", "0", "--interval", "0.05"])
+    proc = _spawn(["-m", "adlwatch.feeds.emulator", "--port", "0", "--interval", "0.05"])
     try:
         lines = [await _readline(proc) for _ in range(5)]
         found = [re.match(r"(\w+) ws=(\S+) rest=(\S+)", line).groups() for line in lines[:4]]

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.instruments import build_tiers, default_catalogue
-from feeds.tiers import (
+from adlwatch.engine.instruments import build_tiers, default_catalogue
+from adlwatch.feeds.tiers import (
     BINANCE_SKIP,
     describe,
     load_catalogue,

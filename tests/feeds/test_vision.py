@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError
-from feeds.events import MarkPrice, OpenInterest
-from feeds.vision import (
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import MarkPrice, OpenInterest
+from adlwatch.feeds.vision import (
     check_date,
     default_cache_dir,
     download_day,

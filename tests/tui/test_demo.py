@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from engine.risk import RiskEngine
-from feeds import portfolio_store
-from feeds.replay import ReplaySource
-from tui.cli import demo_path
-from tui.demo import load_demo
+from adlwatch.engine.risk import RiskEngine
+from adlwatch.feeds import portfolio_store
+from adlwatch.feeds.replay import ReplaySource
+from adlwatch.tui.cli import demo_path
+from adlwatch.tui.demo import load_demo
 
 
 def test_headless_demo_replay_reaches_the_end_with_the_expected_liquidation_crossing():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from feeds.events import AccountState, FeedStatus, ImportedPosition, MarkPrice
-from feeds.portfolio_store import parse
+from adlwatch.engine.events import AccountState, FeedStatus, ImportedPosition, MarkPrice
+from adlwatch.feeds.portfolio_store import parse
+from adlwatch.tui.app import AdlwatchApp
+from adlwatch.tui.screens.alerts import AlertLogScreen
+from adlwatch.tui.widgets.panels import AlertsPanel, FeedsPanel, HedgesPanel
 from tests.tui.test_app import ListSource, cell, started
-from tui.app import AdlwatchApp
-from tui.screens.alerts import AlertLogScreen
-from tui.widgets.panels import AlertsPanel, FeedsPanel, HedgesPanel
 
 PORTFOLIO = """
 [alerts]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from feeds.live import LiveSource
-from feeds.portfolio_store import parse
+from adlwatch.feeds.live import LiveSource
+from adlwatch.feeds.portfolio_store import parse
+from adlwatch.tui.app import AdlwatchApp
 from tests.cli.test_check_cli import PORTFOLIO
 from tests.feeds.conftest import FAST, emulator, fast_heartbeat, no_internet  # noqa: F401  (fixtures)
-from tui.app import AdlwatchApp
 
 HEALTHY = ("connected", "subscribed")
 ONLY_BINANCE = PORTFOLIO.split("[[account]]\nvenue = \"hyperliquid\"")[0]

@@ -8,17 +8,17 @@ from hypothesis import strategies as st
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from adlwatch.engine.events import MarkPrice
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.feeds.portfolio_store import parse
+from adlwatch.tui import format as fmt
+from adlwatch.tui.app import AdlwatchApp
+from adlwatch.tui.widgets.chart import envelope
+from adlwatch.tui.widgets.panels import Grid
+from adlwatch.tui.widgets.positions import PositionsTable
 from benchmarks.engine_bench import fifty_position_portfolio
-from engine.portfolio import Portfolio
-from feeds.events import MarkPrice
-from feeds.portfolio_store import parse
 from tests.cli.test_check_cli import PORTFOLIO
 from tests.tui.test_app import marks_source, started
-from tui import format as fmt
-from tui.app import AdlwatchApp
-from tui.widgets.chart import envelope
-from tui.widgets.panels import Grid
-from tui.widgets.positions import PositionsTable
 
 T0 = 1_700_000_000_000
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from feeds.portfolio_store import parse
+from adlwatch.feeds.portfolio_store import parse
+from adlwatch.tui.app import AdlwatchApp
 from tests.cli.test_check_cli import PORTFOLIO
 from tests.tui.test_app import marks_source
-from tui.app import AdlwatchApp
 
 FIXED_CLOCK = 1_700_000_003.0  # 3 s after the test marks' exchange time
 
@@ -52,10 +52,10 @@ def test_edit_form(snap_compare):
 
 
 def test_demo_main_screen_at_a_fixed_replay_time(snap_compare):
-    from feeds import portfolio_store
-    from feeds.replay import ReplaySource
-    from tui.cli import demo_path
-    from tui.demo import DEMO_NOTE, load_demo
+    from adlwatch.feeds import portfolio_store
+    from adlwatch.feeds.replay import ReplaySource
+    from adlwatch.tui.cli import demo_path
+    from adlwatch.tui.demo import DEMO_NOTE, load_demo
 
     t_ms = 1760130960000  # 21:16:00 UTC, mid-crash
     source = ReplaySource(load_demo(), speed=60.0, playing=False)

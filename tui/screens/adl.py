@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui import format as fmt
+from adlwatch.tui import format as fmt
 
 
 class AdlScreen(ModalScreen[None]):

@@ -10,8 +10,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plot import HiResMode, PlotWidget
 
-from engine.cascade import POLICIES, CascadeResult
-from tui import format as fmt
+from adlwatch.engine.cascade import POLICIES, CascadeResult
+from adlwatch.tui import format as fmt
 
 
 def usd(x: float) -> str:

@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
 
-from tui import format as fmt
-from tui.state import ViewState
+from adlwatch.tui import format as fmt
+from adlwatch.tui.state import ViewState
 
 NO_POSITION = "no position selected"
 

@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui import format as fmt
-from tui.state import ViewState
+from adlwatch.tui import format as fmt
+from adlwatch.tui.state import ViewState
 
 SPARK = "▁▂▃▄▅▆▇█"
 

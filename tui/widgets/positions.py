@@ -22,9 +22,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.risk import PositionRisk
-from tui import format as fmt
-from tui.state import ViewState
+from adlwatch.engine.risk import PositionRisk
+from adlwatch.tui import format as fmt
+from adlwatch.tui.state import ViewState
 
 # A cell is a few (text, Rich style) spans: most have one, the lights two.
 Span = tuple[str, str]

@@ -1,11 +1,11 @@
-"""Normalized feed events: the only thing that crosses from feeds/ into the engine.
+"""Normalized events: the only thing that crosses from feeds/ into the engine.
 
 Every event is a small frozen msgspec Struct. Encoded with ``encode_event`` it is exactly one
 line of the ``adlwatch tail --json`` contract in DESIGN.md (``type`` first, then ``venue, symbol,
 ts, recv_ns`` and the type's own fields).
 
-The engine never imports this module: it dispatches on the class-level ``kind`` string, so the
-engine stays free of I/O types.
+They are engine types: feeds/ builds them from the venues' bytes, the engine dispatches on their
+classes, and nothing here does I/O.
 """
 
 from __future__ import annotations
