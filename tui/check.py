@@ -256,7 +256,7 @@ def run_check(
     title: str | None = None,
 ) -> int:
     from adlwatch.feeds import portfolio_store
-    from adlwatch.tui.cli import user_catalogue
+    from adlwatch.tui.catalogue import user_catalogue
 
     portfolio = portfolio_store.load(portfolio_path, user_catalogue())
     portfolio, accounts_ok = import_followed(portfolio, offline, err)

@@ -13,6 +13,7 @@ from typing import TextIO
 from adlwatch import __version__
 from adlwatch.engine.errors import InputError
 from adlwatch.tui import watch as watch_command
+from adlwatch.tui.catalogue import user_catalogue
 from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
 
 VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
@@ -75,20 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--ws-url", help=argparse.SUPPRESS)
     record.add_argument("--rest-url", help=argparse.SUPPRESS)
     return parser
-
-
-def user_catalogue():
-    """The bundled tier tables, with those refreshed by ``adlwatch tiers --refresh`` in their place.
-
-    A broken cache file is skipped with one warning line on stderr; the bundled tables stay.
-    """
-    from adlwatch.feeds.tiers import load_catalogue
-
-    warnings: list[str] = []
-    catalogue = load_catalogue(warnings=warnings)
-    for line in warnings:
-        print(f"adlwatch: tier cache: {line}", file=sys.stderr)
-    return catalogue
 
 
 def run_tiers(refresh: bool, venues: list[str]) -> int:

@@ -73,7 +73,7 @@ def load_path(path: Path, venue: str, symbol: str) -> list[float]:
 
 
 def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from adlwatch.tui.cli import user_catalogue
+    from adlwatch.tui.catalogue import user_catalogue
 
     if args.policy not in POLICIES:
         raise InputError(f"unknown policy; known: {', '.join(POLICIES)}", field="--policy", value=args.policy)

@@ -68,7 +68,7 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
               clock: Callable[[], float] = time.time) -> int:
     """Watch until ``--duration`` passes or Ctrl-C; the exit code as in the module docstring."""
     from adlwatch.feeds import portfolio_store
-    from adlwatch.tui.cli import user_catalogue
+    from adlwatch.tui.catalogue import user_catalogue
 
     snapshots_s = _positive(args.snapshots, "--snapshots")
     duration_s = _positive(args.duration, "--duration")
