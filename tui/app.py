@@ -1,16 +1,16 @@
 """The adlwatch monitor: one screen, data pushed down, intent sent up.
 
 Feed events arrive from a source (live sockets or a replay) in a worker and go straight into the
-incremental ``RiskEngine``; a 10 Hz timer takes the latest snapshot (or, during a what-if, the
-hypothetical one from ``engine.shocks``) and hands one ``ViewState`` to every panel. Widgets only
-format what the engine computed.
+``Monitor`` (engine/monitor.py: the engine, the feeds' health, the histories, the alerts); a 10 Hz
+timer asks it for its state (during a what-if, with the hypothetical snapshot) and sets the app's
+``view``, which every panel is bound to (``data_bind``). The app composes, routes keys and keeps only
+what the screen itself chose (the selected row, the charted market). Widgets only format.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,10 +18,11 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Footer, Header
 
-from adlwatch.engine.alerts import AlertBook, AlertRules, evaluate, with_feed_status, with_venue_alert
 from adlwatch.engine.errors import InputError
+from adlwatch.engine.monitor import Monitor, MonitorState, ReplayState
 from adlwatch.engine.portfolio import (
     Portfolio,
     remove_account,
@@ -31,12 +32,11 @@ from adlwatch.engine.portfolio import (
     with_wallet,
     without_position,
 )
-from adlwatch.engine.risk import RiskEngine, RiskSnapshot, ShockSpec
-from adlwatch.engine.shocks import apply_shocks, shock
+from adlwatch.engine.risk import RiskSnapshot
+from adlwatch.engine.shocks import shock
 from adlwatch.tui.screens.edit import PositionForm
 from adlwatch.tui.screens.help import HelpScreen
 from adlwatch.tui.screens.prompt import PercentScreen
-from adlwatch.tui.state import FeedState, History, ReplayState, ViewState
 from adlwatch.tui.widgets.chart import MarkChart
 from adlwatch.tui.widgets.panels import (
     AccountsPanel,
@@ -106,6 +106,11 @@ class AdlwatchApp(App[None]):
         Binding("q", "quit", "quit"),
     ]
 
+    # Pushed down to the widgets (data_bind): the monitor's state, the selected position, the source.
+    view: var[MonitorState | None] = var(None, always_update=True)
+    selected: var[str | None] = var(None)  # the selected position's key ("account:index")
+    source_label: var[str] = var("")
+
     def __init__(
         self,
         portfolio: Portfolio,
@@ -120,67 +125,42 @@ class AdlwatchApp(App[None]):
         notifier: Any = None,
     ) -> None:
         super().__init__()
-        self.catalogue = catalogue
-        self.note = note
         self.start_ms = start_ms
-        self.portfolio = portfolio
         self.portfolio_path = portfolio_path
-        self._chart_market: tuple[str, str] | None = None  # the contract charted while nothing is held (g)
         self.source = source
         self.autoplay = autoplay
         self._clock = clock
-        self.engine = RiskEngine(portfolio, catalogue)
-        self.history = History()
-        self.alert_rules = AlertRules.from_data(portfolio.alerts) if portfolio.alerts else AlertRules()
-        self._alert_book = AlertBook()
-        self._feed_health: Any = {}
-        self._venue_alert_states: Any = {}
-        self.alert_log: deque = deque(maxlen=200)
-        if notifier is None and self.alert_rules.desktop and not self.is_replay:
+        self.monitor = Monitor(portfolio, catalogue=catalogue, replay=self.is_replay)
+        if notifier is None and self.monitor.rules.desktop and not self.is_replay:
             from adlwatch.feeds.notify import Notifier
 
             notifier = Notifier(bell=False, desktop=True)  # the bell is Textual's own (App.bell)
         self._notifier = notifier
-        self.shocks: tuple[ShockSpec, ...] = ()
-        self.shock_scope = "selected"
-        self._venue_state: dict[str, tuple[str, str]] = {}  # last non-stale status and its detail
-        self._stale: dict[str, set[str]] = {}  # symbols reported stale and not heard from since
-        self._stale_detail: dict[str, str] = {}
-        self._last_mark: dict[str, int] = {}
-        self._adl_alerts: dict[tuple[str, str], str] = {}
-        # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
-        self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
-        self._dirty = True
-        self._selected: str | None = None
-        self._hypothetical: RiskSnapshot | None = None
-        self.view: ViewState | None = None
+        self.source_label = " · ".join(x for x in (getattr(source, "label", "") or "no feed", note) if x)
+        self._chart_market: tuple[str, str] | None = None  # the contract charted while nothing is held (g)
+        self._chosen: str | None = None  # the position the user put the table's cursor on
+        self._dirty = True  # UI state changed (selection, replay controls): redraw at the next tick
+        self._drawn_version = -1  # the monitor's version last drawn
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The portfolio as the user keeps it (the monitor's)."""
+        return self.monitor.portfolio
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ShockBanner(id="banner")
-        positions = PositionsTable(id="positions")
-        positions.border_title = "positions"
-        yield positions
+        yield ShockBanner(id="banner").data_bind(AdlwatchApp.view)
+        yield PositionsTable(id="positions").data_bind(AdlwatchApp.view)
         with Horizontal(id="lower"):
-            yield MarkChart(id="chart")
+            yield MarkChart(id="chart").data_bind(AdlwatchApp.view, AdlwatchApp.selected)
             with Vertical(id="side"):
-                accounts = AccountsPanel(id="accounts")
-                accounts.border_title = "cross accounts"
-                yield accounts
-                funds = FundsPanel(id="funds")
-                funds.border_title = "insurance fund / open interest"
-                yield funds
-                feeds = FeedsPanel(id="feeds")
-                feeds.border_title = "feeds"
-                yield feeds
-                hedges = HedgesPanel(id="hedges")
-                hedges.border_title = "hedges: net, and if one leg were ADL'd now"
-                yield hedges
-                alerts = AlertsPanel(id="alerts")
-                alerts.border_title = "alerts (A: the log)"
-                yield alerts
-        yield ReplayBar(id="replay-bar")
+                yield AccountsPanel(id="accounts").data_bind(AdlwatchApp.view)
+                yield FundsPanel(id="funds").data_bind(AdlwatchApp.view)
+                yield FeedsPanel(id="feeds").data_bind(AdlwatchApp.view, AdlwatchApp.source_label)
+                yield HedgesPanel(id="hedges").data_bind(AdlwatchApp.view)
+                yield AlertsPanel(id="alerts").data_bind(AdlwatchApp.view)
+        yield ReplayBar(id="replay-bar").data_bind(AdlwatchApp.view, AdlwatchApp.source_label)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -202,68 +182,23 @@ class AdlwatchApp(App[None]):
 
     def on_feed_event(self, event: Any) -> None:
         """Called for every event, in the app's loop; cheap: the engine defers the maths."""
-        kind = getattr(event, "kind", None)
-        self.engine.apply(event)
-        if kind == "mark_price":
-            t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
-            self.history.add_mark((event.venue, event.symbol), t_ms, event.price)
-            self._last_mark[event.venue] = t_ms
-            self._stale.setdefault(event.venue, set()).discard(event.symbol)
-            if self._venue_state.get(event.venue, ("", ""))[0] in ("", "error", "disconnected"):
-                self._venue_state[event.venue] = ("replay" if self.is_replay else "connected", "")
-        elif kind == "account_state":
-            # A key that can trade is shouted by the alert rules (once), from the snapshot's warnings.
-            self._account_feeds[(event.venue, event.symbol)] = ("connected", "")
-        elif kind == "status" and event.symbol.startswith("account:"):
-            self._feed_health = with_feed_status(self._feed_health, event, self._now_s())
-            self._account_feeds[(event.venue, event.symbol.removeprefix("account:"))] = (event.state, event.detail)
-        elif kind == "status":
-            self._feed_health = with_feed_status(self._feed_health, event, self._now_s())
-            if event.state == "stale":
-                self._stale.setdefault(event.venue, set()).add(event.symbol)
-                self._stale_detail[event.venue] = event.detail
-            else:
-                self._venue_state[event.venue] = (event.state, event.detail)
-                if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
-                    self._stale.pop(event.venue, None)
-        elif kind == "adl_alert":
-            self._venue_alert_states = with_venue_alert(self._venue_alert_states, event)
-            key = (event.venue, event.symbol)
-            if event.state == "normal":
-                self._adl_alerts.pop(key, None)
-            else:
-                self._adl_alerts[key] = event.state
-        self._dirty = True
+        self.monitor.apply(event, self._now_s())
 
     # -- view out ----------------------------------------------------------------------------
     @property
     def is_replay(self) -> bool:
         return self.source is not None and hasattr(self.source, "seek")
 
-    def current_snapshot(self) -> RiskSnapshot:
-        """What the table shows: the live snapshot, or the hypothetical one while shocked."""
-        live = self.engine.snapshot()
-        if not self.shocks:
-            return live
-        return apply_shocks(self.engine.inputs(), self.shocks)
-
     def _now_s(self) -> float:
-        """The clock alerts run on: the replay's, or the wall clock."""
+        """The clock the monitor runs on: the replay's, or the wall clock."""
         return self.source.position_ms / 1000 if self.is_replay else self._clock()
 
     def check_alerts(self) -> None:
-        """Evaluate the alert rules on the live snapshot (never a what-if): log, bell, notify."""
-        book, alerts = evaluate(self._alert_book, self.engine.snapshot(), self._feed_health,
-                                self._venue_alert_states, self.alert_rules, self._now_s())
-        self._alert_book = book
-        if not alerts:
-            return
-        self.alert_log.extend(alerts)
-        self._dirty = True
-        fired = [a for a in alerts if a.state == "fired"]
+        """The monitor's alert rules, evaluated now: ring and notify what fired."""
+        fired = [a for a in self.monitor.evaluate(self._now_s()) if a.state == "fired"]
         if not fired:
             return
-        if self.alert_rules.bell:
+        if self.monitor.rules.bell:
             self.bell()
         if self.is_replay:
             return  # a replay's alerts are history: the panel and the log (A) show them, no pop-ups
@@ -274,73 +209,25 @@ class AdlwatchApp(App[None]):
                 self._notifier.deliver(alert)
 
     def refresh_view(self) -> None:
+        """The 10 Hz tick: alerts, then the monitor's state pushed down when something moved."""
         replay = self._replay_state()
         self.check_alerts()
-        if not self._dirty and not (replay and replay.playing):
+        if not self._dirty and self.monitor.version == self._drawn_version and not (replay and replay.playing):
             return
         self._dirty = False
-        live = self.engine.snapshot()
-        shown = self.current_snapshot()
-        for c in live.contracts:
-            if c.fund_to_oi is not None:
-                self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
+        self._drawn_version = self.monitor.version
+        shown = self.monitor.shown()
         selected = self._selected_key(shown)
-        chart_key = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
-        if chart_key is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
-            chart_key = self._charted_market(self.history.keys())
-        # Only the charted contract's history is copied into the view (the others stay in History).
-        marks = {chart_key: self.history.series(chart_key)} if chart_key is not None else {}
-        now_ms = replay.position_ms if replay else int(self._clock() * 1000)
-        self.view = ViewState(
-            snapshot=shown,
-            live=live,
-            shocks=self.shocks,
-            shock_scope=self.shock_scope,
-            feeds=self._feed_states(),
-            replay=replay,
-            now_ms=now_ms,
-            mark_history=marks,
-            fund_history=self.history.funds(),
-            adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
-            alerts=tuple(self.alert_log)[-50:],
-            hedges=live.hedges,
-            source_label=" · ".join(x for x in (getattr(self.source, "label", "") or "no feed", self.note) if x),
-        )
-        self._push(self.view, selected)
-
-    def _feed_states(self) -> tuple[FeedState, ...]:
-        out = []
-        for venue in sorted(set(self._venue_state) | set(self._last_mark) | set(self._stale)):
-            state, detail = self._venue_state.get(venue, ("connected", ""))
-            stale = sorted(self._stale.get(venue, ()))
-            if stale and state not in ("disconnected", "error"):
-                state, detail = "stale", f"{', '.join(stale)}: {self._stale_detail.get(venue, 'no data')}"
-            out.append(FeedState(venue, state, detail, self._last_mark.get(venue)))
-        for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
-            label = f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
-            out.append(FeedState(label, state, detail, None))
-        return tuple(out)
-
-    def _push(self, view: ViewState, selected: str | None) -> None:
-        # Query the main screen, not whichever modal is on top.
-        main = self.screen_stack[0]
-        main.query_one(ShockBanner).show(view)
-        table = main.query_one(PositionsTable)
-        # The venue's columns beside ours need ~30 more cells: narrower terminals get the compact table.
-        wide_enough = 185 if any(p.imported for p in view.snapshot.positions) else 150
-        table.show(view, compact=self.size.width < wide_enough)
-        main.query_one(AccountsPanel).show(view)
-        main.query_one(FundsPanel).show(view)
-        main.query_one(FeedsPanel).show(view)
-        main.query_one(HedgesPanel).show(view)
-        main.query_one(AlertsPanel).show(view)
-        main.query_one(ReplayBar).show(view)
-        main.query_one(MarkChart).show(view, table.selected_key or selected)
+        chart = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
+        if chart is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
+            chart = self._charted_market(self.monitor.markets())
+        self.selected = selected
+        self.view = self.monitor.state(self._now_s(), chart=chart, replay=replay)
 
     def _selected_key(self, snapshot: RiskSnapshot) -> str | None:
         keys = [f"{p.account}:{p.index}" for p in snapshot.positions]
-        if self._selected in keys:
-            return self._selected
+        if self._chosen in keys:
+            return self._chosen
         return keys[0] if keys else None
 
     def _replay_state(self) -> ReplayState | None:
@@ -351,13 +238,13 @@ class AdlwatchApp(App[None]):
 
     @on(PositionsTable.Selected)
     def _on_selected(self, message: PositionsTable.Selected) -> None:
-        if message.key != self._selected:
-            self._selected = message.key
+        if message.key != self._chosen:
+            self._chosen = message.key
             self._dirty = True
 
     # -- what-if shocks ----------------------------------------------------------------------
     def selected_position(self):
-        snap = self.engine.snapshot()
+        snap = self.monitor.live()
         key = self.screen_stack[0].query_one(PositionsTable).selected_key or self._selected_key(snap)
         return next((p for p in snap.positions if f"{p.account}:{p.index}" == key), None)
 
@@ -365,7 +252,7 @@ class AdlwatchApp(App[None]):
         self.add_shock(float(pct))
 
     def add_shock(self, pct: float) -> None:
-        if self.shock_scope == "all":
+        if self.monitor.shock_scope == "all":
             spec = shock(pct)
         else:
             risk = self.selected_position()
@@ -373,8 +260,7 @@ class AdlwatchApp(App[None]):
                 self.notify("no position selected", severity="warning")
                 return
             spec = shock(pct, venue=risk.venue, symbol=risk.symbol)
-        self.shocks = (*self.shocks, spec)
-        self._dirty = True
+        self.monitor.add_shock(spec)
         self.refresh_view()
 
     def action_shock_typed(self) -> None:
@@ -389,20 +275,19 @@ class AdlwatchApp(App[None]):
                 return
             self.add_shock(pct)
 
-        scope = "all marks" if self.shock_scope == "all" else "the selected symbol"
+        scope = "all marks" if self.monitor.shock_scope == "all" else "the selected symbol"
         self.push_screen(PercentScreen(f"Shock {scope} by how many percent? (-12.5 = a 12.5% fall)", "-10"), done)
 
     def action_toggle_scope(self) -> None:
-        self.shock_scope = "all" if self.shock_scope == "selected" else "selected"
-        self.notify(f"shock keys now move {'all marks' if self.shock_scope == 'all' else 'the selected symbol'}")
-        self._dirty = True
+        self.monitor.set_shock_scope("all" if self.monitor.shock_scope == "selected" else "selected")
+        self.notify(f"shock keys now move {'all marks' if self.monitor.shock_scope == 'all' else 'the selected symbol'}")
 
     def action_chart_next(self) -> None:
         """With nothing held, the chart shows one contract's mark: the next one, in (venue, symbol) order."""
-        if self.engine.snapshot().positions:
+        if self.monitor.live().positions:
             self.notify("the chart follows the selected position (move the table's cursor)")
             return
-        markets = self.history.keys()
+        markets = self.monitor.markets()
         if not markets:
             self.notify("no marks yet", severity="warning")
             return
@@ -415,8 +300,7 @@ class AdlwatchApp(App[None]):
         return self._chart_market if self._chart_market in markets else next(iter(markets), None)
 
     def action_live(self) -> None:
-        self.shocks = ()
-        self._dirty = True
+        self.monitor.set_shocks(())
         self.refresh_view()
 
     # -- replay controls ---------------------------------------------------------------------
@@ -455,14 +339,7 @@ class AdlwatchApp(App[None]):
         source = self.source
         t_ms = max(source.start_ms, min(source.end_ms, t_ms))
         if t_ms < source.position_ms:
-            self.engine = RiskEngine(self.portfolio, self.catalogue)
-            self.history.clear()
-            self._alert_book = AlertBook()
-            self._feed_health, self._venue_alert_states = {}, {}
-            self._venue_state.clear()
-            self._stale.clear()
-            self._last_mark.clear()
-            self._adl_alerts.clear()
+            self.monitor.restart()
             source.seek(t_ms)
             for event in source.events_until(t_ms):
                 self.on_feed_event(event)
@@ -503,9 +380,9 @@ class AdlwatchApp(App[None]):
         if risk is None or risk.mark_price is None:
             self.notify("select a position with a mark first", severity="warning")
             return
-        inputs = self.engine.inputs()
+        inputs = self.monitor.inputs()
         what_ifs = quantile_what_ifs(inputs, risk.account, risk.index)
-        instrument = self.engine.portfolio.accounts[risk.account].positions[risk.index].instrument
+        instrument = inputs.portfolio.accounts[risk.account].positions[risk.index].instrument
         anchor = (inputs.anchors or {}).get((risk.venue, risk.symbol), risk.mark_price)
         sample = build_population(instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
         oi = inputs.open_interest.get((risk.venue, risk.symbol))
@@ -529,13 +406,13 @@ class AdlwatchApp(App[None]):
         if risk is None or risk.mark_price is None:
             self.notify("select a position with a mark first", severity="warning")
             return
-        shown = self.current_snapshot()
+        shown = self.monitor.shown()
         mark = next((p.mark_price for p in shown.positions if p.account == risk.account and p.index == risk.index), risk.mark_price)
-        inputs = self.engine.inputs()
+        inputs = self.monitor.inputs()
         oi = inputs.open_interest.get((risk.venue, risk.symbol))
         contract = next((c for c in shown.contracts if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)
         fund = contract.fund_balance_usd if contract and contract.fund_balance_usd is not None else 0.0
-        held = [p for a in self.engine.portfolio.accounts for p in a.positions
+        held = [p for a in inputs.portfolio.accounts for p in a.positions
                 if (p.venue, p.symbol) == (risk.venue, risk.symbol)]
         instrument = held[0].instrument if held else None
 
@@ -552,16 +429,14 @@ class AdlwatchApp(App[None]):
                     fates.append(f"{label}: safe")
             return result, fates
 
-        where = "the hypothetical mark" if self.shocks else "the mark"
+        where = "the hypothetical mark" if self.monitor.shocks else "the mark"
         fund_note = "" if contract and contract.fund_balance_usd is not None else " · fund unknown here: 0 (worst case)"
         self.push_screen(CascadeScreen(f"{risk.venue} {risk.symbol} from {where} {mark:,.6g}{fund_note}", run))
 
     # -- portfolio editing -------------------------------------------------------------------
     def set_portfolio(self, portfolio: Portfolio) -> None:
         """Swap in an edited portfolio: the engine keeps its marks; the file is saved atomically."""
-        self.portfolio = portfolio
-        self.engine.set_portfolio(portfolio)
-        self._dirty = True
+        self.monitor.set_portfolio(portfolio)
         self.refresh_view()
         if self.portfolio_path is not None:
             self.save_portfolio(portfolio)
@@ -717,13 +592,13 @@ class AdlwatchApp(App[None]):
     def action_alert_log(self) -> None:
         from adlwatch.tui.screens.alerts import AlertLogScreen
 
-        r = self.alert_rules
+        r = self.monitor.rules
         rules = (f"Rules: distance below {r.distance_below_pct}% (re-arms {r.distance_hysteresis_pct} pt above), "
                  f"ADL lights >= {r.adl_lights_at_least}, fund/OI down {r.fund_to_oi_drop_pct}% from its high, "
                  f"feed down {r.stale_feed_after_s} s, venue ADL alerts {'on' if r.venue_adl_alerts else 'off'}; "
                  f"an alert clears after {r.hold_s} s past its band. Set them in the portfolio's [alerts] table.")
-        notes = [f"{p.venue} {p.symbol} {p.side}: {p.disagreement}" for p in self.engine.snapshot().positions if p.disagreement]
-        self.push_screen(AlertLogScreen(list(self.alert_log), notes, rules))
+        notes = [f"{p.venue} {p.symbol} {p.side}: {p.disagreement}" for p in self.monitor.live().positions if p.disagreement]
+        self.push_screen(AlertLogScreen(list(self.monitor.alert_log), notes, rules))
 
     # -- help and palette --------------------------------------------------------------------
     def action_help(self) -> None:

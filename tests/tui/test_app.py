@@ -56,16 +56,16 @@ async def test_shock_key_sets_distance_to_what_engine_shocks_computes_and_l_rest
     app = AdlwatchApp(parse(PORTFOLIO), marks_source())
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
-        live = app.engine.snapshot()
+        live = app.monitor.live()
         assert cell(app, 0, "dist") == fmt.pct(live.positions[0].distance_pct)
         await pilot.press(key)
         await pilot.pause()
-        expected = apply_shocks(app.engine.inputs(), [shock(pct, venue="binance", symbol="BTCUSDT")])
+        expected = apply_shocks(app.monitor.inputs(), [shock(pct, venue="binance", symbol="BTCUSDT")])
         assert cell(app, 0, "dist") == fmt.pct(expected.positions[0].distance_pct)
         assert cell(app, 0, "dist") != fmt.pct(live.positions[0].distance_pct)
         assert cell(app, 0, "mark") == fmt.price(58_000.0 * (1 + pct / 100))
         # The live state is untouched, and l returns to it.
-        assert app.engine.snapshot().positions[0].mark_price == 58_000.0
+        assert app.monitor.live().positions[0].mark_price == 58_000.0
         await pilot.press("l")
         await pilot.pause()
         assert cell(app, 0, "dist") == fmt.pct(live.positions[0].distance_pct)
@@ -78,7 +78,7 @@ async def test_shocks_are_cumulative_and_scope_all_moves_every_mark():
         await started(pilot)
         await pilot.press("a", "underscore", "minus")
         await pilot.pause()
-        expected = apply_shocks(app.engine.inputs(), [shock(-5), shock(-1)])
+        expected = apply_shocks(app.monitor.inputs(), [shock(-5), shock(-1)])
         for row, risk in enumerate(expected.positions):
             assert cell(app, row, "dist") == fmt.pct(risk.distance_pct)
             assert cell(app, row, "mark") == fmt.price(risk.mark_price)
@@ -93,7 +93,7 @@ async def test_typed_shock_percentage():
         await pilot.pause()
         await pilot.press(*"-12.5", "enter")
         await pilot.pause()
-        expected = apply_shocks(app.engine.inputs(), [shock(-12.5, venue="binance", symbol="BTCUSDT")])
+        expected = apply_shocks(app.monitor.inputs(), [shock(-12.5, venue="binance", symbol="BTCUSDT")])
         assert cell(app, 0, "dist") == fmt.pct(expected.positions[0].distance_pct)
 
 
@@ -140,7 +140,7 @@ async def test_editing_a_position_persists_to_the_file_and_survives_a_restart(tm
     async with restarted.run_test(size=(160, 48)) as pilot:
         await started(pilot)
         assert cell(restarted, 0, "size") == "0.75"
-        expected = restarted.engine.snapshot().positions[0]
+        expected = restarted.monitor.live().positions[0]
         assert cell(restarted, 0, "liq") == fmt.price(expected.liquidation_price)
 
 
@@ -166,7 +166,7 @@ async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path)
     path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
-        before = app.engine.snapshot().positions[1]  # the isolated ETH short
+        before = app.monitor.live().positions[1]  # the isolated ETH short
         app.query_one(PositionsTable).move_cursor(row=1)
         await pilot.pause()
         await pilot.press("m")
@@ -174,7 +174,7 @@ async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path)
         await pilot.press(*"500", "enter")
         await pilot.pause()
         await app.workers.wait_for_complete()
-        after = app.engine.snapshot().positions[1]
+        after = app.monitor.live().positions[1]
         assert after.liquidation_price > before.liquidation_price
         assert cell(app, 1, "liq") == fmt.price(after.liquidation_price)
     assert load(path).accounts[0].positions[1].isolated_margin == 3000.0
@@ -184,7 +184,7 @@ async def test_lights_show_the_engines_adl_quantile_and_i_explains_it():
     app = AdlwatchApp(parse(PORTFOLIO), marks_source())
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
-        risks = app.engine.snapshot().positions
+        risks = app.monitor.live().positions
         assert all(r.adl_quantile in (1, 2, 3, 4, 5) for r in risks)
         for row, risk in enumerate(risks):
             assert cell(app, row, "lights").count("●") == risk.adl_quantile

@@ -68,7 +68,7 @@ async def test_imported_position_shows_the_venues_figures_beside_ours_and_the_di
     app = AdlwatchApp(parse(PORTFOLIO), source(), notifier=notifier)
     async with app.run_test(size=(200, 60)) as pilot:
         await started(pilot)
-        risk = app.engine.snapshot().positions[0]
+        risk = app.monitor.live().positions[0]
         assert (risk.venue, risk.imported) == ("binance", True)
         assert cell(app, 0, "vliq") == "50,000.0"
         assert cell(app, 0, "dliq") == f"{risk.liquidation_diff_pct:+.2f}% ≠"
@@ -92,14 +92,14 @@ async def test_alerts_fire_once_ring_and_notify_and_the_log_opens_and_closes():
     app.bell = lambda: rings.append(1)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
-        rules = {a.rule for a in app.alert_log}
+        rules = {a.rule for a in app.monitor.alert_log}
         assert "liquidation_distance" in rules  # both positions within 20 % of liquidation
-        fired = [a for a in app.alert_log if a.state == "fired"]
+        fired = [a for a in app.monitor.alert_log if a.state == "fired"]
         assert notifier.delivered == fired and rings  # every fired alert delivered, the bell rung
-        count = len(app.alert_log)
+        count = len(app.monitor.alert_log)
         app.refresh_view()
         app.refresh_view()
-        assert len(app.alert_log) == count  # no repeat while the condition holds
+        assert len(app.monitor.alert_log) == count  # no repeat while the condition holds
         assert "▲" in panel_text(app, AlertsPanel)
         await pilot.press("A")
         await pilot.pause()

@@ -36,7 +36,7 @@ async def test_a_new_mark_is_on_screen_after_the_next_tick():
         await pilot.pause()
         line = app.query_one(PositionsTable).render_line(1).text  # line 0 is the header
         assert "58,123.4" in line
-        assert fmt.pct(app.engine.snapshot().positions[0].distance_pct) in line
+        assert fmt.pct(app.monitor.live().positions[0].distance_pct) in line
 
 
 async def test_ticks_of_moving_marks_repaint_without_laying_out_the_screen(monkeypatch):

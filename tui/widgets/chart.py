@@ -9,24 +9,32 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.reactive import var
 from textual.widgets import Static
 from textual_plot import HiResMode, PlotWidget
 
+from adlwatch.engine.monitor import MonitorState
 from adlwatch.tui import format as fmt
-from adlwatch.tui.state import ViewState
 
 NO_POSITION = "no position selected"
 
 
 class MarkChart(Vertical):
+    # Bound to the app's: the state, and the selected position (its key, "account:index"), set before it.
+    view: var[MonitorState | None] = var(None, always_update=True)
+    selected: var[str | None] = var(None)
     _titled: object = None
     _plotted: object = None
+
+    def watch_view(self, view: MonitorState | None) -> None:
+        if view is not None:
+            self.show(view, self.selected)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-title")
         yield PlotWidget(id="plot", allow_pan_and_zoom=False)
 
-    def show(self, view: ViewState, key: str | None) -> None:
+    def show(self, view: MonitorState, key: str | None) -> None:
         risk = next((p for p in view.snapshot.positions if f"{p.account}:{p.index}" == key), None)
         if risk is not None:
             contract = (risk.venue, risk.symbol)

@@ -1,4 +1,7 @@
-"""Side panels: accounts, funds and feeds, and the banner and replay bar. Each renders its part of the ViewState."""
+"""Side panels: accounts, funds and feeds, and the banner and replay bar.
+
+Each is bound to the app's ``view`` (the monitor's ``MonitorState``) and renders its part of it when it changes.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,12 @@ from dataclasses import dataclass
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.content import Content
+from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Static
 
+from adlwatch.engine.monitor import MonitorState
 from adlwatch.tui import format as fmt
-from adlwatch.tui.state import ViewState
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -26,8 +30,16 @@ class Panel(Static):
     keeps the same ``shape`` (anything that changes with the height, e.g. the row count) only repaints.
     """
 
+    view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
     _shown: object = None
     _shape: object = None
+
+    def watch_view(self, view: MonitorState | None) -> None:
+        if view is not None:
+            self.show(view)
+
+    def show(self, view: MonitorState) -> None:
+        raise NotImplementedError
 
     def show_if_changed(self, signature: object, build, shape: object = None) -> None:
         if signature == self._shown:
@@ -97,7 +109,15 @@ class GridPanel(Widget):
     """A bordered side panel drawn from a ``Grid`` as Textual Content: about a fifth of the cost of the
     Rich Table it replaces, which matters at 10 repaints a second."""
 
+    view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
     _grid: Grid | None = None
+
+    def watch_view(self, view: MonitorState | None) -> None:
+        if view is not None:
+            self.show(view)
+
+    def show(self, view: MonitorState) -> None:
+        raise NotImplementedError
 
     def show_grid(self, grid: Grid) -> None:
         if grid == self._grid:
@@ -122,7 +142,9 @@ def sparkline(values: tuple[float, ...], width: int = 16) -> str:
 
 
 class AccountsPanel(GridPanel):
-    def show(self, view: ViewState) -> None:
+    BORDER_TITLE = "cross accounts"
+
+    def show(self, view: MonitorState) -> None:
         rows = []
         for a in view.snapshot.accounts:
             name = (f"{a.venue} {a.settle}", "")
@@ -140,7 +162,9 @@ class AccountsPanel(GridPanel):
 
 
 class FundsPanel(GridPanel):
-    def show(self, view: ViewState) -> None:
+    BORDER_TITLE = "insurance fund / open interest"
+
+    def show(self, view: MonitorState) -> None:
         contracts = [c for c in view.snapshot.contracts if c.fund_balance_usd is not None or c.open_interest_usd is not None]
         if not contracts and not view.adl_alerts:
             self.show_grid(Grid((), (), ((("no fund or open-interest data from this source", "dim"),),)))
@@ -161,7 +185,10 @@ FEED_STYLES = {"connected": "green", "subscribed": "green", "replay": "cyan", "s
 
 
 class FeedsPanel(GridPanel):
-    def show(self, view: ViewState) -> None:
+    BORDER_TITLE = "feeds"
+    source_label: var[str] = var("")  # bound to the app's: what the events come from
+
+    def show(self, view: MonitorState) -> None:
         rows: list[tuple[Span, ...]] = []
         for f in view.feeds:
             age = "--"
@@ -171,15 +198,15 @@ class FeedsPanel(GridPanel):
             if f.state in TROUBLE and f.detail:
                 rows.append(((f"  {f.detail}", "dim"),))
         if not view.feeds:
-            rows.append(((view.source_label or "no feeds", "dim"),))
+            rows.append(((self.source_label or "no feeds", "dim"),))
         self.show_grid(Grid(("venue", "feed", "last mark"), (False, False, False), tuple(rows)))
 
 
 class ShockBanner(Panel):
-    def show(self, view: ViewState) -> None:
+    def show(self, view: MonitorState) -> None:
         self.show_if_changed(view.shocks, lambda: self._build(view))
 
-    def _build(self, view: ViewState):
+    def _build(self, view: MonitorState):
         self.set_class(view.hypothetical, "-active")
         if not view.hypothetical:
             return ""
@@ -190,22 +217,24 @@ class ShockBanner(Panel):
 
 
 class ReplayBar(Panel):
-    def show(self, view: ViewState) -> None:
+    source_label: var[str] = var("")  # bound to the app's: what the events come from
+
+    def show(self, view: MonitorState) -> None:
         r = view.replay
-        signature = (None if r is None else (r.position_ms // 1000, r.playing, r.speed, r.finished), view.source_label)
+        signature = (None if r is None else (r.position_ms // 1000, r.playing, r.speed, r.finished), self.source_label)
         self.show_if_changed(signature, lambda: self._build(view), shape="one line")
 
-    def _build(self, view: ViewState):
+    def _build(self, view: MonitorState):
         r = view.replay
         if r is None:
-            return Text(f" {view.source_label}", style="dim")
+            return Text(f" {self.source_label}", style="dim")
         clock = dt.datetime.fromtimestamp(r.position_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         speed = "max" if r.speed == float("inf") else f"{r.speed:g}x"
         state = "finished" if r.finished else ("playing" if r.playing else "paused")
         width = 30
         filled = int(r.progress * width)
         bar = "█" * filled + "░" * (width - filled)
-        return Text(f" REPLAY {clock}  {bar} {r.progress * 100:5.1f}%  {state} at {speed}  {view.source_label}")
+        return Text(f" REPLAY {clock}  {bar} {r.progress * 100:5.1f}%  {state} at {speed}  {self.source_label}")
 
 
 ALERT_ROWS = 4  # the newest alerts shown; the whole log is in the alert screen (A)
@@ -214,7 +243,9 @@ ALERT_ROWS = 4  # the newest alerts shown; the whole log is in the alert screen 
 class AlertsPanel(GridPanel):
     """The newest alerts, and where a followed position's figures differ from the venue's."""
 
-    def show(self, view: ViewState) -> None:
+    BORDER_TITLE = "alerts (A: the log)"
+
+    def show(self, view: MonitorState) -> None:
         rows: list[tuple[Span, ...]] = []
         for alert in reversed(view.alerts[-ALERT_ROWS:]):
             fired = alert.state == "fired"
@@ -232,7 +263,9 @@ class AlertsPanel(GridPanel):
 class HedgesPanel(GridPanel):
     """Hedge groups: net exposure, and what is left if one leg were auto-deleveraged now."""
 
-    def show(self, view: ViewState) -> None:
+    BORDER_TITLE = "hedges: net, and if one leg were ADL'd now"
+
+    def show(self, view: MonitorState) -> None:
         self.display = bool(view.hedges)
         rows: list[tuple[Span, ...]] = []
         for h in view.hedges:

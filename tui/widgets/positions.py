@@ -18,13 +18,13 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from adlwatch.engine.monitor import MonitorState
 from adlwatch.engine.risk import PositionRisk
 from adlwatch.tui import format as fmt
-from adlwatch.tui.state import ViewState
 
 # A cell is a few (text, Rich style) spans: most have one, the lights two.
 Span = tuple[str, str]
@@ -108,7 +108,7 @@ def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
 
-def position_cells(p: PositionRisk, view: ViewState, compact: bool) -> dict[str, Cell]:
+def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[str, Cell]:
     """Every cell a position can show, formatted; the columns shown pick from it."""
     if view.hypothetical:
         live = view.live_position(p)
@@ -161,7 +161,10 @@ class PositionsTable(ScrollView, can_focus=True):
         Binding("end,ctrl+end", "last", "last position", show=False),
     ]
 
+    BORDER_TITLE = "positions"
+
     cursor_row: reactive[int] = reactive(0, init=False)
+    view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
 
     class Selected(Message):
         def __init__(self, key: str | None) -> None:
@@ -181,7 +184,14 @@ class PositionsTable(ScrollView, can_focus=True):
         self._reported: str | None = None
 
     # -- data in -------------------------------------------------------------------------------
-    def show(self, view: ViewState, compact: bool = False) -> None:
+    def watch_view(self, view: MonitorState | None) -> None:
+        if view is None:
+            return
+        # The venue's columns beside ours need ~30 more cells: narrower terminals get the compact table.
+        wide_enough = 185 if any(p.imported for p in view.snapshot.positions) else 150
+        self.show(view, compact=self.app.size.width < wide_enough)
+
+    def show(self, view: MonitorState, compact: bool = False) -> None:
         selected = self.selected_key
         imported = any(p.imported for p in view.snapshot.positions)
         if self._layout != (view.hypothetical, compact, imported):

@@ -1,0 +1,333 @@
+"""The monitor's model: events and the clock in, one immutable ``MonitorState`` out.
+
+Pure (no Textual, no asyncio, no clock of its own): whoever drives it passes the time to the calls
+that need it (the replay's position in a replay, the wall clock live). The Textual app and
+``adlwatch watch`` both drive one ``Monitor``; the app only routes keys and draws its state.
+
+It holds the incremental ``RiskEngine`` (live, and the hypothetical view while a what-if shock is on),
+the feeds' health per venue and per followed account, the mark and fund-to-OI histories, the venues'
+own ADL alert states, and the alert rules with their book and log.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import msgspec
+
+from adlwatch.engine.alerts import (
+    AlertBook,
+    AlertRules,
+    FeedHealth,
+    FeedKey,
+    evaluate,
+    with_feed_status,
+    with_venue_alert,
+)
+from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, MarkPrice
+from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.risk import EngineInputs, PositionRisk, RiskEngine, RiskSnapshot, ShockSpec
+
+MarkKey = tuple[str, str]  # (venue, symbol)
+
+SHOCK_SCOPES = ("selected", "all")  # what the shock keys move: the selected contract, or every mark
+ALERT_LOG_SIZE = 200
+ALERTS_SHOWN = 50  # the newest alerts a state carries (the whole log: ``Monitor.alert_log``)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    venue: str  # a venue, or a followed account's label ("hyperliquid 0xabcd…", "binance key 'main'")
+    state: str  # connected | subscribed | stale | disconnected | error | replay
+    detail: str = ""
+    last_mark_ms: int | None = None  # time of the newest mark from this venue (replay or wall clock)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayState:
+    """Where a replay stands: the source's own state, which the driver passes in."""
+
+    position_ms: int
+    start_ms: int
+    end_ms: int
+    playing: bool
+    speed: float  # math.inf: as fast as possible
+    finished: bool
+
+    @property
+    def progress(self) -> float:
+        span = self.end_ms - self.start_ms
+        return 1.0 if span <= 0 else min(1.0, max(0.0, (self.position_ms - self.start_ms) / span))
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    """What the monitor shows at one moment. Numbers the engine computed; nothing here calculates risk."""
+
+    snapshot: RiskSnapshot  # what to show: the live snapshot, or the hypothetical one during a what-if
+    live: RiskSnapshot  # the live one beside it (the change column of a what-if, the alert rules)
+    shocks: tuple[ShockSpec, ...] = ()
+    shock_scope: str = "selected"
+    feeds: tuple[FeedState, ...] = ()
+    replay: ReplayState | None = None
+    now_ms: int | None = None  # the clock marks are aged against (replay clock, or wall clock)
+    mark_history: dict[MarkKey, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # the charted contract's
+    fund_history: dict[MarkKey, tuple[float, ...]] = field(default_factory=dict)
+    adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state) of venues' ADL alerts not normal
+    alerts: tuple = ()  # engine.alerts.Alert, newest last: the end of the alert log
+    hedges: tuple = ()  # engine.hedges.HedgeRisk of the shown snapshot (hypothetical during a what-if)
+
+    @property
+    def hypothetical(self) -> bool:
+        return bool(self.shocks)
+
+    def live_position(self, risk: PositionRisk) -> PositionRisk | None:
+        for p in self.live.positions:
+            if p.account == risk.account and p.index == risk.index:
+                return p
+        return None
+
+
+class History:
+    """Bounded recent history per contract, for the chart and the sparklines."""
+
+    def __init__(self, maxlen: int = 4_000) -> None:
+        self._maxlen = maxlen
+        self._marks: dict[MarkKey, deque[tuple[int, float]]] = {}
+        self._funds: dict[MarkKey, deque[float]] = {}
+
+    def add_mark(self, key: MarkKey, t_ms: int, price: float) -> None:
+        series = self._marks.get(key)
+        if series is None:
+            series = self._marks[key] = deque(maxlen=self._maxlen)
+        if series and series[-1][0] > t_ms:  # a seek back starts the series again
+            series.clear()
+        series.append((t_ms, price))
+
+    def add_fund_ratio(self, key: MarkKey, ratio: float) -> None:
+        series = self._funds.get(key)
+        if series is None:
+            series = self._funds[key] = deque(maxlen=120)
+        if not series or series[-1] != ratio:
+            series.append(ratio)
+
+    def clear(self) -> None:
+        self._marks.clear()
+        self._funds.clear()
+
+    def series(self, key: MarkKey) -> tuple[tuple[int, float], ...]:
+        return tuple(self._marks.get(key, ()))
+
+    def keys(self) -> list[MarkKey]:
+        """The contracts with a mark history, in (venue, symbol) order."""
+        return sorted(self._marks)
+
+    def funds(self) -> dict[MarkKey, tuple[float, ...]]:
+        return {k: tuple(v) for k, v in self._funds.items()}
+
+
+def hypothetical_snapshot(inputs: EngineInputs, shocks: tuple[ShockSpec, ...]) -> RiskSnapshot:
+    """The what-if: the engine's inputs with the marks shocked, hedges included.
+
+    The one place the monitor computes a what-if (a full recompute, until the engine keeps one
+    incrementally).
+    """
+    from adlwatch.engine.hedges import hedge_risks
+    from adlwatch.engine.shocks import apply_shocks
+
+    snapshot = apply_shocks(inputs, shocks)
+    if not snapshot.hedges and any(p.hedge is not None for p in snapshot.positions):
+        snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(inputs.portfolio, snapshot))
+    return snapshot
+
+
+class Monitor:
+    """One session's model: feed it events (``apply``), ask it for its ``state`` at the UI's pace.
+
+    ``replay``: the events come from a recording (a venue heard from reads "replay", not "connected").
+    """
+
+    def __init__(self, portfolio: Portfolio, *, rules: AlertRules | None = None, catalogue: Catalogue | None = None,
+                 replay: bool = False) -> None:
+        self.rules = rules if rules is not None else (
+            AlertRules.from_data(portfolio.alerts) if portfolio.alerts else AlertRules())
+        self.catalogue = catalogue
+        self.replay = replay
+        self._portfolio = portfolio
+        self.shocks: tuple[ShockSpec, ...] = ()
+        self.shock_scope = "selected"
+        self._alert_log: deque = deque(maxlen=ALERT_LOG_SIZE)
+        # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
+        self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
+        self._stale_detail: dict[str, str] = {}
+        self.version = 0  # counts changes: a driver redraws when it moved
+        self._hypothetical: tuple[int, RiskSnapshot] | None = None  # (version, snapshot)
+        self._start()
+
+    def _start(self) -> None:
+        """Fresh market state: what a replay seeking back rebuilds from its first event."""
+        self._engine = RiskEngine(self._portfolio, self.catalogue)
+        self.history = History()
+        self._alert_book = AlertBook()
+        self._feed_health: Mapping[FeedKey, FeedHealth] = MappingProxyType({})
+        self._venue_alerts: Mapping[FeedKey, str] = MappingProxyType({})
+        self._venue_state: dict[str, tuple[str, str]] = {}  # last non-stale status and its detail
+        self._stale: dict[str, set[str]] = {}  # symbols reported stale and not heard from since
+        self._last_mark: dict[str, int] = {}
+        self._adl_alerts: dict[MarkKey, str] = {}
+
+    def restart(self) -> None:
+        """Forget the market (marks, histories, feed health, alert book) and keep the portfolio, the
+        what-if, the followed accounts' states and the alert log: a replay seeking back replays into it."""
+        self._start()
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    # -- events in ---------------------------------------------------------------------------
+    def apply(self, event: Event, now_s: float) -> None:
+        """One event, in order. ``now_s`` dates a feed's change of health (the stale-feed rule)."""
+        self._engine.apply(event)
+        self.version += 1
+        match event:
+            case MarkPrice(venue=venue, symbol=symbol):
+                t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
+                self.history.add_mark((venue, symbol), t_ms, event.price)
+                self._last_mark[venue] = t_ms
+                stale = self._stale.get(venue)
+                if stale:
+                    stale.discard(symbol)
+                if self._venue_state.get(venue, ("", ""))[0] in ("", "error", "disconnected"):
+                    self._venue_state[venue] = ("replay" if self.replay else "connected", "")
+            case AccountState():
+                # A key that can trade is shouted by the alert rules (once), from the snapshot's warnings.
+                self._account_feeds[(event.venue, event.symbol)] = ("connected", "")
+            case FeedStatus():
+                self._feed_health = with_feed_status(self._feed_health, event, now_s)
+                if event.symbol.startswith("account:"):
+                    self._account_feeds[(event.venue, event.symbol.removeprefix("account:"))] = (event.state, event.detail)
+                elif event.state == "stale":
+                    self._stale.setdefault(event.venue, set()).add(event.symbol)
+                    self._stale_detail[event.venue] = event.detail
+                else:
+                    self._venue_state[event.venue] = (event.state, event.detail)
+                    if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
+                        self._stale.pop(event.venue, None)
+            case AdlAlert():
+                self._venue_alerts = with_venue_alert(self._venue_alerts, event)
+                key = (event.venue, event.symbol)
+                if event.state == "normal":
+                    self._adl_alerts.pop(key, None)
+                else:
+                    self._adl_alerts[key] = event.state
+
+    def apply_many(self, events: Iterable[Event], now_s: float) -> None:
+        for event in events:
+            self.apply(event, now_s)
+
+    # -- the portfolio and the what-if ----------------------------------------------------------
+    @property
+    def portfolio(self) -> Portfolio:
+        """The portfolio as the user keeps it (the file's), edits included."""
+        return self._portfolio
+
+    def set_portfolio(self, portfolio: Portfolio) -> None:
+        """An edited portfolio: the engine keeps its marks."""
+        self._portfolio = portfolio
+        self._engine.set_portfolio(portfolio)
+        self._changed()
+
+    def set_shocks(self, shocks: Iterable[ShockSpec]) -> None:
+        """The what-if to show (empty: back to live). The live state never moves."""
+        self.shocks = tuple(shocks)
+        self._changed()
+
+    def add_shock(self, spec: ShockSpec) -> None:
+        self.set_shocks((*self.shocks, spec))
+
+    def set_shock_scope(self, scope: str) -> None:
+        if scope not in SHOCK_SCOPES:
+            raise ValueError(f"shock scope {scope!r}; known: {', '.join(SHOCK_SCOPES)}")
+        self.shock_scope = scope
+        self._changed()
+
+    # -- figures out ---------------------------------------------------------------------------
+    def live(self) -> RiskSnapshot:
+        return self._engine.snapshot()
+
+    def shown(self) -> RiskSnapshot:
+        """The live snapshot, or the hypothetical one while a what-if shock is on."""
+        if not self.shocks:
+            return self._engine.snapshot()
+        cached = self._hypothetical
+        if cached is None or cached[0] != self.version:
+            cached = self._hypothetical = (self.version, hypothetical_snapshot(self._engine.inputs(), self.shocks))
+        return cached[1]
+
+    def inputs(self) -> EngineInputs:
+        """The live engine's inputs (the ADL estimate's what-ifs and the cascade start from them)."""
+        return self._engine.inputs()
+
+    def markets(self) -> list[MarkKey]:
+        """The contracts with marks, in (venue, symbol) order."""
+        return self.history.keys()
+
+    @property
+    def alert_log(self) -> tuple:
+        """Every alert that fired or cleared this session (the newest 200), newest last."""
+        return tuple(self._alert_log)
+
+    def evaluate(self, now_s: float) -> list:
+        """Run the alert rules on the live snapshot (never a what-if): the alerts that fired or cleared
+        now (``hold_s`` measured on ``now_s``), also added to the log."""
+        self._alert_book, alerts = evaluate(self._alert_book, self._engine.snapshot(), self._feed_health,
+                                            self._venue_alerts, self.rules, now_s)
+        if alerts:
+            self._alert_log.extend(alerts)
+            self._changed()
+        return alerts
+
+    def state(self, now_s: float, *, chart: MarkKey | None = None, replay: ReplayState | None = None) -> MonitorState:
+        """The state to show at ``now_s``: ``chart`` is the contract whose mark history it carries (the
+        others stay here); ``replay`` the source's position, where it is a replay.
+
+        Reading the state samples the fund-to-OI history (at the pace the state is read).
+        """
+        live = self._engine.snapshot()
+        shown = self.shown()
+        for c in live.contracts:
+            if c.fund_to_oi is not None:
+                self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
+        return MonitorState(
+            snapshot=shown,
+            live=live,
+            shocks=self.shocks,
+            shock_scope=self.shock_scope,
+            feeds=self.feed_states(),
+            replay=replay,
+            now_ms=replay.position_ms if replay is not None else int(now_s * 1000),
+            mark_history={chart: self.history.series(chart)} if chart is not None else {},
+            fund_history=self.history.funds(),
+            adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
+            alerts=tuple(self._alert_log)[-ALERTS_SHOWN:],
+            hedges=shown.hedges,
+        )
+
+    def feed_states(self) -> tuple[FeedState, ...]:
+        """Each venue's feed (stale symbols named), then each followed account's."""
+        out = []
+        for venue in sorted(set(self._venue_state) | set(self._last_mark) | set(self._stale)):
+            state, detail = self._venue_state.get(venue, ("connected", ""))
+            stale = sorted(self._stale.get(venue, ()))
+            if stale and state not in ("disconnected", "error"):
+                state, detail = "stale", f"{', '.join(stale)}: {self._stale_detail.get(venue, 'no data')}"
+            out.append(FeedState(venue, state, detail, self._last_mark.get(venue)))
+        for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
+            label = f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
+            out.append(FeedState(label, state, detail, None))
+        return tuple(out)
