@@ -125,6 +125,7 @@ class AdlwatchApp(App[None]):
         notifier: Any = None,
     ) -> None:
         super().__init__()
+        self.note = note
         self.start_ms = start_ms
         self.portfolio_path = portfolio_path
         self.source = source

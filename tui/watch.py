@@ -1,8 +1,8 @@
 """``adlwatch watch``: the live engine without the screen, one line per alert.
 
 Feeds and followed accounts run as in the monitor (``feeds.live.LiveSource``); every event goes into
-``engine.risk.RiskEngine``; at most ten times a second the latest snapshot goes through
-``engine.alerts.evaluate`` and each alert that fires or clears is one line on stdout (with ``--json``
+the same ``engine.monitor.Monitor`` the screen drives; at most ten times a second its alert rules run on
+the latest snapshot and each alert that fires or clears is one line on stdout (with ``--json``
 one JSON object), flushed at once so that a pipe sees it. ``--snapshots S`` adds every position's
 figures every S seconds (the fields of ``check --json``). A feed problem (unreachable venue, rejected
 key) is one line on stderr, and watching goes on.
@@ -23,29 +23,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TextIO
 
-from adlwatch.engine.alerts import (
-    FIRED,
-    GOOD_FEED_STATES,
-    Alert,
-    AlertBook,
-    AlertRules,
-    FeedHealth,
-    FeedKey,
-    evaluate,
-    with_feed_status,
-    with_venue_alert,
-)
+from adlwatch.engine.alerts import FIRED, GOOD_FEED_STATES, Alert, AlertRules
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import RiskEngine, RiskSnapshot
+from adlwatch.engine.risk import RiskSnapshot
 from adlwatch.tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
 
 EVALUATE_HZ = 10  # alerts are evaluated at most this often, from the latest snapshot
@@ -118,28 +107,25 @@ def watch_rules(portfolio: Portfolio, alert_below: float | None) -> AlertRules:
 
 
 class Watch:
-    """The state of one run: the engine, the alert book, the feeds' health, what was reached."""
+    """One run: the monitor it drives, and what it has told (and was reached) for the stderr lines and
+    the exit code."""
 
     def __init__(self, portfolio: Portfolio, rules: AlertRules, *, as_json: bool = False,
                  snapshots_s: float | None = None, out: TextIO | None = None, err: TextIO | None = None,
                  clock: Callable[[], float] = time.time, catalogue: Catalogue | None = None) -> None:
         # The catalogue the portfolio was read with: a followed account's contracts get the same tiers.
-        self.engine = RiskEngine(portfolio, catalogue)
-        self.rules = rules
+        self.monitor = Monitor(portfolio, rules=rules, catalogue=catalogue)
         self.as_json = as_json
         self.snapshots_s = snapshots_s
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
         self.clock = clock
-        self.book = AlertBook()
-        self.feeds: Mapping[FeedKey, FeedHealth] = MappingProxyType({})
-        self.venue_alerts: Mapping[FeedKey, str] = MappingProxyType({})
         self.followed = {(a.venue, a.ref) for a in portfolio.accounts if a.followed}
         self.alerts_fired = 0
         self.reached: set[str] = set()  # venues that delivered something
         self.reported: set[tuple[str, str]] = set()  # followed accounts the venue reported
         self._venue_problem: dict[str, str] = {}  # venue -> the problem line printed
-        self._stale_told: set[FeedKey] = set()
+        self._stale_told: set[tuple[str, str]] = set()  # (venue, symbol) told stale
         self._account_problem: dict[tuple[str, str], str] = {}
         self._stop: asyncio.Event | None = None
         self.pipe_closed = False
@@ -194,27 +180,24 @@ class Watch:
 
     def unreached(self) -> list[str]:
         """Venues held, and followed accounts, that delivered nothing during the run."""
-        venues = sorted({venue for venue, _ in self.engine.portfolio.symbols()} - self.reached)
+        held = self.monitor.inputs().portfolio  # followed accounts' imported positions included
+        venues = sorted({venue for venue, _ in held.symbols()} - self.reached)
         accounts = sorted(f"{venue} {ref}" for venue, ref in self.followed - self.reported)
         return venues + accounts
 
     # -- events in -----------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        self.engine.apply(event)
+        self.monitor.apply(event, self.clock())
         kind = event.kind
         if kind == "status":
             self.on_status(event)
-        elif kind == "adl_alert":
-            self.venue_alerts = with_venue_alert(self.venue_alerts, event)
-            self.reached.add(event.venue)
         elif kind == "account_state":
             self.reported.add((event.venue, event.symbol))
         else:
             self.reached.add(event.venue)
 
     def on_status(self, event: Any) -> None:
-        """The feed's health for the stale-feed rule, and one line on stderr per problem."""
-        self.feeds = with_feed_status(self.feeds, event, self.clock())
+        """One line on stderr per problem (the monitor keeps the feed's health for the stale-feed rule)."""
         venue, symbol, state, detail = event.venue, event.symbol, event.state, event.detail
         if symbol.startswith("account:"):
             self._account_status((venue, symbol.removeprefix("account:")), state, detail)
@@ -248,8 +231,7 @@ class Watch:
 
     # -- lines out -----------------------------------------------------------------------------
     def evaluate_now(self) -> list[Alert]:
-        self.book, alerts = evaluate(self.book, self.engine.snapshot(), self.feeds, self.venue_alerts, self.rules,
-                                     self.clock())
+        alerts = self.monitor.evaluate(self.clock())
         for alert in alerts:
             if alert.state == FIRED:
                 self.alerts_fired += 1
@@ -257,7 +239,7 @@ class Watch:
         return alerts
 
     def print_snapshot(self) -> None:
-        self.write(snapshot_text(self.engine.snapshot(), int(self.clock() * 1000), self.as_json))
+        self.write(snapshot_text(self.monitor.live(), int(self.clock() * 1000), self.as_json))
 
     def write(self, text: str) -> None:
         if self.pipe_closed:

@@ -22,6 +22,7 @@ import pytest
 from adlwatch.engine.alerts import Alert, AlertRules
 from adlwatch.engine.events import AccountState, FeedStatus
 from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.feeds.emulator import VENUES, Emulator, PricePath
 from adlwatch.tui.check import CONTRACT_FIELDS, EXTRA_FIELDS
 from adlwatch.tui.watch import Watch, add_arguments, alert_line, run_watch, watch_rules
@@ -291,7 +292,7 @@ class ScriptedSource:
 
 
 async def test_a_rejected_key_is_one_line_a_trading_key_one_alert_and_watching_goes_on():
-    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]}, default_catalogue())
     out, err = io.StringIO(), io.StringIO()
     watch = Watch(portfolio, AlertRules(), as_json=True, out=out, err=err, clock=lambda: 1000.0)
     rejected = FeedStatus(venue="binance", symbol="account:main", ts=None, state="error",
@@ -316,7 +317,7 @@ async def test_a_rejected_key_is_one_line_a_trading_key_one_alert_and_watching_g
 
 
 async def test_a_followed_account_never_reported_exits_1():
-    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]}, default_catalogue())
     watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO())
     missing = FeedStatus(venue="binance", symbol="account:main", ts=None, state="error",
                          detail="no key 'main' for binance in the environment or keyring")
@@ -337,7 +338,7 @@ def test_run_watch_takes_the_parsers_arguments(tmp_path):
 
 
 def test_alert_below_sets_the_global_threshold_and_the_file_keeps_the_rest():
-    portfolio = Portfolio.from_data({"account": [], "alerts": {"distance_below_pct": 8, "hold_s": 2}})
+    portfolio = Portfolio.from_data({"account": [], "alerts": {"distance_below_pct": 8, "hold_s": 2}}, default_catalogue())
     assert watch_rules(portfolio, None).distance_below_pct == 8
     rules = watch_rules(portfolio, 2.5)
     assert (rules.distance_below_pct, rules.hold_s) == (2.5, 2)
@@ -361,7 +362,7 @@ async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_
     bundled = default_catalogue()
     extra = replaced(bundled.get("binance", "BTCUSDT"), symbol="ZZZUSDT")  # as a tier-cache row would add it
     catalogue = bundled.with_instruments([extra])
-    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]}, default_catalogue())
     state = AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=1000.0,
                          positions=[ImportedPosition(symbol="ZZZUSDT", side="long", size=0.1, entry_price=50_000.0,
                                                      leverage=10.0, margin_mode="cross")])
@@ -369,8 +370,8 @@ async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_
 
     def positions(**options) -> list[str]:
         watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO(), **options)
-        watch.engine.apply_many([state, mark])
-        snapshot = watch.engine.snapshot()
+        watch.monitor.apply_many([state, mark], 0.0)
+        snapshot = watch.monitor.live()
         return [p.symbol for p in snapshot.positions if p.liquidation_price is not None]
 
     assert positions(catalogue=catalogue) == ["ZZZUSDT"]
