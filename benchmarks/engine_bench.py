@@ -9,7 +9,8 @@ import numpy as np
 
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.margin import Leg, solve_price
-from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Position, Side
+from adlwatch.engine.enums import MarginMode, Side
+from adlwatch.engine.portfolio import Account, Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
 from adlwatch.engine.vector import isolated_liquidation_prices
 from adlwatch.engine.venues import VENUE_RULES
@@ -39,7 +40,7 @@ def fifty_position_portfolio() -> Portfolio:
             count += 1
         accounts.append(Account(venue, 200_000.0, linear[0].settle, tuple(positions)))
     assert count == 50
-    return Portfolio(tuple(accounts))
+    return Portfolio(tuple(accounts), catalogue=default_catalogue())
 
 
 def mark_stream(portfolio: Portfolio, n: int) -> list[tuple[str, str, float]]:

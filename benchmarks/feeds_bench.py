@@ -137,8 +137,9 @@ def proc_rss_mb(pid: int) -> float:
 
 def streamed_portfolio():
     """50 positions like engine_bench's, but on the streamed contracts with entries near the marks."""
+    from adlwatch.engine.enums import MarginMode, Side
     from adlwatch.engine.instruments import default_catalogue
-    from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Position, Side
+    from adlwatch.engine.portfolio import Account, Portfolio, Position
     from adlwatch.feeds.emulator import _START_PRICES, coin_of
 
     catalogue = default_catalogue()
@@ -162,7 +163,7 @@ def streamed_portfolio():
                 p = Position(inst, side, size, entry, 10.0, MarginMode.ISOLATED, p.initial_margin())
             positions.append(p)
         accounts.append(Account(venue, 200_000.0, linear[0].settle, tuple(positions)))
-    portfolio = Portfolio(tuple(accounts))
+    portfolio = Portfolio(tuple(accounts), catalogue=catalogue)
     assert sum(len(a.positions) for a in portfolio.accounts) == 50
     return portfolio
 

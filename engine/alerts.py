@@ -14,60 +14,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
-from adlwatch.engine.errors import InputError
-
-if TYPE_CHECKING:
-    from adlwatch.engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRules:
-    """Global thresholds; ``None`` switches a rule off."""
-
-    distance_below_pct: float | None = 5.0  # liquidation distance (%) under which a position alerts
-    distance_hysteresis_pct: float = 1.0  # ... and above threshold + this it re-arms
-    adl_lights_at_least: int | None = 4  # the venue's ADL lights (or our estimate where it has none)
-    fund_to_oi_drop_pct: float | None = 20.0  # fund-to-OI down this much from its session high
-    stale_feed_after_s: float | None = 10.0  # a feed stale or disconnected this long
-    venue_adl_alerts: bool = True  # Bybit adlAlert / OKX adl-warning in a non-normal state
-    hold_s: float = 5.0  # a cleared condition must stay clear this long before the alert re-arms
-    bell: bool = True  # ring the terminal bell (TUI)
-    desktop: bool = True  # desktop notification where the platform has one (TUI)
-
-    @staticmethod
-    def from_data(data: Any, where: str = "alerts") -> AlertRules:
-        """The ``[alerts]`` table: unknown keys, wrong types and negative numbers are InputErrors."""
-        if not isinstance(data, dict):
-            raise InputError("must be a table", field=where, value=data)
-        known = {f.name: f for f in fields(AlertRules)}
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                raise InputError(f"unknown key; allowed: {', '.join(sorted(known))}", field=f"{where}.{key}", value=value)
-            default = getattr(AlertRules(), key)
-            name = f"{where}.{key}"
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise InputError("must be true or false", field=name, value=value)
-            elif value is False:
-                value = None  # `rule = false` switches a threshold off
-            elif isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError("must be a number (or false to switch it off)", field=name, value=value)
-            elif not math.isfinite(float(value)) or (value < 0 and key != "distance_below_pct"):
-                raise InputError("must be a finite number, not negative", field=name, value=value)
-            elif key == "adl_lights_at_least":
-                if value != int(value) or not 1 <= value <= 5:
-                    raise InputError("must be a whole number of lights, 1 to 5", field=name, value=value)
-                value = int(value)
-            values[key] = value
-        return AlertRules(**values)
-
+from adlwatch.engine.alert_rules import AlertRules
+from adlwatch.engine.enums import Side
+from adlwatch.engine.events import AdlAlert, FeedStatus
+from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 # -- what comes out -------------------------------------------------------------------------------
 
@@ -88,7 +44,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
     venue: str
     symbol: str  # the contract; "" for a whole venue, "account:<ref>" for a followed account's feed
-    side: str | None  # long | short for a position's rule, else None
+    side: Side | None  # long | short for a position's rule, else None
     value: float | str | None  # the reading: distance %, lights, drop %, seconds, the venue's ADL state
     threshold: float | None
     message: str  # one line a trader understands
@@ -103,7 +59,7 @@ class AlertKey(NamedTuple):
     rule: str
     venue: str
     symbol: str
-    side: str | None = None
+    side: Side | None = None
     account: int | None = None
 
 
@@ -144,9 +100,9 @@ FeedKey = tuple[str, str]  # (venue, symbol); symbol "" is the whole venue, "acc
 
 
 def with_feed_status(
-    feeds: Mapping[FeedKey, FeedHealth], event: Any, now_s: float
+    feeds: Mapping[FeedKey, FeedHealth], event: FeedStatus, now_s: float
 ) -> Mapping[FeedKey, FeedHealth]:
-    """The feed states after one ``FeedStatus``-like event (duck-typed: ``venue, symbol, state, detail``).
+    """The feed states after one ``FeedStatus`` event.
 
     ``since_s`` moves only when a feed goes from up to down or back, so "disconnected, retrying"
     repeated for a minute is one down stretch. ``error`` statuses are one-off reports (a bad frame,
@@ -165,8 +121,8 @@ def with_feed_status(
     return MappingProxyType(out)
 
 
-def with_venue_alert(venue_alerts: Mapping[FeedKey, str], event: Any) -> Mapping[FeedKey, str]:
-    """The venues' ADL alert states after one ``AdlAlert``-like event (``venue, symbol, state``)."""
+def with_venue_alert(venue_alerts: Mapping[FeedKey, str], event: AdlAlert) -> Mapping[FeedKey, str]:
+    """The venues' ADL alert states after one ``AdlAlert`` event."""
     return MappingProxyType({**venue_alerts, (event.venue, event.symbol): event.state})
 
 
@@ -263,7 +219,7 @@ def _rounded(value: float | str | None) -> float | str | None:
     return value
 
 
-def _subject(venue: str, symbol: str, side: str | None = None) -> str:
+def _subject(venue: str, symbol: str, side: Side | None = None) -> str:
     if symbol.startswith("account:"):
         return f"{venue} account {symbol.removeprefix('account:')}"
     return " ".join(x for x in (venue, symbol or "(all symbols)", side) if x)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -296,7 +297,9 @@ def run_cascade(
                     size[idx] *= 1.0 - h
                     margin[idx] *= 1.0 - h
                     open_[idx[h >= 1.0 - 1e-12]] = False
-                    adl_price = _adl_price(inst, price, previous_mark, entry, side, pop.size, pop.margin, liq, bankrupt_side)
+                    liquidated = partial(liquidated_bankruptcy, inst, entry, side, pop.size, pop.margin,
+                                         liq & (side == bankrupt_side))
+                    adl_price = venue_rules.adl_price(price, previous_mark, liquidated)
                     for i, hi in zip(idx, h, strict=True):
                         if int(i) in fates and fates[int(i)].state != "liquidated":
                             fates[int(i)] = Fate(int(i), "adl", k, adl_price, float(hi))
@@ -357,17 +360,12 @@ def pop_view(pop: Population, size: np.ndarray, margin: np.ndarray) -> Populatio
     return replace(pop, size=size, margin=margin)
 
 
-def _adl_price(inst, price, previous_mark, entry, side, size, margin, liq, bankrupt_side) -> float:
-    """The price ADL'd positions are closed at, by venue rule (exchanges.md §0.3)."""
-    if inst.venue == "okx":
-        return price
-    if inst.venue == "hyperliquid":
-        return previous_mark
-    # Binance, Bybit: the bankruptcy price of the liquidated orders, size-weighted.
-    sel = liq & (side == bankrupt_side)
+def liquidated_bankruptcy(inst, entry, side, size, margin, sel) -> float | None:
+    """The size-weighted bankruptcy price of the liquidated orders ``sel`` (where Binance and Bybit
+    close ADL'd positions, exchanges.md §0.3); None when they hold nothing."""
     k = size[sel] * inst.contract_size
     if k.sum() <= 0:
-        return price
+        return None
     if inst.inverse:
         with np.errstate(divide="ignore"):
             bankruptcy = 1.0 / (1.0 / entry[sel] + side[sel] * margin[sel] / k)
@@ -404,7 +402,7 @@ def cascade_for_positions(
     watch: list[int] = []
     if positions:
         margins = [p.isolated_margin if p.isolated else p.initial_margin() for p in positions]
-        pop, watch = with_positions(pop, [int(p.side) for p in positions], [p.size for p in positions],
+        pop, watch = with_positions(pop, [p.side.sign for p in positions], [p.size for p in positions],
                                     [p.entry_price for p in positions], margins)
     return run_cascade(pop, shock_path(mark, shock_pct, steps), CascadeParams(fund_usd=fund_usd, policy=policy), watch)
 

@@ -13,58 +13,11 @@ from dataclasses import replace
 
 import msgspec
 
-from adlwatch.engine.margin import Leg, unrealized_pnl
+from adlwatch.engine.accounts import compute_account, position_leg
+from adlwatch.engine.margin import unrealized_pnl
 from adlwatch.engine.portfolio import Portfolio, Position
-from adlwatch.engine.risk import MarkKey, PositionRisk, RiskSnapshot, compute_account
-
-# The price ADL closes a position at, per venue (each venue module's ADL_PRICE and its source):
-# Binance and Bybit close it at the bankruptcy price of the *liquidated* (counterparty's) order
-# (engine/venues/binance.py, engine/venues/bybit.py), which nobody outside the venue sees: it lies
-# at about the mark when ADL runs, so the mark stands in for it (the leg's own bankruptcy price would
-# be wrong: ADL only takes winners, and a leg at its own bankruptcy price has lost all its margin).
-# OKX closes at the mark (engine/venues/okx.py; at bankruptcy only when its fund is nearly gone),
-# Hyperliquid at the previous mark (engine/venues/hyperliquid.py): the last mark seen.
-ADL_PRICE_BASIS: Mapping[str, str] = {
-    "binance": "mark (for the liquidated order's bankruptcy price)",
-    "bybit": "mark (for the liquidated order's bankruptcy price)",
-    "okx": "mark",
-    "hyperliquid": "previous mark",
-}
-
-
-class HedgeLeg(msgspec.Struct, frozen=True, kw_only=True):
-    account: int
-    index: int
-    venue: str
-    symbol: str
-    side: str
-    base_asset: str
-    base_units: float | None  # signed: + long, − short (inverse: contracts × face ÷ mark)
-    notional_usd: float | None  # signed, at the mark (inverse: contracts × face)
-    mark_price: float | None
-    liquidation_price: float | None
-    distance_pct: float | None
-
-
-class LegDeleveraged(msgspec.Struct, frozen=True, kw_only=True):
-    """One leg auto-deleveraged at its venue's ADL price now, and what it leaves."""
-
-    leg: HedgeLeg
-    adl_price: float | None
-    adl_price_basis: str
-    realised_pnl: float | None  # in the leg's settlement asset, into its own account
-    residual_base_units: float | None  # the other legs' net (None when they hold different coins)
-    residual_notional_usd: float | None
-    residual: tuple[HedgeLeg, ...]  # the other legs; those in the same account recomputed without it
-
-
-class HedgeRisk(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    legs: tuple[HedgeLeg, ...]
-    base_asset: str | None  # None when the legs hold different coins (no net in base units)
-    net_base_units: float | None
-    net_notional_usd: float | None
-    if_deleveraged: tuple[LegDeleveraged, ...]
+from adlwatch.engine.snapshot import HedgeLeg, HedgeRisk, LegDeleveraged, MarkKey, PositionRisk, RiskSnapshot
+from adlwatch.engine.venues import rules_for
 
 
 def hedge_risks(portfolio: Portfolio, snapshot: RiskSnapshot) -> tuple[HedgeRisk, ...]:
@@ -104,7 +57,7 @@ def _position(portfolio: Portfolio, risk: PositionRisk) -> Position:
 def hedge_leg(risk: PositionRisk, position: Position) -> HedgeLeg:
     """A position as a hedge leg: its signed exposure in coin and in USD at the mark."""
     inst = position.instrument
-    sign = int(position.side)
+    sign = position.side.sign
     mark = risk.mark_price
     if inst.inverse:
         face_usd = position.size * inst.contract_size
@@ -140,8 +93,21 @@ def net_exposure(legs: tuple[HedgeLeg, ...]) -> tuple[str | None, float | None, 
 
 
 def adl_price(leg: HedgeLeg) -> float | None:
-    """The price the leg's venue would deleverage it at now (see ``ADL_PRICE_BASIS``): the mark."""
-    return leg.mark_price
+    """The price the leg's venue would deleverage it at now, by the venue's own ADL price rule.
+
+    Only the marks are known here: the previous mark is the last one seen, and the bankruptcy price of
+    the liquidated (counterparty's) order, which Binance and Bybit close at, is known to nobody outside
+    the venue; it lies at about the mark when ADL runs, so the mark stands in (the leg's own bankruptcy
+    price would be wrong: ADL only takes winners).
+    """
+    mark = leg.mark_price
+    if mark is None:
+        return None
+    return rules_for(leg.venue).adl_price(mark, mark, _unknown)
+
+
+def _unknown() -> None:
+    return None
 
 
 def deleveraged(
@@ -155,14 +121,14 @@ def deleveraged(
     others = tuple(x for x in legs if (x.account, x.index) != (leg.account, leg.index))
     realised = None
     if price is not None:
-        realised = unrealized_pnl(Leg(position.instrument, int(position.side), position.size, position.entry_price), price)
+        realised = unrealized_pnl(position_leg(position), price)
         if any(x.account == leg.account for x in others):
             others = _after_removal(leg, others, portfolio, realised, marks)
     _, residual_base, residual_usd = net_exposure(others)
     return LegDeleveraged(
         leg=leg,
         adl_price=price,
-        adl_price_basis=ADL_PRICE_BASIS.get(leg.venue, "mark"),
+        adl_price_basis=rules_for(leg.venue).ADL_PRICE_STAND_IN,
         realised_pnl=realised,
         residual_base_units=residual_base,
         residual_notional_usd=residual_usd,

@@ -25,8 +25,6 @@ from adlwatch.engine.errors import InputError
 Kind = Literal["linear", "inverse"]
 TierBasis = Literal["notional", "size"]
 
-VENUES = ("binance", "bybit", "okx", "hyperliquid")
-
 
 @dataclass(frozen=True, slots=True)
 class Tier:
@@ -130,6 +128,9 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def venues(self) -> list[str]:
+        return sorted({v for v, _ in self._by_key})
+
     def symbols(self, venue: str) -> list[str]:
         return sorted(s for v, s in self._by_key if v == venue)
 
@@ -137,8 +138,9 @@ class Catalogue:
         try:
             return self._by_key[(venue, symbol)]
         except KeyError:
-            if venue not in VENUES:
-                raise InputError(f"unknown venue; known: {', '.join(VENUES)}", field="venue", value=venue) from None
+            venues = self.venues()
+            if venue not in venues:
+                raise InputError(f"unknown venue; known: {', '.join(venues)}", field="venue", value=venue) from None
             known = ", ".join(self.symbols(venue))
             raise InputError(f"unknown {venue} symbol; known: {known}", field="symbol", value=symbol) from None
 
@@ -154,11 +156,10 @@ def load_table(text: str) -> list[Instrument]:
 
 @cache
 def default_catalogue() -> Catalogue:
-    """The bundled tables (one TOML file per venue)."""
+    """The bundled tables (one TOML file per venue, ``engine/data/instruments/<venue>.toml``)."""
     instruments: list[Instrument] = []
     folder = resources.files("adlwatch.engine") / "data" / "instruments"
-    for name in VENUES:
-        path = folder / f"{name}.toml"
-        if path.is_file():
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".toml") and path.is_file():
             instruments.extend(load_table(path.read_text(encoding="utf-8")))
     return Catalogue(instruments)

@@ -170,7 +170,7 @@ class Monitor:
 
     def _start(self) -> None:
         """Fresh market state: what a replay seeking back rebuilds from its first event."""
-        self._engine = RiskEngine(self._portfolio, self.catalogue)
+        self._engine = RiskEngine(self._portfolio)  # the catalogue travels with the portfolio
         self.history = History()
         self._alert_book = AlertBook()
         self._feed_health: Mapping[FeedKey, FeedHealth] = MappingProxyType({})

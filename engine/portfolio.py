@@ -10,25 +10,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from enum import IntEnum, StrEnum
 from typing import Any
 
+from adlwatch.engine.alert_rules import AlertRules
+from adlwatch.engine.enums import MARGIN_MODE_WORDS, SIDE_WORDS, MarginMode, Side
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.instruments import VENUES, Catalogue, Instrument, Tier, default_catalogue
-
-
-class Side(IntEnum):
-    LONG = 1
-    SHORT = -1
-
-    @property
-    def label(self) -> str:
-        return "long" if self is Side.LONG else "short"
-
-
-class MarginMode(StrEnum):
-    CROSS = "cross"
-    ISOLATED = "isolated"
+from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.engine.instruments import Catalogue, Instrument, Tier
+from adlwatch.engine.venues import VENUES, rules_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +60,7 @@ class Position:
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "symbol": self.symbol,
-            "side": self.side.label,
+            "side": self.side.value,
             "size": self.size,
             "entry_price": self.entry_price,
             "leverage": self.leverage,
@@ -167,6 +156,9 @@ class Account:
 class Portfolio:
     accounts: tuple[Account, ...] = field(default_factory=tuple)
     alerts: dict[str, Any] = field(default_factory=dict)  # the file's [alerts] table, validated
+    # The contracts and tier tables it was validated against (the bundled ones, or the user's
+    # refreshed ones): every edit and every venue report is validated against the same.
+    catalogue: Catalogue = field(kw_only=True, compare=False, repr=False)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"account": [a.to_data() for a in self.accounts]}
@@ -178,20 +170,17 @@ class Portfolio:
         return {(p.venue, p.symbol) for a in self.accounts for p in a.positions}
 
     @staticmethod
-    def from_data(data: dict[str, Any], catalogue: Catalogue | None = None) -> Portfolio:
-        catalogue = catalogue or default_catalogue()
+    def from_data(data: dict[str, Any], catalogue: Catalogue) -> Portfolio:
         _check_keys(data, {"account", "alerts"}, "")
         accounts_data = data.get("account", [])
         if not isinstance(accounts_data, list):
             raise InputError("must be an array of tables ([[account]])", field="account", value=accounts_data)
         alerts: dict[str, Any] = {}
         if "alerts" in data:
-            from adlwatch.engine.alerts import AlertRules
-
             AlertRules.from_data(data["alerts"], "alerts")  # raises InputError naming the field
             alerts = dict(data["alerts"])
         accounts = tuple(_account(a, f"account[{i}]", catalogue) for i, a in enumerate(accounts_data))
-        return Portfolio(accounts, alerts)
+        return Portfolio(accounts, alerts, catalogue=catalogue)
 
 
 _ACCOUNT_KEYS = {"venue", "wallet_balance", "settle", "position", "address", "key_name", "hedges", "alert_below_pct"}
@@ -272,12 +261,15 @@ def _followed_account(data: dict, where: str, venue: str) -> Account:
             "(or put manual positions in an account of their own)",
             field=f"{where}.{extra[0]}", value=data[extra[0]],
         )
+    rules = rules_for(venue)
+    by_address = " or ".join(r.TITLE for r in map(rules_for, VENUES) if r.FOLLOW_BY == "address")
     address = key_name = None
     if "address" in data:
         if "key_name" in data:
-            raise InputError("give address (Hyperliquid) or key_name, not both", field=f"{where}.key_name", has_value=False)
-        if venue != "hyperliquid":
-            raise InputError("only Hyperliquid positions are public by address; use key_name for "
+            raise InputError(f"give address ({by_address}) or key_name, not both", field=f"{where}.key_name",
+                             has_value=False)
+        if rules.FOLLOW_BY != "address":
+            raise InputError(f"only {by_address} positions are public by address; use key_name for "
                              f"{venue}", field=f"{where}.address", value=data["address"])
         address = data["address"]
         if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
@@ -285,8 +277,8 @@ def _followed_account(data: dict, where: str, venue: str) -> Account:
         address = address.lower()
     else:
         key_name = data["key_name"]
-        if venue == "hyperliquid":
-            raise InputError("Hyperliquid needs no key: follow the wallet with address = \"0x…\"",
+        if rules.FOLLOW_BY == "address":
+            raise InputError(f"{rules.TITLE} needs no key: follow the wallet with address = \"0x…\"",
                              field=f"{where}.key_name", has_value=False)
         if not isinstance(key_name, str) or not _KEY_NAME.fullmatch(key_name):
             # Never echo it: a user may have pasted the key itself here.
@@ -299,8 +291,7 @@ def _followed_account(data: dict, where: str, venue: str) -> Account:
     if not isinstance(hedges_data, dict):
         raise InputError("must be a table of symbol = \"hedge name\"", field=f"{where}.hedges", value=hedges_data)
     hedges = tuple(sorted((str(k), _hedge_name(v, f"{where}.hedges.{k}")) for k, v in hedges_data.items()))
-    settle = "USDC" if venue == "hyperliquid" else "USDT"
-    return Account(venue, 0.0, settle, (), False, address, key_name, hedges, _alert_pct(data, where))
+    return Account(venue, 0.0, rules.SETTLE_DEFAULT, (), False, address, key_name, hedges, _alert_pct(data, where))
 
 
 def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
@@ -333,7 +324,7 @@ def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
             has_value=False,
         )
     else:
-        settle = settles.pop() if settles else ("USDC" if venue == "hyperliquid" else "USDT")
+        settle = settles.pop() if settles else rules_for(venue).SETTLE_DEFAULT
     return Account(venue, wallet, settle, positions, settle_given, alert_below_pct=_alert_pct(data, where))
 
 
@@ -345,14 +336,14 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
     except InputError as err:
         raise InputError(err.reason, field=f"{where}.symbol", value=symbol) from None
     side_text = _string(data, "side", where)
-    if side_text not in ("long", "short"):
+    if side_text not in SIDE_WORDS:
         raise InputError("must be 'long' or 'short'", field=f"{where}.side", value=side_text)
-    side = Side.LONG if side_text == "long" else Side.SHORT
+    side = Side(side_text)
     size = _number(data, "size", where)
     entry = _number(data, "entry_price", where)
     leverage = _number(data, "leverage", where)
     mode_text = _string(data, "margin_mode", where) if "margin_mode" in data else "cross"
-    if mode_text not in ("cross", "isolated"):
+    if mode_text not in MARGIN_MODE_WORDS:
         raise InputError("must be 'cross' or 'isolated'", field=f"{where}.margin_mode", value=mode_text)
     mode = MarginMode(mode_text)
     mmr = maint_amount = None
@@ -391,17 +382,15 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
 # -- followed accounts: the venue's report in, validated positions out ----------------------------
 
 
-def imported_account(account: Account, state: Any, catalogue: Catalogue | None = None) -> Account:
+def imported_account(account: Account, state: AccountState, catalogue: Catalogue) -> Account:
     """``account`` (a followed one) with the balance and positions of a venue's ``AccountState``.
 
-    Duck-typed on the event's fields so the engine needs no feeds types. A position adlwatch cannot
-    model (unknown contract, no tier table, a nonsensical figure) is left out and named in
-    ``warnings``: the rest of the account is still computed, and nothing raises.
+    A position adlwatch cannot model (unknown contract, no tier table, a nonsensical figure) is left
+    out and named in ``warnings``: the rest of the account is still computed, and nothing raises.
     """
-    catalogue = catalogue or default_catalogue()
     hedges = dict(account.hedges)
     positions: list[Position] = []
-    warnings = list(getattr(state, "warnings", ()) or ())
+    warnings = list(state.warnings)
     unmodelled_pnl = unmodelled_maintenance = 0.0
     for p in state.positions:
         try:
@@ -429,22 +418,23 @@ def imported_account(account: Account, state: Any, catalogue: Catalogue | None =
         settle=settle,
         positions=tuple(positions),
         imported=True,
-        reported_value=getattr(state, "account_value", None),
-        reported_maintenance=getattr(state, "maintenance_margin", None),
+        reported_value=state.account_value,
+        reported_maintenance=state.maintenance_margin,
         warnings=tuple(warnings),
     )
 
 
-def with_account_states(portfolio: Portfolio, states: Any, catalogue: Catalogue | None = None) -> Portfolio:
+def with_account_states(portfolio: Portfolio, states: Any) -> Portfolio:
     """The portfolio with each followed account replaced by its venue's last report, where one came
-    (``states``: a mapping or iterable of ``AccountState``-like values, matched on venue and ref)."""
+    (``states``: a mapping by (venue, ref) or an iterable of ``AccountState``), validated against the
+    portfolio's catalogue."""
     by_key = states if isinstance(states, dict) else {(s.venue, s.symbol): s for s in states}
     accounts = list(portfolio.accounts)
     changed = False
     for i, account in enumerate(accounts):
         state = by_key.get((account.venue, account.ref)) if account.followed else None
         if state is not None:
-            accounts[i] = imported_account(account, state, catalogue)
+            accounts[i] = imported_account(account, state, portfolio.catalogue)
             changed = True
     return replace(portfolio, accounts=tuple(accounts)) if changed else portfolio
 
@@ -452,13 +442,13 @@ def with_account_states(portfolio: Portfolio, states: Any, catalogue: Catalogue 
 MAX_POSITION_VALUE = 1e12  # in the settlement asset: beyond any real position, so a unit mix-up
 
 
-def _unmodelled_cross(p: Any) -> tuple[float, float]:
+def _unmodelled_cross(p: ImportedPosition) -> tuple[float, float]:
     """A linear cross position adlwatch cannot model: its uPnL and maintenance margin at the
     venue's reported mark (MMR from the venue's first bracket), or nothing where unknown."""
     try:
-        if p.margin_mode != "cross" or p.side not in ("long", "short") or not p.mark_price:
+        if p.margin_mode != MarginMode.CROSS or p.side not in SIDE_WORDS or not p.mark_price:
             return 0.0, 0.0
-        sign = 1.0 if p.side == "long" else -1.0
+        sign = float(Side(p.side).sign)
         size, mark, entry = float(p.size), float(p.mark_price), float(p.entry_price)
         pnl = sign * size * (mark - entry)
         mmr = float(p.brackets[0][2]) if p.brackets else 0.0
@@ -470,9 +460,9 @@ def _unmodelled_cross(p: Any) -> tuple[float, float]:
     return pnl, maintenance
 
 
-def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:
+def _imported_position(p: ImportedPosition, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:
     instrument = catalogue.get(venue, p.symbol)
-    if p.side not in ("long", "short"):
+    if p.side not in SIDE_WORDS:
         raise InputError("side must be long or short", field="side", value=p.side)
     for name in ("size", "entry_price", "leverage"):
         number = getattr(p, name)
@@ -483,8 +473,9 @@ def _imported_position(p: Any, venue: str, catalogue: Catalogue, hedge: str | No
         instrument = replace(instrument, tiers=tiers, source="the account's own brackets (venue)", verified=True)
     elif not instrument.tiers:
         raise InputError("no tier table: run `adlwatch tiers --refresh`", field="mmr", has_value=False)
-    mode = MarginMode.ISOLATED if p.margin_mode == "isolated" else MarginMode.CROSS
-    side = Side.LONG if p.side == "long" else Side.SHORT
+    # The wire's words become the engine's enums here, once.
+    mode = MarginMode.ISOLATED if p.margin_mode == MarginMode.ISOLATED else MarginMode.CROSS
+    side = Side(p.side)
     entry_value = Position(instrument, side, p.size, p.entry_price, p.leverage, mode).entry_value()
     if not entry_value < MAX_POSITION_VALUE:
         raise InputError("a position value no venue holds (a unit mix-up?)", field="size", value=p.size)
@@ -515,7 +506,6 @@ def with_position(
     position: dict[str, Any],
     *,
     venue: str | None = None,
-    catalogue: Catalogue | None = None,
 ) -> Portfolio:
     """Replace position ``index`` of ``account`` (or append it when ``index`` is None; a new
     account of ``venue`` when ``account`` is None). Raises InputError naming the field."""
@@ -531,37 +521,37 @@ def with_position(
         positions.append(position)
     else:
         positions[index] = position
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)
 
 
-def without_position(portfolio: Portfolio, account: int, index: int, catalogue: Catalogue | None = None) -> Portfolio:
+def without_position(portfolio: Portfolio, account: int, index: int) -> Portfolio:
     data = edit_data(portfolio)
     del data["account"][account]["position"][index]
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)
 
 
-def with_wallet(portfolio: Portfolio, account: int, wallet_balance: float, catalogue: Catalogue | None = None) -> Portfolio:
+def with_wallet(portfolio: Portfolio, account: int, wallet_balance: float) -> Portfolio:
     data = edit_data(portfolio)
     data["account"][account]["wallet_balance"] = wallet_balance
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)
 
 
 def with_isolated_margin_change(
-    portfolio: Portfolio, account: int, index: int, change: float, catalogue: Catalogue | None = None
+    portfolio: Portfolio, account: int, index: int, change: float
 ) -> Portfolio:
     """Add (or, negative, remove) isolated margin; refuses to take it to zero or below."""
     data = edit_data(portfolio)
     position = data["account"][account]["position"][index]
-    if position.get("margin_mode") != "isolated":
+    if position.get("margin_mode") != MarginMode.ISOLATED:
         raise InputError("only isolated positions carry their own margin", field="isolated_margin", value=change)
     new_margin = float(position["isolated_margin"]) + change
     if new_margin <= 0:
         raise InputError(f"would leave {new_margin:g} of margin", field="isolated_margin", value=change)
     position["isolated_margin"] = new_margin
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)
 
 
-def with_leverage(portfolio: Portfolio, account: int, index: int, leverage: float, catalogue: Catalogue | None = None) -> Portfolio:
+def with_leverage(portfolio: Portfolio, account: int, index: int, leverage: float) -> Portfolio:
     """Change the leverage setting; an isolated position's margin follows it (entry value ÷ leverage)."""
     data = edit_data(portfolio)
     position = data["account"][account]["position"][index]
@@ -569,10 +559,10 @@ def with_leverage(portfolio: Portfolio, account: int, index: int, leverage: floa
     position["leverage"] = leverage
     if old.isolated and leverage > 0:
         position["isolated_margin"] = old.entry_value() / leverage
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)
 
 
-def remove_account(portfolio: Portfolio, account: int, catalogue: Catalogue | None = None) -> Portfolio:
+def remove_account(portfolio: Portfolio, account: int) -> Portfolio:
     data = edit_data(portfolio)
     del data["account"][account]
-    return Portfolio.from_data(data, catalogue)
+    return Portfolio.from_data(data, portfolio.catalogue)

@@ -1,12 +1,19 @@
-"""What-if shocks: move marks by a percentage and recompute, leaving the live state untouched."""
+"""What-if shocks: move marks by a percentage and recompute, leaving the live state untouched.
+
+``apply_shocks`` is the full recomputation; the monitor's what-if goes through the incremental
+engine (``RiskEngine.set_shocks``), which is tested against it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from types import MappingProxyType
 
-from adlwatch.engine.risk import EngineInputs, MarkKey, RiskSnapshot, ShockSpec, compute_snapshot
+from adlwatch.engine.risk import EngineInputs, compute_snapshot
+from adlwatch.engine.snapshot import RiskSnapshot, ShockSpec, shocked_marks
+
+__all__ = ["apply_shocks", "shock", "shocked_marks"]
 
 
 def shock(pct: float, venue: str | None = None, symbol: str | None = None) -> ShockSpec:
@@ -14,18 +21,6 @@ def shock(pct: float, venue: str | None = None, symbol: str | None = None) -> Sh
     if pct <= -100.0:
         raise ValueError(f"a shock of {pct}% would take prices to zero or below")
     return ShockSpec(pct=pct, venue=venue, symbol=symbol)
-
-
-def shocked_marks(marks: Mapping[MarkKey, float], shocks: Iterable[ShockSpec]) -> dict[MarkKey, float]:
-    """Shocks compound: +5 % then −5 % is ×1.05×0.95 on the marks they both match."""
-    out = dict(marks)
-    for s in shocks:
-        factor = 1.0 + s.pct / 100.0
-        for key in out:
-            venue, symbol = key
-            if (s.venue is None or s.venue == venue) and (s.symbol is None or s.symbol == symbol):
-                out[key] = out[key] * factor
-    return out
 
 
 def apply_shocks(inputs: EngineInputs, shocks: Iterable[ShockSpec]) -> RiskSnapshot:

@@ -19,7 +19,7 @@ import platformdirs
 import tomli_w
 
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.instruments import Catalogue, default_catalogue
 from adlwatch.engine.portfolio import Portfolio
 
 APP_NAME = "adlwatch"
@@ -49,7 +49,9 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
         line = _decode_error_line(str(err))
         raise InputError(f"not valid TOML: {err}", file=filename, line=line) from None
     try:
-        return Portfolio.from_data(data, catalogue)
+        # Read against the given tables (the user's refreshed ones), or the bundled ones: the portfolio
+        # then carries them through every edit.
+        return Portfolio.from_data(data, catalogue if catalogue is not None else default_catalogue())
     except InputError as err:
         raise err.with_file(filename, field_line(text, err.field)) from None
 
@@ -57,6 +59,7 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
 def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | None = None) -> None:
     """Write atomically; never over a file that does not parse (that file is left as it is)."""
     path = Path(path)
+    catalogue = catalogue if catalogue is not None else portfolio.catalogue
     if path.exists():
         # Raises InputError, leaving the file untouched, if the current text is broken.
         parse(path.read_text(encoding="utf-8"), str(path), catalogue)

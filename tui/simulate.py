@@ -138,7 +138,7 @@ def _with_user_positions(pop, args, catalogue):
         return pop, [], []
     # Isolated margin as it is; a cross position counts with its initial margin (an approximation).
     margins = [p.isolated_margin if p.isolated else p.initial_margin() for p in rows]
-    pop, watch = with_positions(pop, [int(p.side) for p in rows], [p.size for p in rows], [p.entry_price for p in rows], margins)
+    pop, watch = with_positions(pop, [p.side.sign for p in rows], [p.size for p in rows], [p.entry_price for p in rows], margins)
     labels = [f"{p.side.label} {p.size:g} @ {p.entry_price:g} ({p.margin_mode.value})" for p in rows]
     return pop, watch, labels
 

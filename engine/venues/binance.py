@@ -12,6 +12,8 @@ order (https://www.binance.com/en/support/faq/360033525471).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from adlwatch.engine.adl import AdlInputs
@@ -19,8 +21,25 @@ from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="binance", mm_basis="mark", fee="none")
 
+TITLE = "Binance"
+DISPLAY_CODE = "BIN"  # the venue column of the compact positions table
+SETTLE_DEFAULT = "USDT"  # an account's settlement asset when no position says otherwise
+FOLLOW_BY = "key_name"  # a followed account names its public address, or a read-only key's label
+
 ADL_FORMULA = "binance_leverage_pnl"
 ADL_PRICE = "bankruptcy price of the liquidated order"
+
+ADL_PRICE_STAND_IN = "mark (for the liquidated order's bankruptcy price)"
+
+
+def adl_price(mark: float, previous_mark: float, liquidated_bankruptcy: Callable[[], float | None]) -> float:
+    """The price ADL closes a position at: the bankruptcy price of the liquidated order.
+
+    ``liquidated_bankruptcy`` gives it (size-weighted) where it is modelled (the cascade); nobody
+    outside the venue sees it, and it lies at about the mark when ADL runs, so the mark stands in.
+    """
+    price = liquidated_bankruptcy()
+    return mark if price is None else price
 
 
 def adl_score(x: AdlInputs) -> float:

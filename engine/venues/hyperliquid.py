@@ -11,6 +11,7 @@ Source: https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,8 +20,21 @@ from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="hyperliquid", mm_basis="mark", fee="none")
 
+TITLE = "Hyperliquid"
+DISPLAY_CODE = "HL"  # the venue column of the compact positions table
+SETTLE_DEFAULT = "USDC"  # an account's settlement asset when no position says otherwise
+FOLLOW_BY = "address"  # a followed account names its public address, or a read-only key's label
+
 ADL_FORMULA = "hyperliquid_index"
 ADL_PRICE = "previous mark price"
+
+ADL_PRICE_STAND_IN = "previous mark"
+
+
+def adl_price(mark: float, previous_mark: float, liquidated_bankruptcy: Callable[[], float | None]) -> float:
+    """The price ADL closes a position at: the previous mark price (outside a price path, the last
+    mark seen)."""
+    return previous_mark
 
 
 def adl_score(x: AdlInputs) -> float:

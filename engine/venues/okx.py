@@ -13,6 +13,8 @@ ADL normally closes at the mark price (bankruptcy price when the fund is nearly 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from adlwatch.engine.adl import AdlInputs, leveraged_pnl, leveraged_pnl_vector
@@ -20,8 +22,21 @@ from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="okx", mm_basis="mark", fee="mark")
 
+TITLE = "OKX"
+DISPLAY_CODE = "OKX"  # the venue column of the compact positions table
+SETTLE_DEFAULT = "USDT"  # an account's settlement asset when no position says otherwise
+FOLLOW_BY = "key_name"  # a followed account names its public address, or a read-only key's label
+
 ADL_FORMULA = "okx_pnl_pct_x_eff_leverage"
 ADL_PRICE = "mark price (bankruptcy price when the fund is nearly depleted)"
+
+ADL_PRICE_STAND_IN = "mark"
+
+
+def adl_price(mark: float, previous_mark: float, liquidated_bankruptcy: Callable[[], float | None]) -> float:
+    """The price ADL closes a position at: the mark (the bankruptcy price only when OKX's fund is
+    nearly depleted, which adlwatch does not model)."""
+    return mark
 
 
 def adl_score(x: AdlInputs) -> float:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.enums import MarginMode, Side
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
 

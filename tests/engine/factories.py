@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.instruments import Instrument, build_tiers
 from adlwatch.engine.margin import Leg
-from adlwatch.engine.portfolio import Account, MarginMode, Position, Side
+from adlwatch.engine.portfolio import Account, Position
 
 
 def instrument(

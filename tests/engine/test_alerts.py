@@ -25,7 +25,7 @@ from adlwatch.engine.alerts import (
 )
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AdlAlert, FeedStatus
-from adlwatch.engine.risk import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
+from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 EMPTY = MappingProxyType({})
 # Only the rule under test is on, unless a test says otherwise.

@@ -17,6 +17,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import RiskEngine
 
@@ -41,7 +42,7 @@ def portfolio() -> Portfolio:
         ]},
         {"venue": "hyperliquid", "wallet_balance": 5_000.0, "position": [
             {"symbol": "BTC", "side": "short", "size": 0.2, "entry_price": 61_000.0, "leverage": 5}]},
-    ]})
+    ]}, default_catalogue())
 
 
 def mark(key, price: float) -> MarkPrice:
@@ -52,14 +53,14 @@ def state_dicts(engine: RiskEngine) -> dict:
     return {
         "marks": engine._marks,
         "anchors": engine._anchors,
-        "dirty": engine._dirty,
+        "dirty": engine._live.dirty,
         "open_interest": engine._open_interest,
         "funds": engine._funds,
         "account_states": engine._account_states,
         "holders": engine._holders,
         "portfolio": engine.portfolio,
-        "contracts_cached": engine._contracts is not None,
-        "snapshot_cached": engine._snapshot is not None,
+        "contracts_cached": engine._live.contracts is not None,
+        "snapshot_cached": engine._live.snapshot is not None,
     }
 
 
@@ -126,13 +127,13 @@ def test_repeated_same_price_marks_dirty_nothing_and_keep_the_cached_snapshot():
     engine = RiskEngine(portfolio())
     engine.apply_many([mark(key, BASE_PRICES[key]) for key in KEYS])
     snap = engine.snapshot()
-    assert not engine._dirty
+    assert not engine._live.dirty
     # apply counts a repeated mark as taken, so apply_many does too; but nothing is recomputed.
     assert engine.apply_many([mark(("binance", "BTCUSDT"), 60_000.0)] * 5) == 5
-    assert not engine._dirty and engine._contracts is not None
+    assert not engine._live.dirty and engine._live.contracts is not None
     assert engine.snapshot() is snap
     engine.apply_many([mark(("binance", "BTCUSDT"), 60_000.0), mark(("binance", "BTCUSDT"), 59_000.0)])
-    assert engine._dirty == {1} and engine._snapshot is None
+    assert engine._live.dirty == {1} and engine._live.snapshot is None
 
 
 def test_empty_batch_changes_nothing():
@@ -162,7 +163,7 @@ def test_account_reports_mid_batch_are_applied_in_order_with_the_marks_around_th
     # The last report wins: the followed account now holds ETHUSDT, not BTCUSDT.
     assert batched._holders == one_by_one._holders
     assert batched._holders[("binance", "ETHUSDT")] == [0, 1] and batched._holders[("binance", "BTCUSDT")] == [1]
-    assert batched._dirty == one_by_one._dirty == {0, 1}
+    assert batched._live.dirty == one_by_one._live.dirty == {0, 1}
     assert batched.snapshot() == one_by_one.snapshot()
     assert [p.symbol for p in batched.snapshot().positions if p.account == 0] == ["ETHUSDT"]
 
@@ -173,14 +174,13 @@ def test_an_event_that_raises_leaves_the_earlier_marks_as_apply_would():
         engine.snapshot()
     open_interest = OpenInterest(venue="binance", symbol="BTCUSDT", ts=None, open_interest=1.0)
 
-    class NoPrice:  # a malformed mark: no price
-        kind = "mark_price"
-        venue, symbol = "binance", "BTCUSDT"
+    # A malformed mark (msgspec does not check types when a Struct is built in code): no usable key.
+    malformed = MarkPrice(venue=["binance"], symbol="BTCUSDT", ts=None, price=1.0)
 
-    batch = [mark(("binance", "ETHUSDT"), 3_100.0), open_interest, NoPrice()]
-    with pytest.raises(AttributeError):
+    batch = [mark(("binance", "ETHUSDT"), 3_100.0), open_interest, malformed]
+    with pytest.raises(TypeError):
         batched.apply_many(batch)
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError):
         apply_each(one_by_one, batch)
     assert state_dicts(batched) == state_dicts(one_by_one)
-    assert batched._dirty == {1}
+    assert batched._live.dirty == {1}

@@ -6,8 +6,10 @@ import math
 
 import pytest
 
+from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.events import FundingRate, InsuranceFund, MarkPrice, OpenInterest
-from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, fund_to_oi
 from adlwatch.engine.shocks import apply_shocks, shock, shocked_marks
 from tests.engine.factories import account, instrument, position
@@ -26,7 +28,7 @@ def test_cross_liquidation_price_moves_when_other_position_loses():
     portfolio = Portfolio((account("binance", 5_000, [
         position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS),
         position(eth, Side.LONG, 10.0, 3_000, 20, MarginMode.CROSS),
-    ]),))
+    ]),), catalogue=default_catalogue())
     calm = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 60_000, ("binance", "ETHUSDT"): 3_000}))
     eth_falls = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 60_000, ("binance", "ETHUSDT"): 2_800}))
     # ETH's loss eats the shared collateral: BTC's liquidation price rises toward its mark.
@@ -39,7 +41,7 @@ def test_cross_liquidation_price_moves_when_other_position_loses():
 def test_isolated_position_is_untouched_by_the_cross_account():
     btc, eth = binance_pair()
     iso = position(eth, Side.LONG, 10.0, 3_000, 10)
-    portfolio = Portfolio((account("binance", 100, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS), iso]),))
+    portfolio = Portfolio((account("binance", 100, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS), iso]),), catalogue=default_catalogue())
     a = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 60_000, ("binance", "ETHUSDT"): 3_000}))
     b = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 50_000, ("binance", "ETHUSDT"): 3_000}))
     assert a.positions[1].liquidation_price == b.positions[1].liquidation_price
@@ -51,7 +53,7 @@ def test_hedge_mode_long_and_short_of_one_contract_share_one_cross_price():
     portfolio = Portfolio((account("binance", 2_000, [
         position(btc, Side.LONG, 2.0, 60_000, 20, MarginMode.CROSS),
         position(btc, Side.SHORT, 1.0, 61_000, 20, MarginMode.CROSS),
-    ]),))
+    ]),), catalogue=default_catalogue())
     snap = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 60_500}))
     long_, short = snap.positions
     assert long_.liquidation_price == short.liquidation_price
@@ -63,7 +65,7 @@ def test_hedge_mode_long_and_short_of_one_contract_share_one_cross_price():
 def test_no_positive_liquidation_price_is_none():
     btc, _ = binance_pair()
     # 1x long with margin equal to its value: no positive price takes the margin to maintenance.
-    portfolio = Portfolio((account("binance", 0, [position(btc, Side.LONG, 1.0, 60_000, 1, isolated_margin=60_000)]),))
+    portfolio = Portfolio((account("binance", 0, [position(btc, Side.LONG, 1.0, 60_000, 1, isolated_margin=60_000)]),), catalogue=default_catalogue())
     risk = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 55_000})).positions[0]
     assert risk.liquidation_price is None and risk.distance_pct is None
     assert risk.bankruptcy_price is None
@@ -71,7 +73,7 @@ def test_no_positive_liquidation_price_is_none():
 
 def test_engine_applies_feed_events_and_ignores_others():
     btc, _ = binance_pair()
-    portfolio = Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),))
+    portfolio = Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),), catalogue=default_catalogue())
     engine = RiskEngine(portfolio)
     assert engine.snapshot().positions[0].mark_price is None
     assert engine.apply(MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=59_000.0))
@@ -84,7 +86,7 @@ def test_engine_applies_feed_events_and_ignores_others():
 
 def test_fund_to_oi_over_the_contracts_a_pool_backs():
     btc, eth = binance_pair()
-    portfolio = Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),))
+    portfolio = Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),), catalogue=default_catalogue())
     engine = RiskEngine(portfolio)
     engine.apply(MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=60_000.0))
     engine.apply(MarkPrice(venue="binance", symbol="ETHUSDT", ts=1, price=3_000.0))
@@ -110,7 +112,7 @@ def test_shock_of_one_symbol_moves_only_that_mark_and_leaves_live_state_alone():
     portfolio = Portfolio((account("binance", 5_000, [
         position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS),
         position(eth, Side.SHORT, 10.0, 3_000, 20, MarginMode.CROSS),
-    ]),))
+    ]),), catalogue=default_catalogue())
     engine = RiskEngine(portfolio)
     engine.set_mark("binance", "BTCUSDT", 60_000)
     engine.set_mark("binance", "ETHUSDT", 3_000)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AccountState, ImportedPosition, MarkPrice
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Portfolio, with_account_states
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
 
@@ -21,7 +22,7 @@ def followed_portfolio(**extra) -> Portfolio:
         {"venue": "hyperliquid", "wallet_balance": 2000.0, "position": [
             {"symbol": "BTC", "side": "short", "size": 0.1, "entry_price": 61000.0, "leverage": 5,
              "hedge": "btc-basis", "alert_below_pct": 8.0}]},
-    ]})
+    ]}, default_catalogue())
 
 
 def binance_state(liq: float | None = 40_000.0, positions=None, **extra) -> AccountState:
@@ -38,7 +39,7 @@ def test_followed_account_file_round_trip_keeps_where_not_what():
     data = portfolio.to_data()
     assert data["account"][0] == {"venue": "binance", "key_name": "main", "hedges": {"BTCUSDT": "btc-basis"},
                                   "alert_below_pct": 4.0}
-    assert Portfolio.from_data(data) == portfolio
+    assert Portfolio.from_data(data, default_catalogue()) == portfolio
     # Even after the venue reported, the file keeps no positions of a followed account.
     imported = with_account_states(portfolio, [binance_state()])
     assert imported.accounts[0].positions and imported.to_data()["account"][0] == data["account"][0]
@@ -54,7 +55,7 @@ def test_followed_account_file_round_trip_keeps_where_not_what():
 ])
 def test_bad_followed_account_names_the_field(account, field, echoes):
     with pytest.raises(InputError) as caught:
-        Portfolio.from_data({"account": [account]})
+        Portfolio.from_data({"account": [account]}, default_catalogue())
     assert caught.value.field == field
     assert caught.value.has_value is echoes
 
@@ -62,13 +63,13 @@ def test_bad_followed_account_names_the_field(account, field, echoes):
 def test_a_pasted_secret_in_key_name_is_refused_without_echoing_it():
     secret = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
     with pytest.raises(InputError) as caught:
-        Portfolio.from_data({"account": [{"venue": "binance", "key_name": secret}]})
+        Portfolio.from_data({"account": [{"venue": "binance", "key_name": secret}]}, default_catalogue())
     assert caught.value.field == "account[0].key_name"
     assert secret not in str(caught.value) and secret[:12] not in str(caught.value)
 
 
 def test_address_is_normalised_to_lower_case():
-    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]}, default_catalogue())
     assert portfolio.accounts[0].address == ADDRESS
     assert portfolio.accounts[0].ref == ADDRESS
 

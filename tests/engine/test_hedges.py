@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from adlwatch.engine.hedges import ADL_PRICE_BASIS, hedge_risks
-from adlwatch.engine.portfolio import Account, MarginMode, Portfolio, Side
+from adlwatch.engine.enums import MarginMode, Side
+from adlwatch.engine.hedges import hedge_risks
+from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.portfolio import Account, Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.factories import instrument, position
@@ -25,7 +27,7 @@ def cross_venue() -> tuple[Portfolio, dict]:
         {"venue": "hyperliquid", "wallet_balance": 2000.0, "position": [
             {"symbol": "BTC", "side": "short", "size": 0.1, "entry_price": 61000.0, "leverage": 5,
              "hedge": "btc"}]},
-    ]})
+    ]}, default_catalogue())
     return portfolio, {("binance", "BTCUSDT"): 58000.0, ("hyperliquid", "BTC"): 58000.0}
 
 
@@ -68,7 +70,7 @@ def same_account(short_mode: MarginMode = MarginMode.CROSS, short_margin: float 
     b = instrument(symbol="BUSDT", tiers=[(0.0, float("inf"), 0.005, 100.0)])
     long = replace(position(a, Side.LONG, 1.0, 100.0, 10.0, MarginMode.CROSS), hedge="pair")
     short = replace(position(b, Side.SHORT, 1.0, 110.0, 10.0, short_mode, short_margin), hedge="pair")
-    return Portfolio((Account("binance", 20.0, "USDT", (long, short)),))
+    return Portfolio((Account("binance", 20.0, "USDT", (long, short)),), catalogue=default_catalogue())
 
 
 MARKS = {("binance", "AUSDT"): 100.0, ("binance", "BUSDT"): 100.0}
@@ -113,7 +115,7 @@ def test_legs_of_different_coins_have_no_net_in_base_units_and_ungrouped_positio
             {"symbol": "BTCUSDT", "side": "long", "size": 0.1, "entry_price": 60000.0, "leverage": 10, "hedge": "x"},
             {"symbol": "ETHUSDT", "side": "short", "size": 2.0, "entry_price": 3000.0, "leverage": 10, "hedge": "x"},
             {"symbol": "ETHUSDT", "side": "long", "size": 1.0, "entry_price": 3000.0, "leverage": 10}]},
-    ]})
+    ]}, default_catalogue())
     marks = {("binance", "BTCUSDT"): 60000.0, ("binance", "ETHUSDT"): 3000.0}
     (hedge,) = hedge_risks(portfolio, snapshot_of(portfolio, marks))
     assert len(hedge.legs) == 2 and hedge.base_asset is None and hedge.net_base_units is None
@@ -129,12 +131,15 @@ def test_a_leg_without_a_mark_has_no_exposure_figures():
 
 
 def test_every_venue_has_its_adl_price_rule_from_its_module():
-    assert set(ADL_PRICE_BASIS) == set(VENUE_RULES)
-    for venue, module in VENUE_RULES.items():
+    portfolio, marks = cross_venue()
+    (hedge,) = hedge_risks(portfolio, snapshot_of(portfolio, marks))
+    assert [d.adl_price_basis for d in hedge.if_deleveraged] == [
+        VENUE_RULES[leg.venue].ADL_PRICE_STAND_IN for leg in hedge.legs]
+    for module in VENUE_RULES.values():
         if module.ADL_PRICE.startswith("bankruptcy price of the liquidated order"):
-            assert "liquidated order's bankruptcy price" in ADL_PRICE_BASIS[venue]
+            assert "liquidated order's bankruptcy price" in module.ADL_PRICE_STAND_IN
         else:
-            assert module.ADL_PRICE.startswith(ADL_PRICE_BASIS[venue])
+            assert module.ADL_PRICE.startswith(module.ADL_PRICE_STAND_IN)
 
 
 def test_the_engines_snapshot_carries_its_hedge_groups_and_they_follow_the_marks():
@@ -153,7 +158,7 @@ def test_the_engines_snapshot_carries_its_hedge_groups_and_they_follow_the_marks
     assert moved.hedges == hedge_risks(engine.portfolio, moved)
     assert moved.hedges[0].legs[0].notional_usd == pytest.approx(5700.0)
     untagged = Portfolio(tuple(replace(a, positions=tuple(replace(p, hedge=None) for p in a.positions))
-                               for a in portfolio.accounts))
+                               for a in portfolio.accounts), catalogue=default_catalogue())
     plain = RiskEngine(untagged)
     plain.set_mark("binance", "BTCUSDT", 58000.0)
     assert plain.snapshot().hedges == ()

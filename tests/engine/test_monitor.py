@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from adlwatch.engine.alerts import AlertRules
 from adlwatch.engine.events import AccountState, AdlAlert, FeedStatus, ImportedPosition, MarkPrice
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.monitor import Monitor, ReplayState
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.shocks import apply_shocks, shock
@@ -30,7 +31,7 @@ def status(venue: str, symbol: str, state: str, detail: str = "") -> FeedStatus:
 
 
 def held(rules: AlertRules | None = None, **options) -> Monitor:
-    monitor = Monitor(Portfolio.from_data(HELD), rules=rules, **options)
+    monitor = Monitor(Portfolio.from_data(HELD, default_catalogue()), rules=rules, **options)
     monitor.apply_many([mark("binance", "BTCUSDT", 58_000.0), mark("hyperliquid", "BTC", 58_100.0)], T0_S)
     return monitor
 
@@ -79,7 +80,7 @@ def test_feed_statuses_stale_disconnected_error_and_back():
 
 def test_a_followed_accounts_report_and_statuses_show_apart_from_the_market_feeds():
     portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"},
-                                                 {"venue": "hyperliquid", "address": "0x" + "ab" * 20}]})
+                                                 {"venue": "hyperliquid", "address": "0x" + "ab" * 20}]}, default_catalogue())
     monitor = Monitor(portfolio)
     report = AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=1_000.0, positions=[
         ImportedPosition(symbol="BTCUSDT", side="long", size=0.1, entry_price=60_000.0, leverage=10,
@@ -168,7 +169,7 @@ def test_restart_forgets_the_market_and_keeps_the_portfolio_the_what_if_and_the_
 
 def test_an_edited_portfolio_keeps_the_marks():
     monitor = held()
-    edited = Portfolio.from_data({"account": [HELD["account"][0]]})
+    edited = Portfolio.from_data({"account": [HELD["account"][0]]}, default_catalogue())
     monitor.set_portfolio(edited)
     assert monitor.portfolio == edited
     assert [p.mark_price for p in monitor.live().positions] == [58_000.0]

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from adlwatch.engine.enums import MarginMode, Side
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.margin import Leg, maintenance_margin, unrealized_pnl
-from adlwatch.engine.portfolio import MarginMode, Portfolio, Side
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_account, compute_snapshot
 from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.factories import account, instrument, position
@@ -49,7 +51,7 @@ notionals = st.floats(min_value=100.0, max_value=5_000_000.0)
 
 
 def isolated_balance(p, price):
-    return p.isolated_margin + unrealized_pnl(Leg(p.instrument, int(p.side), p.size, p.entry_price), price)
+    return p.isolated_margin + unrealized_pnl(Leg(p.instrument, p.side.sign, p.size, p.entry_price), price)
 
 
 @settings(max_examples=300, deadline=None)
@@ -61,7 +63,7 @@ def test_isolated_margin_balance_equals_maintenance_at_liquidation_price(venue, 
     _, (risk,) = compute_account(0, account(venue, 0.0, [p]), {(venue, inst.symbol): mark})
     assume(risk.liquidation_price is not None)
     lp = risk.liquidation_price
-    leg = Leg(inst, int(side), p.size, entry)
+    leg = Leg(inst, side.sign, p.size, entry)
     balance = isolated_balance(p, lp)
     required = maintenance_margin(VENUE_RULES[venue].RULES, leg, lp, risk.bankruptcy_price)
     assert balance == pytest.approx(required, rel=1e-7, abs=1e-9 * max(1.0, abs(p.isolated_margin)))
@@ -75,7 +77,7 @@ def test_isolated_margin_balance_is_zero_at_bankruptcy_price(venue, kind, side, 
     _, (risk,) = compute_account(0, account(venue, 0.0, [p]), {(venue, inst.symbol): entry * (1 + move)})
     assume(risk.bankruptcy_price is not None)
     bp = risk.bankruptcy_price
-    leg = Leg(inst, int(side), p.size, entry)
+    leg = Leg(inst, side.sign, p.size, entry)
     # Bybit's bankruptcy price leaves exactly the fee to close at that price (help article 360039261334).
     close_fee = leg.k * (1 / bp if kind == "inverse" else bp) * inst.taker_fee if venue == "bybit" else 0.0
     assert isolated_balance(p, bp) == pytest.approx(close_fee, abs=1e-7 * p.isolated_margin + 1e-12)
@@ -96,7 +98,7 @@ def test_cross_margin_balance_equals_maintenance_at_liquidation_price(venue, kin
         marks[(venue, inst.symbol)] = e * (1 + move)
     wallet = wallet_usd if kind == "linear" else wallet_usd / entry
     _, risks = compute_account(0, account(venue, wallet, positions), marks)
-    legs = [Leg(p.instrument, int(p.side), p.size, p.entry_price) for p in positions]
+    legs = [Leg(p.instrument, p.side.sign, p.size, p.entry_price) for p in positions]
     for i, risk in enumerate(risks):
         if risk.liquidation_price is None:
             continue
@@ -174,7 +176,7 @@ def test_incremental_engine_equals_full_recompute_after_any_mark_sequence(update
         account("hyperliquid", 8_000, [position(linear["hyperliquid"], Side.LONG, 1.0, 60_000, 8, MarginMode.CROSS)]),
         account("bybit", 0.3, [position(inverse, Side.LONG, 20_000, 60_000, 10, MarginMode.CROSS)], settle="BTC"),
     ]
-    portfolio = Portfolio(tuple(accounts))
+    portfolio = Portfolio(tuple(accounts), catalogue=default_catalogue())
     keys = sorted(portfolio.symbols())
     engine = RiskEngine(portfolio)
     marks = {k: 60_000.0 for k in keys}

@@ -10,6 +10,7 @@ from textual.widgets import Footer
 
 from adlwatch.engine.events import MarkPrice
 from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
@@ -122,7 +123,7 @@ def test_envelope_keeps_every_columns_low_and_high_in_time_order(prices, columns
 
 
 async def test_an_empty_portfolio_shows_the_header_live_and_under_a_shock():
-    app = AdlwatchApp(Portfolio(()), None)
+    app = AdlwatchApp(Portfolio((), catalogue=default_catalogue()), None)
     async with app.run_test(size=(120, 40)) as pilot:
         app.refresh_view()
         await pilot.pause()
@@ -140,7 +141,7 @@ async def test_with_nothing_held_the_chart_follows_the_first_contracts_mark():
     has marks, with its latest mark in the title; a position, once held, takes the chart back."""
     from textual_plot import PlotWidget
 
-    app = AdlwatchApp(Portfolio(()), None)
+    app = AdlwatchApp(Portfolio((), catalogue=default_catalogue()), None)
     async with app.run_test(size=(120, 40)) as pilot:
         for i, price in enumerate((101.0, 102.5, 101.75), start=1):
             app.on_feed_event(MarkPrice(venue="okx", symbol="ETH-USDT-SWAP", ts=T0 + 1000 * i, price=price * 20))

@@ -1,0 +1,272 @@
+"""One account's figures at given marks: each position's margin, liquidation and bankruptcy prices,
+distance and ADL score, and the account's cross totals.
+
+``AccountModel`` builds an account's static parts once (legs, cross groups, price solvers, isolated
+prices); ``compute(marks)`` gives the figures. The engine keeps one model per account and recomputes
+only those whose contracts moved; hedges recompute an account with one leg closed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from adlwatch.engine import adl
+from adlwatch.engine.enums import Side
+from adlwatch.engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
+from adlwatch.engine.portfolio import Account, Position
+from adlwatch.engine.snapshot import AccountRisk, MarkKey, PositionRisk
+from adlwatch.engine.venues import rules_for
+
+
+def position_leg(position: Position) -> Leg:
+    """A position as the margin solver sees it."""
+    return Leg(position.instrument, position.side.sign, position.size, position.entry_price)
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+class AccountModel:
+    """One account's static parts, built once: legs, cross groups, solvers, isolated prices.
+
+    Isolated liquidation and bankruptcy prices do not depend on the mark (one position, monotone
+    margin), so they are solved once; a cross contract's price depends on the other contracts'
+    marks only through one constant, so its solver's pieces are built once too.
+    """
+
+    def __init__(self, index: int, account: Account) -> None:
+        self.index = index
+        self.account = account
+        self.venue_rules = rules_for(account.venue)
+        rules = self.venue_rules.RULES
+        self.rules = rules
+        self.legs = [position_leg(p) for p in account.positions]
+        self.keys = [(p.venue, p.symbol) for p in account.positions]
+        self.cross_groups: dict[str, list[int]] = {}
+        for i, p in enumerate(account.positions):
+            if not p.isolated:
+                self.cross_groups.setdefault(p.symbol, []).append(i)
+        self.solvers: dict[str, tuple[PriceSolver, PriceSolver]] = {
+            symbol: (
+                PriceSolver(rules, [self.legs[i] for i in idxs], "liquidation"),
+                PriceSolver(rules, [self.legs[i] for i in idxs], "bankruptcy"),
+            )
+            for symbol, idxs in self.cross_groups.items()
+        }
+        self.isolated_prices: dict[int, tuple[float | None, float | None]] = {}
+        for i, p in enumerate(account.positions):
+            if p.isolated:
+                margin = p.isolated_margin or 0.0
+                bankruptcy = PriceSolver(rules, [self.legs[i]], "bankruptcy").solve(margin, p.entry_price)
+                liquidation = PriceSolver(rules, [self.legs[i]], "liquidation").solve(margin, p.entry_price, bankruptcy)
+                self.isolated_prices[i] = (liquidation, bankruptcy)
+        self.static = [
+            dict(
+                account=index,
+                index=i,
+                venue=p.venue,
+                symbol=p.symbol,
+                side=p.side,
+                size=p.size,
+                entry_price=p.entry_price,
+                margin_mode=p.margin_mode,
+                leverage=p.leverage,
+                kind=p.instrument.kind,
+                settle=p.instrument.settle,
+                isolated_margin=p.isolated_margin,
+                adl_formula=self.venue_rules.ADL_FORMULA,
+                hedge=p.hedge,
+                alert_below_pct=p.alert_below_pct if p.alert_below_pct is not None else account.alert_below_pct,
+                imported=p.reported is not None,
+                venue_liquidation_price=p.reported.liquidation_price if p.reported else None,
+                venue_adl_lights=p.reported.adl_lights if p.reported else None,
+                venue_adl_raw=p.reported.adl_raw if p.reported else None,
+            )
+            for i, p in enumerate(account.positions)
+        ]
+        self.entry_values = [p.entry_value() for p in account.positions]
+        self.initial_margins = [p.initial_margin() for p in account.positions]
+
+    def compute(self, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
+        """Every figure of the account at these marks."""
+        account = self.account
+        rules = self.rules
+        legs = self.legs
+        pos_marks = [marks.get(key) for key in self.keys]
+        cross_groups = self.cross_groups
+        cross_complete = all(pos_marks[i] is not None for idxs in cross_groups.values() for i in idxs)
+
+        group_pnl: dict[str, float] = {}
+        group_req: dict[str, float] = {}
+        cross_prices: dict[str, tuple[float | None, float | None]] = {}
+        if cross_complete:
+            for symbol, idxs in cross_groups.items():
+                mark = pos_marks[idxs[0]]
+                group_pnl[symbol] = sum(unrealized_pnl(legs[i], mark) for i in idxs)
+                group_req[symbol] = sum(maintenance_margin(rules, legs[i], mark) for i in idxs)
+            total_pnl = sum(group_pnl.values())
+            # A followed account's cross positions adlwatch cannot model still hold margin: their uPnL
+            # and maintenance at the venue's last report stay in the account as constants.
+            total_pnl = total_pnl + account.unmodelled_pnl
+            total_req = sum(group_req.values()) + account.unmodelled_maintenance
+            account_balance = account.wallet_balance + total_pnl
+            account_mm = total_req
+            # Prices per cross contract (shared by a hedge-mode long and short).
+            for symbol, (liq_solver, bankr_solver) in self.solvers.items():
+                mark = pos_marks[cross_groups[symbol][0]]
+                others_pnl = total_pnl - group_pnl[symbol]
+                others_req = total_req - group_req[symbol]
+                bankruptcy = bankr_solver.solve(account.wallet_balance + others_pnl, mark)
+                liquidation = liq_solver.solve(account.wallet_balance + others_pnl - others_req, mark, bankruptcy)
+                cross_prices[symbol] = (liquidation, bankruptcy)
+        else:
+            total_pnl = total_req = account_balance = account_mm = None
+
+        risks: list[PositionRisk] = []
+        for i, p in enumerate(account.positions):
+            mark = pos_marks[i]
+            leg = legs[i]
+            if mark is None or (not p.isolated and not cross_complete):
+                risks.append(PositionRisk(**self.static[i], mark_price=mark, **_EMPTY))
+                continue
+            pnl = unrealized_pnl(leg, mark)
+            notional = value(leg, mark)
+            if p.isolated:
+                liquidation, bankruptcy = self.isolated_prices[i]
+                margin = p.isolated_margin or 0.0
+                margin_balance = margin + pnl
+                mm = maintenance_margin(rules, leg, mark, bankruptcy)
+                wallet = margin
+                adl_mm = mm
+                position_margin = margin
+            else:
+                liquidation, bankruptcy = cross_prices[p.symbol]
+                margin_balance = account_balance
+                mm = maintenance_margin(rules, leg, mark, bankruptcy)
+                wallet = account.wallet_balance
+                adl_mm = account_mm
+                position_margin = self.initial_margins[i]
+            # Effective leverage = value ÷ the margin standing between the mark and bankruptcy (BitMEX's
+            # |mark value| / (mark value − bankrupt value)): the position's margin balance if isolated,
+            # its share of the account's cushion (signed distance to the shared bankruptcy price) if cross.
+            if p.isolated or bankruptcy is None:
+                cushion = margin_balance
+            else:
+                cushion = leg.direction * (notional - value(leg, bankruptcy))
+            effective_leverage = notional / cushion if cushion != 0 else math.inf
+            if liquidation is not None:
+                distance_price = (mark - liquidation) if p.side is Side.LONG else (liquidation - mark)
+                distance_pct = distance_price / mark * 100.0
+            else:
+                distance_price = distance_pct = None
+            inputs = adl.AdlInputs(
+                sign=leg.sign,
+                mark_price=mark,
+                entry_price=p.entry_price,
+                unrealized_pnl=pnl,
+                notional=notional,
+                entry_value=self.entry_values[i],
+                position_margin=position_margin,
+                wallet_balance=wallet,
+                margin_balance=margin_balance,
+                maintenance_margin=adl_mm,
+                effective_leverage=effective_leverage,
+            )
+            diff_pct, disagreement = compare_with_venue(p, account, liquidation, mark)
+            risks.append(
+                PositionRisk(
+                    **self.static[i],
+                    liquidation_diff_pct=diff_pct,
+                    disagreement=disagreement,
+                    mark_price=mark,
+                    notional=notional,
+                    unrealized_pnl=pnl,
+                    margin_balance=margin_balance,
+                    maintenance_margin=mm,
+                    # Undefined (None) once no margin stands between the mark and bankruptcy.
+                    effective_leverage=effective_leverage if 0 < effective_leverage < math.inf else None,
+                    liquidation_price=liquidation,
+                    bankruptcy_price=bankruptcy,
+                    distance_pct=distance_pct,
+                    distance_price=distance_price,
+                    adl_score=_finite(self.venue_rules.adl_score(inputs)),
+                    adl_alternatives={
+                        adl.BITMEX: _finite(adl.bitmex_ranking(inputs)),
+                        adl.UPNL_OVER_MARGIN: _finite(adl.upnl_over_margin(inputs)),
+                    },
+                )
+            )
+
+        margin_ratio = None
+        if account_balance is not None and cross_groups:
+            margin_ratio = account_mm / account_balance if account_balance > 0 else None
+        account_risk = AccountRisk(
+            index=self.index,
+            venue=account.venue,
+            settle=account.settle,
+            wallet_balance=account.wallet_balance,
+            unrealized_pnl=total_pnl,
+            margin_balance=account_balance,
+            maintenance_margin=account_mm,
+            margin_ratio=margin_ratio,
+            positions=len(account.positions),
+            cross_positions=sum(len(idxs) for idxs in cross_groups.values()),
+            source=account.source,
+            awaiting_venue=account.followed and not account.imported,
+            reported_margin_balance=account.reported_value,
+            warnings=account.warnings,
+        )
+        return account_risk, tuple(risks)
+
+
+DISAGREE_PCT = 0.1  # a liquidation price further than this from the venue's is highlighted
+
+
+def compare_with_venue(
+    position: Position, account: Account, liquidation: float | None, mark: float
+) -> tuple[float | None, str | None]:
+    """Our liquidation price against the venue's: the difference in %, and, beyond 0.1 %, the
+    likeliest reasons, most specific first."""
+    report = position.reported
+    if report is None or report.liquidation_price is None:
+        return None, None
+    venue_liq = report.liquidation_price
+    if liquidation is None:
+        return None, "the venue reports a liquidation price; adlwatch finds none (no positive price liquidates)"
+    diff_pct = (liquidation - venue_liq) / venue_liq * 100.0
+    if abs(diff_pct) <= DISAGREE_PCT:
+        return diff_pct, None
+    reasons = []
+    if report.mark_price is not None and abs(report.mark_price - mark) / mark > 0.0005:
+        reasons.append(f"the venue reported at mark {report.mark_price:,.6g}, the feed now says {mark:,.6g}")
+    inst = position.instrument
+    if not inst.verified and not report.brackets_from_account:
+        reasons.append(f"tier table unverified ({inst.source or 'no source'}{', ' + inst.as_of if inst.as_of else ''})")
+    if rules_for(account.venue).RULES.fee != "none":
+        reasons.append(f"fee term: {account.venue} counts a fee to close in the maintenance margin")
+    if position.isolated:
+        reasons.append("funding accrued moves isolated margin between reports")
+    else:
+        reasons.append("cross: the venue also counts open orders and other assets of the account")
+    return diff_pct, "; ".join(reasons)
+
+
+_EMPTY = dict(
+    notional=None,
+    unrealized_pnl=None,
+    margin_balance=None,
+    maintenance_margin=None,
+    effective_leverage=None,
+    liquidation_price=None,
+    bankruptcy_price=None,
+    distance_pct=None,
+    distance_price=None,
+    adl_score=None,
+)
+
+
+def compute_account(index: int, account: Account, marks: Mapping[MarkKey, float]) -> tuple[AccountRisk, tuple[PositionRisk, ...]]:
+    """Every figure of one account at these marks (built from scratch)."""
+    return AccountModel(index, account).compute(marks)

@@ -1,0 +1,156 @@
+"""What the engine hands out: the immutable snapshot and the figures it carries.
+
+Values only: the engine (engine/risk.py, engine/accounts.py, engine/hedges.py) builds them, the
+monitor, the screen and the CLI read them. Encoded with msgspec, sides and margin modes print as
+their words ("long", "cross").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from adlwatch.engine.enums import MarginMode, Side
+
+MarkKey = tuple[str, str]  # (venue, symbol)
+
+
+class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
+    account: int
+    index: int
+    venue: str
+    symbol: str
+    side: Side
+    size: float
+    entry_price: float
+    mark_price: float | None
+    margin_mode: MarginMode
+    leverage: float
+    kind: str
+    settle: str
+    isolated_margin: float | None
+    notional: float | None
+    unrealized_pnl: float | None
+    margin_balance: float | None
+    maintenance_margin: float | None
+    effective_leverage: float | None
+    liquidation_price: float | None
+    bankruptcy_price: float | None
+    distance_pct: float | None
+    distance_price: float | None
+    adl_score: float | None
+    adl_formula: str
+    adl_quantile: int | None = None
+    adl_alternatives: dict[str, float | None] = msgspec.field(default_factory=dict)
+    hedge: str | None = None
+    alert_below_pct: float | None = None  # the position's (or its account's) own threshold
+    # Imported positions: the venue's own figures beside ours, and why they may differ.
+    imported: bool = False
+    venue_liquidation_price: float | None = None
+    venue_adl_lights: int | None = None
+    venue_adl_raw: str | None = None
+    liquidation_diff_pct: float | None = None  # (ours − venue's) ÷ venue's, in %
+    disagreement: str | None = None  # set when the figures differ beyond 0.1 % (or one ADL light)
+
+
+class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    venue: str
+    settle: str
+    wallet_balance: float
+    unrealized_pnl: float | None  # cross positions only
+    margin_balance: float | None  # wallet + cross uPnL
+    maintenance_margin: float | None  # cross positions only
+    margin_ratio: float | None  # maintenance margin ÷ margin balance; liquidation at 1
+    positions: int
+    cross_positions: int
+    source: str = "manual"  # manual | address 0x…  | api key 'label'
+    awaiting_venue: bool = False  # a followed account the venue has not reported yet
+    reported_margin_balance: float | None = None  # the venue's own figure (followed accounts)
+    warnings: tuple[str, ...] = ()
+
+
+class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    symbol: str
+    mark_price: float | None
+    open_interest: float | None  # one side, base units
+    open_interest_usd: float | None
+    fund_balance_usd: float | None
+    fund_symbols: tuple[str, ...] = ()
+    fund_to_oi: float | None = None
+
+
+class ShockSpec(msgspec.Struct, frozen=True):
+    """A move of ``pct`` percent (−10 = a 10 % fall) of one symbol, one venue, or every mark."""
+
+    pct: float
+    venue: str | None = None
+    symbol: str | None = None
+
+    def matches(self, venue: str, symbol: str) -> bool:
+        return (self.venue is None or self.venue == venue) and (self.symbol is None or self.symbol == symbol)
+
+
+def shocked_price(price: float, shocks: Iterable[ShockSpec], venue: str, symbol: str) -> float:
+    """``price`` moved by every shock that matches its contract, in order: shocks compound
+    (+5 % then −5 % is ×1.05×0.95)."""
+    for s in shocks:
+        if s.matches(venue, symbol):
+            price = price * (1.0 + s.pct / 100.0)
+    return price
+
+
+def shocked_marks(marks: Mapping[MarkKey, float], shocks: Iterable[ShockSpec]) -> dict[MarkKey, float]:
+    """Every mark moved by the shocks that match its contract."""
+    shocks = tuple(shocks)
+    return {key: shocked_price(price, shocks, *key) for key, price in marks.items()}
+
+
+class HedgeLeg(msgspec.Struct, frozen=True, kw_only=True):
+    account: int
+    index: int
+    venue: str
+    symbol: str
+    side: Side
+    base_asset: str
+    base_units: float | None  # signed: + long, − short (inverse: contracts × face ÷ mark)
+    notional_usd: float | None  # signed, at the mark (inverse: contracts × face)
+    mark_price: float | None
+    liquidation_price: float | None
+    distance_pct: float | None
+
+
+class LegDeleveraged(msgspec.Struct, frozen=True, kw_only=True):
+    """One leg auto-deleveraged at its venue's ADL price now, and what it leaves."""
+
+    leg: HedgeLeg
+    adl_price: float | None
+    adl_price_basis: str
+    realised_pnl: float | None  # in the leg's settlement asset, into its own account
+    residual_base_units: float | None  # the other legs' net (None when they hold different coins)
+    residual_notional_usd: float | None
+    residual: tuple[HedgeLeg, ...]  # the other legs; those in the same account recomputed without it
+
+
+class HedgeRisk(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    legs: tuple[HedgeLeg, ...]
+    base_asset: str | None  # None when the legs hold different coins (no net in base units)
+    net_base_units: float | None
+    net_notional_usd: float | None
+    if_deleveraged: tuple[LegDeleveraged, ...]
+
+
+class RiskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    positions: tuple[PositionRisk, ...]
+    accounts: tuple[AccountRisk, ...]
+    contracts: tuple[ContractRisk, ...]
+    shocks: tuple[ShockSpec, ...] = ()
+    # Each hedge group, by name, at the snapshot's marks (a what-if's are the hypothetical ones).
+    hedges: tuple[HedgeRisk, ...] = ()
+
+    @property
+    def hypothetical(self) -> bool:
+        return bool(self.shocks)
