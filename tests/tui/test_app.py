@@ -238,3 +238,64 @@ async def test_removing_an_account_asks_first_and_saves(tmp_path):
         assert [a.venue for a in app.portfolio.accounts] == ["binance"]
         assert app.query_one(PositionsTable).row_count == 2
     assert [a.venue for a in load(path).accounts] == ["binance"]
+
+
+REFRESHED = """\
+[[account]]
+venue = "binance"
+wallet_balance = 10000.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 0.5
+entry_price = 60000.0
+leverage = 10
+margin_mode = "cross"
+
+[[account.position]]
+symbol = "ZZZUSDT"
+side = "long"
+size = 0.1
+entry_price = 60000.0
+leverage = 10
+margin_mode = "cross"
+"""
+
+
+async def test_an_edit_keeps_the_refreshed_tier_tables_and_a_contract_known_only_from_them(tmp_path):
+    """Issue 12: an edit (here w, the wallet) rebuilt the portfolio with the bundled tier tables: BTCUSDT's
+    refreshed MMR went back to the bundled one, and a contract known only from the refresh made the edit
+    fail. The catalogue the portfolio was loaded with travels with it (engine/portfolio.py)."""
+    from dataclasses import replace
+
+    from adlwatch.engine.instruments import default_catalogue
+    from adlwatch.feeds.portfolio_store import load
+
+    bundled = default_catalogue()
+    btc = bundled.get("binance", "BTCUSDT")
+    # As a refreshed table would say: every tier's MMR (and so its maintenance amount) doubled.
+    refreshed = replace(btc, tiers=tuple(replace(t, mmr=2 * t.mmr, maint_amount=2 * t.maint_amount) for t in btc.tiers))
+    assert btc.tiers[0].mmr == 0.004
+    catalogue = bundled.with_instruments([refreshed, replace(btc, symbol="ZZZUSDT")])
+    path = tmp_path / "portfolio.toml"
+    path.write_text(REFRESHED)
+    marks = ListSource([MarkPrice(venue="binance", symbol=s, ts=1_700_000_000_000, price=58_000.0)
+                        for s in ("BTCUSDT", "ZZZUSDT")])
+    app = AdlwatchApp(load(path, catalogue), marks, portfolio_path=path, catalogue=catalogue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        before = app.monitor.live().positions
+        assert before[0].maintenance_margin == pytest.approx(0.5 * 58_000.0 * 0.008)  # the refreshed MMR
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press(*"20000", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.portfolio.accounts[0].wallet_balance == 20_000.0
+        after = app.monitor.live().positions
+        assert [p.symbol for p in after] == ["BTCUSDT", "ZZZUSDT"]  # the cache-only contract survived
+        assert after[0].maintenance_margin == before[0].maintenance_margin  # still the refreshed MMR
+        assert after[0].liquidation_price < before[0].liquidation_price  # more wallet, and the same table
+        assert cell(app, 0, "liq") == fmt.price(after[0].liquidation_price)
+    assert load(path, catalogue).accounts[0].wallet_balance == 20_000.0

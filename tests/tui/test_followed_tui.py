@@ -120,6 +120,33 @@ async def test_hedge_panel_shows_the_net_and_the_residual_if_a_leg_is_deleverage
         assert app.query_one(HedgesPanel).display
 
 
+async def test_during_a_what_if_the_hedge_panel_shows_the_hypothetical_figures():
+    """Issue 12: during a what-if the hedges panel showed the live hedge figures."""
+    from adlwatch.tui import format as fmt
+
+    app = AdlwatchApp(parse(PORTFOLIO), source(), notifier=FakeNotifier())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        [live] = app.view.hedges
+
+        def binance_leg(hedge) -> str:  # the line of the Binance leg: where it would be ADL'd, what is left
+            d = next(d for d in hedge.if_deleveraged if d.leg.venue == "binance")
+            return f"binance BTCUSDT ADL'd at {fmt.price(d.adl_price)}"
+
+        assert live.net_notional_usd == 0.0 and binance_leg(live) in panel_text(app, HedgesPanel)
+        await pilot.press("home", "underscore")  # the Binance leg (BTCUSDT) 5 % down, the other unmoved
+        await pilot.pause()
+        assert app.view.hypothetical
+        [hedge] = app.view.hedges
+        assert hedge == app.monitor.shown().hedges[0] != live
+        assert hedge.net_notional_usd == -0.5 * 58_000.0 * 0.05
+        text = panel_text(app, HedgesPanel)
+        assert binance_leg(hedge) in text and binance_leg(live) not in text
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.view.hedges == (live,) and binance_leg(live) in panel_text(app, HedgesPanel)
+
+
 async def test_an_imported_position_is_read_only():
     app = AdlwatchApp(parse(PORTFOLIO), source(), notifier=FakeNotifier())
     async with app.run_test(size=(160, 48)) as pilot:
