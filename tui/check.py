@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.instruments import VENUES
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, PositionRisk, RiskSnapshot, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
+from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ALERT = 0, 1, 2, 3

@@ -15,7 +15,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from adlwatch.engine.instruments import VENUES
+from adlwatch.engine.venues import VENUES
 
 NUMBER_FIELDS = ("size", "entry_price", "leverage", "isolated_margin", "mmr")
 
