@@ -140,7 +140,7 @@ def streamed_portfolio():
     from adlwatch.engine.enums import MarginMode, Side
     from adlwatch.engine.instruments import default_catalogue
     from adlwatch.engine.portfolio import Account, Portfolio, Position
-    from adlwatch.feeds.emulator import _START_PRICES, coin_of
+    from adlwatch.feeds.emulator import START_PRICES, coin_of
 
     catalogue = default_catalogue()
     rng = random.Random(7)
@@ -152,7 +152,7 @@ def streamed_portfolio():
         positions = []
         for j in range(n):
             inst = linear[j % len(linear)]
-            price = _START_PRICES[coin_of(venue, inst.symbol)]
+            price = START_PRICES[coin_of(venue, inst.symbol)]
             side = Side.LONG if (j // len(linear)) % 2 == 0 else Side.SHORT
             size = rng.uniform(1_000, 50_000) / price
             entry = price * rng.uniform(0.95, 1.05)

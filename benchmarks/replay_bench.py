@@ -71,13 +71,13 @@ def _frame_builders():
 
 def write_synthetic_day(path: str, seconds: int, start_ms: int = 1_760_000_000_000) -> int:
     """One mark frame per second for each of the 20 streamed symbols; returns the number of lines."""
-    from adlwatch.feeds.emulator import _START_PRICES, coin_of
+    from adlwatch.feeds.emulator import START_PRICES, coin_of
     from adlwatch.feeds.recorder import encode_line
 
     builders = _frame_builders()
     streams = [(v, s) for v, symbols in FIREHOSE_SYMBOLS.items() for s in symbols]
     rng = np.random.default_rng(11)
-    walks = [(_START_PRICES[coin_of(v, s)] * np.exp(np.cumsum(rng.normal(0.0, 0.0005, seconds)))).tolist()
+    walks = [(START_PRICES[coin_of(v, s)] * np.exp(np.cumsum(rng.normal(0.0, 0.0005, seconds)))).tolist()
              for v, s in streams]
     lines = 0
     with open(path, "wb", buffering=1 << 20) as out:

@@ -43,48 +43,13 @@ from websockets.frames import Opcode
 
 from adlwatch.engine.events import Event, FeedStatus
 from adlwatch.feeds.queue import CoalescingQueue
-from adlwatch.feeds.venue import Heartbeat, VenueAdapter
+from adlwatch.feeds.rest import RestPoller
+from adlwatch.feeds.transport import Backoff, FrameTap, is_loopback
+from adlwatch.feeds.venue import Heartbeat, VenueAdapter, chunk_symbols, is_reconnect_notice
+
+__all__ = ["Backoff", "FeedClient", "FeedConnection", "FrameTap", "chunk_symbols", "is_reconnect_notice"]
 
 log = logging.getLogger(__name__)
-
-# on_frame(venue, frame_text, recv_ns, rest=None): the recorder's tap (Recorder.write fits).
-FrameTap = Callable[..., None]
-
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter: delay n is uniform in [0, min(cap, base·2ⁿ)]."""
-
-    def __init__(self, initial_s: float = 0.5, max_s: float = 30.0, factor: float = 2.0,
-                 rng: random.Random | None = None):
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self.factor = factor
-        self.attempt = 0
-        self._rng = rng or random.Random()
-
-    def ceiling(self) -> float:
-        return min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
-
-    def next_delay(self) -> float:
-        delay = self._rng.uniform(0.0, self.ceiling())
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-def is_reconnect_notice(frame: str) -> bool:
-    """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket."""
-    return '"64008"' in frame and '"notice"' in frame
-
-
-def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]]:
-    size = max(1, int(per_connection))
-    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
-
 
 _EARLY_LIMIT = 64  # messages kept for a connection whose client is not listening yet, before pausing
 
@@ -245,11 +210,9 @@ class FeedClient:
         self.rest_options = rest_options or {}
         self.rest_poller = None
         self._rng = rng or random.Random()
-        self._notice = getattr(adapter, "is_reconnect_notice", None) or is_reconnect_notice
-
-        groups = getattr(adapter, "connection_groups", None)  # e.g. Bybit: linear and inverse sockets
-        self.chunks = ([g for g in groups(self.symbols) if g] if callable(groups)
-                       else chunk_symbols(self.symbols, adapter.max_streams_per_connection))
+        self._notice = adapter.is_reconnect_notice
+        # One list of symbols per socket (Bybit: linear and inverse apart; everyone: the stream cap).
+        self.chunks = [g for g in adapter.connection_groups(self.symbols) if g]
         if not self.symbols:
             # No symbol named: the venue's all-market stream where it has one (Binance, Hyperliquid).
             # Status and staleness are then reported for the pseudo-symbol "" (any data at all).
@@ -276,7 +239,6 @@ class FeedClient:
                  for i in range(len(self.chunks))]
         tasks.append(asyncio.create_task(self._watchdog(), name=f"{self.venue}-watchdog"))
         if self.rest:
-            from adlwatch.feeds.rest import RestPoller  # rest.py builds on this module
 
             self.rest_poller = RestPoller(self.adapter, self.symbols, self._emit, base_url=self.rest_url,
                                           on_frame=self.on_frame, **self.rest_options)
@@ -342,7 +304,7 @@ class FeedClient:
             # (python-websockets/websockets#1060). Binance accepts it when offered; we do not offer.
             compression=None,
         )
-        if urlsplit(self.ws_url).hostname in _LOOPBACK_HOSTS:
+        if is_loopback(self.ws_url):
             kwargs["proxy"] = None  # the emulator is never behind a proxy
         return kwargs
 

@@ -20,10 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adlwatch.feeds import registry
+
 KEYRING_SERVICE = "adlwatch"
-VENUES_WITH_KEYS = ("binance", "bybit", "okx")
-_PASSPHRASE_VENUES = frozenset({"okx"})  # OKX keys carry a passphrase chosen at creation
-_PARTS = ("key", "secret", "passphrase")
+
+
+def venues_with_keys() -> tuple[str, ...]:
+    """Venues whose followed accounts take an API key (each declares its key's parts)."""
+    return tuple(name for name, venue in registry.venues().items() if venue.key_parts)
 
 
 class Secret:
@@ -103,7 +107,7 @@ def load_credentials(venue: str, label: str, *, env: Mapping[str, str] | None = 
     ``keyring`` is a keyring-like object with ``get_password(service, username)``; by default the
     ``keyring`` package when it is importable.
     """
-    if venue not in VENUES_WITH_KEYS:
+    if venue not in venues_with_keys():
         raise ValueError(f"{venue} accounts are not followed with an API key")
     environment = os.environ if env is None else env
     names = env_names(venue, label)
@@ -119,7 +123,8 @@ def load_credentials(venue: str, label: str, *, env: Mapping[str, str] | None = 
 
 
 def _parts(venue: str) -> tuple[str, ...]:
-    return _PARTS if venue in _PASSPHRASE_VENUES else _PARTS[:2]
+    known = registry.venues().get(venue)
+    return known.key_parts if known is not None and known.key_parts else ("key", "secret")
 
 
 def _credentials(venue: str, label: str, values: Mapping[str, str], source: str) -> Credentials:

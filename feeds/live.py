@@ -8,21 +8,19 @@ reports a contract nobody subscribed to yet, that venue's feed is reopened with 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from adlwatch.engine.events import MONITOR_SKIPS, Event
+from adlwatch.feeds.accounts import followers_for
 from adlwatch.feeds.connection import FeedClient
 from adlwatch.feeds.queue import CoalescingQueue, QueueClosed
 from adlwatch.feeds.registry import get_adapter
+from adlwatch.feeds.transport import url_override
+
+__all__ = ["LiveSource", "url_override"]
 
 DRAIN_HZ = 100  # the UI redraws at 10 Hz; 10 ms of batching is invisible and saves a wake-up per frame
-
-
-def url_override(venue: str, kind: str) -> str | None:
-    """``ADLWATCH_<VENUE>_WS_URL`` / ``ADLWATCH_<VENUE>_REST_URL``: the emulator, or a testnet."""
-    return os.environ.get(f"ADLWATCH_{venue.upper()}_{kind}_URL")
 
 
 class LiveSource:
@@ -53,8 +51,6 @@ class LiveSource:
     def for_portfolio(cls, portfolio: Any, **options: Any) -> LiveSource:
         """Public feeds for the contracts the portfolio holds, and followers for its followed accounts
         (whose contracts are subscribed as the venues report them)."""
-        from adlwatch.feeds.accounts import followers_for
-
         held: dict[str, list[str]] = {}
         for venue, symbol in sorted(portfolio.symbols()):
             held.setdefault(venue, []).append(symbol)

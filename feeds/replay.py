@@ -27,7 +27,6 @@ import asyncio
 import bisect
 import csv
 import functools
-import gzip
 import io
 import math
 import operator
@@ -45,6 +44,7 @@ import numpy as np
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
+from adlwatch.feeds.files import GZIP_MAGIC, ZIP_MAGIC, open_any
 from adlwatch.feeds.wire import data_kinds
 
 RAW = "raw"
@@ -77,8 +77,6 @@ EXPECTED = (
     "markPriceKlines CSV (12 columns open_time,…,close_time,…,ignore; header row optional)"
 )
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZIP_MAGIC = b"PK\x03\x04"
 _SNIFF_BYTES = 1 << 20  # enough for the first line of any recording we read
 _MAX_CSV_BYTES = 2 << 30
 
@@ -104,16 +102,8 @@ def _err(path: str | os.PathLike, reason: str, **kw) -> InputError:
 def _open_head(path: str | os.PathLike) -> tuple[str, bytes]:
     """``(container, first bytes of the content)``; container is ``plain``, ``gzip`` or ``zip``."""
     try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
-            file.seek(0)
-            if magic[:2] == _GZIP_MAGIC:
-                with gzip.GzipFile(fileobj=file) as gz:
-                    return "gzip", _read_head(gz)
-            if magic == _ZIP_MAGIC:
-                with zipfile.ZipFile(file) as zf, zf.open(_zip_member(path, zf)) as member:
-                    return "zip", _read_head(member)
-            return "plain", _read_head(file)
+        with open_any(path, functools.partial(_zip_member, path)) as (container, file):
+            return container, _read_head(file)
     except InputError:
         raise
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError,
@@ -139,17 +129,8 @@ def _zip_member(path, zf: zipfile.ZipFile) -> str:
 def _read_all(path: str | os.PathLike) -> bytes:
     """The whole (decompressed) content of a CSV recording."""
     try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
-            file.seek(0)
-            if magic[:2] == _GZIP_MAGIC:
-                with gzip.GzipFile(fileobj=file) as gz:
-                    data = gz.read(_MAX_CSV_BYTES + 1)
-            elif magic == _ZIP_MAGIC:
-                with zipfile.ZipFile(file) as zf, zf.open(_zip_member(path, zf)) as member:
-                    data = member.read(_MAX_CSV_BYTES + 1)
-            else:
-                data = file.read(_MAX_CSV_BYTES + 1)
+        with open_any(path, functools.partial(_zip_member, path)) as (_container, file):
+            data = file.read(_MAX_CSV_BYTES + 1)
     except InputError:
         raise
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError,
@@ -330,9 +311,9 @@ def _is_gzip(path) -> bool:
             magic = file.read(4)
     except OSError as exc:
         raise _err(path, f"cannot read file ({_describe(exc)})") from None
-    if magic == _ZIP_MAGIC:
+    if magic == ZIP_MAGIC:
         raise _err(path, "a raw-frame recording inside a zip: unzip it (or gzip it) first")
-    return magic[:2] == _GZIP_MAGIC
+    return magic[:2] == GZIP_MAGIC
 
 
 def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str],

@@ -9,20 +9,19 @@ exceptions; every body goes to the raw-frame tap with its ``rest`` path.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import random
 import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 import httpx
 
 from adlwatch.engine.events import Event, FeedStatus, MarkPrice
-from adlwatch.feeds.connection import Backoff, FrameTap
+from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_after_s
 from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
+__all__ = ["FeedError", "RestPoller", "fetch_marks", "fetch_once", "make_http_client", "retry_after_s"]
+
 _BACKOFF_STATUSES = {418, 429}
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class FeedError(Exception):
@@ -38,28 +37,9 @@ def poll_url(base_url: str, poll: RestPoll) -> str:
     return base_url.rstrip("/") + poll.path
 
 
-def make_http_client(base_url: str, timeout: float) -> httpx.AsyncClient:
-    loopback = urlsplit(base_url).hostname in _LOOPBACK_HOSTS
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        headers={"User-Agent": "adlwatch (read-only market data)"},
-        trust_env=not loopback,
-    )
-
-
 async def request_poll(client: httpx.AsyncClient, base_url: str, poll: RestPoll) -> httpx.Response:
     return await client.request(poll.method, poll_url(base_url, poll), params=poll.params or None,
                                 json=poll.json_body)
-
-
-def retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare from these venues; fall back to our own backoff
 
 
 def poll_symbol(poll: RestPoll, symbols: Sequence[str]) -> str:
@@ -106,7 +86,7 @@ class RestPoller:
         self._rng = rng or random.Random()
         self._stop = asyncio.Event()
         # Adapters that can filter a venue-wide body to our symbols take ``symbols=`` (Bybit, Hyperliquid).
-        self._parse_kwargs = _symbols_kwarg(adapter, self.symbols)
+        self._wanted = list(self.symbols) or None
         self.requests = 0
         self.failures = 0
         self.waits: list[float] = []  # every delay chosen after a failure (for tests)
@@ -169,7 +149,7 @@ class RestPoller:
             except Exception as exc:
                 self._status(symbol, "error", f"frame recorder failed: {exc!r}")
         try:
-            events = self.adapter.parse_rest(poll, text, recv_ns, **self._parse_kwargs)
+            events = self.adapter.parse_rest(poll, text, recv_ns, self._wanted)
         except Exception as exc:
             events = [FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
                                  state="error", detail=f"parser raised {exc!r}")]
@@ -192,22 +172,13 @@ class RestPoller:
                              state=state, detail=detail))
 
 
-def _symbols_kwarg(adapter: VenueAdapter, symbols: list[str]) -> dict:
-    try:
-        accepts = "symbols" in inspect.signature(adapter.parse_rest).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    return {"symbols": list(symbols)} if accepts and symbols else {}
-
-
 def mark_price_polls(adapter: VenueAdapter, symbols: list[str]) -> list[RestPoll]:
     """The adapter's ``mark_price_poll(symbol)`` for each symbol (duplicates once), else every poll."""
-    own = getattr(adapter, "mark_price_poll", None)
-    if not callable(own):
-        return list(adapter.rest_polls(symbols))
     polls: list[RestPoll] = []
     for symbol in symbols:
-        poll = own(symbol)
+        poll = adapter.mark_price_poll(symbol)
+        if poll is None:
+            return list(adapter.rest_polls(symbols))
         if poll not in polls:
             polls.append(poll)
     return polls
@@ -235,8 +206,7 @@ async def fetch_marks(venue: str, symbols: list[str], base_url: str | None = Non
                 raise FeedError(venue, f"cannot reach {poll_url(base, poll)} ({type(exc).__name__}: {exc})") from None
             if response.status_code >= 400:
                 raise FeedError(venue, f"{poll.path} answered HTTP {response.status_code}")
-            for event in adapter.parse_rest(poll, response.text, time.time_ns(),
-                                            **_symbols_kwarg(adapter, list(symbols))):
+            for event in adapter.parse_rest(poll, response.text, time.time_ns(), list(symbols) or None):
                 if isinstance(event, MarkPrice) and event.symbol.upper() in wanted:
                     marks[wanted[event.symbol.upper()]] = event.price
             if len(marks) == len(wanted):
@@ -265,8 +235,7 @@ async def fetch_once(venue: str, symbols: list[str], base_url: str | None = None
             if response.status_code >= 400:
                 failures.append(f"{poll.path} answered HTTP {response.status_code}")
                 continue
-            events.extend(adapter.parse_rest(poll, response.text, time.time_ns(),
-                                             **_symbols_kwarg(adapter, list(symbols))))
+            events.extend(adapter.parse_rest(poll, response.text, time.time_ns(), list(symbols) or None))
     if failures and len(failures) == len(polls):
         raise FeedError(venue, "; ".join(failures[:2]))
     return events

@@ -7,6 +7,7 @@ manager, the recorder, ``adlwatch tail --from`` and replay all use the same pars
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +34,9 @@ class RestPoll:
     method: str = "GET"
     json_body: dict[str, Any] | None = None  # Hyperliquid's POST /info
     interval_s: float = 60.0
+    # The symbols the poll was made for, where the answer covers more (Bybit's insurance pools of a
+    # coin, Hyperliquid's every market): ``parse_rest`` keeps only theirs (empty: keep all).
+    symbols: tuple[str, ...] = ()
 
 
 class FrameParser(Protocol):
@@ -42,7 +46,9 @@ class FrameParser(Protocol):
 
 
 class VenueAdapter(Protocol):
-    name: str  # binance | bybit | okx | hyperliquid
+    """What callers use of a venue's public wire. ``AdapterBase`` gives the optional members' defaults."""
+
+    name: str  # the venue's name, as in the registry
     ws_url: str  # default public websocket base URL (overridable: emulator, testnets)
     rest_url: str  # default REST base URL (overridable)
     heartbeat: Heartbeat
@@ -72,6 +78,90 @@ class VenueAdapter(Protocol):
         """Public REST requests that complement the socket (OI where not pushed, insurance funds)."""
         ...
 
-    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0) -> list[Event]:
-        """Events from one REST response body. Never raises."""
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
+                   symbols: list[str] | None = None) -> list[Event]:
+        """Events from one REST response body, for ``symbols`` where given (else the poll's). Never raises."""
         ...
+
+    def connection_groups(self, symbols: list[str]) -> list[list[str]]:
+        """Symbols split into one list per connection."""
+        ...
+
+    def is_reconnect_notice(self, frame: str | bytes) -> bool:
+        """True when the frame announces that the venue will cut the socket soon."""
+        ...
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        """Text frames that drop these symbols from an open connection (empty: not supported)."""
+        ...
+
+    def mark_price_poll(self, symbol: str) -> RestPoll | None:
+        """The REST request for one symbol's mark price (None: the venue has none of its own)."""
+        ...
+
+
+def is_reconnect_notice(frame: str | bytes) -> bool:
+    """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket.
+
+    The default every adapter inherits (a cheap text test); a venue with its own notice overrides it."""
+    if isinstance(frame, bytes):
+        return b'"64008"' in frame and b'"notice"' in frame
+    return '"64008"' in frame and '"notice"' in frame
+
+
+def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]]:
+    size = max(1, int(per_connection))
+    return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
+
+
+class AdapterBase:
+    """Default implementations of the protocol's optional members; a venue's adapter subclasses it
+    and overrides what its wire needs (every member a caller uses is declared, none is probed)."""
+
+    max_streams_per_connection: int = 200
+
+    def connection_groups(self, symbols: list[str]) -> list[list[str]]:
+        """Symbols split into one list per connection (Bybit: by category, then by the stream cap)."""
+        return chunk_symbols(symbols, self.max_streams_per_connection)
+
+    def is_reconnect_notice(self, frame: str | bytes) -> bool:
+        """True when the venue says it will soon cut this socket (reconnect now, without backoff)."""
+        return is_reconnect_notice(frame)
+
+    def unsubscribe_messages(self, symbols: list[str]) -> list[str]:
+        return []
+
+    def mark_price_poll(self, symbol: str) -> RestPoll | None:
+        """The one REST request that gives ``symbol``'s mark (``adlwatch check``); None: use every poll."""
+        return None
+
+
+@dataclass(frozen=True)
+class Venue:
+    """Everything the rest of feeds/ looks a venue up for, declared once as ``VENUE`` in its package
+    ``feeds/venues/<name>/__init__.py``. The heavier parts load on first use (``tiers``,
+    ``follower``, ``emulator`` are functions returning them), so discovering every venue stays cheap.
+    """
+
+    name: str
+    adapter: VenueAdapter  # the public wire (its ``rest_url`` / ``ws_url`` are the venue's one copy)
+    tardis_exchanges: tuple[str, ...] = ()  # Tardis.dev exchange ids of this venue's recordings
+    # API-key parts a followed account of this venue needs (``key``, ``secret``[, ``passphrase``]);
+    # empty: followed by public address, or not at all.
+    key_parts: tuple[str, ...] = ()
+    # () -> the tier-metadata source (``feeds/tiers.py`` ``TierSource``); None: no public endpoint.
+    tiers: Callable[[], Any] | None = None
+    # (account, *, rest_url, ws_url, env, **options) -> an ``AccountFollower``; None: no followed accounts.
+    follower: Callable[..., Any] | None = None
+    # () -> the keyed follower's ``VenueRules`` (feeds/accounts/signed.py); None: no API-key follower.
+    signed_rules: Callable[[], Any] | None = None
+    # () -> the emulator personality (``feeds/emulator_base.py`` ``Personality``); None: not emulated.
+    emulator: Callable[[], Any] | None = None
+
+    @property
+    def rest_url(self) -> str:
+        return self.adapter.rest_url
+
+    @property
+    def ws_url(self) -> str:
+        return self.adapter.ws_url

@@ -35,8 +35,8 @@ def market_inputs(venue: str, symbol: str, *, offline: bool) -> dict[str, float]
     """Mark, open interest (base units) and insurance fund (USD) from the venue's public REST API."""
     if offline:
         return {}
-    from adlwatch.feeds.live import url_override
     from adlwatch.feeds.rest import FeedError, fetch_once
+    from adlwatch.feeds.transport import url_override
 
     try:
         events = asyncio.run(fetch_once(venue, [symbol], base_url=url_override(venue, "REST")))
@@ -254,7 +254,9 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--venue", required=True, choices=("binance", "bybit", "okx", "hyperliquid"))
+    from adlwatch.feeds.registry import venue_names
+
+    parser.add_argument("--venue", required=True, choices=venue_names())
     parser.add_argument("--symbol", required=True)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--shock", type=float, metavar="PCT", help="a straight move of PCT percent (-15 = a 15%% fall)")

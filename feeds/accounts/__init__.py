@@ -1,7 +1,8 @@
 """Followed accounts: the user's real positions, read-only, from the venues.
 
-Each venue has one module here (``binance``, ``bybit``, ``okx`` with a read-only API key;
-``hyperliquid`` by public address). Every follower has the same shape as a market feed: an object
+Each venue's follower lives in its folder, ``feeds/venues/<venue>/account.py`` (Binance, Bybit, OKX
+with a read-only API key, through ``signed.py`` here; Hyperliquid by public address), and the venue
+declares how to make one (``Venue.follower``). Every follower has the same shape as a market feed: an object
 with ``venue``, ``ref`` (the account's reference: address or key label), ``label`` and
 ``async run(emit)`` that emits ``AccountState`` events (engine/events.py) and ``FeedStatus`` events
 (``venue``, ``symbol = "account:<ref>"``) for connection problems, a rejected key or a key with
@@ -18,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from adlwatch.engine.events import Event
+from adlwatch.feeds import registry
+from adlwatch.feeds.transport import url_override
 
 
 class AccountFollower(Protocol):
@@ -45,8 +48,6 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
 
     URLs default to each venue's own (``ADLWATCH_<VENUE>_REST_URL`` / ``_WS_URL`` override them).
     """
-    from adlwatch.feeds.live import url_override
-
     out: list[AccountFollower] = []
     for account in portfolio.accounts:
         if not account.followed:
@@ -54,14 +55,10 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
         venue = account.venue
         rest_url = (rest_urls or {}).get(venue) or url_override(venue, "REST")
         ws_url = (ws_urls or {}).get(venue) or url_override(venue, "WS")
-        if account.address is not None:
-            from adlwatch.feeds.accounts.hyperliquid import HyperliquidFollower
-
-            out.append(HyperliquidFollower(account.address, rest_url=rest_url, ws_url=ws_url, **options))
-        else:
-            from adlwatch.feeds.accounts.signed import signed_follower
-
-            out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
+        make = registry.get_venue(venue).follower
+        if make is None:
+            raise ValueError(f"{venue} accounts cannot be followed")
+        out.append(make(account, rest_url=rest_url, ws_url=ws_url, env=env, **options))
     return out
 
 

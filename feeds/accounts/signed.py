@@ -1,7 +1,7 @@
 """Followers of Binance, Bybit and OKX accounts by read-only API key: polling, signing, safety.
 
-One module per venue (``binance``, ``bybit``, ``okx`` beside this one) holds that venue's signing
-rule, its read endpoints, its error codes and the mapping of its JSON to an ``AccountState``. This
+Each keyed venue's ``feeds/venues/<venue>/account.py`` holds that venue's signing rule, its read
+endpoints, its error codes and the mapping of its JSON to an ``AccountState`` (its ``RULES``). This
 module holds what they share:
 
 - ``READ_PATHS``, the complete list of endpoints adlwatch may call with a key, and ``send_read``, the
@@ -37,34 +37,32 @@ import httpx
 import msgspec
 
 from adlwatch.engine.events import AccountState, Event, FeedStatus
-from adlwatch.feeds.connection import Backoff
+from adlwatch.feeds import registry
 from adlwatch.feeds.keys import Credentials, MissingCredentials, Secret, load_credentials
-from adlwatch.feeds.rest import make_http_client, retry_after_s
+from adlwatch.feeds.transport import Backoff, make_http_client, retry_after_s
 
 log = logging.getLogger(__name__)
 
-# Every endpoint a key is ever sent to. Each is a read (USER_DATA / GET) endpoint; nothing else.
-READ_PATHS: dict[str, frozenset[str]] = {
-    "binance": frozenset({
-        "/fapi/v3/positionRisk",
-        "/fapi/v3/account",
-        "/fapi/v1/symbolConfig",
-        "/fapi/v1/adlQuantile",
-        "/fapi/v1/leverageBracket",
-        "/sapi/v1/account/apiRestrictions",  # on the spot API host
-    }),
-    "bybit": frozenset({
-        "/v5/position/list",
-        "/v5/account/wallet-balance",
-        "/v5/account/info",
-        "/v5/user/query-api",
-    }),
-    "okx": frozenset({
-        "/api/v5/account/positions",
-        "/api/v5/account/balance",
-        "/api/v5/account/config",
-    }),
-}
+class _ReadPaths(Mapping[str, frozenset[str]]):
+    """Every endpoint a key is ever sent to, by venue: each venue's ``account.py`` declares its own
+    ``READ_PATHS`` (read, USER_DATA / GET endpoints; nothing else). Asked of the registry on use, so a
+    venue registered later is covered."""
+
+    def _paths(self) -> dict[str, frozenset[str]]:
+        return {name: venue.signed_rules().read_paths for name, venue in registry.venues().items()
+                if venue.signed_rules is not None}
+
+    def __getitem__(self, venue: str) -> frozenset[str]:
+        return self._paths()[venue]
+
+    def __iter__(self):
+        return iter(self._paths())
+
+    def __len__(self) -> int:
+        return len(self._paths())
+
+
+READ_PATHS: Mapping[str, frozenset[str]] = _ReadPaths()
 
 DANGEROUS_PERMISSIONS = ("trade", "withdraw")
 _RATE_STATUSES = {418, 429}
@@ -142,6 +140,10 @@ class VenueRules:
     problem: Callable[[int, str], Problem | None]  # the venue's own error codes, or None
     account_state: Callable[[Mapping[str, str], MapContext], AccountState]  # raises BodyError
     spot_rest_url: str | None = None
+    # Every path ``reads`` may ask for: the only endpoints a key of this venue is ever sent to.
+    read_paths: frozenset[str] = frozenset()
+    # () -> the catalogue's contract values by symbol, where the wire counts contracts (OKX ctVal).
+    contract_values: Callable[[], dict[str, float]] | None = None
 
 
 class BodyError(ValueError):
@@ -251,15 +253,11 @@ def danger_warning(label: str, permissions: list[str]) -> str | None:
 
 
 def rules_for(venue: str) -> VenueRules:
-    if venue == "binance":
-        from adlwatch.feeds.accounts import binance as module
-    elif venue == "bybit":
-        from adlwatch.feeds.accounts import bybit as module
-    elif venue == "okx":
-        from adlwatch.feeds.accounts import okx as module
-    else:
+    """The keyed follower's rules of ``venue`` (its ``account.py``); ValueError for a venue without."""
+    loader = registry.get_venue(venue).signed_rules
+    if loader is None:
         raise ValueError(f"no API-key follower for {venue!r}")
-    return module.RULES
+    return loader()
 
 
 @dataclass(frozen=True)
@@ -311,7 +309,7 @@ class SignedFollower:
         self.timeout_s = timeout_s
         self.recv_window_ms = recv_window_ms
         self.rejected_retry_s = rejected_retry_s
-        self.contract_values = dict(contract_values) if contract_values is not None else _contract_values(venue)
+        self.contract_values = dict(contract_values) if contract_values is not None else _contract_values(self.rules)
         self._env = env
         self._keyring = keyring
         self._client = client
@@ -501,14 +499,8 @@ def _same_state(a: AccountState, b: AccountState) -> bool:
     return msgspec.structs.replace(a, recv_ns=0, ts=None) == msgspec.structs.replace(b, recv_ns=0, ts=None)
 
 
-def _contract_values(venue: str) -> dict[str, float]:
-    """OKX contract values (ctVal) of the catalogue's linear swaps: wire contracts to coin."""
-    if venue != "okx":
-        return {}
-    from adlwatch.engine.instruments import default_catalogue
-
-    return {i.symbol: float(i.venue_contract_size) for i in default_catalogue()
-            if i.venue == "okx" and not i.inverse and i.venue_contract_size}
+def _contract_values(rules: VenueRules) -> dict[str, float]:
+    return rules.contract_values() if rules.contract_values is not None else {}
 
 
 def signed_follower(venue: str, key_name: str, *, rest_url: str | None = None,

@@ -1,6 +1,6 @@
 """Following a Hyperliquid address: the clearinghouseState mapping, the engine's liquidation price against
 the venue's ``liquidationPx`` on published and captured states, and the follower against the loopback
-emulator (feeds/emulator_hyperliquid_user.py).
+emulator (feeds/venues/hyperliquid/emulator_user.py).
 
 Sources: Hyperliquid GitBook ``for-developers/api/info-endpoint/perpetuals`` (the example state, test
 H1 of research/exchanges.md), ``…/websocket/subscriptions``, ``…/rate-limits-and-user-limits``,
@@ -27,7 +27,8 @@ from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import RiskEngine
 from adlwatch.feeds.accounts import fetch_followed, followers_for
-from adlwatch.feeds.accounts.hyperliquid import (
+from adlwatch.feeds.live import LiveSource
+from adlwatch.feeds.venues.hyperliquid.account import (
     HyperliquidFollower,
     UserSocket,
     account_state,
@@ -35,8 +36,7 @@ from adlwatch.feeds.accounts.hyperliquid import (
     parse_user_frame,
     state_events,
 )
-from adlwatch.feeds.emulator_hyperliquid_user import install_hyperliquid_users
-from adlwatch.feeds.live import LiveSource
+from adlwatch.feeds.venues.hyperliquid.emulator_user import install_hyperliquid_users
 from tests.feeds.conftest import FAST as FEED_FAST
 from tests.feeds.live_helpers import mark_of, run_until
 
@@ -64,7 +64,7 @@ def venue_mark(raw: dict[str, Any]) -> float:
 
 def engine_with(state: AccountState) -> RiskEngine:
     """A followed Hyperliquid account fed the state and a mark per position at positionValue / |szi|."""
-    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": state.symbol}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": state.symbol}]}, CATALOGUE)
     engine = RiskEngine(portfolio, CATALOGUE)
     engine.apply(state)
     for position in state.positions:
@@ -429,7 +429,7 @@ async def test_fetch_imports_every_field_of_a_cross_account(emulator):
 
 async def test_followers_for_builds_hyperliquid_followers_that_check_reads(emulator):
     install_hyperliquid_users(emulator, {ADDRESS: load("eth_isolated_2025-11-04.json")})
-    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]})
+    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]}, CATALOGUE)
     followers = followers_for(portfolio, rest_urls={"hyperliquid": emulator.rest_url("hyperliquid")},
                               ws_urls={"hyperliquid": emulator.ws_url("hyperliquid")}, key_store="ignored")
     assert [type(f) for f in followers] == [HyperliquidFollower]
@@ -456,7 +456,7 @@ async def test_a_malformed_address_is_refused_like_the_venue_does(emulator):
 async def test_an_account_whose_collateral_is_in_spot_says_so_with_every_state(emulator, mode):
     """Such an account's perp state is not its margin (the docs' account-abstraction page): the mode is
     asked once, and every state, fetched or pushed, carries the warning that the figures are off."""
-    from adlwatch.feeds.accounts.hyperliquid import mode_warning
+    from adlwatch.feeds.venues.hyperliquid.account import mode_warning
 
     users = install_hyperliquid_users(emulator, {ADDRESS: load("btc_cross_2026-09-25.json")})
     users.modes[ADDRESS] = mode

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.events import AccountState, FeedStatus
-from adlwatch.feeds.accounts import binance, bybit, followers_for, okx
+from adlwatch.feeds.accounts import followers_for, signed
 from adlwatch.feeds.accounts.signed import (
     READ_PATHS,
     BodyError,
@@ -31,15 +31,14 @@ from adlwatch.feeds.accounts.signed import (
     send_read,
     signed_follower,
 )
-from adlwatch.feeds.emulator_private import (
-    PRIVATE_PATHS,
-    EmuAccount,
-    EmuPosition,
-    binance_body,
-    bybit_body,
-    okx_body,
-)
+from adlwatch.feeds.emulator_private import PRIVATE_PATHS, EmuAccount, EmuPosition
 from adlwatch.feeds.keys import Credentials, Secret, load_credentials
+from adlwatch.feeds.venues.binance import account as binance
+from adlwatch.feeds.venues.binance.emulator import private_body_of as binance_body
+from adlwatch.feeds.venues.bybit import account as bybit
+from adlwatch.feeds.venues.bybit.emulator import private_body_of as bybit_body
+from adlwatch.feeds.venues.okx import account as okx
+from adlwatch.feeds.venues.okx.emulator import private_body_of as okx_body
 from tests.feeds import private_fixtures
 from tests.feeds.private_fixtures import (
     SECRETS,
@@ -373,10 +372,11 @@ def test_every_read_is_listed_and_the_emulator_serves_exactly_the_list():
 
 
 def test_only_send_read_calls_the_http_client_and_only_with_get():
-    folder = Path(inspect.getfile(binance)).parent
     callers: set[str] = set()
-    for name in ("signed.py", "binance.py", "bybit.py", "okx.py"):
-        tree = ast.parse((folder / name).read_text())
+    for module in (signed, binance, bybit, okx):
+        path = Path(inspect.getfile(module))
+        name = f"{path.parent.name}/{path.name}"
+        tree = ast.parse(path.read_text())
         for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]:
             for call in [n for n in ast.walk(function) if isinstance(n, ast.Call)]:
                 func = call.func

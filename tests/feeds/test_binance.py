@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.events import FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
-from adlwatch.feeds import binance
-from adlwatch.feeds.binance import ADAPTER, INSURANCE_PATH, MARK_PRICE_PATH, OPEN_INTEREST_PATH
 from adlwatch.feeds.venue import RestPoll
+from adlwatch.feeds.venues.binance import market as binance
+from adlwatch.feeds.venues.binance.market import ADAPTER, INSURANCE_PATH, MARK_PRICE_PATH, OPEN_INTEREST_PATH
 
 # Mark-Price-Stream official payload
 MARK = {"e": "markPriceUpdate", "E": 1562305380000, "s": "BTCUSDT", "p": "11794.15000000",

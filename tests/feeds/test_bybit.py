@@ -21,14 +21,14 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.bybit import (
+from adlwatch.feeds.venue import RestPoll
+from adlwatch.feeds.venues.bybit.market import (
     ADAPTER,
     ADL_ALERT_PATH,
     INSURANCE_PATH,
     TICKERS_PATH,
     adl_state,
 )
-from adlwatch.feeds.venue import RestPoll
 
 TS = 1760325052630
 # ticker.mdx linear example (as quoted in exchanges.md §2.5)

@@ -120,7 +120,7 @@ async def test_okx_notice_64008_reconnects_before_the_venue_cuts(kit):
         await feed.wait_for(kit.kind("mark_price"))
         first = kit.emu.live("okx")[0]
         start = len(feed.events)
-        assert await kit.emu.okx_notice() == 1
+        assert await kit.emu.notice("okx") == 1
         [lost] = await feed.wait_for(kit.status("disconnected"), after=start, timeout=3.0)
         assert "notice" in lost.detail and lost.detail.endswith("reconnecting now")
         await kit.emu.wait_connected("okx", count=2, timeout=3.0)

@@ -13,8 +13,8 @@ import json
 import zlib
 
 from adlwatch.engine.events import FeedStatus, FundingRate, IndexPrice, InsuranceFund, MarkPrice, OpenInterest
-from adlwatch.feeds import hyperliquid
-from adlwatch.feeds.hyperliquid import (
+from adlwatch.feeds.venues.hyperliquid import market as hyperliquid
+from adlwatch.feeds.venues.hyperliquid.market import (
     ADAPTER,
     HLP_VAULT_ADDRESS,
     INSURANCE_PROXY_LABEL,
@@ -220,7 +220,7 @@ def _number_text(x: float) -> str:
 def test_active_asset_ctx_fast_path_equals_the_careful_path(mark, oracle, funding, oi, coin):
     import json as _json
 
-    from adlwatch.feeds import hyperliquid
+    from adlwatch.feeds.venues.hyperliquid import market as hyperliquid
 
     frame = _json.dumps({"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": {
         "funding": _number_text(funding), "openInterest": _number_text(oi), "prevDayPx": "1", "dayNtlVlm": "2",

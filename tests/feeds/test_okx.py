@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 
 from adlwatch.engine.events import AdlAlert, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
-from adlwatch.feeds.okx import (
+from adlwatch.feeds.venue import RestPoll
+from adlwatch.feeds.venues.okx.market import (
     ADAPTER,
     INSURANCE_PATH,
     MARK_PRICE_PATH,
     OPEN_INTEREST_PATH,
     is_reconnect_notice,
 )
-from adlwatch.feeds.venue import RestPoll
 
 NOTICE = ('{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. '
           'Please reconnect.","connId":"a4d3ae55"}')

@@ -235,7 +235,7 @@ SAMPLES = {venue: FRAMES[venue]["ws"] + _emulator_frames(venue) + _emulator_fram
 def _general_path(venue: str):
     """``parse`` of a fresh parser with its typed fast path bypassed: the field-by-field path alone,
     behind the same never-raise guard."""
-    from adlwatch.feeds import binance
+    from adlwatch.feeds.venues.binance import market as binance
     from adlwatch.feeds.wire import error_status, snippet
 
     parser = ADAPTERS[venue].new_parser()
@@ -271,7 +271,7 @@ def test_the_emulator_frames_take_the_fast_path(venue, monkeypatch):
     path (OKX open interest, every fifth tick, has no fast path)."""
     parser = ADAPTERS[venue].new_parser()
     if venue == "binance":
-        from adlwatch.feeds import binance
+        from adlwatch.feeds.venues.binance import market as binance
 
         monkeypatch.setattr(binance, "_careful", lambda *a: pytest.fail("general path taken"))
     else:

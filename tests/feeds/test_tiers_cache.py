@@ -18,16 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.instruments import build_tiers, default_catalogue
-from adlwatch.feeds.tiers import (
-    BINANCE_SKIP,
-    describe,
-    load_catalogue,
-    parse_bybit_risk_limit,
-    parse_hyperliquid_meta,
-    parse_okx_position_tiers,
-    refresh_tiers,
-    run_refresh,
-)
+from adlwatch.feeds.tiers import describe, load_catalogue, refresh_tiers, run_refresh
+from adlwatch.feeds.venues.binance.tiers import SKIP as BINANCE_SKIP
+from adlwatch.feeds.venues.bybit.tiers import parse_bybit_risk_limit
+from adlwatch.feeds.venues.hyperliquid.tiers import parse_hyperliquid_meta
+from adlwatch.feeds.venues.okx.tiers import parse_okx_position_tiers
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

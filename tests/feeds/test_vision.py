@@ -20,7 +20,7 @@ import pytest
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import MarkPrice, OpenInterest
-from adlwatch.feeds.vision import (
+from adlwatch.feeds.venues.binance.vision import (
     check_date,
     default_cache_dir,
     download_day,

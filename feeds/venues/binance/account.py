@@ -54,8 +54,9 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
+from adlwatch.feeds.venues.binance.market import ADAPTER
 
-REST_URL = "https://fapi.binance.com"
+REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 SPOT_REST_URL = "https://api.binance.com"
 
 POSITION_RISK = "/fapi/v3/positionRisk"
@@ -240,5 +241,9 @@ def permissions_of(body: Any) -> list[str]:
     return permissions
 
 
+# Every endpoint ``reads`` may ask for; the only ones a binance key is ever sent to.
+READ_PATHS = frozenset({POSITION_RISK, ACCOUNT, SYMBOL_CONFIG, ADL_QUANTILE, LEVERAGE_BRACKET, API_RESTRICTIONS})
+
 RULES = VenueRules(venue="binance", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
-                   account_state=account_state, spot_rest_url=SPOT_REST_URL)
+                   account_state=account_state, spot_rest_url=SPOT_REST_URL,
+                   read_paths=READ_PATHS)

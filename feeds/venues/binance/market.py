@@ -35,7 +35,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -323,7 +323,7 @@ def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
 
 
 @dataclass(frozen=True)
-class BinanceAdapter:
+class BinanceAdapter(AdapterBase):
     name: str = VENUE
     ws_url: str = WS_URL
     rest_url: str = REST_URL
@@ -372,7 +372,8 @@ class BinanceAdapter:
             polls.append(self.mark_price_poll(s))
         return polls
 
-    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0) -> list[Event]:
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
+                   symbols: list[str] | None = None) -> list[Event]:
         try:
             try:
                 doc = _any_decoder.decode(body)

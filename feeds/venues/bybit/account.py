@@ -51,8 +51,9 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
+from adlwatch.feeds.venues.bybit.market import ADAPTER
 
-REST_URL = "https://api.bybit.com"
+REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 
 POSITION_LIST = "/v5/position/list"
 WALLET_BALANCE = "/v5/account/wallet-balance"
@@ -224,5 +225,9 @@ def permissions_of(result: Any) -> list[str]:
     return permissions
 
 
+# Every endpoint ``reads`` may ask for; the only ones a bybit key is ever sent to.
+READ_PATHS = frozenset({POSITION_LIST, WALLET_BALANCE, ACCOUNT_INFO, QUERY_API})
+
 RULES = VenueRules(venue="bybit", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
-                   account_state=account_state)
+                   account_state=account_state,
+                   read_paths=READ_PATHS)

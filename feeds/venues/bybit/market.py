@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from sys import intern
 from typing import Any
 
@@ -38,7 +38,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -357,14 +357,6 @@ class BybitParser:
 
 # --- REST -----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class ScopedPoll(RestPoll):
-    """A RestPoll that remembers the symbols it was made for: ``/v5/market/insurance`` lists every pool
-    of a coin, and ``parse_rest`` keeps only the pools backing these (empty: keep all)."""
-
-    symbols: tuple[str, ...] = field(default=())
-
-
 def _rest_list(doc: Any) -> tuple[list[Any] | None, dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("result"), dict):
         return None, {}
@@ -374,7 +366,7 @@ def _rest_list(doc: Any) -> tuple[list[Any] | None, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class BybitAdapter:
+class BybitAdapter(AdapterBase):
     name: str = VENUE
     ws_url: str = WS_URL
     rest_url: str = REST_URL
@@ -435,7 +427,7 @@ class BybitAdapter:
         polls: list[RestPoll] = []
         for coin in dict.fromkeys(insurance_coin(s) for s in symbols):
             mine = tuple(s for s in symbols if insurance_coin(s) == coin)
-            polls.append(ScopedPoll(path=INSURANCE_PATH, params={"coin": coin}, interval_s=INSURANCE_INTERVAL_S,
+            polls.append(RestPoll(path=INSURANCE_PATH, params={"coin": coin}, interval_s=INSURANCE_INTERVAL_S,
                                     symbols=mine))
         for s in symbols:
             polls.append(self.mark_price_poll(s))
@@ -446,7 +438,7 @@ class BybitAdapter:
                    symbols: list[str] | None = None) -> list[Event]:
         """Events from one REST body, for the poll's symbols (``symbols`` overrides; none: everything)."""
         try:
-            wanted = symbols or getattr(poll, "symbols", ())
+            wanted = symbols or poll.symbols
             return self._parse_rest(poll, body, recv_ns, set(wanted) if wanted else None)
         except Exception as exc:  # noqa: BLE001 - never raise into the poller
             return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]

@@ -67,9 +67,15 @@ from websockets.exceptions import ConnectionClosed
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition
 from adlwatch.engine.instruments import Catalogue, default_catalogue
-from adlwatch.feeds.connection import Backoff
-from adlwatch.feeds.hyperliquid import INFO_PATH, PING_INTERVAL_S, PING_MESSAGE, REST_URL, VENUE, WS_URL
-from adlwatch.feeds.rest import make_http_client
+from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, make_http_client
+from adlwatch.feeds.venues.hyperliquid.market import (
+    INFO_PATH,
+    PING_INTERVAL_S,
+    PING_MESSAGE,
+    REST_URL,
+    VENUE,
+    WS_URL,
+)
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
 from adlwatch.feeds.wire import price as _price
@@ -82,7 +88,6 @@ CHANNEL = "clearinghouseState"
 MAX_SOCKET_USERS = 10  # unique users across user-specific subscriptions, per IP
 USER_LIMIT_TEXT = "Cannot track more than"
 NO_TIER_CAP = 1e12  # the bundled tables' placeholder for "no cap"
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class StateError(ValueError):
@@ -408,7 +413,7 @@ class UserSocket:
     def _connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(open_timeout=self.open_timeout_s, ping_interval=None, close_timeout=2.0,
                                       max_size=2**22, max_queue=64)
-        if urlsplit(self.ws_url).hostname in _LOOPBACK_HOSTS:
+        if urlsplit(self.ws_url).hostname in LOOPBACK_HOSTS:
             kwargs["proxy"] = None
         return kwargs
 

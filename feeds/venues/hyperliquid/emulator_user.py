@@ -32,14 +32,13 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from adlwatch.feeds.emulator import EmuConnection, Emulator
+from adlwatch.feeds.emulator_base import COMPACT, EmuConnection
 
 INFO_TARGET = "/hyperliquid/info"
 CHANNEL = "clearinghouseState"
 ABSTRACTION = "userAbstraction"
 MAX_USERS = 10
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_JSON = dict(separators=(",", ":"))
 _UNREADABLE_BODY = "Failed to deserialize the JSON body into the target type"
 
 
@@ -52,7 +51,7 @@ def empty_state(now_ms: int | None = None) -> dict[str, Any]:
 
 
 def _limit_error(max_users: int) -> str:
-    return json.dumps({"channel": "error", "data": f"Cannot track more than {max_users} total users."}, **_JSON)
+    return json.dumps({"channel": "error", "data": f"Cannot track more than {max_users} total users."}, **COMPACT)
 
 
 class HyperliquidUsers:
@@ -77,7 +76,7 @@ class HyperliquidUsers:
     def frame(self, address: str) -> str:
         """The websocket frame carrying ``address``'s state."""
         data = {"dex": "", "user": address.lower(), CHANNEL: self.state(address)}
-        return json.dumps({"channel": CHANNEL, "data": data}, **_JSON)
+        return json.dumps({"channel": CHANNEL, "data": data}, **COMPACT)
 
     async def set_state(self, address: str, state: dict[str, Any]) -> int:
         """Change a state and push it to every socket subscribed to it; returns the frames sent."""
@@ -126,7 +125,7 @@ class HyperliquidUsers:
             status, text = self._fail.pop(0)
             return status, text, {}
         state = self.state(user) if doc.get("dex") in (None, "") else empty_state()
-        return 200, json.dumps(state, **_JSON), {}
+        return 200, json.dumps(state, **COMPACT), {}
 
     async def ws_hook(self, conn: EmuConnection, doc: dict[str, Any]) -> bool:
         if conn.venue != "hyperliquid" or doc.get("method") not in ("subscribe", "unsubscribe"):
@@ -137,7 +136,7 @@ class HyperliquidUsers:
         user = subscription.get("user")
         if not isinstance(user, str) or not _ADDRESS.fullmatch(user):
             await conn.send(json.dumps({"channel": "error", "data": f"Invalid subscription {json.dumps(doc)}"},
-                                       **_JSON))
+                                       **COMPACT))
             return True
         if doc["method"] == "unsubscribe":
             self._subscribers.get(conn, set()).discard(user.lower())
@@ -159,10 +158,10 @@ class HyperliquidUsers:
     @staticmethod
     def _ack(method: str, subscription: dict[str, Any]) -> str:
         return json.dumps({"channel": "subscriptionResponse",
-                           "data": {"method": method, "subscription": subscription}}, **_JSON)
+                           "data": {"method": method, "subscription": subscription}}, **COMPACT)
 
 
-def install_hyperliquid_users(emulator: Emulator, states: dict[str, dict[str, Any]] | None = None, *,
+def install_hyperliquid_users(emulator: Any, states: dict[str, dict[str, Any]] | None = None, *,
                               max_users: int = MAX_USERS) -> HyperliquidUsers:
     """Serve ``states`` (address → clearinghouseState) on ``emulator``; returns the controller."""
     users = HyperliquidUsers(states, max_users=max_users)

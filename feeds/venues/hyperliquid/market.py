@@ -25,7 +25,7 @@ import binascii
 import json
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from sys import intern
 from typing import Any
 
@@ -40,7 +40,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -248,14 +248,6 @@ class HyperliquidParser:
 
 # --- REST -----------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class CoinsPoll(RestPoll):
-    """A RestPoll that remembers which coins it was made for: ``metaAndAssetCtxs`` answers with every
-    market, and ``parse_rest`` keeps only these (empty: keep all)."""
-
-    coins: tuple[str, ...] = field(default=())
-
-
 def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: Problems) -> list[Event]:
     # [{"universe": [{"name": "BTC", ...}, ...]}, [ctx, ...]]: ctx i belongs to universe[i]
     if not (isinstance(doc, list) and len(doc) == 2 and isinstance(doc[0], dict)
@@ -312,7 +304,7 @@ def _vault_proxy(doc: Any, recv_ns: int, problems: Problems) -> list[Event]:
 
 
 @dataclass(frozen=True)
-class HyperliquidAdapter:
+class HyperliquidAdapter(AdapterBase):
     name: str = VENUE
     ws_url: str = WS_URL
     rest_url: str = REST_URL
@@ -346,8 +338,8 @@ class HyperliquidAdapter:
 
     def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
         return [
-            CoinsPoll(path=INFO_PATH, method="POST", json_body=dict(META_AND_CTXS_BODY), interval_s=META_INTERVAL_S,
-                      coins=tuple(symbols)),
+            RestPoll(path=INFO_PATH, method="POST", json_body=dict(META_AND_CTXS_BODY), interval_s=META_INTERVAL_S,
+                      symbols=tuple(symbols)),
             RestPoll(path=INFO_PATH, method="POST", json_body=dict(VAULT_DETAILS_BODY), interval_s=VAULT_INTERVAL_S),
         ]
 
@@ -362,7 +354,7 @@ class HyperliquidAdapter:
             kind = (poll.json_body or {}).get("type")
             problems = Problems(VENUE)
             if kind == "metaAndAssetCtxs":
-                coins = symbols or getattr(poll, "coins", ())
+                coins = symbols or poll.symbols
                 out = _meta_and_ctxs(doc, recv_ns, set(coins) if coins else None, problems)
             elif kind == "vaultDetails":
                 out = _vault_proxy(doc, recv_ns, problems)

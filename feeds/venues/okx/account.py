@@ -50,8 +50,9 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
+from adlwatch.feeds.venues.okx.market import ADAPTER
 
-REST_URL = "https://www.okx.com"
+REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 
 POSITIONS = "/api/v5/account/positions"
 BALANCE = "/api/v5/account/balance"
@@ -210,5 +211,17 @@ def permissions_of(data: list) -> list[str]:
     return [names[p] for p in ("read_only", "trade", "withdraw") if p in parts]
 
 
+def contract_values() -> dict[str, float]:
+    """Contract values (ctVal) of the catalogue's linear swaps: wire contracts to coin."""
+    from adlwatch.engine.instruments import default_catalogue
+
+    return {i.symbol: float(i.venue_contract_size) for i in default_catalogue()
+            if i.venue == "okx" and not i.inverse and i.venue_contract_size}
+
+
+# Every endpoint ``reads`` may ask for; the only ones an OKX key is ever sent to.
+READ_PATHS = frozenset({POSITIONS, BALANCE, CONFIG})
+
 RULES = VenueRules(venue="okx", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
-                   account_state=account_state)
+                   account_state=account_state,
+                   read_paths=READ_PATHS, contract_values=contract_values)

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 
 from adlwatch.engine.events import AdlAlert, Event, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
-from adlwatch.feeds.venue import Heartbeat, RestPoll
+from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -274,7 +274,7 @@ def _insurance_item(item: Any, fallback_family: str, recv_ns: int, problems: Pro
 
 
 @dataclass(frozen=True)
-class OkxAdapter:
+class OkxAdapter(AdapterBase):
     name: str = VENUE
     ws_url: str = WS_URL
     rest_url: str = REST_URL
@@ -327,7 +327,8 @@ class OkxAdapter:
                                   interval_s=INSURANCE_INTERVAL_S))
         return polls
 
-    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0) -> list[Event]:
+    def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
+                   symbols: list[str] | None = None) -> list[Event]:
         try:
             return self._parse_rest(poll, body, recv_ns)
         except Exception as exc:  # noqa: BLE001 - never raise into the poller

@@ -1,0 +1,208 @@
+"""What the loopback emulator's core (feeds/emulator.py) and each venue's personality
+(feeds/venues/<venue>/emulator.py) share: a socket's record, test accounts, and ``Personality``, the
+one class a venue fills in to be served. A low module: it imports nothing of feeds/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+COMPACT = dict(separators=(",", ":"))  # json.dumps keywords: the venues send compact JSON
+START_PRICES = {"BTC": 65000.0, "ETH": 3200.0, "SOL": 150.0, "XRP": 0.6, "DOGE": 0.15}
+FUNDING_PERIOD_MS = 28_800_000  # every emulated venue funds every 8 h
+# (status, body text, extra headers): one HTTP answer
+Answer = tuple[int, str, dict[str, str]]
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, **COMPACT)
+
+
+def next_funding_ms(now_ms: int) -> int:
+    return (now_ms // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
+
+
+def coin_of_symbol(symbol: str) -> str:
+    """``BTCUSDT`` → ``BTC``: the quote suffix dropped (the default; OKX and Hyperliquid differ)."""
+    s = symbol.upper()
+    for quote in ("USDT", "USDC", "USD", "PERP"):
+        if s.endswith(quote) and len(s) > len(quote):
+            return s[: -len(quote)]
+    return s
+
+
+@dataclass(eq=False)
+class EmuConnection:
+    id: int
+    venue: str
+    path: str
+    ws: ServerConnection
+    symbols: list[str] = field(default_factory=list)
+    frames_sent: int = 0
+    data_frames_sent: int = 0
+    sent: list[str] = field(default_factory=list)
+    received: list[str] = field(default_factory=list)
+    keep_frames: bool = True  # keep each sent frame's text (tests compare them); counts are always kept
+    open: bool = True
+    half_open: bool = False
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    ticks: int = 0
+    snapshot_sent: set[str] = field(default_factory=set)
+
+    async def send(self, text: str, *, data: bool = False) -> bool:
+        if not self.open or self.half_open:
+            return False
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed:
+            return False
+        self.frames_sent += 1
+        if self.keep_frames:
+            self.sent.append(text)
+        if data:
+            self.data_frames_sent += 1
+        return True
+
+
+@dataclass(frozen=True)
+class EmuPosition:
+    symbol: str
+    side: str  # long | short
+    size: float  # adlwatch units: coin (the emulator converts to OKX contracts with ct_values)
+    entry_price: float
+    mark_price: float
+    leverage: float
+    margin_mode: str = "cross"  # cross | isolated
+    isolated_margin: float | None = None  # isolated: margin without uPnL
+    liquidation_price: float | None = None  # None: the venue sends its "no price" (0 or "")
+    adl: int = 0  # the venue's own indicator: Binance 0-4, Bybit 0-5 (0 = none), OKX 0-5
+    maint_margin: float = 0.0
+    brackets: tuple[tuple[float, float, float, float, float], ...] = ()  # Binance: floor, cap, mmr, lev, cum
+    settle: str = "USDT"
+    hedge: bool = False  # hedge mode: Binance LONG/SHORT, Bybit positionIdx 1/2, OKX posSide long/short
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side == "long" else -1
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return self.sign * self.size * (self.mark_price - self.entry_price)
+
+    @property
+    def isolated(self) -> bool:
+        return self.margin_mode == "isolated"
+
+
+@dataclass
+class EmuAccount:
+    venue: str
+    key: str
+    secret: str
+    passphrase: str | None = None
+    wallet_balance: float = 10_000.0  # cross collateral without uPnL, settlement asset
+    positions: list[EmuPosition] = field(default_factory=list)
+    can_trade: bool = False
+    can_withdraw: bool = False
+    settle: str = "USDT"
+    ct_values: dict[str, float] = field(default_factory=lambda: {
+        "BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1, "SOL-USDT-SWAP": 1.0, "BTC-USD-SWAP": 100.0})
+
+    def held(self) -> list[EmuPosition]:
+        return [p for p in self.positions if p.settle == self.settle]
+
+    def cross_unrealized(self) -> float:
+        return sum(p.unrealized_pnl for p in self.held() if not p.isolated)
+
+    def isolated_unrealized(self) -> float:
+        return sum(p.unrealized_pnl for p in self.held() if p.isolated)
+
+    def isolated_margins(self) -> float:
+        return sum(p.isolated_margin or 0.0 for p in self.held() if p.isolated)
+
+    def cross_maintenance(self) -> float:
+        return sum(p.maint_margin for p in self.held() if not p.isolated)
+
+
+def int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def iso_ms(text: str) -> int | None:
+    if not text.endswith("Z"):
+        return None
+    try:
+        return int(datetime.fromisoformat(text[:-1] + "+00:00").timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def decimal_text(x: float) -> str:
+    """A venue-style decimal string: at most 8 decimals, no trailing zeros."""
+    text = f"{x:.8f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def leverage_value(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+class Personality:
+    """One venue on the emulator: its socket path, how it answers client messages, its data frames,
+    its public REST bodies and, for keyed venues, its private endpoints. The defaults serve a venue
+    that needs nothing more; a venue's ``emulator.py`` subclasses this and sets ``PERSONALITY``."""
+
+    ws_path: str = ""  # the public socket's path below the venue's base (the adapter keeps or adds it)
+    private_paths: frozenset[str] = frozenset()  # signed GET endpoints served for ``EmuAccount``s
+
+    def coin_of(self, symbol: str) -> str:
+        """The coin a symbol's start price is looked up by (``START_PRICES``)."""
+        return coin_of_symbol(symbol)
+
+    def symbols_in_url(self, path: str, query: str) -> list[str]:
+        """Symbols subscribed by the connection URL itself (Binance puts its streams there)."""
+        return []
+
+    async def on_text(self, emulator: Any, conn: EmuConnection, text: str) -> bool:
+        """A client message that is not JSON; True when answered (OKX's ``ping``)."""
+        return False
+
+    async def on_message(self, emulator: Any, conn: EmuConnection, doc: dict[str, Any]) -> None:
+        """A client's JSON object: subscribe (``emulator.add_symbols(conn, …)``), ping, unsubscribe."""
+
+    def frames(self, conn: EmuConnection, symbol: str, price: float, now_ms: int) -> list[dict[str, Any]]:
+        """One tick of data for one subscribed symbol, as the venue's frames."""
+        return []
+
+    def notice(self, conn: EmuConnection) -> str | None:
+        """The venue's "reconnect soon" frame (OKX 64008); None when it has none."""
+        return None
+
+    def rest(self, emulator: Any, method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        """The JSON document of a public REST answer; None for an unknown endpoint (404)."""
+        return None
+
+    def check_signature(self, accounts: dict[tuple[str, str], EmuAccount], path: str, query: str,
+                        headers: dict[str, str], now_ms: int) -> tuple[EmuAccount | None, Answer | None]:
+        """The account a signed request is for, or the venue's refusal."""
+        return None, (401, dumps({"error": "no signed endpoints"}), {})
+
+    def private_body(self, account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
+        """The JSON document of a private endpoint for ``account``."""
+        return None
+
+    def demo_accounts(self, emulator: Any) -> list[str]:
+        """Install this venue's demo account (``--demo-accounts``): lines saying how to use it, and its
+        portfolio entry as a line starting ``[[account]]``."""
+        return []
