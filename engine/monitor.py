@@ -30,7 +30,8 @@ from adlwatch.engine.alerts import (
 from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, MarkPrice
 from adlwatch.engine.instruments import Catalogue
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import EngineInputs, PositionRisk, RiskEngine, RiskSnapshot, ShockSpec
+from adlwatch.engine.risk import EngineInputs, RiskEngine
+from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 

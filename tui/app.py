@@ -32,8 +32,8 @@ from adlwatch.engine.portfolio import (
     with_wallet,
     without_position,
 )
-from adlwatch.engine.risk import RiskSnapshot
 from adlwatch.engine.shocks import shock
+from adlwatch.engine.snapshot import RiskSnapshot
 from adlwatch.tui.screens.edit import PositionForm
 from adlwatch.tui.screens.help import HelpScreen
 from adlwatch.tui.screens.prompt import PercentScreen

@@ -13,8 +13,9 @@ from typing import Any, TextIO
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import EngineInputs, PositionRisk, RiskSnapshot, compute_snapshot
+from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
+from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot
 from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
 

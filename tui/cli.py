@@ -156,7 +156,8 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
     target = portfolio_path or portfolio_store.default_path()
     portfolio = (
-        portfolio_store.load(target, user_catalogue()) if (portfolio_path or target.exists()) else Portfolio()
+        portfolio_store.load(target, user_catalogue()) if (portfolio_path or target.exists())
+        else Portfolio(catalogue=user_catalogue())
     )
     if not portfolio.accounts:
         notes.append("no portfolio: the recording's marks only")

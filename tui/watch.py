@@ -34,7 +34,7 @@ from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue
 from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import RiskSnapshot
+from adlwatch.engine.snapshot import RiskSnapshot
 from adlwatch.tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
 
 EVALUATE_HZ = 10  # alerts are evaluated at most this often, from the latest snapshot

@@ -23,7 +23,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from adlwatch.engine.monitor import MonitorState
-from adlwatch.engine.risk import PositionRisk
+from adlwatch.engine.snapshot import PositionRisk
+from adlwatch.engine.venues import VENUE_RULES
 from adlwatch.tui import format as fmt
 
 # A cell is a few (text, Rich style) spans: most have one, the lights two.
@@ -74,7 +75,13 @@ VENUE_COLUMNS = (("vliq", "venue liq."), ("dliq", "Δ liq."), ("vlights", "venue
 COMPACT_VENUE_COLUMNS = (("dliq", "Δ liq."), ("vlights", "venue"))
 RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "bankr", "dist", "lev", "upnl", "d_upnl", "d_dist",
                            "vliq", "dliq"})
-VENUE_CODES = {"binance": "BIN", "bybit": "BYB", "okx": "OKX", "hyperliquid": "HL"}
+
+
+def venue_code(venue: str) -> str:
+    """The venue's short code in compact tables (its rules module's ``DISPLAY_CODE``)."""
+    rules = VENUE_RULES.get(venue)
+    return rules.DISPLAY_CODE if rules is not None else venue
+
 
 # Short names of the ADL ranking formulas (full names in --json and the help screen).
 FORMULA_TAGS = {
@@ -121,7 +128,7 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
     upnl = fmt.amount(p.unrealized_pnl) + ("" if compact else f" {p.settle}")
     adl = fmt.score(p.adl_score)
     return {
-        "venue": ((VENUE_CODES.get(p.venue, p.venue) if compact else p.venue, ""),),
+        "venue": ((venue_code(p.venue) if compact else p.venue, ""),),
         "symbol": ((p.symbol, ""),),
         "side": ((side, "green" if p.side == "long" else "red"),),
         "size": ((fmt.size(p.size), ""),),
