@@ -4,7 +4,7 @@ Pure (no Textual, no asyncio, no clock of its own): whoever drives it passes the
 that need it (the replay's position in a replay, the wall clock live). The Textual app and
 ``adlwatch watch`` both drive one ``Monitor``; the app only routes keys and draws its state.
 
-It holds the incremental ``RiskEngine`` (live, and the hypothetical view while a what-if shock is on),
+It holds the incremental ``RiskEngine`` (live, and the what-if it keeps incrementally while a shock is on),
 the feeds' health per venue and per followed account, the mark and fund-to-OI histories, the venues'
 own ADL alert states, and the alert rules with their book and log.
 """
@@ -16,11 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import msgspec
-
+from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
     AlertBook,
-    AlertRules,
     FeedHealth,
     FeedKey,
     evaluate,
@@ -28,10 +26,9 @@ from adlwatch.engine.alerts import (
     with_venue_alert,
 )
 from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, MarkPrice
-from adlwatch.engine.instruments import Catalogue
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, RiskEngine
-from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot, ShockSpec
+from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 
@@ -80,7 +77,7 @@ class MonitorState:
     fund_history: dict[MarkKey, tuple[float, ...]] = field(default_factory=dict)
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state) of venues' ADL alerts not normal
     alerts: tuple = ()  # engine.alerts.Alert, newest last: the end of the alert log
-    hedges: tuple = ()  # engine.hedges.HedgeRisk of the shown snapshot (hypothetical during a what-if)
+    hedges: tuple[HedgeRisk, ...] = ()  # the shown snapshot's hedge groups (hypothetical during a what-if)
 
     @property
     def hypothetical(self) -> bool:
@@ -131,47 +128,29 @@ class History:
         return {k: tuple(v) for k, v in self._funds.items()}
 
 
-def hypothetical_snapshot(inputs: EngineInputs, shocks: tuple[ShockSpec, ...]) -> RiskSnapshot:
-    """The what-if: the engine's inputs with the marks shocked, hedges included.
-
-    The one place the monitor computes a what-if (a full recompute, until the engine keeps one
-    incrementally).
-    """
-    from adlwatch.engine.hedges import hedge_risks
-    from adlwatch.engine.shocks import apply_shocks
-
-    snapshot = apply_shocks(inputs, shocks)
-    if not snapshot.hedges and any(p.hedge is not None for p in snapshot.positions):
-        snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(inputs.portfolio, snapshot))
-    return snapshot
-
-
 class Monitor:
     """One session's model: feed it events (``apply``), ask it for its ``state`` at the UI's pace.
 
     ``replay``: the events come from a recording (a venue heard from reads "replay", not "connected").
     """
 
-    def __init__(self, portfolio: Portfolio, *, rules: AlertRules | None = None, catalogue: Catalogue | None = None,
-                 replay: bool = False) -> None:
+    def __init__(self, portfolio: Portfolio, *, rules: AlertRules | None = None, replay: bool = False) -> None:
         self.rules = rules if rules is not None else (
             AlertRules.from_data(portfolio.alerts) if portfolio.alerts else AlertRules())
-        self.catalogue = catalogue
         self.replay = replay
         self._portfolio = portfolio
-        self.shocks: tuple[ShockSpec, ...] = ()
         self.shock_scope = "selected"
         self._alert_log: deque = deque(maxlen=ALERT_LOG_SIZE)
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
         self._stale_detail: dict[str, str] = {}
         self.version = 0  # counts changes: a driver redraws when it moved
-        self._hypothetical: tuple[int, RiskSnapshot] | None = None  # (version, snapshot)
-        self._start()
+        self._start(())
 
-    def _start(self) -> None:
-        """Fresh market state: what a replay seeking back rebuilds from its first event."""
+    def _start(self, shocks: tuple[ShockSpec, ...]) -> None:
+        """Fresh market state (with this what-if): what a replay seeking back rebuilds from its first event."""
         self._engine = RiskEngine(self._portfolio)  # the catalogue travels with the portfolio
+        self._engine.set_shocks(shocks)
         self.history = History()
         self._alert_book = AlertBook()
         self._feed_health: Mapping[FeedKey, FeedHealth] = MappingProxyType({})
@@ -184,7 +163,7 @@ class Monitor:
     def restart(self) -> None:
         """Forget the market (marks, histories, feed health, alert book) and keep the portfolio, the
         what-if, the followed accounts' states and the alert log: a replay seeking back replays into it."""
-        self._start()
+        self._start(self.shocks)
         self._changed()
 
     def _changed(self) -> None:
@@ -243,9 +222,14 @@ class Monitor:
         self._engine.set_portfolio(portfolio)
         self._changed()
 
+    @property
+    def shocks(self) -> tuple[ShockSpec, ...]:
+        return self._engine.shocks
+
     def set_shocks(self, shocks: Iterable[ShockSpec]) -> None:
-        """The what-if to show (empty: back to live). The live state never moves."""
-        self.shocks = tuple(shocks)
+        """The what-if to show (empty: back to live), kept by the engine incrementally. The live state
+        never moves."""
+        self._engine.set_shocks(tuple(shocks))
         self._changed()
 
     def add_shock(self, spec: ShockSpec) -> None:
@@ -259,16 +243,11 @@ class Monitor:
 
     # -- figures out ---------------------------------------------------------------------------
     def live(self) -> RiskSnapshot:
-        return self._engine.snapshot()
+        return self._engine.live_snapshot()
 
     def shown(self) -> RiskSnapshot:
         """The live snapshot, or the hypothetical one while a what-if shock is on."""
-        if not self.shocks:
-            return self._engine.snapshot()
-        cached = self._hypothetical
-        if cached is None or cached[0] != self.version:
-            cached = self._hypothetical = (self.version, hypothetical_snapshot(self._engine.inputs(), self.shocks))
-        return cached[1]
+        return self._engine.snapshot()
 
     def inputs(self) -> EngineInputs:
         """The live engine's inputs (the ADL estimate's what-ifs and the cascade start from them)."""
@@ -286,7 +265,7 @@ class Monitor:
     def evaluate(self, now_s: float) -> list:
         """Run the alert rules on the live snapshot (never a what-if): the alerts that fired or cleared
         now (``hold_s`` measured on ``now_s``), also added to the log."""
-        self._alert_book, alerts = evaluate(self._alert_book, self._engine.snapshot(), self._feed_health,
+        self._alert_book, alerts = evaluate(self._alert_book, self._engine.live_snapshot(), self._feed_health,
                                             self._venue_alerts, self.rules, now_s)
         if alerts:
             self._alert_log.extend(alerts)
@@ -299,8 +278,8 @@ class Monitor:
 
         Reading the state samples the fund-to-OI history (at the pace the state is read).
         """
-        live = self._engine.snapshot()
-        shown = self.shown()
+        live = self._engine.live_snapshot()
+        shown = self._engine.snapshot()
         for c in live.contracts:
             if c.fund_to_oi is not None:
                 self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)

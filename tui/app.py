@@ -121,7 +121,6 @@ class AdlwatchApp(App[None]):
         portfolio_path: Any = None,
         note: str = "",
         start_ms: int | None = None,
-        catalogue: Any = None,
         notifier: Any = None,
     ) -> None:
         super().__init__()
@@ -131,7 +130,7 @@ class AdlwatchApp(App[None]):
         self.source = source
         self.autoplay = autoplay
         self._clock = clock
-        self.monitor = Monitor(portfolio, catalogue=catalogue, replay=self.is_replay)
+        self.monitor = Monitor(portfolio, replay=self.is_replay)
         if notifier is None and self.monitor.rules.desktop and not self.is_replay:
             from adlwatch.feeds.notify import Notifier
 

@@ -16,10 +16,11 @@ from adlwatch.tui import watch as watch_command
 from adlwatch.tui.catalogue import user_catalogue
 from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
 
-VENUE_CHOICES = ("binance", "bybit", "okx", "hyperliquid")
-
 
 def build_parser() -> argparse.ArgumentParser:
+    from adlwatch.feeds.registry import venue_names  # the venues feeds/ speaks, from their folders
+
+    venue_choices = venue_names()
     parser = argparse.ArgumentParser(
         prog="adlwatch",
         epilog="With no command: the monitor on your portfolio with live feeds.",
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, default=60.0, help="replay speed, 1 to 1000 (default 60)")
 
     tail = sub.add_parser("tail", help="normalized events from a venue, live or --from a recording")
-    tail.add_argument("venue", choices=VENUE_CHOICES)
+    tail.add_argument("venue", choices=venue_choices)
     tail.add_argument("symbols", nargs="*", metavar="SYMBOL")
     tail.add_argument("--from", dest="from_path", type=Path, metavar="RAW.jsonl", help="replay a raw-frame recording")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     tiers.add_argument("venues", nargs="*", metavar="VENUE", help="binance, bybit, okx, hyperliquid (default: all)")
 
     record = sub.add_parser("record", help="write every raw frame of a venue's feed to a JSON-lines file")
-    record.add_argument("venue", choices=VENUE_CHOICES)
+    record.add_argument("venue", choices=venue_choices)
     record.add_argument("symbols", nargs="*", metavar="SYMBOL")
     record.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     record.add_argument("--max-bytes", type=int, default=256 * 1024 * 1024, help="rotate the file past this size")
@@ -82,9 +83,10 @@ def run_tiers(refresh: bool, venues: list[str]) -> int:
     from adlwatch.feeds.tiers import describe, run_refresh
 
     if refresh:
-        from adlwatch.feeds.live import url_override
+        from adlwatch.feeds.registry import venue_names
+        from adlwatch.feeds.transport import url_override
 
-        urls = {v: url for v in VENUE_CHOICES if (url := url_override(v, "REST"))}
+        urls = {v: url for v in venue_names() if (url := url_override(v, "REST"))}
         status = asyncio.run(run_refresh(venues or None, rest_urls=urls or None))
         if status:
             return status
@@ -143,7 +145,7 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
 
     notes = []
     if binance:
-        from adlwatch.feeds.vision import load_binance_day
+        from adlwatch.feeds.venues.binance.vision import load_binance_day
 
         symbol, date = binance
         print(f"adlwatch: fetching {symbol} {date} from data.binance.vision (cached after the first time)…", file=sys.stderr)
@@ -215,9 +217,8 @@ def run_monitor(portfolio_path: Path | None) -> int:
             return EXIT_OK
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
-    catalogue = user_catalogue()
-    portfolio = portfolio_store.load(path, catalogue)
-    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path, catalogue=catalogue).run()
+    portfolio = portfolio_store.load(path, user_catalogue())
+    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path).run()
     return EXIT_OK
 
 

@@ -31,7 +31,6 @@ from typing import Any, TextIO
 
 from adlwatch.engine.alerts import FIRED, GOOD_FEED_STATES, Alert, AlertRules
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.instruments import Catalogue
 from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.snapshot import RiskSnapshot
@@ -67,16 +66,14 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     if args.portfolio is None and not path.exists():
         raise InputError("no portfolio file yet: create one (see README.md, 'The portfolio file') or pass --portfolio",
                          file=str(path))
-    catalogue = user_catalogue()
-    portfolio = portfolio_store.load(path, catalogue)
+    portfolio = portfolio_store.load(path, user_catalogue())  # the refreshed tier tables travel with it
     if not portfolio.symbols() and not any(a.followed for a in portfolio.accounts):
         raise InputError("holds no position and follows no account: nothing to watch", file=str(path))
     try:
         rules = watch_rules(portfolio, args.alert_below)
     except InputError as error:
         raise error.with_file(str(path)) from None
-    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock,
-                  catalogue=catalogue)
+    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock)
     try:
         from adlwatch.feeds.live import LiveSource
 
@@ -112,9 +109,9 @@ class Watch:
 
     def __init__(self, portfolio: Portfolio, rules: AlertRules, *, as_json: bool = False,
                  snapshots_s: float | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 clock: Callable[[], float] = time.time, catalogue: Catalogue | None = None) -> None:
-        # The catalogue the portfolio was read with: a followed account's contracts get the same tiers.
-        self.monitor = Monitor(portfolio, rules=rules, catalogue=catalogue)
+                 clock: Callable[[], float] = time.time) -> None:
+        # A followed account's contracts get the tiers of the catalogue the portfolio was read with.
+        self.monitor = Monitor(portfolio, rules=rules)
         self.as_json = as_json
         self.snapshots_s = snapshots_s
         self.out = out if out is not None else sys.stdout

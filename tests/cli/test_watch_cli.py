@@ -21,8 +21,8 @@ import pytest
 
 from adlwatch.engine.alerts import Alert, AlertRules
 from adlwatch.engine.events import AccountState, FeedStatus
-from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.emulator import VENUES, Emulator, PricePath
 from adlwatch.tui.check import CONTRACT_FIELDS, EXTRA_FIELDS
 from adlwatch.tui.watch import Watch, add_arguments, alert_line, run_watch, watch_rules
@@ -352,8 +352,9 @@ def test_without_json_an_alert_is_one_readable_line():
 
 
 async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_was_read_with():
-    """``adlwatch watch`` hands the user's catalogue (refreshed tier tables included) to its engine, as the
-    monitor does: a followed account's contract known only there is modelled, not left out."""
+    """``adlwatch watch`` models with the user's catalogue (refreshed tier tables included), which travels
+    with the portfolio, as in the monitor: a followed account's contract known only there is modelled, not
+    left out."""
     from dataclasses import replace as replaced
 
     from adlwatch.engine.events import ImportedPosition, MarkPrice
@@ -362,17 +363,18 @@ async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_
     bundled = default_catalogue()
     extra = replaced(bundled.get("binance", "BTCUSDT"), symbol="ZZZUSDT")  # as a tier-cache row would add it
     catalogue = bundled.with_instruments([extra])
-    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}]}, default_catalogue())
+    data = {"account": [{"venue": "binance", "key_name": "main"}]}
     state = AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=1000.0,
                          positions=[ImportedPosition(symbol="ZZZUSDT", side="long", size=0.1, entry_price=50_000.0,
                                                      leverage=10.0, margin_mode="cross")])
     mark = MarkPrice(venue="binance", symbol="ZZZUSDT", ts=1, price=49_000.0)
 
-    def positions(**options) -> list[str]:
-        watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO(), **options)
+    def positions(read_with) -> list[str]:
+        portfolio = Portfolio.from_data(data, read_with)
+        watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO())
         watch.monitor.apply_many([state, mark], 0.0)
         snapshot = watch.monitor.live()
         return [p.symbol for p in snapshot.positions if p.liquidation_price is not None]
 
-    assert positions(catalogue=catalogue) == ["ZZZUSDT"]
-    assert positions() == []  # the bundled catalogue alone does not know the contract
+    assert positions(catalogue) == ["ZZZUSDT"]
+    assert positions(bundled) == []  # the bundled catalogue alone does not know the contract

@@ -282,7 +282,7 @@ async def test_an_edit_keeps_the_refreshed_tier_tables_and_a_contract_known_only
     path.write_text(REFRESHED)
     marks = ListSource([MarkPrice(venue="binance", symbol=s, ts=1_700_000_000_000, price=58_000.0)
                         for s in ("BTCUSDT", "ZZZUSDT")])
-    app = AdlwatchApp(load(path, catalogue), marks, portfolio_path=path, catalogue=catalogue)
+    app = AdlwatchApp(load(path, catalogue), marks, portfolio_path=path)
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot)
         before = app.monitor.live().positions

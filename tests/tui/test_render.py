@@ -9,8 +9,8 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from adlwatch.engine.events import MarkPrice
-from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
