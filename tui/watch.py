@@ -122,7 +122,7 @@ class Watch:
         self.reached: set[str] = set()  # venues that delivered something
         self.reported: set[tuple[str, str]] = set()  # followed accounts the venue reported
         self._venue_problem: dict[str, str] = {}  # venue -> the problem line printed
-        self._stale_told: set[tuple[str, str]] = set()  # (venue, symbol) told stale
+        self._told_down: set[tuple[str, str]] = set()  # (venue, symbol) said on stderr to be stale
         self._account_problem: dict[tuple[str, str], str] = {}
         self._stop: asyncio.Event | None = None
         self.pipe_closed = False
@@ -203,14 +203,14 @@ class Watch:
             self.reached.add(venue)
             if self._venue_problem.pop(venue, None) is not None:
                 self.tell(f"{venue}: back ({detail or state})")
-            if (venue, symbol) in self._stale_told:
-                self._stale_told.discard((venue, symbol))
+            if (venue, symbol) in self._told_down:
+                self._told_down.discard((venue, symbol))
                 self.tell(f"{venue} {symbol}: data again")
         elif venue in self._venue_problem:
             return  # the venue's problem is on screen already
         elif state == "stale":
-            if (venue, symbol) not in self._stale_told:
-                self._stale_told.add((venue, symbol))
+            if (venue, symbol) not in self._told_down:
+                self._told_down.add((venue, symbol))
                 self.tell(f"{venue} {symbol}: stale ({detail}); watching continues")
         else:
             what = "cannot reach the venue" if venue not in self.reached else state
