@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from adlwatch.feeds.recorder import encode_line
+from adlwatch.feeds.venues.binance.market import VENUE  # the demo is Binance's crash
 
 CRASH_DIR = "crash-2025-10-10"
 BTC_KLINES = "raw/BTCUSD_PERP-1m-2025-10-10.2000-2300.csv"
@@ -85,7 +86,7 @@ def build(shared: str | Path, out: str | Path) -> int:
     with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
                                                compresslevel=9) as gz:
         for ts, _, _, symbol, price in heapq.merge(*keyed):
-            gz.write(encode_line(ts * 1_000_000, "binance", mark_frame(symbol, ts, price)))
+            gz.write(encode_line(ts * 1_000_000, VENUE, mark_frame(symbol, ts, price)))
             frames += 1
     tmp.replace(out)
     return frames

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import tomli_w
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue, default_catalogue
 from adlwatch.engine.portfolio import Portfolio
+from adlwatch.feeds.files import write_atomic
 
 APP_NAME = "adlwatch"
 
@@ -65,39 +65,12 @@ def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | N
         parse(path.read_text(encoding="utf-8"), str(path), catalogue)
     text = dumps(portfolio)
     parse(text, str(path), catalogue)  # what we write must read back
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        if path.exists():
-            backup = path.with_name(path.name + ".bak")
-            os.replace(path, backup)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_atomic(path, text, backup=path.with_name(path.name + ".bak"))  # one backup kept
 
 
 def dumps(portfolio: Portfolio) -> str:
     header = "# adlwatch portfolio (format: see README.md). Saved by adlwatch.\n"
     return header + tomli_w.dumps(portfolio.to_data())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _decode_error_line(message: str) -> int | None:

@@ -44,7 +44,9 @@ import numpy as np
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
+from adlwatch.feeds import registry
 from adlwatch.feeds.files import GZIP_MAGIC, ZIP_MAGIC, open_any
+from adlwatch.feeds.venues.binance.market import VENUE as KLINES_VENUE  # markPriceKlines are Binance's
 from adlwatch.feeds.wire import data_kinds
 
 RAW = "raw"
@@ -61,15 +63,12 @@ KLINE_COLUMNS = (
     "taker_buy_volume", "taker_buy_quote_volume", "ignore",
 )
 
-# Tardis exchange ids -> our venue names. binance-delivery is Tardis' name for Binance COIN-M.
-TARDIS_VENUES = {
-    "binance-futures": "binance",
-    "binance-delivery": "binance",
-    "bybit": "bybit",
-    "okex-swap": "okx",
-    "okx-swap": "okx",
-    "hyperliquid": "hyperliquid",
-}
+
+
+def tardis_venues() -> dict[str, str]:
+    """Tardis exchange ids -> our venue names: each venue declares its own (``Venue.tardis_exchanges``)."""
+    return {exchange: name for name, venue in registry.venues().items() for exchange in venue.tardis_exchanges}
+
 
 EXPECTED = (
     "expected a raw-frame recording (JSON lines {\"recv_ns\", \"venue\", \"frame\"}, optionally .gz), "
@@ -338,6 +337,11 @@ def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str],
 
 # --- CSV: a fast columnar path, and a line-by-line path that finds the bad line -----------------------
 
+def read_csv_text(path: str | os.PathLike) -> str:
+    """The whole text of a CSV recording (plain, gzip or one-file zip); ``InputError`` naming the file."""
+    return _csv_text(path, _read_all(path))
+
+
 def _csv_text(path, data: bytes) -> str:
     try:
         return data.decode("utf-8").lstrip("\ufeff")
@@ -449,8 +453,9 @@ def _fail(path, text, names, skip_header, check_row, detail: str) -> InputError:
 
 def _tardis_check(row: dict) -> None:
     exchange = row["exchange"].strip()
-    if exchange not in TARDIS_VENUES:
-        raise InputError(f"unknown Tardis exchange; known: {', '.join(TARDIS_VENUES)}", field="exchange",
+    known = tardis_venues()
+    if exchange not in known:
+        raise InputError(f"unknown Tardis exchange; known: {', '.join(known)}", field="exchange",
                          value=exchange)
     if not row["symbol"].strip():
         raise InputError("missing value", field="symbol", value="")
@@ -484,14 +489,15 @@ def _load_tardis(path, venue: str | None, symbol: str | None) -> list[Event]:
     ts, local, funding_ts = cols["timestamp"], cols["local_timestamp"], cols["funding_timestamp"]
     rate, oi, last, index, mark = (cols[n] for n in ("funding_rate", "open_interest", "last_price",
                                                      "index_price", "mark_price"))
-    known = np.isin(exchange, list(TARDIS_VENUES))
+    our_venue = tardis_venues()
+    known = np.isin(exchange, list(our_venue))
     if (not known.all() or (symbols == "").any() or (ts <= 0).any()
             or ((local <= 0) & (local != _EMPTY_INT)).any()
             or ((funding_ts <= 0) & (funding_ts != _EMPTY_INT)).any() or (oi < 0).any()
             or (last <= 0).any() or (index <= 0).any() or (mark <= 0).any()):
         raise fail("bad value in Tardis CSV")
 
-    venues = np.array([TARDIS_VENUES.get(x, x) for x in exchange.tolist()], dtype=object)
+    venues = np.array([our_venue.get(x, x) for x in exchange.tolist()], dtype=object)
     keep = np.ones(len(ts), dtype=bool)
     if venue:
         keep &= venues == venue.lower()
@@ -545,7 +551,7 @@ def _kline_check(row: dict) -> None:
 
 
 def _load_klines(path, venue: str | None, symbol: str | None) -> list[Event]:
-    if venue and venue.lower() != "binance":
+    if venue and venue.lower() != KLINES_VENUE:
         raise _err(path, "a Binance klines file holds only venue binance", field="venue", value=venue)
     name = symbol.strip().upper() if symbol and symbol.strip() else kline_symbol_from_name(path)
     if not name:
@@ -573,7 +579,7 @@ def _load_klines(path, venue: str | None, symbol: str | None) -> list[Event]:
         raise fail("bad value in Binance klines CSV")
     close_ms = np.where(close_time >= _NS_FROM, close_time // 1_000_000,
                         np.where(close_time >= _US_FROM, close_time // 1_000, close_time))
-    return [MarkPrice(venue="binance", symbol=name, ts=t, recv_ns=t * 1_000_000, price=p)
+    return [MarkPrice(venue=KLINES_VENUE, symbol=name, ts=t, recv_ns=t * 1_000_000, price=p)
             for t, p in zip(close_ms.tolist(), prices[3].tolist(), strict=True)]
 
 

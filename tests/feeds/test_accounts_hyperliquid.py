@@ -65,7 +65,7 @@ def venue_mark(raw: dict[str, Any]) -> float:
 def engine_with(state: AccountState) -> RiskEngine:
     """A followed Hyperliquid account fed the state and a mark per position at positionValue / |szi|."""
     portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": state.symbol}]}, CATALOGUE)
-    engine = RiskEngine(portfolio, CATALOGUE)
+    engine = RiskEngine(portfolio)  # the portfolio carries CATALOGUE
     engine.apply(state)
     for position in state.positions:
         if position.mark_price is not None:

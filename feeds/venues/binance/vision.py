@@ -32,7 +32,8 @@ import httpx
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import OpenInterest
-from adlwatch.feeds.replay import ReplayData, _csv_text, _read_all, load_replay
+from adlwatch.feeds.files import write_atomic
+from adlwatch.feeds.replay import ReplayData, load_replay, read_csv_text
 
 BASE_URL = "https://data.binance.vision"
 VENUE = "binance"
@@ -239,19 +240,6 @@ async def _fetch_to_temp(client: httpx.AsyncClient, url: str, directory: Path) -
     return temp, digest.hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".download-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-
-
 async def _download_one(client: httpx.AsyncClient, item: VisionFile, cache: Path) -> Path:
     zip_path = cache / item.path
     checksum_path = zip_path.with_name(zip_path.name + ".CHECKSUM")
@@ -280,7 +268,7 @@ async def _download_one(client: httpx.AsyncClient, item: VisionFile, cache: Path
                          f"the file was deleted — try again later ({item.url})", file=item.name)
     try:
         os.replace(temp, zip_path)
-        _write_atomic(checksum_path, checksum_text.encode("utf-8"))
+        write_atomic(checksum_path, checksum_text.encode("utf-8"), prefix=".download-", suffix=".part")
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise InputError(f"cannot write to the cache ({exc.strerror or exc})", file=str(zip_path)) from None
@@ -364,7 +352,7 @@ def load_metrics(path: str | os.PathLike) -> list[OpenInterest]:
     else None (the engine then values it at the mark). Rows without open interest are skipped and
     exact duplicate rows (they occur) are kept once. A bad row raises ``InputError`` with its line.
     """
-    text = _csv_text(path, _read_all(path))
+    text = read_csv_text(path)
     reader = csv.reader(io.StringIO(text))
     out: list[OpenInterest] = []
     seen: set[tuple] = set()
