@@ -12,7 +12,7 @@ own ADL alert states, and the alert rules with their book and log.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -25,9 +25,11 @@ from adlwatch.engine.alerts import (
     with_feed_status,
     with_venue_alert,
 )
+from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
 from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, MarkPrice
-from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import EngineInputs, RiskEngine
+from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
+from adlwatch.engine.portfolio import Portfolio, Position
+from adlwatch.engine.risk import EngineInputs, RiskEngine, quantile_what_ifs
 from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]  # (venue, symbol)
@@ -88,6 +90,26 @@ class MonitorState:
             if p.account == risk.account and p.index == risk.index:
                 return p
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class AdlEstimate:
+    """Why a position's ADL lights read what they do, and what would move them (the ``i`` screen)."""
+
+    what_ifs: list[tuple[str, int | None]]  # (what changes, the quantile it would give)
+    population: str  # the modelled population, described
+    anchor: float  # the mark the population was drawn at
+    open_interest_known: bool  # sized to the feed's open interest (else to the position)
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeStart:
+    """A cascade from where a contract stands now (the ``c`` screen): ``run(shock_pct, policy)``."""
+
+    mark: float  # the shown mark: the hypothetical one during a what-if
+    fund_known: bool  # False: the insurance fund is taken as 0 (the worst case)
+    held: tuple[Position, ...]  # the portfolio's positions in the contract
+    run: Callable[[float, str], CascadeResult]  # one fate per held position
 
 
 class History:
@@ -256,6 +278,36 @@ class Monitor:
     def markets(self) -> list[MarkKey]:
         """The contracts with marks, in (venue, symbol) order."""
         return self.history.keys()
+
+    def adl_estimate(self, account: int, index: int) -> AdlEstimate:
+        """The ADL quantile estimate of one position: its what-ifs and the population behind it."""
+        inputs = self._engine.inputs()
+        position = inputs.portfolio.accounts[account].positions[index]
+        key = (position.venue, position.symbol)
+        anchor = (inputs.anchors or {}).get(key, inputs.marks.get(key))
+        sample = build_population(position.instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
+        return AdlEstimate(quantile_what_ifs(inputs, account, index), sample.describe(), anchor,
+                           bool(inputs.open_interest.get(key)))
+
+    def cascade_start(self, account: int, index: int) -> CascadeStart:
+        """A cascade on the position's contract from the shown mark, with every position held in it."""
+        shown = self._engine.snapshot()
+        inputs = self._engine.inputs()
+        position = inputs.portfolio.accounts[account].positions[index]
+        key = (position.venue, position.symbol)
+        mark = next((p.mark_price for p in shown.positions if p.account == account and p.index == index),
+                    inputs.marks.get(key))
+        contract = next((c for c in shown.contracts if (c.venue, c.symbol) == key), None)
+        fund_known = contract is not None and contract.fund_balance_usd is not None
+        fund = contract.fund_balance_usd if fund_known else 0.0
+        oi = inputs.open_interest.get(key)
+        held = tuple(p for a in inputs.portfolio.accounts for p in a.positions if (p.venue, p.symbol) == key)
+
+        def run(shock_pct: float, policy: str) -> CascadeResult:
+            return cascade_for_positions(held[0].instrument, mark, oi[0] if oi else None, fund, shock_pct, policy,
+                                         list(held))
+
+        return CascadeStart(mark, fund_known, held, run)
 
     @property
     def alert_log(self) -> tuple:

@@ -371,8 +371,6 @@ class AdlwatchApp(App[None]):
 
     # -- ADL estimate and cascade -------------------------------------------------------------
     def action_adl_details(self) -> None:
-        from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
-        from adlwatch.engine.risk import quantile_what_ifs
         from adlwatch.engine.venues import rules_for
         from adlwatch.tui.screens.adl import AdlScreen
 
@@ -380,46 +378,32 @@ class AdlwatchApp(App[None]):
         if risk is None or risk.mark_price is None:
             self.notify("select a position with a mark first", severity="warning")
             return
-        inputs = self.monitor.inputs()
-        what_ifs = quantile_what_ifs(inputs, risk.account, risk.index)
-        instrument = inputs.portfolio.accounts[risk.account].positions[risk.index].instrument
-        anchor = (inputs.anchors or {}).get((risk.venue, risk.symbol), risk.mark_price)
-        sample = build_population(instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
-        oi = inputs.open_interest.get((risk.venue, risk.symbol))
-        sizing = ("sized to the open interest the feed reports" if oi else
+        estimate = self.monitor.adl_estimate(risk.account, risk.index)
+        sizing = ("sized to the open interest the feed reports" if estimate.open_interest_known else
                   "open interest unknown here: sized so this position is 0.01 % of it")
         score = f"{risk.adl_score:.4g}" if risk.adl_score is not None else "--"
         self.push_screen(AdlScreen(
             f"{risk.venue} {risk.symbol} {risk.side} {risk.size:g}",
             f"venue ranking score {score} by {risk.adl_formula}; the ADL price on this venue is the "
             f"{rules_for(risk.venue).ADL_PRICE}.",
-            f"{sample.describe()} Drawn once at {anchor:,.6g} (the first mark this session); {sizing}. "
+            f"{estimate.population} Drawn once at {estimate.anchor:,.6g} (the first mark this session); {sizing}. "
             "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
-            what_ifs,
+            estimate.what_ifs,
         ))
 
     def action_cascade(self) -> None:
-        from adlwatch.engine.cascade import cascade_for_positions
         from adlwatch.tui.screens.cascade import CascadeScreen
 
         risk = self.selected_position()
         if risk is None or risk.mark_price is None:
             self.notify("select a position with a mark first", severity="warning")
             return
-        shown = self.monitor.shown()
-        mark = next((p.mark_price for p in shown.positions if p.account == risk.account and p.index == risk.index), risk.mark_price)
-        inputs = self.monitor.inputs()
-        oi = inputs.open_interest.get((risk.venue, risk.symbol))
-        contract = next((c for c in shown.contracts if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)
-        fund = contract.fund_balance_usd if contract and contract.fund_balance_usd is not None else 0.0
-        held = [p for a in inputs.portfolio.accounts for p in a.positions
-                if (p.venue, p.symbol) == (risk.venue, risk.symbol)]
-        instrument = held[0].instrument if held else None
+        start = self.monitor.cascade_start(risk.account, risk.index)
 
         def run(shock_pct: float, policy: str):
-            result = cascade_for_positions(instrument, mark, oi[0] if oi else None, fund, shock_pct, policy, held)
+            result = start.run(shock_pct, policy)
             fates = []
-            for p, fate in zip(held, result.fates, strict=False):
+            for p, fate in zip(start.held, result.fates, strict=False):
                 label = f"your {p.side.label} {p.size:g} @ {p.entry_price:g}"
                 if fate.state == "liquidated":
                     fates.append(f"{label}: LIQUIDATED at step {fate.step + 1} near {fate.price:,.6g}")
@@ -430,8 +414,8 @@ class AdlwatchApp(App[None]):
             return result, fates
 
         where = "the hypothetical mark" if self.monitor.shocks else "the mark"
-        fund_note = "" if contract and contract.fund_balance_usd is not None else " · fund unknown here: 0 (worst case)"
-        self.push_screen(CascadeScreen(f"{risk.venue} {risk.symbol} from {where} {mark:,.6g}{fund_note}", run))
+        fund_note = "" if start.fund_known else " · fund unknown here: 0 (worst case)"
+        self.push_screen(CascadeScreen(f"{risk.venue} {risk.symbol} from {where} {start.mark:,.6g}{fund_note}", run))
 
     # -- portfolio editing -------------------------------------------------------------------
     def set_portfolio(self, portfolio: Portfolio) -> None:

@@ -173,3 +173,16 @@ def test_an_edited_portfolio_keeps_the_marks():
     monitor.set_portfolio(edited)
     assert monitor.portfolio == edited
     assert [p.mark_price for p in monitor.live().positions] == [58_000.0]
+
+
+def test_the_adl_estimate_and_the_cascade_start_from_where_the_position_stands():
+    monitor = held()
+    estimate = monitor.adl_estimate(0, 0)
+    assert estimate.anchor == 58_000.0 and not estimate.open_interest_known
+    assert estimate.what_ifs[0][0] == "now" and "modelled population" in estimate.population
+    monitor.add_shock(shock(-10, venue="binance", symbol="BTCUSDT"))
+    start = monitor.cascade_start(0, 0)
+    assert start.mark == 58_000.0 * 0.9 and not start.fund_known  # from the hypothetical mark, fund unknown
+    assert [p.symbol for p in start.held] == ["BTCUSDT"]
+    result = start.run(-10.0, "queue")
+    assert len(result.fates) == 1 and result.steps
