@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
@@ -30,7 +31,7 @@ from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, Ma
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, quantile_what_ifs
-from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec
+from adlwatch.engine.snapshot import HedgeRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 
@@ -64,6 +65,29 @@ class ReplayState:
         return 1.0 if span <= 0 else min(1.0, max(0.0, (self.position_ms - self.start_ms) / span))
 
 
+class WhatIfChange(NamedTuple):
+    """A position's figures under the what-if less its live ones; None where either is unknown."""
+
+    unrealized_pnl: float | None  # in the settlement asset
+    distance_pct: float | None  # in percentage points
+
+
+def what_if_changes(shown: RiskSnapshot, live: RiskSnapshot) -> dict[tuple[int, int], WhatIfChange]:
+    """Each shown position's change from the live one (the what-if table's change columns)."""
+    before = {(p.account, p.index): p for p in live.positions}
+    out = {}
+    for p in shown.positions:
+        was = before.get((p.account, p.index))
+        out[(p.account, p.index)] = WhatIfChange(
+            _change(p.unrealized_pnl, was.unrealized_pnl if was else None),
+            _change(p.distance_pct, was.distance_pct if was else None))
+    return out
+
+
+def _change(now: float | None, live: float | None) -> float | None:
+    return None if now is None or live is None else now - live
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorState:
     """What the monitor shows at one moment. Numbers the engine computed; nothing here calculates risk."""
@@ -80,16 +104,12 @@ class MonitorState:
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state) of venues' ADL alerts not normal
     alerts: tuple = ()  # engine.alerts.Alert, newest last: the end of the alert log
     hedges: tuple[HedgeRisk, ...] = ()  # the shown snapshot's hedge groups (hypothetical during a what-if)
+    # During a what-if, each position's change from live, by (account, index): (uPnL, distance in pt).
+    what_if_changes: dict[tuple[int, int], WhatIfChange] = field(default_factory=dict)
 
     @property
     def hypothetical(self) -> bool:
         return bool(self.shocks)
-
-    def live_position(self, risk: PositionRisk) -> PositionRisk | None:
-        for p in self.live.positions:
-            if p.account == risk.account and p.index == risk.index:
-                return p
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +368,7 @@ class Monitor:
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
             alerts=tuple(self._alert_log)[-ALERTS_SHOWN:],
             hedges=shown.hedges,
+            what_if_changes=what_if_changes(shown, live) if self.shocks else {},
         )
 
     def feed_states(self) -> tuple[FeedState, ...]:

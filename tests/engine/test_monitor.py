@@ -114,6 +114,11 @@ def test_a_what_if_shows_the_shocked_figures_hedges_included_and_live_stays():
     assert state.hypothetical and state.live == live
     assert state.snapshot.positions[0].mark_price == 58_000.0 * 0.9
     assert [p.distance_pct for p in state.snapshot.positions] == [p.distance_pct for p in expected.positions]
+    # The change columns: the shocked long lost uPnL and distance; the other leg did not move.
+    moved, still = state.what_if_changes[(0, 0)], state.what_if_changes[(1, 0)]
+    assert moved.unrealized_pnl == state.snapshot.positions[0].unrealized_pnl - live.positions[0].unrealized_pnl < 0
+    assert moved.distance_pct == state.snapshot.positions[0].distance_pct - live.positions[0].distance_pct < 0
+    assert still == (0.0, 0.0)
     # The hedge group's figures are the hypothetical ones: the long leg's notional fell 10 %.
     [hedge], [live_hedge] = state.hedges, live.hedges
     assert hedge.net_notional_usd != live_hedge.net_notional_usd
@@ -122,6 +127,7 @@ def test_a_what_if_shows_the_shocked_figures_hedges_included_and_live_stays():
     monitor.set_shocks(())
     back = monitor.state(T0_S)
     assert not back.hypothetical and back.snapshot == live and back.hedges == live.hedges
+    assert back.what_if_changes == {}
 
 
 def test_an_alert_fires_once_and_clears_after_hold_s_of_clear_readings_on_the_given_clock():

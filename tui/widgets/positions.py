@@ -118,9 +118,9 @@ def position_key(p: PositionRisk) -> str:
 def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[str, Cell]:
     """Every cell a position can show, formatted; the columns shown pick from it."""
     if view.hypothetical:
-        live = view.live_position(p)
-        entry_cell = ((_delta(p.unrealized_pnl, live.unrealized_pnl if live else None, ""), ""),)
-        last_cell = ((_delta(p.distance_pct, live.distance_pct if live else None, "pt"), ""),)
+        change = view.what_if_changes.get((p.account, p.index))
+        entry_cell = ((_delta(change.unrealized_pnl if change else None, ""), ""),)
+        last_cell = ((_delta(change.distance_pct if change else None, "pt"), ""),)
     else:
         entry_cell = ((fmt.price(p.entry_price), ""),)
         last_cell = lights(p.adl_quantile)
@@ -379,10 +379,9 @@ class Look(NamedTuple):
     cursor_colour: Style
 
 
-def _delta(now: float | None, live: float | None, unit: str) -> str:
-    if now is None or live is None:
+def _delta(change: float | None, unit: str) -> str:
+    if change is None:
         return "--"
-    change = now - live
     if abs(change) < 1e-12:
         return "0"
     return f"{change:+,.2f}{unit}"
