@@ -45,9 +45,7 @@ from adlwatch.engine.events import Event, FeedStatus
 from adlwatch.feeds.queue import CoalescingQueue
 from adlwatch.feeds.rest import RestPoller
 from adlwatch.feeds.transport import Backoff, FrameTap, is_loopback
-from adlwatch.feeds.venue import Heartbeat, VenueAdapter, chunk_symbols, is_reconnect_notice
-
-__all__ = ["Backoff", "FeedClient", "FeedConnection", "FrameTap", "chunk_symbols", "is_reconnect_notice"]
+from adlwatch.feeds.venue import Heartbeat, VenueAdapter
 
 log = logging.getLogger(__name__)
 

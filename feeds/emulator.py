@@ -30,9 +30,7 @@ import json
 import math
 import random
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,6 +42,7 @@ from adlwatch.feeds.emulator_base import (
     COMPACT,
     START_PRICES,
     EmuConnection,
+    HttpFaults,
     Personality,
     coin_of_symbol,
 )
@@ -101,14 +100,6 @@ class PricePath:
         return price
 
 
-@dataclass
-class _RestFault:
-    venue: str | None
-    status: int
-    retry_after: float | None
-    remaining: int
-
-
 class Emulator:
     """``await start()``, point clients at ``ws_url(venue)`` / ``rest_url(venue)``, ``await stop()``."""
 
@@ -125,7 +116,7 @@ class Emulator:
         self.ws_port = 0
         self.rest_port = 0
         self._paused = False
-        self._rest_faults: deque[_RestFault] = deque()
+        self._rest_faults = HttpFaults()
         self._changed = asyncio.Condition()
         self._ws_server = None
         self._http_server: asyncio.AbstractServer | None = None
@@ -291,7 +282,7 @@ class Emulator:
 
     def rest_fault(self, status: int = 429, *, count: int = 1, retry_after: float | None = None,
                    venue: str | None = None) -> None:
-        self._rest_faults.append(_RestFault(venue, status, retry_after, count))
+        self._rest_faults.add(status, count=count, retry_after=retry_after, venue=venue)
 
     async def apply_fault(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The control endpoint's dispatcher (also handy from tests)."""
@@ -493,15 +484,11 @@ class Emulator:
                     return 400, json.dumps({"error": str(exc)}), {}
                 return 200, json.dumps(result), {}
             return 404, json.dumps({"error": "unknown control path"}), {}
-        for fault in list(self._rest_faults):
-            if fault.venue in (None, venue):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._rest_faults.remove(fault)
-                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                self.rest_requests.append((venue, path, fault.status))
-                await self._notify()
-                return fault.status, json.dumps({"error": "emulated fault", "status": fault.status}), extra
+        fault = self._rest_faults.take(venue)
+        if fault is not None:
+            self.rest_requests.append((venue, path, fault[0]))
+            await self._notify()
+            return fault
         own = personality(venue)
         doc = None
         if own is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -156,6 +157,35 @@ def decimal_text(x: float) -> str:
 
 def leverage_value(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
+
+
+@dataclass
+class _HttpFault:
+    venue: str | None
+    status: int
+    remaining: int
+    retry_after: float | None
+
+
+class HttpFaults:
+    """Injected HTTP failures: the next ``count`` answers (of one venue, or of any) get ``status``."""
+
+    def __init__(self) -> None:
+        self._queue: deque[_HttpFault] = deque()
+
+    def add(self, status: int, *, count: int = 1, retry_after: float | None = None, venue: str | None = None) -> None:
+        self._queue.append(_HttpFault(venue, status, count, retry_after))
+
+    def take(self, venue: str) -> Answer | None:
+        """The fault answer for this request of ``venue``, or None to answer it for real."""
+        for fault in list(self._queue):
+            if fault.venue in (None, venue):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._queue.remove(fault)
+                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+                return fault.status, json.dumps({"error": "emulated fault", "status": fault.status}), extra
+        return None
 
 
 class Personality:

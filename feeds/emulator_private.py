@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from adlwatch.feeds import registry
-from adlwatch.feeds.emulator_base import COMPACT, Answer, EmuAccount, EmuPosition, Personality
+from adlwatch.feeds.emulator_base import COMPACT, Answer, EmuAccount, EmuPosition, HttpFaults, Personality
 
 __all__ = ["PRIVATE_PATHS", "EmuAccount", "EmuPosition", "PrivateEndpoints", "PrivateRequest", "install_private"]
 
@@ -69,14 +68,6 @@ class PrivateRequest:
     status: int | None  # None: not a private path, left to the public emulator
 
 
-@dataclass
-class _Fault:
-    venue: str | None
-    status: int
-    remaining: int
-    retry_after: float | None
-
-
 class PrivateEndpoints:
     """The hook itself: accounts by (venue, key), the request log, and injected faults."""
 
@@ -84,7 +75,7 @@ class PrivateEndpoints:
         self.accounts: dict[tuple[str, str], EmuAccount] = {}
         self.requests: list[PrivateRequest] = []
         self.clock = clock
-        self._faults: deque[_Fault] = deque()
+        self._faults = HttpFaults()
         self._bodies: dict[tuple[str, str], str] = {}
         for account in accounts:
             self.add(account)
@@ -96,7 +87,7 @@ class PrivateEndpoints:
     def fail_next(self, status: int, *, count: int = 1, retry_after: float | None = None,
                   venue: str | None = None) -> None:
         """Answer the next ``count`` private requests with ``status`` (429 with Retry-After, 5xx)."""
-        self._faults.append(_Fault(venue, status, count, retry_after))
+        self._faults.add(status, count=count, retry_after=retry_after, venue=venue)
 
     def serve_body(self, venue: str, path: str, text: str | None) -> None:
         """Answer ``path`` with this exact text once signed (None: back to the real rendering)."""
@@ -124,7 +115,7 @@ class PrivateEndpoints:
         return answer
 
     def _answer(self, own: Personality, venue: str, path: str, query: str, headers: dict[str, str]) -> Answer:
-        fault = self._take_fault(venue)
+        fault = self._faults.take(venue)
         if fault is not None:
             return fault
         now_ms = int(self.clock() * 1000)
@@ -135,16 +126,6 @@ class PrivateEndpoints:
         if (venue, path) in self._bodies:
             return 200, self._bodies[(venue, path)], {}
         return 200, json.dumps(own.private_body(account, path, dict(parse_qsl(query)), now_ms), **COMPACT), {}
-
-    def _take_fault(self, venue: str) -> Answer | None:
-        for fault in list(self._faults):
-            if fault.venue in (None, venue):
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self._faults.remove(fault)
-                extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                return fault.status, json.dumps({"error": "emulated fault", "status": fault.status}), extra
-        return None
 
 
 def install_private(emulator: Any, accounts: Iterable[EmuAccount] = (),

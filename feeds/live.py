@@ -18,8 +18,6 @@ from adlwatch.feeds.queue import CoalescingQueue, QueueClosed
 from adlwatch.feeds.registry import get_adapter
 from adlwatch.feeds.transport import url_override
 
-__all__ = ["LiveSource", "url_override"]
-
 DRAIN_HZ = 100  # the UI redraws at 10 Hz; 10 ms of batching is invisible and saves a wake-up per frame
 
 

@@ -19,8 +19,6 @@ from adlwatch.engine.events import Event, FeedStatus, MarkPrice
 from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_after_s
 from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
-__all__ = ["FeedError", "RestPoller", "fetch_marks", "fetch_once", "make_http_client", "retry_after_s"]
-
 _BACKOFF_STATUSES = {418, 429}
 
 

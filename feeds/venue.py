@@ -7,6 +7,7 @@ manager, the recorder, ``adlwatch tail --from`` and replay all use the same pars
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -136,11 +137,20 @@ class AdapterBase:
         return None
 
 
+def lazy(module: str, name: str) -> Callable[[], Any]:
+    """A loader of ``module.name``, imported on its first call (discovering every venue stays cheap)."""
+
+    def load() -> Any:
+        return getattr(importlib.import_module(module), name)
+
+    load.__qualname__ = f"lazy({module}.{name})"
+    return load
+
+
 @dataclass(frozen=True)
 class Venue:
     """Everything the rest of feeds/ looks a venue up for, declared once as ``VENUE`` in its package
-    ``feeds/venues/<name>/__init__.py``. The heavier parts load on first use (``tiers``,
-    ``follower``, ``emulator`` are functions returning them), so discovering every venue stays cheap.
+    ``feeds/venues/<name>/__init__.py``. The heavier parts load on first use.
     """
 
     name: str
@@ -149,13 +159,14 @@ class Venue:
     # API-key parts a followed account of this venue needs (``key``, ``secret``[, ``passphrase``]);
     # empty: followed by public address, or not at all.
     key_parts: tuple[str, ...] = ()
-    # () -> the tier-metadata source (``feeds/tiers.py`` ``TierSource``); None: no public endpoint.
+    # The parts below are loaders (``lazy(module, name)``): () -> the part, imported on first use.
+    # The tier-metadata source (feeds/tier_rows.py ``TierSource``); None: no public tier endpoint.
     tiers: Callable[[], Any] | None = None
-    # (account, *, rest_url, ws_url, env, **options) -> an ``AccountFollower``; None: no followed accounts.
-    follower: Callable[..., Any] | None = None
-    # () -> the keyed follower's ``VenueRules`` (feeds/accounts/signed.py); None: no API-key follower.
+    # The keyed follower's ``VenueRules`` (feeds/accounts/signed.py); None: no API-key follower.
     signed_rules: Callable[[], Any] | None = None
-    # () -> the emulator personality (``feeds/emulator_base.py`` ``Personality``); None: not emulated.
+    # Another kind of follower: () -> (account, *, rest_url, ws_url, env, **options) -> ``AccountFollower``.
+    follower: Callable[[], Callable[..., Any]] | None = None
+    # The emulator personality (feeds/emulator_base.py ``Personality``); None: not emulated.
     emulator: Callable[[], Any] | None = None
 
     @property

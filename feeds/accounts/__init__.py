@@ -2,7 +2,7 @@
 
 Each venue's follower lives in its folder, ``feeds/venues/<venue>/account.py`` (Binance, Bybit, OKX
 with a read-only API key, through ``signed.py`` here; Hyperliquid by public address), and the venue
-declares how to make one (``Venue.follower``). Every follower has the same shape as a market feed: an object
+declares which (``Venue.signed_rules`` or ``Venue.follower``). Every follower has the same shape as a market feed: an object
 with ``venue``, ``ref`` (the account's reference: address or key label), ``label`` and
 ``async run(emit)`` that emits ``AccountState`` events (engine/events.py) and ``FeedStatus`` events
 (``venue``, ``symbol = "account:<ref>"``) for connection problems, a rejected key or a key with
@@ -55,10 +55,15 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
         venue = account.venue
         rest_url = (rest_urls or {}).get(venue) or url_override(venue, "REST")
         ws_url = (ws_urls or {}).get(venue) or url_override(venue, "WS")
-        make = registry.get_venue(venue).follower
-        if make is None:
+        known = registry.get_venue(venue)
+        if known.signed_rules is not None:
+            from adlwatch.feeds.accounts.signed import signed_follower
+
+            out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
+        elif known.follower is not None:
+            out.append(known.follower()(account, rest_url=rest_url, ws_url=ws_url, env=env, **options))
+        else:
             raise ValueError(f"{venue} accounts cannot be followed")
-        out.append(make(account, rest_url=rest_url, ws_url=ws_url, env=env, **options))
     return out
 
 

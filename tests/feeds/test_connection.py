@@ -12,15 +12,10 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from adlwatch.engine.events import FeedStatus, MarkPrice
-from adlwatch.feeds.connection import (
-    _EARLY_LIMIT,
-    Backoff,
-    FeedClient,
-    FeedConnection,
-    chunk_symbols,
-    is_reconnect_notice,
-)
+from adlwatch.feeds.connection import _EARLY_LIMIT, FeedClient, FeedConnection
 from adlwatch.feeds.registry import get_adapter
+from adlwatch.feeds.transport import Backoff
+from adlwatch.feeds.venue import chunk_symbols, is_reconnect_notice
 
 
 def test_backoff_is_full_jitter_under_a_doubling_capped_ceiling_and_resets():

@@ -289,7 +289,7 @@ async def download_day(symbol: str, date: str | dt.date, *, cache_dir: str | os.
 async def _download(symbol, date, cache_dir, base_url: str, timeout: float, *,
                     optional: tuple[str, ...]) -> list[Path | None]:
     """``download_day``; a 404 for a kind in ``optional`` gives None in its place instead of an error."""
-    from adlwatch.feeds.rest import make_http_client
+    from adlwatch.feeds.transport import make_http_client
 
     files = vision_urls(symbol, date, base_url)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()

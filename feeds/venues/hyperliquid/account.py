@@ -811,3 +811,9 @@ def _http_problem(response: httpx.Response) -> str:
 def _retry_after(response: httpx.Response) -> float | None:
     value = _number(response.headers.get("Retry-After"))
     return max(0.0, value) if value is not None else None
+
+
+def follower(account: Any, *, rest_url: str | None = None, ws_url: str | None = None, env: Any = None,
+             **options: Any) -> HyperliquidFollower:
+    """The follower of one ``[[account]] venue = "hyperliquid" address = …`` entry (no key: ``env`` unused)."""
+    return HyperliquidFollower(account.address, rest_url=rest_url, ws_url=ws_url, **options)

@@ -1,45 +1,15 @@
-"""OKX swaps: everything adlwatch speaks with it (``market``: public wire; ``tiers``: tier metadata;
-``account``: followed accounts; ``emulator``: its loopback personality). See ADDING_A_VENUE.md."""
+"""OKX swaps: everything adlwatch speaks with it. ``market``: the public wire; ``tiers``: tier
+metadata; ``account``: followed accounts; ``emulator``: its loopback personality (ADDING_A_VENUE.md)."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from adlwatch.feeds.venue import Venue
+from adlwatch.feeds.venue import Venue, lazy
 from adlwatch.feeds.venues.okx.market import ADAPTER
-
-
-def _tiers() -> Any:
-    from adlwatch.feeds.venues.okx.tiers import SOURCE
-
-    return SOURCE
-
-
-def _signed_rules() -> Any:
-    from adlwatch.feeds.venues.okx.account import RULES
-
-    return RULES
-
-
-def _follower(account: Any, *, rest_url: str | None, ws_url: str | None, env: Any = None, **options: Any) -> Any:
-    from adlwatch.feeds.accounts.signed import signed_follower
-
-    return signed_follower(ADAPTER.name, account.key_name, rest_url=rest_url, env=env, **options)
-
-
-def _emulator() -> Any:
-    from adlwatch.feeds.venues.okx.emulator import PERSONALITY
-
-    return PERSONALITY
-
 
 VENUE = Venue(
     name=ADAPTER.name,
     adapter=ADAPTER,
     tardis_exchanges=("okex-swap", "okx-swap"),
-    key_parts=("key", "secret", "passphrase"),  # OKX keys carry a passphrase chosen at creation
-    tiers=_tiers,
-    follower=_follower,
-    signed_rules=_signed_rules,
-    emulator=_emulator,
+    key_parts=("key", "secret", "passphrase"),  # chosen at the key's creation
+    tiers=lazy(f"{__name__}.tiers", "SOURCE"),
+    signed_rules=lazy(f"{__name__}.account", "RULES"),
+    emulator=lazy(f"{__name__}.emulator", "PERSONALITY"),
 )
