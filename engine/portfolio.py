@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -342,7 +343,7 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
     size = _number(data, "size", where)
     entry = _number(data, "entry_price", where)
     leverage = _number(data, "leverage", where)
-    mode_text = _string(data, "margin_mode", where) if "margin_mode" in data else "cross"
+    mode_text = _string(data, "margin_mode", where) if "margin_mode" in data else MarginMode.CROSS
     if mode_text not in MARGIN_MODE_WORDS:
         raise InputError("must be 'cross' or 'isolated'", field=f"{where}.margin_mode", value=mode_text)
     mode = MarginMode(mode_text)
@@ -424,11 +425,13 @@ def imported_account(account: Account, state: AccountState, catalogue: Catalogue
     )
 
 
-def with_account_states(portfolio: Portfolio, states: Any) -> Portfolio:
+def with_account_states(
+    portfolio: Portfolio, states: Mapping[tuple[str, str], AccountState] | Iterable[AccountState]
+) -> Portfolio:
     """The portfolio with each followed account replaced by its venue's last report, where one came
     (``states``: a mapping by (venue, ref) or an iterable of ``AccountState``), validated against the
     portfolio's catalogue."""
-    by_key = states if isinstance(states, dict) else {(s.venue, s.symbol): s for s in states}
+    by_key = states if isinstance(states, Mapping) else {(s.venue, s.symbol): s for s in states}
     accounts = list(portfolio.accounts)
     changed = False
     for i, account in enumerate(accounts):
