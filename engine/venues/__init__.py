@@ -33,17 +33,22 @@ class VenueRules(Protocol):
 
     def adl_price(self, mark: float, previous_mark: float,
                   liquidated_bankruptcy: Callable[[], float | None]) -> float:
-        """The price ADL closes a position at, given the mark, the previous mark, and the size-weighted
-        bankruptcy price of the liquidated orders (None where nobody can know it)."""
+        """The price ADL closes a position at (the venue's one rule: the cascade and the hedges both
+        call it), from the mark, the previous mark, and the size-weighted bankruptcy price of the
+        liquidated orders, asked for only by a venue that closes there (None where nobody knows it)."""
         ...
 
     def adl_score(self, x: AdlInputs) -> float:
+        """The venue's ADL ranking score of one position."""
         ...
 
     def adl_scores(self, x: AdlInputs) -> np.ndarray:
+        """``adl_score`` over arrays (the population model's vectorised twin)."""
         ...
 
 
+# Every member a rules module must define (checked when it is registered).
+_MEMBERS = (*VenueRules.__annotations__, "adl_price", "adl_score", "adl_scores")
 _REGISTRY: dict[str, VenueRules] = {}
 
 
@@ -76,8 +81,6 @@ def venue_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-_MEMBERS = tuple(name for name in VenueRules.__annotations__) + ("adl_price", "adl_score", "adl_scores")
-
 class VenueNames(Sequence[str]):
     """The registered venues' names, sorted, read at each use (so a venue registered later is in)."""
 
@@ -99,5 +102,10 @@ VENUE_RULES: Mapping[str, VenueRules] = MappingProxyType(_REGISTRY)
 VENUES: Sequence[str] = VenueNames()
 
 
-for _info in pkgutil.iter_modules(__path__):
-    register(importlib.import_module(f"{__name__}.{_info.name}"))
+def _discover() -> None:
+    """Register every module of this package: the bundled venues."""
+    for info in pkgutil.iter_modules(__path__):
+        register(importlib.import_module(f"{__name__}.{info.name}"))
+
+
+_discover()
