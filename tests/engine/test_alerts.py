@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
     CLEARED,
     FIRED,
@@ -18,11 +19,11 @@ from adlwatch.engine.alerts import (
     RULE_STALE_FEED,
     RULE_VENUE_ADL,
     AlertBook,
-    AlertRules,
     evaluate,
     with_feed_status,
     with_venue_alert,
 )
+from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AdlAlert, FeedStatus
 from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
@@ -37,8 +38,8 @@ DISTANCE = AlertRules(distance_below_pct=5.0, distance_hysteresis_pct=1.0, hold_
 
 def position(distance: float | None = 20.0, *, account: int = 0, index: int = 0, venue: str = "binance",
              symbol: str = "BTCUSDT", side: str = "long", **fields) -> PositionRisk:
-    base = dict(account=account, index=index, venue=venue, symbol=symbol, side=side, size=1.0,
-                entry_price=100.0, mark_price=100.0, margin_mode="cross", leverage=10.0, kind="linear",
+    base = dict(account=account, index=index, venue=venue, symbol=symbol, side=Side(side), size=1.0,
+                entry_price=100.0, mark_price=100.0, margin_mode=MarginMode.CROSS, leverage=10.0, kind="linear",
                 settle="USDT", isolated_margin=None, notional=100.0, unrealized_pnl=0.0, margin_balance=10.0,
                 maintenance_margin=0.5, effective_leverage=10.0,
                 liquidation_price=None if distance is None else 100.0 - distance, bankruptcy_price=None,
