@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
+from adlwatch.engine import events
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
     AlertBook,
@@ -27,7 +28,7 @@ from adlwatch.engine.alerts import (
     with_venue_alert,
 )
 from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
-from adlwatch.engine.events import AccountState, AdlAlert, Event, FeedStatus, MarkPrice
+from adlwatch.engine.events import Event
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, quantile_what_ifs
@@ -212,12 +213,16 @@ class Monitor:
         self.version += 1
 
     # -- events in ---------------------------------------------------------------------------
-    def apply(self, event: Event, now_s: float) -> None:
-        """One event, in order. ``now_s`` dates a feed's change of health (the stale-feed rule)."""
+    def apply(self, event: Event, now_s: float | None = None) -> None:
+        """One event, in order. ``now_s`` is needed with a ``FeedStatus`` only: it dates a change of the
+        feed's health (the stale-feed rule). Other events never read the clock, so a driver need not
+        read it for every mark."""
         self._engine.apply(event)
         self.version += 1
-        match event:
-            case MarkPrice(venue=venue, symbol=symbol):
+        # On the class itself (value patterns), as the engine does: this runs for every event.
+        match type(event):
+            case events.MarkPrice:
+                venue, symbol = event.venue, event.symbol
                 t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
                 self.history.add_mark((venue, symbol), t_ms, event.price)
                 self._last_mark[venue] = t_ms
@@ -226,10 +231,12 @@ class Monitor:
                     stale.discard(symbol)
                 if self._venue_state.get(venue, ("", ""))[0] in ("", "error", "disconnected"):
                     self._venue_state[venue] = ("replay" if self.replay else "connected", "")
-            case AccountState():
+            case events.AccountState:
                 # A key that can trade is shouted by the alert rules (once), from the snapshot's warnings.
                 self._account_feeds[(event.venue, event.symbol)] = ("connected", "")
-            case FeedStatus():
+            case events.FeedStatus:
+                if now_s is None:
+                    raise ValueError("a feed status needs the time it arrived (now_s)")
                 self._feed_health = with_feed_status(self._feed_health, event, now_s)
                 if event.symbol.startswith("account:"):
                     self._account_feeds[(event.venue, event.symbol.removeprefix("account:"))] = (event.state, event.detail)
@@ -240,7 +247,7 @@ class Monitor:
                     self._venue_state[event.venue] = (event.state, event.detail)
                     if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
                         self._stale.pop(event.venue, None)
-            case AdlAlert():
+            case events.AdlAlert:
                 self._venue_alerts = with_venue_alert(self._venue_alerts, event)
                 key = (event.venue, event.symbol)
                 if event.state == "normal":
@@ -248,8 +255,8 @@ class Monitor:
                 else:
                     self._adl_alerts[key] = event.state
 
-    def apply_many(self, events: Iterable[Event], now_s: float) -> None:
-        for event in events:
+    def apply_many(self, batch: Iterable[Event], now_s: float | None = None) -> None:
+        for event in batch:
             self.apply(event, now_s)
 
     # -- the portfolio and the what-if ----------------------------------------------------------

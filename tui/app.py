@@ -22,6 +22,7 @@ from textual.reactive import var
 from textual.widgets import Footer, Header
 
 from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import FeedStatus
 from adlwatch.engine.monitor import Monitor, MonitorState, ReplayState
 from adlwatch.engine.portfolio import (
     Portfolio,
@@ -181,8 +182,9 @@ class AdlwatchApp(App[None]):
         self._dirty = True
 
     def on_feed_event(self, event: Any) -> None:
-        """Called for every event, in the app's loop; cheap: the engine defers the maths."""
-        self.monitor.apply(event, self._now_s())
+        """Called for every event, in the app's loop; cheap: the engine defers the maths, and only a
+        feed's status reads the clock."""
+        self.monitor.apply(event, self._now_s() if type(event) is FeedStatus else None)
 
     # -- view out ----------------------------------------------------------------------------
     @property

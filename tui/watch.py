@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from adlwatch.engine.alerts import FIRED, GOOD_FEED_STATES, Alert, AlertRules
+from adlwatch.engine.alert_rules import AlertRules
+from adlwatch.engine.alerts import FIRED, GOOD_FEED_STATES, Alert
 from adlwatch.engine.errors import InputError
+from adlwatch.engine.events import FeedStatus
 from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.snapshot import RiskSnapshot
@@ -184,7 +186,7 @@ class Watch:
 
     # -- events in -----------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        self.monitor.apply(event, self.clock())
+        self.monitor.apply(event, self.clock() if type(event) is FeedStatus else None)
         kind = event.kind
         if kind == "status":
             self.on_status(event)

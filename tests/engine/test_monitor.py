@@ -192,3 +192,13 @@ def test_the_adl_estimate_and_the_cascade_start_from_where_the_position_stands()
     assert [p.symbol for p in start.held] == ["BTCUSDT"]
     result = start.run(-10.0, "queue")
     assert len(result.fates) == 1 and result.steps
+
+
+def test_only_a_feed_status_needs_the_clock():
+    import pytest
+
+    monitor = held()
+    monitor.apply(mark("binance", "BTCUSDT", 57_500.0))  # a mark never reads the time
+    assert monitor.live().positions[0].mark_price == 57_500.0
+    with pytest.raises(ValueError, match="now_s"):
+        monitor.apply(status("binance", "", "disconnected"))
