@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adlwatch.engine.alerts import AlertRules
 from adlwatch.engine.events import AccountState, AdlAlert, FeedStatus, ImportedPosition, MarkPrice
 from adlwatch.engine.instruments import default_catalogue
@@ -195,8 +197,6 @@ def test_the_adl_estimate_and_the_cascade_start_from_where_the_position_stands()
 
 
 def test_only_a_feed_status_needs_the_clock():
-    import pytest
-
     monitor = held()
     monitor.apply(mark("binance", "BTCUSDT", 57_500.0))  # a mark never reads the time
     assert monitor.live().positions[0].mark_price == 57_500.0
