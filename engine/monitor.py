@@ -20,6 +20,7 @@ from typing import NamedTuple
 from adlwatch.engine import events
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
+    Alert,
     AlertBook,
     FeedHealth,
     FeedKey,
@@ -103,7 +104,7 @@ class MonitorState:
     mark_history: dict[MarkKey, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # the charted contract's
     fund_history: dict[MarkKey, tuple[float, ...]] = field(default_factory=dict)
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state) of venues' ADL alerts not normal
-    alerts: tuple = ()  # engine.alerts.Alert, newest last: the end of the alert log
+    alerts: tuple[Alert, ...] = ()  # newest last: the end of the alert log
     hedges: tuple[HedgeRisk, ...] = ()  # the shown snapshot's hedge groups (hypothetical during a what-if)
     # During a what-if, each position's change from live, by (account, index): (uPnL, distance in pt).
     what_if_changes: dict[tuple[int, int], WhatIfChange] = field(default_factory=dict)
@@ -182,7 +183,7 @@ class Monitor:
             AlertRules.from_data(portfolio.alerts) if portfolio.alerts else AlertRules())
         self.replay = replay
         self._portfolio = portfolio
-        self.shock_scope = "selected"
+        self._shock_scope = "selected"
         self._alert_log: deque = deque(maxlen=ALERT_LOG_SIZE)
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
@@ -194,7 +195,7 @@ class Monitor:
         """Fresh market state (with this what-if): what a replay seeking back rebuilds from its first event."""
         self._engine = RiskEngine(self._portfolio)  # the catalogue travels with the portfolio
         self._engine.set_shocks(shocks)
-        self.history = History()
+        self._history = History()
         self._alert_book = AlertBook()
         self._feed_health: Mapping[FeedKey, FeedHealth] = MappingProxyType({})
         self._venue_alerts: Mapping[FeedKey, str] = MappingProxyType({})
@@ -204,8 +205,9 @@ class Monitor:
         self._adl_alerts: dict[MarkKey, str] = {}
 
     def restart(self) -> None:
-        """Forget the market (marks, histories, feed health, alert book) and keep the portfolio, the
-        what-if, the followed accounts' states and the alert log: a replay seeking back replays into it."""
+        """Forget the market (marks, followed accounts' reports, histories, feed health, alert book) and
+        keep the portfolio, the what-if, the followed accounts' connection states and the alert log: a
+        replay seeking back replays into it."""
         self._start(self.shocks)
         self._changed()
 
@@ -224,7 +226,7 @@ class Monitor:
             case events.MarkPrice:
                 venue, symbol = event.venue, event.symbol
                 t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
-                self.history.add_mark((venue, symbol), t_ms, event.price)
+                self._history.add_mark((venue, symbol), t_ms, event.price)
                 self._last_mark[venue] = t_ms
                 stale = self._stale.get(venue)
                 if stale:
@@ -284,10 +286,15 @@ class Monitor:
     def add_shock(self, spec: ShockSpec) -> None:
         self.set_shocks((*self.shocks, spec))
 
+    @property
+    def shock_scope(self) -> str:
+        """What the shock keys move: the selected contract, or every mark."""
+        return self._shock_scope
+
     def set_shock_scope(self, scope: str) -> None:
         if scope not in SHOCK_SCOPES:
             raise ValueError(f"shock scope {scope!r}; known: {', '.join(SHOCK_SCOPES)}")
-        self.shock_scope = scope
+        self._shock_scope = scope
         self._changed()
 
     # -- figures out ---------------------------------------------------------------------------
@@ -304,7 +311,7 @@ class Monitor:
 
     def markets(self) -> list[MarkKey]:
         """The contracts with marks, in (venue, symbol) order."""
-        return self.history.keys()
+        return self._history.keys()
 
     def adl_estimate(self, account: int, index: int) -> AdlEstimate:
         """The ADL quantile estimate of one position: its what-ifs and the population behind it."""
@@ -337,11 +344,11 @@ class Monitor:
         return CascadeStart(mark, fund_known, held, run)
 
     @property
-    def alert_log(self) -> tuple:
+    def alert_log(self) -> tuple[Alert, ...]:
         """Every alert that fired or cleared this session (the newest 200), newest last."""
         return tuple(self._alert_log)
 
-    def evaluate(self, now_s: float) -> list:
+    def evaluate(self, now_s: float) -> list[Alert]:
         """Run the alert rules on the live snapshot (never a what-if): the alerts that fired or cleared
         now (``hold_s`` measured on ``now_s``), also added to the log."""
         self._alert_book, alerts = evaluate(self._alert_book, self._engine.live_snapshot(), self._feed_health,
@@ -361,7 +368,7 @@ class Monitor:
         shown = self._engine.snapshot()
         for c in live.contracts:
             if c.fund_to_oi is not None:
-                self.history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
+                self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
         return MonitorState(
             snapshot=shown,
             live=live,
@@ -370,8 +377,8 @@ class Monitor:
             feeds=self.feed_states(),
             replay=replay,
             now_ms=replay.position_ms if replay is not None else int(now_s * 1000),
-            mark_history={chart: self.history.series(chart)} if chart is not None else {},
-            fund_history=self.history.funds(),
+            mark_history={chart: self._history.series(chart)} if chart is not None else {},
+            fund_history=self._history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
             alerts=tuple(self._alert_log)[-ALERTS_SHOWN:],
             hedges=shown.hedges,
