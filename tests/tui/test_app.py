@@ -299,3 +299,17 @@ async def test_an_edit_keeps_the_refreshed_tier_tables_and_a_contract_known_only
         assert after[0].liquidation_price < before[0].liquidation_price  # more wallet, and the same table
         assert cell(app, 0, "liq") == fmt.price(after[0].liquidation_price)
     assert load(path, catalogue).accounts[0].wallet_balance == 20_000.0
+
+
+async def test_the_app_keeps_no_copy_of_the_monitors_state():
+    """Feed health, histories, alerts, the engine and the what-if are the monitor's (engine/monitor.py);
+    the app holds what the screen chose and the state it pushed down."""
+    app = AdlwatchApp(parse(PORTFOLIO), marks_source())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        own = set(vars(app))
+        for name in ("engine", "history", "_alert_book", "_feed_health", "_venue_alert_states", "_venue_state",
+                     "_stale", "_stale_detail", "_last_mark", "_adl_alerts", "_account_feeds", "alert_log",
+                     "alert_rules", "shocks", "shock_scope", "catalogue", "_hypothetical"):
+            assert name not in own, name
+        assert app.view.snapshot == app.monitor.live() and app.portfolio is app.monitor.portfolio
