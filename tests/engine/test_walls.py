@@ -252,3 +252,25 @@ def test_a_positions_side_and_margin_mode_are_enums_that_encode_as_the_contracts
     encoded = json.loads(msgspec.json.encode(risk))
     assert encoded["side"] == "long" and encoded["margin_mode"] == "cross"
     assert json.loads(json.dumps({"side": risk.side})) == {"side": "long"} and f"{risk.side}" == "long"
+
+
+def test_a_what_if_follows_an_edited_portfolio_and_a_followed_accounts_report():
+    from adlwatch.engine.events import AccountState, ImportedPosition
+
+    data = what_if_portfolio().to_data()
+    data["account"].append({"venue": "binance", "key_name": "main"})
+    engine = RiskEngine(Portfolio.from_data(data, default_catalogue()))
+    for key, price in zip(KEYS, (60_000.0, 3_000.0, 60_000.0, 60_000.0), strict=True):
+        engine.set_mark(*key, price)
+    shocks = (shock(-8.0, venue="binance"), shock(3.0))
+    engine.set_shocks(shocks)
+    engine.snapshot()
+    engine.set_portfolio(with_wallet(engine.portfolio, 0, 25_000.0))
+    assert engine.snapshot() == apply_shocks(engine.inputs(), shocks)
+    report = AccountState(venue="binance", symbol="main", ts=None, settle="USDT", wallet_balance=2_000.0,
+                          positions=[ImportedPosition(symbol="BTCUSDT", side="short", size=0.05, entry_price=59_000.0,
+                                                      leverage=10.0, margin_mode="cross")])
+    assert engine.apply(report)
+    assert engine.snapshot() == apply_shocks(engine.inputs(), shocks)
+    assert engine.live_snapshot() == apply_shocks(engine.inputs(), ())
+    assert [p.side for p in engine.snapshot().positions if p.imported] == [Side.SHORT]
