@@ -8,11 +8,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from adlwatch.engine.accounts import compute_account
 from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.margin import Leg, maintenance_margin, unrealized_pnl
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_account, compute_snapshot
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
 from adlwatch.engine.venues import VENUE_RULES
 from tests.engine.factories import account, instrument, position
 

@@ -7,10 +7,10 @@ import math
 import pytest
 
 from adlwatch.engine import adl
+from adlwatch.engine.accounts import compute_account
 from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.instruments import build_tiers
 from adlwatch.engine.margin import maintenance_margin, solve_price
-from adlwatch.engine.risk import compute_account
 from adlwatch.engine.venues import binance, bybit, hyperliquid
 from tests.engine.factories import account, instrument, leg, position
 
