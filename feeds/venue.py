@@ -1,4 +1,4 @@
-"""The one small protocol every venue adapter implements (feeds/<venue>.py).
+"""What a venue declares: the adapter protocol (feeds/venues/<venue>/market.py) and ``Venue``.
 
 An adapter describes a venue's public wire: where to connect, what to send, how to keep the socket
 alive, which REST bodies to poll, and a parser from one frame's text to events. The connection
