@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -100,17 +99,13 @@ def resolve_marks(portfolio: Portfolio, given: list[tuple[str | None, str, float
     return marks
 
 
-def rest_url_override(venue: str) -> str | None:
-    """``ADLWATCH_<VENUE>_REST_URL`` points a venue at another server (the emulator, a testnet)."""
-    return os.environ.get(f"ADLWATCH_{venue.upper()}_REST_URL")
-
-
 def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> dict[tuple[str, str], float]:
     from adlwatch.feeds.rest import fetch_marks  # feeds I/O only when marks must be fetched
+    from adlwatch.feeds.transport import url_override  # ADLWATCH_<VENUE>_REST_URL: emulator, testnet
 
     async def run() -> dict[tuple[str, str], float]:
         async def one(venue: str, symbols: list[str]):
-            return venue, await fetch_marks(venue, symbols, base_url=rest_url_override(venue), timeout=timeout)
+            return venue, await fetch_marks(venue, symbols, base_url=url_override(venue, "REST"), timeout=timeout)
 
         results = await asyncio.gather(*(one(v, s) for v, s in missing.items()), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
