@@ -48,6 +48,7 @@ class FeedState:
     state: str  # connected | subscribed | stale | disconnected | error | replay
     detail: str = ""
     last_mark_ms: int | None = None  # time of the newest mark from this venue (replay or wall clock)
+    last_mark_age_s: float | None = None  # how long ago that was, on the state's clock (never negative)
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +367,7 @@ class Monitor:
         """
         live = self._engine.live_snapshot()
         shown = self._engine.snapshot()
+        now_ms = replay.position_ms if replay is not None else int(now_s * 1000)
         for c in live.contracts:
             if c.fund_to_oi is not None:
                 self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
@@ -374,9 +376,9 @@ class Monitor:
             live=live,
             shocks=self.shocks,
             shock_scope=self.shock_scope,
-            feeds=self.feed_states(),
+            feeds=self.feed_states(now_ms),
             replay=replay,
-            now_ms=replay.position_ms if replay is not None else int(now_s * 1000),
+            now_ms=now_ms,
             mark_history={chart: self._history.series(chart)} if chart is not None else {},
             fund_history=self._history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
@@ -385,16 +387,19 @@ class Monitor:
             what_if_changes=what_if_changes(shown, live) if self.shocks else {},
         )
 
-    def feed_states(self) -> tuple[FeedState, ...]:
-        """Each venue's feed (stale symbols named), then each followed account's."""
+    def feed_states(self, now_ms: float) -> tuple[FeedState, ...]:
+        """Each venue's feed (stale symbols named, its last mark aged at ``now_ms``), then each followed
+        account's."""
         out = []
         for venue in sorted(set(self._venue_state) | set(self._last_mark) | set(self._stale)):
             state, detail = self._venue_state.get(venue, ("connected", ""))
             stale = sorted(self._stale.get(venue, ()))
             if stale and state not in ("disconnected", "error"):
                 state, detail = "stale", f"{', '.join(stale)}: {self._stale_detail.get(venue, 'no data')}"
-            out.append(FeedState(venue, state, detail, self._last_mark.get(venue)))
+            last = self._last_mark.get(venue)
+            age_s = None if last is None else max(0.0, (now_ms - last) / 1000)
+            out.append(FeedState(venue, state, detail, last, age_s))
         for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
             label = f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
-            out.append(FeedState(label, state, detail, None))
+            out.append(FeedState(label, state, detail))
         return tuple(out)

@@ -50,7 +50,7 @@ def test_marks_move_the_snapshot_the_chart_history_and_the_venues_last_mark():
     assert state.mark_history == {("binance", "BTCUSDT"): ((T0_MS, 58_000.0), (T0_MS + 1_000, 57_000.0))}
     assert state.now_ms == T0_MS + 2_000
     binance = next(f for f in state.feeds if f.venue == "binance")
-    assert (binance.state, binance.last_mark_ms) == ("connected", T0_MS + 1_000)
+    assert (binance.state, binance.last_mark_ms, binance.last_mark_age_s) == ("connected", T0_MS + 1_000, 1.0)
     assert monitor.markets() == [("binance", "BTCUSDT"), ("hyperliquid", "BTC")]
     assert monitor.state(T0_S).mark_history == {}  # only the charted contract's history is copied out
 

@@ -192,8 +192,8 @@ class FeedsPanel(GridPanel):
         rows: list[tuple[Span, ...]] = []
         for f in view.feeds:
             age = "--"
-            if f.last_mark_ms is not None and view.now_ms is not None:
-                age = f"{max(0.0, (view.now_ms - f.last_mark_ms) / 1000):.1f} s ago"
+            if f.last_mark_age_s is not None:
+                age = f"{f.last_mark_age_s:.1f} s ago"
             rows.append(((f.venue, ""), (f.state, FEED_STYLES.get(f.state, "")), (age, "")))
             if f.state in TROUBLE and f.detail:
                 rows.append(((f"  {f.detail}", "dim"),))
