@@ -68,7 +68,7 @@ VENUES: Sequence[str] = _Venues()
 
 def personality(venue: str) -> Personality | None:
     """The venue's emulator personality (feeds/venues/<venue>/emulator.py); None if not emulated."""
-    known = registry.venues().get(venue)
+    known = registry.find(venue)
     return known.emulator() if known is not None and known.emulator is not None else None
 
 

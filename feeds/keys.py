@@ -123,7 +123,7 @@ def load_credentials(venue: str, label: str, *, env: Mapping[str, str] | None = 
 
 
 def _parts(venue: str) -> tuple[str, ...]:
-    known = registry.venues().get(venue)
+    known = registry.find(venue)
     return known.key_parts if known is not None and known.key_parts else ("key", "secret")
 
 

@@ -46,6 +46,11 @@ def venues() -> dict[str, Venue]:
     return dict(_VENUES)
 
 
+def find(name: str) -> Venue | None:
+    """The venue called exactly ``name``, or None (no copy, no error: for per-message lookups)."""
+    return _VENUES.get(name)
+
+
 def venue_names() -> tuple[str, ...]:
     return tuple(_VENUES)
 

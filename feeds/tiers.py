@@ -48,7 +48,7 @@ from adlwatch.engine.instruments import (
 from adlwatch.engine.venues import venue_names as engine_venue_names
 from adlwatch.feeds import registry
 from adlwatch.feeds.files import write_atomic
-from adlwatch.feeds.tier_rows import Fetcher, Row
+from adlwatch.feeds.tier_rows import Fetcher, Row, TierSource
 from adlwatch.feeds.tier_rows import bundled as bundled_instrument
 from adlwatch.feeds.transport import make_http_client
 
@@ -149,10 +149,10 @@ def _read_cache_rows(path: Path) -> list[dict[str, Any]]:
         if isinstance(rows, list) else []
 
 
-def _source(venue: str):
+def _source(venue: str) -> TierSource | None:
     """The venue's ``TierSource`` (its feeds/venues/<venue>/tiers.py); None for a venue without one."""
-    loader = registry.venues()[venue].tiers if venue in registry.venues() else None
-    return loader() if loader is not None else None
+    known = registry.find(venue)
+    return known.tiers() if known is not None and known.tiers is not None else None
 
 
 def _write_venue(cache_dir: Path, venue: str, fetched: Mapping[str, tuple[list[Row], str, str]],
