@@ -1,7 +1,9 @@
 """Loopback exchange emulator: each venue's public websocket and REST endpoints on 127.0.0.1.
 
-Frames are built here in each venue's real wire format (research/exchanges.md §1.6, 2.5, 3.5, 4.4),
-from a seeded random walk or from a raw-frame recording, so the live client, the recorder and
+This is the core: sockets, routes, prices, faults. Each venue's personality
+(feeds/venues/<venue>/emulator.py, found through the registry) builds its frames and REST bodies in
+the venue's real wire format (research/exchanges.md §1.6, 2.5, 3.5, 4.4), from a seeded random walk
+(or the core replays a raw-frame recording), so the live client, the recorder and
 ``tail`` can be tested end to end without the internet. Faults are injected on demand, by method or
 through the control endpoint ``POST <rest>/_emulator/fault {"fault": name, ...}``:
 

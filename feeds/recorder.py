@@ -20,6 +20,7 @@ import msgspec
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import Event, FeedStatus
+from adlwatch.feeds.files import GZIP_MAGIC
 from adlwatch.feeds.venue import RestPoll
 from adlwatch.feeds.wire import data_kinds, without
 
@@ -155,7 +156,7 @@ def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | 
     try:
         raw = open(path, "rb")
         size = os.fstat(raw.fileno()).st_size
-        gzipped = raw.read(2) == b"\x1f\x8b"  # a gzip-compressed recording reads the same way
+        gzipped = raw.read(2) == GZIP_MAGIC  # a gzip-compressed recording reads the same way
         raw.seek(0)
     except OSError as exc:
         if raw is not None:
