@@ -27,6 +27,16 @@ def amount(x: float | None, digits: int = 2) -> str:
     return f"{x:,.{digits}f}"
 
 
+def usd(x: float | None) -> str:
+    """A large dollar amount in short form: 1.25B · 340.00M · 12.50k · 950."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:,.2f}{unit}"
+    return f"{x:,.0f}"
+
+
 def size(x: float) -> str:
     return f"{x:,.6g}" if abs(x) < 1_000_000 else f"{x:,.0f}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -192,19 +191,10 @@ def _as_json(args, instrument, mark, oi, fund, pop, main, band, labels) -> dict:
     }
 
 
-def _usd(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return "--"
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= size:
-            return f"{x / size:,.2f}{unit}"
-    return f"{x:,.0f}"
-
-
 def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
     lines = [
         f"adlwatch simulate: {args.venue} {args.symbol}, policy {args.policy}, mark {fmt.price(mark)}, "
-        f"open interest {oi:,.4g} a side, insurance fund {_usd(fund)} USD, impact 1% per {_usd(args.depth)} USD",
+        f"open interest {oi:,.4g} a side, insurance fund {fmt.usd(fund)} USD, impact 1% per {fmt.usd(args.depth)} USD",
         pop.describe(),
         "",
     ]
@@ -212,9 +202,9 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
     rows = []
     for k, step in enumerate(main.steps):
         for r_i, r in enumerate(step.rounds):
-            rows.append((str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", _usd(r.liquidated_notional_usd),
-                         _usd(r.gap_usd), _usd(r.fund_after_usd), _usd(r.adl_notional_usd), _usd(r.haircut_pnl_usd),
-                         _usd(r.unresolved_usd)))
+            rows.append((str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", fmt.usd(r.liquidated_notional_usd),
+                         fmt.usd(r.gap_usd), fmt.usd(r.fund_after_usd), fmt.usd(r.adl_notional_usd), fmt.usd(r.haircut_pnl_usd),
+                         fmt.usd(r.unresolved_usd)))
         if not step.rounds:
             rows.append((str(k + 1), "-", fmt.price(step.start_price), "0", "", "", "", "", "", ""))
         if not step.converged:
@@ -225,11 +215,11 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
     t = _totals(main)
     lines += [
         "",
-        f"liquidated {_usd(t['liquidated_notional_usd'])} USD; bankruptcy gap {_usd(t['bankruptcy_gap_usd'])}; "
-        f"fund {_usd(fund)} -> {_usd(t['fund_end_usd'])} (drawdown {_usd(t['fund_drawdown_usd'])})",
-        f"ADL {_usd(t['adl_notional_usd'])} USD closed; haircuts {_usd(t['haircut_pnl_usd'])} of PnL, "
-        f"{_usd(t['haircut_equity_usd'])} of equity; needed budget {_usd(t['needed_budget_usd'])}; "
-        f"unresolved {_usd(t['unresolved_usd'])}",
+        f"liquidated {fmt.usd(t['liquidated_notional_usd'])} USD; bankruptcy gap {fmt.usd(t['bankruptcy_gap_usd'])}; "
+        f"fund {fmt.usd(fund)} -> {fmt.usd(t['fund_end_usd'])} (drawdown {fmt.usd(t['fund_drawdown_usd'])})",
+        f"ADL {fmt.usd(t['adl_notional_usd'])} USD closed; haircuts {fmt.usd(t['haircut_pnl_usd'])} of PnL, "
+        f"{fmt.usd(t['haircut_equity_usd'])} of equity; needed budget {fmt.usd(t['needed_budget_usd'])}; "
+        f"unresolved {fmt.usd(t['unresolved_usd'])}",
     ]
     if main.first_liquidation is not None:
         adl = "no ADL" if main.first_adl is None else f"first ADL at step {main.first_adl[0] + 1} round {main.first_adl[1] + 1}"
@@ -240,8 +230,8 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
         lines.append(f"ADL reached {reached['positions_hit']:,} positions: notional-weighted median leverage "
                      f"{reached['median_leverage']:.2f}x, {reached['share_under_1x']:.0%} of ADL notional under 1x")
     lines.append("sensitivity (impact slope x0.5 / x2): liquidated "
-                 + " / ".join(_usd(_totals(band[n])["liquidated_notional_usd"]) for n in ("half_slope", "double_slope"))
-                 + ", ADL " + " / ".join(_usd(_totals(band[n])["adl_notional_usd"]) for n in ("half_slope", "double_slope")))
+                 + " / ".join(fmt.usd(_totals(band[n])["liquidated_notional_usd"]) for n in ("half_slope", "double_slope"))
+                 + ", ADL " + " / ".join(fmt.usd(_totals(band[n])["adl_notional_usd"]) for n in ("half_slope", "double_slope")))
     for label, fate in zip(labels, main.fates, strict=True):
         if fate.state == "liquidated":
             what = f"LIQUIDATED at step {fate.step + 1}, around {fmt.price(fate.price)}"

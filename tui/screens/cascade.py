@@ -14,13 +14,6 @@ from adlwatch.engine.cascade import POLICIES, CascadeResult
 from adlwatch.tui import format as fmt
 
 
-def usd(x: float) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= size:
-            return f"{x / size:,.2f}{unit}"
-    return f"{x:,.0f}"
-
-
 class CascadeScreen(Screen[None]):
     """Runs ``run(shock_pct, policy)`` (engine maths, given by the app) off the UI thread and shows it."""
 
@@ -71,8 +64,8 @@ class CascadeScreen(Screen[None]):
         funds = [result.fund_start_usd]
         for k, step in enumerate(result.steps):
             for r_i, r in enumerate(step.rounds):
-                table.add_row(str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", usd(r.liquidated_notional_usd),
-                              usd(r.gap_usd), usd(r.fund_after_usd), usd(r.adl_notional_usd), usd(r.haircut_pnl_usd))
+                table.add_row(str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", fmt.usd(r.liquidated_notional_usd),
+                              fmt.usd(r.gap_usd), fmt.usd(r.fund_after_usd), fmt.usd(r.adl_notional_usd), fmt.usd(r.haircut_pnl_usd))
                 funds.append(r.fund_after_usd)
         plot = self.query_one(PlotWidget)
         plot.clear()
@@ -81,9 +74,9 @@ class CascadeScreen(Screen[None]):
             plot.set_ylimits(0, max(funds) * 1.05 or 1.0)
         adl = "no ADL" if result.first_adl is None else f"first ADL at step {result.first_adl[0] + 1}, after {result.liquidations_before_first_adl:,} liquidations"
         summary = [
-            f"liquidated {usd(result.total('liquidated_notional_usd'))} · gap {usd(result.total('gap_usd'))}",
-            f"fund {usd(result.fund_start_usd)} → {usd(result.fund_end_usd)} · {adl}",
-            f"ADL {usd(result.total('adl_notional_usd'))} · haircuts {usd(result.total('haircut_pnl_usd'))} of PnL",
+            f"liquidated {fmt.usd(result.total('liquidated_notional_usd'))} · gap {fmt.usd(result.total('gap_usd'))}",
+            f"fund {fmt.usd(result.fund_start_usd)} → {fmt.usd(result.fund_end_usd)} · {adl}",
+            f"ADL {fmt.usd(result.total('adl_notional_usd'))} · haircuts {fmt.usd(result.total('haircut_pnl_usd'))} of PnL",
             "",
             *fates,
         ]
