@@ -5,6 +5,7 @@ the recorder's tap. A low module: it imports nothing of feeds/.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Callable
@@ -63,6 +64,7 @@ def retry_after_s(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP date: rare from these venues; fall back to our own backoff
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -67,7 +67,7 @@ from websockets.exceptions import ConnectionClosed
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition
 from adlwatch.engine.instruments import Catalogue, default_catalogue
-from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, make_http_client
+from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, make_http_client, retry_after_s
 from adlwatch.feeds.venues.hyperliquid.market import (
     INFO_PATH,
     PING_INTERVAL_S,
@@ -686,7 +686,7 @@ class HyperliquidFollower:
         except Exception as exc:  # noqa: BLE001 - never raise out of fetch or run
             return [self._status("error", f"{self.label}: request failed ({type(exc).__name__})")], None
         if response.status_code != 200:
-            return [self._status("error", f"{self.label}: {_http_problem(response)}")], _retry_after(response)
+            return [self._status("error", f"{self.label}: {_http_problem(response)}")], retry_after_s(response)
         return self._with_mode(parse_state_body(response.content, self.address, time.time_ns(), self.catalogue)), None
 
     # ------------------------------------------------------------------ socket callbacks
@@ -806,11 +806,6 @@ def _http_problem(response: httpx.Response) -> str:
     if status >= 500:
         return f"server error on {INFO_PATH} (HTTP {status})"
     return f"{INFO_PATH} refused the request (HTTP {status}: {_snippet(response.text, 60)})"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = _number(response.headers.get("Retry-After"))
-    return max(0.0, value) if value is not None else None
 
 
 def follower(account: Any, *, rest_url: str | None = None, ws_url: str | None = None, env: Any = None,
