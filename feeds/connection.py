@@ -44,7 +44,7 @@ from websockets.frames import Opcode
 from adlwatch.engine.events import Event, FeedStatus
 from adlwatch.feeds.queue import CoalescingQueue
 from adlwatch.feeds.rest import RestPoller
-from adlwatch.feeds.transport import Backoff, FrameTap, is_loopback
+from adlwatch.feeds.transport import Backoff, FrameTap, describe_error, is_loopback
 from adlwatch.feeds.venue import Heartbeat, VenueAdapter
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ class FeedClient:
                 stats.reconnect_delays.append(delay)
                 exc = last_error[0] if last_error else None
                 self._status(symbols, "disconnected",
-                             f"connect failed ({_describe(exc)}); retrying in {delay:.2f} s")
+                             f"connect failed ({describe_error(exc)}); retrying in {delay:.2f} s")
                 yield delay
 
         while not self._stop.is_set():
@@ -354,7 +354,7 @@ class FeedClient:
                 log.debug("feed slot %s failed", index, exc_info=True)
                 delay = backoff.next_delay()
                 stats.reconnect_delays.append(delay)
-                self._status(symbols, "error", f"{_describe(exc)}; retrying in {delay:.2f} s")
+                self._status(symbols, "error", f"{describe_error(exc)}; retrying in {delay:.2f} s")
                 await asyncio.sleep(delay)
 
     async def _serve(self, ws: FeedConnection, symbols: list[str], stats: ConnectionStats) -> _Session:
@@ -521,12 +521,5 @@ class FeedClient:
 def _closed_reason(exc: ConnectionClosed) -> str:
     received = exc.rcvd
     if received is None:
-        return f"connection lost ({_describe(exc)})"
+        return f"connection lost ({describe_error(exc)})"
     return f"server closed (code {received.code}{': ' + received.reason if received.reason else ''})"
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

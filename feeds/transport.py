@@ -28,6 +28,14 @@ def is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in LOOPBACK_HOSTS
 
 
+def describe_error(exc: BaseException | None) -> str:
+    """``Type: message`` of a connection failure, for a status line."""
+    if exc is None:
+        return "unknown error"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class Backoff:
     """Capped exponential backoff with full jitter: delay n is uniform in [0, min(cap, base·2ⁿ)]."""
 

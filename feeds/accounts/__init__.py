@@ -15,30 +15,12 @@ never logged, recorded or put in an error message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from adlwatch.engine.events import Event
 from adlwatch.feeds import registry
+from adlwatch.feeds.accounts.follower import AccountFollower
 from adlwatch.feeds.transport import url_override
-
-
-class AccountFollower(Protocol):
-    venue: str
-    ref: str
-    label: str
-
-    async def fetch(self) -> list[Event]:
-        """One REST round (for ``adlwatch check``): an ``AccountState``, or ``FeedStatus`` events
-        saying in one line why not (unreachable, key rejected, key missing). Never raises."""
-        ...
-
-    async def run(self, emit: Callable[[Event], None]) -> None:
-        """Follow the account until stopped: emit ``AccountState`` whenever it changes (polling, or
-        the venue's user websocket where it has one, reconciled by a poll on every reconnect)."""
-        ...
-
-    def stop(self) -> None: ...
 
 
 def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,

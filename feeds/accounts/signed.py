@@ -38,6 +38,7 @@ import msgspec
 
 from adlwatch.engine.events import AccountState, Event, FeedStatus
 from adlwatch.feeds import registry
+from adlwatch.feeds.accounts.follower import same_account_state
 from adlwatch.feeds.keys import Credentials, MissingCredentials, Secret, load_credentials
 from adlwatch.feeds.transport import Backoff, make_http_client, retry_after_s
 
@@ -444,7 +445,7 @@ class SignedFollower:
             events.append(self._status("connected", f"{self.label}: following{again}, {count} position(s)"))
         self._last_problem = None
         self._reported = True
-        if self._last_state is None or not _same_state(self._last_state, outcome.state):
+        if self._last_state is None or not same_account_state(self._last_state, outcome.state):
             events.extend(self._state_events(outcome.state))
         self._last_state = outcome.state
         return events
@@ -495,8 +496,6 @@ def _seconds(wait: float) -> str:
     return f"{wait:.0f} s" if wait >= 10 else f"{wait:.1f} s"
 
 
-def _same_state(a: AccountState, b: AccountState) -> bool:
-    return msgspec.structs.replace(a, recv_ns=0, ts=None) == msgspec.structs.replace(b, recv_ns=0, ts=None)
 
 
 def _contract_values(rules: VenueRules) -> dict[str, float]:

@@ -67,7 +67,8 @@ from websockets.exceptions import ConnectionClosed
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition
 from adlwatch.engine.instruments import Catalogue, default_catalogue
-from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, make_http_client, retry_after_s
+from adlwatch.feeds.accounts.follower import same_account_state
+from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, describe_error, make_http_client, retry_after_s
 from adlwatch.feeds.venues.hyperliquid.market import (
     INFO_PATH,
     PING_INTERVAL_S,
@@ -427,7 +428,7 @@ class UserSocket:
         def delays() -> Generator[float]:
             while True:
                 delay = self._next_delay()
-                self._tell_down(f"connect failed ({_describe(last_error[0] if last_error else None)}); "
+                self._tell_down(f"connect failed ({describe_error(last_error[0] if last_error else None)}); "
                                 f"retrying in {delay:.2f} s")
                 yield delay
 
@@ -449,7 +450,7 @@ class UserSocket:
             except Exception as exc:  # a bug or a fatal URL: report, back off, try again
                 log.debug("hyperliquid user socket failed", exc_info=True)
                 delay = self._next_delay()
-                self._tell_down(f"{_describe(exc)}; retrying in {delay:.2f} s")
+                self._tell_down(f"{describe_error(exc)}; retrying in {delay:.2f} s")
                 await asyncio.sleep(delay)
 
     def _next_delay(self) -> float:
@@ -485,7 +486,7 @@ class UserSocket:
             received = exc.rcvd
             if not self._reason:
                 self._reason = (f"server closed (code {received.code}{': ' + received.reason if received.reason else ''})"
-                                if received is not None else f"connection lost ({_describe(exc)})")
+                                if received is not None else f"connection lost ({describe_error(exc)})")
 
     async def _keepalive(self, ws: ClientConnection) -> None:
         while True:
@@ -573,11 +574,6 @@ def shared_socket(ws_url: str, **options: Any) -> UserSocket:
     return by_url[ws_url]
 
 
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _close_reason(ws: ClientConnection) -> str:
@@ -682,7 +678,7 @@ class HyperliquidFollower:
         try:
             response = await client.post(url, json=state_request(self.address))
         except httpx.HTTPError as exc:
-            return [self._status("error", f"{self.label}: {INFO_PATH} unreachable ({_describe(exc)})")], None
+            return [self._status("error", f"{self.label}: {INFO_PATH} unreachable ({describe_error(exc)})")], None
         except Exception as exc:  # noqa: BLE001 - never raise out of fetch or run
             return [self._status("error", f"{self.label}: request failed ({type(exc).__name__})")], None
         if response.status_code != 200:
@@ -784,7 +780,7 @@ class HyperliquidFollower:
                     count = len(event.positions)
                     emit(self._status("connected", f"{self.label}: following, {count} position(s)"))
                 self._last_problem = None
-                if self._last_state is None or not _same_state(self._last_state, event):
+                if self._last_state is None or not same_account_state(self._last_state, event):
                     emit(event)
                 self._last_state = event
             elif isinstance(event, FeedStatus) and event.detail != self._last_problem:
@@ -795,8 +791,6 @@ class HyperliquidFollower:
         return _status(self.address, state, detail)
 
 
-def _same_state(a: AccountState, b: AccountState) -> bool:
-    return msgspec.structs.replace(a, recv_ns=0, ts=None) == msgspec.structs.replace(b, recv_ns=0, ts=None)
 
 
 def _http_problem(response: httpx.Response) -> str:
