@@ -7,9 +7,9 @@ import random
 
 import numpy as np
 
+from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.margin import Leg, solve_price
-from adlwatch.engine.enums import MarginMode, Side
 from adlwatch.engine.portfolio import Account, Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot
 from adlwatch.engine.vector import isolated_liquidation_prices
