@@ -13,17 +13,23 @@ Hyperliquid docs trading/margin-tiers.md). It makes ``value × mmr − amount`` 
 from __future__ import annotations
 
 import bisect
+import difflib
+import gzip
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Literal
 
+import msgspec
+
 from adlwatch.engine.errors import InputError
 
 Kind = Literal["linear", "inverse"]
 TierBasis = Literal["notional", "size"]
+Status = Literal["trading", "delisted", "settling", "pre_launch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,8 @@ class Instrument:
     source: str = ""
     as_of: str = ""
     verified: bool = False
+    status: Status = "trading"  # the venue's listing state; a delisted contract is kept for old positions
+    only_isolated: bool = False  # the venue allows no cross margin on it (Hyperliquid's onlyIsolated)
     _floors: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +70,11 @@ class Instrument:
     @property
     def inverse(self) -> bool:
         return self.kind == "inverse"
+
+    @property
+    def max_leverage(self) -> float:
+        """The highest leverage the venue allows on it (the first tier's)."""
+        return self.tiers[0].max_leverage if self.tiers else math.inf
 
     def tier_for(self, basis_value: float) -> Tier:
         """The tier whose [floor, cap) holds ``basis_value``; above the last cap, the last tier."""
@@ -119,8 +132,9 @@ def _instrument_from_row(venue: dict, row: dict) -> Instrument:
 class Catalogue:
     """Every known contract, by (venue, symbol)."""
 
-    def __init__(self, instruments: list[Instrument]) -> None:
+    def __init__(self, instruments: Iterable[Instrument]) -> None:
         self._by_key = {(i.venue, i.symbol): i for i in instruments}
+        self._by_venue: dict[str, list[str]] | None = None
 
     def __iter__(self):
         return iter(self._by_key.values())
@@ -128,11 +142,25 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def _symbols_by_venue(self) -> dict[str, list[str]]:
+        if self._by_venue is None:
+            by_venue: dict[str, list[str]] = {}
+            for venue, symbol in self._by_key:
+                by_venue.setdefault(venue, []).append(symbol)
+            self._by_venue = {v: sorted(s) for v, s in by_venue.items()}
+        return self._by_venue
+
     def venues(self) -> list[str]:
-        return sorted({v for v, _ in self._by_key})
+        return sorted(self._symbols_by_venue())
 
     def symbols(self, venue: str) -> list[str]:
-        return sorted(s for v, s in self._by_key if v == venue)
+        return list(self._symbols_by_venue().get(venue, ()))
+
+    def find(self, venue: str, symbol: str) -> Instrument | None:
+        return self._by_key.get((venue, symbol))
 
     def get(self, venue: str, symbol: str) -> Instrument:
         try:
@@ -141,11 +169,56 @@ class Catalogue:
             venues = self.venues()
             if venue not in venues:
                 raise InputError(f"unknown venue; known: {', '.join(venues)}", field="venue", value=venue) from None
-            known = ", ".join(self.symbols(venue))
-            raise InputError(f"unknown {venue} symbol; known: {known}", field="symbol", value=symbol) from None
+            close = self.suggest(venue, symbol)
+            hint = f"did you mean {', '.join(close)}?" if close else f"{len(self.symbols(venue))} known"
+            raise InputError(f"unknown {venue} symbol ({hint})", field="symbol", value=symbol) from None
 
-    def with_instruments(self, extra: list[Instrument]) -> Catalogue:
+    def suggest(self, venue: str, typed: str, limit: int = 3) -> list[str]:
+        """The venue's own spellings closest to what was typed: ``BTC-USDT-SWAP`` and ``btc`` both
+        find ``BTCUSDT`` on Binance; ``BTCUSDT`` finds ``BTC-USDT-SWAP`` on OKX and ``BTC`` on
+        Hyperliquid. Exact matches of the bare coin first, then by similarity."""
+        symbols = self.symbols(venue)
+        if not symbols or not typed:
+            return []
+        want = _squash(typed)
+        coin = _coin(want)
+        by_squash: dict[str, list[str]] = {}
+        for symbol in symbols:
+            by_squash.setdefault(_squash(symbol), []).append(symbol)
+        ranked: list[str] = []
+        for key in (want, coin):
+            ranked.extend(by_squash.get(key, ()))
+        if coin:
+            same_coin = [s for s in symbols if _coin(_squash(s)) == coin]
+            ranked.extend(sorted(same_coin, key=lambda s: -difflib.SequenceMatcher(None, want, _squash(s)).ratio()))
+        ranked.extend(s for k in difflib.get_close_matches(want, list(by_squash), n=limit * 2, cutoff=0.6)
+                      for s in by_squash[k])
+        return list(dict.fromkeys(ranked))[:limit]
+
+    def with_instruments(self, extra: Iterable[Instrument]) -> Catalogue:
+        """This catalogue with ``extra`` added (an instrument of the same key replaces its entry)."""
         return Catalogue([*self._by_key.values(), *extra])
+
+
+_QUOTE_SUFFIXES = ("SWAP", "PERP", "USDT", "USDC", "USD", "BUSD", "FDUSD")
+
+
+def _squash(symbol: str) -> str:
+    """Upper case without separators: ``btc-usdt-swap`` → ``BTCUSDTSWAP``."""
+    return "".join(ch for ch in symbol.upper() if ch.isalnum())
+
+
+def _coin(squashed: str) -> str:
+    """The base coin of a squashed symbol: quote and contract-type suffixes stripped."""
+    out = squashed
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _QUOTE_SUFFIXES:
+            if out.endswith(suffix) and len(out) > len(suffix):
+                out = out[: -len(suffix)]
+                changed = True
+    return out
 
 
 def load_table(text: str) -> list[Instrument]:
@@ -154,12 +227,111 @@ def load_table(text: str) -> list[Instrument]:
     return [_instrument_from_row(venue, row) for row in data.get("instrument", [])]
 
 
+# ---------------------------------------------------------------------------- the large-table format
+# A venue's whole universe (hundreds of contracts) is kept as JSON, not TOML: it loads in
+# milliseconds (msgspec, typed), where the start-up of every command pays for it. The bundled
+# snapshots (``engine/data/instruments/*.json.gz``) and the fetched cache use the same shape.
+
+
+class TableRow(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """One contract: its specification and tiers as ``[floor, cap, mmr, max_leverage]`` rows (the
+    maintenance amounts follow by the recurrence). Provenance defaults to the table's."""
+
+    symbol: str
+    kind: Kind
+    base: str
+    quote: str
+    settle: str
+    contract_size: float
+    tick_size: float
+    tier_basis: TierBasis
+    tiers: list[tuple[float, float, float, float]]
+    taker_fee: float | None = None
+    venue_contract_size: float | None = None
+    status: Status = "trading"
+    only_isolated: bool = False
+    source: str | None = None
+    as_of: str | None = None
+    verified: bool | None = None
+
+
+class TableFile(msgspec.Struct, forbid_unknown_fields=True):
+    """A venue's table: where its figures come from, when, and the contracts."""
+
+    venue: str
+    source: str  # where the figures come from (an endpoint, a snapshot's origin)
+    as_of: str  # ISO date or time the figures were true (a capture's earliest bound)
+    verified: bool  # read from the venue itself (True) or through a third party (False)
+    taker_fee: float
+    instruments: list[TableRow]
+    notes: str = ""
+
+
+_table_decoder = msgspec.json.Decoder(TableFile)
+_table_encoder = msgspec.json.Encoder()
+
+
+def table_rows(instruments: Iterable[Instrument]) -> list[TableRow]:
+    return [TableRow(symbol=i.symbol, kind=i.kind, base=i.base, quote=i.quote, settle=i.settle,
+                     contract_size=i.contract_size, tick_size=i.tick_size, tier_basis=i.tier_basis,
+                     tiers=[(t.floor, t.cap, t.mmr, t.max_leverage) for t in i.tiers],
+                     taker_fee=i.taker_fee, venue_contract_size=i.venue_contract_size, status=i.status,
+                     only_isolated=i.only_isolated, source=i.source or None, as_of=i.as_of or None,
+                     verified=i.verified)
+            for i in instruments]
+
+
+def encode_table(table: TableFile) -> bytes:
+    return _table_encoder.encode(table)
+
+
+def decode_table(data: bytes | str, where: str) -> list[Instrument]:
+    """The instruments of a JSON table; ``ValueError`` naming ``where`` and what is wrong."""
+    try:
+        table = _table_decoder.decode(data)
+    except msgspec.DecodeError as err:
+        raise ValueError(f"{where}: {err}") from None
+    out: list[Instrument] = []
+    for row in table.instruments:
+        name = f"{table.venue}:{row.symbol}"
+        tiers = build_tiers([{"floor": f, "cap": c, "mmr": m, "max_leverage": lev} for f, c, m, lev in row.tiers], name)
+        out.append(Instrument(
+            venue=table.venue, symbol=row.symbol, kind=row.kind, base=row.base, quote=row.quote,
+            settle=row.settle, contract_size=row.contract_size, tick_size=row.tick_size,
+            tier_basis=row.tier_basis, tiers=tiers,
+            taker_fee=table.taker_fee if row.taker_fee is None else row.taker_fee,
+            venue_contract_size=row.venue_contract_size,
+            source=table.source if row.source is None else row.source,
+            as_of=table.as_of if row.as_of is None else row.as_of,
+            verified=table.verified if row.verified is None else row.verified,
+            status=row.status, only_isolated=row.only_isolated,
+        ))
+    return out
+
+
 @cache
 def default_catalogue() -> Catalogue:
-    """The bundled tables (one TOML file per venue, ``engine/data/instruments/<venue>.toml``)."""
+    """The bundled tables, ``engine/data/instruments/``: one TOML file per venue (hand-sourced
+    tables with their notes) and large JSON snapshots (``*.json`` or ``*.json.gz``). A contract is in
+    one file only (a test holds it)."""
     instruments: list[Instrument] = []
-    folder = resources.files("adlwatch.engine") / "data" / "instruments"
-    for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml") and path.is_file():
-            instruments.extend(load_table(path.read_text(encoding="utf-8")))
+    for name, data in bundled_table_files():
+        if name.endswith(".toml"):
+            instruments.extend(load_table(data.decode("utf-8")))
+        else:
+            instruments.extend(decode_table(data, f"engine/data/instruments/{name}"))
     return Catalogue(instruments)
+
+
+def bundled_table_files() -> list[tuple[str, bytes]]:
+    """(file name, bytes, gunzipped) of every bundled table, by name."""
+    folder = resources.files("adlwatch.engine") / "data" / "instruments"
+    out: list[tuple[str, bytes]] = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not path.is_file():
+            continue
+        if path.name.endswith(".toml") or path.name.endswith(".json"):
+            out.append((path.name, path.read_bytes()))
+        elif path.name.endswith(".json.gz"):
+            out.append((path.name.removesuffix(".gz"), gzip.decompress(path.read_bytes())))
+    return out

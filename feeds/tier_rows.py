@@ -35,6 +35,13 @@ class TierSource:
     refresh leaves this venue to its bundled tables."""
 
     fetch: Callable[[Fetcher, str, Sequence[str], Catalogue, list[str]], Awaitable[Fetched]] | None = None
+    # Every perpetual the venue lists, specification and tiers, as engine Instruments (with source,
+    # as_of, verified, status): ``fetch_universe(fetcher, base_url, errors)``. Paginates as the venue
+    # does; one line in ``errors`` per contract or page it could not read (the rest still returned).
+    fetch_universe: Callable[[Fetcher, str, list[str]], Awaitable[list[Instrument]]] | None = None
+    # One contract on demand (a symbol no table knows, before it is refused): ``lookup(fetcher,
+    # base_url, symbol, errors)``; None where the venue's endpoints cannot ask for one alone.
+    lookup: Callable[[Fetcher, str, str, list[str]], Awaitable[Instrument | None]] | None = None
     notes: str = ""  # the cache file's ``[venue] notes``: what was fetched and how it was converted
     default_basis: str = "notional"  # tier basis of a cached contract the bundle does not know
     skip: str = ""
