@@ -7,7 +7,7 @@ also gets (BitMEX-style, generic uPnL/margin), so that the UI can show any of th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,3 +110,14 @@ def lights_for_share(ahead: float, own: float, total: float) -> int:
     included): the ``quintile_lights`` rule for one position. Ties rank it after the others."""
     share = (ahead + own) / total if total > 0 else 1.0
     return 6 - min(5, max(1, math.ceil(share * 5.0 - 1e-9)))
+
+
+def at_liquidated_bankruptcy(mark: float, previous_mark: float,
+                             liquidated_bankruptcy: Callable[[], float | None]) -> float:
+    """ADL at the bankruptcy price of the liquidated order (Binance, Bybit): a venue's ``adl_price``.
+
+    ``liquidated_bankruptcy`` gives that price (size-weighted) where it is modelled (the cascade);
+    nobody outside the venue sees it, and it lies at about the mark when ADL runs, so the mark stands in.
+    """
+    price = liquidated_bankruptcy()
+    return mark if price is None else price

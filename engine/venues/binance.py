@@ -12,11 +12,9 @@ order (https://www.binance.com/en/support/faq/360033525471).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from adlwatch.engine.adl import AdlInputs
+from adlwatch.engine.adl import AdlInputs, at_liquidated_bankruptcy
 from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="binance", mm_basis="mark", fee="none")
@@ -32,14 +30,8 @@ ADL_PRICE = "bankruptcy price of the liquidated order"
 ADL_PRICE_STAND_IN = "mark (for the liquidated order's bankruptcy price)"
 
 
-def adl_price(mark: float, previous_mark: float, liquidated_bankruptcy: Callable[[], float | None]) -> float:
-    """The price ADL closes a position at: the bankruptcy price of the liquidated order.
-
-    ``liquidated_bankruptcy`` gives it (size-weighted) where it is modelled (the cascade); nobody
-    outside the venue sees it, and it lies at about the mark when ADL runs, so the mark stands in.
-    """
-    price = liquidated_bankruptcy()
-    return mark if price is None else price
+# ADL closes at the bankruptcy price of the liquidated order.
+adl_price = at_liquidated_bankruptcy
 
 
 def adl_score(x: AdlInputs) -> float:
