@@ -39,8 +39,8 @@ stale_feed_after_s = false
 hold_s = 0
 """
 
-# Isolated long 1 BTC at 64,000 with 3,200 of margin, Binance tier 2 (0.5 %, maintenance amount 50):
-# 3,200 + (P − 64,000) = 0.005 P − 50, so the liquidation price is 60,750 / 0.995 = 61,055.28.
+# Isolated long 1 BTC at 64,000 with 3,200 of margin, Binance's bundled BTCUSDT tier 1 (0–300k, 0.4 %, amount 0):
+# 3,200 + (P − 64,000) = 0.004 P, so the liquidation price is 60,800 / 0.996 = 61,044.18.
 NEAR = """
 [[account]]
 venue = "binance"
@@ -55,7 +55,7 @@ leverage = 20
 margin_mode = "isolated"
 isolated_margin = 3200.0
 """ + NO_OTHER_RULES
-LIQUIDATION = 60750 / 0.995
+LIQUIDATION = 60800 / 0.996
 
 FAR = """
 [[account]]
@@ -173,13 +173,13 @@ async def test_a_position_crossing_alert_below_prints_one_alert_then_one_clear_a
     watch = await WatchProcess.start(venue_env(emulator), "--portfolio", str(path), "--json", "--alert-below", "3")
     try:
         await emulator.wait_connected("binance", timeout=TIMEOUT_S)
-        emulator.prices.price = 62000.0  # 1.52 % from liquidation: below 3 %
+        emulator.prices.price = 62000.0  # 1.54 % from liquidation: below 3 %
         fired = await watch.line_where(alert)
         # Flapping inside the band (under 3 % + 1 % of hysteresis) and back below the threshold.
         sent = emulator.data_frames_sent("binance")
-        emulator.prices.queue.extend([62500.0, 63500.0, 62900.0, 63400.0, 61500.0, 63590.0] * 3)
+        emulator.prices.queue.extend([62500.0, 63500.0, 62900.0, 63400.0, 61500.0, 63580.0] * 3)
         await emulator.wait_until(lambda: emulator.data_frames_sent("binance") >= sent + 20, TIMEOUT_S)
-        emulator.prices.price = 65000.0  # 6.07 %: past the band
+        emulator.prices.price = 65000.0  # 6.09 %: past the band
         cleared = await watch.line_where(alert)
         code, err = await watch.interrupt()
     finally:
@@ -191,13 +191,13 @@ async def test_a_position_crossing_alert_below_prints_one_alert_then_one_clear_a
     assert {k: v for k, v in fired.items() if k != "ts"} == {
         "type": "alert", "state": "fired", "rule": "liquidation_distance", "venue": "binance", "symbol": "BTCUSDT",
         "side": "long", "value": pytest.approx(below, abs=1e-6), "threshold": 3.0, "estimate": False,
-        "message": "binance BTCUSDT long: 1.52% from liquidation (liq. 61,055.3, mark 62,000), below the 3% alert",
+        "message": "binance BTCUSDT long: 1.54% from liquidation (liq. 61,044.2, mark 62,000), below the 3% alert",
     }
     assert {k: v for k, v in cleared.items() if k != "ts"} == {
         "type": "alert", "state": "cleared", "rule": "liquidation_distance", "venue": "binance",
         "symbol": "BTCUSDT", "side": "long", "value": pytest.approx(above, abs=1e-6), "threshold": 3.0,
         "estimate": False,
-        "message": "binance BTCUSDT long: 6.07% from liquidation (liq. 61,055.3, mark 65,000), back above 4% (alert at 3%)",
+        "message": "binance BTCUSDT long: 6.09% from liquidation (liq. 61,044.2, mark 65,000), back above 4% (alert at 3%)",
     }
     assert isinstance(fired["ts"], int) and cleared["ts"] >= fired["ts"]
     assert watch.docs("alert") == [fired, cleared]  # nothing while it flapped
