@@ -89,10 +89,10 @@ def build(raw: bytes) -> TableFile:
              f"as_of is the window's earliest bound. Only the numbers are taken (floor, cap, maintMarginRatio, "
              f"initialLeverage); cum was checked against amount_n = floor_n*(mmr_n - mmr_(n-1)) + amount_(n-1) for "
              f"every bracket (exact). Left out: the dated quarterlies {', '.join(skipped)} (adlwatch models "
-             f"perpetuals only). Default (non-adjusted) brackets; contracts listed after the capture are missing "
+             f"perpetuals only). The wheel's sha256: {WHEEL_SHA256}. Default (non-adjusted) brackets; contracts listed after the capture are missing "
              f"and ones delisted since are still here (no status in the capture). tick_size 0 means unknown "
              f"(the capture has no exchangeInfo; nothing computes with it). taker_fee is the VIP0 USDS-M rate.")
-    return TableFile(venue=VENUE, source=f"PyPI {WHEEL} (sha256 {WHEEL_SHA256}) member {MEMBER} (sha256 {digest})",
+    return TableFile(venue=VENUE, source=f"{MEMBER} in PyPI {WHEEL}, sha256 {digest}",
                      as_of=AS_OF, verified=False, taker_fee=TAKER_FEE, instruments=instruments, notes=notes)
 
 
