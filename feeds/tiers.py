@@ -32,32 +32,49 @@ import time
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
 import platformdirs
 import tomli_w
 
 from adlwatch.engine.instruments import (
     Catalogue,
     Instrument,
+    TableFile,
     build_tiers,
+    decode_table,
     default_catalogue,
+    encode_table,
     load_table,
+    table_rows,
 )
 from adlwatch.engine.venues import venue_names as engine_venue_names
 from adlwatch.feeds import registry
 from adlwatch.feeds.files import write_atomic
-from adlwatch.feeds.tier_rows import Fetcher, Row, TierSource
+from adlwatch.feeds.tier_rows import Fetcher, Row, TierSource, now_iso
 from adlwatch.feeds.tier_rows import bundled as bundled_instrument
-from adlwatch.feeds.transport import make_http_client
+from adlwatch.feeds.transport import make_http_client, url_override
 
 APP_NAME = "adlwatch"
 SOURCE_NOTE = "fetched from the venue's public endpoint"
+UNIVERSE_MAX_AGE_S = 24 * 3600.0  # a venue's cached universe older than this is refreshed (in the background)
 
 
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME)) / "tiers"
+
+
+def universe_path(cache_dir: Path, venue: str) -> Path:
+    """A venue's whole fetched universe (``refresh_catalogue``), in the engine's JSON table format."""
+    return cache_dir / f"{venue}.json"
+
+
+def lookups_path(cache_dir: Path, venue: str) -> Path:
+    """Contracts looked up one by one (a portfolio symbol no table knew), same format."""
+    return cache_dir / f"{venue}.lookups.json"
 
 
 # ---------------------------------------------------------------------------- the report
@@ -80,6 +97,11 @@ class VenueRefresh:
     instruments: list[CachedInstrument] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # one line each: what failed and why
     detail: str = ""  # why a venue was skipped
+    universe: bool = False  # the whole universe was fetched (one summary line, not one per contract)
+    count: int = 0  # contracts fetched (universe)
+    delisted: int = 0
+    only_isolated: int = 0
+    as_of: str = ""
 
     @property
     def ok(self) -> bool:
@@ -101,6 +123,11 @@ class TierRefreshReport:
             if venue.state == "skipped":
                 out.append(f"{venue.venue}: skipped: {venue.detail}")
                 continue
+            if venue.universe and venue.count:
+                extra = [f"{n} {what}" for n, what in ((venue.delisted, "delisted"),
+                                                       (venue.only_isolated, "isolated-only")) if n]
+                more = f" ({', '.join(extra)})" if extra else ""
+                out.append(f"{venue.venue}: {venue.count} contracts{more}, as of {venue.as_of}")
             for inst in venue.instruments:
                 note = "" if inst.in_bundle else " (not in the bundled catalogue: cached, not used)"
                 plural = "s" if inst.tiers != 1 else ""
@@ -231,54 +258,331 @@ async def refresh_tiers(venues_symbols: Mapping[str, Sequence[str]], cache_path:
     return report
 
 
+# ---------------------------------------------------------------------------- every perpetual, cached whole
+
+
+def rest_base(venue: str, rest_urls: Mapping[str, str] | None = None) -> str:
+    """Where a venue's public REST API is: the caller's URL, ``ADLWATCH_<VENUE>_REST_URL``, or the venue's."""
+    known = registry.find(venue)
+    return ((rest_urls or {}).get(venue) or url_override(venue, "REST")
+            or (known.rest_url if known is not None else ""))
+
+
+def _most_common(values: list[Any]) -> Any:
+    counts: dict[Any, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=counts.__getitem__)
+
+
+def universe_table(venue: str, instruments: Sequence[Instrument], as_of: str, notes: str = "") -> TableFile:
+    """The venue's table: the provenance most contracts share is the table's, the rest stays per row."""
+    source = _most_common([i.source for i in instruments]) if instruments else ""
+    fee = _most_common([i.taker_fee for i in instruments]) if instruments else 0.0
+    rows = table_rows(sorted(instruments, key=lambda i: i.symbol))
+    for row, inst in zip(rows, sorted(instruments, key=lambda i: i.symbol), strict=True):
+        if inst.source == source:
+            row.source = None
+        if inst.as_of == as_of:
+            row.as_of = None
+        if inst.verified:
+            row.verified = None
+        if inst.taker_fee == fee:
+            row.taker_fee = None
+    return TableFile(venue=venue, source=source, as_of=as_of, verified=True, taker_fee=fee, instruments=rows,
+                     notes=notes)
+
+
+def _read_table(path: Path) -> list[Instrument]:
+    """The instruments of a cached JSON table; none when missing or unreadable (the caller rewrites it)."""
+    try:
+        return decode_table(path.read_bytes(), str(path))
+    except (OSError, ValueError):
+        return []
+
+
+def _write_table(path: Path, venue: str, instruments: Sequence[Instrument], as_of: str, notes: str) -> None:
+    write_atomic(path, encode_table(universe_table(venue, instruments, as_of, notes)))
+
+
+async def _fetch_universe(venue: str, cache_dir: Path, base: str, *, timeout: float, retries: int, gap_s: float,
+                          backoff_initial_s: float, rng: random.Random) -> tuple[VenueRefresh, list[Instrument]]:
+    """Fetch and cache one venue's universe. A complete fetch replaces the cached universe; one with
+    failed pages keeps the previously cached contracts it could not read again."""
+    source = _source(venue)
+    result = VenueRefresh(venue, universe=True)
+    as_of = now_iso()
+    fresh: list[Instrument] = []
+    try:
+        async with make_http_client(base, timeout) as client:
+            fetcher = Fetcher(client, retries=retries, gap_s=gap_s, backoff_initial_s=backoff_initial_s, rng=rng)
+            fetched = await source.fetch_universe(fetcher, base, result.errors)
+        fresh = list({i.symbol: i for i in fetched if isinstance(i, Instrument) and i.venue == venue}.values())
+        if fresh:
+            path = universe_path(cache_dir, venue)
+            kept = [i for i in _read_table(path) if i.symbol not in {f.symbol for f in fresh}] if result.errors else []
+            _write_table(path, venue, [*fresh, *kept], as_of, source.notes)
+            result.path = path
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a venue never takes the others (or the app) down with it
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+    result.count = len(fresh)
+    result.delisted = sum(i.status == "delisted" for i in fresh)
+    result.only_isolated = sum(i.only_isolated for i in fresh)
+    result.as_of = as_of
+    result.state = "failed" if result.path is None else "partial" if result.errors else "ok"
+    return result, fresh
+
+
+async def refresh_catalogue(venues: Sequence[str] | None = None, cache_path: str | os.PathLike | None = None, *,
+                            rest_urls: Mapping[str, str] | None = None, timeout: float = 10, retries: int = 2,
+                            request_gap_s: float = 0.2, backoff_initial_s: float = 1.0,
+                            rng: random.Random | None = None) -> TierRefreshReport:
+    """Refresh each venue's tables into the cache (all known venues by default), side by side.
+
+    A venue whose ``TierSource`` has ``fetch_universe`` has every perpetual it lists fetched and
+    written to ``<venue>.json`` (the engine's JSON table format, with ``as_of`` the fetch time and
+    ``source`` the endpoints). A venue with only ``fetch`` has today's per-symbol refresh of its
+    bundled symbols (``refresh_tiers``, TOML); one with ``skip`` is reported skipped. Never raises.
+    """
+    cache_dir = Path(cache_path) if cache_path is not None else default_cache_dir()
+    rng = rng or random.Random()
+    report = TierRefreshReport(cache_dir)
+    names = list(dict.fromkeys(venues if venues is not None else registry.venue_names()))
+    jobs: dict[str, Any] = {}
+    per_symbol: list[str] = []
+    for venue in names:
+        source = _source(venue)
+        if source is None:
+            report.venues[venue] = VenueRefresh(venue, state="failed", errors=[
+                f"unknown venue; known: {', '.join(registry.venue_names())}"])
+        elif source.fetch_universe is not None:
+            report.venues[venue] = VenueRefresh(venue, universe=True)
+            jobs[venue] = _fetch_universe(venue, cache_dir, rest_base(venue, rest_urls), timeout=timeout,
+                                          retries=retries, gap_s=request_gap_s,
+                                          backoff_initial_s=backoff_initial_s, rng=rng)
+        elif source.fetch is not None and not source.skip:
+            report.venues[venue] = VenueRefresh(venue)
+            per_symbol.append(venue)
+        else:
+            report.venues[venue] = VenueRefresh(venue, state="skipped", detail=source.skip or "no tier source")
+    if per_symbol:
+        catalogue = default_catalogue()
+        jobs["\0per-symbol"] = refresh_tiers({v: catalogue.symbols(v) for v in per_symbol}, cache_dir,
+                                             rest_urls={v: rest_base(v, rest_urls) for v in per_symbol},
+                                             timeout=timeout, retries=retries, request_gap_s=request_gap_s,
+                                             backoff_initial_s=backoff_initial_s, catalogue=catalogue, rng=rng)
+    for key, done in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
+        if isinstance(done, TierRefreshReport):
+            report.venues.update(done.venues)
+        else:
+            report.venues[key] = done[0]
+    return report
+
+
+def _age_s(as_of: str, now: float) -> float | None:
+    try:
+        stamp = datetime.fromisoformat(as_of)
+    except (TypeError, ValueError):
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return now - stamp.timestamp()
+
+
+class _TableHead(msgspec.Struct):
+    """A cached table's provenance, read without decoding its contracts."""
+
+    venue: str
+    source: str
+    as_of: str
+
+
+_head_decoder = msgspec.json.Decoder(_TableHead)
+
+
+def cache_as_of(venue: str, cache_path: str | os.PathLike | None = None) -> str | None:
+    """When the venue's cache was fetched (ISO), or None: no cache, or unreadable."""
+    cache_dir = Path(cache_path) if cache_path is not None else default_cache_dir()
+    source = _source(venue)
+    try:
+        if source is not None and source.fetch_universe is None and source.fetch is not None:
+            data = tomllib.loads((cache_dir / f"{venue}.toml").read_text(encoding="utf-8"))
+            return str(data["venue"]["fetched_at"])
+        return _head_decoder.decode(universe_path(cache_dir, venue).read_bytes()).as_of
+    except Exception:  # missing, corrupt, old: all mean "fetch it again"
+        return None
+
+
+def stale_venues(venues: Sequence[str], cache_path: str | os.PathLike | None = None, *,
+                 now: float | None = None, max_age_s: float = UNIVERSE_MAX_AGE_S) -> list[str]:
+    """The venues among ``venues`` that can be refreshed and whose cache is missing, unreadable or
+    older than ``max_age_s``."""
+    now = time.time() if now is None else now
+    out = []
+    for venue in dict.fromkeys(venues):
+        source = _source(venue)
+        if source is None or (source.fetch_universe is None and (source.fetch is None or source.skip)):
+            continue
+        as_of = cache_as_of(venue, cache_path)
+        age = _age_s(as_of, now) if as_of else None
+        if age is None or age > max_age_s:
+            out.append(venue)
+    return out
+
+
+@dataclass
+class LookupReport:
+    found: list[Instrument] = field(default_factory=list)
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def lookup_symbols(pairs: Sequence[tuple[str, str]], cache_path: str | os.PathLike | None = None, *,
+                         rest_urls: Mapping[str, str] | None = None, timeout: float = 10, retries: int = 1,
+                         request_gap_s: float = 0.05, backoff_initial_s: float = 0.5,
+                         rng: random.Random | None = None) -> LookupReport:
+    """Ask the venues for contracts no table knows (``TierSource.lookup``, else the whole universe).
+
+    What is found is cached (``<venue>.lookups.json``, or the refreshed universe) and returned; what
+    the venue does not list is in ``missing``. Never raises."""
+    cache_dir = Path(cache_path) if cache_path is not None else default_cache_dir()
+    rng = rng or random.Random()
+    report = LookupReport()
+    by_venue: dict[str, list[str]] = {}
+    for venue, symbol in pairs:
+        by_venue.setdefault(venue, [])
+        if symbol not in by_venue[venue]:
+            by_venue[venue].append(symbol)
+
+    async def one_venue(venue: str, symbols: list[str]) -> None:
+        source = _source(venue)
+        base = rest_base(venue, rest_urls)
+        if source is None or (source.lookup is None and source.fetch_universe is None):
+            report.missing.extend((venue, s) for s in symbols)
+            return
+        if source.lookup is None:
+            result, fresh = await _fetch_universe(venue, cache_dir, base, timeout=timeout, retries=retries,
+                                                  gap_s=request_gap_s, backoff_initial_s=backoff_initial_s, rng=rng)
+            report.errors.extend(f"{venue}: {e}" for e in result.errors)
+            listed = {i.symbol: i for i in fresh}
+            for symbol in symbols:
+                if symbol in listed:
+                    report.found.append(listed[symbol])
+                else:
+                    report.missing.append((venue, symbol))
+            return
+        found: list[Instrument] = []
+        errors: list[str] = []
+        try:
+            async with make_http_client(base, timeout) as client:
+                fetcher = Fetcher(client, retries=retries, gap_s=request_gap_s,
+                                  backoff_initial_s=backoff_initial_s, rng=rng)
+                for symbol in symbols:
+                    inst = await source.lookup(fetcher, base, symbol, errors)
+                    if isinstance(inst, Instrument) and inst.venue == venue and inst.symbol == symbol:
+                        found.append(inst)
+                    else:
+                        report.missing.append((venue, symbol))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            report.missing.extend((venue, s) for s in symbols if s not in {f.symbol for f in found}
+                                  and (venue, s) not in report.missing)
+        report.errors.extend(f"{venue}: {e}" for e in errors)
+        if found:
+            path = lookups_path(cache_dir, venue)
+            kept = [i for i in _read_table(path) if i.symbol not in {f.symbol for f in found}]
+            try:
+                _write_table(path, venue, [*kept, *found], now_iso(), source.notes)
+            except OSError as err:
+                report.errors.append(f"{venue}: cannot write {path} ({err.strerror})")
+            report.found.extend(found)
+
+    await asyncio.gather(*(one_venue(v, s) for v, s in by_venue.items()))
+    return report
+
+
 # ---------------------------------------------------------------------------- reading the cache
 
 
 def load_catalogue(cache_dir: str | os.PathLike | None = None, *, warnings: list[str] | None = None,
-                   bundled: Catalogue | None = None) -> Catalogue:
-    """The bundled catalogue with every cached table overriding the bundled tiers of its symbol.
+                   bundled: Catalogue | None = None, origins: dict[tuple[str, str], str] | None = None
+                   ) -> Catalogue:
+    """The bundled catalogue, then every cached table over it.
 
-    An override keeps the bundled instrument's specification (kind, contract size, tick, tier
-    basis…) and replaces its tiers, ``source``, ``as_of`` and ``verified``. A cached instrument the
-    bundle lacks is added only when its row carries the full specification. Problems (a corrupt
-    file, a bad row) are appended to ``warnings`` and that file or row is ignored: never raises.
+    A venue's cached universe (``<venue>.json``) and its looked-up contracts (``<venue>.lookups.json``)
+    replace the bundled contracts of the same symbol and add the rest (where both cache files hold a
+    symbol, the later ``as_of`` wins). A per-symbol tier cache (``<venue>.toml``, also left by earlier
+    versions) then overrides the tiers of its symbols, keeping the contract's specification, where it
+    is newer than what it overrides. Problems (a corrupt file, a bad row) are appended to ``warnings``
+    (one line each) and that file or row is ignored: never raises. ``origins`` receives the cache
+    file of every contract that came from one.
     """
     notes = warnings if warnings is not None else []
     bundled = bundled or default_catalogue()
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    overrides: dict[tuple[str, str], Instrument] = {}
-    added: list[Instrument] = []
     try:
-        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        files = sorted(folder.iterdir()) if folder.is_dir() else []
     except OSError as err:
         notes.append(f"tier cache {folder}: cannot list ({err.strerror}); using the bundled tables")
         files = []
-    for path in files:
+    cached: dict[tuple[str, str], Instrument] = {}
+    where: dict[tuple[str, str], str] = {}
+    engine_venues = engine_venue_names()
+    for path in (p for p in files if p.suffix == ".json"):
+        try:
+            instruments = decode_table(path.read_bytes(), str(path))
+            unknown = {i.venue for i in instruments} - set(engine_venues)
+            if unknown:
+                raise ValueError(f"unknown venue {sorted(unknown)[0]!r}")
+        except Exception as err:  # corrupt, truncated, not JSON, wrong shape
+            notes.append(f"tier cache {path}: ignored ({type(err).__name__}: {err}"[:300] + "); using the other tables")
+            continue
+        for inst in instruments:
+            key = (inst.venue, inst.symbol)
+            if key not in cached or inst.as_of >= cached[key].as_of:
+                cached[key] = inst
+                where[key] = str(path)
+    base = bundled.with_instruments(cached.values()) if cached else bundled
+    overrides: dict[tuple[str, str], Instrument] = {}
+    added: list[Instrument] = []
+    for path in (p for p in files if p.suffix == ".toml"):
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
             venue = data["venue"]["name"]
             rows = data.get("instrument", [])
-            if venue not in engine_venue_names() or not isinstance(rows, list):
+            if venue not in engine_venues or not isinstance(rows, list):
                 raise ValueError(f"unknown venue {venue!r} or no instrument list")
         except Exception as err:  # corrupt, truncated, not TOML, wrong shape
             notes.append(f"tier cache {path}: ignored ({type(err).__name__}: {err}); using the bundled tables")
             continue
         for row in rows:
             try:
-                inst = _cached_instrument(venue, row, bundled, data["venue"])
+                inst = _cached_instrument(venue, row, base, data["venue"])
             except Exception as err:
                 symbol = row.get("symbol", "?") if isinstance(row, dict) else "?"
                 notes.append(f"tier cache {path}: {venue} {symbol} ignored ({err})")
                 continue
             if inst is None:
                 continue
-            if (venue, inst.symbol) in overrides or any(a.symbol == inst.symbol and a.venue == venue for a in added):
+            key = (venue, inst.symbol)
+            if key in overrides or any(a.symbol == inst.symbol and a.venue == venue for a in added):
                 continue
-            if bundled_instrument(bundled, venue, inst.symbol) is not None:
-                overrides[(venue, inst.symbol)] = inst
+            if key in cached and inst.as_of <= cached[key].as_of:
+                continue  # the fetched universe is newer
+            if bundled_instrument(base, venue, inst.symbol) is not None:
+                overrides[key] = inst
             else:
                 added.append(inst)
-    merged = [overrides.get((i.venue, i.symbol), i) for i in bundled]
+            where[key] = str(path)
+    if origins is not None:
+        origins.update(where)
+    if not overrides and not added:
+        return base
+    merged = [overrides.get((i.venue, i.symbol), i) for i in base]
     return Catalogue([*merged, *added])
 
 
@@ -319,23 +623,61 @@ def describe(catalogue: Catalogue) -> list[str]:
             for i in instruments]
 
 
+def _age_days(as_of: str, now: float) -> str:
+    age = _age_s(as_of, now)
+    return "age ?" if age is None else f"{max(age, 0.0) / 86400:.1f} days old"
+
+
+def summary(catalogue: Catalogue, origins: Mapping[tuple[str, str], str], *, now: float | None = None,
+            fetched: Sequence[str] = ()) -> list[str]:
+    """Per venue: how many contracts are known, from where (the bundled tables, the cache, or fetched
+    just now for the venues in ``fetched``), as of when and how old (``adlwatch tiers``)."""
+    now = time.time() if now is None else now
+    order = {v: i for i, v in enumerate(registry.venue_names())}
+    groups: dict[tuple[str, str], list[Instrument]] = {}
+    for inst in catalogue:
+        origin = origins.get((inst.venue, inst.symbol))
+        label = "bundled" if origin is None else "fetched" if inst.venue in fetched else "cache"
+        groups.setdefault((inst.venue, label if origin is None else f"{label} {origin}"), []).append(inst)
+    totals: dict[str, int] = {}
+    for (venue, _label), items in groups.items():
+        totals[venue] = totals.get(venue, 0) + len(items)
+    out: list[str] = []
+    for venue in sorted(totals, key=lambda v: (order.get(v, len(order)), v)):
+        out.append(f"{venue}: {totals[venue]} contracts")
+        for (v, label), items in sorted(groups.items(), key=lambda kv: kv[0][1]):
+            if v != venue:
+                continue
+            dates = sorted({i.as_of for i in items if i.as_of})
+            oldest, newest = (dates[0], dates[-1]) if dates else ("", "")
+            when = ("as of ?" if not dates else f"as of {newest}" if oldest == newest
+                    else f"as of {oldest} .. {newest}")
+            age = _age_days(oldest, now) if oldest else "age ?"
+            unverified = sum(not i.verified for i in items)
+            flag = f", {unverified} unverified" if unverified else ""
+            what = label if label == "bundled" else label.replace(" ", ": ", 1)
+            if label == "bundled":
+                what = "bundled tables (engine/data/instruments)"
+            out.append(f"  {len(items):>5} {what}, {when} ({age}{flag})")
+    return out
+
+
 async def run_refresh(venues: list[str] | None, out: TextIO = sys.stdout, *,
                       cache_dir: str | os.PathLike | None = None, rest_urls: Mapping[str, str] | None = None,
                       timeout: float = 10, **options: Any) -> int:
-    """``adlwatch tiers --refresh [VENUE…]``: refresh every bundled symbol of the venues (all four
-    by default), print one line per instrument and per failure. Exit status: 0 when every venue
-    asked for was refreshed (Binance is skipped, not failed), 1 when some venue failed, 2 for an
-    unknown venue name."""
+    """``adlwatch tiers --refresh [VENUE…]``: refresh the venues (all by default): the whole universe
+    where the venue's source can list it, else every bundled symbol; print one line per venue (per
+    instrument for a per-symbol refresh) and per failure. Exit status: 0 when every venue asked for
+    was refreshed (a venue without a public source is skipped, not failed), 1 when some venue failed,
+    2 for an unknown venue name."""
     known = registry.venue_names()
     names = list(venues) if venues else list(known)
     unknown = [v for v in names if v not in known]
     if unknown:
         print(f"adlwatch tiers: unknown venue {unknown[0]!r}; known: {', '.join(known)}", file=out)
         return 2
-    catalogue = default_catalogue()
     started = time.monotonic()
-    report = await refresh_tiers({v: catalogue.symbols(v) for v in names}, cache_dir, rest_urls=rest_urls,
-                                 timeout=timeout, catalogue=catalogue, **options)
+    report = await refresh_catalogue(names, cache_dir, rest_urls=rest_urls, timeout=timeout, **options)
     for line in report.lines():
         print(line, file=out)
     print(f"tier cache {report.cache_dir} ({time.monotonic() - started:.1f} s)", file=out)

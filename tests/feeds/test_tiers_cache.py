@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.instruments import build_tiers, default_catalogue
+from adlwatch.feeds.registry import find
 from adlwatch.feeds.tiers import describe, load_catalogue, refresh_tiers, run_refresh
 from adlwatch.feeds.venues.binance.tiers import SKIP as BINANCE_SKIP
 from adlwatch.feeds.venues.bybit.tiers import parse_bybit_risk_limit
@@ -474,8 +475,13 @@ async def test_run_refresh_prints_one_line_per_instrument(emulator, tmp_path):
                              request_gap_s=0)
     text = out.getvalue()
     assert code == 0, text
-    for coin in default_catalogue().symbols("hyperliquid"):
-        assert re.search(rf"^hyperliquid {coin}: \d+ tiers?, as of \d{{4}}-\d\d-\d\dT", text, re.M), text
+    if find("hyperliquid").tiers().fetch_universe is not None:  # the whole universe: one line for the venue
+        assert re.search(r"^hyperliquid: \d+ contracts.*, as of \d{4}-\d\d-\d\dT", text, re.M), text
+        cached = load_catalogue(tmp_path).symbols("hyperliquid")
+        assert set(default_catalogue().symbols("hyperliquid")) <= set(cached)
+    else:  # a per-symbol refresh: one line per bundled coin
+        for coin in default_catalogue().symbols("hyperliquid"):
+            assert re.search(rf"^hyperliquid {coin}: \d+ tiers?, as of \d{{4}}-\d\d-\d\dT", text, re.M), text
     assert "binance: skipped: no public bracket endpoint" in text
 
 
