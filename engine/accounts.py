@@ -15,7 +15,7 @@ from adlwatch.engine import adl
 from adlwatch.engine.enums import Side
 from adlwatch.engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
 from adlwatch.engine.portfolio import Account, Position
-from adlwatch.engine.snapshot import AccountRisk, MarkKey, PositionRisk
+from adlwatch.engine.snapshot import AccountRisk, MarkKey, PositionRisk, as_of_ms
 from adlwatch.engine.venues import rules_for
 
 
@@ -83,6 +83,7 @@ class AccountModel:
                 venue_liquidation_price=p.reported.liquidation_price if p.reported else None,
                 venue_adl_lights=p.reported.adl_lights if p.reported else None,
                 venue_adl_raw=p.reported.adl_raw if p.reported else None,
+                **tier_provenance(p),
             )
             for i, p in enumerate(account.positions)
         ]
@@ -219,6 +220,20 @@ class AccountModel:
             warnings=account.warnings,
         )
         return account_risk, tuple(risks)
+
+
+def tier_provenance(position: Position) -> dict:
+    """Where a position's tiers come from (``PositionRisk.tiers_*``): the table's date and source; no
+    date for the portfolio's ``mmr`` override or the account's own brackets (read from the venue now)."""
+    inst = position.instrument
+    current = position.mmr is not None or (position.reported is not None and position.reported.brackets_from_account)
+    as_of = None if current else (inst.as_of or "undated")
+    return dict(
+        tiers_as_of=as_of,
+        tiers_source=inst.source or None,
+        tiers_verified=inst.verified,
+        tiers_as_of_ms=None if as_of is None else as_of_ms(as_of),
+    )
 
 
 DISAGREE_PCT = 0.1  # a liquidation price further than this from the venue's is highlighted

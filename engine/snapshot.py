@@ -8,6 +8,7 @@ their words ("long", "cross").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -52,6 +53,43 @@ class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
     venue_adl_raw: str | None = None
     liquidation_diff_pct: float | None = None  # (ours − venue's) ÷ venue's, in %
     disagreement: str | None = None  # set when the figures differ beyond 0.1 % (or one ADL light)
+    # The tier table the figures stand on: its date as the table gives it (None when the tiers are
+    # the portfolio's ``mmr`` override or the account's own brackets, read from the venue now), its
+    # source ("portfolio override" for ``mmr``), whether it was read from the venue itself, and the
+    # date in ms (None when the table gives none).
+    tiers_as_of: str | None = None
+    tiers_source: str | None = None
+    tiers_verified: bool = True
+    tiers_as_of_ms: int | None = None
+
+    def tiers_stale(self, now_ms: int | None) -> bool:
+        """The figures stand on a table older than ``TIERS_STALE_AFTER_DAYS`` at ``now_ms``, or an
+        unverified or undated one. The engine has no clock, so the age is judged by whoever shows the
+        figures, at their time: the monitor's (the replay's clock in a replay), check's wall clock.
+        With ``now_ms`` None only unverified and undated tables count."""
+        if self.tiers_as_of is None:  # the portfolio's own rate, or the venue's brackets of the account
+            return not self.tiers_verified
+        if not self.tiers_verified or self.tiers_as_of_ms is None:
+            return True
+        return now_ms is not None and now_ms - self.tiers_as_of_ms > TIERS_STALE_AFTER_DAYS * DAY_MS
+
+
+TIERS_STALE_AFTER_DAYS = 30
+DAY_MS = 86_400_000
+
+
+def as_of_ms(as_of: str | None) -> int | None:
+    """A table's ``as_of`` (ISO date or date-time; UTC where no zone is given) in ms; None when it
+    gives no date ("undated", empty)."""
+    if not as_of:
+        return None
+    try:
+        when = datetime.fromisoformat(as_of.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
 
 
 class AccountRisk(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,7 +15,7 @@ from adlwatch.engine.errors import InputError
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
-from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot
+from adlwatch.engine.snapshot import TIERS_STALE_AFTER_DAYS, PositionRisk, RiskSnapshot
 from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
 
@@ -56,7 +57,12 @@ EXTRA_FIELDS = (
     "venue_adl_raw",
     "liquidation_diff_pct",
     "disagreement",
+    "tiers_as_of",
+    "tiers_source",
+    "tiers_verified",
+    "tiers_stale",
 )
+STALE_MARK = "†"  # beside a liquidation price whose tier table is old, unverified or undated
 
 
 def parse_mark_args(values: Iterable[str]) -> list[tuple[str | None, str, float]]:
@@ -120,8 +126,10 @@ def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> 
     return asyncio.run(run())
 
 
-def row(risk: PositionRisk) -> dict[str, Any]:
-    data = {name: getattr(risk, name) for name in CONTRACT_FIELDS + EXTRA_FIELDS}
+def row(risk: PositionRisk, now_ms: int | None = None) -> dict[str, Any]:
+    """A position's JSON object; ``tiers_stale`` judged at ``now_ms`` (None: unverified or undated only)."""
+    data = {name: getattr(risk, name) for name in CONTRACT_FIELDS + EXTRA_FIELDS if name != "tiers_stale"}
+    data["tiers_stale"] = risk.tiers_stale(now_ms)
     return {k: _json_number(v) for k, v in data.items()}
 
 
@@ -133,17 +141,20 @@ def _json_number(v: Any) -> Any:
     return v
 
 
-def render_json(snapshot: RiskSnapshot) -> str:
-    return json.dumps([row(p) for p in snapshot.positions], indent=2)
+def render_json(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
+    return json.dumps([row(p, now_ms) for p in snapshot.positions], indent=2)
 
 
 COLUMNS = ("venue", "symbol", "side", "size", "entry", "mark", "liq. price", "bankr. price", "dist.", "lev.", "mode", "uPnL",
            "ADL score", "ADL est.")
 
 
-def render_table(snapshot: RiskSnapshot) -> str:
+def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
+    """The check table; a liquidation price standing on an old (at ``now_ms``), unverified or undated
+    tier table is marked †, and the tables are named under it."""
     rows = []
-    for p in snapshot.positions:
+    stale = [p.tiers_stale(now_ms) for p in snapshot.positions]
+    for p, old in zip(snapshot.positions, stale, strict=True):
         rows.append(
             (
                 p.venue,
@@ -152,7 +163,7 @@ def render_table(snapshot: RiskSnapshot) -> str:
                 fmt.size(p.size),
                 fmt.price(p.entry_price),
                 fmt.price(p.mark_price),
-                fmt.price(p.liquidation_price),
+                fmt.price(p.liquidation_price) + ((f" {STALE_MARK}" if old else "  ") if any(stale) else ""),
                 fmt.price(p.bankruptcy_price),
                 fmt.pct(p.distance_pct),
                 fmt.leverage(p.effective_leverage),
@@ -180,6 +191,19 @@ def render_table(snapshot: RiskSnapshot) -> str:
 
     out = [line(columns), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
+    if any(stale):
+        out.append("")
+        out.append(f"{STALE_MARK} tier table older than {TIERS_STALE_AFTER_DAYS} days, unverified or undated "
+                   "(`adlwatch tiers --refresh` reads the venues'):")
+        tables: dict[tuple, list[str]] = {}
+        for p, old in zip(snapshot.positions, stale, strict=True):
+            if old:
+                symbols = tables.setdefault((p.venue, p.tiers_as_of, p.tiers_verified, p.tiers_source), [])
+                symbols += [] if p.symbol in symbols else [p.symbol]
+        for (venue, as_of, verified, source), symbols in tables.items():
+            dated = f"as of {as_of}" if as_of and as_of != "undated" else "undated"
+            out.append(f"  {venue} {', '.join(symbols)}: {dated}{'' if verified else ', unverified'}"
+                       f" ({source or 'no source'})")
     disagreements = [p for p in snapshot.positions if p.disagreement]
     if disagreements:
         out.append("")
@@ -250,7 +274,9 @@ def run_check(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     title: str | None = None,
+    now_ms: int | None = None,
 ) -> int:
+    """``now_ms``: the time the tier tables' age is judged at (default: the wall clock)."""
     from adlwatch.feeds import portfolio_store
     from adlwatch.tui.catalogue import user_catalogue
 
@@ -284,12 +310,14 @@ def run_check(
             raise InputError(str(error), field="--shock", value=shock_pct) from None
     else:
         snapshot = compute_snapshot(inputs)
+    if now_ms is None:
+        now_ms = int(time.time() * 1000)
     if as_json:
-        print(render_json(snapshot), file=out)
+        print(render_json(snapshot, now_ms), file=out)
     else:
         if title:
             print(title, file=out)
-        print(render_table(snapshot), file=out)
+        print(render_table(snapshot, now_ms), file=out)
     if alert_below is not None:
         if any(p.distance_pct is not None and p.distance_pct < alert_below for p in snapshot.positions):
             return EXIT_ALERT

@@ -269,9 +269,9 @@ def alert_line(alert: Alert, as_json: bool) -> str:
 def snapshot_text(snapshot: RiskSnapshot, ts_ms: int, as_json: bool) -> str:
     """Every position's figures (``check --json``'s fields), or ``check``'s table under a time stamp."""
     if as_json:
-        return json.dumps({"type": "snapshot", "ts": ts_ms, "positions": [row(p) for p in snapshot.positions]},
+        return json.dumps({"type": "snapshot", "ts": ts_ms, "positions": [row(p, ts_ms) for p in snapshot.positions]},
                           **_JSON)
-    return f"{_stamp(ts_ms)}  snapshot\n{render_table(snapshot)}"
+    return f"{_stamp(ts_ms)}  snapshot\n{render_table(snapshot, ts_ms)}"
 
 
 def _stamp(ts_ms: int) -> str:
