@@ -498,6 +498,10 @@ class Emulator:
                 doc = own.rest(self, method, path, query, json.loads(body) if body else None)
             except (ValueError, KeyError, TypeError):
                 doc = None
+        if isinstance(doc, tuple):  # the personality's own Answer (status, text, headers): a venue's 429
+            self.rest_requests.append((venue, path, doc[0]))
+            await self._notify()
+            return doc
         status = 200 if doc is not None else 404
         self.rest_requests.append((venue, path, status))
         await self._notify()

@@ -220,7 +220,8 @@ class Personality:
         return None
 
     def rest(self, emulator: Any, method: str, path: str, query: dict[str, str], body: Any) -> Any:
-        """The JSON document of a public REST answer; None for an unknown endpoint (404)."""
+        """The JSON document of a public REST answer; None for an unknown endpoint (404); or a whole
+        ``Answer`` tuple (status, body text, headers) when the venue refuses (its own 429 body)."""
         return None
 
     def check_signature(self, accounts: dict[tuple[str, str], EmuAccount], path: str, query: str,

@@ -6,6 +6,10 @@ import hashlib
 import hmac
 import json
 import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from adlwatch.feeds.emulator_base import (
@@ -20,6 +24,7 @@ from adlwatch.feeds.emulator_base import (
     next_funding_ms,
 )
 
+RATE_LIMIT_CODE = 10006  # Bybit's "Too many visits"
 PRIVATE_PATHS = frozenset({"/v5/position/list", "/v5/account/wallet-balance", "/v5/account/info",
                            "/v5/user/query-api"})
 
@@ -83,10 +88,17 @@ class BybitPersonality(Personality):
                 {"coin": "USDT", "symbol": symbol, "balance": "250000000.5", "maxBalance": "260000000",
                  "insurancePnlRatio": "-0.3", "pnlRatio": "-0.01", "adlTriggerThreshold": "10000",
                  "adlStopRatio": "-0.25"}]}, "retExtInfo": {}, "time": now_ms}
+        if path in ("/v5/market/risk-limit", "/v5/market/instruments-info"):
+            limited = _rate_limited(universe_config(emulator), now_ms)
+            if limited is not None:
+                return limited
+        if path == "/v5/market/instruments-info":
+            return instruments_body(emulator, q, now_ms)
         if path == "/v5/market/risk-limit":
             category = q.get("category", "linear")
-            symbols = [q["symbol"]] if q.get("symbol") else ["BTCUSDT", "ETHUSDT"]
-            rows = [row for s in symbols for row in risk_limit_rows(category, s)]
+            if not q.get("symbol"):
+                return universe_risk_limit_body(emulator, q, now_ms)
+            rows = risk_limit_rows(category, q["symbol"])
             return {"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": rows,
                                                              "nextPageCursor": ""},
                     "retExtInfo": {}, "time": now_ms}
@@ -127,13 +139,17 @@ _INVERSE_TIERS = [("150", "0.005", "0.01", "100.00"), ("300", "0.01", "0.015", "
 
 
 def risk_limit_rows(category: str, symbol: str) -> list[dict[str, Any]]:
-    table = _INVERSE_TIERS if category == "inverse" else _LINEAR_TIERS
+    return _rows(symbol, symbol_tiers(category, symbol), False)
+
+
+def _rows(symbol: str, table: Any, malformed: bool) -> list[dict[str, Any]]:
     rows, deduction, prev_cap, prev_mmr = [], 0.0, 0.0, None
     for i, (cap, mmr, imr, lever) in enumerate(table, start=1):
         # mmDeduction by the documented recurrence; "" on the lowest tier, as the venue sends it
         if prev_mmr is not None:
             deduction += prev_cap * (float(mmr) - prev_mmr)
-        rows.append({"id": i, "symbol": symbol, "riskLimitValue": cap, "maintenanceMargin": mmr,
+        rows.append({"id": i, "symbol": symbol, "riskLimitValue": cap,
+                     "maintenanceMargin": "-1" if malformed else mmr,
                      "initialMargin": imr, "isLowestRisk": 1 if i == 1 else 0, "maxLeverage": lever,
                      "mmDeduction": "" if i == 1 else f"{deduction:.4f}"})
         prev_cap, prev_mmr = float(cap), float(mmr)
@@ -206,3 +222,189 @@ def _bybit_wallet(account: EmuAccount, coin: str) -> dict[str, Any]:
 
 
 PERSONALITY = BybitPersonality()
+
+
+# ---------------------------------------------------------------------------- the whole universe
+# instruments-info and risk-limit for every emulated contract: a deterministic synthetic universe of
+# real-looking symbols (a few hundred linear USDT perpetuals, USDC ones, tens of inverse ones, some
+# Closed / PreLaunch / Delivering, and a few dated futures the catalogue must leave out), paged as the
+# venue pages (``limit`` and ``cursor`` / ``nextPageCursor``). Numbers are emulator values.
+
+_REAL_COINS = (
+    "BTC ETH SOL XRP DOGE BNB ADA AVAX LINK DOT TRX TON LTC BCH NEAR APT ARB OP SUI SEI ATOM FIL ETC "
+    "UNI AAVE INJ TIA RNDR WLD STX IMX HBAR ICP VET ALGO EGLD FTM SAND MANA AXS GALA APE CRV LDO MKR "
+    "SNX COMP DYDX GMX BLUR PEPE SHIB FLOKI BONK WIF ORDI SATS JUP PYTH JTO ENA ETHFI W STRK ZK ZRO "
+    "NOT IO TAO KAS CFX ROSE KAVA ZIL ONE IOTA XLM XMR ZEC DASH NEO QTUM ONT ICX WAVES KSM CELO FLOW "
+    "MINA GRT ENS SUSHI YFI 1INCH BAL ZRX LRC CHZ ENJ BAT ANKR SKL STORJ AUDIO MASK ID CYBER ARKM"
+).split()
+_SYLLABLES = ("ka", "zo", "mi", "ru", "te", "xa", "lo", "vi", "ne", "qu", "do", "fy", "ra", "pe")
+_LINEAR_COUNT = 300
+_INVERSE_COINS = ("BTC", "ETH", "XRP", "EOS", "DOT", "ADA", "LTC", "MANA", "SOL", "LINK", "BIT", "DOGE",
+                  "AVAX", "ATOM", "TRX", "UNI", "FIL", "BCH", "XLM", "ETC")
+_USDC_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ARB", "OP", "SUI", "AVAX", "LINK", "ORDI", "WIF")
+_FUTURES = (("linear", "BTC-27MAR27", "LinearFutures", "BTC", "USDC"),
+            ("inverse", "BTCUSDH27", "InverseFutures", "BTC", "USD"))
+# (cap, maintenance rate, max leverage) templates; initialMargin is 1 / max leverage, as on the venue
+_SMALL = (("25000", "0.01", "50"), ("50000", "0.02", "25"), ("100000", "0.025", "20"), ("200000", "0.05", "10"))
+_MEDIUM = (("200000", "0.005", "75"), ("500000", "0.01", "50"), ("1000000", "0.02", "25"))
+
+
+@dataclass(frozen=True)
+class EmuContract:
+    symbol: str
+    category: str  # linear | inverse
+    contract_type: str  # LinearPerpetual, InversePerpetual, LinearFutures, InverseFutures
+    status: str  # Trading, PreLaunch, Delivering, Closed
+    base: str
+    quote: str
+    settle: str
+    tick: str
+    tiers: tuple[tuple[str, str, str, str], ...]  # cap, mmr, imr, maxLeverage (strings, venue style)
+
+
+def _levered(template: tuple[tuple[str, str, str], ...]) -> tuple[tuple[str, str, str, str], ...]:
+    return tuple((cap, mmr, decimal_text(1.0 / float(lever)), f"{float(lever):.2f}") for cap, mmr, lever in template)
+
+
+def _synthetic_coin(i: int) -> str:
+    a, b = divmod(i, len(_SYLLABLES))
+    return (_SYLLABLES[a % len(_SYLLABLES)] + _SYLLABLES[b] + _SYLLABLES[(a + b) % len(_SYLLABLES)]).upper()
+
+
+def _status(i: int) -> str:
+    if i % 41 == 17:
+        return "Closed"
+    if i % 59 == 23:
+        return "PreLaunch"
+    if i % 97 == 50:
+        return "Delivering"
+    return "Trading"
+
+
+@cache
+def universe() -> tuple[EmuContract, ...]:
+    """Every emulated Bybit contract, in the venue's listing order (by category, then symbol)."""
+    coins = list(_REAL_COINS)
+    i = 0
+    while len(coins) < _LINEAR_COUNT:
+        coin = _synthetic_coin(i)
+        i += 1
+        if coin not in coins:
+            coins.append(coin)
+    out: list[EmuContract] = []
+    for n, coin in enumerate(coins):
+        big = coin in ("BTC", "ETH")
+        tiers = tuple(_LINEAR_TIERS) if big else _levered(_MEDIUM if n < 40 else _SMALL)
+        tick = "0.10" if coin == "BTC" else ("0.01" if n < 10 else ("0.0001" if n % 3 else "0.000001"))
+        status = "Trading" if big else _status(n)
+        out.append(EmuContract(f"{coin}USDT", "linear", "LinearPerpetual", status, coin, "USDT", "USDT", tick,
+                               tiers if status != "Closed" else ()))  # a delisted contract has no risk limits
+    for coin in _USDC_COINS:
+        out.append(EmuContract(f"{coin}PERP", "linear", "LinearPerpetual", "Trading", coin, "USDC", "USDC",
+                               "0.01", _levered(_MEDIUM)))
+    for coin in _INVERSE_COINS:
+        tiers = tuple(_INVERSE_TIERS) if coin == "BTC" else _levered((("50000", "0.01", "50"), ("100000", "0.02", "25")))
+        status = "Closed" if coin in ("BIT", "MANA") else "Trading"
+        out.append(EmuContract(f"{coin}USD", "inverse", "InversePerpetual", status, coin, "USD", coin,
+                               "0.50" if coin == "BTC" else "0.001", tiers if status != "Closed" else ()))
+    for category, symbol, contract_type, coin, quote in _FUTURES:
+        out.append(EmuContract(symbol, category, contract_type, "Trading", coin, quote,
+                               quote if category == "linear" else coin, "0.50", ()))
+    return tuple(sorted(out, key=lambda c: (c.category, c.symbol)))
+
+
+@dataclass
+class UniverseConfig:
+    """Per emulator: the request-rate limit (``rate`` = (requests, window seconds); None: none), the
+    symbols whose rows are served malformed, and the page sizes."""
+
+    rate: tuple[int, float] | None = None
+    malformed: set[str] = field(default_factory=set)
+    risk_page_size: int = 200  # risk-limit rows a page (the venue's own size is UNCONFIRMED)
+    sent: deque[float] = field(default_factory=deque)
+
+
+_CONFIGS: weakref.WeakKeyDictionary[Any, UniverseConfig] = weakref.WeakKeyDictionary()
+
+
+def universe_config(emulator: Any) -> UniverseConfig:
+    config = _CONFIGS.get(emulator)
+    if config is None:
+        config = _CONFIGS[emulator] = UniverseConfig()
+    return config
+
+
+def _rate_limited(config: UniverseConfig, now_ms: int) -> Answer | None:
+    """Bybit's answer to one request too many in the window: HTTP 429, retCode 10006."""
+    if config.rate is None:
+        return None
+    limit, window_s = config.rate
+    now = time.monotonic()
+    while config.sent and config.sent[0] <= now - window_s:
+        config.sent.popleft()
+    if len(config.sent) >= limit:
+        wait = max(0.0, config.sent[0] + window_s - now)
+        body = {"retCode": RATE_LIMIT_CODE, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {},
+                "time": now_ms}
+        return 429, json.dumps(body, **COMPACT), {"Retry-After": f"{wait:.3f}"}
+    config.sent.append(now)
+    return None
+
+
+def _instrument_item(c: EmuContract, malformed: bool) -> dict[str, Any]:
+    lever = c.tiers[0][3] if c.tiers else "10.00"
+    return {"symbol": c.symbol, "contractType": c.contract_type, "status": c.status, "baseCoin": c.base,
+            "quoteCoin": c.quote, "launchTime": "1672531200000",
+            "deliveryTime": "1806134400000" if "Futures" in c.contract_type else "0", "deliveryFeeRate": "",
+            "priceScale": str(len(c.tick.split(".")[1]) if "." in c.tick else 0),
+            "leverageFilter": {"minLeverage": "1", "maxLeverage": lever, "leverageStep": "0.01"},
+            "priceFilter": {"minPrice": c.tick, "maxPrice": "1999999.00",
+                            "tickSize": "a tick" if malformed else c.tick},
+            "lotSizeFilter": {"maxOrderQty": "1000000", "minOrderQty": "1", "qtyStep": "1",
+                              "postOnlyMaxOrderQty": "1000000", "maxMktOrderQty": "100000",
+                              "minNotionalValue": "5"},
+            "unifiedMarginTrade": True, "fundingInterval": 480, "settleCoin": c.settle, "copyTrading": "both",
+            "upperFundingRate": "0.005", "lowerFundingRate": "-0.005", "isPreListing": c.status == "PreLaunch",
+            "preListingInfo": None, "riskParameters": {"priceLimitRatioX": "0.05", "priceLimitRatioY": "0.1"},
+            "displayName": ""}
+
+
+def _offset(cursor: str) -> int:
+    """The emulator's opaque cursors are ``o<offset>`` (the venue's are opaque too)."""
+    return int(cursor[1:]) if cursor.startswith("o") and cursor[1:].isdigit() else 0
+
+
+def _page(rows: list[Any], cursor: str, size: int) -> tuple[list[Any], str]:
+    start = _offset(cursor)
+    end = start + size
+    return rows[start:end], (f"o{end}" if end < len(rows) else "")
+
+
+def instruments_body(emulator: Any, q: dict[str, str], now_ms: int) -> dict[str, Any]:
+    config = universe_config(emulator)
+    category = q.get("category", "linear")
+    listed = [c for c in universe() if c.category == category
+              and (not q.get("symbol") or c.symbol == q["symbol"])
+              and (not q.get("status") or c.status == q["status"])]
+    limit = min(max(int(q.get("limit") or 500), 1), 1000)
+    page, cursor = _page(listed, q.get("cursor", ""), limit)
+    items = [_instrument_item(c, c.symbol in config.malformed) for c in page]
+    return _bybit_ok({"category": category, "list": items, "nextPageCursor": cursor}, now_ms)
+
+
+def universe_risk_limit_body(emulator: Any, q: dict[str, str], now_ms: int) -> dict[str, Any]:
+    config = universe_config(emulator)
+    category = q.get("category", "linear")
+    rows: list[dict[str, Any]] = []
+    for c in universe():
+        if c.category == category and c.tiers:
+            rows.extend(_rows(c.symbol, c.tiers, c.symbol in config.malformed))
+    page, cursor = _page(rows, q.get("cursor", ""), config.risk_page_size)
+    return _bybit_ok({"category": category, "list": page, "nextPageCursor": cursor}, now_ms)
+
+
+def symbol_tiers(category: str, symbol: str) -> tuple[tuple[str, str, str, str], ...]:
+    for c in universe():
+        if c.category == category and c.symbol == symbol and c.tiers:
+            return c.tiers
+    return tuple(_INVERSE_TIERS if category == "inverse" else _LINEAR_TIERS)

@@ -5,11 +5,13 @@ the previous tier's cap."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from adlwatch.engine.instruments import Catalogue, build_tiers
+from adlwatch.engine.instruments import Catalogue, Instrument, Kind, Status, build_tiers, default_catalogue
 from adlwatch.feeds.tier_rows import (
     Fetched,
     Fetcher,
@@ -152,6 +154,235 @@ async def fetch(fetcher: Fetcher, base: str, symbols: Sequence[str], catalogue: 
     return out
 
 
-SOURCE = TierSource(fetch=fetch, default_basis="notional",
-                    notes=("GET /v5/market/risk-limit per symbol (linear or inverse); riskLimitValue is each tier's "
-                 "cap, floors are the previous cap; rates converted to fractions where the venue gave percent."))
+# ---------------------------------------------------------------------------- the whole universe
+# GET /v5/market/instruments-info?category=linear|inverse (research/exchanges.md §2; Bybit v5 docs
+# "Get Instruments Info"): result.list of contracts, ``limit`` 1..1000 and ``cursor`` /
+# ``result.nextPageCursor``. Only perpetuals are kept (contractType LinearPerpetual /
+# InversePerpetual; the dated futures are left out). GET /v5/market/risk-limit?category=… without a
+# symbol lists every contract's tiers, paged by ``cursor`` / ``nextPageCursor`` (whether it takes a
+# ``limit`` is UNCONFIRMED, so none is sent).
+
+INSTRUMENTS_PATH = "/v5/market/instruments-info"
+CATEGORIES = ("linear", "inverse")
+PAGE_LIMIT = 1000  # instruments-info's documented maximum
+_MAX_UNIVERSE_PAGES = 200  # a cursor that never ends is a venue bug, not a reason to loop forever
+# Bybit's per-IP limit on public market endpoints is roughly 10-20 requests a second (research notes;
+# the exact figure is UNCONFIRMED): the universe asks at most 10 a second.
+MIN_GAP_S = 0.1
+RATE_LIMIT_CODE = 10006  # "Too many visits": retried after a pause, like an HTTP 429
+_RATE_RETRIES = 3
+_STATUS = {"Trading": "trading", "PreLaunch": "pre_launch", "Delivering": "settling", "Closed": "delisted"}
+_PERPETUAL = {"LinearPerpetual": "linear", "InversePerpetual": "inverse"}
+
+
+@dataclass(frozen=True)
+class BybitContract:
+    """One perpetual of instruments-info: what the catalogue needs of it."""
+
+    symbol: str
+    kind: Kind
+    base: str
+    quote: str
+    settle: str
+    tick_size: float
+    status: Status
+
+
+def _text(item: dict, key: str, what: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"bybit: {what} has no {key}: {value!r:.40}")
+    return value
+
+
+def _contract(item: dict, category: str) -> BybitContract | None:
+    """The contract of one instruments-info item; None for a contract that is not a perpetual."""
+    symbol = _text(item, "symbol", "instrument")
+    contract_type = item.get("contractType")
+    if contract_type not in _PERPETUAL:
+        if isinstance(contract_type, str) and contract_type:
+            return None  # LinearFutures, InverseFutures: dated, not in the perpetual catalogue
+        raise ValueError(f"bybit: {symbol} has no contractType: {contract_type!r:.40}")
+    kind = _PERPETUAL[contract_type]
+    if kind != category:
+        raise ValueError(f"bybit: {symbol} is {contract_type} in category {category}")
+    status_text = item.get("status")
+    if status_text not in _STATUS:
+        raise ValueError(f"bybit: {symbol} has an unknown status {status_text!r:.40}")
+    price_filter = item.get("priceFilter")
+    if not isinstance(price_filter, dict):
+        raise ValueError(f"bybit: {symbol} has no priceFilter")
+    tick = number(price_filter.get("tickSize"), "bybit", f"{symbol} priceFilter.tickSize")
+    if tick <= 0:
+        raise ValueError(f"bybit: {symbol} tickSize {tick:g} not positive")
+    return BybitContract(symbol=symbol, kind=kind, base=_text(item, "baseCoin", symbol),
+                         quote=_text(item, "quoteCoin", symbol), settle=_text(item, "settleCoin", symbol),
+                         tick_size=tick, status=_STATUS[status_text])
+
+
+def parse_bybit_instruments(body: Any, category: str, errors: list[str]) -> tuple[list[BybitContract], str]:
+    """The perpetuals of one instruments-info page and its ``nextPageCursor``. A page that is not
+    Bybit's raises ``ValueError``; a contract that cannot be read is one line in ``errors``."""
+    items, cursor = _bybit_page(body)
+    contracts: list[BybitContract] = []
+    for item in items:
+        try:
+            contract = _contract(item, category)
+        except ValueError as err:
+            errors.append(str(err))
+            continue
+        if contract is not None:
+            contracts.append(contract)
+    return contracts, cursor
+
+
+def parse_bybit_risk_limits(items: Sequence[dict], errors: list[str]) -> dict[str, list[Row]]:
+    """``{symbol: rows}`` for every contract in risk-limit items (all pages together); a contract
+    whose tiers cannot be read is one line in ``errors`` and left out."""
+    grouped: dict[str, dict[Any, dict]] = {}
+    for item in items:
+        symbol = item.get("symbol") if isinstance(item, dict) else None
+        if not isinstance(symbol, str) or not symbol:
+            errors.append(f"bybit: risk-limit item without a symbol: {item!r:.80}")
+            continue
+        tiers = grouped.setdefault(symbol, {})
+        key = item.get("id", len(tiers))
+        if not isinstance(key, (int, str)) or isinstance(key, bool):
+            key = f"bad{len(tiers)}"  # _bybit_symbol_rows names it
+        tiers[key] = item  # pages may repeat a tier
+    out: dict[str, list[Row]] = {}
+    for symbol, tiers in grouped.items():
+        try:
+            out[symbol] = _bybit_symbol_rows(symbol, list(tiers.values()))
+        except (ValueError, TypeError) as err:
+            errors.append(f"{symbol}: {err}" if str(err).startswith("bybit") else f"{symbol}: bybit: {err}")
+    return out
+
+
+async def _pause(fetcher: Fetcher) -> None:
+    """Keep at least ``MIN_GAP_S`` between requests. A fetcher without a gap (``gap_s`` 0: tests
+    against the emulator) is not slowed down."""
+    if 0 < fetcher.gap_s < MIN_GAP_S:
+        await asyncio.sleep(MIN_GAP_S - fetcher.gap_s)
+
+
+async def _get(fetcher: Fetcher, address: str) -> str:
+    """One page; retCode 10006 (rate limit, answered with HTTP 200 by some gateways) is retried after
+    the fetcher's backoff, a few times."""
+    for attempt in range(_RATE_RETRIES + 1):
+        await _pause(fetcher)
+        text = await fetcher.fetch("GET", address)
+        if attempt == _RATE_RETRIES or f'"retCode":{RATE_LIMIT_CODE}' not in text.replace(" ", ""):
+            return text
+        await asyncio.sleep(fetcher.backoff.next_delay())
+    raise AssertionError("unreachable")
+
+
+async def _pages(fetcher: Fetcher, base: str, path: str, params: dict[str, str], errors: list[str],
+                 read: Callable[[str], tuple[list, str]]) -> tuple[list, bool]:
+    """Every page of a cursor-paged endpoint: (items, complete)."""
+    out: list = []
+    cursor, seen = "", set()
+    for _page in range(_MAX_UNIVERSE_PAGES):
+        address = url(base, path, dict(params, cursor=cursor) if cursor else params)
+        try:
+            items, cursor = read(await _get(fetcher, address))
+        except ValueError as err:
+            errors.append(f"{address}: {err}")
+            return out, False
+        out.extend(items)
+        if not cursor:
+            return out, True
+        if cursor in seen:
+            errors.append(f"{address}: bybit: nextPageCursor {cursor!r:.40} repeats; pages stop here")
+            return out, False
+        seen.add(cursor)
+    errors.append(f"{url(base, path, params)}: bybit: more than {_MAX_UNIVERSE_PAGES} pages; the rest left out")
+    return out, False
+
+
+def _taker_fee() -> float:
+    fees = [i.taker_fee for i in default_catalogue() if i.venue == "bybit"]
+    return fees[0] if fees else 0.0
+
+
+def _instrument(contract: BybitContract, rows: list[Row] | None, source: str, as_of: str,
+                taker_fee: float) -> Instrument:
+    # The bundle's convention (bybit.toml): linear sizes are coin (contract_size 1), inverse sizes are
+    # contracts of 1 USD face value (contract_size 1); tiers by notional (USDT for linear, coin value
+    # for inverse), as riskLimitValue is.
+    return Instrument(venue="bybit", symbol=contract.symbol, kind=contract.kind, base=contract.base,
+                      quote=contract.quote, settle=contract.settle, contract_size=1.0,
+                      tick_size=contract.tick_size, tier_basis="notional",
+                      tiers=build_tiers(rows or [], f"bybit:{contract.symbol}"), taker_fee=taker_fee,
+                      source=source, as_of=as_of, verified=True, status=contract.status)
+
+
+def _merge(contracts: list[BybitContract], rows: dict[str, list[Row]], complete: bool, source: str,
+           errors: list[str], taker_fee: float) -> list[Instrument]:
+    as_of = now_iso()
+    out: list[Instrument] = []
+    for contract in contracts:
+        tiers = rows.get(contract.symbol)
+        if tiers is None and contract.status == "trading":
+            if complete:  # an incomplete risk-limit answer was already reported once
+                errors.append(f"{contract.symbol}: bybit: trading, but not in the risk-limit answer")
+            continue
+        out.append(_instrument(contract, tiers, source, as_of, taker_fee))
+    return out
+
+
+async def fetch_universe(fetcher: Fetcher, base: str, errors: list[str]) -> list[Instrument]:
+    """Every Bybit perpetual (linear and inverse) with its risk-limit tiers. A trading contract
+    without tiers is reported and left out; one not trading (delisted, pre-launch, delivering) is
+    kept with what tiers it has (none, often)."""
+    taker_fee = _taker_fee()
+    out: list[Instrument] = []
+    for category in CATEGORIES:
+        contracts, _done = await _pages(
+            fetcher, base, INSTRUMENTS_PATH, {"category": category, "limit": str(PAGE_LIMIT)}, errors,
+            lambda text, c=category: parse_bybit_instruments(text, c, errors))
+        if not contracts:
+            continue
+        params = {"category": category}
+        items, complete = await _pages(fetcher, base, RISK_LIMIT_PATH, params, errors, _bybit_page)
+        rows = parse_bybit_risk_limits(items, errors)
+        out.extend(_merge(contracts, rows, complete, url(base, RISK_LIMIT_PATH, params), errors, taker_fee))
+    return out
+
+
+async def lookup(fetcher: Fetcher, base: str, symbol: str, errors: list[str]) -> Instrument | None:
+    """One contract by its Bybit symbol (``BTCUSDT``, ``BTCUSD``): instruments-info and risk-limit
+    with ``symbol=``. The category is guessed from the quote (``…USD`` inverse) and the other one is
+    asked when the first does not list it. None (and one line in ``errors``) when it is not a listed
+    perpetual or cannot be read."""
+    symbol = symbol.strip().upper()
+    first = "inverse" if symbol.endswith("USD") else "linear"
+    refused: list[str] = []
+    for category in (first, *(c for c in CATEGORIES if c != first)):
+        params = {"category": category, "symbol": symbol}
+        address = url(base, INSTRUMENTS_PATH, params)
+        try:
+            contracts, _cursor = parse_bybit_instruments(await _get(fetcher, address), category, errors)
+        except ValueError as err:  # an unknown symbol may be refused (retCode 10001) rather than unlisted
+            refused.append(f"{symbol}: {err}")
+            continue
+        contract = next((c for c in contracts if c.symbol == symbol), None)
+        if contract is None:
+            continue
+        source = url(base, RISK_LIMIT_PATH, params)
+        items, complete = await _pages(fetcher, base, RISK_LIMIT_PATH, params, errors, _bybit_page)
+        rows = parse_bybit_risk_limits([i for i in items if i.get("symbol") == symbol], errors)
+        if not complete:
+            return None
+        found = _merge([contract], rows, True, source, errors, _taker_fee())
+        return found[0] if found else None
+    errors.extend(refused or [f"{symbol}: bybit lists no perpetual of that name (linear or inverse)"])
+    return None
+
+
+SOURCE = TierSource(fetch=fetch, fetch_universe=fetch_universe, lookup=lookup, default_basis="notional",
+                    notes=("GET /v5/market/risk-limit per symbol (linear or inverse); riskLimitValue is each "
+                           "tier's cap, floors are the previous cap; rates converted to fractions where the venue "
+                           "gave percent. The whole universe: GET /v5/market/instruments-info (linear, inverse; "
+                           "perpetuals only) merged with /v5/market/risk-limit per category, paged by cursor."))
