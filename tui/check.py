@@ -278,9 +278,13 @@ def run_check(
 ) -> int:
     """``now_ms``: the time the tier tables' age is judged at (default: the wall clock)."""
     from adlwatch.feeds import portfolio_store
-    from adlwatch.tui.catalogue import user_catalogue
+    from adlwatch.tui import catalogue as tables
 
-    portfolio = portfolio_store.load(portfolio_path, user_catalogue())
+    started = time.monotonic()
+    # The cached tables at once (an unknown symbol looked up first, online); a stale venue's tables are
+    # refreshed meanwhile, and used if they land within REFRESH_WAIT_S.
+    portfolio = portfolio_store.load(portfolio_path, tables.startup_catalogue(portfolio_path, offline=offline, err=err))
+    refresh = tables.BackgroundRefresh.start(tables.portfolio_venues(portfolio_path), offline=offline)
     portfolio, accounts_ok = import_followed(portfolio, offline, err)
     marks = resolve_marks(portfolio, parse_mark_args(marks_args))
     missing: dict[str, list[str]] = {}
@@ -302,6 +306,9 @@ def run_check(
         if still:
             print(f"adlwatch check: the venue returned no mark for {', '.join(still)}", file=err)
             return EXIT_FAILURE
+    landed = refresh.wait(tables.REFRESH_WAIT_S - (time.monotonic() - started)) if refresh is not None else None
+    if landed is not None:
+        portfolio = tables.rebind(portfolio, landed.catalogue)
     inputs = EngineInputs(portfolio=portfolio, marks=marks)
     if shock_pct is not None:
         try:
