@@ -59,7 +59,9 @@ HELP_NOTES = (
     "(see i). What-if shocks never touch the live state: the banner says "
     "HYPOTHETICAL while one is applied, and 'l' returns to live. Positions of a followed account (a "
     "Hyperliquid address, a read-only key) come from the venue and are read-only here; the venue's own "
-    "liquidation price and ADL lights stand beside ours. Alerts ring once per crossing (rules in the "
+    "liquidation price and ADL lights stand beside ours. A † beside a liquidation price: the tier table "
+    "it stands on is older than 30 days, unverified or undated (`adlwatch tiers` says which; "
+    "`adlwatch tiers --refresh` reads the venues'). Alerts ring once per crossing (rules in the "
     "portfolio's alerts table; A shows the log). In the demo, BTC marks are real mark prices; the "
     "alt-coin series are last-trade prices."
 )

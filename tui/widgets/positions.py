@@ -111,6 +111,16 @@ def lights(quantile: int | None) -> Cell:
     return ("●" * quantile, "bold red" if quantile >= 4 else "yellow"), ("○" * (5 - quantile), "dim")
 
 
+STALE_MARK = "†"  # the tier table is older than 30 days, unverified or undated (help screen, README)
+
+
+def liquidation_cell(p: PositionRisk, view: MonitorState) -> Cell:
+    """The liquidation price, marked † when the tier table it stands on is old (at the state's clock:
+    the replay's in a replay), unverified or undated."""
+    price = (fmt.price(p.liquidation_price), "bold")
+    return (price, (f" {STALE_MARK}", "yellow")) if p.tiers_stale(view.now_ms) else (price,)
+
+
 def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
@@ -135,7 +145,7 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
         "entry": entry_cell,
         "d_upnl": entry_cell,
         "mark": ((fmt.price(p.mark_price), ""),),
-        "liq": ((fmt.price(p.liquidation_price), "bold"),),
+        "liq": liquidation_cell(p, view),
         "bankr": ((fmt.price(p.bankruptcy_price), ""),),
         "dist": ((fmt.pct(p.distance_pct), distance_style(p.distance_pct)),),
         "lev": ((fmt.leverage(p.effective_leverage), ""),),
