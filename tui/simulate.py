@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -72,18 +73,26 @@ def load_path(path: Path, venue: str, symbol: str) -> list[float]:
 
 
 def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from adlwatch.tui.catalogue import user_catalogue
+    from adlwatch.tui import catalogue as tables
 
     if args.policy not in POLICIES:
         raise InputError(f"unknown policy; known: {', '.join(POLICIES)}", field="--policy", value=args.policy)
-    catalogue = user_catalogue()
+    started = time.monotonic()
+    # The cached tables at once (the contract looked up first when no table knows it, online); the venue's
+    # tables refreshed meanwhile when over a day old, and used if they land within REFRESH_WAIT_S.
+    catalogue = tables.startup_catalogue(None, offline=args.offline, extra=[(args.venue, args.symbol)], err=err)
     instrument = catalogue.get(args.venue, args.symbol)
+    refresh = tables.BackgroundRefresh.start([args.venue], offline=args.offline)
     if not instrument.tiers:
         raise InputError(f"no tier table for {args.venue} {args.symbol}: the population's margin rule is unknown",
                          field="--symbol", value=args.symbol)
     recorded = load_path(args.path, "*" if args.path_symbol else args.venue, args.path_symbol or args.symbol) if args.path else None
     start_mark = recorded[0] if recorded else args.mark
     known = market_inputs(args.venue, args.symbol, offline=args.offline) if None in (start_mark, args.open_interest, args.fund) else {}
+    landed = refresh.wait(tables.REFRESH_WAIT_S - (time.monotonic() - started)) if refresh is not None else None
+    if landed is not None and landed.catalogue.find(args.venue, args.symbol) is not None:
+        catalogue = landed.catalogue
+        instrument = catalogue.get(args.venue, args.symbol)
     mark = start_mark or known.get("mark")
     open_interest = args.open_interest or known.get("open_interest")
     fund = args.fund if args.fund is not None else known.get("fund")

@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,7 +58,7 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
               clock: Callable[[], float] = time.time) -> int:
     """Watch until ``--duration`` passes or Ctrl-C; the exit code as in the module docstring."""
     from adlwatch.feeds import portfolio_store
-    from adlwatch.tui.catalogue import user_catalogue
+    from adlwatch.tui.catalogue import portfolio_venues, refresh_into, startup_catalogue
 
     snapshots_s = _positive(args.snapshots, "--snapshots")
     duration_s = _positive(args.duration, "--duration")
@@ -68,7 +68,9 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     if args.portfolio is None and not path.exists():
         raise InputError("no portfolio file yet: create one (see README.md, 'The portfolio file') or pass --portfolio",
                          file=str(path))
-    portfolio = portfolio_store.load(path, user_catalogue())  # the refreshed tier tables travel with it
+    # The cached tier tables travel with it (a symbol no table knows looked up first); a venue whose cache
+    # is over a day old is refreshed by a task beside the feeds, and the portfolio rebuilt when it lands.
+    portfolio = portfolio_store.load(path, startup_catalogue(path, offline=False, err=err))
     if not portfolio.symbols() and not any(a.followed for a in portfolio.accounts):
         raise InputError("holds no position and follows no account: nothing to watch", file=str(path))
     try:
@@ -79,7 +81,9 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     try:
         from adlwatch.feeds.live import LiveSource
 
-        return asyncio.run(watch.run(LiveSource.for_portfolio(portfolio), duration_s))
+        venues = portfolio_venues(path)
+        return asyncio.run(watch.run(LiveSource.for_portfolio(portfolio), duration_s,
+                                     tiers_refresh=lambda monitor: refresh_into(monitor, venues)))
     except KeyboardInterrupt:  # where the loop could not take the signal itself
         return watch.exit_code()
     finally:
@@ -131,7 +135,9 @@ class Watch:
         self.feeds_failed = False
 
     # -- the run -------------------------------------------------------------------------------
-    async def run(self, source: Any, duration_s: float | None = None) -> int:
+    async def run(self, source: Any, duration_s: float | None = None,
+                  tiers_refresh: Callable[[Monitor], Awaitable[Any]] | None = None) -> int:
+        """``tiers_refresh(monitor)``: run beside the feeds (the tier cache's background refresh)."""
         self._stop = stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         signals = []
@@ -140,6 +146,7 @@ class Watch:
                 loop.add_signal_handler(sig, stop.set)
                 signals.append(sig)
         feed = asyncio.create_task(source.run(self.on_event), name="watch-feeds")
+        tiers = asyncio.create_task(tiers_refresh(self.monitor), name="watch-tiers") if tiers_refresh else None
         started = time.monotonic()
         next_snapshot = started + self.snapshots_s if self.snapshots_s else math.inf
         try:
@@ -164,7 +171,9 @@ class Watch:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             feed.cancel()
-            await asyncio.gather(feed, return_exceptions=True)
+            if tiers is not None:
+                tiers.cancel()
+            await asyncio.gather(feed, *([tiers] if tiers is not None else []), return_exceptions=True)
         return self.exit_code()
 
     def stop(self) -> None:
