@@ -17,6 +17,7 @@ Reads (all USER_DATA GETs):
   …/trade/rest-api/Position-ADL-Quantile-Estimation
 - ``GET /fapi/v1/leverageBracket``: the account's own brackets (floor, cap, MMR, leverage, cum).
   …/account/rest-api/Notional-and-Leverage-Brackets
+  (``GET /dapi/v2/leverageBracket``, COIN-M's, is read only by tiers.py for the catalogue.)
 - ``GET /sapi/v1/account/apiRestrictions`` on the spot host (api.binance.com): the key's rights.
   https://developers.binance.com/docs/wallet/account/api-key-permission
 
@@ -64,6 +65,7 @@ SYMBOL_CONFIG = "/fapi/v1/symbolConfig"
 ACCOUNT = "/fapi/v3/account"
 ADL_QUANTILE = "/fapi/v1/adlQuantile"
 LEVERAGE_BRACKET = "/fapi/v1/leverageBracket"
+COINM_LEVERAGE_BRACKET = "/dapi/v2/leverageBracket"  # COIN-M brackets: read by tiers.py, not by a round
 API_RESTRICTIONS = "/sapi/v1/account/apiRestrictions"
 
 # Error codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
@@ -241,8 +243,9 @@ def permissions_of(body: Any) -> list[str]:
     return permissions
 
 
-# Every endpoint ``reads`` may ask for; the only ones a binance key is ever sent to.
-READ_PATHS = frozenset({POSITION_RISK, ACCOUNT, SYMBOL_CONFIG, ADL_QUANTILE, LEVERAGE_BRACKET, API_RESTRICTIONS})
+# Every endpoint ``reads`` (or tiers.py's bracket read) may ask for; the only ones a binance key is ever sent to.
+READ_PATHS = frozenset({POSITION_RISK, ACCOUNT, SYMBOL_CONFIG, ADL_QUANTILE, LEVERAGE_BRACKET, COINM_LEVERAGE_BRACKET,
+                        API_RESTRICTIONS})
 
 RULES = VenueRules(venue="binance", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state, spot_rest_url=SPOT_REST_URL,

@@ -6,9 +6,13 @@ import hashlib
 import hmac
 import json
 import time
+import weakref
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl
 
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.feeds.emulator_base import (
     COMPACT,
     Answer,
@@ -24,7 +28,8 @@ from adlwatch.feeds.emulator_base import (
 from adlwatch.feeds.emulator_private import install_private
 
 PRIVATE_PATHS = frozenset({"/fapi/v3/positionRisk", "/fapi/v3/account", "/fapi/v1/symbolConfig",
-                           "/fapi/v1/adlQuantile", "/fapi/v1/leverageBracket", "/sapi/v1/account/apiRestrictions"})
+                           "/fapi/v1/adlQuantile", "/fapi/v1/leverageBracket", "/dapi/v2/leverageBracket",
+                           "/sapi/v1/account/apiRestrictions"})
 DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
 
 
@@ -56,6 +61,13 @@ class BinancePersonality(Personality):
 
     def rest(self, emulator: Any, method: str, path: str, q: dict[str, str], body: Any) -> Any:
         now_ms = int(time.time() * 1000)
+        limit = _LIMITS.get(emulator)
+        if limit is not None:
+            refused = limit.spend(WEIGHTS.get(path, 1))
+            if refused is not None:
+                return refused
+        if path in ("/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"):
+            return exchange_info("coinm" if path.startswith("/dapi") else "usdm", now_ms)
         symbol = q.get("symbol", "BTCUSDT")
         if path == "/fapi/v1/premiumIndex":
             price = emulator.prices.current("binance", symbol)
@@ -121,11 +133,8 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
         return _binance_account(account, now_ms)
     if path == "/fapi/v1/adlQuantile":
         return _binance_adl(account)
-    if path == "/fapi/v1/leverageBracket":
-        return [{"symbol": p.symbol, "brackets": [
-            {"bracket": i, "initialLeverage": leverage_value(lev), "notionalCap": cap, "notionalFloor": floor,
-             "maintMarginRatio": mmr, "cum": cum} for i, (floor, cap, mmr, lev, cum) in enumerate(p.brackets, 1)]}
-            for p in account.positions if p.brackets]
+    if path in ("/fapi/v1/leverageBracket", "/dapi/v2/leverageBracket"):
+        return leverage_brackets(account, "coinm" if path.startswith("/dapi") else "usdm", query.get("symbol"))
     return {"ipRestrict": False, "createTime": now_ms - 86_400_000, "enableReading": True,
             "enableWithdrawals": account.can_withdraw, "enableInternalTransfer": False, "enableMargin": False,
             "enableFutures": account.can_trade, "permitsUniversalTransfer": False, "enableVanillaOptions": False,
@@ -184,6 +193,162 @@ def _binance_adl(account: EmuAccount) -> list[dict[str, Any]]:
         sides = by_symbol.setdefault(p.symbol, {"LONG": 0, "SHORT": 0, "BOTH": 0})
         sides[("LONG" if p.side == "long" else "SHORT") if p.hedge else "BOTH"] = p.adl
     return [{"symbol": symbol, "adlQuantile": sides} for symbol, sides in by_symbol.items()]
+
+
+# ---------------------------------------------------------------------------- the whole catalogue
+# exchangeInfo (USDⓈ-M and COIN-M) and the signed leverageBracket for every contract: the bundled
+# snapshot's symbols (its brackets as the "live" ones) plus contracts the snapshot lacks, dated
+# quarterlies, and a few listing states other than TRADING, all chosen deterministically.
+
+# Listed by the emulator but not in the bundled snapshot (a contract listed since the capture).
+NEW_USDM = ("NEWLISTUSDT", "FRESHCOINUSDT", "LATEUSDC")
+EXTRA_COINM = (("ETH", 10.0), ("LINK", 10.0), ("ADA", 10.0), ("EGLD", 10.0))
+QUARTERLIES = {"usdm": ("BTCUSDT_261225", "ETHUSDT_261225"), "coinm": ("BTCUSD_261225",)}
+TICKS = ("0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001")
+# Generic brackets for contracts the snapshot has no table for: (floor, cap, mmr, leverage).
+GENERIC = {"usdm": ((0.0, 5_000.0, 0.02, 20), (5_000.0, 25_000.0, 0.025, 10), (25_000.0, 100_000.0, 0.05, 5)),
+           "coinm": ((0.0, 1_000.0, 0.01, 50), (1_000.0, 5_000.0, 0.025, 20), (5_000.0, 20_000.0, 0.05, 10))}
+WEIGHTS = {"/fapi/v1/exchangeInfo": 1, "/dapi/v1/exchangeInfo": 1}  # the venue's request weights
+
+
+@dataclass(frozen=True)
+class Contract:
+    symbol: str
+    base: str
+    quote: str
+    margin: str
+    contract_type: str
+    status: str
+    tick: str
+    contract_size: float
+    brackets: tuple[tuple[float, float, float, float, float], ...]  # floor, cap, mmr, leverage, cum
+
+
+def _status(symbol: str, i: int) -> str:
+    """Most TRADING; a deterministic few settling, delisted or not yet open."""
+    if symbol in ("BTCUSDT", "ETHUSDT", "BTCUSD_PERP"):
+        return "TRADING"
+    return "SETTLING" if i % 61 == 7 else "CLOSE" if i % 89 == 11 else "PENDING_TRADING" if i % 97 == 3 else "TRADING"
+
+
+def _tick(symbol: str) -> str:
+    return TICKS[hashlib.sha256(symbol.encode()).digest()[0] % len(TICKS)]
+
+
+def _with_cum(rows: Any) -> tuple[tuple[float, float, float, float, float], ...]:
+    out, cum, prev = [], 0.0, None
+    for floor, cap, mmr, lev in rows:
+        cum = cum if prev is None else cum + floor * (mmr - prev)
+        out.append((floor, cap, mmr, lev, cum))
+        prev = mmr
+    return tuple(out)
+
+
+@cache
+def contracts(market: str) -> tuple[Contract, ...]:
+    """The emulated contract list of ``market`` ("usdm" or "coinm"), by symbol."""
+    catalogue = default_catalogue()
+    kind = "inverse" if market == "coinm" else "linear"
+    known = [i for i in catalogue if i.venue == "binance" and i.kind == kind]
+    out: list[Contract] = []
+    for inst in known:
+        rows = [(t.floor, t.cap, t.mmr, t.max_leverage) for t in inst.tiers] or GENERIC[market]
+        out.append(Contract(inst.symbol, inst.base, inst.quote, inst.settle, "PERPETUAL", "", _tick(inst.symbol),
+                            inst.contract_size, _with_cum(rows)))
+    if market == "usdm":
+        for symbol in NEW_USDM:
+            quote = "USDC" if symbol.endswith("USDC") else "USDT"
+            out.append(Contract(symbol, symbol.removesuffix(quote), quote, quote, "PERPETUAL", "", _tick(symbol), 1.0,
+                                _with_cum(GENERIC[market])))
+    else:
+        for coin, face in EXTRA_COINM:
+            symbol = f"{coin}USD_PERP"
+            if catalogue.find("binance", symbol) is None:
+                out.append(Contract(symbol, coin, "USD", coin, "PERPETUAL", "", _tick(symbol), face,
+                                    _with_cum(GENERIC[market])))
+    for symbol in QUARTERLIES[market]:
+        coin = symbol.split("USD")[0]
+        out.append(Contract(symbol, coin, "USD" if market == "coinm" else "USDT", coin if market == "coinm" else "USDT",
+                            "CURRENT_QUARTER", "", "0.1", 100.0 if market == "coinm" else 1.0,
+                            _with_cum(GENERIC[market])))
+    out.sort(key=lambda c: c.symbol)
+    return tuple(Contract(c.symbol, c.base, c.quote, c.margin, c.contract_type, _status(c.symbol, i), c.tick,
+                          c.contract_size, c.brackets) for i, c in enumerate(out))
+
+
+def exchange_info(market: str, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v1/exchangeInfo`` or ``/dapi/v1/exchangeInfo`` in the documented shape (the fields
+    adlwatch reads and their neighbours; COIN-M states in ``contractStatus``)."""
+    rows = []
+    for c in contracts(market):
+        row: dict[str, Any] = {"symbol": c.symbol, "pair": c.symbol.split("_")[0], "contractType": c.contract_type,
+                               "deliveryDate": 4133404800000, "onboardDate": 1569398400000}
+        if market == "coinm":
+            row.update(contractStatus=c.status, contractSize=leverage_value(c.contract_size))
+        else:
+            row.update(status=c.status)
+        row.update(maintMarginPercent="2.5000", requiredMarginPercent="5.0000", baseAsset=c.base, quoteAsset=c.quote,
+                   marginAsset=c.margin, pricePrecision=len(c.tick.split(".")[1]), quantityPrecision=3,
+                   underlyingType="COIN", filters=[
+                       {"filterType": "PRICE_FILTER", "minPrice": c.tick, "maxPrice": "1000000", "tickSize": c.tick},
+                       {"filterType": "LOT_SIZE", "stepSize": "0.001", "maxQty": "1000", "minQty": "0.001"}],
+                   orderTypes=["LIMIT", "MARKET"], timeInForce=["GTC", "IOC"])
+        rows.append(row)
+    return {"timezone": "UTC", "serverTime": now_ms,
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                           {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
+            "exchangeFilters": [], "assets": [], "symbols": rows}
+
+
+def _bracket_rows(market: str, brackets: Any) -> list[dict[str, Any]]:
+    floor_key, cap_key = ("qtyFloor", "qtyCap") if market == "coinm" else ("notionalFloor", "notionalCap")
+    return [{"bracket": i, "initialLeverage": leverage_value(lev), cap_key: cap, floor_key: floor,
+             "maintMarginRatio": mmr, "cum": cum} for i, (floor, cap, mmr, lev, cum) in enumerate(brackets, 1)]
+
+
+def leverage_brackets(account: EmuAccount, market: str, symbol: str | None) -> Any:
+    """The signed leverageBracket: every contract of the market (a held position's own brackets
+    first); one object when ``symbol`` is asked for (``{"code": -1121}`` when unknown)."""
+    own = {p.symbol: p.brackets for p in account.positions if p.brackets} if market == "usdm" else {}
+    rows = {c.symbol: c.brackets for c in contracts(market) if c.contract_type == "PERPETUAL"}
+    rows.update(own)
+    if symbol is not None:
+        if symbol not in rows:
+            return {"code": -1121, "msg": "Invalid symbol."}
+        return {"symbol": symbol, "notionalCoef": 1.0, "brackets": _bracket_rows(market, rows[symbol])}
+    return [{"symbol": s, "notionalCoef": 1.0, "brackets": _bracket_rows(market, b)} for s, b in rows.items()]
+
+
+@dataclass
+class WeightLimit:
+    """Binance's per-IP request-weight budget, shrunk for tests: past ``budget`` in one window, 429
+    with ``{"code": -1003}`` and Retry-After, and a new window begins."""
+
+    budget: int
+    retry_after_s: float = 0.01
+    used: int = 0
+    refused: int = 0
+
+    def spend(self, weight: int) -> Answer | None:
+        if self.used + weight > self.budget:
+            self.used = 0
+            self.refused += 1
+            body = {"code": -1003, "msg": f"Too many requests; current limit of IP(127.0.0.1) is {self.budget} "
+                                          "requests per minute. Please use the websocket for live updates to avoid "
+                                          "polling the API."}
+            return 429, json.dumps(body), {"Retry-After": f"{self.retry_after_s:g}",
+                                           "X-MBX-USED-WEIGHT-1M": str(self.budget)}
+        self.used += weight
+        return None
+
+
+_LIMITS: weakref.WeakKeyDictionary[Any, WeightLimit] = weakref.WeakKeyDictionary()
+
+
+def limit_weight(emulator: Any, budget: int, retry_after_s: float = 0.01) -> WeightLimit:
+    """From now on ``emulator``'s Binance public REST spends a weight budget (a test's rate limit)."""
+    _LIMITS[emulator] = limit = WeightLimit(budget, retry_after_s)
+    return limit
 
 
 PERSONALITY = BinancePersonality()

@@ -47,6 +47,7 @@ WS_URL = "wss://fstream.binance.com"
 # Mark price is a *market* stream: it must be opened on the /market route (Important-WebSocket-Change-Notice).
 MARKET_ROUTE = "/market/stream"
 REST_URL = "https://fapi.binance.com"
+COINM_REST_URL = "https://dapi.binance.com"  # COIN-M (dapi): its contract list and brackets
 
 MARK_STREAM = "{symbol}@markPrice@1s"  # symbol in lower case; 1000 ms cadence
 ALL_MARKS_STREAM = "!markPrice@arr@1s"  # used when no symbol is named
