@@ -329,13 +329,26 @@ def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
     return Account(venue, wallet, settle, positions, settle_given, alert_below_pct=_alert_pct(data, where))
 
 
+def _symbol_reason(reason: str, catalogue: Catalogue, venue: str, symbol: str) -> str:
+    """Why a symbol was refused, and where it is a contract's spelling: another venue's
+    (``BTC-USDT-SWAP`` in a Binance account), or this venue's in another letter case."""
+    elsewhere = [v for v in catalogue.venues() if v != venue and catalogue.find(v, symbol) is not None]
+    if elsewhere:
+        reason += f"; {symbol} is how {' and '.join(elsewhere)} spell{'s' if len(elsewhere) == 1 else ''} it"
+    case = [s for s in catalogue.symbols(venue) if s.casefold() == symbol.casefold()]
+    if case and case[0] != symbol:
+        reason += f"; symbols are case-sensitive: {case[0]}"
+    return reason
+
+
 def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Position:
     _check_keys(data, _POSITION_KEYS, where)
     symbol = _string(data, "symbol", where)
     try:
         instrument = catalogue.get(venue, symbol)
     except InputError as err:
-        raise InputError(err.reason, field=f"{where}.symbol", value=symbol) from None
+        raise InputError(_symbol_reason(err.reason, catalogue, venue, symbol), field=f"{where}.symbol",
+                         value=symbol) from None
     side_text = _string(data, "side", where)
     if side_text not in SIDE_WORDS:
         raise InputError("must be 'long' or 'short'", field=f"{where}.side", value=side_text)
@@ -464,7 +477,12 @@ def _unmodelled_cross(p: ImportedPosition) -> tuple[float, float]:
 
 
 def _imported_position(p: ImportedPosition, venue: str, catalogue: Catalogue, hedge: str | None) -> Position:
-    instrument = catalogue.get(venue, p.symbol)
+    instrument = catalogue.find(venue, p.symbol)
+    if instrument is None:  # a contract no table knows: described by the venue's own report where it can be
+        from_report = getattr(rules_for(venue), "instrument_from_report", None)  # (engine/venues/hyperliquid.py)
+        instrument = from_report(p.symbol, p.brackets) if from_report is not None else None
+    if instrument is None:
+        instrument = catalogue.get(venue, p.symbol)  # raises: unknown, naming the closest spellings
     if p.side not in SIDE_WORDS:
         raise InputError("side must be long or short", field="side", value=p.side)
     for name in ("size", "entry_price", "leverage"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from textual import on, work
@@ -125,8 +125,12 @@ class AdlwatchApp(App[None]):
         note: str = "",
         start_ms: int | None = None,
         notifier: Any = None,
+        catalogue_refresh: Callable[[Monitor], Awaitable[Any]] | None = None,
     ) -> None:
+        """``catalogue_refresh(monitor)``: run in a worker after the first screen (the tier cache's
+        background refresh); what it returns, when not None, has a ``notice`` shown when it lands."""
         super().__init__()
+        self._catalogue_refresh = catalogue_refresh
         self.note = note
         self.start_ms = start_ms
         self.portfolio_path = portfolio_path
@@ -176,12 +180,23 @@ class AdlwatchApp(App[None]):
                 self.source.play()
             self.consume()
         self.refresh_view()
+        if self._catalogue_refresh is not None:
+            self.refresh_catalogue()
 
     # -- events in ---------------------------------------------------------------------------
     @work(exclusive=True, group="feed")
     async def consume(self) -> None:
         await self.source.run(self.on_feed_event)
         self._dirty = True
+
+    @work(exclusive=True, group="catalogue")
+    async def refresh_catalogue(self) -> None:
+        """The tier tables refreshed beside the feeds; the monitor's portfolio is rebuilt on them when
+        they land (the refresh does it), and a notice says so."""
+        landed = await self._catalogue_refresh(self.monitor)
+        if landed is not None:
+            self._dirty = True
+            self.notify(landed.notice)
 
     def on_feed_event(self, event: Any) -> None:
         """Called for every event, in the app's loop; cheap: the engine defers the maths, and only a
@@ -489,7 +504,7 @@ class AdlwatchApp(App[None]):
         account = manual[0] if manual else None
         venue = self.portfolio.accounts[manual[0]].venue if manual else "binance"
         self.push_screen(PositionForm("Add a position", {"account": account, "venue": venue}, self._account_choices(),
-                                      lambda values: self._submit_position(None, values)))
+                                      lambda values: self._submit_position(None, values), **self._form_catalogue()))
 
     def action_edit_position(self) -> None:
         where = self._selected_indices()
@@ -498,7 +513,13 @@ class AdlwatchApp(App[None]):
         p = self.portfolio.accounts[where[0]].positions[where[1]]
         values = {**p.to_data(), "account": where[0], "venue": p.venue}
         self.push_screen(PositionForm(f"Edit {p.venue} {p.symbol} {p.side.label}", values, self._account_choices(),
-                                      lambda v: self._submit_position(where, v)))
+                                      lambda v: self._submit_position(where, v), **self._form_catalogue()))
+
+    def _form_catalogue(self) -> dict[str, Any]:
+        """What the position form completes and explains symbols from: the portfolio's catalogue and
+        each account's venue."""
+        return {"catalogue": self.portfolio.catalogue,
+                "account_venues": {i: a.venue for i, a in enumerate(self.portfolio.accounts)}}
 
     def action_remove_position(self) -> None:
         where = self._selected_indices()

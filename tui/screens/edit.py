@@ -2,22 +2,137 @@
 
 A form collects text; the app turns it into a new Portfolio through engine.portfolio's edit
 functions, which validate. An error keeps the form open and names the field.
+
+With the portfolio's catalogue the form helps the symbol in: completion over the chosen venue's
+contracts (``bnb`` offers ``BNBUSDT`` on Binance, ``BNB-USDT-SWAP`` on OKX, right arrow accepts), a
+line under the fields saying what the typed symbol is or which of the venue's spellings it was
+probably meant to be, and the size's unit: coin for linear contracts (what the portfolio file keeps),
+contracts for inverse ones; for an OKX linear swap the size may be typed in OKX's contracts too, and
+the form shows what that is in coin (contracts × ctVal) before it is saved in coin.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select
 
+from adlwatch.engine.instruments import Catalogue, Instrument
 from adlwatch.engine.venues import VENUES
+from adlwatch.tui import format as fmt
 
 NUMBER_FIELDS = ("size", "entry_price", "leverage", "isolated_margin", "mmr")
+COIN, CONTRACTS = "coin", "contracts"  # the size field's units
+
+
+class SymbolSuggester(Suggester):
+    """Completion over one venue's contracts, as the venue spells them.
+
+    Case-insensitive on the start of the symbol (the Input shows the rest after what was typed);
+    where several start so, a contract still trading first, then the USDT-quoted one, then USDC, then
+    the shortest (``bnb`` → ``BNBUSDT`` before ``BNBUSDC`` or ``BNBUSD_PERP``; ``btc`` → ``BTCUSDT``
+    before ``BTCDOMUSDT``).
+    """
+
+    def __init__(self, instruments: Iterable[Instrument]) -> None:
+        super().__init__(use_cache=True, case_sensitive=False)
+        ranked = sorted(instruments, key=lambda i: (i.status != "trading", _QUOTE_RANK.get(i.quote, 9),
+                                                    len(i.symbol), i.symbol))
+        self._symbols = [(i.symbol.casefold(), i.symbol) for i in ranked]
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        return next((symbol for folded, symbol in self._symbols if folded.startswith(value)), None)
+
+
+_QUOTE_RANK = {"USDT": 0, "USDC": 1}
+
+
+def venue_symbol(catalogue: Catalogue, venue: str, typed: str) -> Instrument | None:
+    """The contract ``typed`` names on ``venue``: exactly, or but for letter case (``bnbusdt``)."""
+    found = catalogue.find(venue, typed)
+    if found is not None or not typed:
+        return found
+    folded = typed.casefold()
+    matches = [s for s in catalogue.symbols(venue) if s.casefold() == folded]
+    return catalogue.find(venue, matches[0]) if len(matches) == 1 else None
+
+
+def symbol_note(catalogue: Catalogue, venue: str, typed: str) -> str:
+    """One line on what the typed symbol is on ``venue``, or the venue's closest spellings."""
+    if not typed:
+        return ""
+    inst = venue_symbol(catalogue, venue, typed)
+    if inst is None:
+        close = catalogue.suggest(venue, typed)
+        if close:
+            return f"[b]{typed}[/b] is not a {venue} contract: did you mean {' · '.join(close)}?"
+        return f"[b]{typed}[/b] is not a {venue} contract ({len(catalogue.symbols(venue))} known)"
+    kind = f"inverse, {fmt.size(inst.contract_size)} USD a contract" if inst.inverse else "linear"
+    parts = [f"{inst.symbol}: {kind}, settles {inst.settle}"]
+    if inst.tiers:
+        parts.append(f"max {inst.max_leverage:g}x")
+        dated = f"as of {inst.as_of}" if inst.as_of and inst.as_of != "undated" else "undated"
+        parts.append(f"tiers {dated}" + ("" if inst.verified else ", unverified"))
+    else:
+        parts.append("no tier table: give an mmr override")
+    if inst.status != "trading":
+        parts.append(f"[b]{inst.status}[/b]")
+    if inst.only_isolated:
+        parts.append("isolated only")
+    return " · ".join(parts)
+
+
+def size_units(inst: Instrument | None) -> list[tuple[str, str]]:
+    """The units the size may be typed in: coin for linear (OKX linear swaps: or contracts), contracts
+    for inverse; the first is the portfolio file's."""
+    if inst is None:
+        return [("coin", COIN)]
+    if inst.inverse:
+        return [("contracts", CONTRACTS)]
+    if inst.venue_contract_size:
+        return [(inst.base, COIN), ("contracts", CONTRACTS)]
+    return [(inst.base, COIN)]
+
+
+def size_in_file_unit(inst: Instrument | None, size: float, unit: str) -> float:
+    """A size typed in ``unit`` as the portfolio file keeps it: a linear swap's contracts × ctVal in
+    coin (12 significant digits: 3 × 0.1 is 0.3, not 0.30000000000000004); otherwise as typed."""
+    if unit == CONTRACTS and inst is not None and not inst.inverse and inst.venue_contract_size:
+        return float(f"{size * inst.venue_contract_size:.12g}")
+    return size
+
+
+def size_note(inst: Instrument | None, text: str, unit: str) -> str:
+    """What the size means: its unit, and for a venue that counts in contracts what that is in coin."""
+    if inst is None:
+        return ""
+    if inst.inverse:
+        return f"size in contracts of {fmt.size(inst.contract_size)} USD ({inst.symbol} is inverse)"
+    ct_val = inst.venue_contract_size
+    if not ct_val:
+        return f"size in {inst.base}"
+    try:
+        size = float(text.replace(",", ""))
+    except ValueError:
+        size = None
+    per = f"1 contract = {fmt.size(ct_val)} {inst.base}"
+    if unit == CONTRACTS:
+        if size is None:
+            return f"size in {inst.venue} contracts ({per}); saved in {inst.base}"
+        return (f"{fmt.size(size)} contracts × {fmt.size(ct_val)} {inst.base} = "
+                f"[b]{fmt.size(size_in_file_unit(inst, size, unit))} {inst.base}[/b] (saved in {inst.base})")
+    if size is None:
+        return f"size in {inst.base}, not contracts ({per})"
+    return f"[b]{fmt.size(size)} {inst.base}[/b] = {fmt.size(float(f'{size / ct_val:.12g}'))} {inst.venue} contracts ({per})"
 
 
 class PositionForm(ModalScreen[bool]):
@@ -31,12 +146,21 @@ class PositionForm(ModalScreen[bool]):
         values: dict[str, Any],
         accounts: list[tuple[str, int | None]],
         submit: Callable[[dict[str, Any]], str | None],
+        *,
+        catalogue: Catalogue | None = None,
+        account_venues: Mapping[int, str] | None = None,
     ) -> None:
+        """``catalogue``: the portfolio's, for completion and the notes on symbol and size (without
+        it the form takes text as typed); ``account_venues``: each listed account's venue."""
         super().__init__()
         self._title = title
         self._values = values
         self._accounts = accounts  # (label, account index or None for a new account)
         self._submit = submit
+        self._catalogue = catalogue
+        self._account_venues = dict(account_venues or {})
+        self._suggested_for: str | None = None  # the venue the symbol's completion is over
+        self._unit_for: Instrument | None = None  # the contract the size's units were offered for
 
     def compose(self) -> ComposeResult:
         v = self._values
@@ -49,11 +173,15 @@ class PositionForm(ModalScreen[bool]):
                 yield Label("venue (new account)")
                 yield Select([(name, name) for name in VENUES], value=v.get("venue", "binance"), allow_blank=False, id="f-venue", compact=True)
                 yield Label("symbol")
-                yield Input(str(v.get("symbol", "")), placeholder="BTCUSDT · BTC-USDT-SWAP · BTC", id="f-symbol", compact=True)
+                yield Input(str(v.get("symbol", "")), placeholder="BTCUSDT · BTC-USDT-SWAP · BTC", id="f-symbol", compact=True,
+                            suggester=self._suggester(self._venue_of(v.get("account"), v.get("venue", "binance"))))
                 yield Label("side")
                 yield Select([("long", "long"), ("short", "short")], value=v.get("side", "long"), allow_blank=False, id="f-side", compact=True)
                 yield Label("size")
-                yield Input(_text(v.get("size")), placeholder="coin (linear) or contracts (inverse)", id="f-size", compact=True)
+                with Horizontal(id="f-size-row"):
+                    yield Input(_text(v.get("size")), placeholder="coin (linear) or contracts (inverse)", id="f-size", compact=True)
+                    yield Select([("coin", COIN)], value=COIN, allow_blank=False, id="f-size_unit", compact=True,
+                                 disabled=True)
                 yield Label("entry price")
                 yield Input(_text(v.get("entry_price")), id="f-entry_price", compact=True)
                 yield Label("leverage")
@@ -66,10 +194,72 @@ class PositionForm(ModalScreen[bool]):
                             id="f-isolated_margin", compact=True)
                 yield Label("mmr override")
                 yield Input(_text(v.get("mmr")), placeholder="blank = the venue's tier table", id="f-mmr", compact=True)
+            yield Label("", id="form-symbol-note")
+            yield Label("", id="form-size-note")
             yield Label("", id="form-error")
             with Horizontal(id="form-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
+
+    DEFAULT_CSS = """
+    #f-size-row { height: 1; }
+    #f-size-row Input { width: 1fr; }
+    #f-size-row Select { width: 18; }
+    #form-symbol-note, #form-size-note { height: auto; color: $text-muted; }
+    #form-symbol-note { margin-top: 1; }
+    """
+
+    def on_mount(self) -> None:
+        self._update_notes()
+
+    # -- the venue, the symbol's contract, and the notes ----------------------------------------
+    def _venue_of(self, account: Any, chosen: str) -> str:
+        """An existing account's venue; the venue chosen for a new one."""
+        try:
+            return self._account_venues.get(int(account), chosen)
+        except (TypeError, ValueError):
+            return chosen
+
+    @property
+    def venue(self) -> str:
+        return self._venue_of(self.query_one("#f-account", Select).value, str(self.query_one("#f-venue", Select).value))
+
+    def _suggester(self, venue: str) -> SymbolSuggester | None:
+        if self._catalogue is None:
+            return None
+        self._suggested_for = venue
+        return SymbolSuggester(i for i in self._catalogue if i.venue == venue)
+
+    def instrument(self) -> Instrument | None:
+        """The contract the symbol field names on the chosen venue (None: unknown, or no catalogue)."""
+        if self._catalogue is None:
+            return None
+        return venue_symbol(self._catalogue, self.venue, self.query_one("#f-symbol", Input).value.strip())
+
+    @on(Select.Changed, "#f-account, #f-venue")
+    @on(Input.Changed, "#f-symbol, #f-size")
+    @on(Select.Changed, "#f-size_unit")
+    def _update_notes(self) -> None:
+        if self._catalogue is None:
+            return
+        venue = self.venue
+        symbol_input = self.query_one("#f-symbol", Input)
+        if venue != self._suggested_for:
+            symbol_input.suggester = self._suggester(venue)
+        inst = self.instrument()
+        unit = self.query_one("#f-size_unit", Select)
+        if inst != self._unit_for:
+            self._unit_for = inst
+            units = size_units(inst)
+            with self.prevent(Select.Changed):
+                unit.set_options(units)
+                # A new OKX swap is typed in contracts as OKX shows it; an edit shows the file's coin.
+                editing = self._values.get("size") is not None
+                unit.value = units[-1][1] if len(units) > 1 and not editing else units[0][1]
+            unit.disabled = len(units) == 1
+        self.query_one("#form-symbol-note", Label).update(symbol_note(self._catalogue, venue, symbol_input.value.strip()))
+        self.query_one("#form-size-note", Label).update(
+            size_note(inst, self.query_one("#f-size", Input).value.strip(), str(unit.value)))
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -77,6 +267,9 @@ class PositionForm(ModalScreen[bool]):
         out["account"] = None if account in (None, "None", Select.BLANK) else int(account)
         out["venue"] = self.query_one("#f-venue", Select).value
         out["symbol"] = self.query_one("#f-symbol", Input).value.strip()
+        inst = self.instrument()
+        if inst is not None:
+            out["symbol"] = inst.symbol  # the venue's spelling of a symbol typed in another case
         out["side"] = self.query_one("#f-side", Select).value
         out["margin_mode"] = self.query_one("#f-margin_mode", Select).value
         for name in NUMBER_FIELDS:
@@ -86,6 +279,8 @@ class PositionForm(ModalScreen[bool]):
                     out[name] = float(text.replace(",", ""))
                 except ValueError:
                     out[name] = text  # validation names it
+        if isinstance(out.get("size"), float):
+            out["size"] = size_in_file_unit(inst, out["size"], str(self.query_one("#f-size_unit", Select).value))
         return out
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
