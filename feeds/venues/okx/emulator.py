@@ -7,6 +7,10 @@ import hashlib
 import hmac
 import json
 import time
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from adlwatch.feeds.emulator_base import (
@@ -77,8 +81,13 @@ class OkxPersonality(Personality):
             family = q.get("instFamily", "BTC-USDT")
             data = [{"total": "1000000000.5", "instFamily": family, "instType": "SWAP", "details": [
                 {"balance": "12000.5", "amt": "", "ccy": "BTC", "type": "", "ts": now}]}]
-        elif path == "/api/v5/public/position-tiers":
-            data = position_tiers(q["instFamily"])
+        elif path in ("/api/v5/public/position-tiers", "/api/v5/public/instruments"):
+            limited = _rate_limited(universe_config(emulator))
+            if limited is not None:
+                return limited
+            if path == "/api/v5/public/instruments":
+                return instruments_body(emulator, q)
+            return position_tiers_body(emulator, q)
         else:
             return None
         return {"code": "0", "msg": "", "data": data}
@@ -122,10 +131,14 @@ _TIERS = [("0", "1000", "0.004", "0.01", "100"), ("1000", "2000", "0.005", "0.01
 
 
 def position_tiers(family: str) -> list[dict[str, Any]]:
-    return [{"uly": family, "instFamily": family, "instId": "", "tier": str(i), "minSz": lo, "maxSz": hi,
-             "mmr": mmr, "imr": imr, "maxLever": lever, "optMgnFactor": "0", "quoteMaxLoan": "",
-             "baseMaxLoan": ""}
-            for i, (lo, hi, mmr, imr, lever) in enumerate(_TIERS, start=1)]
+    return [_tier_item(family, i, tier, False) for i, tier in enumerate(_TIERS, start=1)]
+
+
+def _tier_item(family: str, i: int, tier: tuple[str, str, str, str, str], malformed: bool) -> dict[str, Any]:
+    lo, hi, mmr, imr, lever = tier
+    return {"uly": family, "instFamily": family, "instId": "", "tier": str(i), "minSz": lo, "maxSz": hi,
+            "mmr": "1.5" if malformed else mmr, "imr": imr, "maxLever": lever, "optMgnFactor": "0",
+            "quoteMaxLoan": "", "baseMaxLoan": ""}
 
 
 def _okx_ok(data: list) -> dict[str, Any]:
@@ -192,3 +205,159 @@ def _okx_balance(account: EmuAccount, now_ms: int) -> dict[str, Any]:
 
 
 PERSONALITY = OkxPersonality()
+
+
+# ---------------------------------------------------------------------------- the whole universe
+# instruments?instType=SWAP (every swap in one answer, as the venue gives it) and position-tiers per
+# instrument family for a deterministic synthetic universe of real-looking swaps: a few hundred linear
+# USDT and USDC ones, tens of inverse ones, some suspended or pre-open. Numbers are emulator values.
+
+_REAL_COINS = (
+    "BTC ETH SOL XRP DOGE BNB ADA AVAX LINK DOT TRX TON LTC BCH NEAR APT ARB OP SUI ATOM FIL ETC UNI AAVE "
+    "INJ TIA WLD STX IMX HBAR ICP ALGO EGLD SAND MANA AXS GALA APE CRV LDO MKR SNX COMP DYDX GMX BLUR PEPE "
+    "SHIB FLOKI BONK WIF ORDI SATS JUP PYTH JTO ENA ETHFI STRK ZK ZRO NOT TAO KAS CFX ZIL IOTA XLM ZEC "
+    "DASH NEO QTUM ONT ICX KSM CELO FLOW MINA GRT ENS SUSHI YFI BAL ZRX LRC CHZ ENJ BAT ANKR STORJ MASK"
+).split()
+_SYLLABLES = ("bo", "ki", "ta", "mu", "ze", "ro", "ny", "va", "le", "pi", "sa", "gu", "he", "wo")
+_LINEAR_COUNT = 280
+_USDC_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "PEPE", "WIF", "SUI", "TON", "LINK", "AVAX", "ORDI")
+_INVERSE_COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "LTC", "ADA", "DOT", "LINK", "BCH", "ETC", "FIL",
+                  "TRX", "AVAX", "ATOM", "UNI", "TON", "XLM", "NEAR", "OP")
+_CT_VALS = ("1", "10", "100", "0.1", "1000")
+# (maxSz contracts, mmr, maxLever); imr is 1 / maxLever as on the venue
+_SMALL = (("500", "0.01", "50"), ("1500", "0.02", "25"), ("5000", "0.05", "10"))
+_MEDIUM = (("3000", "0.005", "75"), ("10000", "0.01", "50"), ("30000", "0.02", "25"), ("90000", "0.05", "10"))
+
+
+@dataclass(frozen=True)
+class EmuSwap:
+    inst_id: str
+    family: str
+    ct_type: str  # linear | inverse
+    ct_val: str
+    ct_val_ccy: str
+    settle: str
+    tick: str
+    state: str  # live | suspend | preopen
+    tiers: tuple[tuple[str, str, str, str, str], ...]  # minSz, maxSz, mmr, imr, maxLever
+
+
+def _tiers(template: tuple[tuple[str, str, str], ...]) -> tuple[tuple[str, str, str, str, str], ...]:
+    out, low = [], "0"
+    for high, mmr, lever in template:
+        out.append((low, high, mmr, decimal_text(1.0 / float(lever)), lever))
+        low = high
+    return tuple(out)
+
+
+def _synthetic_coin(i: int) -> str:
+    a, b = divmod(i, len(_SYLLABLES))
+    return (_SYLLABLES[b] + _SYLLABLES[a % len(_SYLLABLES)] + _SYLLABLES[(2 * a + b) % len(_SYLLABLES)]).upper()
+
+
+def _state(i: int) -> str:
+    if i % 37 == 11:
+        return "suspend"
+    if i % 53 == 29:
+        return "preopen"
+    return "live"
+
+
+@cache
+def universe() -> tuple[EmuSwap, ...]:
+    """Every emulated OKX swap, in instId order."""
+    coins = list(_REAL_COINS)
+    i = 0
+    while len(coins) < _LINEAR_COUNT:
+        coin = _synthetic_coin(i)
+        i += 1
+        if coin not in coins:
+            coins.append(coin)
+    known_ct = {"BTC": "0.01", "ETH": "0.1", "SOL": "1", "XRP": "100", "DOGE": "1000"}
+    out: list[EmuSwap] = []
+    for n, coin in enumerate(coins):
+        core = coin in ("BTC", "ETH")
+        tiers = tuple(_TIERS) if core else _tiers(_MEDIUM if n < 30 else _SMALL)
+        state = "live" if core else _state(n)
+        out.append(EmuSwap(f"{coin}-USDT-SWAP", f"{coin}-USDT", "linear", known_ct.get(coin, _CT_VALS[n % 5]), coin,
+                           "USDT", "0.1" if coin == "BTC" else ("0.01" if n < 10 else "0.0001"), state,
+                           () if state == "preopen" else tiers))
+    for coin in _USDC_COINS:
+        out.append(EmuSwap(f"{coin}-USDC-SWAP", f"{coin}-USDC", "linear", known_ct.get(coin, "10"), coin, "USDC",
+                           "0.01", "live", _tiers(_MEDIUM)))
+    for n, coin in enumerate(_INVERSE_COINS):
+        state = "suspend" if n == 13 else "live"
+        out.append(EmuSwap(f"{coin}-USD-SWAP", f"{coin}-USD", "inverse", "100" if coin == "BTC" else "10", "USD",
+                           coin, "0.1" if coin == "BTC" else "0.001", state,
+                           tuple(_TIERS) if coin == "BTC" else _tiers(_SMALL)))
+    return tuple(sorted(out, key=lambda s: s.inst_id))
+
+
+@dataclass
+class UniverseConfig:
+    """Per emulator: the request-rate limit (``rate`` = (requests, window seconds); None: none) and
+    the instIds whose rows are served malformed."""
+
+    rate: tuple[int, float] | None = None
+    malformed: set[str] = field(default_factory=set)
+    sent: deque[float] = field(default_factory=deque)
+
+
+_CONFIGS: weakref.WeakKeyDictionary[Any, UniverseConfig] = weakref.WeakKeyDictionary()
+
+
+def universe_config(emulator: Any) -> UniverseConfig:
+    config = _CONFIGS.get(emulator)
+    if config is None:
+        config = _CONFIGS[emulator] = UniverseConfig()
+    return config
+
+
+def _rate_limited(config: UniverseConfig) -> Answer | None:
+    """OKX's answer to one request too many in the window: HTTP 429, code 50011 (no Retry-After:
+    whether the venue sends one is UNCONFIRMED)."""
+    if config.rate is None:
+        return None
+    limit, window_s = config.rate
+    now = time.monotonic()
+    while config.sent and config.sent[0] <= now - window_s:
+        config.sent.popleft()
+    if len(config.sent) >= limit:
+        return 429, json.dumps({"msg": "Too Many Requests", "code": "50011", "data": []}, **COMPACT), {}
+    config.sent.append(now)
+    return None
+
+
+def _instrument_item(s: EmuSwap, malformed: bool) -> dict[str, Any]:
+    lever = s.tiers[0][4] if s.tiers else "20"
+    return {"alias": "", "auctionEndTime": "", "baseCcy": "", "category": "1", "ctMult": "1", "ctType": s.ct_type,
+            "ctVal": s.ct_val, "ctValCcy": s.ct_val_ccy, "expTime": "", "instFamily": s.family, "instId": s.inst_id,
+            "instType": "SWAP", "lever": lever, "listTime": "1672531200000", "lotSz": "1",
+            "maxIcebergSz": "100000000", "maxLmtAmt": "20000000", "maxLmtSz": "100000000", "maxMktAmt": "",
+            "maxMktSz": "10000", "maxStopSz": "10000", "maxTriggerSz": "100000000", "maxTwapSz": "100000000",
+            "minSz": "1", "optType": "", "quoteCcy": "", "ruleType": "normal", "settleCcy": s.settle,
+            "state": s.state, "stk": "", "tickSz": "0" if malformed else s.tick, "uly": s.family}
+
+
+def instruments_body(emulator: Any, q: dict[str, str]) -> Answer | dict[str, Any]:
+    if q.get("instType") != "SWAP":
+        return 400, json.dumps({"msg": "Parameter instType error", "code": "51000", "data": []}, **COMPACT), {}
+    config = universe_config(emulator)
+    listed = [s for s in universe() if (not q.get("instId") or s.inst_id == q["instId"])
+              and (not q.get("instFamily") or s.family == q["instFamily"])
+              and (not q.get("uly") or s.family == q["uly"])]
+    if q.get("instId") and not listed:
+        return {"code": "51001", "msg": "Instrument ID does not exist", "data": []}
+    return _okx_ok([_instrument_item(s, s.inst_id in config.malformed) for s in listed])
+
+
+def position_tiers_body(emulator: Any, q: dict[str, str]) -> Answer | dict[str, Any]:
+    family = q.get("instFamily") or q.get("uly")
+    if not family:
+        return 400, json.dumps({"msg": "Either parameter instFamily or uly is required.", "code": "50014",
+                                "data": []}, **COMPACT), {}
+    swap = next((s for s in universe() if s.family == family), None)
+    if swap is None:  # families the synthetic universe does not list keep the one old table
+        return _okx_ok(position_tiers(family))
+    return _okx_ok([_tier_item(family, i, tier, swap.inst_id in universe_config(emulator).malformed)
+                    for i, tier in enumerate(swap.tiers, start=1)])

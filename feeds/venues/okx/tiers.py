@@ -4,10 +4,12 @@ contracts for perpetuals."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from adlwatch.engine.instruments import Catalogue
+from adlwatch.engine.instruments import Catalogue, Instrument, Kind, Status, build_tiers, default_catalogue
 from adlwatch.feeds.tier_rows import (
     Fetched,
     Fetcher,
@@ -108,7 +110,199 @@ async def fetch(fetcher: Fetcher, base: str, symbols: Sequence[str], catalogue: 
     return out
 
 
-SOURCE = TierSource(fetch=fetch, default_basis="size",
+# ---------------------------------------------------------------------------- the whole universe
+# GET /api/v5/public/instruments?instType=SWAP (research/exchanges.md §3; OKX v5 docs "Get instruments")
+# lists every perpetual swap in one answer: instId, instFamily/uly, ctType linear|inverse, ctVal with
+# ctValCcy, ctMult, settleCcy, tickSz, state. Tiers are asked per instrument family:
+# GET /api/v5/public/position-tiers?instType=SWAP&tdMode=cross&instFamily=… .
+
+INSTRUMENTS_PATH = "/api/v5/public/instruments"
+# OKX documents 20 requests / 2 s per IP for instruments and, as far as we know, 10 / 2 s for
+# position-tiers (UNCONFIRMED: the research notes give 20 / 2 s for public data): the per-family
+# requests, the many-request path, go at most 4 a second.
+MIN_GAP_S = 0.25
+RATE_LIMIT_CODE = "50011"  # "Too Many Requests" (HTTP 429; retried also when a 200 carries it)
+_RATE_RETRIES = 3
+# state → Instrument.status. ``suspend`` (trading halted, positions kept) has no closer match than
+# delisted; ``test`` (listed for testing, not tradable) is treated as pre-launch.
+_STATUS = {"live": "trading", "preopen": "pre_launch", "test": "pre_launch", "suspend": "delisted",
+           "expired": "delisted"}
+
+
+@dataclass(frozen=True)
+class OkxContract:
+    """One perpetual swap of the instruments answer: what the catalogue needs of it."""
+
+    symbol: str  # instId, BTC-USDT-SWAP
+    family: str  # instFamily, BTC-USDT
+    kind: Kind
+    base: str
+    quote: str
+    settle: str
+    ct_val: float  # ctVal × ctMult: base units (linear) or USD (inverse) per contract
+    tick_size: float
+    status: Status
+
+
+def _okx_data(body: Any) -> list[dict]:
+    doc = load_json(body, "okx")
+    if not isinstance(doc, dict):
+        raise ValueError("okx: body is not a JSON object")
+    if doc.get("code") not in ("0", 0):
+        raise ValueError(f"okx: code {doc.get('code')!r:.40} ({str(doc.get('msg', ''))[:80]})")
+    data = doc.get("data")
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ValueError("okx: body has no data list of objects")
+    return data
+
+
+def _text(item: dict, key: str, what: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"okx: {what} has no {key}: {value!r:.40}")
+    return value
+
+
+def _contract(item: dict) -> OkxContract:
+    symbol = _text(item, "instId", "instrument")
+    if item.get("instType") not in (None, "SWAP"):
+        raise ValueError(f"okx: {symbol} is not a swap: instType {item.get('instType')!r:.20}")
+    family = item.get("instFamily") or item.get("uly")
+    if not isinstance(family, str) or family.count("-") != 1 or not all(family.split("-")):
+        raise ValueError(f"okx: {symbol} has no instFamily of the form BASE-QUOTE: {family!r:.40}")
+    base, quote = family.split("-")
+    kind = item.get("ctType")
+    if kind not in ("linear", "inverse"):
+        raise ValueError(f"okx: {symbol} has an unknown ctType {kind!r:.20}")
+    state = item.get("state")
+    if state not in _STATUS:
+        raise ValueError(f"okx: {symbol} has an unknown state {state!r:.20}")
+    ct_val = number(item.get("ctVal"), "okx", f"{symbol} ctVal")
+    multiplier = item.get("ctMult")
+    if multiplier not in (None, ""):
+        ct_val *= number(multiplier, "okx", f"{symbol} ctMult")
+    tick = number(item.get("tickSz"), "okx", f"{symbol} tickSz")
+    if ct_val <= 0 or tick <= 0:
+        raise ValueError(f"okx: {symbol} ctVal {ct_val:g} and tickSz {tick:g} must be positive")
+    settle = _text(item, "settleCcy", symbol)
+    return OkxContract(symbol=symbol, family=family, kind=kind, base=base, quote=quote, settle=settle,
+                       ct_val=tidy(ct_val), tick_size=tick, status=_STATUS[state])
+
+
+def parse_okx_instruments(body: Any, errors: list[str]) -> list[OkxContract]:
+    """The swaps of one ``/api/v5/public/instruments`` answer. A body that is not OKX's raises
+    ``ValueError``; a contract that cannot be read is one line in ``errors``."""
+    out: list[OkxContract] = []
+    for item in _okx_data(body):
+        try:
+            out.append(_contract(item))
+        except ValueError as err:
+            errors.append(str(err))
+    return out
+
+
+def tier_multiplier(contract: OkxContract) -> float:
+    """What turns position-tiers contracts into the catalogue's tier unit: ctVal for linear swaps
+    (tiers in base units, as okx.toml keeps them), 1 for inverse swaps (tiers in contracts)."""
+    return 1.0 if contract.kind == "inverse" else contract.ct_val
+
+
+def _taker_fee() -> float:
+    fees = [i.taker_fee for i in default_catalogue() if i.venue == "okx"]
+    return fees[0] if fees else 0.0
+
+
+def _instrument(contract: OkxContract, rows: list[Row] | None, source: str, as_of: str,
+                taker_fee: float) -> Instrument:
+    # The bundle's convention (okx.toml): a linear swap is sized in coin (contract_size 1, ctVal kept
+    # as venue_contract_size to convert the venue's contracts); an inverse swap is sized in contracts
+    # of ctVal USD face value (contract_size = ctVal). Tiers by size either way.
+    linear = contract.kind == "linear"
+    return Instrument(venue="okx", symbol=contract.symbol, kind=contract.kind, base=contract.base,
+                      quote=contract.quote, settle=contract.settle,
+                      contract_size=1.0 if linear else contract.ct_val, tick_size=contract.tick_size,
+                      tier_basis="size", tiers=build_tiers(rows or [], f"okx:{contract.symbol}"),
+                      taker_fee=taker_fee, venue_contract_size=contract.ct_val if linear else None,
+                      source=source, as_of=as_of, verified=True, status=contract.status)
+
+
+async def _pause(fetcher: Fetcher) -> None:
+    """Keep at least ``MIN_GAP_S`` between requests. A fetcher without a gap (``gap_s`` 0: tests
+    against the emulator) is not slowed down."""
+    if 0 < fetcher.gap_s < MIN_GAP_S:
+        await asyncio.sleep(MIN_GAP_S - fetcher.gap_s)
+
+
+async def _get(fetcher: Fetcher, address: str) -> str:
+    """One answer; code 50011 in a 200 answer is retried after the fetcher's backoff, a few times."""
+    for attempt in range(_RATE_RETRIES + 1):
+        await _pause(fetcher)
+        text = await fetcher.fetch("GET", address)
+        if attempt == _RATE_RETRIES or f'"code":"{RATE_LIMIT_CODE}"' not in text.replace(" ", ""):
+            return text
+        await asyncio.sleep(fetcher.backoff.next_delay())
+    raise AssertionError("unreachable")
+
+
+async def _with_tiers(fetcher: Fetcher, base: str, contract: OkxContract, errors: list[str],
+                      taker_fee: float) -> Instrument | None:
+    """The contract with its family's tiers; a live one whose tiers cannot be read is reported and
+    left out, one not trading is kept without tiers."""
+    params = {"instType": "SWAP", "tdMode": "cross", "instFamily": contract.family}
+    source = url(base, POSITION_TIERS_PATH, params)
+    rows = None
+    try:
+        text = await _get(fetcher, source)
+        rows = parse_okx_position_tiers(text, {contract.family: contract.symbol},
+                                        {contract.symbol: tier_multiplier(contract)}).get(contract.symbol)
+        if rows is None and contract.status == "trading":
+            raise ValueError(f"okx: no tiers for instFamily {contract.family} in the answer")
+    except ValueError as err:
+        errors.append(f"{contract.symbol}: {err}")
+        if contract.status == "trading":
+            return None
+        rows = None
+    return _instrument(contract, rows, source, now_iso(), taker_fee)
+
+
+async def fetch_universe(fetcher: Fetcher, base: str, errors: list[str]) -> list[Instrument]:
+    """Every OKX perpetual swap (linear and inverse) with its family's position tiers: one
+    instruments request, then one position-tiers request per family, paced (``MIN_GAP_S``)."""
+    address = url(base, INSTRUMENTS_PATH, {"instType": "SWAP"})
+    try:
+        contracts = parse_okx_instruments(await _get(fetcher, address), errors)
+    except ValueError as err:
+        errors.append(f"{address}: {err}")
+        return []
+    taker_fee = _taker_fee()
+    out: list[Instrument] = []
+    for contract in contracts:
+        instrument = await _with_tiers(fetcher, base, contract, errors, taker_fee)
+        if instrument is not None:
+            out.append(instrument)
+    return out
+
+
+async def lookup(fetcher: Fetcher, base: str, symbol: str, errors: list[str]) -> Instrument | None:
+    """One swap by its instId (``BTC-USDT-SWAP``): instruments with ``instId=`` and its family's
+    position tiers. None (and one line in ``errors``) when OKX lists no such swap."""
+    symbol = symbol.strip().upper()
+    address = url(base, INSTRUMENTS_PATH, {"instType": "SWAP", "instId": symbol})
+    try:
+        contracts = parse_okx_instruments(await _get(fetcher, address), errors)
+    except ValueError as err:  # an unknown instId is refused (code 51001)
+        errors.append(f"{symbol}: {err}")
+        return None
+    contract = next((c for c in contracts if c.symbol == symbol), None)
+    if contract is None:
+        errors.append(f"{symbol}: okx lists no perpetual swap of that name")
+        return None
+    return await _with_tiers(fetcher, base, contract, errors, _taker_fee())
+
+
+SOURCE = TierSource(fetch=fetch, fetch_universe=fetch_universe, lookup=lookup, default_basis="size",
                     notes=("GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated per instrument family; "
-               "minSz/maxSz contracts converted to base units with the bundled ctVal for linear swaps "
-               "(inverse swaps stay in contracts); floors are the previous cap."))
+                           "minSz/maxSz contracts converted to base units with the bundled ctVal for linear swaps "
+                           "(inverse swaps stay in contracts); floors are the previous cap. The whole universe: "
+                           "GET /api/v5/public/instruments?instType=SWAP (ctVal × ctMult, tickSz, state) and "
+                           "position-tiers?tdMode=cross per family, paced."))
