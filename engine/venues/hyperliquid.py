@@ -11,11 +11,12 @@ Source: https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from adlwatch.engine.adl import AdlInputs
+from adlwatch.engine.instruments import Instrument, build_tiers
 from adlwatch.engine.margin import MarginRules
 
 RULES = MarginRules(venue="hyperliquid", mm_basis="mark", fee="none")
@@ -57,3 +58,31 @@ def adl_scores(x: AdlInputs) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(x.sign > 0, x.mark_price / x.entry_price, x.entry_price / x.mark_price)
         return np.where(x.margin_balance > 0, ratio * (x.notional / x.margin_balance), np.inf)
+
+
+HIP3_SEPARATOR = ":"  # a HIP-3 dex's asset is ``dex:COIN`` (its collateral is the dex's own choice)
+
+
+def instrument_from_report(symbol: str, brackets: Sequence[Sequence[float]] | None) -> Instrument | None:
+    """A main-dex coin no table knows yet, described by the followed account's own report.
+
+    Every perpetual of Hyperliquid's main dex is linear, USDC-settled and sized in coin; its tiers are
+    what the venue reports on the position (``maxLeverage``, mmr 1/(2 × max leverage): one tier, which
+    the follower passes as the position's ``brackets``). Higher tiers of a tiered margin table are not
+    in that report: exact while the position stays in its table's first tier (below 3M USDC of notional
+    for the smallest tiered table the venue lists); a fetched universe (``adlwatch tiers --refresh``)
+    replaces it. None for a HIP-3 asset (``dex:COIN``: its dex's collateral and rules are not the main
+    dex's) or without brackets.
+    """
+    if not brackets or HIP3_SEPARATOR in symbol or not symbol:
+        return None
+    rows = [{"floor": b[0], "cap": b[1], "mmr": b[2], "max_leverage": b[3]} for b in brackets]
+    try:
+        tiers = build_tiers(rows, f"hyperliquid:{symbol}")
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    return Instrument(venue="hyperliquid", symbol=symbol, kind="linear", base=symbol, quote="USDC",
+                      settle="USDC", contract_size=1.0, tick_size=0.0,  # 0: unknown here (no szDecimals)
+                      tier_basis="notional", tiers=tiers,
+                      taker_fee=0.00045, source="the venue's maxLeverage on the followed position (one tier)",
+                      verified=True)

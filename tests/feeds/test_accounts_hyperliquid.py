@@ -155,12 +155,13 @@ MATCHING = [
     ("eth_isolated_position_2025-11.json", "ETH"),
     ("btc_isolated_long_2026-08-03.json", "BTC"),
     ("btc_isolated_short_2026-08-03.json", "BTC"),
-    ("vault_16_positions_2026-01-14.json", "SOL"),  # the venue reports none; neither does adlwatch
-    # Cross, beside 10 positions in coins outside the catalogue: their uPnL and maintenance margin at
-    # the venue's mark stay in the cross margin (engine/portfolio.py imported_account).
-    ("vault_16_positions_2026-01-14.json", "BTC"),
-    ("vault_16_positions_2026-01-14.json", "ETH"),
-    ("vault_16_positions_2026-01-14.json", "XRP"),
+    # Every position of the vault, 14 cross and 2 isolated, 12 of them in coins outside the bundled
+    # tables: those are modelled from the venue's own maxLeverage on the position (engine/venues/
+    # hyperliquid.py instrument_from_report). Where the venue reports no liquidation price (SOL, LTC,
+    # LDO, WIF, MOODENG, IP: the account cannot be liquidated by them), neither does adlwatch.
+    *[("vault_16_positions_2026-01-14.json", coin) for coin in (
+        "BTC", "ETH", "SOL", "LTC", "LDO", "XRP", "WIF", "SAGA", "MOODENG", "PURR", "HYPE", "VIRTUAL", "MORPHO",
+        "IP", "MON", "MET")],
 ]
 UNIFIED_GAP = ("the venue counts ~8,347 USDC of collateral clearinghouseState does not show (unified or "
                "portfolio-margin account; fixtures README)")
@@ -176,12 +177,13 @@ def test_liquidation_price_matches_the_venues(name, coin):
     assert matches(ours(engine, coin), venue_liquidation(raw)), (ours(engine, coin), raw.get("liquidationPx"))
 
 
-def test_every_catalogue_coin_of_the_fixtures_is_checked():
-    """Each position of a fixture whose coin adlwatch models is one case of the match test above."""
+def test_every_main_dex_coin_of_the_fixtures_is_checked():
+    """Each position of a fixture in a main-dex coin (adlwatch models every one) is one case of the
+    match test above; only HIP-3 assets (``dex:COIN``) are left out."""
     cases = {(name, coin) for name, coin in MATCHING} | {tuple(p.values) for p in KNOWN_GAPS}
     for path in sorted(STATES.glob("*.json")):
         for raw in raw_positions(json.loads(path.read_text(encoding="utf-8"))):
-            if raw["coin"] in KNOWN_COINS:
+            if ":" not in raw["coin"]:
                 assert (path.name, raw["coin"]) in cases
 
 
@@ -190,7 +192,13 @@ def test_unmodelled_cross_positions_are_held_at_the_venues_mark():
     margin (its bracket × value) in the cross account: the sums the engine holds, by hand."""
     from adlwatch.engine.portfolio import with_account_states
 
-    state = account_state(load("vault_16_positions_2026-01-14.json"), ADDRESS, catalogue=CATALOGUE)
+    # The vault with its coins outside the bundled tables renamed to a HIP-3 dex's (``xyz:LTC``): a
+    # contract adlwatch cannot describe, but whose uPnL and maintenance margin the venue reports.
+    doc = load("vault_16_positions_2026-01-14.json")
+    for raw in raw_positions(doc):
+        if raw["coin"] not in KNOWN_COINS:
+            raw["coin"] = "xyz:" + raw["coin"]
+    state = account_state(doc, ADDRESS, catalogue=CATALOGUE)
     pnl = maintenance = 0.0
     for p in state.positions:
         if p.symbol in KNOWN_COINS or p.margin_mode != "cross":
@@ -232,19 +240,34 @@ def test_unified_account_gap_is_collateral_outside_the_perp_state():
     assert missing == pytest.approx(8346.91, abs=0.01)
 
 
-@pytest.mark.parametrize(("name", "coins"), [
-    ("hip3_xyz_isolated_2025-11-16.json", ["xyz:XYZ100"]),
-    ("vault_16_positions_2026-01-14.json",
-     ["LTC", "LDO", "WIF", "SAGA", "MOODENG", "PURR", "HYPE", "VIRTUAL", "MORPHO", "IP", "MON", "MET"]),
-])
-def test_coins_outside_the_catalogue_are_reported_not_modelled(name, coins):
-    state = account_state(load(name), ADDRESS, catalogue=CATALOGUE)
+def test_a_hip3_asset_is_reported_not_modelled():
+    state = account_state(load("hip3_xyz_isolated_2025-11-16.json"), ADDRESS, catalogue=CATALOGUE)
     snapshot = engine_with(state).snapshot()
     [account] = snapshot.accounts
-    for coin in coins:
-        assert coin not in KNOWN_COINS
-        assert any(w.startswith(f"{coin} ") and "not modelled" in w for w in account.warnings), coin
-        assert coin not in {p.symbol for p in snapshot.positions}
+    assert "xyz:XYZ100" not in KNOWN_COINS
+    assert any(w.startswith("xyz:XYZ100 ") and "not modelled" in w for w in account.warnings)
+    assert "xyz:XYZ100" not in {p.symbol for p in snapshot.positions}
+
+
+def test_main_dex_coins_outside_the_bundled_tables_are_modelled():
+    """A followed account's positions in any listed coin are modelled, not held constant: the 12 coins
+    of the vault that no bundled table knows get the venue's own maximum leverage as their tier."""
+    coins = ["LTC", "LDO", "WIF", "SAGA", "MOODENG", "PURR", "HYPE", "VIRTUAL", "MORPHO", "IP", "MON", "MET"]
+    doc = load("vault_16_positions_2026-01-14.json")
+    engine = engine_with(account_state(doc, ADDRESS, catalogue=CATALOGUE))
+    snapshot = engine.snapshot()
+    [account] = snapshot.accounts
+    assert not any("not modelled" in w for w in account.warnings)
+    assert engine.portfolio.accounts[0].unmodelled_pnl == 0.0
+    assert engine.portfolio.accounts[0].unmodelled_maintenance == 0.0
+    by_coin = {p.symbol: p for p in engine.portfolio.accounts[0].positions}
+    for raw in raw_positions(doc):
+        if raw["coin"] not in coins:
+            continue
+        assert raw["coin"] not in KNOWN_COINS
+        instrument = by_coin[raw["coin"]].instrument
+        assert (instrument.kind, instrument.settle, instrument.contract_size) == ("linear", "USDC", 1.0)
+        assert [(t.mmr, t.max_leverage) for t in instrument.tiers] == [(0.5 / raw["maxLeverage"], raw["maxLeverage"])]
 
 
 # ---------------------------------------------------------------------------- never raises
