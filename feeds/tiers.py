@@ -105,7 +105,8 @@ class VenueRefresh:
 
     @property
     def ok(self) -> bool:
-        return self.state in ("ok", "skipped")
+        # A universe with some contracts left out is still a refreshed universe (they are named).
+        return self.state in ("ok", "skipped") or (self.universe and self.state == "partial")
 
 
 @dataclass
@@ -133,7 +134,7 @@ class TierRefreshReport:
                 plural = "s" if inst.tiers != 1 else ""
                 out.append(f"{venue.venue} {inst.symbol}: {inst.tiers} tier{plural}, as of {inst.as_of}{note}")
             for error in venue.errors:
-                out.append(f"{venue.venue}: failed: {error}")
+                out.append(f"{venue.venue}: {'left out' if venue.universe and venue.path else 'failed'}: {error}")
             if venue.path is not None:
                 out.append(f"{venue.venue}: cache {venue.path}")
             elif venue.state == "failed":
@@ -648,13 +649,15 @@ def summary(catalogue: Catalogue, origins: Mapping[tuple[str, str], str], *, now
         for (v, label), items in sorted(groups.items(), key=lambda kv: kv[0][1]):
             if v != venue:
                 continue
-            dates = sorted({i.as_of for i in items if i.as_of})
+            dates = sorted({i.as_of for i in items if _age_s(i.as_of, now) is not None})
             oldest, newest = (dates[0], dates[-1]) if dates else ("", "")
-            when = ("as of ?" if not dates else f"as of {newest}" if oldest == newest
+            when = ("undated" if not dates else f"as of {newest}" if oldest == newest
                     else f"as of {oldest} .. {newest}")
             age = _age_days(oldest, now) if oldest else "age ?"
             unverified = sum(not i.verified for i in items)
-            flag = f", {unverified} unverified" if unverified else ""
+            undated = sum(_age_s(i.as_of, now) is None for i in items)
+            flag = (f", {unverified} unverified" if unverified else "") + (f", {undated} undated" if dates and undated
+                                                                          else "")
             what = label if label == "bundled" else label.replace(" ", ": ", 1)
             if label == "bundled":
                 what = "bundled tables (engine/data/instruments)"

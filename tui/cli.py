@@ -64,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch_command.add_arguments(sub.add_parser(
         "watch", help="the live engine without the screen: one line per alert (or --json), exit 3 if one fired"))
 
-    tiers = sub.add_parser("tiers", help="the risk-tier tables in use: source, date, verified; --refresh fetches the public ones")
-    tiers.add_argument("--refresh", action="store_true", help="fetch Bybit, OKX and Hyperliquid tiers into the local cache")
+    tiers = sub.add_parser("tiers", help="the contracts and risk-tier tables known per venue: how many, from where, how old; "
+                                         "--refresh fetches every listed perpetual")
+    tiers.add_argument("--refresh", action="store_true",
+                       help="fetch the venues' whole contract lists and tiers into the local cache now")
+    tiers.add_argument("--all", "-v", dest="all", action="store_true",
+                       help="list every contract: tiers, as of, verified, source")
     tiers.add_argument("venues", nargs="*", metavar="VENUE", help="binance, bybit, okx, hyperliquid (default: all)")
 
     record = sub.add_parser("record", help="write every raw frame of a venue's feed to a JSON-lines file")
@@ -79,19 +83,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_tiers(refresh: bool, venues: list[str]) -> int:
-    from adlwatch.feeds.tiers import describe, run_refresh
+def run_tiers(refresh: bool, venues: list[str], show_all: bool = False) -> int:
+    """``adlwatch tiers [--refresh] [--all] [VENUE…]``: per venue, how many contracts are known, from
+    where (the bundled tables, the cache, fetched just now) and how old; ``--all`` every contract."""
+    from adlwatch.feeds.registry import venue_names
+    from adlwatch.feeds.tiers import default_cache_dir, describe, load_catalogue, run_refresh, summary
 
+    unknown = [v for v in venues if v not in venue_names()]
+    if unknown:
+        raise InputError(f"unknown venue; known: {', '.join(venue_names())}", field="VENUE", value=unknown[0])
     if refresh:
-        from adlwatch.feeds.registry import venue_names
-        from adlwatch.feeds.transport import url_override
-
-        urls = {v: url for v in venue_names() if (url := url_override(v, "REST"))}
-        status = asyncio.run(run_refresh(venues or None, rest_urls=urls or None))
+        status = asyncio.run(run_refresh(venues or None))
         if status:
             return status
-    for line in describe(user_catalogue()):
-        print(line)
+    warnings: list[str] = []
+    origins: dict[tuple[str, str], str] = {}
+    catalogue = load_catalogue(warnings=warnings, origins=origins)
+    for line in warnings:
+        print(f"adlwatch: tier cache: {line}", file=sys.stderr)
+    if venues:
+        from adlwatch.engine.instruments import Catalogue
+
+        catalogue = Catalogue(i for i in catalogue if i.venue in venues)
+    if show_all:
+        for line in describe(catalogue):
+            print(line)
+    else:
+        for line in summary(catalogue, origins, fetched=(venues or venue_names()) if refresh else ()):
+            print(line)
+        print(f"cache: {default_cache_dir()} (refreshed by itself when a day old; --all lists every contract)")
     return EXIT_OK
 
 
@@ -217,8 +237,14 @@ def run_monitor(portfolio_path: Path | None) -> int:
             return EXIT_OK
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
-    portfolio = portfolio_store.load(path, user_catalogue())
-    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path).run()
+    from adlwatch.tui.catalogue import portfolio_venues, refresh_into, startup_catalogue
+
+    # The cached tier tables at once (a symbol no table knows looked up first); a venue's tables over a
+    # day old are refreshed in a worker after the first screen, and the portfolio rebuilt on them.
+    portfolio = portfolio_store.load(path, startup_catalogue(path, offline=False))
+    venues = portfolio_venues(path)
+    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path,
+                catalogue_refresh=lambda monitor: refresh_into(monitor, venues)).run()
     return EXIT_OK
 
 
@@ -247,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_simulate(args)
         if args.command == "tiers":
-            return run_tiers(args.refresh, args.venues)
+            return run_tiers(args.refresh, args.venues, args.all)
         if args.command == "tail":
             from adlwatch.feeds.tail import run_tail
 

@@ -471,8 +471,8 @@ def test_missing_cache_dir_gives_the_bundled_catalogue(tmp_path):
 
 async def test_run_refresh_prints_one_line_per_instrument(emulator, tmp_path):
     out = io.StringIO()
-    code = await run_refresh(["hyperliquid", "binance"], out, cache_dir=tmp_path, rest_urls=urls(emulator),
-                             request_gap_s=0)
+    code = await run_refresh(["hyperliquid", "binance"], out, cache_dir=tmp_path,
+                             rest_urls={**urls(emulator), "binance": emulator.rest_url("binance")}, request_gap_s=0)
     text = out.getvalue()
     assert code == 0, text
     if find("hyperliquid").tiers().fetch_universe is not None:  # the whole universe: one line for the venue
@@ -482,7 +482,10 @@ async def test_run_refresh_prints_one_line_per_instrument(emulator, tmp_path):
     else:  # a per-symbol refresh: one line per bundled coin
         for coin in default_catalogue().symbols("hyperliquid"):
             assert re.search(rf"^hyperliquid {coin}: \d+ tiers?, as of \d{{4}}-\d\d-\d\dT", text, re.M), text
-    assert "binance: skipped: no public bracket endpoint" in text
+    if find("binance").tiers().fetch_universe is not None:  # exchangeInfo is public; brackets are the bundle's
+        assert re.search(r"^binance: \d+ contracts", text, re.M), text
+    else:
+        assert "binance: skipped: no public bracket endpoint" in text
 
 
 async def test_run_refresh_exit_codes(emulator, tmp_path):
