@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -43,10 +44,13 @@ async def test_whole_universe_every_page(emulator, monkeypatch):
     assert errors == []
     assert sorted(i.symbol for i in found) == sorted(c.symbol for c in PERPETUALS)
     assert len(found) > 300
-    linear = sum(c.category == "linear" for c in emu.universe())
-    inverse = sum(c.category == "inverse" for c in emu.universe())
-    # instruments-info: ceil(n / 50) pages per category; risk-limit: 200 rows a page
-    assert len(requests(emulator, "/v5/market/instruments-info")) == -(-linear // 50) + -(-inverse // 50)
+    # instruments-info: ceil(n / 50) pages (at least one) per category and status; risk-limit: 200 rows a page
+    pages = 0
+    for category in ("linear", "inverse"):
+        for status in ("Trading", "PreLaunch", "Delivering", "Closed"):
+            listed = sum(c.category == category and c.status == status for c in emu.universe())
+            pages += max(1, -(-listed // 50))
+    assert len(requests(emulator, "/v5/market/instruments-info")) == pages
     rows = {cat: sum(len(c.tiers) for c in emu.universe() if c.category == cat) for cat in ("linear", "inverse")}
     assert len(requests(emulator, "/v5/market/risk-limit")) == sum(-(-n // 200) for n in rows.values())
     assert set(requests(emulator, "/v5/market/risk-limit")) == {200}
@@ -110,7 +114,7 @@ async def test_a_malformed_contract_is_reported_and_the_rest_returned(emulator):
     symbols = {i.symbol for i in found}
     assert "SOLUSDT" not in symbols and "ETHUSD" not in symbols
     assert len(found) == len(PERPETUALS) - 2
-    assert any("SOLUSDT" in e and "tickSize" in e for e in errors)
+    assert any(e.startswith("SOLUSDT: bybit:") and "tickSize" in e for e in errors)
     assert any(e.startswith("SOLUSDT: bybit:") and "must be positive" in e for e in errors)
     assert all("bybit" in e for e in errors)
 
@@ -133,6 +137,38 @@ async def test_lookup_one_linear_and_one_inverse_contract(emulator):
     assert none is None
     assert eth.kind == "linear" and len(eth.tiers) == 4 and "symbol=ETHUSDT" in eth.source
     assert xrp.kind == "inverse" and xrp.settle == "XRP" and [t.cap for t in xrp.tiers] == [50_000.0, 100_000.0]
+
+
+async def test_requests_keep_the_venues_pace(emulator, monkeypatch):
+    pauses: list[float] = []
+
+    async def record(seconds):
+        pauses.append(seconds)
+
+    monkeypatch.setattr(tiers, "asyncio", SimpleNamespace(sleep=record))
+    errors: list[str] = []
+    async with httpx.AsyncClient() as client:
+        f = Fetcher(client, retries=1, gap_s=0.002, backoff_initial_s=0.001, rng=random.Random(3))
+        await SOURCE.lookup(f, emulator.rest_url("bybit"), "BTCUSDT", errors)
+    assert errors == []
+    # instruments-info and risk-limit, each after the venue's pace beyond the fetcher's own gap
+    assert pauses == [pytest.approx(tiers.MIN_GAP_S - 0.002)] * 2
+
+
+async def test_retcode_10006_in_a_200_answer_is_retried(emulator):
+    seen = {"n": 0}
+
+    async def busy(method, target, headers, body):
+        if "instruments-info" in target and seen["n"] == 0:
+            seen["n"] += 1
+            return 200, json.dumps({"retCode": 10006, "retMsg": "Too many visits!", "result": {}}), {}
+        return None
+
+    emulator.rest_hooks.append(busy)
+    errors: list[str] = []
+    async with httpx.AsyncClient() as client:
+        found = await SOURCE.lookup(fetcher(client), emulator.rest_url("bybit"), "SOLUSDT", errors)
+    assert errors == [] and found is not None and seen["n"] == 1
 
 
 # ---------------------------------------------------------------------------- the parsers never raise
@@ -190,6 +226,24 @@ def test_risk_limit_parser_on_mutated_rows(data):
         assert all("bybit" in e for e in errors)
         for rows in out.values():  # whatever is accepted is a usable table
             assert rows and all(0 < r["mmr"] < 1 and r["cap"] > r["floor"] for r in rows)
+
+
+@given(key=st.sampled_from(sorted(_instrument_doc()["result"]["list"][0])), value=json_values)
+def test_instrument_parser_with_any_field_replaced(key, value):
+    doc = _instrument_doc()
+    doc["result"]["list"][0][key] = value
+    errors: list[str] = []
+    _check(lambda: parse_bybit_instruments(doc, "linear", errors))
+    assert all("bybit" in e for e in errors)
+
+
+@given(key=st.sampled_from(sorted(emu.risk_limit_rows("linear", "BTCUSDT")[1])), value=json_values)
+def test_risk_limit_parser_with_any_field_replaced(key, value):
+    items = emu.risk_limit_rows("linear", "BTCUSDT")
+    items[1][key] = value
+    errors: list[str] = []
+    parse_bybit_risk_limits(items, errors)
+    assert all("bybit" in e for e in errors)
 
 
 @given(body=st.one_of(st.text(max_size=200), st.binary(max_size=200), json_values))

@@ -118,7 +118,7 @@ async def test_malformed_swaps_are_reported_and_the_rest_returned(emulator):
     found, errors = await universe(emulator)
     assert "SOL-USDT-SWAP" not in {i.symbol for i in found}
     assert len(found) == len(SWAPS) - 1
-    assert errors == ["okx: SOL-USDT-SWAP ctVal 1 and tickSz 0 must be positive"]
+    assert errors == ["SOL-USDT-SWAP: okx: SOL-USDT-SWAP ctVal 1 and tickSz 0 must be positive"]
 
 
 async def test_malformed_tiers_are_reported_and_the_rest_returned(emulator, monkeypatch):
@@ -190,6 +190,23 @@ def test_instrument_parser_on_mutated_bodies(data):
     errors: list[str] = []
     _check(lambda: parse_okx_instruments(json.dumps(doc), errors))
     assert all("okx" in e for e in errors)
+
+
+@given(key=st.sampled_from(sorted(INSTRUMENTS_DOC["data"][0])), value=json_values)
+def test_instrument_parser_with_any_field_replaced(key, value):
+    doc = json.loads(json.dumps(INSTRUMENTS_DOC))
+    doc["data"][1][key] = value
+    errors: list[str] = []
+    _check(lambda: parse_okx_instruments(doc, errors))
+    assert all("okx" in e for e in errors)
+
+
+@given(key=st.sampled_from(sorted(emu.position_tiers("BTC-USDT")[0])), value=json_values)
+def test_tier_parser_with_any_field_replaced(key, value):
+    data = emu.position_tiers("BTC-USDT")
+    data[1][key] = value
+    _check(lambda: parse_okx_position_tiers({"code": "0", "msg": "", "data": data}, {"BTC-USDT": "BTC-USDT-SWAP"},
+                                            {"BTC-USDT-SWAP": 0.01}))
 
 
 @given(body=st.one_of(st.text(max_size=200), st.binary(max_size=200), json_values))

@@ -383,9 +383,12 @@ def _page(rows: list[Any], cursor: str, size: int) -> tuple[list[Any], str]:
 def instruments_body(emulator: Any, q: dict[str, str], now_ms: int) -> dict[str, Any]:
     config = universe_config(emulator)
     category = q.get("category", "linear")
+    # Without ``status`` (and without ``symbol``) only Trading contracts are listed, as we understand the
+    # venue does (UNCONFIRMED); the others are asked with status=PreLaunch / Delivering / Closed.
+    status = q.get("status") or ("" if q.get("symbol") else "Trading")
     listed = [c for c in universe() if c.category == category
               and (not q.get("symbol") or c.symbol == q["symbol"])
-              and (not q.get("status") or c.status == q["status"])]
+              and (not status or c.status == status)]
     limit = min(max(int(q.get("limit") or 500), 1), 1000)
     page, cursor = _page(listed, q.get("cursor", ""), limit)
     items = [_instrument_item(c, c.symbol in config.malformed) for c in page]

@@ -171,6 +171,9 @@ _MAX_UNIVERSE_PAGES = 200  # a cursor that never ends is a venue bug, not a reas
 MIN_GAP_S = 0.1
 RATE_LIMIT_CODE = 10006  # "Too many visits": retried after a pause, like an HTTP 429
 _RATE_RETRIES = 3
+# instruments-info without ``status`` lists the Trading contracts only, as far as we know (UNCONFIRMED);
+# the others are asked by name, and a contract listed twice counts once.
+LISTED_STATUSES = (None, "PreLaunch", "Delivering", "Closed")
 _STATUS = {"Trading": "trading", "PreLaunch": "pre_launch", "Delivering": "settling", "Closed": "delisted"}
 _PERPETUAL = {"LinearPerpetual": "linear", "InversePerpetual": "inverse"}
 
@@ -199,15 +202,16 @@ def _contract(item: dict, category: str) -> BybitContract | None:
     """The contract of one instruments-info item; None for a contract that is not a perpetual."""
     symbol = _text(item, "symbol", "instrument")
     contract_type = item.get("contractType")
-    if contract_type not in _PERPETUAL:
-        if isinstance(contract_type, str) and contract_type:
-            return None  # LinearFutures, InverseFutures: dated, not in the perpetual catalogue
+    if not isinstance(contract_type, str) or not contract_type:
         raise ValueError(f"bybit: {symbol} has no contractType: {contract_type!r:.40}")
-    kind = _PERPETUAL[contract_type]
+    kind = _PERPETUAL.get(contract_type)
+    if kind is None:
+        return None  # LinearFutures, InverseFutures: dated, not in the perpetual catalogue
     if kind != category:
         raise ValueError(f"bybit: {symbol} is {contract_type} in category {category}")
     status_text = item.get("status")
-    if status_text not in _STATUS:
+    status = _STATUS.get(status_text) if isinstance(status_text, str) else None
+    if status is None:
         raise ValueError(f"bybit: {symbol} has an unknown status {status_text!r:.40}")
     price_filter = item.get("priceFilter")
     if not isinstance(price_filter, dict):
@@ -217,7 +221,7 @@ def _contract(item: dict, category: str) -> BybitContract | None:
         raise ValueError(f"bybit: {symbol} tickSize {tick:g} not positive")
     return BybitContract(symbol=symbol, kind=kind, base=_text(item, "baseCoin", symbol),
                          quote=_text(item, "quoteCoin", symbol), settle=_text(item, "settleCoin", symbol),
-                         tick_size=tick, status=_STATUS[status_text])
+                         tick_size=tick, status=status)
 
 
 def parse_bybit_instruments(body: Any, category: str, errors: list[str]) -> tuple[list[BybitContract], str]:
@@ -229,7 +233,8 @@ def parse_bybit_instruments(body: Any, category: str, errors: list[str]) -> tupl
         try:
             contract = _contract(item, category)
         except ValueError as err:
-            errors.append(str(err))
+            symbol = item.get("symbol")
+            errors.append(f"{symbol}: {err}" if isinstance(symbol, str) and symbol else str(err))
             continue
         if contract is not None:
             contracts.append(contract)
@@ -339,15 +344,20 @@ async def fetch_universe(fetcher: Fetcher, base: str, errors: list[str]) -> list
     taker_fee = _taker_fee()
     out: list[Instrument] = []
     for category in CATEGORIES:
-        contracts, _done = await _pages(
-            fetcher, base, INSTRUMENTS_PATH, {"category": category, "limit": str(PAGE_LIMIT)}, errors,
-            lambda text, c=category: parse_bybit_instruments(text, c, errors))
+        contracts: dict[str, BybitContract] = {}
+        for status in LISTED_STATUSES:
+            params = {"category": category, "limit": str(PAGE_LIMIT), **({"status": status} if status else {})}
+            found, _done = await _pages(fetcher, base, INSTRUMENTS_PATH, params, errors,
+                                        lambda text, c=category: parse_bybit_instruments(text, c, errors))
+            for contract in found:
+                contracts.setdefault(contract.symbol, contract)
         if not contracts:
             continue
         params = {"category": category}
         items, complete = await _pages(fetcher, base, RISK_LIMIT_PATH, params, errors, _bybit_page)
         rows = parse_bybit_risk_limits(items, errors)
-        out.extend(_merge(contracts, rows, complete, url(base, RISK_LIMIT_PATH, params), errors, taker_fee))
+        out.extend(_merge(list(contracts.values()), rows, complete, url(base, RISK_LIMIT_PATH, params), errors,
+                          taker_fee))
     return out
 
 

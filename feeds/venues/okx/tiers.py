@@ -172,10 +172,11 @@ def _contract(item: dict) -> OkxContract:
         raise ValueError(f"okx: {symbol} has no instFamily of the form BASE-QUOTE: {family!r:.40}")
     base, quote = family.split("-")
     kind = item.get("ctType")
-    if kind not in ("linear", "inverse"):
+    if not isinstance(kind, str) or kind not in ("linear", "inverse"):
         raise ValueError(f"okx: {symbol} has an unknown ctType {kind!r:.20}")
     state = item.get("state")
-    if state not in _STATUS:
+    status = _STATUS.get(state) if isinstance(state, str) else None
+    if status is None:
         raise ValueError(f"okx: {symbol} has an unknown state {state!r:.20}")
     ct_val = number(item.get("ctVal"), "okx", f"{symbol} ctVal")
     multiplier = item.get("ctMult")
@@ -186,7 +187,7 @@ def _contract(item: dict) -> OkxContract:
         raise ValueError(f"okx: {symbol} ctVal {ct_val:g} and tickSz {tick:g} must be positive")
     settle = _text(item, "settleCcy", symbol)
     return OkxContract(symbol=symbol, family=family, kind=kind, base=base, quote=quote, settle=settle,
-                       ct_val=tidy(ct_val), tick_size=tick, status=_STATUS[state])
+                       ct_val=tidy(ct_val), tick_size=tick, status=status)
 
 
 def parse_okx_instruments(body: Any, errors: list[str]) -> list[OkxContract]:
@@ -197,7 +198,8 @@ def parse_okx_instruments(body: Any, errors: list[str]) -> list[OkxContract]:
         try:
             out.append(_contract(item))
         except ValueError as err:
-            errors.append(str(err))
+            symbol = item.get("instId")
+            errors.append(f"{symbol}: {err}" if isinstance(symbol, str) and symbol else str(err))
     return out
 
 
