@@ -476,13 +476,19 @@ async def test_a_malformed_address_is_refused_like_the_venue_does(emulator):
 
 
 @pytest.mark.parametrize("mode", ["unifiedAccount", "portfolioMargin"])
-async def test_an_account_whose_collateral_is_in_spot_says_so_with_every_state(emulator, mode):
+async def test_an_account_whose_spot_balances_cannot_be_read_says_so_with_every_state(emulator, mode):
     """Such an account's perp state is not its margin (the docs' account-abstraction page): the mode is
-    asked once, and every state, fetched or pushed, carries the warning that the figures are off."""
+    asked once; without its spot balances (refused here) every state, fetched or pushed, carries the
+    warning that the figures are off."""
     from adlwatch.feeds.venues.hyperliquid.account import mode_warning
 
     users = install_hyperliquid_users(emulator, {ADDRESS: load("btc_cross_2026-09-25.json")})
     users.modes[ADDRESS] = mode
+
+    async def refuse(method, target, headers, body):
+        return (500, "no", {}) if b"spotClearinghouseState" in body else None
+
+    emulator.rest_hooks.insert(0, refuse)
     [fetched] = await make_follower(emulator).fetch()
     assert fetched.warnings[-1] == mode_warning(mode) and mode in fetched.warnings[-1]
     async with Following(make_follower(emulator)) as run:
@@ -494,6 +500,36 @@ async def test_an_account_whose_collateral_is_in_spot_says_so_with_every_state(e
     assert users.mode_posts[ADDRESS] == 2  # once per follower: the pushed state did not ask again
 
 
+UNIFIED_SPOT = {"balances": [  # the shape of the docs' example answer; the figures are the emulator's
+    {"coin": "USDC", "token": 0, "hold": "0.0", "total": "5000.0", "entryNtl": "0.0"},
+    {"coin": "HYPE", "token": 150, "hold": "0.0", "total": "12.5", "entryNtl": "300.0"}]}
+
+
+@pytest.mark.parametrize("mode", ["unifiedAccount", "portfolioMargin"])
+async def test_spot_usdc_of_a_spot_collateral_account_is_counted(emulator, mode):
+    """The follower reads spotClearinghouseState for such an account and counts its USDC total as cross
+    collateral (wallet and account value); other tokens are named, not counted. Emulator figures: the
+    real account's spot state was not captured (fixtures README), so this checks the plumbing only."""
+    from adlwatch.feeds.venues.hyperliquid.account import spot_note
+
+    doc = load("btc_cross_2026-09-25.json")
+    users = install_hyperliquid_users(emulator, {ADDRESS: doc})
+    users.modes[ADDRESS] = mode
+    users.spot_states[ADDRESS] = UNIFIED_SPOT
+    follower = make_follower(emulator)
+    [state] = await follower.fetch()
+    perp_only = account_state(doc, ADDRESS, catalogue=CATALOGUE)
+    assert state.wallet_balance == pytest.approx(perp_only.wallet_balance + 5000.0, rel=1e-12)
+    assert state.account_value == pytest.approx(perp_only.account_value + 5000.0, rel=1e-12)
+    assert state.warnings[-1] == spot_note(mode, follower.spot) and "HYPE" in state.warnings[-1]
+    assert "5,000.00 USDC" in state.warnings[-1]
+    assert users.spot_posts[ADDRESS] == 1 and follower.spot_requests == 1
+    [raw] = raw_positions(doc)
+    # with that much more collateral, adlwatch's figure is the venue's formula on the larger margin
+    available = float(doc["crossMarginSummary"]["accountValue"]) + 5000.0 - float(doc["crossMaintenanceMarginUsed"])
+    assert ours(engine_with(state), "BTC") == pytest.approx(venue_mark(raw) - available / 4.5 / (1 - 1 / 80), rel=1e-9)
+
+
 @pytest.mark.parametrize("mode", ["disabled", "default", "dexAbstraction"])
 async def test_an_account_with_perp_collateral_gets_no_mode_warning(emulator, mode):
     users = install_hyperliquid_users(emulator, {ADDRESS: load("docs_example.json")})
@@ -502,6 +538,7 @@ async def test_an_account_with_perp_collateral_gets_no_mode_warning(emulator, mo
     [state] = await follower.fetch()
     assert follower.mode == mode and users.mode_posts[ADDRESS] == 1
     assert not any("mode:" in w for w in state.warnings)
+    assert users.spot_posts[ADDRESS] == 0  # perp collateral: the spot balances are not asked for
 
 
 async def test_an_unanswered_mode_question_leaves_the_account_followed_as_before(emulator):

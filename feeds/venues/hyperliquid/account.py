@@ -34,13 +34,21 @@ tests/feeds/test_accounts_hyperliquid.py reproduce ``liquidationPx`` on publishe
   carries a warning; a coin outside the catalogue gets that bracket too, without a warning.
 - Hyperliquid reports no ADL indicator: ``adl_lights`` and ``adl_raw`` stay None (its ranking index is
   computed by the engine).
-- Not modelled: accounts in unified or portfolio-margin mode keep collateral in spot, which
-  ``clearinghouseState`` does not show (the docs' note on the perpetuals account summary); their
-  liquidation price is lower (long) than the perp state alone implies. The follower asks the mode
-  (``userAbstraction``) and such an account's state carries a warning that says so; the venue's own
-  liquidation price stands beside ours in every view.
+- Accounts in unified or portfolio-margin mode keep collateral in spot, which ``clearinghouseState``
+  does not show (the docs' note on the perpetuals account summary: "Under unified account or portfolio
+  margin, use spot balances endpoint instead for trading account balance across spot and perps"). The
+  follower asks the mode (``userAbstraction``); for such an account it also reads
+  ``spotClearinghouseState`` (``{"balances": [{"coin", "token", "hold", "total", "entryNtl"}, …]}``) with
+  every state request (and before a pushed state when the last read is older than ``SPOT_MAX_AGE_S``),
+  and counts the USDC balance's ``total`` as cross collateral: added to the wallet balance and the
+  account value. UNCONFIRMED, not yet checked against a captured pair of states of one account: that
+  ``total`` (not ``total − hold``) is what the venue counts, and that the perp state does not already
+  hold part of it. Other spot tokens (which portfolio margin may count, with haircuts, as
+  ``tokenToAvailableAfterMaintenance`` suggests) are not counted: the state names them in a warning.
+  Without a readable spot state the account keeps the mode warning (figures off, use the venue's).
 
-It only reads: the requests it sends are the ``clearinghouseState`` and ``userAbstraction`` info requests.
+It only reads: the requests it sends are the ``clearinghouseState``, ``userAbstraction`` and
+``spotClearinghouseState`` info requests.
 """
 
 from __future__ import annotations
@@ -113,8 +121,65 @@ def abstraction_request(address: str) -> dict[str, str]:
 
 def mode_warning(mode: str) -> str:
     """What an account in a spot-collateral mode is told (beside its figures, and once as an alert)."""
-    return (f"{mode} mode: collateral sits in spot balances, which adlwatch does not read; its margin and "
-            "liquidation figures for this account are off: use the venue's liquidation price shown beside them")
+    return (f"{mode} mode: collateral sits in spot balances, which adlwatch could not read "
+            "(spotClearinghouseState); its margin and liquidation figures for this account are off: use the "
+            "venue's liquidation price shown beside them")
+
+
+# The spot balances of an account in a spot-collateral mode (docs for-developers/api/info-endpoint/spot,
+# "Retrieve a user's token balances").
+SPOT = "spotClearinghouseState"
+COLLATERAL_COIN = "USDC"
+SPOT_MAX_AGE_S = 10.0  # a pushed perp state re-reads the spot balances when the last read is older
+
+
+def spot_request(address: str) -> dict[str, str]:
+    return {"type": SPOT, "user": address}
+
+
+@dataclass(frozen=True, slots=True)
+class SpotCollateral:
+    """What an account's spot balances add to its cross margin."""
+
+    usdc: float  # the USDC balance's total, counted as collateral
+    uncounted: tuple[str, ...] = ()  # other tokens held (not counted)
+
+
+def spot_collateral(doc: Any) -> SpotCollateral:
+    """The collateral of one ``spotClearinghouseState`` object; ``StateError`` when unreadable."""
+    balances = doc.get("balances") if isinstance(doc, dict) else None
+    if not isinstance(balances, list):
+        raise StateError(f"spotClearinghouseState {_snippet(doc, 40)} has no balances list")
+    usdc = 0.0
+    others: list[str] = []
+    for entry in balances:
+        if not isinstance(entry, dict) or not isinstance(entry.get("coin"), str):
+            raise StateError(f"spot balance {_snippet(entry, 40)} is not an object with a coin")
+        coin = entry["coin"]
+        total = _required_number(entry.get("total"), f"spot {coin}: total")
+        if not math.isfinite(total) or total < 0:
+            raise StateError(f"spot {coin}: total {total!r} is not a balance")
+        if coin == COLLATERAL_COIN:
+            usdc += total
+        elif total > 0:
+            others.append(coin)
+    return SpotCollateral(usdc, tuple(others))
+
+
+def spot_note(mode: str, collateral: SpotCollateral) -> str:
+    """What an account whose spot balances were read is told (instead of ``mode_warning``)."""
+    note = (f"{mode} mode: {collateral.usdc:,.2f} USDC of spot balance counted as cross collateral "
+            "(spotClearinghouseState)")
+    if collateral.uncounted:
+        note += f"; {', '.join(collateral.uncounted)} held in spot not counted (the venue may count them)"
+    return note
+
+
+def with_spot(state: AccountState, mode: str, collateral: SpotCollateral) -> AccountState:
+    """``state`` with the spot USDC in its wallet balance and account value, and the note that says so."""
+    value = state.account_value + collateral.usdc if state.account_value is not None else None
+    return msgspec.structs.replace(state, wallet_balance=state.wallet_balance + collateral.usdc,
+                                   account_value=value, warnings=[*state.warnings, spot_note(mode, collateral)])
 
 
 def subscribe_message(address: str, method: str = "subscribe") -> str:
@@ -627,6 +692,9 @@ class HyperliquidFollower:
         self.requests = 0  # clearinghouseState requests sent (for tests)
         self.mode: str | None = None  # the venue's answer to userAbstraction; None until one came
         self._mode_asked: float | None = None  # monotonic time of the last userAbstraction request
+        self.spot: SpotCollateral | None = None  # the last spot balances read (spot-collateral modes only)
+        self._spot_read: float | None = None  # monotonic time of that read
+        self.spot_requests = 0  # spotClearinghouseState requests sent (for tests)
 
     def __repr__(self) -> str:
         return f"HyperliquidFollower({self.label})"
@@ -662,10 +730,32 @@ class HyperliquidFollower:
         if isinstance(answer, str) and answer:
             self.mode = answer
 
+    async def _read_spot(self, client: httpx.AsyncClient, *, when_older_than_s: float = 0.0) -> None:
+        """``spotClearinghouseState`` of an account in a spot-collateral mode. An answer that does not come
+        or cannot be read forgets the last one (the mode warning stands instead). Never raises."""
+        if self.mode not in SPOT_COLLATERAL_MODES:
+            self.spot = None
+            return
+        now = time.monotonic()
+        if when_older_than_s > 0 and self._spot_read is not None and now - self._spot_read < when_older_than_s:
+            return
+        self._spot_read = now
+        self.spot_requests += 1
+        try:
+            response = await client.post(self.rest_url.rstrip("/") + INFO_PATH, json=spot_request(self.address))
+            if response.status_code != 200:
+                raise StateError(f"HTTP {response.status_code}")
+            self.spot = spot_collateral(_decode(response.content))
+        except Exception:  # noqa: BLE001 - without it the state still comes, with the mode warning
+            log.debug("%s: spotClearinghouseState failed", self.label, exc_info=True)
+            self.spot = None
+
     def _with_mode(self, events: list[Event]) -> list[Event]:
-        """Each ``AccountState`` with the warning its account's mode calls for."""
+        """Each ``AccountState`` with its spot collateral counted, or the warning its mode calls for."""
         if self.mode not in SPOT_COLLATERAL_MODES:
             return events
+        if self.spot is not None:
+            return [with_spot(e, self.mode, self.spot) if isinstance(e, AccountState) else e for e in events]
         note = mode_warning(self.mode)
         return [msgspec.structs.replace(e, warnings=[*e.warnings, note])
                 if isinstance(e, AccountState) and note not in e.warnings else e for e in events]
@@ -683,6 +773,7 @@ class HyperliquidFollower:
             return [self._status("error", f"{self.label}: request failed ({type(exc).__name__})")], None
         if response.status_code != 200:
             return [self._status("error", f"{self.label}: {_http_problem(response)}")], retry_after_s(response)
+        await self._read_spot(client)
         return self._with_mode(parse_state_body(response.content, self.address, time.time_ns(), self.catalogue)), None
 
     # ------------------------------------------------------------------ socket callbacks
@@ -741,6 +832,7 @@ class HyperliquidFollower:
                 if ups > 1:  # a reconnect: what changed while the socket was down
                     await self._reconcile(client, emit)
             elif note.kind == "state":
+                await self._read_spot(client, when_older_than_s=SPOT_MAX_AGE_S)
                 self._emit_events(self._with_mode(state_events(note.doc, self.address, note.recv_ns, self.catalogue)),
                                   emit)
             elif note.kind == "down":

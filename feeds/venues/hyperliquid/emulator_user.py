@@ -7,6 +7,10 @@
   venue's HTTP 422 plain-text refusal. Any other ``/info`` body falls through to the public handler.
 - ``POST /hyperliquid/info {"type": "userAbstraction", "user": address}``: the account's mode, a bare
   JSON string (``modes[address]``, else ``"disabled"``).
+- ``POST /hyperliquid/info {"type": "spotClearinghouseState", "user": address}``: the address's spot
+  balances ``{"balances": [{"coin", "token", "hold", "total", "entryNtl"}, …]}`` (``spot_states[address]``;
+  an address never seen gets ``{"balances": []}``), counted in ``spot_posts``. A state may carry
+  ``tokenToAvailableAfterMaintenance`` (``[[token, amount], …]``) as a portfolio-margin account's does.
 - the websocket subscription ``{"method": "subscribe", "subscription": {"type": "clearinghouseState",
   "user": address}}``: the ``subscriptionResponse`` ack, then the state at once and after every
   ``set_state``, as ``{"channel": "clearinghouseState", "data": {"dex": "", "user", "clearinghouseState"}}``.
@@ -37,6 +41,7 @@ from adlwatch.feeds.emulator_base import COMPACT, EmuConnection
 INFO_TARGET = "/hyperliquid/info"
 CHANNEL = "clearinghouseState"
 ABSTRACTION = "userAbstraction"
+SPOT = "spotClearinghouseState"
 MAX_USERS = 10
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _UNREADABLE_BODY = "Failed to deserialize the JSON body into the target type"
@@ -63,6 +68,8 @@ class HyperliquidUsers:
         self.posts: Counter[str] = Counter()  # clearinghouseState requests per address
         self.modes: dict[str, str] = {}  # address -> its userAbstraction answer ("disabled" when not set)
         self.mode_posts: Counter[str] = Counter()  # userAbstraction requests per address
+        self.spot_states: dict[str, dict[str, Any]] = {}  # address -> its spotClearinghouseState
+        self.spot_posts: Counter[str] = Counter()  # spotClearinghouseState requests per address
         self.subscribes: Counter[str] = Counter()  # accepted subscriptions per address
         self.refused: list[str] = []  # addresses refused for the user limit, in order
         self._subscribers: dict[EmuConnection, set[str]] = {}
@@ -112,7 +119,7 @@ class HyperliquidUsers:
             doc = json.loads(body or b"null")
         except ValueError:
             return None  # the public handler answers what it answers
-        if not isinstance(doc, dict) or doc.get("type") not in (CHANNEL, ABSTRACTION):
+        if not isinstance(doc, dict) or doc.get("type") not in (CHANNEL, ABSTRACTION, SPOT):
             return None
         user = doc.get("user")
         if not isinstance(user, str) or not _ADDRESS.fullmatch(user):
@@ -120,6 +127,9 @@ class HyperliquidUsers:
         if doc["type"] == ABSTRACTION:  # the account's mode: a bare JSON string
             self.mode_posts[user.lower()] += 1
             return 200, json.dumps(self.modes.get(user.lower(), "disabled")), {}
+        if doc["type"] == SPOT:
+            self.spot_posts[user.lower()] += 1
+            return 200, json.dumps(self.spot_states.get(user.lower(), {"balances": []}), **COMPACT), {}
         self.posts[user.lower()] += 1
         if self._fail:
             status, text = self._fail.pop(0)
