@@ -376,3 +376,54 @@ def test_tier_dataclass_is_what_the_cache_rebuilds():
     inst = UNIVERSE[0]
     back = decode_table(encode_table(universe_table("bybit", [inst], inst.as_of)), "t")[0]
     assert back.tiers == inst.tiers and isinstance(back.tiers[0], Tier)
+
+
+# ---------------------------------------------------------------------------- the monitor never waits
+
+BYBIT_PORTFOLIO = """[[account]]
+venue = "bybit"
+wallet_balance = 10000.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 1.0
+entry_price = 60000.0
+leverage = 10
+"""
+
+
+async def test_monitor_draws_its_first_screen_before_the_refresh_lands_then_rebuilds(fake_source, tmp_path):
+    from adlwatch.engine.events import MarkPrice
+    from adlwatch.tui.app import AdlwatchApp
+    from tests.tui.test_app import ListSource
+
+    gate = asyncio.Event()
+    fake = fake_source(Fake(gate=gate))
+    source = ListSource([MarkPrice(venue="bybit", symbol="BTCUSDT", ts=1_700_000_000_000, price=58_000.0)])
+    app = AdlwatchApp(parse(BYBIT_PORTFOLIO), source, catalogue_refresh=lambda monitor: tables.refresh_into(
+        monitor, ["bybit"], cache_dir=tmp_path, rest_urls=NOWHERE))
+    notices: list[str] = []
+    real_notify = app.notify
+
+    def notify(message, **kwargs):
+        notices.append(str(message))
+        return real_notify(message, **kwargs)
+
+    app.notify = notify
+    old_tiers = default_catalogue().get("bybit", "BTCUSDT").tiers
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        # the first screen is up while the refresh is held at the gate
+        assert app.view is not None and app.view.live.positions
+        assert fake.universe_calls == 1 and not gate.is_set()
+        assert app.monitor.portfolio.accounts[0].positions[0].instrument.tiers == old_tiers
+        gate.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        position = app.monitor.portfolio.accounts[0].positions[0]
+        assert tiers_of(position.instrument) == tiers_of(UNIVERSE[0])
+        assert any("tier tables refreshed: bybit" in n for n in notices)
+        app.refresh_view()
+        live = app.view.live.positions[0]
+        assert live.liquidation_price is not None and live.tiers_as_of == UNIVERSE[0].as_of
