@@ -67,8 +67,9 @@ async def test_n_then_bnb_completes_to_bnbusdt_saves_and_check_shows_it_with_its
         await started(pilot)
         await pilot.press("n")
         await pilot.pause()
-        await type_into(pilot, "#f-symbol", "bnb")
         symbol = form(app).query_one("#f-symbol", Input)
+        assert symbol.has_focus  # account and venue come preselected: typing starts at the symbol
+        await pilot.press("b", "n", "b")
         await pilot.pause()
         assert symbol._suggestion == "BNBUSDT"  # shown dimmed after what was typed
         await pilot.press("right")  # accepts the completion
@@ -219,8 +220,8 @@ def test_contracts_times_ct_val_is_the_coin_size_without_float_noise(contracts):
 
 def test_size_units_are_coin_for_linear_contracts_for_inverse_and_both_for_okx_swaps():
     catalogue = default_catalogue()
-    assert size_units(catalogue.get("binance", "BTCUSDT")) == [("BTC", COIN)]
-    assert size_units(catalogue.get("okx", "BTC-USDT-SWAP")) == [("BTC", COIN), ("contracts", CONTRACTS)]
+    assert size_units(catalogue.get("binance", "BTCUSDT")) == [("coin", COIN)]
+    assert size_units(catalogue.get("okx", "BTC-USDT-SWAP")) == [("coin", COIN), ("contracts", CONTRACTS)]
     assert size_units(catalogue.get("okx", "BTC-USD-SWAP")) == [("contracts", CONTRACTS)]
     inverse = catalogue.get("okx", "BTC-USD-SWAP")
     assert size_in_file_unit(inverse, 7.0, CONTRACTS) == 7.0  # inverse sizes are contracts in the file too

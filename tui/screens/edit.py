@@ -48,6 +48,11 @@ class SymbolSuggester(Suggester):
         self._symbols = [(i.symbol.casefold(), i.symbol) for i in ranked]
 
     async def get_suggestion(self, value: str) -> str | None:
+        return self.complete(value)
+
+    def complete(self, typed: str) -> str | None:
+        """The contract ``typed`` (any case) completes to, or None."""
+        value = typed.casefold()
         if not value:
             return None
         return next((symbol for folded, symbol in self._symbols if folded.startswith(value)), None)
@@ -66,15 +71,17 @@ def venue_symbol(catalogue: Catalogue, venue: str, typed: str) -> Instrument | N
     return catalogue.find(venue, matches[0]) if len(matches) == 1 else None
 
 
-def symbol_note(catalogue: Catalogue, venue: str, typed: str) -> str:
-    """One line on what the typed symbol is on ``venue``, or the venue's closest spellings."""
+def symbol_note(catalogue: Catalogue, venue: str, typed: str, completion: str | None = None) -> str:
+    """One line on what the typed symbol is on ``venue``, or the venue's closest spellings (the
+    completion offered first)."""
     if not typed:
         return ""
     inst = venue_symbol(catalogue, venue, typed)
     if inst is None:
-        close = catalogue.suggest(venue, typed)
+        close = list(dict.fromkeys([*([completion] if completion else []), *catalogue.suggest(venue, typed)]))[:3]
+        accept = " (→ completes)" if completion else ""
         if close:
-            return f"[b]{typed}[/b] is not a {venue} contract: did you mean {' · '.join(close)}?"
+            return f"[b]{typed}[/b] is not a {venue} contract: did you mean {' · '.join(close)}?{accept}"
         return f"[b]{typed}[/b] is not a {venue} contract ({len(catalogue.symbols(venue))} known)"
     kind = f"inverse, {fmt.size(inst.contract_size)} USD a contract" if inst.inverse else "linear"
     parts = [f"{inst.symbol}: {kind}, settles {inst.settle}"]
@@ -99,8 +106,8 @@ def size_units(inst: Instrument | None) -> list[tuple[str, str]]:
     if inst.inverse:
         return [("contracts", CONTRACTS)]
     if inst.venue_contract_size:
-        return [(inst.base, COIN), ("contracts", CONTRACTS)]
-    return [(inst.base, COIN)]
+        return [("coin", COIN), ("contracts", CONTRACTS)]
+    return [("coin", COIN)]
 
 
 def size_in_file_unit(inst: Instrument | None, size: float, unit: str) -> float:
@@ -160,6 +167,7 @@ class PositionForm(ModalScreen[bool]):
         self._catalogue = catalogue
         self._account_venues = dict(account_venues or {})
         self._suggested_for: str | None = None  # the venue the symbol's completion is over
+        self._completer: SymbolSuggester | None = None
         self._unit_for: Instrument | None = None  # the contract the size's units were offered for
 
     def compose(self) -> ComposeResult:
@@ -205,11 +213,13 @@ class PositionForm(ModalScreen[bool]):
     #f-size-row { height: 1; }
     #f-size-row Input { width: 1fr; }
     #f-size-row Select { width: 18; }
-    #form-symbol-note, #form-size-note { height: auto; color: $text-muted; }
+    #form-symbol-note, #form-size-note { width: 100%; height: auto; color: $text-muted; }
     #form-symbol-note { margin-top: 1; }
     """
 
     def on_mount(self) -> None:
+        # The account and venue come preselected: the symbol is where typing starts.
+        self.query_one("#f-symbol", Input).focus()
         self._update_notes()
 
     # -- the venue, the symbol's contract, and the notes ----------------------------------------
@@ -228,7 +238,8 @@ class PositionForm(ModalScreen[bool]):
         if self._catalogue is None:
             return None
         self._suggested_for = venue
-        return SymbolSuggester(i for i in self._catalogue if i.venue == venue)
+        self._completer = SymbolSuggester(i for i in self._catalogue if i.venue == venue)
+        return self._completer
 
     def instrument(self) -> Instrument | None:
         """The contract the symbol field names on the chosen venue (None: unknown, or no catalogue)."""
@@ -257,7 +268,9 @@ class PositionForm(ModalScreen[bool]):
                 editing = self._values.get("size") is not None
                 unit.value = units[-1][1] if len(units) > 1 and not editing else units[0][1]
             unit.disabled = len(units) == 1
-        self.query_one("#form-symbol-note", Label).update(symbol_note(self._catalogue, venue, symbol_input.value.strip()))
+        typed = symbol_input.value.strip()
+        completion = self._completer.complete(typed) if self._completer is not None else None
+        self.query_one("#form-symbol-note", Label).update(symbol_note(self._catalogue, venue, typed, completion))
         self.query_one("#form-size-note", Label).update(
             size_note(inst, self.query_one("#f-size", Input).value.strip(), str(unit.value)))
 
