@@ -164,7 +164,8 @@ MATCHING = [
         "IP", "MON", "MET")],
 ]
 UNIFIED_GAP = ("the venue counts ~8,347 USDC of collateral clearinghouseState does not show (unified or "
-               "portfolio-margin account; fixtures README)")
+               "portfolio-margin account): the follower reads spotClearinghouseState, but this account's spot "
+               "state was not captured (fixtures README)")
 KNOWN_GAPS = [pytest.param("btc_cross_2026-09-25.json", "BTC", marks=pytest.mark.xfail(strict=True, reason=UNIFIED_GAP))]
 
 
