@@ -1,7 +1,8 @@
 """Bybit's public tier tables: ``GET /v5/market/risk-limit`` (research/exchanges.md §2.2;
 bybit-exchange/docs ``docs/v5/market/risk-limit.mdx``, https://bybit-exchange.github.io/docs/v5/market/risk-limit).
 ``riskLimitValue`` is the tier's cap (USDT notional for linear, coin value for inverse); the floor is
-the previous tier's cap."""
+the previous tier's cap. ``fetch_universe`` and ``lookup`` read every perpetual (instruments-info
+merged with risk-limit, below)."""
 
 from __future__ import annotations
 
@@ -166,8 +167,9 @@ INSTRUMENTS_PATH = "/v5/market/instruments-info"
 CATEGORIES = ("linear", "inverse")
 PAGE_LIMIT = 1000  # instruments-info's documented maximum
 _MAX_UNIVERSE_PAGES = 200  # a cursor that never ends is a venue bug, not a reason to loop forever
-# Bybit's per-IP limit on public market endpoints is roughly 10-20 requests a second (research notes;
-# the exact figure is UNCONFIRMED): the universe asks at most 10 a second.
+# Bybit allows 600 HTTP requests per 5 s per IP and bans an IP that exceeds it for 10 minutes with HTTP
+# 403 (research/exchanges.md §2.5; the Fetcher does not retry a 403): the universe asks at most 10 a
+# second, far below it, as other tools may share the IP.
 MIN_GAP_S = 0.1
 RATE_LIMIT_CODE = 10006  # "Too many visits": retried after a pause, like an HTTP 429
 _RATE_RETRIES = 3

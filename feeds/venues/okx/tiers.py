@@ -1,6 +1,7 @@
 """OKX's public tier tables: ``GET /api/v5/public/position-tiers`` (research/exchanges.md §3.2;
 https://www.okx.com/docs-v5/en/#public-data-rest-api-get-position-tiers). ``minSz``/``maxSz`` are
-contracts for perpetuals."""
+contracts for perpetuals. ``fetch_universe`` and ``lookup`` read every perpetual swap (instruments
+merged with each family's position tiers, below)."""
 
 from __future__ import annotations
 
