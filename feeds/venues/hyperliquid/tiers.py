@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adlwatch.engine.instruments import Catalogue, Instrument, build_tiers
+from adlwatch.engine.instruments import Catalogue, Instrument, Tier, build_tiers
 from adlwatch.feeds.tier_rows import (
     Fetched,
     Fetcher,
@@ -160,21 +160,26 @@ def _mark_of(ctx: Any) -> float | None:
     return mark if mark > 0 else None
 
 
-def _instrument(asset: dict, ctx: Any, tables: Mapping[int, Any], source: str, as_of: str) -> Instrument:
+def _instrument(asset: dict, ctx: Any, tables: Mapping[int, Any], source: str, as_of: str,
+                tiers_by_key: dict[tuple[str, str], tuple[Tier, ...]]) -> Instrument:
     coin = asset.get("name")
     if not isinstance(coin, str) or not coin or coin != coin.strip():
         raise ValueError(f"hyperliquid: universe asset without a name: {asset!r:.60}")
     decimals = number(asset.get("szDecimals"), "hyperliquid", f"{coin} szDecimals")
     if decimals != int(decimals) or not 0 <= decimals <= MAX_PRICE_DECIMALS:
         raise ValueError(f"hyperliquid: {coin} szDecimals {decimals:g} is not an integer in 0..{MAX_PRICE_DECIMALS}")
-    rows = _asset_rows(asset, coin, tables)
+    # a margin table is read once for the many assets that share it
+    key = (repr(asset.get("marginTableId")), repr(asset.get("maxLeverage")) if asset.get("marginTableId") is None else "")
+    tiers = tiers_by_key.get(key)
+    if tiers is None:
+        tiers = tiers_by_key[key] = build_tiers(_asset_rows(asset, coin, tables), f"{VENUE}:{coin}")
     # A newer field ``marginMode`` ("strictIsolated" / "noCross") says the same as onlyIsolated where
     # present (UNCONFIRMED spelling: read both, either one makes the asset isolated-only).
     only_isolated = _flag(asset, "onlyIsolated", coin) or asset.get("marginMode") in ("strictIsolated", "noCross")
     return Instrument(
         venue=VENUE, symbol=coin, kind="linear", base=coin, quote=SETTLE, settle=SETTLE, contract_size=1.0,
         tick_size=tick_size(int(decimals), _mark_of(ctx)), tier_basis="notional",
-        tiers=build_tiers(rows, f"{VENUE}:{coin}"), taker_fee=TAKER_FEE, source=source, as_of=as_of,
+        tiers=tiers, taker_fee=TAKER_FEE, source=source, as_of=as_of,
         verified=True, status="delisted" if _flag(asset, "isDelisted", coin) else "trading",
         only_isolated=only_isolated)
 
@@ -195,9 +200,10 @@ def parse_universe(body: Any, source: str, as_of: str, errors: list[str]) -> lis
     tables = _margin_tables(doc)
     out: list[Instrument] = []
     seen: set[str] = set()
+    tiers_by_key: dict[tuple[str, str], tuple[Tier, ...]] = {}
     for i, asset in enumerate(universe):
         try:
-            instrument = _instrument(asset, ctxs[i] if i < len(ctxs) else None, tables, source, as_of)
+            instrument = _instrument(asset, ctxs[i] if i < len(ctxs) else None, tables, source, as_of, tiers_by_key)
         except (ValueError, KeyError, TypeError) as err:
             text = str(err)
             errors.append(text if text.startswith("hyperliquid") else f"hyperliquid: universe[{i}]: {text}")
