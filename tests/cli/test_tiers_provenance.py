@@ -119,3 +119,19 @@ async def test_the_monitor_marks_a_position_on_an_unverified_table_beside_its_li
         now_ms = app.view.now_ms
         for row, p in enumerate(positions):
             assert cell(app, row, "liq").endswith(STALE_MARK) == p.tiers_stale(now_ms)
+
+
+def test_a_followed_accounts_own_brackets_are_current_and_a_third_partys_table_is_not():
+    from dataclasses import replace
+
+    from adlwatch.engine.accounts import tier_provenance
+    from adlwatch.engine.portfolio import VenueReport
+
+    position = parse(PORTFOLIO).accounts[0].positions[0]
+    table = tier_provenance(position)
+    assert table["tiers_as_of"] == position.instrument.as_of and table["tiers_verified"] is False
+    own = tier_provenance(replace(position, reported=VenueReport(brackets_from_account=True),
+                                  instrument=replace(position.instrument, verified=True,
+                                                     source="the account's own brackets (venue)")))
+    assert own == {"tiers_as_of": None, "tiers_source": "the account's own brackets (venue)",
+                   "tiers_verified": True, "tiers_as_of_ms": None}
