@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 
 from benchmarks.cascade_bench import bench_cascade
+from benchmarks.catalogue_bench import bench_catalogue
 from benchmarks.common import Row
 from benchmarks.engine_bench import bench_engine, bench_vector
 from benchmarks.feeds_bench import FIREHOSE_SECONDS, bench_firehose, bench_parse
@@ -24,6 +25,7 @@ SUITES = {
     "replay": bench_replay,
     "render": bench_render,
     "cascade": bench_cascade,
+    "catalogue": bench_catalogue,
 }
 
 

@@ -30,11 +30,11 @@ import random
 import sys
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 import platformdirs
@@ -54,13 +54,17 @@ from adlwatch.engine.instruments import (
 from adlwatch.engine.venues import venue_names as engine_venue_names
 from adlwatch.feeds import registry
 from adlwatch.feeds.files import write_atomic
-from adlwatch.feeds.tier_rows import Fetcher, Row, TierSource, now_iso
-from adlwatch.feeds.tier_rows import bundled as bundled_instrument
-from adlwatch.feeds.transport import make_http_client, url_override
+
+if TYPE_CHECKING:  # the HTTP side (httpx) is imported when something is fetched: reading the cache stays light
+    from adlwatch.feeds.tier_rows import Row, TierSource
 
 APP_NAME = "adlwatch"
 SOURCE_NOTE = "fetched from the venue's public endpoint"
 UNIVERSE_MAX_AGE_S = 24 * 3600.0  # a venue's cached universe older than this is refreshed (in the background)
+
+
+def _find(catalogue: Catalogue, venue: str, symbol: str) -> Instrument | None:
+    return catalogue.find(venue, symbol)
 
 
 def default_cache_dir() -> Path:
@@ -187,7 +191,7 @@ def _write_venue(cache_dir: Path, venue: str, fetched: Mapping[str, tuple[list[R
                  catalogue: Catalogue) -> Path:
     path = cache_dir / f"{venue}.toml"
     kept = [r for r in _read_cache_rows(path) if r["symbol"] not in fetched]
-    fresh = [_instrument_row(venue, symbol, rows, source, as_of, bundled_instrument(catalogue, venue, symbol))
+    fresh = [_instrument_row(venue, symbol, rows, source, as_of, _find(catalogue, venue, symbol))
              for symbol, (rows, source, as_of) in fetched.items()]
     doc = {"venue": {"name": venue, "fetched_at": max(a for _r, _s, a in fetched.values()),
                      "notes": _source(venue).notes},
@@ -201,6 +205,9 @@ def _write_venue(cache_dir: Path, venue: str, fetched: Mapping[str, tuple[list[R
 async def _refresh_venue(venue: str, symbols: Sequence[str], cache_dir: Path, base: str, catalogue: Catalogue,
                          *, timeout: float, retries: int, gap_s: float, backoff_initial_s: float,
                          rng: random.Random) -> VenueRefresh:
+    from adlwatch.feeds.tier_rows import Fetcher
+    from adlwatch.feeds.transport import make_http_client
+
     result = VenueRefresh(venue)
     if not symbols:
         return VenueRefresh(venue, state="failed", errors=["no symbols to refresh"])
@@ -213,7 +220,7 @@ async def _refresh_venue(venue: str, symbols: Sequence[str], cache_dir: Path, ba
             result.path = _write_venue(cache_dir, venue, fetched, catalogue)
             for symbol, (rows, source, as_of) in sorted(fetched.items()):
                 result.instruments.append(CachedInstrument(symbol, len(rows), as_of, source,
-                                                           bundled_instrument(catalogue, venue, symbol) is not None))
+                                                           _find(catalogue, venue, symbol) is not None))
     except Exception as exc:  # a venue never takes the others (or the app) down with it
         result.errors.append(f"{type(exc).__name__}: {exc}")
     if not result.instruments:
@@ -264,6 +271,8 @@ async def refresh_tiers(venues_symbols: Mapping[str, Sequence[str]], cache_path:
 
 def rest_base(venue: str, rest_urls: Mapping[str, str] | None = None) -> str:
     """Where a venue's public REST API is: the caller's URL, ``ADLWATCH_<VENUE>_REST_URL``, or the venue's."""
+    from adlwatch.feeds.transport import url_override
+
     known = registry.find(venue)
     return ((rest_urls or {}).get(venue) or url_override(venue, "REST")
             or (known.rest_url if known is not None else ""))
@@ -310,6 +319,9 @@ async def _fetch_universe(venue: str, cache_dir: Path, base: str, *, timeout: fl
                           backoff_initial_s: float, rng: random.Random) -> tuple[VenueRefresh, list[Instrument]]:
     """Fetch and cache one venue's universe. A complete fetch replaces the cached universe; one with
     failed pages keeps the previously cached contracts it could not read again."""
+    from adlwatch.feeds.tier_rows import Fetcher, now_iso
+    from adlwatch.feeds.transport import make_http_client
+
     source = _source(venue)
     result = VenueRefresh(venue, universe=True)
     as_of = now_iso()
@@ -457,6 +469,9 @@ async def lookup_symbols(pairs: Sequence[tuple[str, str]], cache_path: str | os.
         if symbol not in by_venue[venue]:
             by_venue[venue].append(symbol)
 
+    from adlwatch.feeds.tier_rows import Fetcher, now_iso
+    from adlwatch.feeds.transport import make_http_client
+
     async def one_venue(venue: str, symbols: list[str]) -> None:
         source = _source(venue)
         base = rest_base(venue, rest_urls)
@@ -510,8 +525,8 @@ async def lookup_symbols(pairs: Sequence[tuple[str, str]], cache_path: str | os.
 
 
 def load_catalogue(cache_dir: str | os.PathLike | None = None, *, warnings: list[str] | None = None,
-                   bundled: Catalogue | None = None, origins: dict[tuple[str, str], str] | None = None
-                   ) -> Catalogue:
+                   bundled: Catalogue | None = None, origins: dict[tuple[str, str], str] | None = None,
+                   venues: Collection[str] | None = None) -> Catalogue:
     """The bundled catalogue, then every cached table over it.
 
     A venue's cached universe (``<venue>.json``) and its looked-up contracts (``<venue>.lookups.json``)
@@ -520,7 +535,8 @@ def load_catalogue(cache_dir: str | os.PathLike | None = None, *, warnings: list
     versions) then overrides the tiers of its symbols, keeping the contract's specification, where it
     is newer than what it overrides. Problems (a corrupt file, a bad row) are appended to ``warnings``
     (one line each) and that file or row is ignored: never raises. ``origins`` receives the cache
-    file of every contract that came from one.
+    file of every contract that came from one. ``venues``: read only these venues' cache files (a
+    command that holds two venues does not parse the other universes; the bundled tables stay whole).
     """
     notes = warnings if warnings is not None else []
     bundled = bundled or default_catalogue()
@@ -530,6 +546,8 @@ def load_catalogue(cache_dir: str | os.PathLike | None = None, *, warnings: list
     except OSError as err:
         notes.append(f"tier cache {folder}: cannot list ({err.strerror}); using the bundled tables")
         files = []
+    if venues is not None:  # <venue>.json, <venue>.lookups.json, <venue>.toml
+        files = [p for p in files if p.name.split(".", 1)[0] in venues]
     cached: dict[tuple[str, str], Instrument] = {}
     where: dict[tuple[str, str], str] = {}
     engine_venues = engine_venue_names()
@@ -574,7 +592,7 @@ def load_catalogue(cache_dir: str | os.PathLike | None = None, *, warnings: list
                 continue
             if key in cached and inst.as_of <= cached[key].as_of:
                 continue  # the fetched universe is newer
-            if bundled_instrument(base, venue, inst.symbol) is not None:
+            if _find(base, venue, inst.symbol) is not None:
                 overrides[key] = inst
             else:
                 added.append(inst)
@@ -597,7 +615,7 @@ def _cached_instrument(venue: str, row: Any, bundled: Catalogue, venue_table: di
     tiers = build_tiers(row.get("tier", []), f"{venue}:{symbol}")
     if not tiers:
         raise ValueError("no tiers")
-    inst = bundled_instrument(bundled, venue, symbol)
+    inst = _find(bundled, venue, symbol)
     if inst is None:
         if not all(k in row for k in _SPEC_KEYS):
             return None  # tiers without a contract specification: nothing the engine can use

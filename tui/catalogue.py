@@ -26,16 +26,18 @@ REFRESH_WAIT_S = 2.0  # check/simulate wait at most this long (from their start)
 LOOKUP_TIMEOUT_S = 10.0  # an unknown symbol's lookup, before the portfolio is refused
 
 
-def user_catalogue(err: TextIO | None = None, *, cache_dir: Any = None) -> Catalogue:
+def user_catalogue(err: TextIO | None = None, *, cache_dir: Any = None,
+                   venues: Sequence[str] | None = None) -> Catalogue:
     """The bundled tier tables, with the cached ones (fetched universes, looked-up contracts,
     ``adlwatch tiers --refresh``) in their place.
 
-    A broken cache file is skipped with one warning line on stderr; the other tables stay.
+    A broken cache file is skipped with one warning line on stderr; the other tables stay. ``venues``:
+    only these venues' cache files are read (the rest keep their bundled tables).
     """
     from adlwatch.feeds.tiers import load_catalogue
 
     warnings: list[str] = []
-    catalogue = load_catalogue(cache_dir, warnings=warnings)
+    catalogue = load_catalogue(cache_dir, warnings=warnings, venues=venues)
     for line in warnings:
         print(f"adlwatch: tier cache: {line}", file=err if err is not None else sys.stderr)
     return catalogue
@@ -96,12 +98,15 @@ def with_lookups(catalogue: Catalogue, pairs: Iterable[tuple[str, str]], *, offl
 
 
 def startup_catalogue(path: Path | None, *, offline: bool, extra: Sequence[tuple[str, str]] = (),
-                      err: TextIO | None = None, cache_dir: Any = None) -> Catalogue:
+                      err: TextIO | None = None, cache_dir: Any = None, every_venue: bool = False) -> Catalogue:
     """The catalogue a command starts with: the cache at once, plus (online) any contract of the
-    portfolio file (and ``extra``) that no table knows, looked up at its venue."""
-    catalogue = user_catalogue(err, cache_dir=cache_dir)
-    return with_lookups(catalogue, [*portfolio_pairs(path), *extra], offline=offline, err=err,
-                        cache_dir=cache_dir)
+    portfolio file (and ``extra``) that no table knows, looked up at its venue. Only the cache files
+    of the venues the file (and ``extra``) names are read, unless ``every_venue`` (the monitor, whose
+    add-position form offers every venue's contracts)."""
+    pairs = [*portfolio_pairs(path), *extra]
+    venues = None if every_venue else [*portfolio_venues(path), *(v for v, _ in extra)]
+    catalogue = user_catalogue(err, cache_dir=cache_dir, venues=venues)
+    return with_lookups(catalogue, pairs, offline=offline, err=err, cache_dir=cache_dir)
 
 
 def rebind(portfolio: Portfolio, catalogue: Catalogue) -> Portfolio:

@@ -247,11 +247,10 @@ def _diff(p: PositionRisk) -> str:
 def import_followed(portfolio: Portfolio, offline: bool, err: TextIO) -> tuple[Portfolio, bool]:
     """Followed accounts read once from their venues; False when one could not be read (said in one
     line each on ``err``; the rest is still computed). Keys with trading rights are warned about."""
-    from adlwatch.engine.portfolio import with_account_states
-    from adlwatch.feeds.accounts import fetch_followed, followers_for
-
     if not any(a.followed for a in portfolio.accounts):
         return portfolio, True
+    from adlwatch.engine.portfolio import with_account_states
+    from adlwatch.feeds.accounts import fetch_followed, followers_for  # the HTTP side only when followed
     if offline:
         print("adlwatch check: followed accounts skipped (--offline): their positions come from the venue", file=err)
         return portfolio, True

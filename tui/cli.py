@@ -241,7 +241,7 @@ def run_monitor(portfolio_path: Path | None) -> int:
 
     # The cached tier tables at once (a symbol no table knows looked up first); a venue's tables over a
     # day old are refreshed in a worker after the first screen, and the portfolio rebuilt on them.
-    portfolio = portfolio_store.load(path, startup_catalogue(path, offline=False))
+    portfolio = portfolio_store.load(path, startup_catalogue(path, offline=False, every_venue=True))
     venues = portfolio_venues(path)
     AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path,
                 catalogue_refresh=lambda monitor: refresh_into(monitor, venues)).run()

@@ -80,7 +80,8 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
     started = time.monotonic()
     # The cached tables at once (the contract looked up first when no table knows it, online); the venue's
     # tables refreshed meanwhile when over a day old, and used if they land within REFRESH_WAIT_S.
-    catalogue = tables.startup_catalogue(None, offline=args.offline, extra=[(args.venue, args.symbol)], err=err)
+    catalogue = tables.startup_catalogue(None, offline=args.offline, extra=[(args.venue, args.symbol)], err=err,
+                                         every_venue=True)  # the user's portfolio may hold any venue
     instrument = catalogue.get(args.venue, args.symbol)
     refresh = tables.BackgroundRefresh.start([args.venue], offline=args.offline)
     if not instrument.tiers:
