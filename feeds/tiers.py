@@ -642,22 +642,47 @@ def describe(catalogue: Catalogue) -> list[str]:
             for i in instruments]
 
 
+def bundled_origins() -> dict[tuple[str, str], str]:
+    """The bundled file of every bundled contract (``bundled snapshot binance_usdm.json.gz``, ``bundled
+    table bybit.toml``), for ``adlwatch tiers``: the same files ``default_catalogue`` reads."""
+    from adlwatch.engine.instruments import bundled_table_files
+
+    out: dict[tuple[str, str], str] = {}
+    for name, data in bundled_table_files():
+        try:
+            if name.endswith(".toml"):
+                instruments, what = load_table(data.decode("utf-8")), f"bundled table {name}"
+            else:
+                instruments, what = decode_table(data, name), f"bundled snapshot {name}"
+        except Exception:  # default_catalogue would have said so already
+            continue
+        for inst in instruments:
+            out[(inst.venue, inst.symbol)] = what
+    return out
+
+
 def _age_days(as_of: str, now: float) -> str:
     age = _age_s(as_of, now)
     return "age ?" if age is None else f"{max(age, 0.0) / 86400:.1f} days old"
 
 
 def summary(catalogue: Catalogue, origins: Mapping[tuple[str, str], str], *, now: float | None = None,
-            fetched: Sequence[str] = ()) -> list[str]:
+            fetched: Sequence[str] = (), bundled: Mapping[tuple[str, str], str] | None = None) -> list[str]:
     """Per venue: how many contracts are known, from where (the bundled tables, the cache, or fetched
-    just now for the venues in ``fetched``), as of when and how old (``adlwatch tiers``)."""
+    just now for the venues in ``fetched``), as of when and how old (``adlwatch tiers``). ``origins``:
+    the cache file of each cached contract (``load_catalogue``); ``bundled``: the bundled file of the
+    others (``bundled_origins``), else they are "bundled tables"."""
     now = time.time() if now is None else now
     order = {v: i for i, v in enumerate(registry.venue_names())}
     groups: dict[tuple[str, str], list[Instrument]] = {}
     for inst in catalogue:
-        origin = origins.get((inst.venue, inst.symbol))
-        label = "bundled" if origin is None else "fetched" if inst.venue in fetched else "cache"
-        groups.setdefault((inst.venue, label if origin is None else f"{label} {origin}"), []).append(inst)
+        key = (inst.venue, inst.symbol)
+        origin = origins.get(key)
+        if origin is None:
+            label = (bundled or {}).get(key, "bundled")
+        else:
+            label = f"{'fetched' if inst.venue in fetched else 'cache'} {origin}"
+        groups.setdefault((inst.venue, label), []).append(inst)
     totals: dict[str, int] = {}
     for (venue, _label), items in groups.items():
         totals[venue] = totals.get(venue, 0) + len(items)
@@ -676,9 +701,12 @@ def summary(catalogue: Catalogue, origins: Mapping[tuple[str, str], str], *, now
             undated = sum(_age_s(i.as_of, now) is None for i in items)
             flag = (f", {unverified} unverified" if unverified else "") + (f", {undated} undated" if dates and undated
                                                                           else "")
-            what = label if label == "bundled" else label.replace(" ", ": ", 1)
             if label == "bundled":
                 what = "bundled tables (engine/data/instruments)"
+            elif label.startswith("bundled"):
+                what = label
+            else:
+                what = label.replace(" ", ": ", 1)
             out.append(f"  {len(items):>5} {what}, {when} ({age}{flag})")
     return out
 

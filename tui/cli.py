@@ -87,7 +87,14 @@ def run_tiers(refresh: bool, venues: list[str], show_all: bool = False) -> int:
     """``adlwatch tiers [--refresh] [--all] [VENUE…]``: per venue, how many contracts are known, from
     where (the bundled tables, the cache, fetched just now) and how old; ``--all`` every contract."""
     from adlwatch.feeds.registry import venue_names
-    from adlwatch.feeds.tiers import default_cache_dir, describe, load_catalogue, run_refresh, summary
+    from adlwatch.feeds.tiers import (
+        bundled_origins,
+        default_cache_dir,
+        describe,
+        load_catalogue,
+        run_refresh,
+        summary,
+    )
 
     unknown = [v for v in venues if v not in venue_names()]
     if unknown:
@@ -109,7 +116,8 @@ def run_tiers(refresh: bool, venues: list[str], show_all: bool = False) -> int:
         for line in describe(catalogue):
             print(line)
     else:
-        for line in summary(catalogue, origins, fetched=(venues or venue_names()) if refresh else ()):
+        for line in summary(catalogue, origins, fetched=(venues or venue_names()) if refresh else (),
+                            bundled=bundled_origins()):
             print(line)
         print(f"cache: {default_cache_dir()} (refreshed by itself when a day old; --all lists every contract)")
     return EXIT_OK

@@ -66,8 +66,9 @@ def test_tiers_says_per_venue_how_many_contracts_from_where_and_how_old():
     assert result.returncode == 0, result.stderr
     for venue in ("binance", "bybit", "okx", "hyperliquid"):
         assert re.search(rf"^{venue}: \d+ contracts$", result.stdout, re.M), result.stdout
-    assert re.search(r"^\s+\d+ bundled tables \(engine/data/instruments\), as of \d{4}-\d\d-\d\d.*days old",
+    assert re.search(r"^\s+\d+ bundled snapshot binance_usdm\.json(\.gz)?, as of \d{4}-\d\d-\d\d.*days old",
                      result.stdout, re.M), result.stdout
+    assert re.search(r"^\s+\d+ bundled table okx\.toml, as of ", result.stdout, re.M), result.stdout
     assert "refreshed by itself when a day old" in result.stdout
     listing = adlwatch("tiers", "--all", "okx")
     assert listing.returncode == 0 and all(line.startswith("okx ") for line in listing.stdout.splitlines())

@@ -427,3 +427,16 @@ async def test_monitor_draws_its_first_screen_before_the_refresh_lands_then_rebu
         app.refresh_view()
         live = app.view.live.positions[0]
         assert live.liquidation_price is not None and live.tiers_as_of == UNIVERSE[0].as_of
+
+
+async def test_a_command_reads_only_the_cache_files_of_the_venues_it_holds(fake_source, tmp_path):
+    fake_source(Fake())
+    await refresh_catalogue(["bybit"], tmp_path, rest_urls=NOWHERE)
+    (tmp_path / "okx.json").write_text("corrupt, but not read")
+    warnings: list[str] = []
+    only_bybit = load_catalogue(tmp_path, warnings=warnings, venues=["bybit"])
+    assert ("bybit", "AAAUSDT") in only_bybit and warnings == []
+    only_okx = load_catalogue(tmp_path, warnings=warnings, venues=["okx"])
+    assert ("bybit", "AAAUSDT") not in only_okx and len(warnings) == 1 and "okx.json" in warnings[0]
+    # the bundled tables stay whole either way
+    assert only_okx.get("bybit", "BTCUSDT") == default_catalogue().get("bybit", "BTCUSDT")
