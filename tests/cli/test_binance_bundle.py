@@ -146,3 +146,64 @@ def test_the_build_refuses_a_cum_that_breaks_the_recurrence():
     table = bundle_build.build(json.dumps({"X/USDT:USDT": [{"info": b} for b in info]}).encode())
     assert table.instruments[0].tiers == [(0.0, 10.0, 0.01, 50.0), (10.0, 20.0, 0.02, 25.0)]
     assert math.isfinite(table.instruments[0].tiers[-1][1])
+
+
+# ---------------------------------------------------------------------------- the FAQ's worked examples
+# Binance FAQ b3c689c1f50a44cabb3a84e663b81d93 (exchanges.md §7 B1, B3), through `check` as shipped.
+
+B3 = """
+[[account]]
+venue = "binance"
+wallet_balance = 0.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "{side}"
+size = 1.0
+entry_price = 84000.0
+leverage = 10
+margin_mode = "isolated"
+isolated_margin = 8400.0
+"""
+
+
+@pytest.mark.parametrize(("side", "expected"), [("long", 75_903.61), ("short", 92_031.87)])
+def test_b3_isolated_example_with_the_shipped_btcusdt_table(tmp_path, side, expected):
+    # The example's bracket (MMR 0.4 %, cum 0) is today's BTCUSDT bracket 1 (0-300k), and the
+    # notional at either liquidation price (76k-92k) lies in it: no override needed.
+    path = tmp_path / "b3.toml"
+    path.write_text(B3.format(side=side))
+    result = run("check", "--portfolio", str(path), "--offline", "--json", "--mark", "BTCUSDT=84000")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["liquidation_price"] == pytest.approx(expected, abs=0.01)
+
+
+B1 = """
+[[account]]
+venue = "binance"
+wallet_balance = {constant!r}
+
+[[account.position]]
+symbol = "ETHUSDT"
+side = "long"
+size = 3683.979
+entry_price = 1456.84
+leverage = 10
+margin_mode = "cross"
+mmr = 0.10
+maint_amount = 135365.0
+"""
+
+
+def test_b1_cross_example_with_the_pages_own_bracket(tmp_path):
+    # The page's example sits in a bracket of MMR 10 %, cum 135,365 (its own table, not today's
+    # ETHUSDT brackets), so the bracket is given the way a user would: the position's mmr and
+    # maint_amount. WB − TMM1 + UPNL1 (the margin that does not move with ETHUSDT) is the wallet.
+    constant = 1_535_443.01 - 71_200.81144 + (-56_354.57)
+    path = tmp_path / "b1.toml"
+    path.write_text(B1.format(constant=constant))
+    result = run("check", "--portfolio", str(path), "--offline", "--json", "--mark", "ETHUSDT=1456.84")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["liquidation_price"] == pytest.approx(1_153.2565, abs=0.01)
