@@ -193,7 +193,11 @@ class AdlwatchApp(App[None]):
     async def refresh_catalogue(self) -> None:
         """The tier tables refreshed beside the feeds; the monitor's portfolio is rebuilt on them when
         they land (the refresh does it), and a notice says so."""
-        landed = await self._catalogue_refresh(self.monitor)
+        try:
+            landed = await self._catalogue_refresh(self.monitor)
+        except Exception as error:  # the tables in use stay; the screen never goes down for a refresh
+            self.notify(f"tier tables not refreshed: {type(error).__name__}: {error}", severity="warning")
+            return
         if landed is not None:
             self._dirty = True
             self.notify(landed.notice)

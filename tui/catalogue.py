@@ -226,4 +226,4 @@ class BackgroundRefresh:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:  # the loop closed meanwhile
                 pass
-        self._done.wait(1.0)
+        self._done.wait(0.5)

@@ -440,3 +440,42 @@ async def test_a_command_reads_only_the_cache_files_of_the_venues_it_holds(fake_
     assert ("bybit", "AAAUSDT") not in only_okx and len(warnings) == 1 and "okx.json" in warnings[0]
     # the bundled tables stay whole either way
     assert only_okx.get("bybit", "BTCUSDT") == default_catalogue().get("bybit", "BTCUSDT")
+
+
+async def test_watch_runs_the_refresh_beside_the_feeds_and_cancels_it_at_the_end(fake_source, tmp_path):
+    import io
+
+    from adlwatch.engine.alert_rules import AlertRules
+    from adlwatch.engine.events import MarkPrice
+    from adlwatch.tui.watch import Watch
+
+    class Source:
+        def __init__(self, then):
+            self.then = then
+
+        async def run(self, emit):
+            emit(MarkPrice(venue="bybit", symbol="BTCUSDT", ts=1_700_000_000_000, price=58_000.0))
+            self.then()
+            await asyncio.Event().wait()
+
+    gate = asyncio.Event()
+    fake_source(Fake(gate=gate))
+    portfolio = parse(BYBIT_PORTFOLIO)
+    watch = Watch(portfolio, AlertRules(), out=io.StringIO(), err=io.StringIO(), clock=lambda: 1000.0)
+
+    async def tiers(monitor):
+        landed = await tables.refresh_into(monitor, ["bybit"], cache_dir=tmp_path, rest_urls=NOWHERE)
+        watch.stop()
+        return landed
+
+    assert await asyncio.wait_for(watch.run(Source(gate.set), tiers_refresh=tiers), 20) == 0
+    assert tiers_of(watch.monitor.portfolio.accounts[0].positions[0].instrument) == tiers_of(UNIVERSE[0])
+
+    # the run ends first: the refresh still held at its gate is cancelled, nothing written
+    held = asyncio.Event()
+    fake_source(Fake(gate=held))
+    other = tmp_path / "other"
+    watch = Watch(parse(BYBIT_PORTFOLIO), AlertRules(), out=io.StringIO(), err=io.StringIO(), clock=lambda: 1000.0)
+    code = await asyncio.wait_for(watch.run(Source(watch.stop), tiers_refresh=lambda monitor: tables.refresh_into(
+        monitor, ["bybit"], cache_dir=other, rest_urls=NOWHERE)), 20)
+    assert code == 0 and not (other / "bybit.json").exists()
