@@ -235,7 +235,7 @@ def _tick(symbol: str) -> str:
     return TICKS[hashlib.sha256(symbol.encode()).digest()[0] % len(TICKS)]
 
 
-def _with_cum(rows: Any) -> tuple[tuple[float, float, float, float, float], ...]:
+def with_cum(rows: Any) -> tuple[tuple[float, float, float, float, float], ...]:
     out, cum, prev = [], 0.0, None
     for floor, cap, mmr, lev in rows:
         cum = cum if prev is None else cum + floor * (mmr - prev)
@@ -254,23 +254,23 @@ def contracts(market: str) -> tuple[Contract, ...]:
     for inst in known:
         rows = [(t.floor, t.cap, t.mmr, t.max_leverage) for t in inst.tiers] or GENERIC[market]
         out.append(Contract(inst.symbol, inst.base, inst.quote, inst.settle, "PERPETUAL", "", _tick(inst.symbol),
-                            inst.contract_size, _with_cum(rows)))
+                            inst.contract_size, with_cum(rows)))
     if market == "usdm":
         for symbol in NEW_USDM:
             quote = "USDC" if symbol.endswith("USDC") else "USDT"
             out.append(Contract(symbol, symbol.removesuffix(quote), quote, quote, "PERPETUAL", "", _tick(symbol), 1.0,
-                                _with_cum(GENERIC[market])))
+                                with_cum(GENERIC[market])))
     else:
         for coin, face in EXTRA_COINM:
             symbol = f"{coin}USD_PERP"
             if catalogue.find("binance", symbol) is None:
                 out.append(Contract(symbol, coin, "USD", coin, "PERPETUAL", "", _tick(symbol), face,
-                                    _with_cum(GENERIC[market])))
+                                    with_cum(GENERIC[market])))
     for symbol in QUARTERLIES[market]:
         coin = symbol.split("USD")[0]
         out.append(Contract(symbol, coin, "USD" if market == "coinm" else "USDT", coin if market == "coinm" else "USDT",
                             "CURRENT_QUARTER", "", "0.1", 100.0 if market == "coinm" else 1.0,
-                            _with_cum(GENERIC[market])))
+                            with_cum(GENERIC[market])))
     out.sort(key=lambda c: c.symbol)
     return tuple(Contract(c.symbol, c.base, c.quote, c.margin, c.contract_type, _status(c.symbol, i), c.tick,
                           c.contract_size, c.brackets) for i, c in enumerate(out))
@@ -300,7 +300,7 @@ def exchange_info(market: str, now_ms: int) -> dict[str, Any]:
             "exchangeFilters": [], "assets": [], "symbols": rows}
 
 
-def _bracket_rows(market: str, brackets: Any) -> list[dict[str, Any]]:
+def bracket_rows(market: str, brackets: Any) -> list[dict[str, Any]]:
     floor_key, cap_key = ("qtyFloor", "qtyCap") if market == "coinm" else ("notionalFloor", "notionalCap")
     return [{"bracket": i, "initialLeverage": leverage_value(lev), cap_key: cap, floor_key: floor,
              "maintMarginRatio": mmr, "cum": cum} for i, (floor, cap, mmr, lev, cum) in enumerate(brackets, 1)]
@@ -315,8 +315,8 @@ def leverage_brackets(account: EmuAccount, market: str, symbol: str | None) -> A
     if symbol is not None:
         if symbol not in rows:
             return {"code": -1121, "msg": "Invalid symbol."}
-        return {"symbol": symbol, "notionalCoef": 1.0, "brackets": _bracket_rows(market, rows[symbol])}
-    return [{"symbol": s, "notionalCoef": 1.0, "brackets": _bracket_rows(market, b)} for s, b in rows.items()]
+        return {"symbol": symbol, "notionalCoef": 1.0, "brackets": bracket_rows(market, rows[symbol])}
+    return [{"symbol": s, "notionalCoef": 1.0, "brackets": bracket_rows(market, b)} for s, b in rows.items()]
 
 
 @dataclass
