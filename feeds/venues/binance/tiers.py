@@ -1,19 +1,21 @@
 """Binance's contracts and brackets: every USDⓈ-M and COIN-M perpetual it lists.
 
-Specifications come from the public contract lists (weight 1 each, far below the 2,400-per-minute
-IP budget; a 429/418 is retried after its Retry-After):
+Specifications come from the public contract lists (weight 1 each, UNCONFIRMED for COIN-M; far
+below the 2,400-per-minute IP budget; a 429/418 is retried after its Retry-After):
 
 - ``GET /fapi/v1/exchangeInfo`` (USDⓈ-M): per symbol ``contractType``, ``status``, ``baseAsset``,
   ``quoteAsset``, ``marginAsset`` and the ``PRICE_FILTER`` ``tickSize``.
   https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information
 - ``GET /dapi/v1/exchangeInfo`` (COIN-M, its own host ``market.COINM_REST_URL``): the same plus
-  ``contractSize`` (USD face value per contract) and the listing state in ``contractStatus``.
+  ``contractSize`` (USD face value per contract) and the listing state in ``contractStatus``
+  (UNCONFIRMED spelling from memory of the docs; ``status`` is read when it is absent).
   https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/Exchange-Information
 
 Brackets are signed reads (USER_DATA), so they need a followed account's read-only key:
 
 - ``GET /fapi/v1/leverageBracket``: ``[{symbol, brackets: [{bracket, initialLeverage, notionalCap,
-  notionalFloor, maintMarginRatio, cum}]}]`` (one object, not a list, when ``symbol`` is sent).
+  notionalFloor, maintMarginRatio, cum}]}]`` (one object, not a list, when ``symbol`` is sent:
+  UNCONFIRMED, so both shapes are read).
 - ``GET /dapi/v2/leverageBracket``: ``[{symbol, brackets: [{…, qtyCap, qtyFloor, …}]}]``, floors and
   caps in coin (the bundled COIN-M tables' basis). UNCONFIRMED: the v1 route keys its rows by
   ``pair``; a row with a ``pair`` and no ``symbol`` is read as ``<pair>_PERP``.
