@@ -200,3 +200,23 @@ def test_parse_brackets_reads_what_the_emulator_writes(raw, coinm):
         errors = []
         assert parse_brackets(json.dumps([{"symbol": "XUSDT", "brackets": body}]), market, errors) == {}
         assert "cum" in errors[0]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+                               ["symbols", "symbol", "contractType", "status", "contractStatus", "filters", "brackets",
+                                "baseAsset", "quoteAsset", "marginAsset", "contractSize", "tickSize", "filterType",
+                                "notionalFloor", "notionalCap", "qtyFloor", "qtyCap", "maintMarginRatio",
+                                "initialLeverage", "cum", "pair"]), inner, max_size=6), max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.sampled_from(["usdm", "coinm"]))
+def test_the_parsers_raise_only_value_error(doc, market):
+    for parse in (parse_exchange_info, parse_brackets):
+        errors: list[str] = []
+        try:
+            parse(json.dumps(doc), market, errors)
+        except ValueError:
+            pass
+        assert all(isinstance(e, str) for e in errors)
