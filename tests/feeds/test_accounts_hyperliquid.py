@@ -531,6 +531,29 @@ async def test_spot_usdc_of_a_spot_collateral_account_is_counted(emulator, mode)
     assert ours(engine_with(state), "BTC") == pytest.approx(venue_mark(raw) - available / 4.5 / (1 - 1 / 80), rel=1e-9)
 
 
+async def test_a_pushed_state_rereads_spot_balances_that_are_old(emulator, monkeypatch):
+    """A pushed perp state carries no spot balances: they are read again when the last read is older than
+    SPOT_MAX_AGE_S (0 here: every push), and the new USDC total is what counts."""
+    from adlwatch.feeds.venues.hyperliquid import account as module
+
+    monkeypatch.setattr(module, "SPOT_MAX_AGE_S", 0.0)
+    doc = load("btc_cross_2026-09-25.json")
+    users = install_hyperliquid_users(emulator, {ADDRESS: doc})
+    users.modes[ADDRESS] = "unifiedAccount"
+    users.spot_states[ADDRESS] = UNIFIED_SPOT
+    perp_only = account_state(doc, ADDRESS, catalogue=CATALOGUE)
+    async with Following(make_follower(emulator)) as run:
+        await run.wait_for(status("subscribed"))
+        [first] = await run.wait_for(is_state())
+        users.spot_states[ADDRESS] = {"balances": [{"coin": "USDC", "token": 0, "hold": "0.0", "total": "7000.0",
+                                                    "entryNtl": "0.0"}]}
+        await users.set_state(ADDRESS, doc)
+        [pushed] = await run.wait_for(is_state(lambda s: s.wallet_balance != first.wallet_balance))
+    assert first.wallet_balance == pytest.approx(perp_only.wallet_balance + 5000.0, rel=1e-12)
+    assert pushed.wallet_balance == pytest.approx(perp_only.wallet_balance + 7000.0, rel=1e-12)
+    assert users.spot_posts[ADDRESS] >= 2
+
+
 @pytest.mark.parametrize("mode", ["disabled", "default", "dexAbstraction"])
 async def test_an_account_with_perp_collateral_gets_no_mode_warning(emulator, mode):
     users = install_hyperliquid_users(emulator, {ADDRESS: load("docs_example.json")})
