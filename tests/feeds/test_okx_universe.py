@@ -215,3 +215,27 @@ def test_parsers_on_arbitrary_input_raise_only_value_error(body):
     _check(lambda: parse_okx_instruments(body, errors))
     _check(lambda: parse_okx_position_tiers(body, {"BTC-USDT": "BTC-USDT-SWAP"}, {"BTC-USDT-SWAP": 0.01}))
     assert all("okx" in e for e in errors)
+
+
+async def test_a_venue_that_stops_answering_is_not_asked_hundreds_of_times(emulator):
+    async def down(method, target, headers, body):
+        if "position-tiers" in target and "BTC-USDT" not in target:
+            return 503, "{}", {}
+        return None
+
+    emulator.rest_hooks.append(down)
+    found, errors = await universe(emulator, retries=1)
+    asked = [p for _v, p, _s in emulator.rest_requests if p.endswith("/position-tiers")]
+    assert len(asked) < 20  # 5 families, two tries each, and what answered before them
+    assert len(errors) == tiers.GIVE_UP_AFTER + 1 and "left for the next refresh" in errors[-1]
+    assert all(i.symbol < "BTC" or i.symbol.startswith("BTC-USDT") for i in found)
+
+
+async def test_one_unanswered_family_among_answered_ones_is_one_line(emulator):
+    async def flaky(method, target, headers, body):
+        return (503, "{}", {}) if "instFamily=ETH-USDT&" in target + "&" else None
+
+    emulator.rest_hooks.append(flaky)
+    found, errors = await universe(emulator, retries=1)
+    assert len(found) == len(SWAPS) - 1
+    assert len(errors) == 1 and errors[0].startswith("ETH-USDT-SWAP:") and "503" in errors[0]

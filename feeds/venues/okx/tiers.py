@@ -124,6 +124,7 @@ INSTRUMENTS_PATH = "/api/v5/public/instruments"
 MIN_GAP_S = 0.25
 RATE_LIMIT_CODE = "50011"  # "Too Many Requests" (HTTP 429; retried also when a 200 carries it)
 _RATE_RETRIES = 3
+GIVE_UP_AFTER = 5  # families in a row without any answer: the venue is down, stop asking
 # state → Instrument.status. ``suspend`` (trading halted, positions kept) has no closer match than
 # delisted; ``test`` (listed for testing, not tradable) is treated as pre-launch.
 _STATUS = {"live": "trading", "preopen": "pre_launch", "test": "pre_launch", "suspend": "delisted",
@@ -247,21 +248,31 @@ async def _get(fetcher: Fetcher, address: str) -> str:
     raise AssertionError("unreachable")
 
 
+class _Unreachable(ValueError):
+    """No answer at all for a family (transport, HTTP status after the retries): the venue, not the row."""
+
+
 async def _with_tiers(fetcher: Fetcher, base: str, contract: OkxContract, errors: list[str],
                       taker_fee: float) -> Instrument | None:
     """The contract with its family's tiers; a live one whose tiers cannot be read is reported and
-    left out, one not trading is kept without tiers."""
+    left out, one not trading is kept without tiers. Raises ``_Unreachable`` (already reported)
+    when the venue gave no answer."""
     params = {"instType": "SWAP", "tdMode": "cross", "instFamily": contract.family}
     source = url(base, POSITION_TIERS_PATH, params)
     rows = None
     try:
-        text = await _get(fetcher, source)
+        try:
+            text = await _get(fetcher, source)
+        except ValueError as err:
+            raise _Unreachable(str(err)) from None
         rows = parse_okx_position_tiers(text, {contract.family: contract.symbol},
                                         {contract.symbol: tier_multiplier(contract)}).get(contract.symbol)
         if rows is None and contract.status == "trading":
             raise ValueError(f"okx: no tiers for instFamily {contract.family} in the answer")
     except ValueError as err:
         errors.append(f"{contract.symbol}: {err}")
+        if isinstance(err, _Unreachable):
+            raise
         if contract.status == "trading":
             return None
         rows = None
@@ -270,7 +281,9 @@ async def _with_tiers(fetcher: Fetcher, base: str, contract: OkxContract, errors
 
 async def fetch_universe(fetcher: Fetcher, base: str, errors: list[str]) -> list[Instrument]:
     """Every OKX perpetual swap (linear and inverse) with its family's position tiers: one
-    instruments request, then one position-tiers request per family, paced (``MIN_GAP_S``)."""
+    instruments request, then one position-tiers request per family, paced (``MIN_GAP_S``). After
+    ``GIVE_UP_AFTER`` families in a row without an answer the venue is taken to be down: the rest are
+    left for the next refresh (one line), instead of retrying hundreds of families."""
     address = url(base, INSTRUMENTS_PATH, {"instType": "SWAP"})
     try:
         contracts = parse_okx_instruments(await _get(fetcher, address), errors)
@@ -279,8 +292,18 @@ async def fetch_universe(fetcher: Fetcher, base: str, errors: list[str]) -> list
         return []
     taker_fee = _taker_fee()
     out: list[Instrument] = []
-    for contract in contracts:
-        instrument = await _with_tiers(fetcher, base, contract, errors, taker_fee)
+    unanswered = 0
+    for n, contract in enumerate(contracts):
+        try:
+            instrument = await _with_tiers(fetcher, base, contract, errors, taker_fee)
+        except _Unreachable:
+            unanswered += 1
+            if unanswered >= GIVE_UP_AFTER:
+                errors.append(f"okx: {unanswered} instrument families in a row unanswered; "
+                              f"{len(contracts) - n - 1} more left for the next refresh")
+                break
+            continue
+        unanswered = 0
         if instrument is not None:
             out.append(instrument)
     return out
@@ -300,7 +323,10 @@ async def lookup(fetcher: Fetcher, base: str, symbol: str, errors: list[str]) ->
     if contract is None:
         errors.append(f"{symbol}: okx lists no perpetual swap of that name")
         return None
-    return await _with_tiers(fetcher, base, contract, errors, _taker_fee())
+    try:
+        return await _with_tiers(fetcher, base, contract, errors, _taker_fee())
+    except _Unreachable:
+        return None
 
 
 SOURCE = TierSource(fetch=fetch, fetch_universe=fetch_universe, lookup=lookup, default_basis="size",
