@@ -479,3 +479,55 @@ async def test_watch_runs_the_refresh_beside_the_feeds_and_cancels_it_at_the_end
     code = await asyncio.wait_for(watch.run(Source(watch.stop), tiers_refresh=lambda monitor: tables.refresh_into(
         monitor, ["bybit"], cache_dir=other, rest_urls=NOWHERE)), 20)
     assert code == 0 and not (other / "bybit.json").exists()
+
+
+# ---------------------------------------------------------------------------- every venue, end to end
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx", "hyperliquid"])
+async def test_each_venues_whole_universe_from_the_emulator_is_cached_and_read_back_offline(emulator, tmp_path,
+                                                                                        venue):
+    if registry.find(venue).tiers().fetch_universe is None:
+        pytest.skip(f"{venue} has no fetch_universe yet")
+    report = await refresh_catalogue([venue], tmp_path, rest_urls={venue: emulator.rest_url(venue)},
+                                     request_gap_s=0, backoff_initial_s=0.01)
+    result = report.venues[venue]
+    assert result.path == universe_path(tmp_path, venue) and result.count > 100, report.lines()
+    assert result.delisted > 0  # the emulator lists delisted contracts too
+    as_of = cache_as_of(venue, tmp_path)
+    assert ISO_UTC.match(as_of) and stale_venues([venue], tmp_path) == []
+    table = msgspec.json.decode(result.path.read_bytes(), type=TableFile)
+    assert table.venue == venue and table.as_of == as_of and emulator.rest_url(venue) in table.source
+
+    # offline: the cache alone gives every fetched contract, with its provenance
+    origins: dict = {}
+    catalogue = load_catalogue(tmp_path, origins=origins)
+    cached = [key for key, path in origins.items() if key[0] == venue]
+    assert len(cached) == result.count
+    kinds = {catalogue.get(*key).kind for key in cached}
+    assert "linear" in kinds and (venue == "hyperliquid" or "inverse" in kinds or venue == "binance")
+    for key in cached[:50]:
+        inst = catalogue.get(*key)
+        assert inst.as_of and inst.source and (inst.tiers or inst.status != "trading")
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit", "okx", "hyperliquid"])
+async def test_each_venue_looks_up_a_contract_no_table_knows_from_the_emulator(emulator, tmp_path, venue):
+    source = registry.find(venue).tiers()
+    if source.fetch_universe is None:
+        pytest.skip(f"{venue} has no fetch_universe yet")
+    urls = {venue: emulator.rest_url(venue)}
+    await refresh_catalogue([venue], tmp_path / "universe", rest_urls=urls, request_gap_s=0)
+    listed = decode_table(universe_path(tmp_path / "universe", venue).read_bytes(), venue)
+    bundled = default_catalogue()
+    wanted = next((i for i in listed if (venue, i.symbol) not in bundled and i.status == "trading" and i.tiers), None)
+    if wanted is None:  # Binance: brackets come from the bundle, so every contract it can model is bundled
+        pytest.skip(f"every {venue} contract the emulator lists with tiers is bundled")
+
+    cache = tmp_path / "cache"
+    report = await lookup_symbols([(venue, wanted.symbol), (venue, "NOSUCHCOIN-PERP")], cache, rest_urls=urls,
+                                  request_gap_s=0)
+    assert [i.symbol for i in report.found] == [wanted.symbol], report.errors
+    assert report.missing == [(venue, "NOSUCHCOIN-PERP")]
+    found = load_catalogue(cache).get(venue, wanted.symbol)
+    assert tiers_of(found) == tiers_of(wanted) and found.kind == wanted.kind
