@@ -21,7 +21,7 @@ position is closed in the proportion of its PnL taken, and its principal is retu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -207,10 +207,15 @@ def run_cascade(
     params: CascadeParams,
     watch: Sequence[int] = (),
     progress: Callable[[int, int], None] | None = None,
+    triggers: Mapping[int, float] | None = None,
 ) -> CascadeResult:
     """Run the price ``path`` (marks, in order) through the population; ``watch`` positions get a fate.
 
     ``progress(done, total)`` is called after each step (for a progress bar on long runs).
+    ``triggers``: population index → the mark at which that position is liquidated (the user's
+    positions: the liquidation price the table shows, from the account's own solver, cross included;
+    ±inf: never), reached from the population's mark in whichever direction it lies. Those positions are liquidated when the price reaches it instead of by the
+    population's isolated rule, and their fate's price is that liquidation price.
     """
     if params.policy not in POLICIES:
         raise ValueError(f"unknown policy {params.policy!r}; known: {', '.join(POLICIES)}")
@@ -228,6 +233,13 @@ def run_cascade(
     alpha = params.impact_per_usd
     impact = 1.0  # cumulative permanent impact factor on the path's prices
     fates = {int(i): Fate(int(i), "safe") for i in watch}
+    # Positions with their own liquidation price: where the price must reach (NaN: the isolated rule).
+    trigger = np.full(len(pop), np.nan)
+    for i, at in (triggers or {}).items():
+        trigger[int(i)] = at
+    own = ~np.isnan(trigger)
+    # Reached from where the run starts: a hedged leg's account may be liquidated on either side.
+    upward = trigger > pop.mark_price
     steps = []
     first_liq = first_adl = None
     liq_before_adl = 0
@@ -242,7 +254,8 @@ def run_cascade(
             value = size * inst.contract_size / price if inverse else size * inst.contract_size * price
             balance = margin + unrealized_pnl(inst, side, size, entry, price)
             requirement = maintenance_margin(inst, size, value, venue_rules)
-            liq = open_ & (balance < requirement) & (size > 0)
+            reached = np.where(upward, price >= trigger, price <= trigger)
+            liq = open_ & np.where(own, reached, balance < requirement) & (size > 0)
             if not liq.any():
                 converged = True
                 break
@@ -309,7 +322,8 @@ def run_cascade(
                 liq_before_adl += int(liq.sum())
             for i in np.flatnonzero(liq):
                 if int(i) in fates:
-                    fates[int(i)] = Fate(int(i), "liquidated", k, float(exec_price[i]))
+                    at = float(trigger[i]) if own[i] else float(exec_price[i])
+                    fates[int(i)] = Fate(int(i), "liquidated", k, at)
             rounds.append(
                 Round(
                     price=price,
@@ -390,9 +404,17 @@ def cascade_for_positions(
     positions: Sequence = (),
     steps: int = 10,
     positions_per_side: int = 10_000,
+    liquidation_prices: Sequence[float | None] | None = None,
+    bankruptcy_prices: Sequence[float | None] | None = None,
 ) -> CascadeResult:
     """A shock of one contract from ``mark``, with the given portfolio positions followed (``fates``
-    in their order). Unknown open interest: the population is sized as in the ADL estimate."""
+    in their order). Unknown open interest: the population is sized as in the ADL estimate.
+
+    ``liquidation_prices`` / ``bankruptcy_prices`` (one per position, None: none): the figures the
+    table shows for them (engine/accounts.py: cross at the account's level, tiers, fees), so that the
+    cascade liquidates the user's positions where the table says (the other marks held where they
+    are) and draws the fund from the same bankruptcy price. Without them, a position is taken as
+    isolated with its own margin (cross: notional ÷ leverage), an approximation."""
     from adlwatch.engine.population import NOMINAL_SHARE, PopulationParams, build_population, with_positions
 
     if open_interest is None or open_interest <= 0:
@@ -402,9 +424,32 @@ def cascade_for_positions(
     watch: list[int] = []
     if positions:
         margins = [p.isolated_margin if p.isolated else p.initial_margin() for p in positions]
+        triggers: dict[int, float] = {}
+        if liquidation_prices is not None:
+            bankruptcy = list(bankruptcy_prices) if bankruptcy_prices is not None else [None] * len(positions)
+            for j, p in enumerate(positions):
+                lp, bp = liquidation_prices[j], bankruptcy[j]
+                triggers[j] = lp if lp is not None and lp > 0 else (-np.inf if p.side.sign > 0 else np.inf)
+                own = _margin_to_bankruptcy(instrument, p.side.sign, p.size, p.entry_price, bp)
+                if own is not None:
+                    margins[j] = own
         pop, watch = with_positions(pop, [p.side.sign for p in positions], [p.size for p in positions],
                                     [p.entry_price for p in positions], margins)
-    return run_cascade(pop, shock_path(mark, shock_pct, steps), CascadeParams(fund_usd=fund_usd, policy=policy), watch)
+        triggers = {watch[j]: at for j, at in triggers.items()}
+    else:
+        triggers = {}
+    return run_cascade(pop, shock_path(mark, shock_pct, steps), CascadeParams(fund_usd=fund_usd, policy=policy), watch,
+                       triggers=triggers)
+
+
+def _margin_to_bankruptcy(instrument, sign: int, size: float, entry: float, bankruptcy: float | None) -> float | None:
+    """The margin that a position of ``size`` from ``entry`` loses exactly at ``bankruptcy`` (None
+    when there is no such positive margin)."""
+    if bankruptcy is None or not bankruptcy > 0:
+        return None
+    k = size * instrument.contract_size
+    margin = sign * k * (1.0 / bankruptcy - 1.0 / entry) if instrument.inverse else sign * k * (entry - bankruptcy)
+    return margin if margin > 0 else None
 
 
 # --- many shocks at once: the liquidation ladder ------------------------------------------------

@@ -336,11 +336,19 @@ class Monitor:
         fund_known = contract is not None and contract.fund_balance_usd is not None
         fund = contract.fund_balance_usd if fund_known else 0.0
         oi = inputs.open_interest.get(key)
-        held = tuple(p for a in inputs.portfolio.accounts for p in a.positions if (p.venue, p.symbol) == key)
+        where = [(a_i, p_i) for a_i, a in enumerate(inputs.portfolio.accounts) for p_i, p in enumerate(a.positions)
+                 if (p.venue, p.symbol) == key]
+        held = tuple(inputs.portfolio.accounts[a_i].positions[p_i] for a_i, p_i in where)
+        # The table's figures of each held position (the account's solver: cross, tiers, fees), so the
+        # cascade liquidates them where the table says.
+        figures = {(p.account, p.index): p for p in shown.positions}
+        rows = [figures.get(w) for w in where]
+        liquidation = [r.liquidation_price if r is not None else None for r in rows]
+        bankruptcy = [r.bankruptcy_price if r is not None else None for r in rows]
 
         def run(shock_pct: float, policy: str) -> CascadeResult:
             return cascade_for_positions(held[0].instrument, mark, oi[0] if oi else None, fund, shock_pct, policy,
-                                         list(held))
+                                         list(held), liquidation_prices=liquidation, bankruptcy_prices=bankruptcy)
 
         return CascadeStart(mark, fund_known, held, run)
 
