@@ -1,45 +1,101 @@
 """The portfolio file: TOML in, validated ``Portfolio`` out, and atomic saves that lose nothing.
 
 * A file that does not parse or validate raises ``InputError`` naming the file, the line where it
-  can be found, the field and the value.
-* ``save`` refuses to write over a file that does not parse (the user's text is never lost), writes
-  a temporary file in the same folder, fsyncs it, keeps the previous file as ``<name>.bak`` and
-  renames the new one into place.
+  can be found, the field and the value (cut to about 200 characters); any input at all, however
+  deep or broken, gives that one line, never a traceback.
+* ``load`` removes temp files an interrupted save left beside the file and remembers what it read.
+* ``save`` refuses to write over a file that does not parse (the user's text is never lost) or
+  that changed on disk since this process read or wrote it (another monitor, an editor: their
+  change is kept, ours is refused with one line). It applies the change to the file's own TOML
+  document (tomlkit), so the user's comments and layout survive, writes a temporary file in the
+  same folder with the file's mode, fsyncs it, keeps the previous file as ``<name>.bak`` (a hard
+  link or a copy: the live file is never removed) and ``os.replace``-s the new one into place.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
 import os
 import re
+import threading
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-import tomli_w
+import tomlkit
+from tomlkit.items import AoT, Table
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue, default_catalogue
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.feeds.files import write_atomic
+from adlwatch.feeds.files import clean_stale, write_atomic
 
 APP_NAME = "adlwatch"
+MAX_DEPTH = 32  # tables and arrays nested deeper than this are no portfolio
+HEADER = "# adlwatch portfolio (format: see README.md). Saved by adlwatch.\n"
+
+# What this process last read from or wrote to each file (sha256 of the bytes): a save over a file
+# whose bytes are no longer these is refused. Keyed by the resolved path.
+_seen: dict[str, str] = {}
+_seen_lock = threading.Lock()
 
 
 def default_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "portfolio.toml"
 
 
+def _key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path.absolute())
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
 def load(path: str | os.PathLike, catalogue: Catalogue | None = None) -> Portfolio:
     path = Path(path)
+    clean_stale(path)  # temp files of a save that was killed
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError("no such file", file=str(path)) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text ({err.reason} at byte {err.start})", file=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", file=str(path)) from None
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", file=str(path)) from None
-    return parse(text, str(path), catalogue)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text ({err.reason} at byte {err.start})", file=str(path)) from None
+    portfolio = parse(text, str(path), catalogue)
+    with _seen_lock:
+        _seen[_key(path)] = _digest(raw)
+    return portfolio
+
+
+def _depth(data: Any) -> int:
+    """How deep tables and arrays nest (iteratively: any depth is measured, never recursed)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None = None) -> Portfolio:
@@ -48,6 +104,11 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
     except tomllib.TOMLDecodeError as err:
         line = _decode_error_line(str(err))
         raise InputError(f"not valid TOML: {err}", file=filename, line=line) from None
+    except RecursionError:
+        raise InputError(f"not a portfolio: arrays or tables nested deeper than {MAX_DEPTH} levels",
+                         file=filename) from None
+    if _depth(data) > MAX_DEPTH:
+        raise InputError(f"not a portfolio: arrays or tables nested deeper than {MAX_DEPTH} levels", file=filename)
     try:
         # Read against the given tables (the user's refreshed ones), or the bundled ones: the portfolio
         # then carries them through every edit.
@@ -57,20 +118,112 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
 
 
 def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | None = None) -> None:
-    """Write atomically; never over a file that does not parse (that file is left as it is)."""
+    """Write atomically, keeping the file's comments and layout; never over a file that does not
+    parse or that changed on disk since this process read it (that file is left as it is)."""
     path = Path(path)
     catalogue = catalogue if catalogue is not None else portfolio.catalogue
-    if path.exists():
-        # Raises InputError, leaving the file untouched, if the current text is broken.
-        parse(path.read_text(encoding="utf-8"), str(path), catalogue)
-    text = dumps(portfolio)
-    parse(text, str(path), catalogue)  # what we write must read back
-    write_atomic(path, text, backup=path.with_name(path.name + ".bak"))  # one backup kept
+    with _seen_lock:
+        try:
+            raw: bytes | None = path.read_bytes()
+        except FileNotFoundError:
+            raw = None
+        seen = _seen.get(_key(path))
+        if seen is not None and (raw is None or _digest(raw) != seen):
+            what = "was removed" if raw is None else "changed on disk"
+            raise InputError(f"{what} since adlwatch read it (another monitor or an editor?): NOT saved, that "
+                             "change is kept; restart adlwatch to edit the new file", file=str(path))
+        if raw is not None:
+            try:
+                current = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"not UTF-8 text ({err.reason} at byte {err.start})", file=str(path)) from None
+            # Raises InputError, leaving the file untouched, if the current text is broken.
+            old = parse(current, str(path), catalogue)
+            text = edited(current, old, portfolio)
+        else:
+            text = dumps(portfolio)
+        if parse(text, str(path), catalogue) != portfolio:  # what we write must read back
+            text = dumps(portfolio)
+            parse(text, str(path), catalogue)
+        write_atomic(path, text, backup=path.with_name(path.name + ".bak"))  # one backup kept
+        _seen[_key(path)] = _digest(text.encode("utf-8"))
 
 
 def dumps(portfolio: Portfolio) -> str:
-    header = "# adlwatch portfolio (format: see README.md). Saved by adlwatch.\n"
-    return header + tomli_w.dumps(portfolio.to_data())
+    """A fresh file for the portfolio (no earlier text to keep)."""
+    return HEADER + tomlkit.dumps(portfolio.to_data())
+
+
+def edited(text: str, old: Portfolio, new: Portfolio) -> str:
+    """``text`` (the file ``old`` was read from) with the change from ``old`` to ``new`` applied to
+    its TOML document: what did not change keeps its comments, order and spelling."""
+    doc = tomlkit.parse(text)
+    _merge_table(doc, old.to_data(), new.to_data())
+    return tomlkit.dumps(doc)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b if not isinstance(a, dict | list) else a == b
+
+
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def _merge_table(table: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+    for key in [k for k in old if k not in new]:
+        if key in table:
+            del table[key]
+    for key, value in new.items():
+        before = old.get(key)
+        if key in old and key in table and _same(before, value):
+            continue
+        here = table.get(key) if key in table else None
+        if isinstance(value, dict) and isinstance(before, dict) and isinstance(here, dict):
+            _merge_table(here, before, value)
+        elif value and _is_tables(value) and _is_tables(before) and isinstance(here, AoT) and len(here) == len(before):
+            _merge_tables(here, before, value)
+        elif _is_tables(value) and value:
+            aot = tomlkit.aot()
+            for row in value:
+                aot.append(_table(row))
+            table[key] = aot
+        elif _is_tables(value) and key not in table:
+            continue  # an empty array of tables is no text at all
+        else:
+            table[key] = value
+
+
+def _table(row: dict[str, Any]) -> Table:
+    table = tomlkit.table()
+    for key, value in row.items():
+        if _is_tables(value):
+            if value:
+                aot = tomlkit.aot()
+                for inner in value:
+                    aot.append(_table(inner))
+                table[key] = aot
+        else:
+            table[key] = value
+    if not any(_is_tables(v) and v for v in row.values()):
+        table.add(tomlkit.nl())  # a blank line before the next header, as people write them
+    return table
+
+
+def _merge_tables(aot: AoT, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Align the rows (an added, removed or edited one leaves the others' text alone)."""
+    key = lambda row: json.dumps(row, sort_keys=True, default=str)  # noqa: E731
+    matcher = difflib.SequenceMatcher(None, [key(r) for r in old], [key(r) for r in new], autojunk=False)
+    for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+        if tag == "equal":
+            continue
+        common = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for k in range(common):
+            _merge_table(aot[i1 + k], old[i1 + k], new[j1 + k])
+        for k in reversed(range(i1 + common, i2)):
+            del aot[k]
+        for k in range(j1 + common, j2):
+            aot.insert(i1 + k - j1, _table(new[k]))
 
 
 def _decode_error_line(message: str) -> int | None:
