@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+VALUE_CHARS = 200  # a value quoted in an error is cut to this many characters
+
+
+def shown_value(value: Any) -> str:
+    """``repr(value)`` for an error line, cut to about ``VALUE_CHARS`` characters."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deep to show>"
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
 
 class InputError(Exception):
     """Bad input from the user (portfolio file, command line, recording).
@@ -47,6 +58,6 @@ class InputError(Exception):
         if self.field:
             what = self.field
             if self.has_value:
-                what += f" = {self.value!r}"
+                what += f" = {shown_value(self.value)}"
             what += ": "
         return f"{where}{what}{self.reason}"
