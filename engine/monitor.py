@@ -121,7 +121,7 @@ class AdlEstimate:
 
     what_ifs: list[tuple[str, int | None]]  # (what changes, the quantile it would give)
     population: str  # the modelled population, described
-    anchor: float  # the mark the population was drawn at
+    anchor: float  # the mark the population was drawn at (then moved with the market)
     open_interest_known: bool  # sized to the feed's open interest (else to the position)
 
 

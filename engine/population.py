@@ -193,9 +193,12 @@ def scores(pop: Population, mark: float, mask: np.ndarray | None = None) -> np.n
 
 # --- the estimate the snapshot carries ---------------------------------------------------------
 
-# Scores are taken at the mark rounded to a 1 % grid: an estimate needs no tick precision, and a
-# shared grid lets the live engine cache them while staying equal to a full recompute.
+# A 1 % grid of marks (kept for callers; the estimate now ranks each book once, at the mark it was
+# drawn at, and moves it with the market: see quantile_estimate).
 MARK_GRID = 0.01
+
+
+
 # With no open interest known, the population is sized so the position is 0.01 % of it.
 NOMINAL_SHARE = 1e-4
 
@@ -247,13 +250,20 @@ def quantile_estimate(
     open_interest: float | None,
     params: PopulationParams | None = None,
 ) -> int:
-    """1–5 lights: where ``score`` falls among the same side of the modelled population (estimate)."""
+    """1–5 lights: where ``score`` (the position's, at ``mark``) falls among the same side of the
+    modelled population drawn at ``anchor`` and moved with the market to ``mark`` (estimate)."""
     params = params or DEFAULT_ESTIMATE_PARAMS
     if open_interest is None or open_interest <= 0:
         base_units = size * instrument.contract_size / anchor if instrument.inverse else size
         open_interest = base_units / NOMINAL_SHARE
     pop = cached_population(instrument, anchor, _oi_bucket(open_interest), params)
-    ascending, size_at_or_above = _side_ranking(pop, sign, grid_mark(mark))
+    # The book moves with the market: ranked as it stood where it was drawn, i.e. re-marked at the
+    # current mark with every position's PnL % and leverage kept (the venues' scores are ratios of
+    # PnL, margin and notional, so scaling every price by mark ÷ anchor leaves them as they were,
+    # up to tier steps). A book marked far from where it was drawn would have every winner's PnL grow
+    # with the move (at a fixed population), ranking a rising score lower and lower (issue 14 item 5);
+    # here a higher score never gives fewer lights, and one ranking per contract serves every mark.
+    ascending, size_at_or_above = _side_ranking(pop, sign, anchor)
     first = int(np.searchsorted(ascending, score, side="left"))  # scores >= ours start here
     ahead = float(size_at_or_above[first]) if first < len(ascending) else 0.0
     total = (float(size_at_or_above[0]) if len(ascending) else 0.0) + size

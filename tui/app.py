@@ -409,7 +409,7 @@ class AdlwatchApp(App[None]):
             f"{risk.venue} {risk.symbol} {risk.side} {risk.size:g}",
             f"venue ranking score {score} by {risk.adl_formula}; the ADL price on this venue is the "
             f"{rules_for(risk.venue).ADL_PRICE}.",
-            f"{estimate.population} Drawn once at {estimate.anchor:,.6g} (the first mark this session); {sizing}. "
+            f"{estimate.population} Drawn at {estimate.anchor:,.6g} (the first mark this session) and moved with the market (each position keeps its PnL % and leverage); {sizing}. "
             "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
             estimate.what_ifs,
         ))

@@ -62,3 +62,56 @@ def test_cascade_keeps_a_position_the_table_says_is_safe() -> None:
     shock = (table.liquidation_price / 121_000.0 - 1.0) * 100 + 1.0  # stops 1 % short of it
     fate = monitor.cascade_start(0, 0).run(shock, "queue").fates[0]
     assert fate.state == "safe"
+
+
+# --- item 5: the ADL estimate moves with the market -------------------------------------------------
+
+
+def _lights(monitor: Monitor, account: int, index: int) -> tuple[float, int]:
+    row = _row(monitor, account, index)
+    assert row.adl_score is not None and row.adl_quantile is not None
+    return row.adl_score, row.adl_quantile
+
+
+# The demo's shorts: BTCUSD_PERP (COIN-M BTC, account 1) and AAVEUSD_PERP (account 3), from the
+# session's first mark (near their entries) down the crash.
+SHORTS = [(1, "BTCUSD_PERP", 121_500.0), (3, "AAVEUSD_PERP", 262.0)]
+
+
+@pytest.mark.parametrize(("account", "symbol", "first"), SHORTS)
+def test_demo_shorts_lights_rise_with_their_score_down_the_crash(account: int, symbol: str, first: float) -> None:
+    """The demo's case: the shorts' ADL scores rise as the market falls; their lights must not fall."""
+    monitor = demo_monitor()
+    seen = []
+    for drop in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6):
+        monitor.apply(mark("binance", symbol, first * (1.0 - drop)))
+        seen.append(_lights(monitor, account, 0))
+    for (score_a, lights_a), (score_b, lights_b) in zip(seen, seen[1:], strict=False):
+        assert score_b >= score_a
+        assert lights_b >= lights_a, seen
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    case=st.sampled_from(SHORTS),
+    a=st.floats(min_value=0.0, max_value=0.7),
+    b=st.floats(min_value=0.0, max_value=0.7),
+    first_at=st.floats(min_value=0.0, max_value=0.7),
+)
+def test_a_rising_score_never_lowers_the_lights(case, a: float, b: float, first_at: float) -> None:
+    """Everything else fixed (the portfolio, the open interest, the session's first mark), a position
+    whose score is higher at one mark than at another never shows fewer lights there."""
+    account, symbol, entry = case
+    figures = []
+    for drop in (a, b):
+        monitor = demo_monitor()
+        monitor.apply(mark("binance", symbol, entry * (1.0 - first_at)))  # where the session began
+        monitor.apply(mark("binance", symbol, entry * (1.0 - drop)))
+        figures.append(_lights(monitor, account, 0))
+    (score_a, lights_a), (score_b, lights_b) = sorted(figures)
+    if score_b > score_a:
+        assert lights_b >= lights_a, figures
