@@ -125,6 +125,28 @@ class AccountModel:
         else:
             total_pnl = total_req = account_balance = account_mm = None
 
+        # The direction that liquidates a cross account is where its margin surplus (balance less every
+        # requirement, fee terms as the solver counts them) falls: a cross position's distance is
+        # positive while that surplus is, whichever side the position is on (hedge mode: both legs
+        # share the account's liquidation price, and the net exposure decides which way it lies).
+        cross_surplus: float | None = None
+        if cross_complete and cross_groups:
+            cross_surplus = account_balance - account.unmodelled_maintenance - sum(
+                maintenance_margin(rules, legs[i], pos_marks[i], cross_prices[symbol][1])
+                for symbol, idxs in cross_groups.items()
+                for i in idxs
+            )
+        # Per contract: the sign of the net cushion to its bankruptcy price (positive when reaching it
+        # loses money), so a hedge-mode leg's leverage is measured the way the account goes bankrupt.
+        cross_net_sign: dict[str, float] = {}
+        if cross_complete:
+            for symbol, idxs in cross_groups.items():
+                bankruptcy = cross_prices[symbol][1]
+                if bankruptcy is not None:
+                    mark = pos_marks[idxs[0]]
+                    net = sum(legs[i].direction * (value(legs[i], mark) - value(legs[i], bankruptcy)) for i in idxs)
+                    cross_net_sign[symbol] = math.copysign(1.0, net) if net != 0 else 0.0
+
         risks: list[PositionRisk] = []
         for i, p in enumerate(account.positions):
             mark = pos_marks[i]
@@ -152,13 +174,17 @@ class AccountModel:
             # Effective leverage = value ÷ the margin standing between the mark and bankruptcy (BitMEX's
             # |mark value| / (mark value − bankrupt value)): the position's margin balance if isolated,
             # its share of the account's cushion (signed distance to the shared bankruptcy price) if cross.
+            # A hedge-mode leg takes the contract's net sign: its own move to bankruptcy may be a gain.
             if p.isolated or bankruptcy is None:
                 cushion = margin_balance
             else:
-                cushion = leg.direction * (notional - value(leg, bankruptcy))
+                cushion = cross_net_sign[p.symbol] * abs(notional - value(leg, bankruptcy))
             effective_leverage = notional / cushion if cushion != 0 else math.inf
             if liquidation is not None:
-                distance_price = (mark - liquidation) if p.side is Side.LONG else (liquidation - mark)
+                if p.isolated or cross_surplus is None:
+                    distance_price = (mark - liquidation) if p.side is Side.LONG else (liquidation - mark)
+                else:
+                    distance_price = math.copysign(abs(liquidation - mark), cross_surplus)
                 distance_pct = distance_price / mark * 100.0
             else:
                 distance_price = distance_pct = None

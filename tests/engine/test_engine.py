@@ -57,9 +57,10 @@ def test_hedge_mode_long_and_short_of_one_contract_share_one_cross_price():
     snap = compute_snapshot(EngineInputs(portfolio, {("binance", "BTCUSDT"): 60_500}))
     long_, short = snap.positions
     assert long_.liquidation_price == short.liquidation_price
-    # Net long 1 BTC: the shared price is below the mark; the short is "past" it from its own side.
+    # Net long 1 BTC: the shared price is below the mark; both legs are measured the way the account
+    # liquidates (down), so both are safe (issue 14 item 1).
     assert long_.liquidation_price < 60_500
-    assert long_.distance_pct > 0 > short.distance_pct
+    assert long_.distance_pct == short.distance_pct > 0
 
 
 def test_no_positive_liquidation_price_is_none():
