@@ -92,6 +92,22 @@ def maintenance_margin(rules: MarginRules, leg: Leg, mark: float, bankruptcy_pri
     return requirement
 
 
+def isolated_initial_margin(rules: MarginRules, leg: Leg, leverage: float) -> float:
+    """What the venue reserves for an isolated position opened at ``leverage``: value at entry ÷ leverage,
+    plus, where the venue counts a fee to close (Bybit), that fee at the bankruptcy price of that margin.
+
+    Bybit's unified account: ``IM = value / leverage + fee to close``, ``fee to close = quantity ×
+    bankruptcy price × taker fee`` with the bankruptcy price ``entry × (1 ∓ 1/leverage)`` (linear; in u
+    for inverse). The same fee is in the maintenance margin, so it cancels out of the liquidation price,
+    and the bankruptcy price is where ``value / leverage`` is spent (exchanges.md §2.2).
+    """
+    margin = leg.k * leg.entry_u / leverage
+    if rules.fee == "close_at_bankruptcy":
+        bankruptcy_u = leg.entry_u * (1.0 - leg.direction / leverage)
+        margin += leg.k * max(bankruptcy_u, 0.0) * leg.instrument.taker_fee
+    return margin
+
+
 Target = Literal["liquidation", "bankruptcy"]
 
 

@@ -7,7 +7,15 @@ the inverse cross example (https://help.bybit.com/hc/en-us/articles/360039261334
 Deduction recurrence: https://bybitglobal.com/en/announcement-info/margin-parameters (test Y8).
 The fee to close (``quantity × bankruptcy price × taker fee``) is part of the requirement and of the
 bankruptcy price, as in the inverse example; the instrument carries Bybit's default taker rate.
-The USDT-contract worked examples (Y1–Y5) are stated without a fee and are tested with fee 0.
+Bybit's unified account also reserves that fee in an isolated position's initial margin
+(``IM = value / leverage + fee to close``, ``MM = value × MMR − deduction + fee to close``;
+https://www.kbybit.com/en/help-center/article/Liquidation-Price-Calculation-under-Isolated-Mode-Unified-Trading-Account,
+exchanges.md §2.2), so an isolated position whose margin is not given holds what Bybit reserves
+(``margin.isolated_initial_margin``): the fee cancels out of the liquidation price, and the
+bankruptcy price is where ``value / leverage`` is spent. A margin that is given (a followed
+account's position IM) is taken as is. The USDT-contract worked examples (Y1–Y5), stated without a
+fee, come out the same with the shipped fee (tests/engine/test_worked_examples.py,
+tests/cli/test_worked_examples_cli.py).
 Bankruptcy price: https://help.bybit.com/hc/en-us/articles/900000031623 (test Y6).
 ADL closes at the bankruptcy price of the liquidated order.
 """

@@ -9,8 +9,9 @@ import pytest
 from adlwatch.engine import adl
 from adlwatch.engine.accounts import compute_account
 from adlwatch.engine.enums import MarginMode, Side
-from adlwatch.engine.instruments import build_tiers
-from adlwatch.engine.margin import maintenance_margin, solve_price
+from adlwatch.engine.instruments import build_tiers, default_catalogue
+from adlwatch.engine.margin import isolated_initial_margin, maintenance_margin, solve_price
+from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.venues import binance, bybit, hyperliquid
 from tests.engine.factories import account, instrument, leg, position
 
@@ -76,8 +77,16 @@ def test_b4_losing_position_scores_zero_on_binance():
 
 
 # --- Bybit ---------------------------------------------------------------------------------------
-# https://www.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract; stated without a
-# fee, so the instrument's taker fee is 0 here.
+# https://www.bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract (Y1-Y4) states
+# its examples without a fee. Bybit's unified account reserves the estimated fee to close in the
+# initial margin as well as in the maintenance margin (IM = value / leverage + fee to close,
+# MM = value × MMR − deduction + fee to close; kbybit.com "Liquidation Price Calculation under
+# Isolated Mode (Unified Trading Account)", exchanges.md §2.2), so with the margin Bybit reserves
+# the fee cancels out of the liquidation price: each example is run with fee 0 and with the taker
+# fee bybit.toml ships.
+
+SHIPPED_TAKER = default_catalogue().find("bybit", "BTCUSDT").taker_fee
+TAKERS = pytest.mark.parametrize("taker", [0.0, SHIPPED_TAKER], ids=["no-fee", "shipped-fee"])
 
 
 def bybit_linear(mmr=0.005, taker=0.0):
@@ -91,39 +100,92 @@ def isolated_prices(rules, inst, side, size, entry, margin):
     return lp, bp
 
 
-def test_y1_bybit_isolated_long():
-    inst = bybit_linear()
-    lp, _ = isolated_prices(bybit.RULES, inst, +1, 1.0, 20_000.0, 400.0)  # IM = 20,000 / 50
-    assert maintenance_margin(bybit.RULES, leg(inst, +1, 1.0, 20_000.0), 20_000.0) == pytest.approx(100.0)
+def reserved(inst, side, size, entry, leverage):
+    """What Bybit reserves for the position: value / leverage + the fee to close."""
+    return isolated_initial_margin(bybit.RULES, leg(inst, side, size, entry), leverage)
+
+
+def test_y0_bybit_reserves_the_fee_to_close_at_the_bankruptcy_price():
+    # Fee to close = quantity × bankruptcy price × taker; long bankruptcy = entry × (1 − 1/leverage).
+    inst = bybit_linear(taker=0.00055)
+    assert reserved(inst, +1, 1.0, 20_000.0, 50) == pytest.approx(400.0 + 19_600.0 * 0.00055)
+    assert reserved(inst, -1, 1.0, 20_000.0, 50) == pytest.approx(400.0 + 20_400.0 * 0.00055)
+    # Other venues reserve value / leverage.
+    assert isolated_initial_margin(binance.RULES, leg(inst, +1, 1.0, 20_000.0), 50) == pytest.approx(400.0)
+
+
+@TAKERS
+def test_y1_bybit_isolated_long(taker):
+    inst = bybit_linear(taker=taker)
+    lp, bp = isolated_prices(bybit.RULES, inst, +1, 1.0, 20_000.0, reserved(inst, +1, 1.0, 20_000.0, 50))
+    assert maintenance_margin(bybit.RULES, leg(inst, +1, 1.0, 20_000.0), 20_000.0, bp) == pytest.approx(100.0 + 19_600.0 * taker)
     assert lp == pytest.approx(19_700.0, abs=0.1)
+    assert bp == pytest.approx(19_600.0, abs=0.1)
 
 
-def test_y2_bybit_isolated_short_with_added_margin():
-    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), -1, 1.0, 20_000.0, 400.0 + 3_000.0)
-    assert lp == pytest.approx(23_300.0, abs=0.1)
+def test_y1_bybit_isolated_long_through_the_shipped_catalogue():
+    # The portfolio file names no isolated_margin: the default is what Bybit reserves, fee included.
+    data = {"account": [{"venue": "bybit", "wallet_balance": 0.0, "position": [
+        {"symbol": "BTCUSDT", "side": "long", "size": 1.0, "entry_price": 20_000.0, "leverage": 50,
+         "margin_mode": "isolated"}]}]}
+    portfolio = Portfolio.from_data(data, default_catalogue())
+    [pos] = portfolio.accounts[0].positions
+    assert pos.instrument.taker_fee == SHIPPED_TAKER > 0
+    assert pos.isolated_margin == pytest.approx(400.0 + 19_600.0 * SHIPPED_TAKER)
+    _, (risk,) = compute_account(0, portfolio.accounts[0], {("bybit", "BTCUSDT"): 20_000.0})
+    assert risk.liquidation_price == pytest.approx(19_700.0, abs=0.01)
+    assert risk.bankruptcy_price == pytest.approx(19_600.0, abs=0.01)
+    # A margin the file (or the venue's positionIM) gives is taken as is.
+    data["account"][0]["position"][0]["isolated_margin"] = 400.0
+    given = Portfolio.from_data(data, default_catalogue()).accounts[0]
+    assert given.positions[0].isolated_margin == 400.0
 
 
-def test_y3_bybit_isolated_long_after_funding_paid():
-    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), +1, 1.0, 20_000.0, 400.0 - 200.0)
-    assert lp == pytest.approx(19_900.0, abs=0.1)
+@TAKERS
+def test_y2_bybit_isolated_short_with_added_margin(taker):
+    # Page: 20,000 + 300 + 3,000 = 23,300 (no fee). With a fee, the added margin also moves the
+    # bankruptcy price, and so the fee to close in the MM: it counts as ExtraMargin ÷ (1 + taker), the
+    # term of Bybit's fee-inclusive UTA formula (its inverse form is the one stored, exchanges.md §2.2;
+    # the USDT form is UNCONFIRMED).
+    inst = bybit_linear(taker=taker)
+    lp, _ = isolated_prices(bybit.RULES, inst, -1, 1.0, 20_000.0, reserved(inst, -1, 1.0, 20_000.0, 50) + 3_000.0)
+    assert lp == pytest.approx(20_000.0 + 300.0 + 3_000.0 / (1 + taker), abs=0.01)
+    if taker == 0.0:
+        assert lp == pytest.approx(23_300.0, abs=0.1)
 
 
+@TAKERS
+def test_y3_bybit_isolated_long_after_funding_paid(taker):
+    # Page: 19,900 (no fee); with a fee the 200 taken out counts as 200 ÷ (1 − taker) (the long twin of Y2).
+    inst = bybit_linear(taker=taker)
+    lp, _ = isolated_prices(bybit.RULES, inst, +1, 1.0, 20_000.0, reserved(inst, +1, 1.0, 20_000.0, 50) - 200.0)
+    assert lp == pytest.approx(19_700.0 + 200.0 / (1 - taker), abs=0.01)
+    if taker == 0.0:
+        assert lp == pytest.approx(19_900.0, abs=0.1)
+
+
+@TAKERS
 @pytest.mark.parametrize(
     ("side", "entry", "leverage", "expected"), [(+1, 10_000.0, 50, 9_850.0), (-1, 8_000.0, 40, 8_160.0)]
 )
-def test_y4_bybit_legacy_isolated(side, entry, leverage, expected):
-    lp, _ = isolated_prices(bybit.RULES, bybit_linear(), side, 1.0, entry, entry / leverage)
+def test_y4_bybit_legacy_isolated(taker, side, entry, leverage, expected):
+    inst = bybit_linear(taker=taker)
+    lp, _ = isolated_prices(bybit.RULES, inst, side, 1.0, entry, reserved(inst, side, 1.0, entry, leverage))
     assert lp == pytest.approx(expected, abs=0.1)
 
 
-def test_y5_bybit_isolated_bankruptcy_price():
-    _, bp = isolated_prices(bybit.RULES, bybit_linear(), +1, 1.0, 10_000.0, 10_000.0 / 50)
+@TAKERS
+def test_y5_bybit_isolated_bankruptcy_price(taker):
+    inst = bybit_linear(taker=taker)
+    _, bp = isolated_prices(bybit.RULES, inst, +1, 1.0, 10_000.0, reserved(inst, +1, 1.0, 10_000.0, 50))
     assert bp == pytest.approx(9_800.0, abs=0.1)
 
 
-def test_y6_bybit_inverse_bankruptcy_price():
-    inst = instrument("bybit", "BTCUSD", kind="inverse", tiers=[(0, INF, 0.005, 100)], tick_size=0.5)
-    margin = 5_000 / 7_890.08 / 50
+@TAKERS
+def test_y6_bybit_inverse_bankruptcy_price(taker):
+    inst = instrument("bybit", "BTCUSD", kind="inverse", tiers=[(0, INF, 0.005, 100)], tick_size=0.5, taker_fee=taker)
+    margin = reserved(inst, +1, 5_000.0, 7_890.08, 50)
+    assert margin == pytest.approx(5_000 / 7_890.08 / 50 + 5_000 / (7_890.08 * 50 / 51) * taker)
     _, bp = isolated_prices(bybit.RULES, inst, +1, 5_000.0, 7_890.08, margin)
     assert bp == pytest.approx(7_890.08 * 50 / 51, rel=1e-9)
     assert bp == pytest.approx(7_735.50, abs=0.5)
