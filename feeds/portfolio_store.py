@@ -26,7 +26,8 @@ from typing import Any
 
 import platformdirs
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.container import Container
+from tomlkit.items import AoT, Comment, Table, Whitespace
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue, default_catalogue
@@ -115,6 +116,8 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
         return Portfolio.from_data(data, catalogue if catalogue is not None else default_catalogue())
     except InputError as err:
         raise err.with_file(filename, field_line(text, err.field)) from None
+    except (OverflowError, RecursionError) as err:  # a number or a nesting no check above foresaw
+        raise InputError(f"not a portfolio: {type(err).__name__}: {err}", file=filename) from None
 
 
 def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | None = None) -> None:
@@ -130,8 +133,9 @@ def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | N
         seen = _seen.get(_key(path))
         if seen is not None and (raw is None or _digest(raw) != seen):
             what = "was removed" if raw is None else "changed on disk"
-            raise InputError(f"{what} since adlwatch read it (another monitor or an editor?): NOT saved, that "
-                             "change is kept; restart adlwatch to edit the new file", file=str(path))
+            raise InputError(f"{what} since adlwatch read it (another monitor or an editor?): that version is "
+                             "kept, this edit is not written; restart adlwatch to edit the file as it is now",
+                             file=str(path))
         if raw is not None:
             try:
                 current = raw.decode("utf-8")
@@ -221,6 +225,8 @@ def _merge_tables(aot: AoT, old: list[dict[str, Any]], new: list[dict[str, Any]]
         for k in range(common):
             _merge_table(aot[i1 + k], old[i1 + k], new[j1 + k])
         for k in reversed(range(i1 + common, i2)):
+            if k > 0:
+                _hand_down_trailing(aot[k], aot[k - 1])
             del aot[k]
         for k in range(j1 + common, j2):
             aot.insert(i1 + k - j1, _table(new[k]))
@@ -297,3 +303,27 @@ def field_line(text: str, field: str | None) -> int | None:
         if header_line is not None and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
             return number
     return header_line
+
+
+def _last_body(table: Table) -> Container:
+    """The container whose end is the end of ``table``'s text (its last nested table's, if any)."""
+    body = table.value.body
+    if body and isinstance(body[-1][1], AoT) and len(body[-1][1]):
+        return _last_body(body[-1][1][-1])
+    return table.value
+
+
+def _hand_down_trailing(gone: Table, previous: Table) -> None:
+    """Comments at the end of a table that is removed are the next header's (``# Hyperliquid``
+    written above ``[[account]]``): they move to the end of the table before it."""
+    body = _last_body(gone).body
+    start = len(body)
+    while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment | Whitespace):
+        start -= 1
+    trailing = body[start:]
+    if not any(isinstance(item, Comment) for _, item in trailing):
+        return
+    target = _last_body(previous).body
+    while target and target[-1][0] is None and isinstance(target[-1][1], Whitespace):
+        target.pop()
+    target.extend(trailing)

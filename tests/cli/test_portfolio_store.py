@@ -155,3 +155,184 @@ def test_a_bad_alert_rule_names_the_file_line_and_field(tmp_path: Path):
         portfolio_store.load(path)
     text = str(caught.value)
     assert f"{path}:2:" in text and "alerts.distance_below_pct" in text and "'low'" in text
+
+
+# -- issue 14 item 8: the live file is never removed; stale temp files; mode; two monitors -------
+
+
+def test_a_save_interrupted_before_the_new_file_lands_still_leaves_the_live_file(tmp_path: Path, monkeypatch):
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    portfolio = portfolio_store.load(path)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == path:  # the last step: the process dies here
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        portfolio_store.save(portfolio, path)
+    assert path.read_text() == PORTFOLIO
+
+
+def test_load_removes_temp_files_a_killed_save_left(tmp_path: Path):
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    (tmp_path / ".portfolio.toml.abc123.tmp").write_text("half a fi")
+    (tmp_path / ".portfolio.toml.abc123.bak.tmp").write_text(PORTFOLIO)
+    (tmp_path / "notes.tmp").write_text("not ours")
+    portfolio_store.load(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.tmp", "portfolio.toml"]
+
+
+def test_load_leaves_the_temp_file_of_a_save_in_flight(tmp_path: Path):
+    import fcntl
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    busy = tmp_path / ".portfolio.toml.live42.tmp"
+    busy.write_text("being written")
+    with open(busy) as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another process's save, not finished
+        portfolio_store.load(path)
+        assert busy.exists()
+    portfolio_store.load(path)
+    assert not busy.exists()
+
+
+def test_save_keeps_the_files_mode(tmp_path: Path):
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    path.chmod(0o640)
+    portfolio_store.save(portfolio_store.load(path), path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_save_over_a_file_changed_since_it_was_read_is_refused_and_loses_nothing(tmp_path: Path):
+    from adlwatch.engine.portfolio import with_wallet
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    ours = portfolio_store.load(path)
+    # Another monitor (another process) saves its own edit meanwhile.
+    theirs = PORTFOLIO.replace("wallet_balance = 10000.0", "wallet_balance = 777.0")
+    path.write_text(theirs)
+    with pytest.raises(InputError) as err:
+        portfolio_store.save(with_wallet(ours, 0, 5.0), path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path)) and "changed on disk" in message
+    assert path.read_text() == theirs
+    # Read again, the same edit saves.
+    again = portfolio_store.load(path)
+    portfolio_store.save(with_wallet(again, 0, 5.0), path)
+    assert portfolio_store.load(path).accounts[0].wallet_balance == 5.0
+
+
+def test_successive_saves_of_one_monitor_are_not_refused(tmp_path: Path):
+    from adlwatch.engine.portfolio import with_wallet
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(PORTFOLIO)
+    portfolio = portfolio_store.load(path)
+    for wallet in (1.0, 2.0, 3.0):
+        portfolio = with_wallet(portfolio, 0, wallet)
+        portfolio_store.save(portfolio, path)
+    assert portfolio_store.load(path).accounts[0].wallet_balance == 3.0
+
+
+# -- issue 14 item 9: comments and layout survive an edit from the monitor ------------------------
+
+COMMENTED = """# My book. These notes must survive the monitor's saves.
+
+[[account]]  # the main binance account
+venue = "binance"
+wallet_balance = 10000.0   # topped up in March
+
+# the core long
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 0.5
+entry_price = 60000.0
+leverage = 10  # never more
+margin_mode = "cross"
+
+[[account.position]]
+symbol = "ETHUSDT"   # hedge leg
+side = "short"
+size = 4.0
+entry_price = 3000.0
+leverage = 5
+margin_mode = "isolated"
+isolated_margin = 2500.0
+
+# Hyperliquid, the small one
+[[account]]
+venue = "hyperliquid"
+wallet_balance = 2000.0  # HL wallet
+
+[[account.position]]
+symbol = "BTC"
+side = "short"
+size = 0.1
+entry_price = 61000.0
+leverage = 20    # aligned on purpose
+margin_mode = "cross"
+"""
+
+
+def _lines_kept(before: str, after: str, *, except_: tuple[str, ...] = ()) -> None:
+    for line in before.splitlines():
+        if line.strip() and not any(word in line for word in except_):
+            assert line in after.splitlines(), f"lost: {line!r}\n---\n{after}"
+
+
+def test_editing_from_the_monitor_keeps_comments_and_layout(tmp_path: Path):
+    from adlwatch.engine import portfolio as edits
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(COMMENTED)
+    portfolio = portfolio_store.load(path)
+
+    portfolio = edits.with_wallet(portfolio, 0, 12345.0)
+    portfolio_store.save(portfolio, path)
+    text = path.read_text()
+    assert "wallet_balance = 12345.0   # topped up in March" in text
+    _lines_kept(COMMENTED, text, except_=("wallet_balance = 10000.0",))
+
+    portfolio = edits.with_leverage(portfolio, 0, 1, 4)
+    portfolio = edits.with_isolated_margin_change(portfolio, 0, 1, 100.0)
+    portfolio_store.save(portfolio, path)
+    text = path.read_text()
+    _lines_kept(COMMENTED, text, except_=("wallet_balance = 10000.0", "leverage = 5", "isolated_margin"))
+
+    new = {"symbol": "ETHUSDT", "side": "long", "size": 1.0, "entry_price": 2000.0, "leverage": 3}
+    portfolio = edits.with_position(portfolio, 1, None, {**new, "symbol": "ETH"})
+    portfolio_store.save(portfolio, path)
+    portfolio = edits.without_position(portfolio, 0, 1)  # the hedge leg goes
+    portfolio_store.save(portfolio, path)
+    text = path.read_text()
+    assert portfolio_store.load(path) == portfolio
+    _lines_kept(COMMENTED, text, except_=("wallet_balance = 10000.0", "leverage = 5", "isolated_margin",
+                                          "ETHUSDT", "size = 4.0", "entry_price = 3000.0", 'margin_mode = "isolated"',
+                                          'side = "short"'))
+    assert "hedge leg" not in text and 'symbol = "ETH"' in text
+    assert text.startswith("# My book. These notes must survive the monitor's saves.\n")
+
+
+def test_a_new_account_is_added_below_the_users_text(tmp_path: Path):
+    from adlwatch.engine import portfolio as edits
+
+    path = tmp_path / "portfolio.toml"
+    path.write_text(COMMENTED)
+    portfolio = portfolio_store.load(path)
+    position = {"symbol": "BTCUSDT", "side": "long", "size": 0.01, "entry_price": 60000.0, "leverage": 2}
+    portfolio = edits.with_position(portfolio, None, None, position, venue="binance")
+    portfolio_store.save(portfolio, path)
+    text = path.read_text()
+    assert text.startswith(COMMENTED)
+    assert portfolio_store.load(path) == portfolio
+    portfolio_store.save(edits.remove_account(portfolio, 2), path)
+    assert path.read_text().rstrip() == COMMENTED.rstrip()
