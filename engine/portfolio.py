@@ -18,6 +18,7 @@ from adlwatch.engine.enums import MARGIN_MODE_WORDS, SIDE_WORDS, MarginMode, Sid
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import AccountState, ImportedPosition
 from adlwatch.engine.instruments import Catalogue, Instrument, Tier
+from adlwatch.engine.margin import Leg, isolated_initial_margin
 from adlwatch.engine.venues import VENUES, rules_for
 
 
@@ -381,8 +382,8 @@ def _position(data: Any, where: str, venue: str, catalogue: Catalogue) -> Positi
         raise InputError(f"above the venue's maximum of {max_lev:g}x for {symbol}", field=f"{where}.leverage", value=data["leverage"])
     isolated_margin = None
     if mode is MarginMode.ISOLATED:
-        position = Position(instrument, side, size, entry, leverage, mode)
-        default = position.initial_margin()
+        # What the venue reserves when the file does not say (Bybit: the fee to close included).
+        default = isolated_initial_margin(rules_for(instrument.venue).RULES, Leg(instrument, side.sign, size, entry), leverage)
         isolated_margin = (
             _as_number(data["isolated_margin"], f"{where}.isolated_margin") if "isolated_margin" in data else default
         )
@@ -504,7 +505,8 @@ def _imported_position(p: ImportedPosition, venue: str, catalogue: Catalogue, he
     if mode is MarginMode.ISOLATED:
         isolated_margin = p.isolated_margin
         if isolated_margin is None or not isolated_margin > 0:
-            isolated_margin = Position(instrument, side, p.size, p.entry_price, p.leverage, mode).initial_margin()
+            isolated_margin = isolated_initial_margin(rules_for(instrument.venue).RULES,
+                                                      Leg(instrument, side.sign, p.size, p.entry_price), p.leverage)
     lights = p.adl_lights if isinstance(p.adl_lights, int) and 0 <= p.adl_lights <= 5 else None
     liq = p.liquidation_price if p.liquidation_price and p.liquidation_price > 0 else None
     report = VenueReport(liq, lights, p.adl_raw, p.mark_price, p.unrealized_pnl, bool(p.brackets))
