@@ -25,6 +25,9 @@ from adlwatch.feeds.venue import RestPoll
 from adlwatch.feeds.wire import data_kinds, without
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+MB = 1024 * 1024
+DEFAULT_MAX_LINE_MB = 64
+DEFAULT_MAX_LINE_BYTES = DEFAULT_MAX_LINE_MB * MB  # a reader's bound on one line (DESIGN.md "Raw-frame recording")
 
 
 class RecordingError(InputError):
@@ -132,26 +135,41 @@ def recording_parts(path: str | os.PathLike) -> list[Path]:
 _CHUNK_BYTES = 1 << 18  # read and decode a recording this much at a time
 
 
-def read_recording(path: str | os.PathLike) -> Iterator[tuple[int, str, str, str | None]]:
+def read_recording(path: str | os.PathLike, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                   ) -> Iterator[tuple[int, str, str, str | None]]:
     """``(recv_ns, venue, frame, rest_path_or_None)`` for each line of one recording file (plain or
     gzip), streamed.
 
     Blank lines are skipped, and so is a cut-off last line (no newline: a recorder killed mid-write).
-    Any other bad line raises ``RecordingError`` naming the file and line.
+    Any other bad line raises ``RecordingError`` naming the file and line, and so does a line longer
+    than ``max_line_bytes`` (it is never held whole: a gzip "bomb" stops there, not at the memory's end).
     """
-    for chunk in _line_chunks(path):
+    for chunk in _line_chunks(path, max_line_bytes=max_line_bytes):
         for line in chunk:
             yield line.recv_ns, line.venue, line.frame, line.rest
 
 
-def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | None = None) -> Iterator[list[_Line]]:
+def too_long(path: str | os.PathLike, line: int, max_line_bytes: int) -> RecordingError:
+    """The error of a line over the reader's bound (``--max-line-mb``)."""
+    limit = f"{max_line_bytes / MB:g} MB" if max_line_bytes >= MB // 16 else f"{max_line_bytes} bytes"
+    return RecordingError(path, line, f"line longer than {limit}: not read (a damaged or hostile recording? "
+                                      "--max-line-mb raises the bound)")
+
+
+_READ_MAX = 1 << 22  # at most this much per read: a long line grows the buffer, not a second copy of it
+
+
+def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | None = None, *,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[list[_Line]]:
     """The decoded lines of one recording file, a chunk at a time (see ``read_recording``).
 
     One buffer, refilled in place: a fresh quarter-megabyte for every chunk would be handed back to
     the system and faulted in again each time (a good part of reading a big recording).
     ``progress``, when given, hears the share of the file read (0…1, of the compressed bytes for gzip)
-    after every chunk.
+    after every chunk. A line longer than ``max_line_bytes`` (newline not counted) raises
+    ``RecordingError``: the buffer grows to that bound and no further.
     """
+    max_line_bytes = max(1, int(max_line_bytes))
     raw: IO[bytes] | None = None
     try:
         raw = open(path, "rb")
@@ -166,21 +184,24 @@ def _line_chunks(path: str | os.PathLike, progress: Callable[[float], object] | 
     try:
         with raw, file:
             lines_before = 0
-            buf = bytearray(_CHUNK_BYTES)
+            buf = bytearray(min(_CHUNK_BYTES, max_line_bytes + 1))  # a full buffer without a newline: too long
             view = memoryview(buf)
             filled = 0  # bytes of buf holding data; they start with the carried part of a line
             while True:
-                if filled == len(buf):  # a line longer than the buffer: a bigger one
+                if filled == len(buf):  # a line longer than the buffer: a bigger one, up to the bound
+                    if filled > max_line_bytes:
+                        raise too_long(path, lines_before + 1, max_line_bytes)  # buf holds no newline
                     view.release()
-                    buf = buf + bytearray(len(buf))
+                    buf = buf + bytearray(min(len(buf), max_line_bytes + 1 - len(buf)))
                     view = memoryview(buf)
-                read = file.readinto(view[filled:])
+                read = file.readinto(view[filled: filled + _READ_MAX])
                 if not read:  # the end: what is left has no newline
                     if filled:
                         yield _decode_one_by_one(path, [bytes(buf[:filled])], lines_before, cut_off_allowed=True)
                     return
+                # the carried part holds no newline: look in what was just read
+                end = buf.rfind(b"\n", filled, filled + read) + 1
                 filled += read
-                end = buf.rfind(b"\n", 0, filled) + 1
                 if end == 0:
                     continue
                 lines = buf.count(b"\n", 0, end)
@@ -270,28 +291,29 @@ class _Replayer:
 
 
 def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None,
-                  skip: frozenset[str] = frozenset()) -> Iterator[Event]:
+                  skip: frozenset[str] = frozenset(), max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Event]:
     """Events from a recording through each venue's live parser; every event keeps its frame's recv_ns.
 
     ``symbols``, when given, lets REST bodies be matched to the adapter's exact poll (Hyperliquid
     posts several bodies to one path) and filters events to those symbols. ``skip``: event kinds
-    not to build.
+    not to build; ``max_line_bytes``: ``read_recording``'s bound.
     """
     replayer = _Replayer(symbols, skip)
     wanted = {s.upper() for s in symbols} if symbols else None
-    for recv_ns, venue, frame, rest in read_recording(path):
+    for recv_ns, venue, frame, rest in read_recording(path, max_line_bytes=max_line_bytes):
         for event in replayer.events(recv_ns, venue, frame, rest):
             if wanted is None or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
                 yield event
 
 
 def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset(),
-                     progress: Callable[[float], object] | None = None) -> list[Event]:
+                     progress: Callable[[float], object] | None = None, *,
+                     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[Event]:
     """``list(replay_events(path))``, built a chunk of lines at a time: a day of frames is millions of
     events, and a generator step per event is a good part of loading them.
 
     ``skip``: event kinds not to build (``VenueAdapter.new_parser``); status events always come.
-    ``progress``: as ``_line_chunks``'s, for a reader who waits."""
+    ``progress``: as ``_line_chunks``'s, for a reader who waits; ``max_line_bytes``: its bound."""
     replayer = _Replayer(None, skip)
     parse_of = replayer.parsers.get
     out: list[Event] = []
@@ -299,7 +321,7 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
     collecting = gc.isenabled()
     gc.disable()  # millions of new objects, no cycles among them: no collections while they pile up
     try:
-        for chunk in _line_chunks(path, progress):
+        for chunk in _line_chunks(path, progress, max_line_bytes=max_line_bytes):
             for line in chunk:
                 parse = parse_of(line.venue)
                 if parse is not None and line.rest is None:  # a websocket frame of a venue seen before

@@ -46,6 +46,7 @@ from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import Event, FeedStatus, FundingRate, IndexPrice, MarkPrice, OpenInterest
 from adlwatch.feeds import registry
 from adlwatch.feeds.files import GZIP_MAGIC, ZIP_MAGIC, open_any
+from adlwatch.feeds.recorder import DEFAULT_MAX_LINE_BYTES, too_long
 from adlwatch.feeds.venues.binance.market import VENUE as KLINES_VENUE  # markPriceKlines are Binance's
 from adlwatch.feeds.wire import data_kinds
 
@@ -78,6 +79,7 @@ EXPECTED = (
 
 _SNIFF_BYTES = 1 << 20  # enough for the first line of any recording we read
 _MAX_CSV_BYTES = 2 << 30
+_CSV_READ = 1 << 22  # a CSV is read this much at a time, its line lengths checked on the way
 
 # Epoch times by magnitude: for any date after 1973 a µs stamp is >= 1e14 and a ms stamp is < 1e14
 # until the year 5138; ns stamps are >= 1e17.
@@ -125,19 +127,37 @@ def _zip_member(path, zf: zipfile.ZipFile) -> str:
     return names[0]
 
 
-def _read_all(path: str | os.PathLike) -> bytes:
-    """The whole (decompressed) content of a CSV recording."""
+def _read_all(path: str | os.PathLike, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> bytes:
+    """The whole (decompressed) content of a CSV recording; a line longer than ``max_line_bytes`` is
+    refused as soon as the reading passes the bound (never read whole)."""
+    max_line_bytes = max(1, int(max_line_bytes))
+    parts: list[bytes] = []
+    total = 0
+    run = 0  # bytes since the last newline
     try:
         with open_any(path, functools.partial(_zip_member, path)) as (_container, file):
-            data = file.read(_MAX_CSV_BYTES + 1)
+            size = min(_CSV_READ, max_line_bytes + 1)  # a line inside one read is within the bound
+            while chunk := file.read(size):
+                total += len(chunk)
+                if total > _MAX_CSV_BYTES:
+                    raise _err(path, "file larger than 2 GiB uncompressed; split it by day")
+                last = chunk.rfind(b"\n")
+                if last < 0:
+                    run += len(chunk)
+                elif run + chunk.find(b"\n") > max_line_bytes:
+                    raise too_long(path, sum(p.count(b"\n") for p in parts) + 1, max_line_bytes)
+                else:
+                    run = len(chunk) - last - 1
+                if run > max_line_bytes:
+                    raise too_long(path, sum(p.count(b"\n") for p in parts) + chunk.count(b"\n") + 1,
+                                   max_line_bytes)
+                parts.append(chunk)
     except InputError:
         raise
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError,
             RuntimeError, NotImplementedError) as exc:
         raise _err(path, f"cannot read file ({_describe(exc)})") from None
-    if len(data) > _MAX_CSV_BYTES:
-        raise _err(path, "file larger than 2 GiB uncompressed; split it by day")
-    return data
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _describe(exc: BaseException) -> str:
@@ -275,7 +295,8 @@ def _stable_order(times: list[int]) -> list[int] | None:
 
 
 def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: str | None = None,
-                skip: frozenset[str] = frozenset(), progress: Callable[[float], object] | None = None) -> ReplayData:
+                skip: frozenset[str] = frozenset(), progress: Callable[[float], object] | None = None,
+                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> ReplayData:
     """Every event of a recording, sorted by replay time.
 
     ``venue`` and ``symbol`` keep only those events (feed status events of raw recordings are kept:
@@ -284,17 +305,18 @@ def load_replay(path: str | os.PathLike, *, venue: str | None = None, symbol: st
     ``skip``: event kinds not to load (the monitor passes ``MONITOR_SKIPS``). Raw frames are still
     checked in full, status events always come, and a raw frame with nothing but skipped kinds keeps
     them (``VenueAdapter.new_parser``). ``progress`` hears the share of a raw recording read so far
-    (0…1; CSV files are read in one go and say nothing).
+    (0…1; CSV files are read in one go and say nothing). ``max_line_bytes``: a longer line is refused
+    (``InputError`` with its number) before it is read whole (``adlwatch replay --max-line-mb``).
     Raises ``InputError`` for an unreadable file, a bad row (with its line) or nothing to replay.
     """
     kind = detect_format(path)
     skip = data_kinds(skip)
     if kind == RAW:
-        events = _load_raw(path, venue, symbol, skip, progress)
+        events = _load_raw(path, venue, symbol, skip, progress, max_line_bytes)
     elif kind == TARDIS:
-        events = [e for e in _load_tardis(path, venue, symbol) if e.kind not in skip]
+        events = [e for e in _load_tardis(path, venue, symbol, max_line_bytes) if e.kind not in skip]
     else:
-        events = [e for e in _load_klines(path, venue, symbol) if e.kind not in skip]
+        events = [e for e in _load_klines(path, venue, symbol, max_line_bytes) if e.kind not in skip]
     try:
         return ReplayData._from_list(events, format=kind, path=str(path))
     except InputError:
@@ -316,13 +338,15 @@ def _is_gzip(path) -> bool:
 
 
 def _load_raw(path, venue: str | None, symbol: str | None, skip: frozenset[str],
-              progress: Callable[[float], object] | None = None) -> list[Event]:
+              progress: Callable[[float], object] | None = None,
+              max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[Event]:
     from adlwatch.feeds import recorder
 
     _is_gzip(path)  # refuses a zip with a clear message; plain and gzip both read below
     if not venue and not symbol:
-        return recorder.recording_events(path, skip, progress)
-    stream = recorder.replay_events(path, symbols=[symbol] if symbol else None, skip=skip)
+        return recorder.recording_events(path, skip, progress, max_line_bytes=max_line_bytes)
+    stream = recorder.replay_events(path, symbols=[symbol] if symbol else None, skip=skip,
+                                    max_line_bytes=max_line_bytes)
     wanted_venue = venue.lower() if venue else None
     wanted_symbol = symbol.upper() if symbol else None
     out = []
@@ -470,8 +494,9 @@ def _tardis_check(row: dict) -> None:
     _number(row, "mark_price", optional=True, positive=True)
 
 
-def _load_tardis(path, venue: str | None, symbol: str | None) -> list[Event]:
-    text = _csv_text(path, _read_all(path))
+def _load_tardis(path, venue: str | None, symbol: str | None,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[Event]:
+    text = _csv_text(path, _read_all(path, max_line_bytes))
     names = TARDIS_COLUMNS
 
     def fail(detail: str) -> InputError:
@@ -550,14 +575,15 @@ def _kline_check(row: dict) -> None:
     _number(row, "count", nonnegative=True)
 
 
-def _load_klines(path, venue: str | None, symbol: str | None) -> list[Event]:
+def _load_klines(path, venue: str | None, symbol: str | None,
+                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[Event]:
     if venue and venue.lower() != KLINES_VENUE:
         raise _err(path, "a Binance klines file holds only venue binance", field="venue", value=venue)
     name = symbol.strip().upper() if symbol and symbol.strip() else kline_symbol_from_name(path)
     if not name:
         raise _err(path, "cannot tell the symbol from the file name (expected SYMBOL-INTERVAL-DATE.csv); "
                          "give the symbol explicitly")
-    text = _csv_text(path, _read_all(path))
+    text = _csv_text(path, _read_all(path, max_line_bytes))
     names = KLINE_COLUMNS
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     header = tuple(f.strip().strip('"') for f in first.split(",")) == KLINE_COLUMNS

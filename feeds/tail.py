@@ -3,7 +3,11 @@
 ``run_tail`` prints one line per normalized event: with ``as_json`` exactly ``encode_event`` (the
 DESIGN.md ``tail --json`` contract), otherwise a readable table line. Live and ``--from`` go through
 the same adapter parsers. Network trouble is shown as ``status`` lines and retried; it never ends the
-command. Cancelling either coroutine (Ctrl-C under ``asyncio.run``) stops the feeds and closes files.
+command. The command line sends status lines to stderr, in the table form and throttled
+(``StatusLines``: a line when a stream's state changes, the same state again at most once a second),
+so stdout holds the events alone. A venue's ``ADLWATCH_<VENUE>_WS_URL`` / ``_REST_URL`` apply here
+as everywhere (``transport.url_override``). Cancelling either coroutine (Ctrl-C under
+``asyncio.run``) stops the feeds and closes files.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -29,7 +33,10 @@ from adlwatch.engine.events import (
     encode_event,
 )
 from adlwatch.feeds.connection import FeedClient
-from adlwatch.feeds.recorder import DEFAULT_MAX_BYTES, Recorder, replay_events
+from adlwatch.feeds.recorder import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINE_BYTES, Recorder, replay_events
+from adlwatch.feeds.transport import url_override
+
+STATUS_EVERY_S = 1.0  # the same status of a stream again at most this often on the status stream
 
 
 def format_event(event: Event) -> str:
@@ -73,10 +80,39 @@ class _Writer:
         self.lines += 1
 
 
+class StatusLines:
+    """Status events as table lines on their own stream (stderr), throttled: a line whenever a
+    stream's (venue, symbol) state changes; the same state again (a retry loop's errors, say) at most
+    once every ``every_s`` seconds. ``write`` returns whether it printed."""
+
+    def __init__(self, out: TextIO, every_s: float = STATUS_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.out = out
+        self.every_s = every_s
+        self.clock = clock
+        self._last: dict[tuple[str, str], tuple[str, float]] = {}
+        self.lines = 0
+
+    def write(self, event: FeedStatus) -> bool:
+        key = (event.venue, event.symbol)
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and last[0] == event.state and now - last[1] < self.every_s:
+            return False
+        self._last[key] = (event.state, now)
+        self.out.write(format_event(event) + "\n")
+        self.out.flush()
+        self.lines += 1
+        return True
+
+
 async def _live_events(venue: str, symbols: list[str], *, ws_url: str | None, rest_url: str | None,
                        on_frame=None, client_options: dict | None = None) -> AsyncIterator[Event]:
     from adlwatch.feeds.registry import get_adapter
 
+    # an explicit URL (--ws-url, a test) wins; else the environment's, as for every other command
+    ws_url = ws_url or url_override(venue, "WS")
+    rest_url = rest_url or url_override(venue, "REST")
     client = FeedClient(get_adapter(venue), symbols, ws_url=ws_url, on_frame=on_frame, rest=True,
                         rest_url=rest_url, **(client_options or {}))
     task = asyncio.create_task(client.run())
@@ -108,34 +144,44 @@ def _filtered(events: Iterable[Event], symbols: list[str]) -> Iterable[Event]:
 async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLike | None = None,
                    as_json: bool = False, ws_url: str | None = None, rest_url: str | None = None,
                    out: TextIO = sys.stdout, max_events: int | None = None, on_frame=None,
-                   client_options: dict | None = None) -> int:
+                   client_options: dict | None = None, status_out: TextIO | None = None,
+                   status_every_s: float = STATUS_EVERY_S, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int:
     """Print normalized events until cancelled (live) or to the end of ``from_path``. Returns 0.
 
-    ``max_events`` stops after that many lines (tests, scripting); ``on_frame`` tees the raw frames
-    (e.g. ``Recorder.write``); ``client_options`` go to ``FeedClient``. Only ``venue``'s events are
-    printed from a recording, filtered to ``symbols`` when given. An unreadable recording raises
-    ``RecordingError`` (an ``InputError``: the CLI's exit 2).
+    ``max_events`` stops after that many lines on ``out`` (tests, scripting); ``on_frame`` tees the
+    raw frames (e.g. ``Recorder.write``); ``client_options`` go to ``FeedClient``. Only ``venue``'s
+    events are printed from a recording, filtered to ``symbols`` when given. ``status_out``: where
+    status events go, as throttled table lines (``StatusLines``; the command line passes stderr);
+    None prints them on ``out`` with the others, each one. An unreadable recording, or one with a
+    line over ``max_line_bytes``, raises ``RecordingError`` (an ``InputError``: the CLI's exit 2).
     """
     writer = _Writer(out, as_json)
+    statuses = StatusLines(status_out, status_every_s) if status_out is not None else None
+
+    def emit(event: Event) -> bool:
+        """True once ``max_events`` lines are out."""
+        if statuses is not None and isinstance(event, FeedStatus):
+            statuses.write(event)
+            return False
+        writer.write(event)
+        return max_events is not None and writer.lines >= max_events
+
     try:
         if from_path is not None:
-            for event in _filtered(replay_events(from_path, symbols=symbols or None), symbols):
-                if event.venue != venue:
-                    continue
-                writer.write(event)
-                if max_events is not None and writer.lines >= max_events:
+            events = replay_events(from_path, symbols=symbols or None, max_line_bytes=max_line_bytes)
+            for event in _filtered(events, symbols):
+                if event.venue == venue and emit(event):
                     break
             return 0
         if not symbols and not _has_all_market_feed(venue):
-            writer.write(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=time.time_ns(), state="error",
-                                    detail=f"{venue} has no all-market stream: name at least one symbol"))
+            emit(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=time.time_ns(), state="error",
+                            detail=f"{venue} has no all-market stream: name at least one symbol"))
             return 2
         async with contextlib.aclosing(_live_events(venue, symbols, ws_url=ws_url, rest_url=rest_url,
                                                     on_frame=on_frame,
-                                                    client_options=client_options)) as events:
-            async for event in events:
-                writer.write(event)
-                if max_events is not None and writer.lines >= max_events:
+                                                    client_options=client_options)) as live:
+            async for event in live:
+                if emit(event):
                     break
         return 0
     except BrokenPipeError:  # `adlwatch tail ... | head`
@@ -145,22 +191,20 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
 async def run_record(venue: str, symbols: list[str], *, out_path: str, ws_url: str | None = None,
                      rest_url: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
                      duration_s: float | None = None, status_out: TextIO | None = sys.stderr,
-                     client_options: dict | None = None) -> int:
+                     client_options: dict | None = None, status_every_s: float = STATUS_EVERY_S) -> int:
     """Write every websocket frame and REST body of ``venue`` to ``out_path`` until cancelled or
-    ``duration_s`` passes. Status changes are printed to ``status_out``. Returns 0."""
+    ``duration_s`` passes. Status changes are printed to ``status_out`` (stderr; ``StatusLines``:
+    throttled). Returns 0."""
     recorder = Recorder(out_path, max_bytes=max_bytes)
-    last_state: dict[str, str] = {}
+    statuses = StatusLines(status_out, status_every_s) if status_out is not None else None
 
     async def consume() -> None:
         async with contextlib.aclosing(_live_events(venue, symbols, ws_url=ws_url, rest_url=rest_url,
                                                     on_frame=recorder.write,
                                                     client_options=client_options)) as events:
             async for event in events:
-                if isinstance(event, FeedStatus) and status_out is not None:
-                    if last_state.get(event.symbol) != event.state or event.state == "error":
-                        last_state[event.symbol] = event.state
-                        status_out.write(format_event(event) + "\n")
-                        status_out.flush()
+                if isinstance(event, FeedStatus) and statuses is not None:
+                    statuses.write(event)
 
     try:
         if duration_s is None:

@@ -160,13 +160,14 @@ async def test_ctrl_c_stops_the_tail_command_cleanly_with_exit_0():
     proc = _spawn(["-m", "adlwatch.tui.cli", "tail", "binance", "BTCUSDT", "--json",
                    "--ws-url", f"ws://127.0.0.1:{port}", "--rest-url", f"http://127.0.0.1:{port}"])
     try:
-        first = await _readline(proc)
-        assert json.loads(first)["type"] == "status"  # it is up, retrying quietly
+        # it is up, retrying quietly: status lines go to stderr in the table form (stdout: events only)
+        first = await asyncio.wait_for(asyncio.to_thread(proc.stderr.readline), 10.0)
+        assert re.search(r"binance\s+BTCUSDT\s+status\s+", first)
         proc.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(asyncio.to_thread(proc.wait), 10.0)
         stderr = proc.stderr.read()
         assert code == 0
-        assert "Traceback" not in stderr
+        assert "Traceback" not in stderr and proc.stdout.read() == ""
     finally:
         if proc.poll() is None:
             proc.kill()
