@@ -9,9 +9,10 @@ import pytest
 from adlwatch.engine import adl
 from adlwatch.engine.accounts import compute_account
 from adlwatch.engine.enums import MarginMode, Side
+from adlwatch.engine.events import AccountState, ImportedPosition
 from adlwatch.engine.instruments import build_tiers, default_catalogue
 from adlwatch.engine.margin import isolated_initial_margin, maintenance_margin, solve_price
-from adlwatch.engine.portfolio import Portfolio
+from adlwatch.engine.portfolio import Account, Portfolio, imported_account
 from adlwatch.engine.venues import binance, bybit, hyperliquid
 from tests.engine.factories import account, instrument, leg, position
 
@@ -139,6 +140,19 @@ def test_y1_bybit_isolated_long_through_the_shipped_catalogue():
     data["account"][0]["position"][0]["isolated_margin"] = 400.0
     given = Portfolio.from_data(data, default_catalogue()).accounts[0]
     assert given.positions[0].isolated_margin == 400.0
+
+
+def test_a_followed_bybit_account_keeps_the_margin_it_reports_and_defaults_to_what_bybit_reserves():
+    # positionBalance/positionIM, when the venue gives one, is taken as is; without one the position
+    # holds what Bybit reserves (fee to close included), as in a portfolio file.
+    account = Account(venue="bybit", wallet_balance=0.0, settle="USDT", key_name="ro")
+    def imported(margin):
+        state = AccountState(venue="bybit", symbol="ro", ts=1, settle="USDT", wallet_balance=0.0, positions=[
+            ImportedPosition(symbol="BTCUSDT", side="long", size=1.0, entry_price=20_000.0, leverage=50,
+                             margin_mode="isolated", isolated_margin=margin)])
+        return imported_account(account, state, default_catalogue()).positions[0].isolated_margin
+    assert imported(405.0) == 405.0
+    assert imported(None) == pytest.approx(400.0 + 19_600.0 * SHIPPED_TAKER)
 
 
 @TAKERS
