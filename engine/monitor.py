@@ -14,8 +14,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import NamedTuple
+
+import msgspec
 
 from adlwatch.engine import events
 from adlwatch.engine.alert_rules import AlertRules
@@ -33,7 +37,7 @@ from adlwatch.engine.events import Event
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, quantile_what_ifs
-from adlwatch.engine.snapshot import HedgeRisk, RiskSnapshot, ShockSpec
+from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 
@@ -135,6 +139,53 @@ class CascadeStart:
     run: Callable[[float, str], CascadeResult]  # one fate per held position
 
 
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A position the venue would have closed: its row frozen where it happened."""
+
+    account: int
+    index: int
+    state: str  # liquidated | adl
+    at_ms: int | None
+    price: float
+    realized: float  # PnL in the settlement asset at that price (isolated: minus its whole margin)
+    row: PositionRisk  # the figures shown from then on
+
+
+def realized_pnl(position: Position, price: float) -> float:
+    """A position's PnL closed at ``price``, in its settlement asset."""
+    inst = position.instrument
+    k = position.size * inst.contract_size
+    sign = position.side.sign
+    if inst.inverse:
+        return sign * k * (1.0 / position.entry_price - 1.0 / price)
+    return sign * k * (price - position.entry_price)
+
+
+def liquidated_row(row: PositionRisk, price: float, at_ms: int | None, realized: float) -> PositionRisk:
+    """The row of a position liquidated at ``price``: figures frozen there, no distance or ADL rank."""
+    return msgspec.structs.replace(
+        row, mark_price=price, unrealized_pnl=realized, margin_balance=0.0 if row.margin_mode == "isolated" else None,
+        distance_pct=None, distance_price=None, adl_score=None, adl_quantile=None, effective_leverage=None,
+        closed="liquidated", closed_at_ms=at_ms, closed_price=price)
+
+
+def closed_label(p: PositionRisk) -> str | None:
+    """"LIQUIDATED 21:13:05" / "ADL 21:13:05" (UTC; "(what-if)" without a time) for a closed
+    position, None for an open one: what the table shows in its distance column."""
+    if p.closed is None:
+        return None
+    word = "LIQUIDATED" if p.closed == "liquidated" else "ADL"
+    if p.closed_at_ms is None:
+        return f"{word} (what-if)"
+    return f"{word} {datetime.fromtimestamp(p.closed_at_ms / 1000, UTC):%H:%M:%S}"
+
+
+def past_liquidation(p: PositionRisk) -> bool:
+    """A shown position whose mark is at or past its liquidation price (a negative distance)."""
+    return p.closed is None and p.distance_pct is not None and p.distance_pct < 0 and p.liquidation_price is not None
+
+
 class History:
     """Bounded recent history per contract, for the chart and the sparklines."""
 
@@ -204,6 +255,107 @@ class Monitor:
         self._stale: dict[str, set[str]] = {}  # symbols reported stale and not heard from since
         self._last_mark: dict[str, int] = {}
         self._adl_alerts: dict[MarkKey, str] = {}
+        self._reset_closed()
+
+    # -- what the venue would do: liquidations ---------------------------------------------------
+    def _reset_closed(self) -> None:
+        """No position closed: the engine computes the user's portfolio as it is."""
+        self._closed: dict[tuple[int, int], Closed] = {}
+        self._to_original: dict[tuple[int, int], tuple[int, int]] = {}  # engine (account, index) → the user's
+        self._to_engine: dict[tuple[int, int], tuple[int, int]] = {}
+        # Per contract: (account, index, liquidation price, reached going up) of the open manual positions.
+        self._triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
+        self._triggers_for: set[MarkKey] = set()  # contracts whose first mark has refreshed the triggers
+
+    def _refresh_triggers(self, at_ms: int | None = None) -> None:
+        """Each open manual position's liquidation price from the live figures (the account's solver).
+        One already past it (a negative distance: a mark we saw jumped over it, or a re-solved cross
+        account) is liquidated at it now (``at_ms``: when; by default its venue's last mark)."""
+        live = self._engine.live_snapshot()
+        accounts = self._portfolio.accounts
+        triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
+        past: list[tuple[int, int, float]] = []
+        when = at_ms
+        for p in live.positions:
+            a, i = self._to_original.get((p.account, p.index), (p.account, p.index))
+            if a >= len(accounts) or accounts[a].followed or p.liquidation_price is None or p.mark_price is None:
+                continue
+            lp = p.liquidation_price
+            if past_liquidation(p):
+                past.append((a, i, lp))
+                when = when if when is not None else self._last_mark.get(p.venue)
+                continue
+            triggers.setdefault((p.venue, p.symbol), []).append((a, i, lp, lp > p.mark_price))
+        self._triggers = triggers
+        if past:
+            self._liquidate(past, when)
+
+    def _liquidate(self, hits: list[tuple[int, int, float]], at_ms: int | None) -> None:
+        """Close these positions (account, index, price) as the venue would and re-solve the rest."""
+        live = self._engine.live_snapshot()
+        rows = {self._to_original.get((p.account, p.index), (p.account, p.index)): p for p in live.positions}
+        for a, i, price in hits:
+            if (a, i) in self._closed or (a, i) not in rows:
+                continue
+            position = self._portfolio.accounts[a].positions[i]
+            realized = (-(position.isolated_margin or 0.0) if position.isolated
+                        else realized_pnl(position, price))
+            self._closed[(a, i)] = Closed(a, i, "liquidated", at_ms, price, realized,
+                                          liquidated_row(rows[(a, i)], price, at_ms, realized))
+        self._apply_closed(at_ms)
+
+    def _apply_closed(self, at_ms: int | None) -> None:
+        """The engine's portfolio: the user's without the closed positions, a cross loss taken from the
+        wallet (an isolated one took its margin with it)."""
+        accounts = []
+        self._to_original, self._to_engine = {}, {}
+        for a, account in enumerate(self._portfolio.accounts):
+            kept, wallet = [], account.wallet_balance
+            for i, position in enumerate(account.positions):
+                closed = self._closed.get((a, i))
+                if closed is None:
+                    self._to_original[(a, len(kept))] = (a, i)
+                    self._to_engine[(a, i)] = (a, len(kept))
+                    kept.append(position)
+                elif not position.isolated:
+                    wallet += closed.realized
+            accounts.append(account if len(kept) == len(account.positions)
+                            else dc_replace(account, positions=tuple(kept), wallet_balance=wallet))
+        self._engine.set_portfolio(dc_replace(self._portfolio, accounts=tuple(accounts)))
+        self._refresh_triggers(at_ms)
+
+    def _check_triggers(self, key: MarkKey, price: float, t_ms: int) -> None:
+        if key not in self._triggers_for:  # a contract's first mark: liquidation prices can now be solved
+            self._triggers_for.add(key)
+            self._refresh_triggers(t_ms)
+        hits = [(a, i, lp) for a, i, lp, up in self._triggers.get(key, ()) if (price >= lp if up else price <= lp)]
+        if hits:
+            self._liquidate(hits, t_ms)
+
+    @property
+    def closed(self) -> tuple[Closed, ...]:
+        """The positions the venue would have closed so far (a replay seeking back restores them)."""
+        return tuple(self._closed[k] for k in sorted(self._closed))
+
+    def _as_shown(self, snapshot: RiskSnapshot, *, what_if: bool = False) -> RiskSnapshot:
+        """The engine's snapshot in the user's indices, closed positions frozen in their place; in a
+        what-if, a position the shocked mark takes past its liquidation price shows liquidated there."""
+        if not self._closed and not what_if:
+            return snapshot
+        rows = []
+        for p in snapshot.positions:
+            a, i = self._to_original.get((p.account, p.index), (p.account, p.index))
+            if (a, i) != (p.account, p.index):
+                p = msgspec.structs.replace(p, account=a, index=i)
+            if what_if and past_liquidation(p):
+                position = self._portfolio.accounts[a].positions[i]
+                realized = (-(position.isolated_margin or 0.0) if position.isolated
+                            else realized_pnl(position, p.liquidation_price))
+                p = liquidated_row(p, p.liquidation_price, None, realized)
+            rows.append(p)
+        rows.extend(c.row for c in self._closed.values())
+        rows.sort(key=lambda p: (p.account, p.index))
+        return msgspec.structs.replace(snapshot, positions=tuple(rows))
 
     def restart(self) -> None:
         """Forget the market (marks, followed accounts' reports, histories, feed health, alert book) and
@@ -229,6 +381,8 @@ class Monitor:
                 t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
                 self._history.add_mark((venue, symbol), t_ms, event.price)
                 self._last_mark[venue] = t_ms
+                if (venue, symbol) in self._triggers or (venue, symbol) not in self._triggers_for:
+                    self._check_triggers((venue, symbol), event.price, t_ms)
                 stale = self._stale.get(venue)
                 if stale:
                     stale.discard(symbol)
@@ -272,6 +426,7 @@ class Monitor:
         """An edited portfolio: the engine keeps its marks."""
         self._portfolio = portfolio
         self._engine.set_portfolio(portfolio)
+        self._reset_closed()  # an edit starts over: a position still past its price is liquidated again at the next mark
         self._changed()
 
     @property
@@ -300,11 +455,13 @@ class Monitor:
 
     # -- figures out ---------------------------------------------------------------------------
     def live(self) -> RiskSnapshot:
-        return self._engine.live_snapshot()
+        """The live snapshot: positions the mark took past their liquidation price show LIQUIDATED."""
+        return self._as_shown(self._engine.live_snapshot())
 
     def shown(self) -> RiskSnapshot:
-        """The live snapshot, or the hypothetical one while a what-if shock is on."""
-        return self._engine.snapshot()
+        """The live snapshot, or the hypothetical one while a what-if shock is on (where a position
+        the shock takes past its liquidation price shows LIQUIDATED at it)."""
+        return self._as_shown(self._engine.snapshot(), what_if=bool(self.shocks))
 
     def inputs(self) -> EngineInputs:
         """The live engine's inputs (the ADL estimate's what-ifs and the cascade start from them)."""
@@ -317,6 +474,10 @@ class Monitor:
     def adl_estimate(self, account: int, index: int) -> AdlEstimate:
         """The ADL quantile estimate of one position: its what-ifs and the population behind it."""
         inputs = self._engine.inputs()
+        if (account, index) in self._closed:  # a liquidated position: as it stood in the user's portfolio
+            inputs = dc_replace(inputs, portfolio=self._portfolio)
+        else:
+            account, index = self._to_engine.get((account, index), (account, index))
         position = inputs.portfolio.accounts[account].positions[index]
         key = (position.venue, position.symbol)
         anchor = (inputs.anchors or {}).get(key, inputs.marks.get(key))
@@ -326,12 +487,16 @@ class Monitor:
 
     def cascade_start(self, account: int, index: int) -> CascadeStart:
         """A cascade on the position's contract from the shown mark, with every position held in it."""
-        shown = self._engine.snapshot()
-        inputs = self._engine.inputs()
-        position = inputs.portfolio.accounts[account].positions[index]
+        shown = self.shown()  # the user's indices
+        inputs = self._engine.inputs()  # the engine's: without the positions already liquidated
+        if (account, index) in self._closed:
+            position = self._portfolio.accounts[account].positions[index]
+        else:
+            ea, ei = self._to_engine.get((account, index), (account, index))
+            position = inputs.portfolio.accounts[ea].positions[ei]
         key = (position.venue, position.symbol)
-        mark = next((p.mark_price for p in shown.positions if p.account == account and p.index == index),
-                    inputs.marks.get(key))
+        mark = next((p.mark_price for p in shown.positions
+                     if p.account == account and p.index == index and p.closed is None), inputs.marks.get(key))
         contract = next((c for c in shown.contracts if (c.venue, c.symbol) == key), None)
         fund_known = contract is not None and contract.fund_balance_usd is not None
         fund = contract.fund_balance_usd if fund_known else 0.0
@@ -342,7 +507,7 @@ class Monitor:
         # The table's figures of each held position (the account's solver: cross, tiers, fees), so the
         # cascade liquidates them where the table says.
         figures = {(p.account, p.index): p for p in shown.positions}
-        rows = [figures.get(w) for w in where]
+        rows = [figures.get(self._to_original.get(w, w)) for w in where]
         liquidation = [r.liquidation_price if r is not None else None for r in rows]
         bankruptcy = [r.bankruptcy_price if r is not None else None for r in rows]
 
@@ -360,7 +525,7 @@ class Monitor:
     def evaluate(self, now_s: float) -> list[Alert]:
         """Run the alert rules on the live snapshot (never a what-if): the alerts that fired or cleared
         now (``hold_s`` measured on ``now_s``), also added to the log."""
-        self._alert_book, alerts = evaluate(self._alert_book, self._engine.live_snapshot(), self._feed_health,
+        self._alert_book, alerts = evaluate(self._alert_book, self.live(), self._feed_health,
                                             self._venue_alerts, self.rules, now_s)
         if alerts:
             self._alert_log.extend(alerts)
@@ -373,8 +538,9 @@ class Monitor:
 
         Reading the state samples the fund-to-OI history (at the pace the state is read).
         """
-        live = self._engine.live_snapshot()
-        shown = self._engine.snapshot()
+        self._refresh_triggers()  # cross liquidation prices move with the account's other marks
+        live = self.live()
+        shown = self.shown()
         now_ms = replay.position_ms if replay is not None else int(now_s * 1000)
         for c in live.contracts:
             if c.fund_to_oi is not None:

@@ -61,6 +61,13 @@ class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
     tiers_source: str | None = None
     tiers_verified: bool = True
     tiers_as_of_ms: int | None = None
+    # What the venue would have done (the monitor sets these; the engine never does): "liquidated"
+    # (the mark reached the liquidation price: the figures are frozen there) or "adl" (closed by the
+    # venue's auto-deleveraging); when (ms, the replay's or the wall clock; None in a what-if) and at
+    # what price.
+    closed: str | None = None
+    closed_at_ms: int | None = None
+    closed_price: float | None = None
 
     def tiers_stale(self, now_ms: int | None) -> bool:
         """The figures stand on a table older than ``TIERS_STALE_AFTER_DAYS`` at ``now_ms``, or an

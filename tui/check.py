@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adlwatch.engine.errors import InputError
+from adlwatch.engine.monitor import closed_label
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
@@ -165,7 +166,7 @@ def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
                 fmt.price(p.mark_price),
                 fmt.price(p.liquidation_price) + ((f" {STALE_MARK}" if old else "  ") if any(stale) else ""),
                 fmt.price(p.bankruptcy_price),
-                fmt.pct(p.distance_pct),
+                closed_label(p) or fmt.pct(p.distance_pct),  # LIQUIDATED / ADL: the monitor's (replay, demo)
                 fmt.leverage(p.effective_leverage),
                 p.margin_mode,
                 f"{fmt.amount(p.unrealized_pnl)} {p.settle}",

@@ -22,7 +22,7 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from adlwatch.engine.monitor import MonitorState
+from adlwatch.engine.monitor import MonitorState, closed_label
 from adlwatch.engine.snapshot import PositionRisk
 from adlwatch.engine.venues import VENUE_RULES
 from adlwatch.tui import format as fmt
@@ -147,7 +147,8 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
         "mark": ((fmt.price(p.mark_price), ""),),
         "liq": liquidation_cell(p, view),
         "bankr": ((fmt.price(p.bankruptcy_price), ""),),
-        "dist": ((fmt.pct(p.distance_pct), distance_style(p.distance_pct)),),
+        "dist": (((closed, "bold white on red") if (closed := closed_label(p)) else
+                  (fmt.pct(p.distance_pct), distance_style(p.distance_pct))),),
         "lev": ((fmt.leverage(p.effective_leverage), ""),),
         "mode": (("iso" if p.margin_mode == "isolated" else str(p.margin_mode), ""),),
         "upnl": ((upnl, "green" if (p.unrealized_pnl or 0) >= 0 else "red"),),
