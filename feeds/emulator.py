@@ -16,7 +16,9 @@ through the control endpoint ``POST <rest>/_emulator/fault {"fault": name, ...}`
     burst           send many data frames back to back
     rest            answer the next N REST requests with a status (429 with Retry-After, 5xx)
     mute / unmute   withhold one symbol's data while the socket stays busy
-    pause / resume  stop or restart the data pushes
+    pause / resume  stop or restart the data pushes (of one venue, or of all); ``silent``: the venue
+                    also stops reading, so pings go unanswered (a stalled venue, a dead path)
+    outage / restore  the venue is down: sockets cut, new ones refused (HTTP 503), REST answers 503
 
 Every socket is an ``EmuConnection`` that counts (and keeps) the frames it sent.
 
@@ -31,6 +33,7 @@ import contextlib
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -117,7 +120,9 @@ class Emulator:
         self.rest_requests: list[tuple[str, str, int]] = []  # (venue, path, status)
         self.ws_port = 0
         self.rest_port = 0
-        self._paused = False
+        self._paused: set[str] = set()  # venues whose pushes stop ("*": all)
+        self._silent: set[str] = set()  # of those, the ones that also stop reading (no pong)
+        self._down: set[str] = set()  # venues in an outage ("*": all)
         self._rest_faults = HttpFaults()
         self._changed = asyncio.Condition()
         self._ws_server = None
@@ -140,7 +145,7 @@ class Emulator:
 
     async def start(self, ws_port: int = 0, rest_port: int = 0) -> Emulator:
         self._ws_server = await serve(self._ws_handler, self.host, ws_port, compression=None,
-                                      ping_interval=None, max_queue=None)
+                                      ping_interval=None, max_queue=None, process_request=self._refuse)
         self.ws_port = self._ws_server.sockets[0].getsockname()[1]
         self._http_server = await asyncio.start_server(self._http_handler, self.host, rest_port)
         self.rest_port = self._http_server.sockets[0].getsockname()[1]
@@ -209,11 +214,57 @@ class Emulator:
 
     # ------------------------------------------------------------------ faults
 
-    def pause(self) -> None:
-        self._paused = True
+    def pause(self, venue: str | None = None, *, silent: bool = False) -> None:
+        """Stop the data pushes of ``venue`` (None: every venue). ``silent``: stop reading as well, so
+        the venue answers no ping and no message until ``resume`` (the sockets stay open)."""
+        key = venue or "*"
+        self._paused.add(key)
+        if silent:
+            self._silent.add(key)
+            for conn in self.live(venue):
+                if conn.ws.transport is not None:
+                    conn.ws.transport.pause_reading()
 
-    def resume(self) -> None:
-        self._paused = False
+    def resume(self, venue: str | None = None) -> None:
+        """Restart the pushes (and reading) of ``venue``; None: of every venue."""
+        if venue is None:
+            self._paused.clear()
+            self._silent.clear()
+        else:
+            self._paused.discard(venue)
+            self._silent.discard(venue)
+        for conn in self.live(venue):
+            if not conn.half_open and not self._is_silent(conn.venue) and conn.ws.transport is not None:
+                conn.ws.transport.resume_reading()
+
+    def _is_paused(self, venue: str) -> bool:
+        return "*" in self._paused or venue in self._paused
+
+    def _is_silent(self, venue: str) -> bool:
+        return "*" in self._silent or venue in self._silent
+
+    def outage(self, venue: str | None = None) -> int:
+        """``venue`` (None: every venue) goes down: its sockets are cut, new ones are refused with
+        HTTP 503 at the handshake, and its REST endpoints answer 503, until ``restore``."""
+        self._down.add(venue or "*")
+        return self.drop(venue)
+
+    def restore(self, venue: str | None = None) -> None:
+        """End an outage of ``venue`` (None: of every venue)."""
+        if venue is None:
+            self._down.clear()
+        else:
+            self._down.discard(venue)
+
+    def is_down(self, venue: str) -> bool:
+        return "*" in self._down or venue in self._down
+
+    def _refuse(self, connection, request):
+        """The handshake's hook: a venue in an outage answers 503 instead of opening the socket."""
+        venue = urlsplit(request.path).path.strip("/").split("/", 1)[0]
+        if self.is_down(venue):
+            return connection.respond(503, "emulated outage\n")
+        return None
 
     def mute(self, venue: str, symbol: str) -> None:
         """Stop pushing one symbol (the socket stays busy with the others): per-symbol staleness."""
@@ -315,10 +366,15 @@ class Emulator:
             (self.mute if name == "mute" else self.unmute)(str(venue), str(spec.get("symbol", "")))
             n = 0
         elif name == "pause":
-            self.pause()
+            self.pause(venue, silent=bool(spec.get("silent", False)))
             n = 0
         elif name == "resume":
-            self.resume()
+            self.resume(venue)
+            n = 0
+        elif name == "outage":
+            n = self.outage(venue)
+        elif name == "restore":
+            self.restore(venue)
             n = 0
         else:
             raise ValueError(f"unknown fault {name!r}")
@@ -345,6 +401,8 @@ class Emulator:
             conn.open = False
             return
         self.add_symbols(conn, own.symbols_in_url(parts[1] if len(parts) > 1 else "", target.query))
+        if self._is_silent(venue) and ws.transport is not None:
+            ws.transport.pause_reading()  # a stalled venue: the socket opened, nothing is read
         pusher = asyncio.create_task(self._push_loop(conn))
         self._tasks.add(pusher)
         await self._notify()
@@ -392,7 +450,7 @@ class Emulator:
         position = 0
         while conn.open:
             await asyncio.sleep(self.interval_s)
-            if self._paused or conn.half_open or not conn.subscribed.is_set():
+            if self._is_paused(conn.venue) or conn.half_open or not conn.subscribed.is_set():
                 continue
             if recorded is not None:
                 if position >= len(recorded):
@@ -486,6 +544,10 @@ class Emulator:
                     return 400, json.dumps({"error": str(exc)}), {}
                 return 200, json.dumps(result), {}
             return 404, json.dumps({"error": "unknown control path"}), {}
+        if self.is_down(venue):
+            self.rest_requests.append((venue, path, 503))
+            await self._notify()
+            return 503, json.dumps({"error": "emulated outage"}), {}
         fault = self._rest_faults.take(venue)
         if fault is not None:
             self.rest_requests.append((venue, path, fault[0]))
@@ -535,8 +597,21 @@ async def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-accounts", action="store_true",
                         help="also serve a Binance account for a demo read-only key and a Hyperliquid wallet")
     args = parser.parse_args(argv)
-    emulator = Emulator(seed=args.seed, interval_s=args.interval, recording=args.recording, keep_frames=False)
-    await emulator.start(args.port, args.rest_port)
+    from adlwatch.engine.errors import InputError
+
+    try:
+        emulator = Emulator(seed=args.seed, interval_s=args.interval, recording=args.recording, keep_frames=False)
+    except InputError as exc:  # an unreadable --recording: one line, as every command says bad input
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        await emulator.start(args.port, args.rest_port)
+    except OSError as exc:  # the port is taken (or not ours to bind): one line, not a traceback
+        await emulator.stop()
+        ports = f"{args.port} (websocket) / {args.rest_port} (REST)"
+        print(f"{parser.prog}: cannot listen on 127.0.0.1 port {ports}: {exc.strerror or exc}; "
+              "pick another with --port/--rest-port, or 0 for any free port", file=sys.stderr)
+        return 2
     for venue in VENUES:
         print(f"{venue} ws={emulator.ws_url(venue)} rest={emulator.rest_url(venue)}", flush=True)
     if args.demo_accounts:

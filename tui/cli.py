@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Risk monitor for crypto perpetual futures: liquidation distance, ADL queue, insurance-fund cover. Read-only.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--portfolio", type=Path, help="portfolio TOML file for the monitor (default: the user config folder)")
+    parser.add_argument("--portfolio", type=Path,
+                        help="portfolio TOML file for the monitor and every command (default: the user config folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="one snapshot of the portfolio: table, or --json")
@@ -47,12 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="download that day's public markPriceKlines and metrics (USDⓈ-M or COIN-M) and replay them")
     replay.add_argument("--portfolio", type=Path, help="portfolio TOML file (default: the user's, if any)")
     replay.add_argument("--speed", type=float, default=60.0, help="replay speed, 1 to 1000 (default 60)")
+    _max_line_argument(replay)
 
     tail = sub.add_parser("tail", help="normalized events from a venue, live or --from a recording")
     tail.add_argument("venue", choices=venue_choices)
     tail.add_argument("symbols", nargs="*", metavar="SYMBOL")
     tail.add_argument("--from", dest="from_path", type=Path, metavar="RAW.jsonl", help="replay a raw-frame recording")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    _max_line_argument(tail)
     tail.add_argument("--ws-url", help=argparse.SUPPRESS)
     tail.add_argument("--rest-url", help=argparse.SUPPRESS)
 
@@ -80,7 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     record.add_argument("--ws-url", help=argparse.SUPPRESS)
     record.add_argument("--rest-url", help=argparse.SUPPRESS)
+    # The global --portfolio applies to every command (DESIGN.md): a command's own --portfolio, when
+    # not given, must not put its None over it.
+    for command in sub.choices.values():
+        for action in command._actions:
+            if action.dest == "portfolio":
+                action.default = argparse.SUPPRESS
     return parser
+
+
+def _max_line_argument(parser: argparse.ArgumentParser) -> None:
+    from adlwatch.feeds.recorder import DEFAULT_MAX_LINE_MB
+
+    parser.add_argument("--max-line-mb", type=float, default=DEFAULT_MAX_LINE_MB, metavar="MB",
+                        help=f"refuse a recording line longer than this (default {DEFAULT_MAX_LINE_MB})")
+
+
+def _max_line_bytes(args: argparse.Namespace) -> int:
+    from adlwatch.feeds.recorder import MB
+
+    value = args.max_line_mb
+    if not value > 0 or value == float("inf"):
+        raise InputError("must be a positive number of megabytes", field="--max-line-mb", value=value)
+    return max(1, int(value * MB))
 
 
 def run_tiers(refresh: bool, venues: list[str], show_all: bool = False) -> int:
@@ -143,16 +168,17 @@ def run_demo(check: bool = False) -> int:
     portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"))
     data = load_demo()
     if check:
-        from adlwatch.engine.risk import RiskEngine
+        from adlwatch.engine.monitor import Monitor
         from adlwatch.tui.check import render_table
 
-        engine = RiskEngine(portfolio)
+        # The monitor the screen draws (positions past their liquidation price are liquidated there).
+        monitor = Monitor(portfolio, replay=True)
         source = ReplaySource(data, playing=False)
         print(f"adlwatch demo: {DEMO_NOTE}. Provenance: tui/data/PROVENANCE.md.")
         for label, t_ms in DEMO_MOMENTS:
-            engine.apply_many(source.take_until(t_ms))
+            monitor.apply_many(source.take_until(t_ms))
             print(f"\n== {label} ==")
-            print(render_table(engine.snapshot()))
+            print(render_table(monitor.state(t_ms / 1000).live, t_ms))
         return EXIT_OK
     from adlwatch.tui.app import AdlwatchApp
 
@@ -162,7 +188,8 @@ def run_demo(check: bool = False) -> int:
     return EXIT_OK
 
 
-def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, binance: list[str] | None = None) -> int:
+def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, binance: list[str] | None = None,
+               max_line_bytes: int | None = None) -> int:
     """``adlwatch replay FILE`` (raw frames, Tardis or Binance klines CSV) or ``--binance SYMBOL DATE``
     (that day's public mark-price klines and open-interest metrics, downloaded and checksum-verified)."""
     from adlwatch.engine.events import MONITOR_SKIPS
@@ -181,7 +208,8 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
         if not any(e.kind == "open_interest" for e in data.events):
             notes.append("no open-interest file for that day: marks only")
     elif path is not None:
-        data = load_replay(path, skip=MONITOR_SKIPS, progress=_reading_progress(path))
+        bound = {} if max_line_bytes is None else {"max_line_bytes": max_line_bytes}
+        data = load_replay(path, skip=MONITOR_SKIPS, progress=_reading_progress(path), **bound)
     else:
         raise InputError("give a recording FILE or --binance SYMBOL DATE", field="replay", has_value=False)
     target = portfolio_path or portfolio_store.default_path()
@@ -233,9 +261,9 @@ def run_monitor(portfolio_path: Path | None) -> int:
     from adlwatch.tui.app import AdlwatchApp
 
     path = portfolio_path or portfolio_store.default_path()
-    if not path.exists():
-        if portfolio_path is not None:
-            raise InputError("no such file", file=str(path))
+    if not path.exists():  # the first run, for the default file or a new one named with --portfolio
+        if path.is_dir():
+            raise InputError("a folder, not a portfolio file", file=str(path))
         from adlwatch.tui.screens.welcome import WelcomeApp
 
         answer = WelcomeApp.ask(str(path))
@@ -265,8 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             from adlwatch.feeds import portfolio_store
 
-            path = args.portfolio or portfolio_store.default_path()
-            if args.portfolio is None and not path.exists():
+            named = getattr(args, "portfolio", None)
+            path = named or portfolio_store.default_path()
+            if named is None and not path.exists():
                 raise InputError(
                     "no portfolio file yet: create one (see README.md, 'The portfolio file') or pass --portfolio",
                     file=str(path),
@@ -275,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return run_demo(check=args.check)
         if args.command == "replay":
-            return run_replay(args.file, args.portfolio, args.speed, args.binance)
+            return run_replay(args.file, args.portfolio, args.speed, args.binance, _max_line_bytes(args))
         if args.command == "simulate":
             from adlwatch.tui.simulate import run_simulate
 
@@ -285,8 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tail":
             from adlwatch.feeds.tail import run_tail
 
+            # events on stdout; status lines on stderr, table form, throttled (DESIGN.md `adlwatch tail`)
             return asyncio.run(
-                run_tail(args.venue, args.symbols, from_path=args.from_path, as_json=args.json, ws_url=args.ws_url, rest_url=args.rest_url)
+                run_tail(args.venue, args.symbols, from_path=args.from_path, as_json=args.json, ws_url=args.ws_url,
+                         rest_url=args.rest_url, status_out=sys.stderr, max_line_bytes=_max_line_bytes(args))
             )
         if args.command == "record":
             from adlwatch.feeds.tail import run_record
@@ -300,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     rest_url=args.rest_url,
                     max_bytes=args.max_bytes,
                     duration_s=args.duration,
+                    status_out=sys.stderr,
                 )
             )
         return run_monitor(args.portfolio)

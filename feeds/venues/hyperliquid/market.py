@@ -240,8 +240,8 @@ class HyperliquidParser:
                         problems.add(f"{coin}: bad mark price {ctx['markPx']!r}", coin)
                     else:
                         out.append(MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark))
-        else:
-            problems.add(f"unknown channel {channel!r}")
+        else:  # a well-formed frame of a channel adlwatch does not use (allMids, trades, l2Book…): no event
+            return []
         out.extend(problems.status(recv_ns))
         return out
 
@@ -309,7 +309,8 @@ class HyperliquidAdapter(AdapterBase):
     ws_url: str = WS_URL
     rest_url: str = REST_URL
     # Asset contexts push on change, several times a second for listed perps: stale after 1 + 3 s.
-    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=4.0)
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=4.0,
+                                     quiet_after_s=1.0, pong_timeout_s=1.5)  # liveness: ~1 s cadence
     max_streams_per_connection: int = MAX_SUBSCRIPTIONS_PER_CONNECTION
     insurance_proxy_label: str = INSURANCE_PROXY_LABEL
 

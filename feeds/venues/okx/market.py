@@ -13,7 +13,9 @@ Sources: OKX API v5 docs, https://www.okx.com/docs-v5/en/ (research/exchanges.md
 
 Port note: the documented URL uses port 8443. A third-party blog (siebly.hashnode.dev, 2026-11) says
 OKX stopped accepting WebSocket connections on 8443 on 2026-10-31; that is not confirmed from an OKX
-page. ``WS_URL_443`` is the same host on the default port, if that turns out to be right.
+page. ``WS_URL_443`` is the same host on the default port. The client tries one and, when it cannot
+be opened (refused, timed out, handshake failed), the other (``alternate_ws_urls``); the feeds panel
+names the one in use.
 """
 
 from __future__ import annotations
@@ -22,10 +24,20 @@ import json
 from dataclasses import dataclass
 from sys import intern
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from adlwatch.engine.events import AdlAlert, Event, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.engine.events import (
+    AdlAlert,
+    Event,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
 from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
@@ -53,6 +65,17 @@ OPEN_INTEREST_INTERVAL_S = 30.0  # 20 req / 2 s; the socket pushes OI every 3 s,
 INSURANCE_INTERVAL_S = 300.0  # 10 req / 2 s; "total" is a slow-moving USD figure
 MARK_PRICE_INTERVAL_S = 60.0
 
+
+
+def okx_alternate_urls(url: str) -> list[str]:
+    """``wss://ws.okx.com:8443/…`` → ``[wss://ws.okx.com/…]`` and back; [] for a host not OKX's."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "wss" or not (host == "okx.com" or host.endswith(".okx.com")):
+        return []
+    port = parts.port or 443
+    netloc = host if port == 8443 else f"{host}:8443"
+    return [urlunsplit(parts._replace(netloc=netloc))]
 
 
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
@@ -116,6 +139,38 @@ def _open_interest_item(item: Any, recv_ns: int, problems: Problems) -> Event | 
     usd = _number(item.get("oiUsd"))  # REST only
     return OpenInterest(venue=VENUE, symbol=inst, ts=_ms(item.get("ts")), recv_ns=recv_ns, open_interest=coin,
                         open_interest_usd=usd if usd is not None and usd >= 0 else None)
+
+
+def _funding_item(item: Any, recv_ns: int, problems: Problems) -> Event | None:
+    """A ``funding-rate`` push item (OKX docs "#public-data-websocket-funding-rate-channel"):
+    ``fundingRate`` is the current period's rate, settled at ``fundingTime`` (the next settlement,
+    ms); ``nextFundingTime`` is the one after. UNCONFIRMED beyond the docs' example: whether
+    ``fundingTime`` can come empty between periods (then ``next_funding_ts`` is None)."""
+    if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
+        problems.add(f"funding-rate item of unexpected shape: {_snippet(item)}")
+        return None
+    inst = item["instId"]
+    rate = _number(item.get("fundingRate"))
+    if rate is None:
+        problems.add(f"{inst}: bad funding rate {item.get('fundingRate')!r}", inst)
+        return None
+    return FundingRate(venue=VENUE, symbol=inst, ts=_ms(item.get("ts")), recv_ns=recv_ns, rate=rate,
+                       next_funding_ts=_ms(item.get("fundingTime")))
+
+
+def _index_item(item: Any, recv_ns: int, problems: Problems) -> Event | None:
+    """An ``index-tickers`` push item (OKX docs "#public-data-websocket-index-tickers-channel"):
+    ``instId`` names the index (``BTC-USDT``), ``idxPx`` its price. The event is keyed by the
+    family's perpetual (``BTC-USDT-SWAP``), as every venue's index price is keyed by its contract."""
+    if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
+        problems.add(f"index-tickers item of unexpected shape: {_snippet(item)}")
+        return None
+    symbol = swap_inst_id(inst_family(item["instId"]))
+    price = _price(item.get("idxPx"))
+    if price is None:
+        problems.add(f"{symbol}: bad index price {item.get('idxPx')!r}", symbol)
+        return None
+    return IndexPrice(venue=VENUE, symbol=symbol, ts=_ms(item.get("ts")), recv_ns=recv_ns, price=price)
 
 
 _ADL_STATES = ("normal", "warning", "adl")
@@ -185,6 +240,9 @@ def _fast_marks(frame: str | bytes, recv_ns: int) -> list[Event] | None:
     return out
 
 
+_CHANNELS = frozenset({"mark-price", "open-interest", "adl-warning", "funding-rate", "index-tickers"})
+
+
 class OkxParser:
     """Stateless. Mark-price pushes, most frames, take a typed fast path (``_fast_marks``).
     ``skip``: event kinds not to build (see ``FrameParser``)."""
@@ -219,6 +277,10 @@ class OkxParser:
         if not isinstance(arg, dict) or not isinstance(data, list):
             return [_error(f"push without arg/data: {_snippet(frame)}", recv_ns)]
         channel = arg.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return [_error(f"push without a channel: {_snippet(frame)}", recv_ns)]
+        if channel not in _CHANNELS:  # well formed, of a channel adlwatch does not use: no event
+            return []
         problems = Problems(VENUE)
         out: list[Event] = []
         for item in data:
@@ -228,9 +290,10 @@ class OkxParser:
                 ev = _open_interest_item(item, recv_ns, problems)
             elif channel == "adl-warning":
                 ev = _adl_item(item, arg, recv_ns, problems)
-            else:
-                problems.add(f"unknown channel {channel!r}")
-                break
+            elif channel == "funding-rate":
+                ev = _funding_item(item, recv_ns, problems)
+            else:  # index-tickers
+                ev = _index_item(item, recv_ns, problems)
             if ev is not None:
                 out.append(ev)
         out.extend(problems.status(recv_ns))
@@ -279,8 +342,16 @@ class OkxAdapter(AdapterBase):
     ws_url: str = WS_URL
     rest_url: str = REST_URL
     # mark-price pushes at least every 10 s when unchanged: stale after 10 + 3 s
-    heartbeat: Heartbeat = Heartbeat(interval_s=PING_AFTER_SILENCE_S, message=PING_MESSAGE, stale_after_s=13.0)
+    # Liveness: mark-price pushes every 200 ms while the mark moves; after 0.5 s of nothing a websocket
+    # ping must be answered within 1.5 s, so a dead socket is stale in about 2 s, not 13.
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_AFTER_SILENCE_S, message=PING_MESSAGE, stale_after_s=13.0,
+                                     quiet_after_s=0.5, pong_timeout_s=1.5)
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+
+    def alternate_ws_urls(self, url: str) -> list[str]:
+        """The same public URL on the other port (8443 ↔ 443) for OKX's own hosts; none for others
+        (the emulator, a proxy named in ``ADLWATCH_OKX_WS_URL``)."""
+        return okx_alternate_urls(url)
 
     def connection_url(self, base_url: str, symbols: list[str]) -> str:
         return base_url
