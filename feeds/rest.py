@@ -20,6 +20,9 @@ from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_
 from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
 _BACKOFF_STATUSES = {418, 429}
+# A failing poll is retried at most this long after the last try (a venue's Retry-After may ask for
+# more). It was 300 s: a venue back after an outage then went unpolled for minutes (issue 14 item 13).
+REST_BACKOFF_MAX_S = 60.0
 
 
 class FeedError(Exception):
@@ -63,7 +66,7 @@ class RestPoller:
         on_frame: FrameTap | None = None,
         timeout_s: float = 5.0,
         backoff_initial_s: float = 1.0,
-        backoff_max_s: float = 300.0,
+        backoff_max_s: float = REST_BACKOFF_MAX_S,
         interval_scale: float = 1.0,
         polls: Sequence[RestPoll] | None = None,
         client: httpx.AsyncClient | None = None,

@@ -37,13 +37,18 @@ def describe_error(exc: BaseException | None) -> str:
 
 
 class Backoff:
-    """Capped exponential backoff with full jitter: delay n is uniform in [0, min(cap, base·2ⁿ)]."""
+    """Capped exponential backoff with jitter: delay n is uniform in [floor·c, c], c = min(cap, base·2ⁿ).
+
+    ``floor`` 0 is full jitter. A floor above 0 bounds how often a long outage is retried (at most one
+    attempt per ``floor·cap``) while the cap bounds how late a venue that came back is noticed.
+    """
 
     def __init__(self, initial_s: float = 0.5, max_s: float = 30.0, factor: float = 2.0,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, floor: float = 0.0):
         self.initial_s = initial_s
         self.max_s = max_s
         self.factor = factor
+        self.floor = min(max(floor, 0.0), 1.0)
         self.attempt = 0
         self._rng = rng or random.Random()
 
@@ -51,7 +56,8 @@ class Backoff:
         return min(self.max_s, self.initial_s * self.factor ** min(self.attempt, 64))
 
     def next_delay(self) -> float:
-        delay = self._rng.uniform(0.0, self.ceiling())
+        ceiling = self.ceiling()
+        delay = self._rng.uniform(self.floor * ceiling, ceiling)
         self.attempt += 1
         return delay
 

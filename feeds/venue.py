@@ -24,6 +24,11 @@ class Heartbeat:
     # A subscribed symbol with no data for longer than this is reported stale
     # (the venue's push cadence plus 3 s).
     stale_after_s: float
+    # Liveness: once a socket has delivered nothing for ``quiet_after_s`` (about the stream's cadence),
+    # a websocket ping goes out; no pong (nor any frame) within ``pong_timeout_s`` means a dead socket:
+    # its symbols are reported stale at once and it is reconnected.
+    quiet_after_s: float = 1.0
+    pong_timeout_s: float = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,10 @@ class VenueAdapter(Protocol):
         """The REST request for one symbol's mark price (None: the venue has none of its own)."""
         ...
 
+    def alternate_ws_urls(self, url: str) -> list[str]:
+        """Other URLs to try when ``url`` cannot be opened (OKX: the other port); empty for most."""
+        ...
+
 
 def is_reconnect_notice(frame: str | bytes) -> bool:
     """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket.
@@ -135,6 +144,9 @@ class AdapterBase:
     def mark_price_poll(self, symbol: str) -> RestPoll | None:
         """The one REST request that gives ``symbol``'s mark (``adlwatch check``); None: use every poll."""
         return None
+
+    def alternate_ws_urls(self, url: str) -> list[str]:
+        return []
 
 
 def lazy(module: str, name: str) -> Callable[[], Any]:

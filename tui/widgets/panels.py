@@ -184,6 +184,12 @@ FEED_STYLES = {"connected": "green", "subscribed": "green", "replay": "cyan", "s
                "disconnected": "bold red", "error": "bold red"}
 
 
+def feed_endpoint(detail: str) -> str:
+    """``host:port`` a feed's status names as the URL in use (``… via ws.okx.com:443``), else ""."""
+    _, via, endpoint = detail.rpartition(" via ")
+    return endpoint.strip() if via else ""
+
+
 class FeedsPanel(GridPanel):
     BORDER_TITLE = "feeds"
     source_label: var[str] = var("")  # bound to the app's: what the events come from
@@ -197,6 +203,8 @@ class FeedsPanel(GridPanel):
             rows.append(((f.venue, ""), (f.state, FEED_STYLES.get(f.state, "")), (age, "")))
             if f.state in TROUBLE and f.detail:
                 rows.append(((f"  {f.detail}", "dim"),))
+            elif endpoint := feed_endpoint(f.detail):
+                rows.append(((f"  via {endpoint}", "dim"),))  # a venue with two URLs: the one in use
         if not view.feeds:
             rows.append(((self.source_label or "no feeds", "dim"),))
         self.show_grid(Grid(("venue", "feed", "last mark"), (False, False, False), tuple(rows)))

@@ -330,7 +330,8 @@ class BinanceAdapter(AdapterBase):
     rest_url: str = REST_URL
     # The server pings every 3 min and wants a pong within 10 min (the websocket library answers);
     # we send nothing. Stale: 1 s push cadence + 3 s.
-    heartbeat: Heartbeat = Heartbeat(interval_s=180.0, message=None, stale_after_s=4.0)
+    heartbeat: Heartbeat = Heartbeat(interval_s=180.0, message=None, stale_after_s=4.0,
+                                     quiet_after_s=1.2, pong_timeout_s=1.5)  # liveness: 1 s cadence
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
     max_messages_per_second: int = MAX_MESSAGES_PER_SECOND
 

@@ -371,7 +371,8 @@ class BybitAdapter(AdapterBase):
     ws_url: str = WS_URL
     rest_url: str = REST_URL
     # tickers push every 100 ms; stale after 0.1 s + 3 s
-    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=3.1)
+    heartbeat: Heartbeat = Heartbeat(interval_s=PING_INTERVAL_S, message=PING_MESSAGE, stale_after_s=3.1,
+                                     quiet_after_s=0.5, pong_timeout_s=1.5)  # liveness: 100 ms cadence
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
 
     def connection_url(self, base_url: str, symbols: list[str]) -> str:
