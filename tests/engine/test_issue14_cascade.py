@@ -115,3 +115,79 @@ def test_a_rising_score_never_lowers_the_lights(case, a: float, b: float, first_
     (score_a, lights_a), (score_b, lights_b) = sorted(figures)
     if score_b > score_a:
         assert lights_b >= lights_a, figures
+
+
+# --- item 4: positions past liquidation are liquidated -------------------------------------------
+
+from adlwatch.engine.monitor import closed_label  # noqa: E402
+from adlwatch.engine.shocks import shock  # noqa: E402
+
+AVAX = (2, 0)  # the demo's isolated AVAX long: 1,000 contracts of 10 USD from 26.80, 8x
+BTC = (0, 0)  # the demo's cross BTCUSDT long (alone in its account)
+
+
+def test_an_isolated_position_is_liquidated_at_its_price_with_the_time_and_its_margin_lost() -> None:
+    monitor = demo_monitor()
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 26.5, T0_MS))
+    before = _row(monitor, *AVAX)
+    assert before.closed is None and before.distance_pct > 0
+    liquidation = before.liquidation_price
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 20.0, T0_MS + 60_000))
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 6.61, T0_MS + 120_000))  # the demo's low
+    row = _row(monitor, *AVAX)
+    assert row.closed == "liquidated" and row.closed_at_ms == T0_MS + 60_000
+    assert row.closed_price == row.mark_price == liquidation
+    assert row.distance_pct is None  # never "−267.60 %"
+    margin = monitor.portfolio.accounts[2].positions[0].isolated_margin
+    assert row.unrealized_pnl == pytest.approx(-margin)  # no uPnL larger than its margin
+    assert closed_label(row) == "LIQUIDATED 20:27:40"  # T0 + 1 min, UTC
+    assert [c.index for c in monitor.closed] == [0]
+    # The state the screen draws carries it; a seek back (restart) restores the position.
+    assert _row_of(monitor.state(T0_MS / 1000 + 120).live, AVAX).closed == "liquidated"
+    monitor.restart()
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 26.5, T0_MS))
+    assert _row(monitor, *AVAX).closed is None and not monitor.closed
+
+
+def _row_of(snapshot, key):
+    return next(p for p in snapshot.positions if (p.account, p.index) == key)
+
+
+def test_a_mark_that_jumps_over_the_price_still_liquidates_there() -> None:
+    monitor = demo_monitor()
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 6.61))  # first seen already past it
+    row = _row(monitor, *AVAX)
+    assert row.closed == "liquidated" and row.mark_price == row.liquidation_price
+
+
+def test_a_cross_liquidation_takes_the_loss_from_the_wallet_and_re_solves_the_account() -> None:
+    """A cross account with two positions: the liquidated one's loss at its price leaves the wallet,
+    the other is re-solved without it; the other accounts are untouched."""
+    data = tomllib.loads(DEMO.read_text(encoding="utf-8"))
+    data["account"][0]["position"].append(
+        {"symbol": "ETHUSDT", "side": "short", "size": 1.0, "entry_price": 4_000.0, "leverage": 10,
+         "margin_mode": "cross"})
+    monitor = Monitor(Portfolio.from_data(data, default_catalogue()), replay=True)
+    monitor.apply_many([mark("binance", "ETHUSDT", 4_000.0), mark("binance", "BTCUSDT", 121_000.0)])
+    liquidation = _row(monitor, 0, 0).liquidation_price
+    eth_before = _row(monitor, 0, 1)
+    monitor.apply(mark("binance", "BTCUSDT", liquidation * 0.99, T0_MS + 1_000))
+    btc, eth = _row(monitor, 0, 0), _row(monitor, 0, 1)
+    assert btc.closed == "liquidated" and btc.closed_price == liquidation
+    loss = 0.8 * (liquidation - 121_000.0)
+    assert btc.unrealized_pnl == pytest.approx(loss)
+    account = monitor.live().accounts[0]
+    assert account.wallet_balance == pytest.approx(8_000.0 + loss)
+    assert eth.closed is None and eth.liquidation_price != eth_before.liquidation_price
+    assert (eth.account, eth.index) == (0, 1)  # the user's indices are kept
+
+
+def test_a_what_if_past_the_price_shows_liquidated_and_live_is_untouched() -> None:
+    monitor = demo_monitor()
+    monitor.apply(mark("binance", "AVAXUSD_PERP", 26.5))
+    monitor.add_shock(shock(-50, venue="binance", symbol="AVAXUSD_PERP"))
+    row = _row_of(monitor.shown(), AVAX)
+    assert row.closed == "liquidated" and row.closed_at_ms is None and closed_label(row) == "LIQUIDATED (what-if)"
+    assert row.mark_price == row.liquidation_price and row.distance_pct is None
+    assert _row_of(monitor.live(), AVAX).closed is None
+    assert _row_of(monitor.state(T0_MS / 1000).snapshot, AVAX).closed == "liquidated"
