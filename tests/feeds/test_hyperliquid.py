@@ -116,6 +116,14 @@ def test_server_error_channel_is_an_error_status():
     assert event.state == "error" and "Invalid subscription" in event.detail
 
 
+def test_a_well_formed_frame_of_a_channel_adlwatch_does_not_use_yields_nothing():
+    # allMids (subscriptions page: {"type": "allMids"} -> data {"mids": {coin: mid}}), trades, l2Book
+    for frame in ('{"channel":"allMids","data":{"mids":{"BTC":"97000.5","ETH":"3500.1","@1":"1.2"}}}',
+                  '{"channel":"trades","data":[{"coin":"BTC","side":"B","px":"97000","sz":"0.1","time":1}]}',
+                  '{"channel":"l2Book","data":{"coin":"BTC","levels":[[],[]],"time":1}}'):
+        assert parse(frame, 9) == [], frame
+
+
 def test_garbage_yields_one_error():
     for frame in ("", "pong", b"\xc3", "[]", '{"channel":"activeAssetCtx","data":{"coin":"BTC"}}', '{"x":1}'):
         events = parse(frame, 9)

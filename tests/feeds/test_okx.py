@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import json
 
-from adlwatch.engine.events import AdlAlert, FeedStatus, InsuranceFund, MarkPrice, OpenInterest
+from adlwatch.engine.events import (
+    AdlAlert,
+    FeedStatus,
+    FundingRate,
+    IndexPrice,
+    InsuranceFund,
+    MarkPrice,
+    OpenInterest,
+)
 from adlwatch.feeds.venue import RestPoll
 from adlwatch.feeds.venues.okx.market import (
     ADAPTER,
@@ -95,6 +103,45 @@ def test_garbage_yields_one_error():
     for frame in ("", "ping?", b"\x80", "[1]", '{"arg":{"channel":"mark-price"}}', '{"data":[]}'):
         events = parse(frame, 6)
         assert len(events) == 1 and events[0].state == "error" and events[0].recv_ns == 6, frame
+
+
+# The docs' examples of the funding-rate and index-tickers channels (field lists as documented:
+# "#public-data-websocket-funding-rate-channel", "#public-data-websocket-index-tickers-channel").
+FUNDING = ('{"arg":{"channel":"funding-rate","instId":"BTC-USD-SWAP"},"data":[{"formulaType":"noRate",'
+           '"fundingRate":"0.0001875391284828","fundingTime":"1700726400000","impactValue":"",'
+           '"instId":"BTC-USD-SWAP","instType":"SWAP","interestRate":"","maxFundingRate":"0.00375",'
+           '"method":"current_period","minFundingRate":"-0.00375","nextFundingRate":"",'
+           '"nextFundingTime":"1700755200000","premium":"0.0001233824646391","settFundingRate":"0.0001699799259033",'
+           '"settState":"settled","ts":"1700724675402"}]}')
+INDEX = ('{"arg":{"channel":"index-tickers","instId":"BTC-USDT"},"data":[{"instId":"BTC-USDT","idxPx":"0.1",'
+         '"high24h":"0.5","low24h":"0.1","open24h":"0.1","sodUtc0":"0.1","sodUtc8":"0.1","ts":"1597026383085"}]}')
+
+
+def test_funding_rate_push_is_a_funding_rate_with_the_next_settlement():
+    assert parse(FUNDING, 11) == [FundingRate(venue="okx", symbol="BTC-USD-SWAP", ts=1700724675402, recv_ns=11,
+                                              rate=0.0001875391284828, next_funding_ts=1700726400000)]
+
+
+def test_index_tickers_push_is_the_index_price_of_the_family_perpetual():
+    assert parse(INDEX, 12) == [IndexPrice(venue="okx", symbol="BTC-USDT-SWAP", ts=1597026383085, recv_ns=12,
+                                           price=0.1)]
+
+
+def test_a_bad_funding_or_index_value_is_one_error_naming_the_contract():
+    (event,) = parse(FUNDING.replace('"0.0001875391284828"', '"x"'), 13)
+    assert event.state == "error" and event.symbol == "BTC-USD-SWAP"
+    (event,) = parse(INDEX.replace('"idxPx":"0.1"', '"idxPx":"-1"'), 14)
+    assert event.state == "error" and event.symbol == "BTC-USDT-SWAP"
+
+
+def test_a_well_formed_push_of_a_channel_adlwatch_does_not_use_yields_nothing():
+    for frame in ('{"arg":{"channel":"tickers","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP",'
+                  '"last":"9999.99"}]}',
+                  '{"arg":{"channel":"price-limit","instId":"BTC-USDT-SWAP"},"data":[]}'):
+        assert parse(frame) == [], frame
+    # a push without a channel is malformed: one error
+    (event,) = parse('{"arg":{"instId":"BTC-USDT-SWAP"},"data":[]}', 7)
+    assert event.state == "error"
 
 
 def test_subscribe_messages_cover_mark_oi_and_adl_warning():
