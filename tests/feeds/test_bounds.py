@@ -145,3 +145,12 @@ def test_tail_from_a_bomb_through_run_tail_is_a_recording_error(tmp_path):
     out = io.StringIO()
     with pytest.raises(RecordingError, match="line longer than 4 MB"):
         asyncio.run(run_tail("okx", [], from_path=bomb, out=out, max_line_bytes=4 * MB))
+
+
+def test_a_truncated_gzip_recording_is_one_line_and_exit_2(tmp_path):
+    whole = gzip.compress(GOOD * 50)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    code, out, err, _ = _child_max_rss_mb(["tail", "okx", "--from", str(path), "--json"])
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "cannot read recording" in err and str(path) in err
