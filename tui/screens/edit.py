@@ -198,7 +198,7 @@ class PositionForm(ModalScreen[bool]):
                 yield Select([("cross", "cross"), ("isolated", "isolated")], value=v.get("margin_mode", "cross"),
                              allow_blank=False, id="f-margin_mode", compact=True)
                 yield Label("isolated margin")
-                yield Input(_text(v.get("isolated_margin")), placeholder="isolated only; blank = what the venue reserves (Bybit: + fee to close)",
+                yield Input(_text(v.get("isolated_margin")), placeholder="isolated only; blank = value / leverage (Bybit: + close fee)",
                             id="f-isolated_margin", compact=True)
                 yield Label("mmr override")
                 yield Input(_text(v.get("mmr")), placeholder="blank = the venue's tier table", id="f-mmr", compact=True)
