@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adlwatch.engine import adl
 from adlwatch.engine.accounts import compute_account
@@ -153,6 +155,29 @@ def test_a_followed_bybit_account_keeps_the_margin_it_reports_and_defaults_to_wh
         return imported_account(account, state, default_catalogue()).positions[0].isolated_margin
     assert imported(405.0) == 405.0
     assert imported(None) == pytest.approx(400.0 + 19_600.0 * SHIPPED_TAKER)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    side=st.sampled_from([+1, -1]),
+    kind=st.sampled_from(["linear", "inverse"]),
+    entry=st.floats(0.01, 1e6),
+    size=st.floats(1e-3, 1e4),
+    leverage=st.floats(2.0, 100.0),
+    mmr=st.floats(0.001, 0.0049),
+    taker=st.floats(0.0, 0.002),
+)
+def test_with_what_bybit_reserves_the_fee_cancels_out_of_both_prices(side, kind, entry, size, leverage, mmr, taker):
+    # Liquidation: the fee is in IM and MM alike; bankruptcy: where value / leverage is spent.
+    def prices(fee):
+        inst = instrument("bybit", "X", kind=kind, tiers=[(0, INF, mmr, 200)], taker_fee=fee)
+        return isolated_prices(bybit.RULES, inst, side, size, entry, reserved(inst, side, size, entry, leverage))
+    lp, bp = prices(taker)
+    lp0, bp0 = prices(0.0)
+    assert lp == pytest.approx(lp0, rel=1e-9)
+    assert bp == pytest.approx(bp0, rel=1e-9)
+    u = (1 / entry if kind == "inverse" else entry) * (1 - (-side if kind == "inverse" else side) / leverage)
+    assert bp == pytest.approx(1 / u if kind == "inverse" else u, rel=1e-9)
 
 
 @TAKERS
