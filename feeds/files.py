@@ -65,9 +65,11 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, backup: str | os
     try:
         _lock(fd)  # tells clean_stale in another process that this temp file is in flight
         try:
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+            mode = stat.S_IMODE(os.stat(path).st_mode)
         except FileNotFoundError:
-            pass  # a new file keeps mkstemp's 0600
+            mode = None  # a new file keeps mkstemp's 0600
+        if mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
         view = memoryview(raw)
         while view:

@@ -26,6 +26,7 @@ from typing import Any
 
 import platformdirs
 import tomlkit
+from tomlkit import TOMLDocument
 from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
@@ -143,7 +144,10 @@ def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | N
                 raise InputError(f"not UTF-8 text ({err.reason} at byte {err.start})", file=str(path)) from None
             # Raises InputError, leaving the file untouched, if the current text is broken.
             old = parse(current, str(path), catalogue)
-            text = edited(current, old, portfolio)
+            try:
+                text = edited(current, old, portfolio)
+            except Exception:  # noqa: BLE001 - tomlkit refusing what tomllib read: write it whole
+                text = dumps(portfolio)  # (the user's text stays in the .bak)
         else:
             text = dumps(portfolio)
         if parse(text, str(path), catalogue) != portfolio:  # what we write must read back
@@ -154,8 +158,21 @@ def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | N
 
 
 def dumps(portfolio: Portfolio) -> str:
-    """A fresh file for the portfolio (no earlier text to keep)."""
-    return HEADER + tomlkit.dumps(portfolio.to_data())
+    """A fresh file for the portfolio (no earlier text to keep): [alerts] first, then the accounts."""
+    data = portfolio.to_data()
+    doc = tomlkit.document()
+    if data.get("alerts"):
+        alerts = tomlkit.table()
+        for key, value in data["alerts"].items():
+            alerts[key] = _value(value)
+        alerts.add(tomlkit.nl())
+        doc["alerts"] = alerts
+    if data["account"]:
+        accounts = tomlkit.aot()
+        for row in data["account"]:
+            accounts.append(_table(row))
+        doc["account"] = accounts
+    return HEADER + "\n" + tomlkit.dumps(doc)
 
 
 def edited(text: str, old: Portfolio, new: Portfolio) -> str:
@@ -188,14 +205,38 @@ def _merge_table(table: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
         elif value and _is_tables(value) and _is_tables(before) and isinstance(here, AoT) and len(here) == len(before):
             _merge_tables(here, before, value)
         elif _is_tables(value) and value:
+            # The first rows (a position in an account that had none): below the table's keys, and
+            # above the comments that end it, which are the next header's.
+            trailing = _pop_trailing(_body(table)) if key not in table and isinstance(table, Table) else []
             aot = tomlkit.aot()
             for row in value:
                 aot.append(_table(row))
             table[key] = aot
-        elif _is_tables(value) and key not in table:
-            continue  # an empty array of tables is no text at all
+            _put_trailing(_last_body(aot[-1]).body, trailing or [(None, tomlkit.nl())])
+        elif _is_tables(value):  # no rows left: no text at all (the comments that end them stay)
+            if key in table:
+                here = table[key]
+                trailing = _pop_trailing(_last_body(here[-1]).body) if isinstance(here, AoT) and len(here) else []
+                del table[key]
+                if any(isinstance(item, Comment) for _, item in trailing):
+                    _put_trailing(_body(table), trailing)
+        elif isinstance(value, dict) and isinstance(table, TOMLDocument):
+            new_table = tomlkit.table()
+            for inner, item in value.items():
+                new_table[inner] = _value(item)
+            table[key] = new_table
         else:
-            table[key] = value
+            table[key] = _value(value)
+
+
+def _value(value: Any) -> Any:
+    """A table inside a table is written inline (``hedges = { BTC = "btc-basis" }``)."""
+    if isinstance(value, dict):
+        inline = tomlkit.inline_table()
+        for key, item in value.items():
+            inline[key] = _value(item)
+        return inline
+    return value
 
 
 def _table(row: dict[str, Any]) -> Table:
@@ -208,9 +249,7 @@ def _table(row: dict[str, Any]) -> Table:
                     aot.append(_table(inner))
                 table[key] = aot
         else:
-            table[key] = value
-    if not any(_is_tables(v) and v for v in row.values()):
-        table.add(tomlkit.nl())  # a blank line before the next header, as people write them
+            table[key] = _value(value)
     return table
 
 
@@ -229,7 +268,9 @@ def _merge_tables(aot: AoT, old: list[dict[str, Any]], new: list[dict[str, Any]]
                 _hand_down_trailing(aot[k], aot[k - 1])
             del aot[k]
         for k in range(j1 + common, j2):
-            aot.insert(i1 + k - j1, _table(new[k]))
+            table = _table(new[k])
+            _last_body(table).append(None, tomlkit.nl())  # a blank line before the next header
+            aot.insert(i1 + k - j1, table)
 
 
 def _decode_error_line(message: str) -> int | None:
@@ -313,17 +354,29 @@ def _last_body(table: Table) -> Container:
     return table.value
 
 
-def _hand_down_trailing(gone: Table, previous: Table) -> None:
-    """Comments at the end of a table that is removed are the next header's (``# Hyperliquid``
-    written above ``[[account]]``): they move to the end of the table before it."""
-    body = _last_body(gone).body
+def _body(table: Any) -> list:
+    return table.body if isinstance(table, Container) else table.value.body
+
+
+def _pop_trailing(body: list) -> list:
+    """Take the comments and blank lines that end a table's text."""
     start = len(body)
     while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment | Whitespace):
         start -= 1
     trailing = body[start:]
-    if not any(isinstance(item, Comment) for _, item in trailing):
-        return
-    target = _last_body(previous).body
-    while target and target[-1][0] is None and isinstance(target[-1][1], Whitespace):
-        target.pop()
-    target.extend(trailing)
+    del body[start:]
+    return trailing
+
+
+def _put_trailing(body: list, trailing: list) -> None:
+    while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace):
+        body.pop()
+    body.extend(trailing)
+
+
+def _hand_down_trailing(gone: Table, previous: Table) -> None:
+    """Comments at the end of a table that is removed are the next header's (``# Hyperliquid``
+    written above ``[[account]]``): they move to the end of the table before it."""
+    trailing = _pop_trailing(_last_body(gone).body)
+    if any(isinstance(item, Comment) for _, item in trailing):
+        _put_trailing(_last_body(previous).body, trailing)

@@ -96,7 +96,7 @@ def test_the_loader_gives_a_portfolio_or_one_short_input_error(text):
 @given(text=mutated())
 def test_check_offline_gives_exit_0_or_exit_2_with_one_line(text, tmp_path_factory, capsys):
     path = tmp_path_factory.mktemp("fuzz") / "portfolio.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))  # a lone surrogate: bytes that are not UTF-8
     code = main(["check", "--offline", "--json", "--portfolio", str(path), *MARKS])
     _one_line_exit_2(code, capsys.readouterr().err, path)
 

@@ -336,3 +336,23 @@ def test_a_new_account_is_added_below_the_users_text(tmp_path: Path):
     assert portfolio_store.load(path) == portfolio
     portfolio_store.save(edits.remove_account(portfolio, 2), path)
     assert path.read_text().rstrip() == COMMENTED.rstrip()
+
+
+def test_a_first_position_and_its_removal_keep_the_comment_above_the_next_account(tmp_path: Path):
+    from adlwatch.engine import portfolio as edits
+
+    text = FOLLOWED.replace('[[account]]\nvenue = "binance"\nwallet_balance', "# the manual one, kept by hand\n"
+                            '[[account]]\nvenue = "binance"\nwallet_balance').replace(
+        '[[account]]\nvenue = "binance"\nkey_name', '[[account]]  # read-only key\nvenue = "binance"\nkey_name')
+    path = tmp_path / "portfolio.toml"
+    path.write_text(text)
+    portfolio = edits.without_position(portfolio_store.load(path), 2, 0)
+    portfolio_store.save(portfolio, path)
+    saved = path.read_text()
+    assert "position" not in saved and "# the manual one, kept by hand\n[[account]]" in saved
+    assert "[[account]]  # read-only key" in saved and 'hedges = { BTC = "btc-basis" }' in saved
+    position = {"symbol": "ETHUSDT", "side": "long", "size": 1.0, "entry_price": 2000.0, "leverage": 3}
+    portfolio = edits.with_position(portfolio, 2, None, position)
+    portfolio_store.save(portfolio, path)
+    assert portfolio_store.load(path) == portfolio
+    assert "# the manual one, kept by hand\n[[account]]" in path.read_text()
