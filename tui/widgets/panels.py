@@ -149,7 +149,9 @@ class AccountsPanel(GridPanel):
         for a in view.snapshot.accounts:
             name = (f"{a.venue} {a.settle}", "")
             if not a.cross_positions:
-                rows.append((name, ("isolated", "dim"), ("", ""), ("", "")))
+                # No position left (liquidated in a replay): its wallet, not "isolated".
+                rows.append((name, ("isolated", "dim") if a.positions else (fmt.amount(a.wallet_balance), "dim"),
+                             ("", ""), ("", "")))
                 continue
             balance, maintenance = (fmt.amount(a.margin_balance), ""), (fmt.amount(a.maintenance_margin), "")
             ratio = a.margin_ratio
