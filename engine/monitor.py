@@ -266,6 +266,8 @@ class Monitor:
         # Per contract: (account, index, liquidation price, reached going up) of the open manual positions.
         self._triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
         self._triggers_for: set[MarkKey] = set()  # contracts whose first mark has refreshed the triggers
+        self._reports: dict[tuple[str, str], events.AccountState] = {}  # followed accounts' last report
+        self._adl_rows: list[PositionRisk] = []  # followed accounts' positions the venue ADL'd
 
     def _refresh_triggers(self, at_ms: int | None = None) -> None:
         """Each open manual position's liquidation price from the live figures (the account's solver).
@@ -324,6 +326,32 @@ class Monitor:
         self._engine.set_portfolio(dc_replace(self._portfolio, accounts=tuple(accounts)))
         self._refresh_triggers(at_ms)
 
+    def _before_report(self, state: events.AccountState) -> None:
+        """A followed account's new report: a position of the last one that vanished while the venue
+        ranked it first in its ADL queue (5 lights) or had its ADL alert on for the contract is shown
+        ADL'd, at its last mark. UNCONFIRMED as the reason: the venues' private streams say why a
+        position closed (Binance ORDER_TRADE_UPDATE, Bybit execType AdlTrade, OKX fills), but
+        adlwatch's account events carry positions only, so the user closing it at that moment reads
+        the same."""
+        key = (state.venue, state.symbol)
+        previous = self._reports.get(key)
+        self._reports[key] = state
+        if previous is None:
+            return
+        still = {(p.symbol, p.side) for p in state.positions}
+        gone = {(p.symbol, p.side) for p in previous.positions if (p.symbol, p.side) not in still
+                and (p.adl_lights == 5 or self._adl_alerts.get((state.venue, p.symbol)) == "adl")}
+        if not gone:
+            return
+        at_ms = state.ts if state.ts is not None else state.recv_ns // 1_000_000
+        accounts = self._engine.portfolio.accounts
+        for p in self._engine.live_snapshot().positions:
+            account = accounts[p.account]
+            if account.followed and (account.venue, account.ref) == key and (p.symbol, str(p.side)) in gone:
+                self._adl_rows.append(msgspec.structs.replace(
+                    p, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
+                    closed="adl", closed_at_ms=at_ms, closed_price=p.mark_price))
+
     def _check_triggers(self, key: MarkKey, price: float, t_ms: int) -> None:
         if key not in self._triggers_for:  # a contract's first mark: liquidation prices can now be solved
             self._triggers_for.add(key)
@@ -340,7 +368,7 @@ class Monitor:
     def _as_shown(self, snapshot: RiskSnapshot, *, what_if: bool = False) -> RiskSnapshot:
         """The engine's snapshot in the user's indices, closed positions frozen in their place; in a
         what-if, a position the shocked mark takes past its liquidation price shows liquidated there."""
-        if not self._closed and not what_if:
+        if not self._closed and not what_if and not self._adl_rows:
             return snapshot
         rows = []
         for p in snapshot.positions:
@@ -354,6 +382,14 @@ class Monitor:
                 p = liquidated_row(p, p.liquidation_price, None, realized)
             rows.append(p)
         rows.extend(c.row for c in self._closed.values())
+        # ADL'd positions of followed accounts: after the account's reported ones, oldest first.
+        count: dict[int, int] = {}
+        for p in rows:
+            count[p.account] = max(count.get(p.account, 0), p.index + 1)
+        for p in self._adl_rows:
+            if p.account < len(snapshot.accounts):
+                rows.append(msgspec.structs.replace(p, index=count.get(p.account, 0)))
+                count[p.account] = count.get(p.account, 0) + 1
         rows.sort(key=lambda p: (p.account, p.index))
         return msgspec.structs.replace(snapshot, positions=tuple(rows))
 
@@ -372,6 +408,8 @@ class Monitor:
         """One event, in order. ``now_s`` is needed with a ``FeedStatus`` only: it dates a change of the
         feed's health (the stale-feed rule). Other events never read the clock, so a driver need not
         read it for every mark."""
+        if type(event) is events.AccountState:
+            self._before_report(event)
         self._engine.apply(event)
         self.version += 1
         # On the class itself (value patterns), as the engine does: this runs for every event.

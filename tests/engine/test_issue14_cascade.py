@@ -191,3 +191,62 @@ def test_a_what_if_past_the_price_shows_liquidated_and_live_is_untouched() -> No
     assert row.mark_price == row.liquidation_price and row.distance_pct is None
     assert _row_of(monitor.live(), AVAX).closed is None
     assert _row_of(monitor.state(T0_MS / 1000).snapshot, AVAX).closed == "liquidated"
+
+
+# --- item 4: a followed account's position ADL'd -----------------------------------------------------
+
+from adlwatch.engine.events import AccountState, AdlAlert, ImportedPosition  # noqa: E402
+
+ADDRESS = "0x" + "cd" * 20
+
+
+def _followed(lights: int | None, short: bool = True) -> AccountState:
+    positions = [ImportedPosition(symbol="BTC", side="long", size=0.1, entry_price=100_000.0, leverage=5,
+                                  margin_mode="cross", adl_lights=1)]
+    if short:
+        positions.append(ImportedPosition(symbol="ETH", side="short", size=2.0, entry_price=4_000.0, leverage=10,
+                                          margin_mode="cross", adl_lights=lights))
+    return AccountState(venue="hyperliquid", symbol=ADDRESS, ts=T0_MS, settle="USDC", wallet_balance=5_000.0,
+                        positions=positions)
+
+
+def _followed_monitor() -> Monitor:
+    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS}]}, default_catalogue())
+    monitor = Monitor(portfolio, replay=True)
+    monitor.apply_many([mark("hyperliquid", "BTC", 101_000.0), mark("hyperliquid", "ETH", 3_000.0)])
+    return monitor
+
+
+def test_a_followed_position_gone_from_the_front_of_the_queue_reads_adl() -> None:
+    monitor = _followed_monitor()
+    monitor.apply(_followed(5))
+    later = msgspec_replace(_followed(None, short=False), ts=T0_MS + 5_000)
+    monitor.apply(later)
+    rows = monitor.live().positions
+    assert [(p.symbol, p.closed) for p in rows] == [("BTC", None), ("ETH", "adl")]
+    adl = rows[1]
+    assert adl.closed_at_ms == T0_MS + 5_000 and adl.closed_price == 3_000.0 and adl.index == 1
+    assert closed_label(adl) == "ADL 20:26:45"
+    monitor.restart()
+    assert all(p.closed is None for p in monitor.live().positions)
+
+
+def test_a_followed_position_closed_otherwise_just_goes() -> None:
+    monitor = _followed_monitor()
+    monitor.apply(_followed(2))
+    monitor.apply(_followed(None, short=False))
+    assert [p.symbol for p in monitor.live().positions] == ["BTC"]
+
+
+def test_the_venues_adl_alert_marks_a_vanished_position_adl() -> None:
+    monitor = _followed_monitor()
+    monitor.apply(_followed(2))
+    monitor.apply(AdlAlert(venue="hyperliquid", symbol="ETH", ts=T0_MS, state="adl"), T0_MS / 1000)
+    monitor.apply(_followed(None, short=False))
+    assert [(p.symbol, p.closed) for p in monitor.live().positions] == [("BTC", None), ("ETH", "adl")]
+
+
+def msgspec_replace(state, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(state, **changes)
