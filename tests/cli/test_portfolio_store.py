@@ -356,3 +356,22 @@ def test_a_first_position_and_its_removal_keep_the_comment_above_the_next_accoun
     portfolio_store.save(portfolio, path)
     assert portfolio_store.load(path) == portfolio
     assert "# the manual one, kept by hand\n[[account]]" in path.read_text()
+
+
+async def test_the_monitor_shows_a_refused_save_in_one_line_and_the_other_change_stays(tmp_path: Path):
+    from adlwatch.engine.portfolio import with_wallet
+    from tests.tui.test_app import app_on_file, started
+
+    path, app = app_on_file(tmp_path)
+    theirs = path.read_text().replace("wallet_balance = 10000.0", "wallet_balance = 777.0")
+    shown: list[str] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        app.notify = lambda message, **kw: shown.append(str(message))  # type: ignore[method-assign]
+        path.write_text(theirs)  # another monitor saved meanwhile
+        app.set_portfolio(with_wallet(app.portfolio, 0, 5.0))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+    assert path.read_text() == theirs
+    refused = [m for m in shown if "changed on disk" in m]
+    assert len(refused) == 1 and "\n" not in refused[0] and refused[0].startswith("NOT saved")
