@@ -375,3 +375,42 @@ async def test_the_monitor_shows_a_refused_save_in_one_line_and_the_other_change
     assert path.read_text() == theirs
     refused = [m for m in shown if "changed on disk" in m]
     assert len(refused) == 1 and "\n" not in refused[0] and refused[0].startswith("NOT saved")
+
+
+EDITS = st.lists(st.tuples(st.sampled_from(["wallet", "leverage", "add", "remove", "new_account", "drop_account"]),
+                           st.integers(0, 10), st.integers(0, 10), st.floats(1.0, 50.0)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(EDITS)
+def test_any_sequence_of_monitor_edits_saves_in_place_and_reads_back(tmp_path_factory, edits_):
+    from adlwatch.engine import portfolio as edits
+
+    path = tmp_path_factory.mktemp("edits") / "portfolio.toml"
+    path.write_text(COMMENTED)
+    portfolio = portfolio_store.load(path)
+    for kind, a, p, x in edits_:
+        accounts = list(range(len(portfolio.accounts)))
+        if not accounts and kind != "new_account":
+            continue
+        acc = accounts[a % len(accounts)] if accounts else 0
+        positions = len(portfolio.accounts[acc].positions) if accounts else 0
+        venue = portfolio.accounts[acc].venue if accounts else "binance"
+        symbol = "BTC" if venue == "hyperliquid" else "BTCUSDT"
+        row = {"symbol": symbol, "side": "long", "size": round(x / 10, 3), "entry_price": 1000.0 * x, "leverage": 2}
+        if kind == "wallet":
+            portfolio = edits.with_wallet(portfolio, acc, round(x * 100, 2))
+        elif kind == "leverage" and positions:
+            portfolio = edits.with_leverage(portfolio, acc, p % positions, round(x / 10 + 1, 1))
+        elif kind == "add":
+            portfolio = edits.with_position(portfolio, acc, None, row)
+        elif kind == "remove" and positions:
+            portfolio = edits.without_position(portfolio, acc, p % positions)
+        elif kind == "new_account":
+            portfolio = edits.with_position(portfolio, None, None, {**row, "symbol": "ETHUSDT"}, venue="binance")
+        elif kind == "drop_account":
+            portfolio = edits.remove_account(portfolio, acc)
+        portfolio_store.save(portfolio, path)
+        assert portfolio_store.load(path) == portfolio
+        # Edited in place, never rewritten whole: the file's first comment is still there.
+        assert path.read_text().startswith("# My book. These notes must survive the monitor's saves.\n")
