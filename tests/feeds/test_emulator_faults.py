@@ -173,6 +173,34 @@ async def test_control_endpoint_injects_faults_over_http(kit):
             assert bad.status_code == 400
 
 
+async def test_control_endpoint_outage_refuses_sockets_and_rest_until_restored(kit):
+    async with kit.run("okx", backoff_max_s=0.1) as feed:
+        await feed.wait_for(kit.kind("mark_price"))
+        async with httpx.AsyncClient(trust_env=False) as http:
+            reply = await http.post(kit.emu.control_url + "/fault", json={"fault": "outage", "venue": "okx"})
+            assert reply.json() == {"fault": "outage", "affected": 1}
+            refused = await feed.wait_for(lambda e: isinstance(e, FeedStatus) and "503" in e.detail, timeout=3.0)
+            assert refused[0].state == "disconnected"
+            assert (await http.get(kit.emu.rest_url("okx") + "/api/v5/public/mark-price")).status_code == 503
+            assert (await http.get(kit.emu.rest_url("binance") + "/fapi/v1/premiumIndex")).status_code != 503
+            start = len(feed.events)
+            await http.post(kit.emu.control_url + "/fault", json={"fault": "restore", "venue": "okx"})
+            await feed.wait_for(kit.kind("mark_price"), after=start, timeout=3.0)
+
+
+async def test_pause_of_one_venue_leaves_the_others_pushing(kit):
+    async with kit.run("okx") as okx, kit.run("bybit") as bybit:
+        await okx.wait_for(kit.kind("mark_price"))
+        await bybit.wait_for(kit.kind("mark_price"))
+        kit.emu.pause("okx")
+        await okx.wait_for(kit.status("stale"), timeout=3.0)
+        start = len(bybit.events)
+        await bybit.wait_for(kit.kind("mark_price"), after=start, timeout=3.0)
+        kit.emu.resume("okx")
+        start = len(okx.events)
+        await okx.wait_for(kit.kind("mark_price"), after=start, timeout=3.0)
+
+
 # ---------------------------------------------------------------------------------------------- REST
 
 
