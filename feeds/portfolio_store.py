@@ -28,7 +28,7 @@ import platformdirs
 import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.container import Container
-from tomlkit.items import AoT, Comment, Table, Whitespace
+from tomlkit.items import AoT, Comment, Null, Table, Whitespace
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import Catalogue, default_catalogue
@@ -369,8 +369,15 @@ def _pop_trailing(body: list) -> list:
 
 
 def _put_trailing(body: list, trailing: list) -> None:
-    while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace):
-        body.pop()
+    # (tomlkit leaves a Null where a key was deleted: it is no text either)
+    end = len(body)
+    while end > 0 and body[end - 1][0] is None and isinstance(body[end - 1][1], Whitespace | Null):
+        end -= 1
+    for _ in range(end, len(body)):
+        if isinstance(body[end][1], Whitespace):
+            del body[end]
+        else:
+            end += 1
     body.extend(trailing)
 
 
