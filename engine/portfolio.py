@@ -575,13 +575,16 @@ def with_isolated_margin_change(
 
 
 def with_leverage(portfolio: Portfolio, account: int, index: int, leverage: float) -> Portfolio:
-    """Change the leverage setting; an isolated position's margin follows it (entry value ÷ leverage)."""
+    """Change the leverage setting. An isolated position keeps the margin it holds (what the user put
+    in, added margin included): the leverage changes what the venue would require for the position,
+    not the margin that is there (issue 14 item 7; no venue in research/exchanges.md says it
+    recomputes an open isolated position's margin on a leverage change)."""
     data = edit_data(portfolio)
     position = data["account"][account]["position"][index]
     old = portfolio.accounts[account].positions[index]
     position["leverage"] = leverage
-    if old.isolated and leverage > 0:
-        position["isolated_margin"] = old.entry_value() / leverage
+    if old.isolated and old.isolated_margin is not None:
+        position["isolated_margin"] = old.isolated_margin
     return Portfolio.from_data(data, portfolio.catalogue)
 
 
