@@ -430,13 +430,17 @@ class FeedClient:
                 await ws.send(message)
                 session.last_sent = time.monotonic()
             subscribed_at = time.monotonic()
+            # A symbol that was stale stays stale until its data comes ("data resumed"): a venue that
+            # accepts sockets and sends nothing must not look healthy between two liveness checks.
+            still_stale = [symbol for symbol in symbols or [""] if symbol in self._stale]
             for symbol in symbols or [""]:
                 self._last_data[symbol] = subscribed_at
-                self._stale.discard(symbol)
                 self._watched.add(symbol)
             self._watch_changed.set()  # the watchdog may be asleep with nothing to watch
             via = f" via {target.netloc}" if len(self.ws_urls) > 1 else ""
             self._status(symbols, "subscribed", f"{len(symbols)} symbol(s){via}")
+            if still_stale:
+                self._status(still_stale, "stale", "no data since the reconnect")
             keeper = asyncio.create_task(self._keepalive(session))
             ws.deliver(self._receiver(session, stats, parser), self.read_batch_s)
             await ws.wait_closed()

@@ -106,6 +106,25 @@ async def test_a_stalled_venue_is_reported_stale_within_3_s_by_liveness(kit, ven
         await feed.wait_for(kit.kind("mark_price", symbol), after=len(feed.events), timeout=5.0)
 
 
+async def test_a_stalled_venue_stays_stale_across_reconnects_until_data_comes(kit):
+    client = FeedClient(get_adapter("okx"), ["BTC-USDT-SWAP"], ws_url=kit.emu.ws_url("okx"), rng=random.Random(7))
+    async with kit.Collector(client) as feed:
+        await feed.wait_for(kit.kind("mark_price"), timeout=3.0)
+        start = len(feed.events)
+        kit.emu.pause("okx", silent=True)  # the venue takes new sockets and sends nothing on them
+        await feed.wait_for(kit.status("stale"), after=start, timeout=3.0)
+        [again] = await feed.wait_for(kit.status("subscribed"), after=start, timeout=5.0)
+        statuses = [e for e in feed.events[feed.events.index(again):] if isinstance(e, FeedStatus)]
+        # the status right after a reconnect's "subscribed" says it is still stale: never green without data
+        await feed.wait_for(lambda e: isinstance(e, FeedStatus) and e.state == "stale"
+                            and "since the reconnect" in e.detail, after=start, timeout=1.0)
+        assert statuses[0] is again
+        kit.emu.resume("okx")
+        [resumed] = await feed.wait_for(lambda e: isinstance(e, FeedStatus) and e.detail == "data resumed",
+                                        after=start, timeout=5.0)
+        assert resumed.state == "subscribed"
+
+
 async def test_a_quiet_socket_that_answers_pings_stays_up(kit):
     # Data withheld but the venue alive (a quiet market): pings are answered, nothing is torn down.
     heartbeat = dataclasses.replace(get_adapter("okx").heartbeat, stale_after_s=2.5)
