@@ -36,8 +36,8 @@ from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
 from adlwatch.engine.events import Event
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
-from adlwatch.engine.risk import EngineInputs, RiskEngine, quantile_what_ifs
-from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec
+from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, quantile_what_ifs
+from adlwatch.engine.snapshot import HedgeRisk, PositionRisk, RiskSnapshot, ShockSpec, shocked_marks
 
 MarkKey = tuple[str, str]  # (venue, symbol)
 
@@ -365,21 +365,65 @@ class Monitor:
         """The positions the venue would have closed so far (a replay seeking back restores them)."""
         return tuple(self._closed[k] for k in sorted(self._closed))
 
+    def _what_if_resolved(self, snapshot: RiskSnapshot) -> RiskSnapshot:
+        """A what-if where the shock takes manual positions past their liquidation price: each is
+        closed there (isolated: its margin lost; cross: the loss leaves the wallet) and shown
+        LIQUIDATED, and the accounts are re-solved at the shocked marks, until none is past (one
+        liquidation can take the account's other positions with it). In the engine's indices. A
+        full recompute, done only while some position is past."""
+        portfolio = self._engine.portfolio
+        gone: dict[tuple[int, int], PositionRisk] = {}  # engine (account, index) → its liquidated row
+        current, back = snapshot, {}  # back: the re-solved portfolio's indices → the engine's
+        for _ in range(len(snapshot.positions)):
+            past = []
+            for p in current.positions:
+                a, i = back.get((p.account, p.index), (p.account, p.index))
+                if past_liquidation(p) and not portfolio.accounts[a].followed:
+                    past.append((a, i, p))
+            if not past:
+                break
+            for a, i, p in past:
+                position = portfolio.accounts[a].positions[i]
+                realized = (-(position.isolated_margin or 0.0) if position.isolated
+                            else realized_pnl(position, p.liquidation_price))
+                gone[(a, i)] = liquidated_row(msgspec.structs.replace(p, account=a, index=i), p.liquidation_price,
+                                              None, realized)
+            accounts, back = [], {}
+            for a, account in enumerate(portfolio.accounts):
+                kept, wallet = [], account.wallet_balance
+                for i, position in enumerate(account.positions):
+                    closed = gone.get((a, i))
+                    if closed is None:
+                        back[(a, len(kept))] = (a, i)
+                        kept.append(position)
+                    elif not position.isolated:
+                        wallet += closed.unrealized_pnl or 0.0
+                accounts.append(account if len(kept) == len(account.positions)
+                                else dc_replace(account, positions=tuple(kept), wallet_balance=wallet))
+            inputs = self._engine.inputs()
+            resolved = dc_replace(inputs, portfolio=dc_replace(portfolio, accounts=tuple(accounts)),
+                                  marks=shocked_marks(inputs.marks, self.shocks))
+            current = compute_snapshot(resolved, self.shocks)
+        if not gone:
+            return snapshot
+        rows = [msgspec.structs.replace(p, account=a, index=i) if (a, i) != (p.account, p.index) else p
+                for p in current.positions for a, i in [back.get((p.account, p.index), (p.account, p.index))]]
+        rows.extend(gone.values())
+        rows.sort(key=lambda p: (p.account, p.index))
+        return msgspec.structs.replace(current, positions=tuple(rows))
+
     def _as_shown(self, snapshot: RiskSnapshot, *, what_if: bool = False) -> RiskSnapshot:
         """The engine's snapshot in the user's indices, closed positions frozen in their place; in a
         what-if, a position the shocked mark takes past its liquidation price shows liquidated there."""
-        if not self._closed and not what_if and not self._adl_rows:
+        if what_if:
+            snapshot = self._what_if_resolved(snapshot)
+        if not self._closed and not self._adl_rows:
             return snapshot
         rows = []
         for p in snapshot.positions:
             a, i = self._to_original.get((p.account, p.index), (p.account, p.index))
             if (a, i) != (p.account, p.index):
                 p = msgspec.structs.replace(p, account=a, index=i)
-            if what_if and past_liquidation(p):
-                position = self._portfolio.accounts[a].positions[i]
-                realized = (-(position.isolated_margin or 0.0) if position.isolated
-                            else realized_pnl(position, p.liquidation_price))
-                p = liquidated_row(p, p.liquidation_price, None, realized)
             rows.append(p)
         rows.extend(c.row for c in self._closed.values())
         # ADL'd positions of followed accounts: after the account's reported ones, oldest first.

@@ -250,3 +250,26 @@ def msgspec_replace(state, **changes):
     import msgspec
 
     return msgspec.structs.replace(state, **changes)
+
+
+def test_a_what_if_liquidation_re_solves_the_cross_account() -> None:
+    """What-if: the shocked BTCUSDT long of a cross account with an ETHUSDT short is liquidated at its
+    price; the short is re-solved with the loss gone from the wallet; live is untouched."""
+    data = tomllib.loads(DEMO.read_text(encoding="utf-8"))
+    data["account"][0]["position"].append(
+        {"symbol": "ETHUSDT", "side": "short", "size": 1.0, "entry_price": 4_000.0, "leverage": 10,
+         "margin_mode": "cross"})
+    monitor = Monitor(Portfolio.from_data(data, default_catalogue()), replay=True)
+    monitor.apply_many([mark("binance", "ETHUSDT", 4_000.0), mark("binance", "BTCUSDT", 121_000.0)])
+    live_btc = _row_of(monitor.live(), (0, 0))
+    monitor.add_shock(shock(-15, venue="binance", symbol="BTCUSDT"))
+    shown = monitor.shown()
+    btc, eth = _row_of(shown, (0, 0)), _row_of(shown, (0, 1))
+    assert btc.closed == "liquidated" and btc.closed_at_ms is None
+    liquidation = btc.closed_price
+    assert btc.mark_price == liquidation and liquidation > 121_000.0 * 0.85
+    assert btc.unrealized_pnl == pytest.approx(0.8 * (liquidation - 121_000.0))
+    assert shown.accounts[0].wallet_balance == pytest.approx(8_000.0 + btc.unrealized_pnl)
+    assert eth.closed is None and eth.mark_price == 4_000.0 and eth.distance_pct is not None
+    assert eth.liquidation_price != _row_of(monitor.live(), (0, 1)).liquidation_price
+    assert _row_of(monitor.live(), (0, 0)) == live_btc and not monitor.closed
