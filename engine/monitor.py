@@ -7,6 +7,12 @@ that need it (the replay's position in a replay, the wall clock live). The Textu
 It holds the incremental ``RiskEngine`` (live, and the what-if it keeps incrementally while a shock is on),
 the feeds' health per venue and per followed account, the mark and fund-to-OI histories, the venues'
 own ADL alert states, and the alert rules with their book and log.
+
+It also shows what the venue would do (``closed`` on a row): a manual position whose mark reaches
+its liquidation price is liquidated there, with the time, and its account re-solved without it (in a
+what-if, at the shocked marks); a followed account's position that vanished at the front of the ADL
+queue reads ADL. ``restart()`` (a replay seeking back) brings them back. ``check`` has no history and
+keeps showing such figures with a negative distance.
 """
 
 from __future__ import annotations
