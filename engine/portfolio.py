@@ -227,7 +227,10 @@ def _number(data: dict, key: str, where: str, *, positive: bool = True, allow_ze
 def _as_number(value: Any, name: str, *, positive: bool = True, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"must be a number, not {type(value).__name__}", field=name, value=value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits
+        raise InputError("must be a finite number", field=name, value=value) from None
     if not math.isfinite(number):
         raise InputError("must be a finite number", field=name, value=value)
     if positive and (number < 0 or (number == 0 and not allow_zero)):
