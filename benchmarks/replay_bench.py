@@ -220,7 +220,9 @@ def bench_replay(quick: bool = False) -> list[Row]:
 
     # The bundled demo: ~2 h of 10 Oct 2025, gzip, through load_demo and the demo portfolio.
     demo_file = str(data_path("demo_recording.jsonl.gz"))
-    demo_portfolio = load_portfolio(data_path("demo_portfolio.toml"))
+    from adlwatch.engine.instruments import default_catalogue
+
+    demo_portfolio = load_portfolio(data_path("demo_portfolio.toml"), default_catalogue())
     t_demo_read = best_time(lambda: _read_and_split(demo_file))
     t0 = time.perf_counter()
     demo = load_demo()

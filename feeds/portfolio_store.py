@@ -31,7 +31,7 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, Null, Table, Whitespace
 
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.instruments import Catalogue, default_catalogue
+from adlwatch.engine.instruments import Catalogue
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.files import clean_stale, write_atomic
 
@@ -60,7 +60,8 @@ def _digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def load(path: str | os.PathLike, catalogue: Catalogue | None = None) -> Portfolio:
+def load(path: str | os.PathLike, catalogue: Catalogue) -> Portfolio:
+    """The portfolio in ``path``, its contracts read against ``catalogue`` (which it then carries)."""
     path = Path(path)
     clean_stale(path)  # temp files of a save that was killed
     try:
@@ -100,7 +101,7 @@ def _depth(data: Any) -> int:
     return deepest
 
 
-def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None = None) -> Portfolio:
+def parse(text: str, filename: str, catalogue: Catalogue) -> Portfolio:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -114,7 +115,7 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
     try:
         # Read against the given tables (the user's refreshed ones), or the bundled ones: the portfolio
         # then carries them through every edit.
-        return Portfolio.from_data(data, catalogue if catalogue is not None else default_catalogue())
+        return Portfolio.from_data(data, catalogue)
     except InputError as err:
         raise err.with_file(filename, field_line(text, err.field)) from None
     except (OverflowError, RecursionError) as err:  # a number or a nesting no check above foresaw

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from adlwatch import __version__
 from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import default_catalogue
 from adlwatch.tui import watch as watch_command
 from adlwatch.tui.catalogue import user_catalogue
 from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
@@ -165,7 +166,7 @@ def run_demo(check: bool = False) -> int:
     from adlwatch.feeds.replay import ReplaySource
     from adlwatch.tui.demo import DEMO_NOTE, load_demo
 
-    portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"))
+    portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"), default_catalogue())  # the demo is offline: bundled tables
     data = load_demo()
     if check:
         from adlwatch.engine.monitor import Monitor
@@ -271,7 +272,7 @@ def run_monitor(portfolio_path: Path | None) -> int:
             return run_demo()
         if answer != "create":
             return EXIT_OK
-        portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml")), path)
+        portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml"), default_catalogue()), path)
         print(f"adlwatch: wrote the example portfolio to {path}; edit it with your positions.")
     from adlwatch.tui.catalogue import portfolio_venues, refresh_into, startup_catalogue
 

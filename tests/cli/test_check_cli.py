@@ -67,7 +67,7 @@ def portfolio_file(tmp_path: Path) -> Path:
 
 
 def expected_snapshot(path: Path, marks: dict, shock_pct: float | None = None):
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     inputs = EngineInputs(portfolio=load(path), marks=marks)
     return apply_shocks(inputs, [shock(shock_pct)]) if shock_pct is not None else compute_snapshot(inputs)
@@ -202,7 +202,7 @@ def test_demo_check_runs_offline_and_crosses_a_liquidation():
 
 def test_portfolio_types_round_trip():
     # The check command and the store agree on the model: sides and modes are enums, not strings.
-    from adlwatch.feeds.portfolio_store import parse
+    from tests.portfolio_files import parse
 
     portfolio = parse(PORTFOLIO)
     assert isinstance(portfolio, Portfolio)

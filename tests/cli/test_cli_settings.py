@@ -22,6 +22,7 @@ from adlwatch.feeds.emulator import Emulator
 from adlwatch.feeds.recorder import read_recording
 from adlwatch.feeds.tail import StatusLines, run_record, run_tail
 from adlwatch.tui import cli
+from tests import portfolio_files
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTFOLIO = """\
@@ -114,7 +115,7 @@ def test_creating_the_example_at_the_named_path_writes_there_and_opens_the_monit
     monkeypatch.setattr(live.LiveSource, "for_portfolio", classmethod(lambda cls, portfolio: None))
     new = tmp_path / "NEW.toml"
     assert cli.main(["--portfolio", str(new)]) == 0
-    assert new.exists() and portfolio_store.load(new).accounts
+    assert new.exists() and portfolio_files.load(new).accounts
     assert opened == [new]
 
 

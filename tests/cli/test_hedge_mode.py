@@ -115,9 +115,9 @@ margin_mode = "isolated"
 
 async def test_m_then_v_keeps_the_added_isolated_margin(tmp_path):
     from adlwatch.engine.events import MarkPrice
-    from adlwatch.feeds.portfolio_store import load
     from adlwatch.tui.app import AdlwatchApp
     from adlwatch.tui.widgets.positions import PositionsTable
+    from tests.portfolio_files import load
     from tests.tui.test_app import ListSource, started
 
     path = tmp_path / "portfolio.toml"

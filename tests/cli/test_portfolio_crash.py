@@ -19,6 +19,7 @@ import pytest
 
 from adlwatch.engine.portfolio import with_wallet
 from adlwatch.feeds import portfolio_store
+from tests import portfolio_files
 from tests.cli.test_portfolio_store import COMMENTED
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork and SIGKILL")
@@ -30,7 +31,7 @@ BUDGET_S = 60.0  # a guard against a hang; it takes ~15 s
 def _child(path: Path, ready: int) -> None:
     """Save forever, alternating two wallets (never returns: the parent kills it)."""
     try:
-        portfolio = portfolio_store.load(path)
+        portfolio = portfolio_files.load(path)
         wallets = (111.0, 222.0)
         os.write(ready, b"r")
         n = 0
@@ -51,7 +52,7 @@ def _spin(microseconds: int) -> None:
 def test_sigkill_at_random_points_of_save_never_loses_the_file(tmp_path: Path):
     path = tmp_path / "portfolio.toml"
     path.write_text(COMMENTED)
-    original = portfolio_store.load(path)
+    original = portfolio_files.load(path)
     rng = random.Random(14)
     started = time.monotonic()
     seen_wallets = set()
@@ -72,7 +73,7 @@ def test_sigkill_at_random_points_of_save_never_loses_the_file(tmp_path: Path):
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"trial {trial}: child ended on its own"
 
         assert path.exists(), f"trial {trial}: no portfolio file"
-        loaded = portfolio_store.load(path)  # complete: old or new, it parses and validates
+        loaded = portfolio_files.load(path)  # complete: old or new, it parses and validates
         assert len(loaded.accounts) == len(original.accounts)
         seen_wallets.add(loaded.accounts[0].wallet_balance)
         leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

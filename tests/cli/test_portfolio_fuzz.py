@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.errors import InputError
-from adlwatch.feeds import portfolio_store
 from adlwatch.tui.cli import demo_path, main
+from tests import portfolio_files
 
 EXAMPLE = demo_path("example_portfolio.toml").read_text(encoding="utf-8")
 MARKS = ["--mark", "binance:BTCUSDT=60000", "--mark", "binance:ETHUSDT=3000", "--mark", "hyperliquid:BTC=61000"]
@@ -86,7 +86,7 @@ def _one_line_exit_2(code: int, err: str, path: Path) -> None:
 @given(mutated())
 def test_the_loader_gives_a_portfolio_or_one_short_input_error(text):
     try:
-        portfolio_store.parse(text, "fuzz.toml")
+        portfolio_files.parse(text, "fuzz.toml")
     except InputError as err:
         message = str(err)
         assert message.startswith("fuzz.toml") and "\n" not in message and len(message) < 600

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.snapshot import DAY_MS, TIERS_STALE_AFTER_DAYS, as_of_ms
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui.check import CONTRACT_FIELDS, STALE_MARK, run_check
 from tests.cli.test_check_cli import MARKS, PORTFOLIO
+from tests.portfolio_files import parse
 
 OVERRIDE = PORTFOLIO.replace('margin_mode = "isolated"', 'margin_mode = "isolated"\nmmr = 0.01')
 

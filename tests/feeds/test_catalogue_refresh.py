@@ -32,7 +32,6 @@ from adlwatch.engine.instruments import (
 )
 from adlwatch.engine.monitor import Monitor
 from adlwatch.feeds import registry
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.feeds.tier_rows import TierSource
 from adlwatch.feeds.tiers import (
     cache_as_of,
@@ -46,6 +45,7 @@ from adlwatch.feeds.tiers import (
     universe_table,
 )
 from adlwatch.tui import catalogue as tables
+from tests.portfolio_files import parse
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 NOWHERE = {"bybit": "http://127.0.0.1:9"}  # the fake sources never send a request; a closed port if they did
@@ -342,7 +342,7 @@ def test_startup_catalogue_looks_up_an_unknown_symbol_online_only(fake_source, t
 
 def test_an_unknown_symbol_is_refused_naming_file_venue_symbol_and_closest_spellings(tmp_path):
     from adlwatch.engine.errors import InputError
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     path = tmp_path / "p.toml"
     path.write_text(UNKNOWN_PORTFOLIO.format(symbol="BTC-USDT-SWAP"))

@@ -6,11 +6,11 @@ import pytest
 
 from adlwatch.engine.events import FeedStatus, MarkPrice
 from adlwatch.engine.shocks import apply_shocks, shock
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.widgets.positions import PositionsTable
 from tests.cli.test_check_cli import PORTFOLIO
+from tests.portfolio_files import parse
 
 MARKS = [("binance", "BTCUSDT", 58_000.0), ("binance", "ETHUSDT", 2_900.0), ("hyperliquid", "BTC", 58_100.0)]
 
@@ -34,7 +34,7 @@ def marks_source():
 
 def app_on_file(tmp_path):
     """The monitor on a real portfolio file (the test portfolio), so edits are saved to it."""
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     path = tmp_path / "portfolio.toml"
     path.write_text(PORTFOLIO)
@@ -121,7 +121,7 @@ async def test_feed_status_events_show_in_the_feeds_panel():
 
 
 async def test_editing_a_position_persists_to_the_file_and_survives_a_restart(tmp_path):
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -161,7 +161,7 @@ async def test_a_bad_edit_keeps_the_form_open_with_the_field_named_and_the_file_
 
 
 async def test_adding_isolated_margin_moves_the_liquidation_price_away(tmp_path):
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -218,7 +218,7 @@ async def test_c_runs_the_cascade_in_a_worker_and_shows_the_rounds():
 
 
 async def test_removing_an_account_asks_first_and_saves(tmp_path):
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     path, app = app_on_file(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -270,7 +270,7 @@ async def test_an_edit_keeps_the_refreshed_tier_tables_and_a_contract_known_only
     from dataclasses import replace
 
     from adlwatch.engine.instruments import default_catalogue
-    from adlwatch.feeds.portfolio_store import load
+    from tests.portfolio_files import load
 
     bundled = default_catalogue()
     btc = bundled.get("binance", "BTCUSDT")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from adlwatch.engine.risk import RiskEngine
-from adlwatch.feeds import portfolio_store
 from adlwatch.feeds.replay import ReplaySource
 from adlwatch.tui.cli import demo_path
 from adlwatch.tui.demo import load_demo
+from tests import portfolio_files
 
 
 def test_headless_demo_replay_reaches_the_end_with_the_expected_liquidation_crossing():
     data = load_demo()
-    engine = RiskEngine(portfolio_store.load(demo_path("demo_portfolio.toml")))
+    engine = RiskEngine(portfolio_files.load(demo_path("demo_portfolio.toml")))
     source = ReplaySource(data, playing=False)
     distance: dict[str, list[float]] = {}
     adl: dict[str, list[float]] = {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from adlwatch.engine.events import AccountState, FeedStatus, ImportedPosition, MarkPrice
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.screens.alerts import AlertLogScreen
 from adlwatch.tui.widgets.panels import AlertsPanel, FeedsPanel, HedgesPanel
+from tests.portfolio_files import parse
 from tests.tui.test_app import ListSource, cell, started
 
 PORTFOLIO = """

@@ -6,10 +6,10 @@ import asyncio
 import time
 
 from adlwatch.feeds.live import LiveSource
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui.app import AdlwatchApp
 from tests.cli.test_check_cli import PORTFOLIO
 from tests.feeds.conftest import FAST, emulator, fast_heartbeat, no_internet  # noqa: F401  (fixtures)
+from tests.portfolio_files import parse
 
 HEALTHY = ("connected", "subscribed")
 ONLY_BINANCE = PORTFOLIO.split("[[account]]\nvenue = \"hyperliquid\"")[0]

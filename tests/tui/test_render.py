@@ -11,7 +11,6 @@ from textual.widgets import Footer
 from adlwatch.engine.events import MarkPrice
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.widgets.chart import envelope
@@ -19,6 +18,7 @@ from adlwatch.tui.widgets.panels import Grid
 from adlwatch.tui.widgets.positions import PositionsTable
 from benchmarks.engine_bench import fifty_position_portfolio
 from tests.cli.test_check_cli import PORTFOLIO
+from tests.portfolio_files import parse
 from tests.tui.test_app import marks_source, started
 
 T0 = 1_700_000_000_000

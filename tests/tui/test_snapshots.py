@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from adlwatch.feeds.portfolio_store import parse
 from adlwatch.tui.app import AdlwatchApp
+from tests import portfolio_files
 from tests.cli.test_check_cli import PORTFOLIO
+from tests.portfolio_files import parse
 from tests.tui.test_app import marks_source
 
 FIXED_CLOCK = 1_700_000_003.0  # 3 s after the test marks' exchange time
@@ -52,14 +53,13 @@ def test_edit_form(snap_compare):
 
 
 def test_demo_main_screen_at_a_fixed_replay_time(snap_compare):
-    from adlwatch.feeds import portfolio_store
     from adlwatch.feeds.replay import ReplaySource
     from adlwatch.tui.cli import demo_path
     from adlwatch.tui.demo import DEMO_NOTE, load_demo
 
     t_ms = 1760130960000  # 21:16:00 UTC, mid-crash
     source = ReplaySource(load_demo(), speed=60.0, playing=False)
-    app = AdlwatchApp(portfolio_store.load(demo_path("demo_portfolio.toml")), source, note=DEMO_NOTE,
+    app = AdlwatchApp(portfolio_files.load(demo_path("demo_portfolio.toml")), source, note=DEMO_NOTE,
                       start_ms=t_ms, autoplay=False, clock=lambda: t_ms / 1000)
 
     async def at_time(pilot):

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from textual.widgets import Input, Label, Select
 
 from adlwatch.engine.instruments import default_catalogue
-from adlwatch.feeds.portfolio_store import load
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.screens.edit import (
     COIN,
@@ -24,6 +23,7 @@ from adlwatch.tui.screens.edit import (
     symbol_note,
 )
 from tests.cli.test_check_cli import ADLWATCH, MARKS, PORTFOLIO
+from tests.portfolio_files import load
 from tests.tui.test_app import cell, marks_source, started
 
 OKX_PORTFOLIO = """\

@@ -1,0 +1,22 @@
+"""The portfolio store with the bundled tables, for tests.
+
+The product always names the catalogue a portfolio is read against (``portfolio_files.load(path,
+catalogue)``: the user's refreshed tables travel with the portfolio, and nothing falls back to the
+bundled ones by itself). Most tests mean the bundled tables: these say so once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from adlwatch.engine.instruments import Catalogue, default_catalogue
+from adlwatch.engine.portfolio import Portfolio
+from adlwatch.feeds import portfolio_store
+
+
+def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None = None) -> Portfolio:
+    return portfolio_store.parse(text, filename, catalogue if catalogue is not None else default_catalogue())
+
+
+def load(path: str | os.PathLike, catalogue: Catalogue | None = None) -> Portfolio:
+    return portfolio_store.load(path, catalogue if catalogue is not None else default_catalogue())
