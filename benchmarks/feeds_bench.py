@@ -53,7 +53,7 @@ PARSE_CASES = (
     ("binance", 0, "Binance markPrice (combined stream)", '"p": "'),
     ("bybit", 1, "Bybit tickers delta", '"markPrice": "'),
     ("okx", 0, "OKX mark-price", '"markPx":"'),
-    ("hyperliquid", 0, "Hyperliquid activeAssetCtx", '"markPx":"'),
+    ("hyperliquid", 1, "Hyperliquid activeAssetCtx", '"markPx":"'),
 )
 PARSE_GOAL_BINANCE = 300_000  # frames/s
 
