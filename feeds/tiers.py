@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 import platformdirs
-import tomli_w
+import tomlkit
 
 from adlwatch.engine.instruments import (
     Catalogue,
@@ -198,7 +198,7 @@ def _write_venue(cache_dir: Path, venue: str, fetched: Mapping[str, tuple[list[R
            "instrument": sorted(kept + fresh, key=lambda r: r["symbol"])}
     header = ("# adlwatch tier cache, written by `adlwatch tiers --refresh` from the venue's public endpoint.\n"
               "# It overrides the bundled tables (engine/data/instruments) for the same symbols; safe to delete.\n")
-    write_atomic(path, header + tomli_w.dumps(doc))
+    write_atomic(path, header + tomlkit.dumps(doc))
     return path
 
 
@@ -619,7 +619,7 @@ def _cached_instrument(venue: str, row: Any, bundled: Catalogue, venue_table: di
     if inst is None:
         if not all(k in row for k in _SPEC_KEYS):
             return None  # tiers without a contract specification: nothing the engine can use
-        return load_table(tomli_w.dumps({"venue": venue_table, "instrument": [row]}))[0]
+        return load_table(tomlkit.dumps({"venue": venue_table, "instrument": [row]}))[0]
     basis = row.get("tier_basis", inst.tier_basis)
     if basis != inst.tier_basis:
         raise ValueError(f"tier_basis {basis!r} differs from the bundled {inst.tier_basis!r}")

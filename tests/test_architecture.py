@@ -186,10 +186,16 @@ def test_no_bare_layer_import_anywhere():
 def test_the_wheel_installs_only_adlwatch(tmp_path):
     """``pip install .`` puts one package into site-packages: no ``engine``, ``feeds``, ``tui`` or
     ``benchmarks`` beside it, and the bundled data files inside it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True,
-    )
+    # setuptools builds in the checkout's build/ (gitignored): a stale copy there of a module since
+    # moved or removed would ride into the wheel, so the build starts and ends without it.
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+            capture_output=True, text=True,
+        )
+    finally:
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     if result.returncode != 0 and "No matching distribution" in result.stderr:
         pytest.skip("no package index reachable to fetch the build backend")
     assert result.returncode == 0, result.stderr
