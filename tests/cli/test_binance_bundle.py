@@ -26,7 +26,7 @@ from adlwatch.feeds.venues.binance import bundle_build
 from tests.cli.test_check_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = Path("/work/shared/data/venue-universe/binance/usdm_leverage_tiers_freqtrade-2026.9.json.gz")
+SNAPSHOT = Path(__file__).resolve().parents[3] / "shared/data/venue-universe/binance/usdm_leverage_tiers_freqtrade-2026.9.json.gz"  # ../shared beside the checkout
 BUNDLE = "binance_usdm.json.gz"
 
 

@@ -13,7 +13,7 @@ from adlwatch.feeds.replay import load_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tui" / "data" / "demo_recording.jsonl.gz"
-SHARED = Path("/work/shared/data")
+SHARED = ROOT.parent / "shared" / "data"  # ../shared beside the checkout
 CRASH = SHARED / "crash-2025-10-10"
 needs_shared = pytest.mark.skipif(not CRASH.exists(), reason="shared crash data not present")
 
