@@ -28,6 +28,22 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def break_even_price(side: Side, entry_price: float, taker_fee: float) -> float:
+    """The price at which closing the position pays back the taker fees to open and to close it.
+
+    Linear (value = size × price): a long's uPnL ``size × (P − E)`` equals the fees
+    ``f × size × (E + P)`` at ``P = E × (1 + f) ÷ (1 − f)``; a short's ``size × (E − P)`` at
+    ``P = E × (1 − f) ÷ (1 + f)``. Inverse (value = n × face ÷ price, in coin): a long's uPnL
+    ``n × face × (1/E − 1/P)`` equals ``f × n × face × (1/E + 1/P)`` when ``(1 − f)/E = (1 + f)/P``,
+    the same ``P = E × (1 + f) ÷ (1 − f)``; a short's likewise ``E × (1 − f) ÷ (1 + f)``. So one
+    form serves both kinds (the fees are charged on the value in the settlement asset at each price).
+    """
+    f = taker_fee
+    if side is Side.LONG:
+        return entry_price * (1.0 + f) / (1.0 - f)
+    return entry_price * (1.0 - f) / (1.0 + f)
+
+
 class AccountModel:
     """One account's static parts, built once: legs, cross groups, solvers, isolated prices.
 
@@ -84,6 +100,7 @@ class AccountModel:
                 venue_adl_lights=p.reported.adl_lights if p.reported else None,
                 venue_adl_raw=p.reported.adl_raw if p.reported else None,
                 **tier_provenance(p),
+                break_even_price=break_even_price(p.side, p.entry_price, p.instrument.taker_fee),
             )
             for i, p in enumerate(account.positions)
         ]
@@ -202,12 +219,29 @@ class AccountModel:
                 effective_leverage=effective_leverage,
             )
             diff_pct, disagreement = compare_with_venue(p, account, liquidation, mark)
+            # The panel: ROE over the initial margin (isolated: the isolated margin; cross: entry value
+            # ÷ leverage); the margin shown is the isolated margin balance or the cross initial margin.
+            if p.isolated:
+                initial = p.isolated_margin if p.isolated_margin is not None else self.initial_margins[i]
+                panel_margin = margin_balance
+            else:
+                initial = panel_margin = self.initial_margins[i]
+            if leg.instrument.inverse:  # coin-settled: the face value is USD; the uPnL is in coin
+                notional_usd = leg.k
+                pnl_usd = pnl * mark
+            else:  # USDT/USDC-settled: the quote taken as USD
+                notional_usd = notional
+                pnl_usd = pnl
             risks.append(
                 PositionRisk(
                     **self.static[i],
                     liquidation_diff_pct=diff_pct,
                     disagreement=disagreement,
                     mark_price=mark,
+                    roe_pct=pnl / initial * 100.0 if initial > 0 else None,
+                    notional_usd=notional_usd,
+                    unrealized_pnl_usd=pnl_usd,
+                    position_margin=panel_margin,
                     notional=notional,
                     unrealized_pnl=pnl,
                     margin_balance=margin_balance,

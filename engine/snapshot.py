@@ -61,6 +61,17 @@ class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
     tiers_source: str | None = None
     tiers_verified: bool = True
     tiers_as_of_ms: int | None = None
+    # The trader's panel (issue 15): ROE in % = uPnL ÷ the position's initial margin (isolated: its
+    # isolated margin; cross: entry value ÷ leverage); the notional in USD (linear: the quote value,
+    # USDT/USDC taken as USD; inverse: contracts × face value); the uPnL in USD (a coin-settled uPnL
+    # × the mark; linear: the uPnL itself); the position's margin (isolated: isolated margin + uPnL;
+    # cross: entry value ÷ leverage); the break-even price (the entry moved by the taker fees to
+    # open and to close at the instrument's ``taker_fee``).
+    roe_pct: float | None = None
+    notional_usd: float | None = None
+    unrealized_pnl_usd: float | None = None
+    position_margin: float | None = None
+    break_even_price: float | None = None
     # What the venue would have done (the monitor sets these; the engine never does): "liquidated"
     # (the mark reached the liquidation price: the figures are frozen there) or "adl" (closed by the
     # venue's auto-deleveraging); when (ms, the replay's or the wall clock; None in a what-if) and at

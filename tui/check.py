@@ -62,6 +62,11 @@ EXTRA_FIELDS = (
     "tiers_source",
     "tiers_verified",
     "tiers_stale",
+    "roe_pct",
+    "notional_usd",
+    "position_margin",
+    "break_even_price",
+    "unrealized_pnl_usd",
 )
 STALE_MARK = "†"  # beside a liquidation price whose tier table is old, unverified or undated
 
@@ -129,8 +134,10 @@ def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> 
 
 def row(risk: PositionRisk, now_ms: int | None = None) -> dict[str, Any]:
     """A position's JSON object; ``tiers_stale`` judged at ``now_ms`` (None: unverified or undated only)."""
-    data = {name: getattr(risk, name) for name in CONTRACT_FIELDS + EXTRA_FIELDS if name != "tiers_stale"}
-    data["tiers_stale"] = risk.tiers_stale(now_ms)
+    data = {
+        name: risk.tiers_stale(now_ms) if name == "tiers_stale" else getattr(risk, name)
+        for name in CONTRACT_FIELDS + EXTRA_FIELDS
+    }
     return {k: _json_number(v) for k, v in data.items()}
 
 
