@@ -59,6 +59,17 @@ class AdlAlert(Event, frozen=True, tag="adl_alert", kw_only=True):
     kind: ClassVar[str] = "adl_alert"
 
 
+class Liquidation(Event, frozen=True, tag="liquidation", kw_only=True):
+    """One forced order from a venue's public liquidation stream. ``side`` is the side of the
+    LIQUIDATED position (long / short), whatever side the venue's order took."""
+
+    side: str  # long | short
+    price: float
+    size: float  # base units (coin)
+    notional_usd: float
+    kind: ClassVar[str] = "liquidation"
+
+
 class FeedStatus(Event, frozen=True, tag="status", kw_only=True):
     state: str  # connected | subscribed | stale | disconnected | error
     detail: str = ""
@@ -107,7 +118,8 @@ class AccountState(Event, frozen=True, tag="account_state", kw_only=True):
 
 
 AnyEvent = (
-    MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | FeedStatus | AccountState
+    MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | Liquidation | FeedStatus
+    | AccountState
 )
 
 # What the monitor (the engine and the screen) never reads: its live and replay sources skip these

@@ -32,6 +32,7 @@ from adlwatch.engine.events import (
     FundingRate,
     IndexPrice,
     InsuranceFund,
+    Liquidation,
     MarkPrice,
     OpenInterest,
 )
@@ -188,6 +189,46 @@ def _mark_events(item: Any, recv_ns: int, problems: Problems) -> list[Event]:
     return out
 
 
+def _liquidation_event(item: dict[str, Any], recv_ns: int, problems: Problems) -> Event | None:
+    """One ``forceOrder`` payload (Liquidation-Order-Streams page):
+    ``{"e":"forceOrder","E":ms,"o":{"s","S","o","f","q","p","ap","X","l","z","T"}}``.
+
+    ``S`` is the side of the forced ORDER: SELL closes a long (a long was liquidated), BUY a short.
+    Size: the filled quantity ``z`` when positive, else the order quantity ``q`` (base units on
+    USDⓈ-M); price: the average fill ``ap`` when positive, else the order price ``p``. USDT/USDC
+    are taken as USD. COIN-M orders (``BTCUSD_PERP``: quantity in contracts) are not this feed's:
+    no event."""
+    order = item.get("o")
+    if not isinstance(order, dict):
+        problems.add("forceOrder payload without order 'o'")
+        return None
+    symbol = order.get("s")
+    if not isinstance(symbol, str) or not symbol:
+        problems.add("forceOrder without symbol 's'")
+        return None
+    if "_" in symbol:  # COIN-M: not parsed (its quantity is in contracts)
+        return None
+    raw_side = order.get("S")
+    if raw_side not in ("SELL", "BUY"):
+        problems.add(f"{symbol}: bad forceOrder side {raw_side!r}", symbol)
+        return None
+    price = _price(order.get("ap")) or _price(order.get("p"))
+    if price is None:
+        problems.add(f"{symbol}: bad forceOrder price {order.get('ap')!r}/{order.get('p')!r}", symbol)
+        return None
+    size = _price(order.get("z")) or _price(order.get("q"))
+    if size is None:
+        problems.add(f"{symbol}: bad forceOrder quantity {order.get('z')!r}/{order.get('q')!r}", symbol)
+        return None
+    notional = price * size
+    if not notional < _INF:
+        problems.add(f"{symbol}: forceOrder notional overflows", symbol)
+        return None
+    return Liquidation(venue=VENUE, symbol=symbol, ts=_ms(order.get("T")) or _ms(item.get("E")), recv_ns=recv_ns,
+                       side="long" if raw_side == "SELL" else "short", price=price, size=size,
+                       notional_usd=notional)
+
+
 def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
     try:
         doc = _any_decoder.decode(frame)
@@ -205,6 +246,11 @@ def _careful(frame: str | bytes, recv_ns: int) -> list[Event]:
     problems = Problems(VENUE)
     out: list[Event] = []
     for item in items:
+        if isinstance(item, dict) and item.get("e") == "forceOrder":
+            event = _liquidation_event(item, recv_ns, problems)
+            if event is not None:
+                out.append(event)
+            continue
         out.extend(_mark_events(item, recv_ns, problems))
     out.extend(problems.status(recv_ns))
     return out

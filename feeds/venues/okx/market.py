@@ -21,6 +21,8 @@ names the one in use.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from sys import intern
 from typing import Any
@@ -35,6 +37,7 @@ from adlwatch.engine.events import (
     FundingRate,
     IndexPrice,
     InsuranceFund,
+    Liquidation,
     MarkPrice,
     OpenInterest,
 )
@@ -49,6 +52,8 @@ VENUE = "okx"
 WS_URL = "wss://ws.okx.com:8443/ws/v5/public"
 WS_URL_443 = "wss://ws.okx.com/ws/v5/public"
 REST_URL = "https://www.okx.com"
+
+_INF = math.inf
 
 PING_MESSAGE = "ping"
 PONG_MESSAGE = "pong"
@@ -240,15 +245,91 @@ def _fast_marks(frame: str | bytes, recv_ns: int) -> list[Event] | None:
     return out
 
 
-_CHANNELS = frozenset({"mark-price", "open-interest", "adl-warning", "funding-rate", "index-tickers"})
+_CHANNELS = frozenset({"mark-price", "open-interest", "adl-warning", "funding-rate", "index-tickers",
+                       "liquidation-orders"})
+
+
+_contract_values: dict[str, float] | None = None
+
+
+def contract_values() -> dict[str, float]:
+    """The catalogue's contract values (ctVal) of OKX swaps, read once: linear in coin per contract,
+    inverse in USD per contract (the catalogue has none for inverse: OKX's are 100 USD for BTC and
+    10 USD for the others, from its instruments endpoint)."""
+    global _contract_values
+    if _contract_values is None:
+        from adlwatch.engine.instruments import default_catalogue
+
+        values: dict[str, float] = {}
+        for i in default_catalogue():
+            if i.venue != "okx":
+                continue
+            if i.inverse:
+                values[i.symbol] = 100.0 if i.symbol.startswith("BTC-") else 10.0
+            elif i.venue_contract_size:
+                values[i.symbol] = float(i.venue_contract_size)
+        _contract_values = values
+    return _contract_values
+
+
+def _liquidation_items(item: Any, values: Mapping[str, float], recv_ns: int, problems: Problems) -> list[Event]:
+    """One ``liquidation-orders`` item (OKX docs "#public-data-websocket-liquidation-orders-channel"):
+    ``{"instId", "instFamily", "instType", "uly", "details": [{"side", "posSide", "bkPx", "sz", "bkLoss",
+    "ccy", "ts"}]}``. ``sz`` is in contracts: coin = sz × ctVal (linear), sz × ctVal / bkPx (inverse,
+    ctVal in USD). ``posSide`` long/short is the liquidated position; in net mode the order's ``side``
+    tells it (sell closes a long). An instrument whose ctVal the catalogue lacks gives no event."""
+    if not isinstance(item, dict) or not isinstance(item.get("instId"), str) or not item["instId"]:
+        problems.add(f"liquidation-orders item of unexpected shape: {_snippet(item)}")
+        return []
+    inst = item["instId"]
+    details = item.get("details")
+    if not isinstance(details, list):
+        problems.add(f"{inst}: liquidation-orders item without details", inst)
+        return []
+    value = values.get(inst)
+    inverse = inst.split("-")[1:2] == ["USD"]
+    out: list[Event] = []
+    for d in details:
+        if not isinstance(d, dict):
+            problems.add(f"{inst}: liquidation detail is not an object", inst)
+            continue
+        pos_side, side = d.get("posSide"), d.get("side")
+        if pos_side in ("long", "short"):
+            liquidated = pos_side
+        elif side in ("sell", "buy"):
+            liquidated = "long" if side == "sell" else "short"
+        else:
+            problems.add(f"{inst}: bad liquidation side {side!r}/{pos_side!r}", inst)
+            continue
+        px = _price(d.get("bkPx"))
+        contracts = _price(d.get("sz"))
+        if px is None or contracts is None:
+            problems.add(f"{inst}: bad liquidation price/size {d.get('bkPx')!r}/{d.get('sz')!r}", inst)
+            continue
+        if not value:
+            continue  # not in the catalogue: its contract value, so its size in coin, is unknown
+        if inverse:
+            notional = contracts * value
+            size = notional / px
+        else:
+            size = contracts * value
+            notional = size * px
+        if not (0.0 < size < _INF and notional < _INF):
+            problems.add(f"{inst}: liquidation size out of range", inst)
+            continue
+        out.append(Liquidation(venue=VENUE, symbol=inst, ts=_ms(d.get("ts")), recv_ns=recv_ns, side=liquidated,
+                               price=px, size=size, notional_usd=notional))
+    return out
 
 
 class OkxParser:
     """Stateless. Mark-price pushes, most frames, take a typed fast path (``_fast_marks``).
     ``skip``: event kinds not to build (see ``FrameParser``)."""
 
-    def __init__(self, skip: frozenset[str] = frozenset()) -> None:
+    def __init__(self, skip: frozenset[str] = frozenset(),
+                 contract_values: Mapping[str, float] | None = None) -> None:
         self.skip = skip = data_kinds(skip)
+        self._values = contract_values  # ctVal per instId; None: the catalogue's (read when first needed)
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
@@ -283,6 +364,13 @@ class OkxParser:
             return []
         problems = Problems(VENUE)
         out: list[Event] = []
+        if channel == "liquidation-orders":
+            if self._values is None:
+                self._values = contract_values()
+            for item in data:
+                out.extend(_liquidation_items(item, self._values, recv_ns, problems))
+            out.extend(problems.status(recv_ns))
+            return out
         for item in data:
             if channel == "mark-price":
                 ev = _mark_item(item, recv_ns, problems)
