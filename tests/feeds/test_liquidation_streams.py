@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from adlwatch.engine.events import FeedStatus, Liquidation, MarkPrice, decode_event, encode_event
 from adlwatch.engine.instruments import default_catalogue
+from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import RiskEngine
 from adlwatch.feeds.registry import ADAPTERS
@@ -127,10 +128,19 @@ def test_liquidation_line_is_the_tail_contract_and_the_engine_ignores_it():
     obj = json.loads(encode_event(e))
     assert list(obj) == ["type", "venue", "symbol", "ts", "recv_ns", "side", "price", "size", "notional_usd"]
     assert obj["type"] == "liquidation" and decode_event(encode_event(e)) == e
-    engine = RiskEngine(Portfolio.from_data({"account": [{"venue": "binance", "wallet_balance": 1000.0, "position": [
-        {"symbol": "BTCUSDT", "side": "long", "size": 0.5, "entry_price": 60_000.0, "leverage": 10}]}]}, default_catalogue()))
+    portfolio = Portfolio.from_data({"account": [{"venue": "binance", "wallet_balance": 1000.0, "position": [
+        {"symbol": "BTCUSDT", "side": "long", "size": 0.5, "entry_price": 60_000.0, "leverage": 10}]}]},
+        default_catalogue())
+    engine = RiskEngine(portfolio)
     assert engine.apply(e) is False
     assert engine.apply_many([e, MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=1.0)]) == 1
+    monitor = Monitor(portfolio, replay=True)
+    mark = MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=60_000.0)
+    monitor.apply(mark)
+    before = monitor.live()
+    monitor.apply(e)
+    monitor.apply_many([e, e])
+    assert monitor.live().positions == before.positions and len(before.positions) == 1
 
 
 @pytest.mark.parametrize("venue,frame", [("binance", BINANCE), ("bybit", BYBIT), ("okx", OKX_BTC)])
