@@ -28,6 +28,7 @@ from adlwatch.engine.events import (
     FundingRate,
     IndexPrice,
     InsuranceFund,
+    Liquidation,
     MarkPrice,
     OpenInterest,
     encode_event,
@@ -62,6 +63,8 @@ def format_event(event: Event) -> str:
         body = f"{event.state}  {event.detail}"
     elif isinstance(event, FeedStatus):
         body = f"{event.state.upper()}  {event.detail}"
+    elif isinstance(event, Liquidation):
+        body = f"{event.side} liquidated  {event.size:,.6g} @ {event.price:,}  (${event.notional_usd:,.0f})"
     else:
         body = ""
     return f"{head} {body}".rstrip()

@@ -155,3 +155,11 @@ async def test_tail_from_a_recording_prints_liquidation_lines(tmp_path, venue, f
     assert liquidations[0]["recv_ns"] == 1_700_000_000_000_000_000
     assert set(liquidations[0]) == {"type", "venue", "symbol", "ts", "recv_ns", "side", "price", "size",
                                     "notional_usd"}
+
+
+def test_tail_table_form_words_a_liquidation():
+    from adlwatch.feeds.tail import format_event
+
+    line = format_event(Liquidation(venue="binance", symbol="BTCUSDT", ts=1_700_000_000_000, side="long",
+                                    price=60_000.5, size=0.25, notional_usd=15_000.1))
+    assert line.endswith("liquidation    long liquidated  0.25 @ 60,000.5  ($15,000)")
