@@ -147,6 +147,20 @@ class Fetcher:
         raise AssertionError("unreachable")
 
 
+    async def get_paced(self, address: str, *, min_gap_s: float, rate_limited: Callable[[str], bool],
+                        retries: int = 3) -> str:
+        """GET with at least ``min_gap_s`` between requests (the venue's own pace; a fetcher without a
+        gap, as in tests against the emulator, is not slowed), retrying an answer whose body says the
+        venue's rate limit was hit (some gateways say it with HTTP 200) after the backoff."""
+        for attempt in range(retries + 1):
+            if 0 < self.gap_s < min_gap_s:
+                await asyncio.sleep(min_gap_s - self.gap_s)
+            text = await self.fetch("GET", address)
+            if attempt == retries or not rate_limited(text):
+                return text
+            await asyncio.sleep(self.backoff.next_delay())
+        raise AssertionError("unreachable")
+
 def url(base: str, path: str, params: Mapping[str, str] | None = None) -> str:
     url = base.rstrip("/") + path
     return url + ("?" + urlencode(params) if params else "")

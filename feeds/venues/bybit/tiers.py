@@ -6,7 +6,6 @@ merged with risk-limit, below)."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -266,23 +265,15 @@ def parse_bybit_risk_limits(items: Sequence[dict], errors: list[str]) -> dict[st
     return out
 
 
-async def _pause(fetcher: Fetcher) -> None:
-    """Keep at least ``MIN_GAP_S`` between requests. A fetcher without a gap (``gap_s`` 0: tests
-    against the emulator) is not slowed down."""
-    if 0 < fetcher.gap_s < MIN_GAP_S:
-        await asyncio.sleep(MIN_GAP_S - fetcher.gap_s)
+def _rate_limited(text: str) -> bool:
+    return f'"retCode":{RATE_LIMIT_CODE}' in text.replace(" ", "")
 
 
 async def _get(fetcher: Fetcher, address: str) -> str:
     """One page; retCode 10006 (rate limit, answered with HTTP 200 by some gateways) is retried after
     the fetcher's backoff, a few times."""
-    for attempt in range(_RATE_RETRIES + 1):
-        await _pause(fetcher)
-        text = await fetcher.fetch("GET", address)
-        if attempt == _RATE_RETRIES or f'"retCode":{RATE_LIMIT_CODE}' not in text.replace(" ", ""):
-            return text
-        await asyncio.sleep(fetcher.backoff.next_delay())
-    raise AssertionError("unreachable")
+    return await fetcher.get_paced(address, min_gap_s=MIN_GAP_S, rate_limited=_rate_limited,
+                                   retries=_RATE_RETRIES)
 
 
 async def _pages(fetcher: Fetcher, base: str, path: str, params: dict[str, str], errors: list[str],

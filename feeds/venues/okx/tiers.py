@@ -5,7 +5,6 @@ merged with each family's position tiers, below)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -230,22 +229,14 @@ def _instrument(contract: OkxContract, rows: list[Row] | None, source: str, as_o
                       source=source, as_of=as_of, verified=True, status=contract.status)
 
 
-async def _pause(fetcher: Fetcher) -> None:
-    """Keep at least ``MIN_GAP_S`` between requests. A fetcher without a gap (``gap_s`` 0: tests
-    against the emulator) is not slowed down."""
-    if 0 < fetcher.gap_s < MIN_GAP_S:
-        await asyncio.sleep(MIN_GAP_S - fetcher.gap_s)
+def _rate_limited(text: str) -> bool:
+    return f'"code":"{RATE_LIMIT_CODE}"' in text.replace(" ", "")
 
 
 async def _get(fetcher: Fetcher, address: str) -> str:
     """One answer; code 50011 in a 200 answer is retried after the fetcher's backoff, a few times."""
-    for attempt in range(_RATE_RETRIES + 1):
-        await _pause(fetcher)
-        text = await fetcher.fetch("GET", address)
-        if attempt == _RATE_RETRIES or f'"code":"{RATE_LIMIT_CODE}"' not in text.replace(" ", ""):
-            return text
-        await asyncio.sleep(fetcher.backoff.next_delay())
-    raise AssertionError("unreachable")
+    return await fetcher.get_paced(address, min_gap_s=MIN_GAP_S, rate_limited=_rate_limited,
+                                   retries=_RATE_RETRIES)
 
 
 class _Unreachable(ValueError):
