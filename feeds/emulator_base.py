@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -237,3 +238,18 @@ class Personality:
         """Install this venue's demo account (``--demo-accounts``): lines saying how to use it, and its
         portfolio entry as a line starting ``[[account]]``."""
         return []
+
+
+def coin_names(real: Sequence[str], count: int, synthetic: Callable[[int], str]) -> list[str]:
+    """A venue's emulated coins: the real ones first, then ``synthetic(0)``, ``synthetic(1)``, … (names
+    already taken are skipped) until there are ``count``: hundreds of contracts, deterministically."""
+    coins = list(real)
+    taken = set(coins)
+    i = 0
+    while len(coins) < count:
+        coin = synthetic(i)
+        i += 1
+        if coin not in taken:
+            coins.append(coin)
+            taken.add(coin)
+    return coins

@@ -19,6 +19,7 @@ from adlwatch.feeds.emulator_base import (
     EmuConnection,
     EmuPosition,
     Personality,
+    coin_names,
     decimal_text,
     int_or_none,
     next_funding_ms,
@@ -284,13 +285,7 @@ def _status(i: int) -> str:
 @cache
 def universe() -> tuple[EmuContract, ...]:
     """Every emulated Bybit contract, in the venue's listing order (by category, then symbol)."""
-    coins = list(_REAL_COINS)
-    i = 0
-    while len(coins) < _LINEAR_COUNT:
-        coin = _synthetic_coin(i)
-        i += 1
-        if coin not in coins:
-            coins.append(coin)
+    coins = coin_names(_REAL_COINS, _LINEAR_COUNT, _synthetic_coin)
     out: list[EmuContract] = []
     for n, coin in enumerate(coins):
         big = coin in ("BTC", "ETH")

@@ -20,6 +20,7 @@ from adlwatch.feeds.emulator_base import (
     EmuConnection,
     EmuPosition,
     Personality,
+    coin_names,
     decimal_text,
     iso_ms,
 )
@@ -266,13 +267,7 @@ def _state(i: int) -> str:
 @cache
 def universe() -> tuple[EmuSwap, ...]:
     """Every emulated OKX swap, in instId order."""
-    coins = list(_REAL_COINS)
-    i = 0
-    while len(coins) < _LINEAR_COUNT:
-        coin = _synthetic_coin(i)
-        i += 1
-        if coin not in coins:
-            coins.append(coin)
+    coins = coin_names(_REAL_COINS, _LINEAR_COUNT, _synthetic_coin)
     known_ct = {"BTC": "0.01", "ETH": "0.1", "SOL": "1", "XRP": "100", "DOGE": "1000"}
     out: list[EmuSwap] = []
     for n, coin in enumerate(coins):
