@@ -122,11 +122,12 @@ def parse(text: str, filename: str, catalogue: Catalogue) -> Portfolio:
         raise InputError(f"not a portfolio: {type(err).__name__}: {err}", file=filename) from None
 
 
-def save(portfolio: Portfolio, path: str | os.PathLike, catalogue: Catalogue | None = None) -> None:
+def save(portfolio: Portfolio, path: str | os.PathLike) -> None:
     """Write atomically, keeping the file's comments and layout; never over a file that does not
-    parse or that changed on disk since this process read it (that file is left as it is)."""
+    parse or that changed on disk since this process read it (that file is left as it is). What is
+    written is read back against the portfolio's own catalogue."""
     path = Path(path)
-    catalogue = catalogue if catalogue is not None else portfolio.catalogue
+    catalogue = portfolio.catalogue
     with _seen_lock:
         try:
             raw: bytes | None = path.read_bytes()
