@@ -71,6 +71,19 @@ class Instrument:
     def inverse(self) -> bool:
         return self.kind == "inverse"
 
+    def coin_from_venue_contracts(self, contracts: float) -> float:
+        """A linear swap's venue contracts in coin (× ``venue_contract_size``, OKX ctVal), to 12
+        significant digits (3 × 0.1 is 0.3); the count itself where the venue counts in coin."""
+        if not self.venue_contract_size:
+            return contracts
+        return float(f"{contracts * self.venue_contract_size:.12g}")
+
+    def venue_contracts_from_coin(self, coin: float) -> float:
+        """The inverse of ``coin_from_venue_contracts``."""
+        if not self.venue_contract_size:
+            return coin
+        return float(f"{coin / self.venue_contract_size:.12g}")
+
     @property
     def max_leverage(self) -> float:
         """The highest leverage the venue allows on it (the first tier's)."""

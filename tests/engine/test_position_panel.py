@@ -102,3 +102,14 @@ def test_at_break_even_the_upnl_pays_both_fees(inverse, long, entry, size, fee):
     fees = fee * (value(lg, entry) + value(lg, price))
     assert unrealized_pnl(lg, price) == pytest.approx(fees, rel=1e-9, abs=1e-12 * value(lg, entry))
     assert price >= entry if long else price <= entry
+
+
+def test_okx_venue_contracts_convert_to_coin_and_back_without_binary_noise():
+    from adlwatch.engine.instruments import default_catalogue
+
+    catalogue = default_catalogue()
+    eth = catalogue.get("okx", "ETH-USDT-SWAP")  # ctVal 0.1 ETH
+    assert eth.coin_from_venue_contracts(3) == 0.3
+    assert eth.venue_contracts_from_coin(0.3) == 3
+    btc_usdt = catalogue.get("binance", "BTCUSDT")  # Binance counts in coin: nothing to convert
+    assert btc_usdt.coin_from_venue_contracts(2.5) == 2.5

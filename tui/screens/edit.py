@@ -113,8 +113,8 @@ def size_units(inst: Instrument | None) -> list[tuple[str, str]]:
 def size_in_file_unit(inst: Instrument | None, size: float, unit: str) -> float:
     """A size typed in ``unit`` as the portfolio file keeps it: a linear swap's contracts × ctVal in
     coin (12 significant digits: 3 × 0.1 is 0.3, not 0.30000000000000004); otherwise as typed."""
-    if unit == CONTRACTS and inst is not None and not inst.inverse and inst.venue_contract_size:
-        return float(f"{size * inst.venue_contract_size:.12g}")
+    if unit == CONTRACTS and inst is not None and not inst.inverse:
+        return inst.coin_from_venue_contracts(size)
     return size
 
 
@@ -139,7 +139,7 @@ def size_note(inst: Instrument | None, text: str, unit: str) -> str:
                 f"[b]{fmt.size(size_in_file_unit(inst, size, unit))} {inst.base}[/b] (saved in {inst.base})")
     if size is None:
         return f"size in {inst.base}, not contracts ({per})"
-    return f"[b]{fmt.size(size)} {inst.base}[/b] = {fmt.size(float(f'{size / ct_val:.12g}'))} {inst.venue} contracts ({per})"
+    return f"[b]{fmt.size(size)} {inst.base}[/b] = {fmt.size(inst.venue_contracts_from_coin(size))} {inst.venue} contracts ({per})"
 
 
 class PositionForm(ModalScreen[bool]):
