@@ -253,9 +253,8 @@ _contract_values: dict[str, float] | None = None
 
 
 def contract_values() -> dict[str, float]:
-    """The catalogue's contract values (ctVal) of OKX swaps, read once: linear in coin per contract,
-    inverse in USD per contract (the catalogue has none for inverse: OKX's are 100 USD for BTC and
-    10 USD for the others, from its instruments endpoint)."""
+    """The catalogue's contract values (ctVal) of OKX swaps, read once: linear in coin per contract
+    (``venue_contract_size``), inverse in USD per contract (the inverse instrument's ``contract_size``)."""
     global _contract_values
     if _contract_values is None:
         from adlwatch.engine.instruments import default_catalogue
@@ -265,7 +264,7 @@ def contract_values() -> dict[str, float]:
             if i.venue != "okx":
                 continue
             if i.inverse:
-                values[i.symbol] = 100.0 if i.symbol.startswith("BTC-") else 10.0
+                values[i.symbol] = float(i.contract_size)
             elif i.venue_contract_size:
                 values[i.symbol] = float(i.venue_contract_size)
         _contract_values = values
