@@ -70,6 +70,34 @@ class Liquidation(Event, frozen=True, tag="liquidation", kw_only=True):
     kind: ClassVar[str] = "liquidation"
 
 
+class AdlRisk(Event, frozen=True, tag="adl_risk", kw_only=True):
+    """A venue's public, symbol-level ADL risk rating (Binance ``GET /fapi/v1/symbolAdlRisk``: low,
+    medium or high, updated every 30 minutes); ``ts`` is the venue's ``updateTime``."""
+
+    rating: str  # low | medium | high
+    kind: ClassVar[str] = "adl_risk"
+
+
+class ForcedClose(Event, frozen=True, tag="forced_close", kw_only=True):
+    """A followed account's position closed (wholly or in part) by the venue, as the venue's own
+    record says: liquidated or auto-deleveraged. ``symbol`` is the contract, ``account`` the
+    follower's reference (as ``AccountState.symbol``), ``ts`` the venue's time of the fill. Sizes in
+    adlwatch's units (linear: coin; inverse: contracts). A close by the user's own trade is never
+    one of these."""
+
+    account: str
+    side: str  # long | short: the side of the position that was closed
+    cause: str  # liquidation | adl
+    price: float  # the fill price
+    size: float  # closed by this fill
+    remaining: float  # left open after it (0: the position is gone)
+    detail: str = ""  # the venue's words for the record (e.g. "autoCloseType ADL", "execType BustTrade")
+    kind: ClassVar[str] = "forced_close"
+
+
+FORCED_CLOSE_CAUSES = ("liquidation", "adl")
+
+
 class FeedStatus(Event, frozen=True, tag="status", kw_only=True):
     state: str  # connected | subscribed | stale | disconnected | error
     detail: str = ""
@@ -99,6 +127,15 @@ class ImportedPosition(msgspec.Struct, frozen=True, kw_only=True):
     # The account's own maintenance brackets where the venue gives them (Binance leverageBracket):
     # rows of (floor, cap, mmr, max_leverage, maint_amount), notional basis.
     brackets: list[tuple[float, float, float, float, float]] | None = None
+    # The venue's own position-panel figures, where its position read carries them (issue 15):
+    # its break-even price (Binance ``breakEvenPrice``, OKX ``bePx``), the funding the position has
+    # brought since it opened (+ received, − paid, settlement asset: Hyperliquid ``cumFunding``
+    # negated, OKX ``fundingFee``, Binance FUNDING_FEE income), its take-profit and stop-loss
+    # trigger prices (Bybit ``takeProfit``/``stopLoss``; None where none is set).
+    break_even_price: float | None = None
+    funding_pnl: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
 
 
 class AccountState(Event, frozen=True, tag="account_state", kw_only=True):
@@ -118,13 +155,13 @@ class AccountState(Event, frozen=True, tag="account_state", kw_only=True):
 
 
 AnyEvent = (
-    MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | Liquidation | FeedStatus
-    | AccountState
+    MarkPrice | IndexPrice | FundingRate | OpenInterest | InsuranceFund | AdlAlert | AdlRisk | Liquidation
+    | ForcedClose | FeedStatus | AccountState
 )
 
 # What the monitor (the engine and the screen) never reads: its live and replay sources skip these
 # kinds at the parser (``VenueAdapter.new_parser(skip=...)``), which saves most of the parsing.
-MONITOR_SKIPS = frozenset({"index_price", "funding_rate"})
+MONITOR_SKIPS = frozenset({"index_price"})
 
 STATUS_STATES = ("connected", "subscribed", "stale", "disconnected", "error")
 ADL_STATES = ("normal", "warning", "adl")

@@ -72,6 +72,16 @@ class PositionRisk(msgspec.Struct, frozen=True, kw_only=True):
     unrealized_pnl_usd: float | None = None
     position_margin: float | None = None
     break_even_price: float | None = None
+    # The contract's funding (the latest ``FundingRate``: the rate per period as a fraction, and the
+    # next funding time in ms; None where the feed gives none); and the venue's own panel figures of
+    # a followed position (``ImportedPosition``): its break-even, the funding it has brought since it
+    # opened (+ received, − paid, settlement asset), its take-profit and stop-loss triggers.
+    funding_rate: float | None = None
+    next_funding_ms: int | None = None
+    venue_break_even_price: float | None = None
+    funding_pnl: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
     # What the venue would have done (the monitor sets these; the engine never does): "liquidated"
     # (the mark reached the liquidation price: the figures are frozen there) or "adl" (closed by the
     # venue's auto-deleveraging); when (ms, the replay's or the wall clock; None in a what-if) and at
@@ -136,6 +146,12 @@ class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
     fund_balance_usd: float | None
     fund_symbols: tuple[str, ...] = ()
     fund_to_oi: float | None = None
+    funding_rate: float | None = None  # per funding period, as a fraction
+    next_funding_ms: int | None = None
+    # The venue's public symbol-level ADL rating (Binance ``symbolAdlRisk``: low | medium | high) and
+    # its time in ms; None where the venue publishes none.
+    venue_adl_risk: str | None = None
+    venue_adl_risk_ms: int | None = None
 
 
 class ShockSpec(msgspec.Struct, frozen=True):

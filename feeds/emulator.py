@@ -333,6 +333,25 @@ class Emulator:
         await self._notify()
         return sent
 
+    async def liquidations(self, venue: str, symbol: str, side: str, *, count: int = 1, size: float = 1.0,
+                           price: float | None = None) -> int:
+        """``count`` liquidations of ``side`` (long | short) positions of ``size`` coin each in
+        ``symbol``, at ``price`` (default: the symbol's current emulated price), pushed on every live
+        connection of ``venue`` that subscribed the venue's liquidation stream for it. Returns the
+        frames sent."""
+        own = personality(venue)
+        if own is None:
+            raise ValueError(f"unknown venue {venue!r}")
+        at = self.prices.current(venue, symbol) if price is None else price
+        now_ms = int(time.time() * 1000)
+        sent = 0
+        for conn in self.live(venue):
+            for _ in range(count):
+                for doc in own.liquidation_frames(conn, symbol, side, at, size, now_ms):
+                    sent += await conn.send(json.dumps(doc, **COMPACT), data=True)
+        await self._notify()
+        return sent
+
     def rest_fault(self, status: int = 429, *, count: int = 1, retry_after: float | None = None,
                    venue: str | None = None) -> None:
         self._rest_faults.add(status, count=count, retry_after=retry_after, venue=venue)
@@ -358,6 +377,10 @@ class Emulator:
             n = await self.notice(venue)
         elif name == "burst":
             n = await self.burst(venue, int(spec.get("count", 1000)))
+        elif name == "liquidations":
+            n = await self.liquidations(str(venue), str(spec.get("symbol", "")), str(spec.get("side", "long")),
+                                        count=int(spec.get("count", 1)), size=float(spec.get("size", 1.0)),
+                                        price=spec.get("price"))
         elif name == "rest":
             self.rest_fault(int(spec.get("status", 429)), count=int(spec.get("count", 1)),
                             retry_after=spec.get("retry_after"), venue=venue)

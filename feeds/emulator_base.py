@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +105,21 @@ class EmuPosition:
         return self.margin_mode == "isolated"
 
 
+@dataclass(frozen=True)
+class EmuRecord:
+    """One fill that closed (part of) a position, as the venue's own record keeps it: the venue's
+    liquidation, its auto-deleveraging, or the user's own trade."""
+
+    symbol: str
+    side: str  # long | short: the side of the position it closed
+    cause: str  # liquidation | adl | user
+    price: float
+    size: float  # adlwatch units (coin; OKX contracts are converted by the personality)
+    ts_ms: int
+    id: int = 0
+    hedge: bool = False
+
+
 @dataclass
 class EmuAccount:
     venue: str
@@ -118,8 +134,38 @@ class EmuAccount:
     ct_values: dict[str, float] = field(default_factory=lambda: {
         "BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1, "SOL-USDT-SWAP": 1.0, "BTC-USD-SWAP": 100.0})
 
+    records: list[EmuRecord] = field(default_factory=list)  # closing fills, oldest first
+
     def held(self) -> list[EmuPosition]:
         return [p for p in self.positions if p.settle == self.settle]
+
+    def close(self, symbol: str, cause: str, price: float, *, size: float | None = None,
+              side: str | None = None, now_ms: int | None = None) -> EmuRecord:
+        """Close ``size`` (all when None) of the position in ``symbol`` (of ``side`` in hedge mode) at
+        ``price``, the way ``cause`` (liquidation | adl | user) would: the position shrinks or goes,
+        and the venue's record of the fill is kept for the private endpoints to serve."""
+        if cause not in ("liquidation", "adl", "user"):
+            raise ValueError(f"unknown cause {cause!r}: liquidation, adl or user")
+        for i, p in enumerate(self.positions):
+            if p.symbol == symbol and (side is None or p.side == side):
+                break
+        else:
+            raise KeyError(f"{self.venue} account {self.key!r} holds no {side or ''} {symbol} position")
+        closed = p.size if size is None else min(size, p.size)
+        left = p.size - closed
+        if left > 1e-12:
+            self.positions[i] = replace(p, size=left)
+        else:
+            del self.positions[i]
+        if cause != "liquidation":  # the venue pays out the closed part's PnL (liquidation: margin is lost)
+            self.wallet_balance += p.sign * closed * (price - p.entry_price)
+        else:
+            self.wallet_balance -= (p.isolated_margin or 0.0) if p.isolated else 0.0
+        record = EmuRecord(symbol=symbol, side=p.side, cause=cause, price=price, size=closed,
+                           ts_ms=now_ms if now_ms is not None else int(time.time() * 1000),
+                           id=len(self.records) + 1, hedge=p.hedge)
+        self.records.append(record)
+        return record
 
     def cross_unrealized(self) -> float:
         return sum(p.unrealized_pnl for p in self.held() if not p.isolated)
@@ -214,6 +260,13 @@ class Personality:
 
     def frames(self, conn: EmuConnection, symbol: str, price: float, now_ms: int) -> list[dict[str, Any]]:
         """One tick of data for one subscribed symbol, as the venue's frames."""
+        return []
+
+    def liquidation_frames(self, conn: EmuConnection, symbol: str, side: str, price: float, size: float,
+                           now_ms: int) -> list[dict[str, Any]]:
+        """One liquidation of a ``side`` (long | short) position of ``size`` coin at ``price``, as the
+        venue's public liquidation stream pushes it to ``conn``; empty when ``conn`` has not
+        subscribed that stream for ``symbol`` (or the venue has none)."""
         return []
 
     def notice(self, conn: EmuConnection) -> str | None:

@@ -36,9 +36,9 @@ from typing import Any
 import httpx
 import msgspec
 
-from adlwatch.engine.events import AccountState, Event, FeedStatus
+from adlwatch.engine.events import AccountState, Event, FeedStatus, ForcedClose
 from adlwatch.feeds import registry
-from adlwatch.feeds.accounts.follower import same_account_state
+from adlwatch.feeds.accounts.follower import ClosesWatch, same_account_state
 from adlwatch.feeds.keys import Credentials, MissingCredentials, Secret, load_credentials
 from adlwatch.feeds.transport import Backoff, make_http_client, retry_after_s
 
@@ -145,6 +145,12 @@ class VenueRules:
     read_paths: frozenset[str] = frozenset()
     # () -> the catalogue's contract values by symbol, where the wire counts contracts (OKX ctVal).
     contract_values: Callable[[], dict[str, float]] | None = None
+    # "You were liquidated / ADL'd": the reads of the venue's own closing records for positions that
+    # shrank or went, given as (symbol, side, since_ms) (``ClosesWatch.pending``), and the mapping of
+    # their bodies (each with its read) to ``ForcedClose`` events: liquidations and ADL fills only,
+    # never the user's own trades. None: the venue's records are not read.
+    record_reads: Callable[[list[tuple[str, str, int]]], tuple[Read, ...]] | None = None
+    forced_closes: Callable[[list[tuple[Read, str]], MapContext], list[ForcedClose]] | None = None
 
 
 class BodyError(ValueError):
@@ -265,6 +271,7 @@ def rules_for(venue: str) -> VenueRules:
 class _Outcome:
     state: AccountState | None = None
     problem: Problem | None = None
+    closes: tuple[ForcedClose, ...] = ()
 
 
 class _ReadFailed(Exception):
@@ -323,6 +330,7 @@ class SignedFollower:
         self._last_problem: str | None = None
         self._last_state: AccountState | None = None
         self._reported = False
+        self._closes = ClosesWatch()
         self.rounds = 0
         self.waits: list[float] = []  # every delay chosen after a failure (for tests)
 
@@ -337,7 +345,7 @@ class SignedFollower:
         ``FeedStatus`` saying why not. Never raises."""
         outcome = await self._with_client(self._round)
         if outcome.state is not None:
-            return self._state_events(outcome.state)
+            return [*self._state_events(outcome.state), *outcome.closes]
         assert outcome.problem is not None
         return [self._status("error", self._problem_line(outcome.problem))]
 
@@ -393,7 +401,30 @@ class SignedFollower:
             state = self.rules.account_state(bodies, context)
         except BodyError as error:
             return _Outcome(problem=Problem("body", redact(f"unreadable account data: {error}", credentials)))
-        return _Outcome(state=self._with_warnings(state, warnings))
+        closes = await self._forced_closes(client, credentials, state, context)
+        return _Outcome(state=self._with_warnings(state, warnings), closes=tuple(closes))
+
+    async def _forced_closes(self, client: httpx.AsyncClient, credentials: Credentials, state: AccountState,
+                             context: MapContext) -> list[ForcedClose]:
+        """The venue's liquidation / ADL records of the positions that shrank or went since the last
+        round (read only then). A failed or unreadable read is a log line: the next round asks again."""
+        self._closes.observe(state, int(self._clock() * 1000))
+        pending = self._closes.pending()
+        if not pending or self.rules.record_reads is None or self.rules.forced_closes is None:
+            return []
+        pairs: list[tuple[Read, str]] = []
+        for read in self.rules.record_reads(pending):
+            try:
+                pairs.append((read, await self._read(client, credentials, read)))
+            except _ReadFailed as failed:
+                log.warning("%s: closing records unread (%s)", self.label, failed.problem.detail)
+                return []
+        try:
+            closes = self.rules.forced_closes(pairs, context)
+        except BodyError as error:
+            log.warning("%s: %s", self.label, redact(f"unreadable closing records: {error}", credentials))
+            return []
+        return self._closes.report(closes, state)
 
     async def _read(self, client: httpx.AsyncClient, credentials: Credentials, read: Read) -> str:
         query, headers = self.rules.sign(credentials, read, self._clock(), self.recv_window_ms)
@@ -447,6 +478,7 @@ class SignedFollower:
         self._reported = True
         if self._last_state is None or not same_account_state(self._last_state, outcome.state):
             events.extend(self._state_events(outcome.state))
+        events.extend(outcome.closes)
         self._last_state = outcome.state
         return events
 
