@@ -149,10 +149,13 @@ def test_subscribe_messages_cover_mark_oi_and_adl_warning():
     assert json.loads(message) == {"op": "subscribe", "args": [
         {"channel": "mark-price", "instId": "BTC-USDT-SWAP"},
         {"channel": "open-interest", "instId": "BTC-USDT-SWAP"},
+        {"channel": "funding-rate", "instId": "BTC-USDT-SWAP"},
         {"channel": "mark-price", "instId": "ETH-USDT-SWAP"},
         {"channel": "open-interest", "instId": "ETH-USDT-SWAP"},
+        {"channel": "funding-rate", "instId": "ETH-USDT-SWAP"},
         {"channel": "adl-warning", "instType": "SWAP", "instFamily": "BTC-USDT"},
-        {"channel": "adl-warning", "instType": "SWAP", "instFamily": "ETH-USDT"}]}
+        {"channel": "adl-warning", "instType": "SWAP", "instFamily": "ETH-USDT"},
+        {"channel": "liquidation-orders", "instType": "SWAP"}]}
     assert json.loads(ADAPTER.unsubscribe_messages(["BTC-USDT-SWAP"])[0])["op"] == "unsubscribe"
 
 

@@ -5,9 +5,11 @@ Sources: OKX API v5 docs, https://www.okx.com/docs-v5/en/ (research/exchanges.md
   subscribe requests per connection-hour) and the ``notice`` event (code 64008, pushed ~30 s before a
   service-upgrade disconnect): "#overview-websocket-connect" and "#overview-websocket-notification"
 - Channels ``mark-price`` (200 ms on change, else every 10 s), ``open-interest`` (3 s on change; no
-  ``oiUsd`` in the push), ``adl-warning`` (1 s, only in ``warning``/``adl`` state):
+  ``oiUsd`` in the push), ``adl-warning`` (1 s, only in ``warning``/``adl`` state), ``funding-rate``
+  (every 30 to 90 s), ``liquidation-orders`` (by ``instType``: one subscription covers every swap):
   "#public-data-websocket-mark-price-channel", "#public-data-websocket-open-interest-channel",
-  "#public-data-websocket-adl-warning-channel"
+  "#public-data-websocket-adl-warning-channel", "#public-data-websocket-funding-rate-channel",
+  "#public-data-websocket-liquidation-orders-channel"
 - REST: "#public-data-rest-api-get-open-interest", "#public-data-rest-api-get-security-fund",
   "#public-data-rest-api-get-mark-price"
 
@@ -59,7 +61,7 @@ PING_MESSAGE = "ping"
 PONG_MESSAGE = "pong"
 PING_AFTER_SILENCE_S = 25.0  # OKX cuts a connection after 30 s without data
 RECONNECT_NOTICE_CODE = "64008"
-MAX_STREAMS_PER_CONNECTION = 200  # instIds per connection (our cap; each takes 2–3 channel args)
+MAX_STREAMS_PER_CONNECTION = 200  # instIds per connection (our cap; each takes 3–4 channel args)
 MAX_ARGS_PER_MESSAGE = 100  # keep each request far below OKX's 64 KB limit
 SUBSCRIBE_REQUESTS_PER_HOUR = 480
 
@@ -249,26 +251,36 @@ _CHANNELS = frozenset({"mark-price", "open-interest", "adl-warning", "funding-ra
                        "liquidation-orders"})
 
 
-_contract_values: dict[str, float] | None = None
+_contract_values: dict[tuple, dict[str, float]] = {}
 
 
 def contract_values() -> dict[str, float]:
-    """The catalogue's contract values (ctVal) of OKX swaps, read once: linear in coin per contract
-    (``venue_contract_size``), inverse in USD per contract (the inverse instrument's ``contract_size``)."""
-    global _contract_values
-    if _contract_values is None:
-        from adlwatch.engine.instruments import default_catalogue
+    """The contract values (ctVal) of OKX swaps in the catalogue adlwatch uses: the bundled tables
+    with the user's refreshed tier cache over them (``adlwatch tiers --refresh`` fetches every swap,
+    so a contract listed since the release is known too). Linear swaps in coin per contract
+    (``venue_contract_size``), inverse ones in USD per contract (the inverse instrument's
+    ``contract_size``). Read once per state of the cache files (their names and times)."""
+    from adlwatch.feeds.tiers import default_cache_dir, load_catalogue
 
-        values: dict[str, float] = {}
-        for i in default_catalogue():
+    folder = default_cache_dir()
+    try:
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("okx.*")))
+    except OSError:
+        stamp = ()
+    key = (str(folder), stamp)
+    values = _contract_values.get(key)
+    if values is None:
+        values = {}
+        for i in load_catalogue(folder, venues=("okx",)):
             if i.venue != "okx":
                 continue
             if i.inverse:
                 values[i.symbol] = float(i.contract_size)
             elif i.venue_contract_size:
                 values[i.symbol] = float(i.venue_contract_size)
-        _contract_values = values
-    return _contract_values
+        _contract_values.clear()  # one state of the cache is kept, the newest
+        _contract_values[key] = values
+    return values
 
 
 def _liquidation_items(item: Any, values: Mapping[str, float], recv_ns: int, problems: Problems) -> list[Event]:
@@ -322,13 +334,21 @@ def _liquidation_items(item: Any, values: Mapping[str, float], recv_ns: int, pro
 
 
 class OkxParser:
-    """Stateless. Mark-price pushes, most frames, take a typed fast path (``_fast_marks``).
-    ``skip``: event kinds not to build (see ``FrameParser``)."""
+    """One connection's parser. Mark-price pushes, most frames, take a typed fast path
+    (``_fast_marks``). ``skip``: event kinds not to build (see ``FrameParser``).
+
+    Its one state: the instIds whose ``mark-price`` subscription the venue acknowledged on this
+    connection. The ``liquidation-orders`` channel pushes every swap's liquidations; once the
+    connection's contracts are known, only theirs become events (one set lookup per item, and no
+    duplicates when the contracts are spread over several connections). A parser that has seen no
+    acknowledgement (a recording without them, a test) keeps every liquidation."""
 
     def __init__(self, skip: frozenset[str] = frozenset(),
                  contract_values: Mapping[str, float] | None = None) -> None:
         self.skip = skip = data_kinds(skip)
         self._values = contract_values  # ctVal per instId; None: the catalogue's (read when first needed)
+        self.subscribed: set[str] = set()
+        self._acknowledged = False  # a mark-price subscription was acknowledged: ``subscribed`` is known
 
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         try:
@@ -366,7 +386,10 @@ class OkxParser:
         if channel == "liquidation-orders":
             if self._values is None:
                 self._values = contract_values()
+            subscribed = self.subscribed if self._acknowledged else None
             for item in data:
+                if subscribed is not None and isinstance(item, dict) and item.get("instId") not in subscribed:
+                    continue  # another contract's liquidation: this connection does not carry it
                 out.extend(_liquidation_items(item, self._values, recv_ns, problems))
             out.extend(problems.status(recv_ns))
             return out
@@ -386,9 +409,17 @@ class OkxParser:
         out.extend(problems.status(recv_ns))
         return out
 
-    @staticmethod
-    def _event(doc: dict[str, Any], event: Any, recv_ns: int) -> list[Event]:
-        if event in ("subscribe", "unsubscribe", "channel-conn-count"):
+    def _event(self, doc: dict[str, Any], event: Any, recv_ns: int) -> list[Event]:
+        if event in ("subscribe", "unsubscribe"):
+            arg = doc.get("arg")
+            if isinstance(arg, dict) and arg.get("channel") == "mark-price" and isinstance(arg.get("instId"), str):
+                self._acknowledged = True
+                if event == "subscribe":
+                    self.subscribed.add(arg["instId"])
+                else:
+                    self.subscribed.discard(arg["instId"])
+            return []
+        if event == "channel-conn-count":
             return []
         if event == "error":
             return [_error(f"{doc.get('code')}: {doc.get('msg')}", recv_ns)]
@@ -445,16 +476,24 @@ class OkxAdapter(AdapterBase):
 
     @staticmethod
     def channel_args(symbols: list[str]) -> list[dict[str, str]]:
+        """Per instId its mark price, open interest and funding rate; per family its ADL warning; and,
+        when any swap is held, the liquidation stream of every swap (``OkxParser`` keeps the
+        connection's own contracts)."""
         args: list[dict[str, str]] = []
         for s in symbols:
             args.append({"channel": "mark-price", "instId": s})
             args.append({"channel": "open-interest", "instId": s})
+            args.append({"channel": "funding-rate", "instId": s})
         for family in dict.fromkeys(inst_family(s) for s in symbols):
             args.append({"channel": "adl-warning", "instType": "SWAP", "instFamily": family})
+        if any(s.upper().endswith("-SWAP") for s in symbols):
+            args.append({"channel": "liquidation-orders", "instType": "SWAP"})
         return args
 
     def _op_messages(self, op: str, symbols: list[str]) -> list[str]:
         args = self.channel_args(symbols)
+        if op == "unsubscribe":  # the liquidation stream covers the connection's other contracts too
+            args = [a for a in args if a["channel"] != "liquidation-orders"]
         return [json.dumps({"op": op, "args": args[i: i + MAX_ARGS_PER_MESSAGE]}, separators=(",", ":"))
                 for i in range(0, len(args), MAX_ARGS_PER_MESSAGE)]
 
