@@ -91,6 +91,13 @@ class EmuPosition:
     brackets: tuple[tuple[float, float, float, float, float], ...] = ()  # Binance: floor, cap, mmr, lev, cum
     settle: str = "USDT"
     hedge: bool = False  # hedge mode: Binance LONG/SHORT, Bybit positionIdx 1/2, OKX posSide long/short
+    # The venue's own panel figures (issue 15), where a venue's position read carries them: its
+    # break-even price (None: the venue's "" or 0), the funding the position has brought since it
+    # opened (+ received, − paid, settlement asset), its take-profit and stop-loss triggers.
+    break_even_price: float | None = None
+    funding_pnl: float = 0.0
+    take_profit: float | None = None
+    stop_loss: float | None = None
 
     @property
     def sign(self) -> int:
