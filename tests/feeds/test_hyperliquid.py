@@ -146,7 +146,7 @@ def test_rest_polls_are_info_posts():
     assert vault.json_body == {"type": "vaultDetails", "vaultAddress": HLP_VAULT_ADDRESS}
 
 
-def test_meta_and_asset_ctxs_gives_mark_and_oi_per_coin():
+def test_meta_and_asset_ctxs_gives_mark_oi_and_funding_per_coin():
     # info-endpoint/perpetuals.md "Retrieve perpetuals asset contexts", first-perp-dex example
     body = json.dumps([
         {"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 50},
@@ -167,15 +167,18 @@ def test_meta_and_asset_ctxs_gives_mark_and_oi_per_coin():
     assert ADAPTER.parse_rest(every_coin, body, 10) == [
         H(MarkPrice, symbol="BTC", recv_ns=10, price=14.3161),
         H(OpenInterest, symbol="BTC", recv_ns=10, open_interest=688.11, open_interest_usd=688.11 * 14.3161),
+        H(FundingRate, symbol="BTC", recv_ns=10, rate=0.0000125, next_funding_ts=None),
         H(MarkPrice, symbol="ETH", recv_ns=10, price=6.0436),
         H(OpenInterest, symbol="ETH", recv_ns=10, open_interest=1882.55, open_interest_usd=1882.55 * 6.0436),
+        H(FundingRate, symbol="ETH", recv_ns=10, rate=0.0000125, next_funding_ts=None),
         H(MarkPrice, symbol="HPOS", recv_ns=10, price=8.4542),
         H(OpenInterest, symbol="HPOS", recv_ns=10, open_interest=2912.05, open_interest_usd=2912.05 * 8.4542),
+        H(FundingRate, symbol="HPOS", recv_ns=10, rate=0.0000125, next_funding_ts=None),
     ]
     # the poll made for some coins keeps only theirs; an explicit symbols= overrides
     meta_for_eth = ADAPTER.rest_polls(["ETH"])[0]
-    assert [e.symbol for e in ADAPTER.parse_rest(meta_for_eth, body, 10)] == ["ETH", "ETH"]
-    assert [e.symbol for e in ADAPTER.parse_rest(every_coin, body, 10, symbols=["HPOS"])] == ["HPOS", "HPOS"]
+    assert [e.symbol for e in ADAPTER.parse_rest(meta_for_eth, body, 10)] == ["ETH", "ETH", "ETH"]
+    assert [e.symbol for e in ADAPTER.parse_rest(every_coin, body, 10, symbols=["HPOS"])] == ["HPOS", "HPOS", "HPOS"]
 
 
 def test_vault_details_official_example_gives_the_insurance_proxy():

@@ -9,7 +9,13 @@ Sources: the Hyperliquid GitBook (https://hyperliquid.gitbook.io/hyperliquid-doc
 - ``for-developers/api/info-endpoint`` (``metaAndAssetCtxs``, ``vaultDetails``).
 
 Values in asset contexts arrive as strings although the TypeScript types say number. Frames carry
-no exchange time, so every event has ``ts=None``. ``openInterest`` is taken to be in base coin
+no exchange time, so every event has ``ts=None``.
+
+Funding: ``funding`` in an asset context is the rate of the coming hourly payment. "The funding rate on
+Hyperliquid is paid every hour" and "the funding cap and funding interval do not depend on the asset"
+(https://hyperliquid.gitbook.io/hyperliquid-docs/trading/funding), so ``FundingRate.next_funding_ts``
+is the next whole hour (UTC) after the frame's local receive time; None when the frame has no wall-clock
+receive time (``recv_ns`` 0 or a test counter). ``openInterest`` is taken to be in base coin
 (UNCONFIRMED by an official statement; consistent with the examples).
 
 Insurance fund: Hyperliquid documents none. ``InsuranceFund`` events from this module are a PROXY:
@@ -69,6 +75,18 @@ VAULT_INTERVAL_S = 300.0
 
 _INF = math.inf
 
+FUNDING_INTERVAL_MS = 3_600_000  # every hour, for every asset (trading/funding)
+_NS_PER_FUNDING = FUNDING_INTERVAL_MS * 1_000_000
+_WALL_CLOCK_FROM_NS = 946_684_800 * 10**9  # 2000-01-01: an earlier recv_ns is no wall-clock time
+
+
+def next_funding_ms(recv_ns: int) -> int | None:
+    """The next whole hour (ms) after ``recv_ns``: when Hyperliquid pays the funding a frame received
+    then announces. None when ``recv_ns`` is no wall-clock time."""
+    if recv_ns < _WALL_CLOCK_FROM_NS:
+        return None
+    return (recv_ns // _NS_PER_FUNDING + 1) * FUNDING_INTERVAL_MS
+
 
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
     return error_status(VENUE, detail, recv_ns, symbol)
@@ -123,7 +141,7 @@ def _ctx_events(coin: str, ctx: dict[str, Any], recv_ns: int, problems: Problems
         rate = problems.number(ctx.get("funding"), "funding rate", coin)
         if rate is not None:
             out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
-                                   next_funding_ts=None))
+                                   next_funding_ts=next_funding_ms(recv_ns)))
     if "openInterest" in ctx:
         oi = _number(ctx.get("openInterest"))
         if oi is None or oi < 0:
@@ -173,8 +191,9 @@ def _fast_ctx(frame: str | bytes, recv_ns: int, index: bool = True, funding: boo
     out: list[Event] = [MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark)]
     if index:
         out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
-    if funding:
-        out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=None))
+    if funding:  # next_funding_ms, inline
+        next_ms = (recv_ns // _NS_PER_FUNDING + 1) * FUNDING_INTERVAL_MS if recv_ns >= _WALL_CLOCK_FROM_NS else None
+        out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=next_ms))
     out.append(OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
                             open_interest_usd=usd if usd < _INF else None))
     return out
@@ -274,6 +293,11 @@ def _meta_and_ctxs(doc: Any, recv_ns: int, wanted: set[str] | None, problems: Pr
                                     open_interest_usd=_notional(oi, mark)))
         elif "openInterest" in ctx:
             problems.add(f"{coin}: bad open interest {ctx.get('openInterest')!r}", coin)
+        if "funding" in ctx:
+            rate = problems.number(ctx.get("funding"), "funding rate", coin)
+            if rate is not None:
+                out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate,
+                                       next_funding_ts=next_funding_ms(recv_ns)))
     return out
 
 
