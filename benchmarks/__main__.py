@@ -14,6 +14,7 @@ from benchmarks.catalogue_bench import bench_catalogue
 from benchmarks.common import Row
 from benchmarks.engine_bench import bench_engine, bench_vector
 from benchmarks.feeds_bench import FIREHOSE_SECONDS, bench_firehose, bench_parse
+from benchmarks.monitor_bench import bench_monitor
 from benchmarks.render_bench import bench_render
 from benchmarks.replay_bench import bench_replay
 
@@ -24,6 +25,7 @@ SUITES = {
     "firehose": bench_firehose,
     "replay": bench_replay,
     "render": bench_render,
+    "monitor": bench_monitor,
     "cascade": bench_cascade,
     "catalogue": bench_catalogue,
 }
