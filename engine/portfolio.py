@@ -91,6 +91,12 @@ class VenueReport:
     mark_price: float | None = None
     unrealized_pnl: float | None = None
     brackets_from_account: bool = False  # the tiers are the account's own (Binance leverageBracket)
+    # The venue's panel figures (``ImportedPosition``): break-even, funding since opened (+ received,
+    # − paid), take-profit and stop-loss triggers.
+    break_even_price: float | None = None
+    funding_pnl: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,9 @@ class Account:
 class Portfolio:
     accounts: tuple[Account, ...] = field(default_factory=tuple)
     alerts: dict[str, Any] = field(default_factory=dict)  # the file's [alerts] table, validated
+    # The file's ``[journal] folder``: where the session journal goes, as written (``~`` and a
+    # relative path are resolved by whoever opens it: feeds/journal.py); None: no journal.
+    journal: str | None = None
     # The contracts and tier tables it was validated against (the bundled ones, or the user's
     # refreshed ones): every edit and every venue report is validated against the same.
     catalogue: Catalogue = field(kw_only=True, compare=False, repr=False)
@@ -166,6 +175,8 @@ class Portfolio:
         data: dict[str, Any] = {"account": [a.to_data() for a in self.accounts]}
         if self.alerts:
             data["alerts"] = dict(self.alerts)
+        if self.journal is not None:
+            data["journal"] = {"folder": self.journal}
         return data
 
     def symbols(self) -> set[tuple[str, str]]:
@@ -173,7 +184,7 @@ class Portfolio:
 
     @staticmethod
     def from_data(data: dict[str, Any], catalogue: Catalogue) -> Portfolio:
-        _check_keys(data, {"account", "alerts"}, "")
+        _check_keys(data, {"account", "alerts", "journal"}, "")
         accounts_data = data.get("account", [])
         if not isinstance(accounts_data, list):
             raise InputError("must be an array of tables ([[account]])", field="account", value=accounts_data)
@@ -181,8 +192,18 @@ class Portfolio:
         if "alerts" in data:
             AlertRules.from_data(data["alerts"], "alerts")  # raises InputError naming the field
             alerts = dict(data["alerts"])
+        journal = _journal(data["journal"]) if "journal" in data else None
         accounts = tuple(_account(a, f"account[{i}]", catalogue) for i, a in enumerate(accounts_data))
-        return Portfolio(accounts, alerts, catalogue=catalogue)
+        return Portfolio(accounts, alerts, journal, catalogue=catalogue)
+
+
+def _journal(data: Any) -> str:
+    """``[journal] folder = "~/adlwatch-journal"``: the folder, a non-empty string."""
+    _check_keys(data, {"folder"}, "journal")
+    folder = _required(data, "folder", "journal")
+    if not isinstance(folder, str) or not folder.strip():
+        raise InputError("must be a folder name (a non-empty string)", field="journal.folder", value=folder)
+    return folder
 
 
 _ACCOUNT_KEYS = {"venue", "wallet_balance", "settle", "position", "address", "key_name", "hedges", "alert_below_pct"}
@@ -512,7 +533,8 @@ def _imported_position(p: ImportedPosition, venue: str, catalogue: Catalogue, he
                                                       Leg(instrument, side.sign, p.size, p.entry_price), p.leverage)
     lights = p.adl_lights if isinstance(p.adl_lights, int) and 0 <= p.adl_lights <= 5 else None
     liq = p.liquidation_price if p.liquidation_price and p.liquidation_price > 0 else None
-    report = VenueReport(liq, lights, p.adl_raw, p.mark_price, p.unrealized_pnl, bool(p.brackets))
+    report = VenueReport(liq, lights, p.adl_raw, p.mark_price, p.unrealized_pnl, bool(p.brackets),
+                         p.break_even_price, p.funding_pnl, p.take_profit, p.stop_loss)
     return Position(instrument, side, float(p.size), float(p.entry_price), float(p.leverage), mode,
                     isolated_margin, hedge=hedge, reported=report)
 

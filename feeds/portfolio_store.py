@@ -160,7 +160,7 @@ def save(portfolio: Portfolio, path: str | os.PathLike) -> None:
 
 
 def dumps(portfolio: Portfolio) -> str:
-    """A fresh file for the portfolio (no earlier text to keep): [alerts] first, then the accounts."""
+    """A fresh file for the portfolio (no earlier text to keep): [alerts] and [journal] first, then the accounts."""
     data = portfolio.to_data()
     doc = tomlkit.document()
     if data.get("alerts"):
@@ -169,6 +169,11 @@ def dumps(portfolio: Portfolio) -> str:
             alerts[key] = _value(value)
         alerts.add(tomlkit.nl())
         doc["alerts"] = alerts
+    if data.get("journal"):
+        journal = tomlkit.table()
+        journal["folder"] = data["journal"]["folder"]
+        journal.add(tomlkit.nl())
+        doc["journal"] = journal
     if data["account"]:
         accounts = tomlkit.aot()
         for row in data["account"]:

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from adlwatch import __version__
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.instruments import default_catalogue
+from adlwatch.feeds.journal import open_journal
 from adlwatch.tui import watch as watch_command
 from adlwatch.tui.catalogue import user_catalogue
 from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--portfolio", type=Path,
                         help="portfolio TOML file for the monitor and every command (default: the user config folder)")
+    _journal_argument(parser)
+    _log_level_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     check = sub.add_parser("check", help="one snapshot of the portfolio: table, or --json")
@@ -42,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="offline demo: the monitor replaying the 10 Oct 2025 crash")
     demo.add_argument("--check", action="store_true", help="no screen: print the demo portfolio at two moments")
+    _journal_argument(demo)
 
     replay = sub.add_parser("replay", help="the monitor on a recording: raw frames, Tardis derivative_ticker or Binance markPriceKlines CSV")
     replay.add_argument("file", type=Path, nargs="?", help="a recording (omit with --binance)")
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="download that day's public markPriceKlines and metrics (USDⓈ-M or COIN-M) and replay them")
     replay.add_argument("--portfolio", type=Path, help="portfolio TOML file (default: the user's, if any)")
     replay.add_argument("--speed", type=float, default=60.0, help="replay speed, 1 to 1000 (default 60)")
+    _journal_argument(replay)
     _max_line_argument(replay)
 
     tail = sub.add_parser("tail", help="normalized events from a venue, live or --from a recording")
@@ -65,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(simulate)
 
-    watch_command.add_arguments(sub.add_parser(
-        "watch", help="the live engine without the screen: one line per alert (or --json), exit 3 if one fired"))
+    watch = sub.add_parser(
+        "watch", help="the live engine without the screen: one line per alert (or --json), exit 3 if one fired")
+    watch_command.add_arguments(watch)
 
     tiers = sub.add_parser("tiers", help="the contracts and risk-tier tables known per venue: how many, from where, how old; "
                                          "--refresh fetches every listed perpetual")
@@ -84,13 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     record.add_argument("--ws-url", help=argparse.SUPPRESS)
     record.add_argument("--rest-url", help=argparse.SUPPRESS)
-    # The global --portfolio applies to every command (DESIGN.md): a command's own --portfolio, when
-    # not given, must not put its None over it.
+    for command in sub.choices.values():
+        _log_level_argument(command)
+    # The global --portfolio (--journal, --log-level) applies to every command (DESIGN.md): a
+    # command's own, when not given, must not put its None over it.
     for command in sub.choices.values():
         for action in command._actions:
-            if action.dest == "portfolio":
+            if action.dest in ("portfolio", "journal", "log_level"):
                 action.default = argparse.SUPPRESS
     return parser
+
+
+def _journal_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", metavar="DIR",
+                        help="write the monitor's states once a second as Parquet files, one folder per UTC day "
+                             "(default: the portfolio file's [journal] folder, if any)")
+
+
+def _log_level_argument(parser: argparse.ArgumentParser) -> None:
+    from adlwatch.feeds.logs import LEVELS
+
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS, default="INFO",
+                        help="what goes into the log file in the user log folder (default INFO)")
+
+
+def _app_options(journal: Any) -> dict[str, Any]:
+    return {"journal": journal} if journal is not None else {}
 
 
 def _max_line_argument(parser: argparse.ArgumentParser) -> None:
@@ -160,13 +185,24 @@ DEMO_MOMENTS = (
 )
 
 
-def run_demo(check: bool = False) -> int:
-    """``adlwatch demo``: the monitor on the bundled crash recording; ``--check``: two tables."""
+def run_demo(check: bool = False, journal_flag: str | None = None) -> int:
+    """``adlwatch demo``: the monitor on the bundled crash recording; ``--check``: two tables (and,
+    with ``--journal``, the two states in the journal)."""
     from adlwatch.feeds import portfolio_store
+
+    portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"), default_catalogue())  # the demo is offline: bundled tables
+    journal = open_journal(journal_flag)
+    try:
+        return _demo(portfolio, check, journal)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def _demo(portfolio: Any, check: bool, journal: Any) -> int:
     from adlwatch.feeds.replay import ReplaySource
     from adlwatch.tui.demo import DEMO_NOTE, load_demo
 
-    portfolio = portfolio_store.load(demo_path("demo_portfolio.toml"), default_catalogue())  # the demo is offline: bundled tables
     data = load_demo()
     if check:
         from adlwatch.engine.monitor import Monitor
@@ -179,18 +215,21 @@ def run_demo(check: bool = False) -> int:
         for label, t_ms in DEMO_MOMENTS:
             monitor.apply_many(source.take_until(t_ms))
             print(f"\n== {label} ==")
-            print(render_table(monitor.state(t_ms / 1000).live, t_ms))
+            state = monitor.state(t_ms / 1000)
+            if journal is not None:
+                journal.record(state, t_ms / 1000)
+            print(render_table(state.live, t_ms))
         return EXIT_OK
     from adlwatch.tui.app import AdlwatchApp
 
     source = ReplaySource(data, speed=60.0, playing=False)
     # Start at 20:40, when every series of the recording has begun; the crash follows at 21:10.
-    AdlwatchApp(portfolio, source, note=DEMO_NOTE, start_ms=DEMO_START_MS).run()
+    AdlwatchApp(portfolio, source, note=DEMO_NOTE, start_ms=DEMO_START_MS, **_app_options(journal)).run()
     return EXIT_OK
 
 
 def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, binance: list[str] | None = None,
-               max_line_bytes: int | None = None) -> int:
+               max_line_bytes: int | None = None, journal_flag: str | None = None) -> int:
     """``adlwatch replay FILE`` (raw frames, Tardis or Binance klines CSV) or ``--binance SYMBOL DATE``
     (that day's public mark-price klines and open-interest metrics, downloaded and checksum-verified)."""
     from adlwatch.engine.events import MONITOR_SKIPS
@@ -221,7 +260,13 @@ def run_replay(path: Path | None, portfolio_path: Path | None, speed: float, bin
     if not portfolio.accounts:
         notes.append("no portfolio: the recording's marks only")
     source = ReplaySource(data, speed=check_speed(speed), playing=False)
-    AdlwatchApp(portfolio, source, note="; ".join(notes), portfolio_path=target if portfolio.accounts else None).run()
+    journal = open_journal(journal_flag, portfolio, target)
+    try:
+        AdlwatchApp(portfolio, source, note="; ".join(notes), portfolio_path=target if portfolio.accounts else None,
+                    **_app_options(journal)).run()
+    finally:
+        if journal is not None:
+            journal.close()
     return EXIT_OK
 
 
@@ -255,7 +300,7 @@ def _reading_progress(path: Path, err: TextIO | None = None) -> Callable[[float]
     return progress
 
 
-def run_monitor(portfolio_path: Path | None) -> int:
+def run_monitor(portfolio_path: Path | None, journal_flag: str | None = None) -> int:
     """``adlwatch``: the monitor on the user's portfolio with live feeds for what it holds."""
     from adlwatch.feeds import portfolio_store
     from adlwatch.feeds.live import LiveSource
@@ -269,7 +314,7 @@ def run_monitor(portfolio_path: Path | None) -> int:
 
         answer = WelcomeApp.ask(str(path))
         if answer == "demo":
-            return run_demo()
+            return run_demo(journal_flag=journal_flag)
         if answer != "create":
             return EXIT_OK
         portfolio_store.save(portfolio_store.load(demo_path("example_portfolio.toml"), default_catalogue()), path)
@@ -280,14 +325,31 @@ def run_monitor(portfolio_path: Path | None) -> int:
     # day old are refreshed in a worker after the first screen, and the portfolio rebuilt on them.
     portfolio = portfolio_store.load(path, startup_catalogue(path, offline=False, every_venue=True))
     venues = portfolio_venues(path)
-    AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path,
-                catalogue_refresh=lambda monitor: refresh_into(monitor, venues)).run()
+    journal = open_journal(journal_flag, portfolio, path)
+    try:
+        AdlwatchApp(portfolio, LiveSource.for_portfolio(portfolio), portfolio_path=path,
+                    catalogue_refresh=lambda monitor: refresh_into(monitor, venues), **_app_options(journal)).run()
+    finally:
+        if journal is not None:
+            journal.close()
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
+    from adlwatch.feeds import logs
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    log_file = logs.configure(getattr(args, "log_level", "INFO"))
+    try:
+        return _run(args)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    journal = getattr(args, "journal", None)
     try:
         if args.command == "watch":
             return watch_command.run_watch(args)
@@ -303,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return run_check(path, args.mark, args.shock, args.offline, args.json, args.alert_below)
         if args.command == "demo":
-            return run_demo(check=args.check)
+            return run_demo(check=args.check, journal_flag=journal)
         if args.command == "replay":
-            return run_replay(args.file, args.portfolio, args.speed, args.binance, _max_line_bytes(args))
+            return run_replay(args.file, args.portfolio, args.speed, args.binance, _max_line_bytes(args), journal)
         if args.command == "simulate":
             from adlwatch.tui.simulate import run_simulate
 
@@ -335,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                     status_out=sys.stderr,
                 )
             )
-        return run_monitor(args.portfolio)
+        return run_monitor(args.portfolio, journal)
     except InputError as error:
         print(f"adlwatch: {error}", file=sys.stderr)
         return EXIT_INPUT

@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="liquidation-distance alert for positions without their own alert_below_pct "
                              "(default: the portfolio's [alerts] distance_below_pct, else 5)")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: until Ctrl-C)")
+    parser.add_argument("--journal", metavar="DIR",
+                        help="write the monitor's states once a second as Parquet files, one folder per UTC day "
+                             "(default: the portfolio file's [journal] folder, if any)")
 
 
 def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None,
@@ -77,7 +80,11 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         rules = watch_rules(portfolio, args.alert_below)
     except InputError as error:
         raise error.with_file(str(path)) from None
-    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock)
+    from adlwatch.feeds.journal import open_journal
+
+    journal = open_journal(getattr(args, "journal", None), portfolio, path)
+    watch = Watch(portfolio, rules, as_json=args.json, snapshots_s=snapshots_s, out=out, err=err, clock=clock,
+                  journal=journal)
     try:
         from adlwatch.feeds.live import LiveSource
 
@@ -87,6 +94,8 @@ def run_watch(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:  # where the loop could not take the signal itself
         return watch.exit_code()
     finally:
+        if journal is not None:
+            journal.close()
         if watch.pipe_closed:
             _quiet(watch.out)
 
@@ -115,7 +124,8 @@ class Watch:
 
     def __init__(self, portfolio: Portfolio, rules: AlertRules, *, as_json: bool = False,
                  snapshots_s: float | None = None, out: TextIO | None = None, err: TextIO | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, journal: Any = None) -> None:
+        """``journal``: a ``feeds.journal.Journal`` that gets the monitor's state once a second."""
         # A followed account's contracts get the tiers of the catalogue the portfolio was read with.
         self.monitor = Monitor(portfolio, rules=rules)
         self.as_json = as_json
@@ -133,6 +143,8 @@ class Watch:
         self._stop: asyncio.Event | None = None
         self.pipe_closed = False
         self.feeds_failed = False
+        self.journal = journal
+        self._journal_second: int | None = None
 
     # -- the run -------------------------------------------------------------------------------
     async def run(self, source: Any, duration_s: float | None = None,
@@ -152,6 +164,7 @@ class Watch:
         try:
             while True:
                 self.evaluate_now()
+                self.record_journal()
                 now = time.monotonic()
                 if now >= next_snapshot:
                     self.print_snapshot()
@@ -226,7 +239,17 @@ class Watch:
         else:
             what = "cannot reach the venue" if venue not in self.reached else state
             self._venue_problem[venue] = detail
-            self.tell(f"{venue}: {what} ({detail}); watching the rest")
+            self.tell(f"{venue}: {what} ({detail}); {self._what_remains()}")
+
+    def _what_remains(self) -> str:
+        """What is still watched beside the venues with a problem: the rest named, or that nothing is
+        (the feeds keep retrying either way)."""
+        held = {venue for venue, _ in self.monitor.inputs().portfolio.symbols()}
+        rest = sorted(held - set(self._venue_problem))
+        rest += sorted(f"{venue} {ref}" for venue, ref in self.followed if (venue, ref) not in self._account_problem)
+        if rest:
+            return f"watching the rest ({', '.join(rest)})"
+        return "nothing left to watch: retrying until a venue answers (Ctrl-C stops)"
 
     def _account_status(self, key: tuple[str, str], state: str, detail: str) -> None:
         if state in GOOD_FEED_STATES:
@@ -245,6 +268,16 @@ class Watch:
                 self.alerts_fired += 1
             self.write(alert_line(alert, self.as_json))
         return alerts
+
+    def record_journal(self) -> None:
+        """The monitor's state into the journal, once per second of the clock (building a state costs
+        more than the journal's own check)."""
+        if self.journal is None:
+            return
+        now = self.clock()
+        if int(now) != self._journal_second:
+            self._journal_second = int(now)
+            self.journal.record(self.monitor.state(now), now)
 
     def print_snapshot(self) -> None:
         self.write(snapshot_text(self.monitor.live(), int(self.clock() * 1000), self.as_json))
@@ -289,14 +322,21 @@ def _stamp(ts_ms: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m adlwatch.tui.watch …``: the same as ``adlwatch watch …``."""
+    from adlwatch.feeds import logs
+
     parser = argparse.ArgumentParser(prog="adlwatch watch", description=__doc__.split("\n")[0])
     add_arguments(parser)
+    parser.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO")
     args = parser.parse_args(argv)
+    log_file = logs.configure(args.log_level)
     try:
         return run_watch(args)
     except InputError as error:
         print(f"adlwatch: {error}", file=sys.stderr)
         return 2
+    finally:
+        if log_file is not None:
+            log_file.close()
 
 
 if __name__ == "__main__":
