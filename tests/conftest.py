@@ -10,3 +10,4 @@ import pytest
 @pytest.fixture(autouse=True)
 def private_user_cache(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+    monkeypatch.setenv("ADLWATCH_LOG_DIR", str(tmp_path_factory.mktemp("user-log")))  # the log file (feeds/logs.py)
