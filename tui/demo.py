@@ -6,12 +6,20 @@ from importlib import resources
 from pathlib import Path
 
 from adlwatch.engine.events import MONITOR_SKIPS, MarkPrice
+from adlwatch.feeds.demo_build import MODELLED_SYMBOL
+from adlwatch.feeds.demo_build import VENUE as RECORDED_VENUE
 from adlwatch.feeds.replay import ReplayData, load_replay
 
 # The only perp mark price of the crash we bundle is Binance COIN-M BTCUSD_PERP's; the demo lets it
 # drive the demo's other BTC contracts too, and says so on screen.
 BTC_MARK_ALIASES = (("binance", "BTCUSDT"), ("hyperliquid", "BTC"))
-DEMO_NOTE = "demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); alts are last-trade prices"
+DEMO_NOTE = ("demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); alts are last-trade prices; "
+             "BTCUSDT fund/OI modelled")
+# No recording of the night's insurance fund or open interest exists: the recording carries them for
+# these contracts as the cascade model moves them between the documented figures (feeds/demo_build.py,
+# PROVENANCE.md). Wherever the screen shows their fund, open interest or fund/OI, it says MODELLED_TAG.
+MODELLED_FUND_OI: frozenset[tuple[str, str]] = frozenset({(RECORDED_VENUE, MODELLED_SYMBOL)})
+MODELLED_TAG = "modelled"
 
 
 def data_path(name: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adlwatch.engine.events import MarkPrice
+from adlwatch.engine.events import InsuranceFund, MarkPrice, OpenInterest
 from adlwatch.feeds import demo_build
 from adlwatch.feeds.replay import load_replay
 
@@ -30,9 +30,14 @@ def marks(data, symbol):
 def test_demo_is_a_small_raw_recording_of_binance_marks(demo):
     assert DEMO.stat().st_size < 3 * 1024 * 1024
     assert demo.format == "raw"
-    assert all(isinstance(e, MarkPrice) and e.venue == "binance" for e in demo.events)  # no parse errors
+    # Beside the marks, only BTCUSDT's modelled fund and open interest (tests/tui/test_demo_fund_oi.py).
+    figures = [e for e in demo.events if isinstance(e, (OpenInterest, InsuranceFund))]
+    assert {(e.venue, e.symbol) for e in figures} == {("binance", demo_build.MODELLED_SYMBOL)}
+    marks_only = [e for e in demo.events if not isinstance(e, (OpenInterest, InsuranceFund))]
+    assert all(isinstance(e, MarkPrice) and e.venue == "binance" for e in marks_only)  # no parse errors
     expected = {"BTCUSD_PERP"} | {f"{s}USD_PERP" for s in demo_build.ALTS}
-    assert demo.symbols == {("binance", s) for s in expected}
+    assert {(e.venue, e.symbol) for e in marks_only} == {("binance", s) for s in expected}
+    assert demo.symbols == {("binance", s) for s in expected | {demo_build.MODELLED_SYMBOL}}
     assert all(e.recv_ns == e.ts * 1_000_000 for e in demo.events)
     assert demo.start_ms >= demo_build.WINDOW_START_MS and demo.end_ms < demo_build.WINDOW_END_MS
 
