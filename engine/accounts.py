@@ -99,6 +99,10 @@ class AccountModel:
                 venue_liquidation_price=p.reported.liquidation_price if p.reported else None,
                 venue_adl_lights=p.reported.adl_lights if p.reported else None,
                 venue_adl_raw=p.reported.adl_raw if p.reported else None,
+                venue_break_even_price=p.reported.break_even_price if p.reported else None,
+                funding_pnl=p.reported.funding_pnl if p.reported else None,
+                take_profit=p.reported.take_profit if p.reported else None,
+                stop_loss=p.reported.stop_loss if p.reported else None,
                 **tier_provenance(p),
                 break_even_price=break_even_price(p.side, p.entry_price, p.instrument.taker_fee),
             )

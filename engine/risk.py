@@ -3,7 +3,8 @@
 ``compute_snapshot(inputs)`` is the pure, full computation. ``RiskEngine`` keeps the same state
 incrementally: ``apply(event)`` records a mark, open interest or insurance-fund balance and marks
 dirty only the accounts that hold that contract; ``snapshot()`` recomputes just those and reuses
-the rest. A what-if (``set_shocks``) is kept the same way beside the live figures (its full twin is
+the rest. A funding rate or a venue's ADL rating is shown, never solved: it dirties no account, the
+next snapshot only copies it onto the rows. A what-if (``set_shocks``) is kept the same way beside the live figures (its full twin is
 ``engine.shocks.apply_shocks``). Both paths build their snapshot with ``build_snapshot`` and give
 identical snapshots (a property test holds them to it).
 """
@@ -67,30 +68,41 @@ class EngineInputs:
     # The mark each contract's modelled population was drawn at (the first one seen); with none,
     # the current mark. None disables the ADL quantile estimate.
     anchors: Mapping[MarkKey, float] | None = field(default_factory=lambda: MappingProxyType({}))
+    # Display-only figures (no risk figure reads them): each contract's latest funding (rate per
+    # period as a fraction, next funding time in ms or None) and the venue's public ADL rating
+    # (low | medium | high, its time in ms or None).
+    funding: Mapping[MarkKey, tuple[float, int | None]] = field(default_factory=lambda: MappingProxyType({}))
+    venue_adl_risk: Mapping[MarkKey, tuple[str, int | None]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def with_quantiles(positions: tuple[PositionRisk, ...], inputs: EngineInputs) -> tuple[PositionRisk, ...]:
-    """Each position's estimated ADL quantile (1–5) against the modelled population of its contract."""
-    if inputs.anchors is None:
+def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInputs) -> tuple[PositionRisk, ...]:
+    """Each position's estimated ADL quantile (1–5) against the modelled population of its contract,
+    and its contract's latest funding (display only); one copy of a row for both."""
+    anchors, funding = inputs.anchors, inputs.funding
+    if anchors is None and not funding:
         return positions
     out = []
     for p in positions:
-        if p.adl_score is None or p.mark_price is None:
-            out.append(p)
-            continue
         key = (p.venue, p.symbol)
-        instrument = inputs.portfolio.accounts[p.account].positions[p.index].instrument
-        oi = inputs.open_interest.get(key)
-        quantile = quantile_estimate(
-            instrument,
-            p.side.sign,
-            p.adl_score,
-            p.size,
-            p.mark_price,
-            inputs.anchors.get(key, p.mark_price),
-            oi[0] if oi else None,
-        )
-        out.append(msgspec.structs.replace(p, adl_quantile=quantile, disagreement=_lights_disagreement(p, quantile)))
+        changes: dict = {}
+        known = funding.get(key)
+        if known is not None and (p.funding_rate, p.next_funding_ms) != known:
+            changes["funding_rate"], changes["next_funding_ms"] = known
+        if anchors is not None and p.adl_score is not None and p.mark_price is not None:
+            instrument = inputs.portfolio.accounts[p.account].positions[p.index].instrument
+            oi = inputs.open_interest.get(key)
+            quantile = quantile_estimate(
+                instrument,
+                p.side.sign,
+                p.adl_score,
+                p.size,
+                p.mark_price,
+                anchors.get(key, p.mark_price),
+                oi[0] if oi else None,
+            )
+            changes["adl_quantile"] = quantile
+            changes["disagreement"] = _lights_disagreement(p, quantile)
+        out.append(msgspec.structs.replace(p, **changes) if changes else p)
     return tuple(out)
 
 
@@ -154,9 +166,12 @@ def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
             pool_of[(venue, s)] = (symbols, balance, ratio)
 
     out = []
+    no_funding, no_rating = (None, None), (None, None)
     for key in sorted(keys):
         oi = inputs.open_interest.get(key)
         symbols, balance, ratio = pool_of.get(key, ((), None, None))
+        rate, next_ms = inputs.funding.get(key, no_funding)
+        rating, rating_ms = inputs.venue_adl_risk.get(key, no_rating)
         out.append(
             ContractRisk(
                 venue=key[0],
@@ -167,6 +182,10 @@ def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
                 fund_balance_usd=balance,
                 fund_symbols=symbols,
                 fund_to_oi=ratio,
+                funding_rate=rate,
+                next_funding_ms=next_ms,
+                venue_adl_risk=rating,
+                venue_adl_risk_ms=rating_ms,
             )
         )
     return tuple(out)
@@ -185,7 +204,7 @@ def build_snapshot(
     the contracts, the ADL quantile estimates and the hedge groups computed from the same figures."""
     figures = list(figures)
     accounts = tuple(account for account, _ in figures)
-    positions = with_quantiles(tuple(risk for _, risks in figures for risk in risks), inputs)
+    positions = with_market_figures(tuple(risk for _, risks in figures for risk in risks), inputs)
     snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=contracts, shocks=shocks)
     if any(p.hedge is not None for p in positions):
         snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(inputs.portfolio, snapshot))
@@ -232,6 +251,8 @@ class RiskEngine:
         self._open_interest: dict[MarkKey, tuple[float, float | None]] = {}
         self._funds: dict[tuple[str, tuple[str, ...], str], FundBalance] = {}
         self._anchors: dict[MarkKey, float] = {}
+        self._funding: dict[MarkKey, tuple[float, int | None]] = {}
+        self._venue_adl_risk: dict[MarkKey, tuple[str, int | None]] = {}
         self._account_states: dict[tuple[str, str], AccountState] = {}  # followed accounts' last venue report
         self._shocks: tuple[ShockSpec, ...] = ()
         self._what_if: _Figures | None = None
@@ -319,8 +340,28 @@ class RiskEngine:
         if self._what_if is not None:
             self._what_if.changed(())
 
+    def set_funding(self, venue: str, symbol: str, rate: float, next_funding_ms: int | None) -> None:
+        """A contract's funding rate and next funding time: shown on its rows, dirtying no account."""
+        funding = (rate, next_funding_ms)
+        if self._funding.get((venue, symbol)) == funding:
+            return  # Binance repeats it in every mark frame: an unchanged one costs one lookup
+        self._funding[(venue, symbol)] = funding
+        self._display_changed()
+
+    def set_venue_adl_risk(self, venue: str, symbol: str, rating: str, ts_ms: int | None) -> None:
+        """A venue's public ADL rating of a contract (Binance symbolAdlRisk), shown beside ours."""
+        self._venue_adl_risk[(venue, symbol)] = (rating, ts_ms)
+        self._display_changed()
+
+    def _display_changed(self) -> None:
+        """A shown-only figure moved: the next snapshot copies it, no account is recomputed."""
+        for figures in self._all_figures():
+            figures.contracts = figures.snapshot = None
+
     def apply(self, event: Event) -> bool:
-        """Take one normalized feed event; True if it changed state.
+        """Take one normalized feed event; True if it changed what the risk figures are computed from
+        (a funding rate or a venue's ADL rating is kept for the rows and contracts, but reads False:
+        display only).
 
         Dispatch is on the event's class (``adlwatch.engine.events``); the events are final classes,
         so the match compares ``type(event)`` with each, which costs a fraction of a class pattern's
@@ -331,10 +372,16 @@ class RiskEngine:
                 self.set_mark(event.venue, event.symbol, event.price)
             case event_types.OpenInterest:
                 self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
+            case event_types.FundingRate:
+                self.set_funding(event.venue, event.symbol, event.rate, event.next_funding_ts)
+                return False
             case event_types.InsuranceFund:
                 self.set_insurance_fund(event.venue, event.symbols, event.asset, event.balance)
             case event_types.AccountState:
                 return self.set_account_state(event)
+            case event_types.AdlRisk:
+                self.set_venue_adl_risk(event.venue, event.symbol, event.rating, event.ts)
+                return False
             case _:
                 return False
         return True
@@ -343,12 +390,13 @@ class RiskEngine:
         """Take many events in order, leaving exactly the state ``apply`` would one by one.
 
         Returns how many of them ``apply`` would have returned True for (every mark, open interest
-        and insurance-fund event, and each account report that matched an account). Cheaper per mark
-        for replay: a mark only updates the dicts; its holders are dirtied once, at the end.
+        and insurance-fund event, and each account report that matched an account). Cheaper per mark for replay: a mark only updates the dicts; its holders are dirtied
+        once, at the end; a funding event only updates its dict.
         """
-        marks, anchors = self._marks, self._anchors
+        marks, anchors, funding = self._marks, self._anchors, self._funding
         moved: set[MarkKey] = set()
-        mark_of, add_moved = marks.get, moved.add  # bound once: this loop runs millions of times
+        mark_of, add_moved, funding_of = marks.get, moved.add, funding.get  # bound once: this loop runs millions of times
+        funding_moved = False
         applied = 0
         try:
             for event in events:
@@ -364,6 +412,12 @@ class RiskEngine:
                         if old is None:  # a contract's first mark (set_mark keeps marks and anchors together)
                             anchors.setdefault(key, price)
                         add_moved(key)
+                    case event_types.FundingRate:
+                        key = (event.venue, event.symbol)
+                        rate = (event.rate, event.next_funding_ts)
+                        if funding_of(key) != rate:
+                            funding[key] = rate
+                            funding_moved = True
                     case event_types.OpenInterest:
                         applied += 1
                         self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
@@ -373,9 +427,13 @@ class RiskEngine:
                     case event_types.AccountState:
                         self._dirty_holders(moved)  # before the report rebuilds holders and models
                         applied += self.set_account_state(event)
+                    case event_types.AdlRisk:
+                        self.set_venue_adl_risk(event.venue, event.symbol, event.rating, event.ts)
         finally:
             # Even if an event raises, the marks already taken get their bookkeeping, as with apply.
             self._dirty_holders(moved)
+            if funding_moved:
+                self._display_changed()
         return applied
 
     def _dirty_holders(self, moved: set[MarkKey]) -> None:
@@ -406,8 +464,9 @@ class RiskEngine:
         return True
 
     def _quantile_inputs(self) -> EngineInputs:
-        # Only what the estimate reads: no copies of marks or funds per snapshot.
-        return EngineInputs(portfolio=self._portfolio, open_interest=self._open_interest, anchors=self._anchors)
+        # Only what the estimate and the rows' funding read: no copies of marks or funds per snapshot.
+        return EngineInputs(portfolio=self._portfolio, open_interest=self._open_interest, anchors=self._anchors,
+                            funding=self._funding)
 
     def inputs(self) -> EngineInputs:
         """The live inputs, copied (a what-if's shocks are not in them)."""
@@ -417,6 +476,8 @@ class RiskEngine:
             open_interest=MappingProxyType(dict(self._open_interest)),
             funds=MappingProxyType(dict(self._funds)),
             anchors=MappingProxyType(dict(self._anchors)),
+            funding=MappingProxyType(dict(self._funding)),
+            venue_adl_risk=MappingProxyType(dict(self._venue_adl_risk)),
         )
 
     # -- output --------------------------------------------------------------------------------
@@ -439,7 +500,8 @@ class RiskEngine:
         figures.dirty.clear()
         if figures.contracts is None:
             figures.contracts = compute_contracts(EngineInputs(
-                portfolio=self._portfolio, marks=figures.marks, open_interest=self._open_interest, funds=self._funds))
+                portfolio=self._portfolio, marks=figures.marks, open_interest=self._open_interest, funds=self._funds,
+                funding=self._funding, venue_adl_risk=self._venue_adl_risk))
         computed = [entry for entry in accounts if entry is not None]
         figures.snapshot = build_snapshot(self._quantile_inputs(), computed, figures.contracts, shocks)
         return figures.snapshot

@@ -106,6 +106,15 @@ TIERS_STALE_AFTER_DAYS = 30
 DAY_MS = 86_400_000
 
 
+def funding_countdown_s(next_funding_ms: int | None, now_ms: int | float | None) -> float | None:
+    """Seconds from ``now_ms`` to the next funding (the countdown beside the rate), judged on the
+    shower's clock like ``tiers_stale``; None when either time is unknown or the funding is past
+    (the feed has not yet said the time of the one after)."""
+    if next_funding_ms is None or now_ms is None or next_funding_ms <= now_ms:
+        return None
+    return (next_funding_ms - now_ms) / 1000.0
+
+
 def as_of_ms(as_of: str | None) -> int | None:
     """A table's ``as_of`` (ISO date or date-time; UTC where no zone is given) in ms; None when it
     gives no date ("undated", empty)."""
