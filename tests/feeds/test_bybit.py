@@ -267,7 +267,7 @@ def test_subscribe_message_and_ping():
     (message,) = ADAPTER.subscribe_messages(["BTCUSDT"])
     sub = json.loads(message)
     assert sub["op"] == "subscribe" and isinstance(sub["req_id"], str)
-    assert sub["args"] == ["tickers.BTCUSDT", "insurance.USDT", "adlAlert.USDT"]
+    assert sub["args"] == ["tickers.BTCUSDT", "allLiquidation.BTCUSDT", "insurance.USDT", "adlAlert.USDT"]
     assert json.loads(ADAPTER.heartbeat.message) == {"req_id": "ping", "op": "ping"}
     assert ADAPTER.heartbeat.interval_s == 20.0
     (unsub,) = ADAPTER.unsubscribe_messages(["BTCUSDT"])
@@ -280,7 +280,7 @@ def test_connection_url_picks_linear_or_inverse():
     assert ADAPTER.connection_url("ws://127.0.0.1:9000", ["ETHUSD"]) == "ws://127.0.0.1:9000/v5/public/inverse"
     assert ADAPTER.connection_groups(["BTCUSDT", "BTCUSD", "ETHUSDT"]) == [["BTCUSDT", "ETHUSDT"], ["BTCUSD"]]
     inverse_args = json.loads(ADAPTER.subscribe_messages(["BTCUSD"])[0])["args"]
-    assert inverse_args == ["tickers.BTCUSD", "insurance.inverse", "adlAlert.inverse"]
+    assert inverse_args == ["tickers.BTCUSD", "allLiquidation.BTCUSD", "insurance.inverse", "adlAlert.inverse"]
 
 
 def test_rest_polls_cover_insurance_tickers_and_adl_alert():

@@ -9,12 +9,26 @@ Reads (all GETs):
 - ``GET /v5/position/list?category=linear&settleCoin=USDT&limit=200``: ``side`` Buy/Sell, ``size``
   (coin), ``avgPrice``, ``leverage``, ``markPrice``, ``liqPrice`` ("" when none), ``positionIM``,
   ``positionBalance``, ``tradeMode`` (1 = isolated; deprecated under the unified account),
-  ``adlRankIndicator`` (0 = empty position, then 1–5), ``unrealisedPnl``. ``docs/v5/position/position.mdx``
+  ``adlRankIndicator`` (0 = empty position, then 1–5), ``unrealisedPnl``, ``takeProfit`` / ``stopLoss``
+  (trigger prices; "0.00" or "" when none is set) and ``breakEvenPrice`` (linear and inverse, added
+  2026-01-13: ``docs/changelog/v5.mdx``; its definition is on the private position stream's page,
+  https://bybit-exchange.github.io/docs/v5/websocket/private/position). ``docs/v5/position/position.mdx``
+  No field of it is the funding since the position opened: ``curRealisedPnl`` is the current
+  position's realised PnL (fees and funding together), ``cumRealisedPnl`` the all-time one, so
+  ``funding_pnl`` stays None.
 - ``GET /v5/account/wallet-balance?accountType=UNIFIED&coin=USDT``: the coin's ``walletBalance``,
   ``equity``, ``totalPositionMM``. ``docs/v5/account/wallet-balance.mdx``
 - ``GET /v5/account/info``: ``marginMode`` (ISOLATED_MARGIN makes every position isolated).
   ``docs/v5/account/account-info.mdx``
 - ``GET /v5/user/query-api``: ``readOnly`` and ``permissions`` of the key. ``docs/v5/user/apikey-info.mdx``
+- Only for a position that shrank or went ("you were liquidated / ADL'd"): ``GET /v5/execution/list``
+  (``category``, ``symbol``, ``execType``, ``startTime``, ``limit`` ≤ 100; newest first): ``execType``
+  ``BustTrade`` (takeover liquidation) and ``AdlTrade`` (auto-deleveraging), ``side`` of the closing
+  order (Sell closes a long), ``execPrice``, ``execQty`` (linear: coin; inverse: contracts),
+  ``execTime`` (ms). https://bybit-exchange.github.io/docs/v5/order/execution
+  (``docs/v5/order/execution.mdx``; the enums ``execType`` and ``createType``: ``docs/v5/enum.mdx``).
+  Bybit's laddered liquidation (``createType`` ``CreateByLiq``) is read too, from the ``Trade``
+  executions: UNCONFIRMED that its fills are ``execType`` Trade rather than BustTrade.
 Error codes (``retCode``): ``docs/v5/error.mdx``.
 
 Mapping: ``wallet_balance`` = the coin's walletBalance; ``account_value`` = its equity;
@@ -32,7 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.engine.events import AccountState, ForcedClose, ImportedPosition
 from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
@@ -51,7 +65,7 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
-from adlwatch.feeds.venues.bybit.market import ADAPTER
+from adlwatch.feeds.venues.bybit.market import ADAPTER, is_inverse
 
 REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 
@@ -59,7 +73,11 @@ POSITION_LIST = "/v5/position/list"
 WALLET_BALANCE = "/v5/account/wallet-balance"
 ACCOUNT_INFO = "/v5/account/info"
 QUERY_API = "/v5/user/query-api"
+EXECUTION_LIST = "/v5/execution/list"
 PAGE_LIMIT = 200
+EXECUTION_PAGE_LIMIT = 100  # the most the execution list gives a page
+# Slack before a shrink's lookup time: a fill is stamped a little before the report that missed it.
+RECORD_SLACK_MS = 5_000
 
 _REJECTED = {10003: "API key is invalid", 10004: "signature not valid (wrong secret?)",
              10005: "permission denied", 10007: "authentication failed", 10008: "user banned",
@@ -168,7 +186,19 @@ def _position(row: dict, where: str, symbol: str, side: str, size: float, levera
         adl_raw=f"adlRankIndicator {rank} of 1-5" if rank else None,
         mark_price=number(row, "markPrice", where, optional=True),
         unrealized_pnl=number(row, "unrealisedPnl", where, optional=True),
+        break_even_price=_panel_price(row, "breakEvenPrice"),
+        take_profit=_panel_price(row, "takeProfit"),
+        stop_loss=_panel_price(row, "stopLoss"),
     )
+
+
+def _panel_price(row: dict, name: str) -> float | None:
+    """A price the position panel only shows (TP, SL, break-even): None when absent, unset ("0.00",
+    "") or unreadable; such a field never makes the whole account unreadable."""
+    try:
+        return positive_or_none(number(row, name, name, optional=True))
+    except BodyError:
+        return None
 
 
 def _isolated_margin(row: dict, where: str) -> float | None:
@@ -225,9 +255,68 @@ def permissions_of(result: Any) -> list[str]:
     return permissions
 
 
-# Every endpoint ``reads`` may ask for; the only ones a bybit key is ever sent to.
-READ_PATHS = frozenset({POSITION_LIST, WALLET_BALANCE, ACCOUNT_INFO, QUERY_API})
+# ---------------------------------------------------------------------------- closing records
+
+# execType -> cause; and the createType of a liquidation or ADL order whose fills are plain Trades
+_CAUSE_BY_EXEC_TYPE = {"BustTrade": "liquidation", "AdlTrade": "adl"}
+_CAUSE_BY_CREATE_TYPE = {"CreateByLiq": "liquidation", "CreateByTakeOver_PassThrough": "liquidation",
+                         "CreateByAdl_PassThrough": "adl"}
+RECORD_EXEC_TYPES = ("BustTrade", "AdlTrade", "Trade")
+
+
+def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
+    """The execution-list reads for positions that shrank or went, given as (symbol, side, since_ms):
+    one per execType of ``RECORD_EXEC_TYPES`` and symbol (both sides of a hedged symbol share them),
+    from a little before the earliest shrink."""
+    since_by_symbol: dict[str, int] = {}
+    for symbol, _side, since_ms in pending:
+        since_by_symbol[symbol] = min(since_ms, since_by_symbol.get(symbol, since_ms))
+    out: list[Read] = []
+    for symbol, since_ms in since_by_symbol.items():
+        category = "inverse" if is_inverse(symbol) else "linear"
+        start = str(max(since_ms - RECORD_SLACK_MS, 0))
+        for exec_type in RECORD_EXEC_TYPES:
+            out.append(Read(EXECUTION_LIST, (("category", category), ("symbol", symbol), ("execType", exec_type),
+                                             ("startTime", start), ("limit", str(EXECUTION_PAGE_LIMIT)))))
+    return tuple(out)
+
+
+def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[ForcedClose]:
+    """The liquidation and ADL fills of execution-list bodies; ``BodyError`` for a body it cannot read.
+    The user's own trades (any other execType and createType) are never among them; ``remaining`` is
+    left 0 (the follower sets it from its report)."""
+    out: list[ForcedClose] = []
+    for _read, text in pairs:
+        listing = _result(text, EXECUTION_LIST)
+        for i, item in enumerate(as_list(listing.get("list"), f"{EXECUTION_LIST}.list")):
+            close = _forced_close(as_dict(item, f"{EXECUTION_LIST}.list[{i}]"), f"{EXECUTION_LIST}.list[{i}]",
+                                  context)
+            if close is not None:
+                out.append(close)
+    return out
+
+
+def _forced_close(row: dict, where: str, context: MapContext) -> ForcedClose | None:
+    exec_type, create_type = row.get("execType"), row.get("createType")
+    cause = _CAUSE_BY_EXEC_TYPE.get(exec_type) if isinstance(exec_type, str) else None
+    if cause is None and exec_type == "Trade" and isinstance(create_type, str):
+        cause = _CAUSE_BY_CREATE_TYPE.get(create_type)
+    side = row.get("side")
+    if cause is None or side not in ("Buy", "Sell"):
+        return None
+    price, size = required(row, "execPrice", where), required(row, "execQty", where)
+    if price <= 0 or size <= 0:
+        raise BodyError(f"{where}: execPrice or execQty not positive")
+    detail = f"execType {exec_type}" + (f", createType {create_type}" if exec_type == "Trade" else "")
+    return ForcedClose(venue="bybit", symbol=string(row, "symbol", where), ts=integer(row, "execTime", where),
+                       recv_ns=context.recv_ns, account=context.ref,
+                       side="long" if side == "Sell" else "short",  # the closing order's side: Sell closes a long
+                       cause=cause, price=price, size=size, remaining=0.0, detail=detail)
+
+
+# Every endpoint ``reads`` and ``record_reads`` may ask for; the only ones a bybit key is ever sent to.
+READ_PATHS = frozenset({POSITION_LIST, WALLET_BALANCE, ACCOUNT_INFO, QUERY_API, EXECUTION_LIST})
 
 RULES = VenueRules(venue="bybit", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state,
-                   read_paths=READ_PATHS)
+                   read_paths=READ_PATHS, record_reads=record_reads, forced_closes=forced_closes)

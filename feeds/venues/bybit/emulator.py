@@ -1,4 +1,5 @@
-"""Bybit on the loopback emulator (feeds/emulator.py): its ticker stream, REST bodies and signed reads."""
+"""Bybit on the loopback emulator (feeds/emulator.py): its ticker and liquidation streams, REST bodies and
+signed reads (the execution list among them, from the account's closing records)."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from adlwatch.feeds.emulator_base import (
     EmuAccount,
     EmuConnection,
     EmuPosition,
+    EmuRecord,
     Personality,
     coin_names,
     decimal_text,
     int_or_none,
     next_funding_ms,
 )
+from adlwatch.feeds.venues.bybit.market import LIQUIDATION_PREFIX, is_inverse
 
 RATE_LIMIT_CODE = 10006  # Bybit's "Too many visits"
 PRIVATE_PATHS = frozenset({"/v5/position/list", "/v5/account/wallet-balance", "/v5/account/info",
-                           "/v5/user/query-api"})
+                           "/v5/user/query-api", "/v5/execution/list"})
 
 
 class BybitPersonality(Personality):
@@ -65,6 +68,18 @@ class BybitPersonality(Personality):
                     "lastPrice": mark}
             kind = "delta"
         return [{"topic": f"tickers.{symbol}", "type": kind, "data": data, "cs": conn.ticks, "ts": now_ms}]
+
+    def liquidation_frames(self, conn: EmuConnection, symbol: str, side: str, price: float, size: float,
+                           now_ms: int) -> list[dict[str, Any]]:
+        """The documented ``allLiquidation`` push (``S`` the liquidated position's side: Buy is a long;
+        ``v`` coin on linear contracts, 1-USD contracts on inverse ones; ``p`` the bankruptcy price)."""
+        topic = f"{LIQUIDATION_PREFIX}{symbol}"
+        if topic not in subscribed_topics(conn):
+            return []
+        volume = decimal_text(max(round(size * price), 1)) if is_inverse(symbol) else decimal_text(size)
+        item = {"T": now_ms, "s": symbol, "S": "Buy" if side == "long" else "Sell", "v": volume,
+                "p": decimal_text(price)}
+        return [{"topic": topic, "type": "snapshot", "ts": now_ms, "data": [item]}]
 
     def rest(self, emulator: Any, method: str, path: str, q: dict[str, str], body: Any) -> Any:
         now_ms = int(time.time() * 1000)
@@ -131,6 +146,24 @@ class BybitPersonality(Personality):
         return private_body_of(account, path, query, now_ms)
 
 
+def subscribed_topics(conn: EmuConnection) -> set[str]:
+    """Every topic ``conn`` subscribed and did not unsubscribe, from what the client sent."""
+    topics: set[str] = set()
+    for text in conn.received:
+        if '"subscribe"' not in text:  # pings and the rest, cheaply
+            continue
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+        args = doc.get("args") if isinstance(doc, dict) else None
+        if isinstance(args, list) and doc.get("op") == "subscribe":
+            topics.update(a for a in args if isinstance(a, str))
+        elif isinstance(args, list) and doc.get("op") == "unsubscribe":
+            topics.difference_update(a for a in args if isinstance(a, str))
+    return topics
+
+
 # Tier tables in the venue's documented shape (research/exchanges.md §2.2). The numbers are emulator
 # values, deliberately not the bundled ones, so a refresh visibly overrides them.
 _LINEAR_TIERS = [("300000", "0.0033", "0.0066", "150.00"), ("800000", "0.005", "0.01", "100.00"),
@@ -168,6 +201,8 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
         return _bybit_ok({"list": rows, "nextPageCursor": "", "category": query.get("category", "linear")}, now_ms)
     if path == "/v5/account/wallet-balance":
         return _bybit_ok({"list": [_bybit_wallet(account, query.get("coin", "USDT"))]}, now_ms)
+    if path == "/v5/execution/list":
+        return _bybit_ok(_executions(account, query, now_ms), now_ms)
     if path == "/v5/account/info":
         isolated = bool(account.positions) and all(p.isolated for p in account.positions)
         return _bybit_ok({"marginMode": "ISOLATED_MARGIN" if isolated else "REGULAR_MARGIN",
@@ -200,10 +235,57 @@ def _bybit_position(p: EmuPosition, now_ms: int) -> dict[str, Any]:
             "positionBalance": decimal_text(p.isolated_margin if p.isolated and p.isolated_margin else initial),
             "markPrice": decimal_text(p.mark_price), "liqPrice": decimal_text(p.liquidation_price) if p.liquidation_price else "",
             "bustPrice": "", "positionMM": decimal_text(p.maint_margin), "positionIM": decimal_text(initial), "tpslMode": "Full",
-            "takeProfit": "0", "stopLoss": "0", "trailingStop": "0", "unrealisedPnl": decimal_text(p.unrealized_pnl),
+            "takeProfit": _trigger_text(p.take_profit), "stopLoss": _trigger_text(p.stop_loss), "trailingStop": "0",
+            "breakEvenPrice": decimal_text(p.break_even_price) if p.break_even_price else "",
+            "unrealisedPnl": decimal_text(p.unrealized_pnl),
             "curRealisedPnl": "0", "cumRealisedPnl": "0", "seq": 5723621632, "isReduceOnly": False,
             "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": str(now_ms - 60_000),
             "updatedTime": str(now_ms)}
+
+
+def _trigger_text(price: float | None) -> str:
+    return decimal_text(price) if price else "0.00"  # the venue's "none set", as in its example
+
+
+# execType and createType of a closing fill, by its cause (docs/v5/enum.mdx)
+_EXEC_TYPES = {"liquidation": ("BustTrade", "CreateByTakeOver_PassThrough"),
+               "adl": ("AdlTrade", "CreateByAdl_PassThrough"), "user": ("Trade", "CreateByClosing")}
+EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000  # what the venue gives without both startTime and endTime
+
+
+def _executions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict[str, Any]:
+    """``GET /v5/execution/list`` of the account's closing records, filtered as the venue filters
+    (category, symbol, execType, startTime / endTime within 7 days), newest first, ``limit`` of them."""
+    category = query.get("category", "linear")
+    start, end = int_or_none(query.get("startTime", "")), int_or_none(query.get("endTime", ""))
+    if start is not None and end is None:
+        end = start + EXECUTION_WINDOW_MS
+    elif end is None:
+        end = now_ms
+    if start is None:
+        start = end - EXECUTION_WINDOW_MS
+    limit = min(max(int_or_none(query.get("limit", "")) or 50, 1), 100)
+    rows = [_execution_row(r) for r in sorted(account.records, key=lambda r: (r.ts_ms, r.id), reverse=True)
+            if (category == "inverse") == is_inverse(r.symbol)
+            and query.get("symbol", r.symbol) == r.symbol
+            and query.get("execType", _EXEC_TYPES[r.cause][0]) == _EXEC_TYPES[r.cause][0]
+            and start <= r.ts_ms <= end]
+    return {"nextPageCursor": "", "category": category, "list": rows[:limit]}
+
+
+def _execution_row(r: EmuRecord) -> dict[str, Any]:
+    exec_type, create_type = _EXEC_TYPES[r.cause]
+    quantity = decimal_text(r.size)
+    value = r.size / r.price if is_inverse(r.symbol) else r.size * r.price  # inverse: coin value of USD contracts
+    return {"symbol": r.symbol, "orderType": "Market" if r.cause == "user" else "Limit", "underlyingPrice": "",
+            "orderLinkId": "", "side": "Sell" if r.side == "long" else "Buy", "indexPrice": "",
+            "orderId": f"emu-order-{r.id}", "stopOrderType": "UNKNOWN", "leavesQty": "0",
+            "execTime": str(r.ts_ms), "feeCurrency": "", "isMaker": False, "execFee": "0", "feeRate": "0.00055",
+            "execId": f"emu-exec-{r.id}", "tradeIv": "", "blockTradeId": "", "markPrice": decimal_text(r.price),
+            "execPrice": decimal_text(r.price), "markIv": "", "orderQty": quantity,
+            "orderPrice": decimal_text(r.price), "execValue": decimal_text(value), "execType": exec_type,
+            "execQty": quantity, "closedSize": quantity, "createType": create_type, "extraFees": "",
+            "seq": 4688002127 + r.id}
 
 
 def _bybit_wallet(account: EmuAccount, coin: str) -> dict[str, Any]:

@@ -8,6 +8,11 @@ Sources, all in the official docs repo ``bybit-exchange/docs`` (research/exchang
   ``docs/v5/websocket/public/insurance-pool.mdx``
 - ``adlAlert.{USDT|USDC|inverse}`` with its short keys, 1 s: ``docs/v5/websocket/public/adl-alert.mdx``;
   trigger rules: ``docs/v5/market/adl-alert.mdx``
+- ``allLiquidation.{symbol}`` (every liquidation on the contract, pushed every 500 ms when there is one):
+  ``docs/v5/websocket/public/all-liquidation.mdx``; subscribed beside each contract's ticker. A contract
+  with no liquidation sends nothing on it, so staleness follows the tickers alone.
+- Limits: a public connection's ``args`` at most 21,000 characters, "no args limit for Futures"
+  (``docs/v5/websocket/wss-authentication.mdx``, research/exchanges.md §2.5)
 - REST ``/v5/market/insurance``, ``/v5/market/tickers``, ``/v5/market/adlAlert``:
   ``docs/v5/market/{insurance,tickers,adl-alert}.mdx``
 
@@ -54,8 +59,11 @@ REST_URL = "https://api.bybit.com"
 
 PING_MESSAGE = '{"req_id":"ping","op":"ping"}'
 PING_INTERVAL_S = 20.0  # recommended; the server cuts a silent connection after 10 min
-MAX_STREAMS_PER_CONNECTION = 200  # our cap: futures have no args limit, only 21,000 chars of args
+MAX_STREAMS_PER_CONNECTION = 200  # contracts a connection (our cap: futures have no args limit)
 MAX_ARGS_PER_MESSAGE = 100
+# Bybit's own limit on one public connection's args, as the characters of their JSON text; each contract
+# takes two topics (tickers, allLiquidation), so long symbol names could reach it before our cap does.
+MAX_ARGS_CHARS = 21_000
 
 INSURANCE_PATH = "/v5/market/insurance"
 TICKERS_PATH = "/v5/market/tickers"
@@ -275,7 +283,7 @@ class _TickerPush(msgspec.Struct, gc=False):
 
 
 _ticker_decoder = msgspec.json.Decoder(_TickerPush)
-_LIQUIDATION_PREFIX = "allLiquidation."
+LIQUIDATION_PREFIX = "allLiquidation."
 
 
 class BybitParser:
@@ -361,9 +369,9 @@ class BybitParser:
                 event = _insurance_event(item, ts, recv_ns, problems)
                 if event is not None:
                     out.append(event)
-        elif topic.startswith(_LIQUIDATION_PREFIX):
+        elif topic.startswith(LIQUIDATION_PREFIX):
             for item in data if isinstance(data, list) else [data]:
-                event = _liquidation_event(item, topic[len(_LIQUIDATION_PREFIX):], ts, recv_ns, problems)
+                event = _liquidation_event(item, topic[len(LIQUIDATION_PREFIX):], ts, recv_ns, problems)
                 if event is not None:
                     out.append(event)
         elif topic.startswith("adlAlert."):
@@ -402,6 +410,15 @@ class BybitParser:
         return _ticker_events(symbol, data, state, ts, recv_ns, problems)
 
 
+def args_chars(args: list[str]) -> int:
+    """The characters of ``args`` as one JSON array (what Bybit's 21,000-character limit counts)."""
+    return len(json.dumps(args, separators=(",", ":")))
+
+
+_SETTLE_TOPICS_CHARS = args_chars([f"{kind}.{group}" for group in ("USDT", "USDC", "inverse")
+                                   for kind in ("insurance", "adlAlert")])
+
+
 # --- REST -----------------------------------------------------------------------------------------------
 
 def _rest_list(doc: Any) -> tuple[list[Any] | None, dict[str, Any]]:
@@ -436,17 +453,28 @@ class BybitAdapter(AdapterBase):
         return base + (INVERSE_PATH if inverse else LINEAR_PATH)
 
     def connection_groups(self, symbols: list[str]) -> list[list[str]]:
-        """Symbols split by category (linear / inverse) and by the stream cap."""
+        """Symbols split by category (linear / inverse), by the stream cap and by Bybit's limit on
+        one connection's args (``MAX_ARGS_CHARS``)."""
         groups: list[list[str]] = []
         for inverse in (False, True):
-            chosen = [s for s in symbols if is_inverse(s) == inverse]
-            for i in range(0, len(chosen), self.max_streams_per_connection):
-                groups.append(chosen[i: i + self.max_streams_per_connection])
+            group: list[str] = []
+            used = _SETTLE_TOPICS_CHARS  # room for every settlement group's pool and alert topics
+            for symbol in (s for s in symbols if is_inverse(s) == inverse):
+                cost = len(f'"tickers.{symbol}","{LIQUIDATION_PREFIX}{symbol}",')
+                if group and (len(group) >= self.max_streams_per_connection or used + cost > MAX_ARGS_CHARS):
+                    groups.append(group)
+                    group, used = [], _SETTLE_TOPICS_CHARS
+                group.append(symbol)
+                used += cost
+            if group:
+                groups.append(group)
         return groups
 
     @staticmethod
     def topics(symbols: list[str]) -> list[str]:
-        args = [f"tickers.{s}" for s in symbols]
+        """Every topic of a connection: each contract's ticker and liquidations, then the insurance
+        pools and ADL alerts of their settlement groups."""
+        args = [topic for s in symbols for topic in (f"tickers.{s}", f"{LIQUIDATION_PREFIX}{s}")]
         for group in dict.fromkeys(settle_group(s) for s in symbols):
             args += [f"insurance.{group}", f"adlAlert.{group}"]
         return args
