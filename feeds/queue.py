@@ -19,7 +19,7 @@ from adlwatch.engine.events import Event
 # Event kinds whose newest value makes older pending ones worthless (a followed account's state is
 # whole in every report, keyed by its reference).
 DEFAULT_COALESCE_KINDS = frozenset(
-    {"mark_price", "index_price", "funding_rate", "open_interest", "insurance_fund", "account_state"}
+    {"mark_price", "index_price", "funding_rate", "open_interest", "insurance_fund", "account_state", "adl_risk"}
 )
 
 

@@ -101,6 +101,10 @@ class Read:
     params: tuple[tuple[str, str], ...] = ()
     host: str = "rest"  # rest | spot (Binance keeps key permissions on its spot API host)
     optional: bool = False  # the key's permissions: a failure is a warning, not a failed round
+    unread: str = "permissions unknown"  # the warning's words when an optional read fails
+    # A heavy read (Binance's income history, weight 30) is sent at most every ``every_s`` seconds;
+    # the rounds in between hand ``account_state`` its last answer. 0: every round.
+    every_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ class SignedFollower:
         self._last_state: AccountState | None = None
         self._reported = False
         self._closes = ClosesWatch()
+        self._kept: dict[Read, tuple[float, str]] = {}  # the last answer of each read with ``every_s``
         self.rounds = 0
         self.waits: list[float] = []  # every delay chosen after a failure (for tests)
 
@@ -387,7 +392,12 @@ class SignedFollower:
             return _Outcome(problem=Problem("missing", str(missing)))
         bodies: dict[str, str] = {}
         warnings: list[str] = []
+        now = self._clock()
         for read in self.rules.reads(self.settle):
+            kept = self._kept.get(read)
+            if kept is not None and now - kept[0] < read.every_s:
+                bodies[read.path] = kept[1]
+                continue
             try:
                 bodies[read.path] = await self._read(client, credentials, read)
             except _ReadFailed as failed:
@@ -395,7 +405,10 @@ class SignedFollower:
                     # a rejected key is read again (environment, keyring) before the next try
                     self._reload = failed.problem.kind == "rejected"
                     return _Outcome(problem=failed.problem)
-                warnings.append(f"{self.label}: permissions unknown ({failed.problem.detail})")
+                warnings.append(f"{self.label}: {read.unread} ({failed.problem.detail})")
+                continue
+            if read.every_s > 0:
+                self._kept[read] = (now, bodies[read.path])
         context = MapContext(self.ref, self.settle, time.time_ns(), self.contract_values)
         try:
             state = self.rules.account_state(bodies, context)

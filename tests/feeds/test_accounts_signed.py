@@ -369,7 +369,10 @@ def test_every_read_is_listed_and_the_emulator_serves_exactly_the_list():
     for module in (binance, bybit, okx):
         # Binance's COIN-M brackets are read by its tiers.py (the catalogue), not by a follower round.
         extra = {binance.COINM_LEVERAGE_BRACKET} if module is binance else set()
-        assert {read.path for read in module.reads("USDT")} | extra == READ_PATHS[module.RULES.venue]
+        # The closing-record reads (issue 15) are made only for a position that shrank or went.
+        held = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP"}[module.RULES.venue]
+        records = module.RULES.record_reads([(held, "long", 0)]) if module.RULES.record_reads else ()
+        assert {read.path for read in (*module.reads("USDT"), *records)} | extra == READ_PATHS[module.RULES.venue]
     assert READ_PATHS == PRIVATE_PATHS
 
 

@@ -110,16 +110,19 @@ def test_garbage_and_truncated_frames_yield_one_error_status():
 
 def test_connection_url_uses_the_market_route_with_lowercase_streams():
     url = ADAPTER.connection_url(ADAPTER.ws_url, ["BTCUSDT", "ETHUSDT"])
-    assert url == "wss://fstream.binance.com/market/stream?streams=btcusdt@markPrice@1s/ethusdt@markPrice@1s"
+    # issue 15: each contract's liquidation stream rides beside its mark stream
+    assert url == ("wss://fstream.binance.com/market/stream?streams=btcusdt@markPrice@1s/ethusdt@markPrice@1s"
+                   "/btcusdt@forceOrder/ethusdt@forceOrder")
     assert ADAPTER.connection_url("ws://127.0.0.1:9000/", ["SOLUSDT"]) == \
-        "ws://127.0.0.1:9000/market/stream?streams=solusdt@markPrice@1s"
+        "ws://127.0.0.1:9000/market/stream?streams=solusdt@markPrice@1s/solusdt@forceOrder"
     assert ADAPTER.connection_url(ADAPTER.ws_url, []).endswith("streams=!markPrice@arr@1s")
     assert ADAPTER.subscribe_messages(["BTCUSDT"]) == []
 
 
 def test_unsubscribe_message_names_the_streams():
     (message,) = ADAPTER.unsubscribe_messages(["BTCUSDT"])
-    assert json.loads(message) == {"method": "UNSUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 1}
+    assert json.loads(message) == {"method": "UNSUBSCRIBE", "params": ["btcusdt@markPrice@1s", "btcusdt@forceOrder"],
+                                   "id": 1}
 
 
 def test_heartbeat_relies_on_server_pings_and_stale_after_four_seconds():

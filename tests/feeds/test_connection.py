@@ -58,7 +58,8 @@ async def test_binance_streams_are_in_the_url_and_marks_flow(kit):
 
 
 async def test_more_symbols_than_the_cap_open_several_connections(kit):
-    adapter = dataclasses.replace(get_adapter("binance"), max_streams_per_connection=2)
+    # four streams: two symbols (Binance opens a mark and a liquidation stream for each)
+    adapter = dataclasses.replace(get_adapter("binance"), max_streams_per_connection=4)
     symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
     client = kit.client("binance", symbols, adapter=adapter)
     async with kit.Collector(client) as feed:

@@ -7,7 +7,8 @@ https://developers.binance.com/docs/derivatives/usds-margined-futures/general-in
 
 Reads (all USER_DATA GETs):
 - ``GET /fapi/v3/positionRisk``: positions (signed ``positionAmt`` in coin, ``entryPrice``,
-  ``markPrice``, ``unRealizedProfit``, ``liquidationPrice``, ``isolatedWallet``, ``maintMargin``).
+  ``breakEvenPrice``, ``markPrice``, ``unRealizedProfit``, ``liquidationPrice``, ``isolatedWallet``,
+  ``maintMargin``, ``updateTime``; no take-profit or stop-loss: those stay None).
   …/trade/rest-api/Position-Information-V3
 - ``GET /fapi/v1/symbolConfig``: leverage and ``marginType`` (v3 positionRisk has neither).
   …/account/rest-api/Symbol-Config
@@ -20,6 +21,14 @@ Reads (all USER_DATA GETs):
   (``GET /dapi/v2/leverageBracket``, COIN-M's, is read only by tiers.py for the catalogue.)
 - ``GET /sapi/v1/account/apiRestrictions`` on the spot host (api.binance.com): the key's rights.
   https://developers.binance.com/docs/wallet/account/api-key-permission
+- ``GET /fapi/v1/income?incomeType=FUNDING_FEE`` (weight 30): the funding each position paid or
+  received, read at most once a minute (``INCOME_EVERY_S``; the rounds between reuse the last
+  answer) and optional (a failure leaves ``funding_pnl`` None with a warning).
+  …/account/rest-api/Get-Income-History
+- ``GET /fapi/v1/forceOrders`` (weight 20 with ``symbol``): the account's liquidation and ADL
+  orders, read only for a position that shrank or went (``record_reads``), once per
+  ``autoCloseType`` (LIQUIDATION, ADL), so the venue itself says which it was.
+  …/trade/rest-api/Users-Force-Orders
 
 Mapping to ``AccountState``: ``wallet_balance`` = the settlement asset's ``crossWalletBalance``
 (cross collateral without uPnL); ``account_value`` = crossWalletBalance + crossUnPnl (the cross
@@ -27,7 +36,9 @@ margin balance); ``maintenance_margin`` = the sum of the cross positions' ``main
 ADL lights = adlQuantile + 1 (0–4 → 1–5). The direction is Binance's: "Values 0, 1, 2, 3, 4 shows the
 queue position and possibility of ADL from low to high" (the adlQuantile page above); that the app's
 five lights are exactly quantile + 1 is not stated anywhere (exchanges.md §1.2), so it is ours. Positions settled in another asset than ``settle`` are left out, named in
-``warnings``. COIN-M (dapi) is not followed.
+``warnings``. ``break_even_price`` is the venue's ``breakEvenPrice`` (0: none); ``funding_pnl`` see
+``funding_since_change``. COIN-M (dapi) is not followed, so its income and force-order reads
+(``/dapi/v1/income``, ``/dapi/v1/forceOrders``) are not made.
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from adlwatch.engine.events import AccountState, ImportedPosition
+import msgspec
+
+from adlwatch.engine.events import AccountState, ForcedClose, ImportedPosition
 from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
@@ -67,6 +80,14 @@ ADL_QUANTILE = "/fapi/v1/adlQuantile"
 LEVERAGE_BRACKET = "/fapi/v1/leverageBracket"
 COINM_LEVERAGE_BRACKET = "/dapi/v2/leverageBracket"  # COIN-M brackets: read by tiers.py, not by a round
 API_RESTRICTIONS = "/sapi/v1/account/apiRestrictions"
+INCOME = "/fapi/v1/income"
+FORCE_ORDERS = "/fapi/v1/forceOrders"
+
+INCOME_EVERY_S = 60.0  # weight 30: at most once a minute, not every 5-s round
+INCOME_LIMIT = 1000  # the venue's maximum; a full page may have left rows out
+AUTO_CLOSE_TYPES = {"LIQUIDATION": "liquidation", "ADL": "adl"}  # forceOrders autoCloseType -> ForcedClose cause
+# A close is looked up from a little before the last report that still showed the position.
+RECORD_SLACK_MS = 5_000
 
 # Error codes: https://developers.binance.com/docs/derivatives/usds-margined-futures/error-code
 _REJECTED = {-2014: "API-key format invalid", -2015: "invalid API-key, IP, or permissions",
@@ -80,9 +101,13 @@ _TRADE_FLAGS = ("enableFutures", "enableSpotAndMarginTrading", "enableMargin", "
 _TRANSFER_FLAGS = ("enableInternalTransfer", "permitsUniversalTransfer")
 
 
+FUNDING_READ = Read(INCOME, params=(("incomeType", "FUNDING_FEE"), ("limit", str(INCOME_LIMIT))), optional=True,
+                    unread="funding paid unknown", every_s=INCOME_EVERY_S)
+
+
 def reads(settle: str) -> tuple[Read, ...]:
     return (Read(POSITION_RISK), Read(SYMBOL_CONFIG), Read(ACCOUNT), Read(ADL_QUANTILE),
-            Read(LEVERAGE_BRACKET), Read(API_RESTRICTIONS, host="spot", optional=True))
+            Read(LEVERAGE_BRACKET), Read(API_RESTRICTIONS, host="spot", optional=True), FUNDING_READ)
 
 
 def signed_query(params: tuple[tuple[str, str], ...], credentials: Credentials, timestamp_ms: int,
@@ -128,10 +153,18 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
     configs = _symbol_configs(parse_json(bodies[SYMBOL_CONFIG], SYMBOL_CONFIG))
     quantiles = _adl_quantiles(parse_json(bodies[ADL_QUANTILE], ADL_QUANTILE))
     brackets = _brackets(parse_json(bodies[LEVERAGE_BRACKET], LEVERAGE_BRACKET))
+    income = bodies.get(INCOME)
+    fundings = funding_fees(parse_json(income, INCOME), context.settle) if income is not None else None
+    rows = as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)
+    sides_held: dict[str, int] = {}  # hedge mode: both sides of a symbol share its funding rows
+    for i, item in enumerate(rows):
+        row = as_dict(item, f"{POSITION_RISK}[{i}]")
+        if required(row, "positionAmt", f"{POSITION_RISK}[{i}]") != 0 and isinstance(row.get("symbol"), str):
+            sides_held[row["symbol"]] = sides_held.get(row["symbol"], 0) + 1
     positions: list[ImportedPosition] = []
     warnings: list[str] = []
     cross_maintenance = 0.0
-    for i, item in enumerate(as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)):
+    for i, item in enumerate(rows):
         row = as_dict(item, f"{POSITION_RISK}[{i}]")
         where = f"{POSITION_RISK}[{i}]"
         amount = required(row, "positionAmt", where)
@@ -142,6 +175,9 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
             warnings.append(f"{symbol} settles in another asset than {context.settle}: not shown")
             continue
         position = _position(row, where, amount, configs, quantiles, brackets)
+        if fundings is not None and sides_held.get(symbol) == 1:
+            changed = integer(row, "updateTime", where, optional=True)
+            position = msgspec.structs.replace(position, funding_pnl=funding_since_change(fundings, symbol, changed))
         positions.append(position)
         if position.margin_mode == "cross":
             cross_maintenance += required(row, "maintMargin", where)
@@ -178,7 +214,39 @@ def _position(row: dict, where: str, amount: float, configs: Mapping[str, tuple[
         mark_price=number(row, "markPrice", where, optional=True),
         unrealized_pnl=number(row, "unRealizedProfit", where, optional=True),
         brackets=brackets.get(symbol),
+        break_even_price=positive_or_none(number(row, "breakEvenPrice", where, optional=True)),
     )
+
+
+def funding_fees(body: Any, settle: str) -> dict[str, list[tuple[int, float]]] | None:
+    """The FUNDING_FEE rows of an income-history answer in ``settle``, as (time ms, income) by symbol;
+    None when the page is full (``INCOME_LIMIT`` rows: some may be left out, so no sum is sure)."""
+    rows = as_list(body, INCOME)
+    if len(rows) >= INCOME_LIMIT:
+        return None
+    out: dict[str, list[tuple[int, float]]] = {}
+    for i, item in enumerate(rows):
+        where = f"{INCOME}[{i}]"
+        row = as_dict(item, where)
+        if row.get("incomeType") != "FUNDING_FEE" or row.get("asset") != settle:
+            continue
+        time_ms = integer(row, "time", where)
+        assert time_ms is not None
+        out.setdefault(string(row, "symbol", where), []).append((time_ms, required(row, "income", where)))
+    return out
+
+
+def funding_since_change(fundings: Mapping[str, list[tuple[int, float]]], symbol: str,
+                         changed_ms: int | None) -> float | None:
+    """The funding ``symbol``'s position received (+) or paid (−) since it last changed: the
+    FUNDING_FEE incomes at or after the position's ``updateTime`` (positionRisk: its last open, add
+    or reduce). So after a partial close it counts from that close, not from the first opening,
+    and it covers at most the 7 days the income read answers (no ``startTime`` is sent). None
+    without an ``updateTime``. Hedge mode with both sides held: not called (Binance's funding rows
+    name the symbol, not the side)."""
+    if not changed_ms:
+        return None
+    return sum(income for time_ms, income in fundings.get(symbol, ()) if time_ms >= changed_ms)
 
 
 def _symbol_configs(body: Any) -> dict[str, tuple[str, float]]:
@@ -243,10 +311,70 @@ def permissions_of(body: Any) -> list[str]:
     return permissions
 
 
-# Every endpoint ``reads`` (or tiers.py's bracket read) may ask for; the only ones a binance key is ever sent to.
+# ---------------------------------------------------------------------------- liquidated / ADL'd
+
+
+def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
+    """The force-order reads of the positions that shrank or went: per symbol, one read per
+    ``autoCloseType`` (LIQUIDATION, ADL), from a little before the earliest report that still showed
+    the position (``RECORD_SLACK_MS``)."""
+    since: dict[str, int] = {}
+    for symbol, _side, since_ms in pending:
+        since[symbol] = min(since_ms, since.get(symbol, since_ms))
+    return tuple(Read(FORCE_ORDERS, params=(("symbol", symbol), ("autoCloseType", close_type),
+                                            ("startTime", str(max(0, start - RECORD_SLACK_MS)))))
+                 for symbol, start in since.items() for close_type in AUTO_CLOSE_TYPES)
+
+
+def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[ForcedClose]:
+    """``ForcedClose`` events of the force-order answers (Users-Force-Orders page: a list of orders with
+    ``side``, ``positionSide``, ``avgPrice``, ``executedQty``, ``time``, ``updateTime``). The cause is
+    the read's ``autoCloseType``; a SELL closes a long and a BUY a short (hedge mode: ``positionSide``
+    LONG/SHORT says it). Size: ``executedQty`` in coin; price: ``avgPrice`` (the order ``price`` when no
+    fill price is given). ``remaining`` is left 0 here: the follower sets it from the report."""
+    out: list[ForcedClose] = []
+    for read, text in pairs:
+        params = dict(read.params)
+        cause = AUTO_CLOSE_TYPES.get(params.get("autoCloseType", ""))
+        for i, item in enumerate(as_list(parse_json(text, FORCE_ORDERS), FORCE_ORDERS)):
+            where = f"{FORCE_ORDERS}[{i}]"
+            row = as_dict(item, where)
+            row_cause = cause or _cause_of_client_id(row.get("clientOrderId"))
+            size = required(row, "executedQty", where)
+            if row_cause is None or size <= 0:
+                continue  # not known as a liquidation or ADL, or nothing filled
+            order_side = string(row, "side", where)
+            if order_side not in ("BUY", "SELL"):
+                raise BodyError(f"{where}.side: not BUY or SELL")
+            position_side = row.get("positionSide")
+            side = {"LONG": "long", "SHORT": "short"}.get(position_side if isinstance(position_side, str) else "",
+                                                          "long" if order_side == "SELL" else "short")
+            price = positive_or_none(number(row, "avgPrice", where, optional=True)) or required(row, "price", where)
+            if price <= 0:
+                raise BodyError(f"{where}.price: not positive")
+            ts = integer(row, "updateTime", where, optional=True) or integer(row, "time", where, optional=True)
+            out.append(ForcedClose(venue="binance", symbol=string(row, "symbol", where), ts=ts,
+                                   recv_ns=context.recv_ns, account=context.ref, side=side, cause=row_cause,
+                                   price=price, size=size, remaining=0.0,
+                                   detail=f"autoCloseType {'ADL' if row_cause == 'adl' else 'LIQUIDATION'}"))
+    return out
+
+
+def _cause_of_client_id(client_id: object) -> str | None:
+    """Binance's own order ids for forced orders (user-data stream ORDER_TRADE_UPDATE notes):
+    ``autoclose-…`` a liquidation, ``adl_autoclose`` an ADL; anything else: not a forced close."""
+    if not isinstance(client_id, str):
+        return None
+    if client_id.startswith("adl_autoclose"):
+        return "adl"
+    return "liquidation" if client_id.startswith("autoclose-") else None
+
+
+# Every endpoint ``reads`` and ``record_reads`` (or tiers.py's bracket read) may ask for; the only ones
+# a binance key is ever sent to.
 READ_PATHS = frozenset({POSITION_RISK, ACCOUNT, SYMBOL_CONFIG, ADL_QUANTILE, LEVERAGE_BRACKET, COINM_LEVERAGE_BRACKET,
-                        API_RESTRICTIONS})
+                        API_RESTRICTIONS, INCOME, FORCE_ORDERS})
 
 RULES = VenueRules(venue="binance", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state, spot_rest_url=SPOT_REST_URL,
-                   read_paths=READ_PATHS)
+                   read_paths=READ_PATHS, record_reads=record_reads, forced_closes=forced_closes)

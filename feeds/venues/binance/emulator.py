@@ -10,15 +10,17 @@ import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.feeds.emulator_base import (
     COMPACT,
+    FUNDING_PERIOD_MS,
     Answer,
     EmuAccount,
     EmuConnection,
     EmuPosition,
+    EmuRecord,
     Personality,
     decimal_text,
     int_or_none,
@@ -29,7 +31,9 @@ from adlwatch.feeds.emulator_private import install_private
 
 PRIVATE_PATHS = frozenset({"/fapi/v3/positionRisk", "/fapi/v3/account", "/fapi/v1/symbolConfig",
                            "/fapi/v1/adlQuantile", "/fapi/v1/leverageBracket", "/dapi/v2/leverageBracket",
-                           "/sapi/v1/account/apiRestrictions"})
+                           "/sapi/v1/account/apiRestrictions", "/fapi/v1/income", "/fapi/v1/forceOrders"})
+ADL_RISK_PERIOD_MS = 1_800_000  # Binance rates every 30 minutes
+ADL_RATINGS = ("low", "medium", "high")
 DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
 
 
@@ -48,8 +52,13 @@ class BinancePersonality(Personality):
 
     async def on_message(self, emulator: Any, conn: EmuConnection, doc: dict[str, Any]) -> None:
         if doc.get("method") in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            params = [p for p in doc.get("params", []) if isinstance(p, str)]
+            streams = _SUBSCRIBED.setdefault(conn, set())
             if doc["method"] == "SUBSCRIBE":
-                emulator.add_symbols(conn, [p.split("@")[0].upper() for p in doc.get("params", [])])
+                emulator.add_symbols(conn, [p.split("@")[0].upper() for p in params])
+                streams.update(params)
+            else:
+                streams.difference_update(params)
             await conn.send(json.dumps({"result": None, "id": doc.get("id")}, **COMPACT))
 
     def frames(self, conn: EmuConnection, symbol: str, price: float, now_ms: int) -> list[dict[str, Any]]:
@@ -58,6 +67,18 @@ class BinancePersonality(Personality):
                 "i": f"{price * 0.9998:.8f}", "P": f"{price * 1.0001:.8f}", "r": "0.00010000",
                 "T": next_funding}
         return [{"stream": f"{symbol.lower()}@markPrice@1s", "data": data}]
+
+    def liquidation_frames(self, conn: EmuConnection, symbol: str, side: str, price: float, size: float,
+                           now_ms: int) -> list[dict[str, Any]]:
+        """A ``forceOrder`` frame (Liquidation-Order-Streams page shape) on a connection that
+        subscribed ``<symbol>@forceOrder`` in its URL or by SUBSCRIBE: a SELL order closes a long."""
+        stream = f"{symbol.lower()}@forceOrder"
+        if stream not in _streams_of(conn):
+            return []
+        qty, at = decimal_text(size), decimal_text(price)
+        order = {"s": symbol, "S": "SELL" if side == "long" else "BUY", "o": "LIMIT", "f": "IOC", "q": qty,
+                 "p": at, "ap": at, "X": "FILLED", "l": qty, "z": qty, "T": now_ms}
+        return [{"stream": stream, "data": {"e": "forceOrder", "E": now_ms, "o": order}}]
 
     def rest(self, emulator: Any, method: str, path: str, q: dict[str, str], body: Any) -> Any:
         now_ms = int(time.time() * 1000)
@@ -80,6 +101,8 @@ class BinancePersonality(Personality):
         if path == "/fapi/v1/insuranceBalance":
             return {"symbols": [symbol], "assets": [{"asset": "USDT", "marginBalance": "793930579.315848",
                                                      "updateTime": now_ms}]}
+        if path == "/fapi/v1/symbolAdlRisk":
+            return adl_risk(emulator, q.get("symbol"), now_ms)
         return None
 
     def check_signature(self, accounts: dict[tuple[str, str], EmuAccount], path: str, query: str,
@@ -115,7 +138,8 @@ class BinancePersonality(Personality):
         install_private(emulator, [EmuAccount(
             venue="binance", key=DEMO_KEY, secret=DEMO_SECRET, wallet_balance=4_000.0,
             positions=[EmuPosition("BTCUSDT", "long", 0.5, btc * 1.02, btc, 10.0, liquidation_price=btc * 0.93, adl=2,
-                                   maint_margin=btc * 0.5 * 0.004,
+                                   maint_margin=btc * 0.5 * 0.004, break_even_price=btc * 1.02 * 1.0008,
+                                   funding_pnl=-round(btc * 0.5 * 0.0001 * 3, 2),
                                    brackets=((0.0, 50_000.0, 0.004, 125.0, 0.0),
                                              (50_000.0, 500_000.0, 0.005, 100.0, 50.0)))],
         )])
@@ -123,9 +147,116 @@ class BinancePersonality(Personality):
                 '[[account]] venue = "binance" key_name = "demo"']
 
 
+# ---------------------------------------------------------------------------- public ADL risk
+
+_SUBSCRIBED: weakref.WeakKeyDictionary[EmuConnection, set[str]] = weakref.WeakKeyDictionary()
+_ADL_RISK: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _streams_of(conn: EmuConnection) -> set[str]:
+    """The streams ``conn`` asked for: in its URL (``?streams=a/b`` or ``/ws/<stream>``) and by SUBSCRIBE."""
+    target = urlsplit(conn.path)
+    named = parse_qs(target.query).get("streams", [""])[0] or (
+        target.path.rsplit("/", 1)[-1] if "/ws/" in target.path else "")
+    return {s for s in named.split("/") if s} | _SUBSCRIBED.get(conn, set())
+
+
+def set_adl_risk(emulator: Any, symbol: str, rating: str) -> None:
+    """From now on ``emulator`` rates ``symbol``'s ADL risk ``rating`` (low | medium | high)."""
+    if rating not in ADL_RATINGS:
+        raise ValueError(f"ADL risk rating {rating!r}: low, medium or high")
+    _ADL_RISK.setdefault(emulator, {})[symbol] = rating
+
+
+def adl_rating(emulator: Any, symbol: str) -> str:
+    """The emulated rating: the one a test set, else one fixed by the symbol's name."""
+    chosen = _ADL_RISK.get(emulator, {}).get(symbol)
+    return chosen or ADL_RATINGS[hashlib.sha256(symbol.encode()).digest()[0] % len(ADL_RATINGS)]
+
+
+def adl_risk(emulator: Any, symbol: str | None, now_ms: int) -> Any:
+    """``GET /fapi/v1/symbolAdlRisk`` (ADL-Risk page shape): one object for ``symbol``, else a list of
+    every USDⓈ-M perpetual (and every symbol a test rated), stamped at the last 30-minute rating."""
+    rated_ms = now_ms // ADL_RISK_PERIOD_MS * ADL_RISK_PERIOD_MS
+    if symbol is not None:
+        return {"symbol": symbol, "adlRisk": adl_rating(emulator, symbol), "updateTime": rated_ms}
+    symbols = dict.fromkeys([c.symbol for c in contracts("usdm") if c.contract_type == "PERPETUAL"]
+                            + list(_ADL_RISK.get(emulator, {})))
+    return [{"symbol": s, "adlRisk": adl_rating(emulator, s), "updateTime": rated_ms} for s in symbols]
+
+
+# ---------------------------------------------------------------------------- private reads
+
+
+def opened_ms(now_ms: int) -> int:
+    """When every emulated position last changed (positionRisk ``updateTime``): a minute after the
+    funding three periods ago, the same on every read within a period."""
+    return (now_ms // FUNDING_PERIOD_MS - 3) * FUNDING_PERIOD_MS + 60_000
+
+
+def funding_incomes(account: EmuAccount, now_ms: int) -> list[dict[str, Any]]:
+    """``GET /fapi/v1/income`` FUNDING_FEE rows, oldest first: each position's ``funding_pnl`` in three
+    equal settlements since it last changed, and one settlement before that (an earlier position in
+    the same symbol, which does not count toward this one's funding)."""
+    opened = opened_ms(now_ms)
+    rows: list[tuple[int, EmuPosition, float]] = []
+    for p in account.positions:
+        if p.funding_pnl:
+            rows.append((opened - 60_000 - FUNDING_PERIOD_MS, p, -p.funding_pnl))
+            rows += [(opened - 60_000 + k * FUNDING_PERIOD_MS, p, p.funding_pnl / 3) for k in (1, 2, 3)]
+    rows.sort(key=lambda row: row[0])
+    return [{"symbol": p.symbol, "incomeType": "FUNDING_FEE", "income": decimal_text(amount), "asset": p.settle,
+             "info": "FUNDING_FEE", "time": time_ms, "tranId": 9_689_000_000 + i, "tradeId": ""}
+            for i, (time_ms, p, amount) in enumerate(rows)]
+
+
+def income_history(account: EmuAccount, query: dict[str, str], now_ms: int) -> list[dict[str, Any]]:
+    """The income rows the query asks for: its ``incomeType``, ``symbol``, ``startTime``/``endTime``
+    (neither: the last 7 days), ``limit`` (default 100, at most 1000)."""
+    end = int_or_none(query.get("endTime")) or now_ms
+    start = int_or_none(query.get("startTime")) or (end - 7 * 86_400_000)
+    limit = min(int_or_none(query.get("limit")) or 100, 1000)
+    rows = [r for r in funding_incomes(account, now_ms)
+            if query.get("incomeType", r["incomeType"]) == r["incomeType"]
+            and query.get("symbol", r["symbol"]) == r["symbol"] and start <= r["time"] <= end]
+    return rows[:limit]
+
+
+def force_orders(account: EmuAccount, query: dict[str, str], now_ms: int) -> list[dict[str, Any]]:
+    """``GET /fapi/v1/forceOrders`` from the account's closing records: its liquidations and ADL fills
+    (never the user's own trades), filtered like the venue by ``symbol``, ``autoCloseType``
+    (LIQUIDATION | ADL; neither: both), ``startTime``/``endTime`` (no start: 7 days before the end),
+    ``limit`` (default 50, at most 100)."""
+    causes = {"LIQUIDATION": ("liquidation",), "ADL": ("adl",)}.get(query.get("autoCloseType", ""),
+                                                                    ("liquidation", "adl"))
+    end = int_or_none(query.get("endTime")) or now_ms
+    start = int_or_none(query.get("startTime")) or (end - 7 * 86_400_000)
+    limit = min(int_or_none(query.get("limit")) or 50, 100)
+    chosen = [r for r in account.records if r.cause in causes and query.get("symbol", r.symbol) == r.symbol
+              and start <= r.ts_ms <= end]
+    return [_force_order(r) for r in chosen[-limit:]]
+
+
+def _force_order(r: EmuRecord) -> dict[str, Any]:
+    qty, at = decimal_text(r.size), decimal_text(r.price)
+    adl = r.cause == "adl"
+    return {"orderId": 6_071_832_819 + r.id, "symbol": r.symbol, "status": "FILLED",
+            "clientOrderId": "adl_autoclose" if adl else f"autoclose-{r.ts_ms}{r.id:07d}", "price": at,
+            "avgPrice": at, "origQty": qty, "executedQty": qty, "cumQuote": decimal_text(r.size * r.price),
+            "timeInForce": "GTC" if adl else "IOC", "type": "LIMIT", "reduceOnly": False, "closePosition": False,
+            "side": "SELL" if r.side == "long" else "BUY",
+            "positionSide": ("LONG" if r.side == "long" else "SHORT") if r.hedge else "BOTH",
+            "stopPrice": "0", "workingType": "CONTRACT_PRICE", "origType": "LIMIT", "time": r.ts_ms - 4,
+            "updateTime": r.ts_ms}
+
+
 def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
     if path == "/fapi/v3/positionRisk":
         return [_binance_risk(p, now_ms) for p in account.positions]
+    if path == "/fapi/v1/income":
+        return income_history(account, query, now_ms)
+    if path == "/fapi/v1/forceOrders":
+        return force_orders(account, query, now_ms)
     if path == "/fapi/v1/symbolConfig":
         symbols = dict.fromkeys(p.symbol for p in account.positions)
         return [_binance_config(account, symbol) for symbol in symbols]
@@ -146,7 +277,8 @@ def _binance_risk(p: EmuPosition, now_ms: int) -> dict[str, Any]:
     amount = p.sign * p.size
     initial = p.size * p.mark_price / p.leverage
     return {"symbol": p.symbol, "positionSide": ("LONG" if p.side == "long" else "SHORT") if p.hedge else "BOTH",
-            "positionAmt": decimal_text(amount), "entryPrice": decimal_text(p.entry_price), "breakEvenPrice": decimal_text(p.entry_price),
+            "positionAmt": decimal_text(amount), "entryPrice": decimal_text(p.entry_price),
+            "breakEvenPrice": decimal_text(p.break_even_price or 0.0),
             "markPrice": decimal_text(p.mark_price), "unRealizedProfit": decimal_text(p.unrealized_pnl),
             "liquidationPrice": decimal_text(p.liquidation_price or 0.0),
             "isolatedMargin": decimal_text((p.isolated_margin or 0.0) + p.unrealized_pnl) if p.isolated else "0",
@@ -154,7 +286,7 @@ def _binance_risk(p: EmuPosition, now_ms: int) -> dict[str, Any]:
             "isolatedWallet": decimal_text(p.isolated_margin or 0.0) if p.isolated else "0",
             "initialMargin": decimal_text(initial), "maintMargin": decimal_text(p.maint_margin), "positionInitialMargin": decimal_text(initial),
             "openOrderInitialMargin": "0", "adl": p.adl, "bidNotional": "0", "askNotional": "0",
-            "updateTime": now_ms}
+            "updateTime": opened_ms(now_ms)}
 
 
 def _binance_config(account: EmuAccount, symbol: str) -> dict[str, Any]:

@@ -4,12 +4,17 @@ Sources (see research/exchanges.md §0.1, §1.4–1.6):
 - Mark price stream ``<symbol>@markPrice@1s`` and ``!markPrice@arr@1s``:
   https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Mark-Price-Stream
   and .../Mark-Price-Stream-for-All-market
+- Liquidation stream ``<symbol>@forceOrder`` (a market stream too; at most the latest liquidation of
+  a symbol per 1000 ms: a sample, not the total):
+  .../websocket-market-streams/Liquidation-Order-Streams
 - Routed base URLs (``/market`` for mark price; legacy unrouted URLs retired 2026-04-23 and silently
   deliver nothing): .../websocket-market-streams/Important-WebSocket-Change-Notice
 - Connection rules (server ping every 3 min, 10 incoming messages/s, 24 h lifetime, stream cap):
   https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
 - REST: .../market-data/rest-api/Open-Interest, .../Insurance-Fund-Balance, .../Mark-Price
-  (``/fapi/v1/premiumIndex``), all weight 1 with ``symbol``.
+  (``/fapi/v1/premiumIndex``), all weight 1 with ``symbol``; .../market-data/rest-api/ADL-Risk
+  (``/fapi/v1/symbolAdlRisk``, public, weight 1, every symbol without ``symbol``, rated every 30 min;
+  USDⓈ-M only: COIN-M has no such endpoint).
 
 The mark frame is the throughput target, so the common shapes (combined ``{"stream","data"}`` frame
 and the bare payload) are decoded straight into typed msgspec Structs; anything else falls back to a
@@ -27,6 +32,7 @@ from typing import Any
 import msgspec
 
 from adlwatch.engine.events import (
+    AdlRisk,
     Event,
     FeedStatus,
     FundingRate,
@@ -36,7 +42,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
+from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll, chunk_symbols
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -52,6 +58,8 @@ COINM_REST_URL = "https://dapi.binance.com"  # COIN-M (dapi): its contract list 
 
 MARK_STREAM = "{symbol}@markPrice@1s"  # symbol in lower case; 1000 ms cadence
 ALL_MARKS_STREAM = "!markPrice@arr@1s"  # used when no symbol is named
+LIQUIDATION_STREAM = "{symbol}@forceOrder"  # beside each mark stream: the contract's liquidations
+STREAMS_PER_SYMBOL = 2  # mark and liquidations
 MAX_STREAMS_PER_CONNECTION = 200  # the venue allows 1024; we stay well under (as nautilus does)
 MAX_MESSAGES_PER_SECOND = 10  # incoming messages per connection, SUBSCRIBE included; above it: disconnect
 MAX_CONNECTION_AGE_S = 24 * 3600  # the server drops every connection at 24 h
@@ -59,15 +67,25 @@ MAX_CONNECTION_AGE_S = 24 * 3600  # the server drops every connection at 24 h
 OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
 INSURANCE_PATH = "/fapi/v1/insuranceBalance"
 MARK_PRICE_PATH = "/fapi/v1/premiumIndex"
+ADL_RISK_PATH = "/fapi/v1/symbolAdlRisk"
 OPEN_INTEREST_INTERVAL_S = 10.0
 INSURANCE_INTERVAL_S = 300.0  # a "balance snapshot", apparently daily: no reason to poll often
 MARK_PRICE_INTERVAL_S = 60.0  # the socket carries the mark; REST is the fallback and `check`'s source
+ADL_RISK_INTERVAL_S = 300.0  # Binance rates every 30 min; one request covers every symbol
+ADL_RATINGS = ("low", "medium", "high")
 
 _INF = math.inf
 
 
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
     return error_status(VENUE, detail, recv_ns, symbol)
+
+
+def is_coin_m(symbol: str) -> bool:
+    """A COIN-M contract (``BTCUSD_PERP``, ``BTCUSD_261225``: quantities in contracts), not USDⓈ-M
+    (``BTCUSDT``, the quarterly ``BTCUSDT_261225``: quantities in coin)."""
+    head, sep, _tail = symbol.partition("_")
+    return bool(sep) and head.endswith("USD")
 
 
 # --- small validated conversions (bools are not numbers on the wire) ---------------------------------
@@ -197,7 +215,7 @@ def _liquidation_event(item: dict[str, Any], recv_ns: int, problems: Problems) -
     Size: the filled quantity ``z`` when positive, else the order quantity ``q`` (base units on
     USDⓈ-M); price: the average fill ``ap`` when positive, else the order price ``p``. USDT/USDC
     are taken as USD. COIN-M orders (``BTCUSD_PERP``: quantity in contracts) are not this feed's:
-    no event."""
+    no event (USDⓈ-M quarterlies, ``BTCUSDT_261225``, are)."""
     order = item.get("o")
     if not isinstance(order, dict):
         problems.add("forceOrder payload without order 'o'")
@@ -206,7 +224,7 @@ def _liquidation_event(item: dict[str, Any], recv_ns: int, problems: Problems) -
     if not isinstance(symbol, str) or not symbol:
         problems.add("forceOrder without symbol 's'")
         return None
-    if "_" in symbol:  # COIN-M: not parsed (its quantity is in contracts)
+    if is_coin_m(symbol):  # not parsed: its quantity is in contracts
         return None
     raw_side = order.get("S")
     if raw_side not in ("SELL", "BUY"):
@@ -369,6 +387,31 @@ def _rest_mark(doc: Any, recv_ns: int) -> list[Event]:
     return out
 
 
+def _rest_adl_risk(doc: Any, recv_ns: int, symbols: list[str] | None) -> list[Event]:
+    """``{"symbol","adlRisk","updateTime"}`` or a list of them (ADL-Risk page) → ``AdlRisk`` events of
+    ``symbols`` (all when None or empty). A rating other than low / medium / high is an error."""
+    items = doc if isinstance(doc, list) else [doc]
+    wanted = set(symbols) if symbols else None
+    out: list[Event] = []
+    problems = Problems(VENUE)
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("symbol"), str) or not item["symbol"]:
+            problems.add("symbolAdlRisk item of unexpected shape")
+            continue
+        symbol = item["symbol"]
+        if wanted is not None and symbol not in wanted:
+            continue
+        rating = item.get("adlRisk")
+        rating = rating.lower() if isinstance(rating, str) else rating
+        if rating not in ADL_RATINGS:
+            problems.add(f"{symbol}: bad ADL risk rating {item.get('adlRisk')!r}", symbol)
+            continue
+        out.append(AdlRisk(venue=VENUE, symbol=symbol, ts=_ms(item.get("updateTime")), recv_ns=recv_ns,
+                           rating=rating))
+    out.extend(problems.status(recv_ns))
+    return out
+
+
 @dataclass(frozen=True)
 class BinanceAdapter(AdapterBase):
     name: str = VENUE
@@ -383,12 +426,20 @@ class BinanceAdapter(AdapterBase):
 
     @staticmethod
     def streams(symbols: list[str]) -> list[str]:
+        """Each symbol's mark stream, then each one's liquidation stream (both market streams, one
+        ``/market`` connection); no symbols: the all-market marks."""
         if not symbols:
             return [ALL_MARKS_STREAM]
-        return [MARK_STREAM.format(symbol=s.lower()) for s in symbols]
+        lower = [s.lower() for s in symbols]
+        return [*(MARK_STREAM.format(symbol=s) for s in lower), *(LIQUIDATION_STREAM.format(symbol=s) for s in lower)]
+
+    def connection_groups(self, symbols: list[str]) -> list[list[str]]:
+        """``STREAMS_PER_SYMBOL`` streams per symbol: at most ``max_streams_per_connection`` of them per socket."""
+        return chunk_symbols(symbols, max(1, self.max_streams_per_connection // STREAMS_PER_SYMBOL))
 
     def connection_url(self, base_url: str, symbols: list[str]) -> str:
-        """``<base>/market/stream?streams=btcusdt@markPrice@1s/...``; no symbols: all-market marks."""
+        """``<base>/market/stream?streams=btcusdt@markPrice@1s/…/btcusdt@forceOrder/…``; no symbols:
+        all-market marks. Staleness follows the marks: a contract without liquidations is not stale."""
         return f"{base_url.rstrip('/')}{MARKET_ROUTE}?streams={'/'.join(self.streams(symbols))}"
 
     def subscribe_messages(self, symbols: list[str]) -> list[str]:
@@ -418,7 +469,15 @@ class BinanceAdapter(AdapterBase):
                                   interval_s=OPEN_INTEREST_INTERVAL_S))
             polls.append(RestPoll(path=INSURANCE_PATH, params={"symbol": s}, interval_s=INSURANCE_INTERVAL_S))
             polls.append(self.mark_price_poll(s))
+        rated = tuple(s for s in symbols if not is_coin_m(s))
+        if rated:
+            polls.append(self.adl_risk_poll(rated))
         return polls
+
+    @staticmethod
+    def adl_risk_poll(symbols: tuple[str, ...]) -> RestPoll:
+        """Binance's public ADL risk rating of every USDⓈ-M symbol in one request, kept to ``symbols``."""
+        return RestPoll(path=ADL_RISK_PATH, interval_s=ADL_RISK_INTERVAL_S, symbols=symbols)
 
     def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
                    symbols: list[str] | None = None) -> list[Event]:
@@ -436,6 +495,8 @@ class BinanceAdapter(AdapterBase):
                 return _rest_insurance(doc, recv_ns, poll.params.get("symbol", ""))
             if poll.path == MARK_PRICE_PATH:
                 return _rest_mark(doc, recv_ns)
+            if poll.path == ADL_RISK_PATH:
+                return _rest_adl_risk(doc, recv_ns, list(symbols or poll.symbols))
             return [_error(f"no parser for REST path {poll.path}", recv_ns)]
         except Exception as exc:  # noqa: BLE001 - never raise into the poller
             return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
