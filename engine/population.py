@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 import numpy as np
@@ -216,6 +216,19 @@ def _oi_bucket(open_interest: float) -> float:
 
 
 _POPULATIONS: dict[tuple, Population] = {}
+POPULATIONS_KEPT = 16  # ~0.4 MB each: the books being ranked now (each is dropped once ranked)
+_RANKINGS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+# ~80 kB per (contract, side): every contract of a large portfolio keeps its ranking (a bound below
+# the number of contracts held would evict each one just before it is asked for again, rebuilding a
+# book per position per snapshot).
+RANKINGS_KEPT = 512
+
+
+def _bounded_put(memo: dict, key: tuple, value, kept: int):
+    if len(memo) >= kept:
+        memo.pop(next(iter(memo)))  # the oldest entry
+    memo[key] = value
+    return value
 
 
 def cached_population(instrument: Instrument, anchor: float, open_interest: float, params: PopulationParams) -> Population:
@@ -223,13 +236,11 @@ def cached_population(instrument: Instrument, anchor: float, open_interest: floa
     key = (instrument.venue, instrument.symbol, instrument.tiers, instrument.contract_size, anchor, open_interest, params)
     pop = _POPULATIONS.get(key)
     if pop is None:
-        if len(_POPULATIONS) >= 64:  # ~0.4 MB each; more contracts than this would thrash
-            _POPULATIONS.pop(next(iter(_POPULATIONS)))
-        pop = _POPULATIONS[key] = build_population(instrument, anchor, open_interest, params)
+        pop = _bounded_put(_POPULATIONS, key, build_population(instrument, anchor, open_interest, params),
+                           POPULATIONS_KEPT)
     return pop
 
 
-@lru_cache(maxsize=48)  # ~80 kB each: a few contracts x a few grid marks
 def _side_ranking(pop: Population, sign: int, mark: float) -> tuple[np.ndarray, np.ndarray]:
     """Scores of one side in ascending order, and the size at or above each (for the quantile)."""
     same = pop.side == sign
@@ -238,6 +249,19 @@ def _side_ranking(pop: Population, sign: int, mark: float) -> tuple[np.ndarray, 
     ascending = s[order]
     size_at_or_above = np.cumsum(pop.size[same][order][::-1])[::-1]
     return ascending, size_at_or_above
+
+
+def side_ranking(instrument: Instrument, sign: int, anchor: float, open_interest: float,
+                 params: PopulationParams) -> tuple[np.ndarray, np.ndarray]:
+    """``_side_ranking`` of the population drawn at ``anchor`` with ``open_interest`` (bucketed by the
+    caller), ranked at ``anchor``: a memo of the ranking itself, kept for every contract held."""
+    key = (instrument.venue, instrument.symbol, instrument.tiers, instrument.contract_size, anchor,
+           open_interest, params, sign)
+    ranking = _RANKINGS.get(key)
+    if ranking is None:
+        pop = cached_population(instrument, anchor, open_interest, params)
+        ranking = _bounded_put(_RANKINGS, key, _side_ranking(pop, sign, anchor), RANKINGS_KEPT)
+    return ranking
 
 
 def quantile_estimate(
@@ -256,14 +280,13 @@ def quantile_estimate(
     if open_interest is None or open_interest <= 0:
         base_units = size * instrument.contract_size / anchor if instrument.inverse else size
         open_interest = base_units / NOMINAL_SHARE
-    pop = cached_population(instrument, anchor, _oi_bucket(open_interest), params)
     # The book moves with the market: ranked as it stood where it was drawn, i.e. re-marked at the
     # current mark with every position's PnL % and leverage kept (the venues' scores are ratios of
     # PnL, margin and notional, so scaling every price by mark ÷ anchor leaves them as they were,
     # up to tier steps). A book marked far from where it was drawn would have every winner's PnL grow
     # with the move (at a fixed population), ranking a rising score lower and lower (issue 14 item 5);
     # here a higher score never gives fewer lights, and one ranking per contract serves every mark.
-    ascending, size_at_or_above = _side_ranking(pop, sign, anchor)
+    ascending, size_at_or_above = side_ranking(instrument, sign, anchor, _oi_bucket(open_interest), params)
     first = int(np.searchsorted(ascending, score, side="left"))  # scores >= ours start here
     ahead = float(size_at_or_above[first]) if first < len(ascending) else 0.0
     total = (float(size_at_or_above[0]) if len(ascending) else 0.0) + size
