@@ -87,8 +87,9 @@ def figure_times() -> list[int]:
     return list(range(FIGURES_START_MS, FIGURES_END_MS + 1, FIGURES_EVERY_MS))
 
 
-def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int],
-                     instrument: Instrument) -> list[FundOiPoint]:
+def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int], instrument: Instrument, *,
+                     population: PopulationParams = MODEL_POPULATION,
+                     cascade: CascadeParams = MODEL_CASCADE) -> list[FundOiPoint]:
     """The fund and open interest at each of ``times_ms``, as the cascade model moves them over the
     real mark path ``marks`` ((ts_ms, price) in time order), scaled to the documented endpoints.
 
@@ -97,6 +98,7 @@ def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int]
     the fund moves by the model's own account (liquidation surplus in, bankruptcy gaps out); each
     path is then scaled by one factor so that it ends at the documented figure ($12B at the mark of
     the last time; $1.04B). The figure at a time is the model's after the last mark at or before it.
+    ``population`` / ``cascade``: the model's assumptions (the demo's: the module's ``MODEL_*``).
     """
     path = [(ts, price) for ts, price in marks if ts <= times_ms[-1]]
     if not path:
@@ -104,8 +106,7 @@ def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int]
     prices = [price for _, price in path]
     start_units = OPEN_INTEREST_START_USD / prices[0]
     end_units = OPEN_INTEREST_END_USD / prices[-1]
-    population = build_population(instrument, prices[0], start_units, MODEL_POPULATION)
-    result = run_cascade(population, prices, MODEL_CASCADE)
+    result = run_cascade(build_population(instrument, prices[0], start_units, population), prices, cascade)
     closed, funds = [0.0], [FUND_START_USD]  # after each mark; [0]: before the first
     for step in result.steps:
         units = sum((r.liquidated_notional_usd + r.adl_notional_usd) / r.price for r in step.rounds)
