@@ -62,6 +62,14 @@ EXTRA_FIELDS = (
     "tiers_source",
     "tiers_verified",
     "tiers_stale",
+    # The contract's funding, and a followed position's own break-even, funding and TP/SL (issue 15).
+    # Before the panel figures, which the JSON has kept last since they were added.
+    "funding_rate",
+    "next_funding_ms",
+    "venue_break_even_price",
+    "funding_pnl",
+    "take_profit",
+    "stop_loss",
     "roe_pct",
     "notional_usd",
     "position_margin",
@@ -176,17 +184,22 @@ def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
                 closed_label(p) or fmt.pct(p.distance_pct),  # LIQUIDATED / ADL: the monitor's (replay, demo)
                 fmt.leverage(p.effective_leverage),
                 p.margin_mode,
-                f"{fmt.amount(p.unrealized_pnl)} {p.settle}",
+                f"{fmt.settle_amount(p.unrealized_pnl, p.settle)} {p.settle}",  # the screen's precision
                 f"{fmt.score(p.adl_score)} ({p.adl_formula})",
                 fmt.lights(p.adl_quantile),
             )
         )
     columns = COLUMNS
     right = {3, 4, 5, 6, 7, 8, 9, 11}
+    # The position panel's figures (the screen's, from the same solver), after ours.
+    panel = [(name, figures) for name, figures, shown in panel_columns(snapshot.positions, now_ms) if shown]
+    right |= set(range(len(columns), len(columns) + len(panel)))
+    columns = (*columns, *(name for name, _ in panel))
+    rows = [(*r, *(figures(p) for _, figures in panel)) for r, p in zip(rows, snapshot.positions, strict=True)]
     if any(p.imported for p in snapshot.positions):
         # Followed accounts: the venue's own figures beside ours.
-        columns = (*COLUMNS, "venue liq.", "Δ liq.", "venue ADL")
-        right |= {14, 15}
+        right |= {len(columns), len(columns) + 1}
+        columns = (*columns, "venue liq.", "Δ liq.", "venue ADL")
         rows = [
             (*r, fmt.price(p.venue_liquidation_price) if p.imported else "", _diff(p),
              fmt.lights(p.venue_adl_lights) if p.imported else "")
@@ -244,6 +257,36 @@ def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
         moves = ", ".join(f"{s.pct:+g}%" + (f" {s.venue or ''}:{s.symbol or '*'}" if s.venue or s.symbol else "") for s in snapshot.shocks)
         out.insert(0, f"HYPOTHETICAL: marks shocked by {moves}")
     return "\n".join(out)
+
+
+def panel_columns(positions, now_ms: int | None):
+    """(header, the cell of a position, shown) of the panel columns check prints: the always-known
+    ones, and funding, a followed account's funding and TP/SL only when some position has them."""
+    from adlwatch.tui.widgets.positions import funding_countdown_s
+
+    def break_even(p: PositionRisk) -> str:
+        if p.venue_break_even_price is not None:
+            return f"{fmt.price(p.venue_break_even_price)} (venue)"
+        return fmt.price(p.break_even_price)
+
+    def optional(x: float | None, text) -> str:
+        return "" if x is None else text(x)
+
+    return (
+        ("to liq.", lambda p: fmt.price(p.distance_price), True),
+        ("uPnL $", lambda p: fmt.settle_amount(p.unrealized_pnl_usd, "USD"), True),
+        ("ROE", lambda p: fmt.pct(p.roe_pct), True),
+        ("notional $", lambda p: fmt.usd(p.notional_usd), True),
+        ("margin", lambda p: f"{fmt.settle_amount(p.position_margin, p.settle)} {p.settle}", True),
+        ("break-even", break_even, True),
+        ("funding", lambda p: fmt.rate_pct(p.funding_rate), any(p.funding_rate is not None for p in positions)),
+        ("next funding", lambda p: fmt.countdown(funding_countdown_s(p.next_funding_ms, now_ms)),
+         any(p.next_funding_ms is not None for p in positions)),
+        ("funding pnl", lambda p: optional(p.funding_pnl, lambda x: f"{fmt.settle_amount(x, p.settle, signed=True)} {p.settle}"),
+         any(p.funding_pnl is not None for p in positions)),
+        ("TP", lambda p: optional(p.take_profit, fmt.price), any(p.take_profit is not None for p in positions)),
+        ("SL", lambda p: optional(p.stop_loss, fmt.price), any(p.stop_loss is not None for p in positions)),
+    )
 
 
 def _diff(p: PositionRisk) -> str:

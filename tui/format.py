@@ -72,3 +72,41 @@ def lights(quantile: int | None) -> str:
     if quantile is None:
         return "--"
     return "●" * quantile + "○" * (5 - quantile)
+
+
+# Settlement assets whose amounts read in cents; every other (a coin) keeps its significant digits.
+CENT_ASSETS = frozenset({"USDT", "USDC", "USD", "BUSD", "FDUSD", "USDE"})
+
+
+def settle_amount(x: float | None, settle: str, *, signed: bool = False) -> str:
+    """An amount in a settlement asset at the precision the asset needs: 1,234.57 USDT, but a coin
+    keeps four significant digits (0.0035 BTC never reads 0.00), with no exponent."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    sign = "+" if signed else ""
+    if x == 0:
+        return "0"
+    if settle.upper() in CENT_ASSETS or abs(x) >= 1_000:
+        digits = 2
+    else:
+        digits = min(10, max(4, 3 - math.floor(math.log10(abs(x)))))
+    return f"{x:{sign},.{digits}f}"
+
+
+def rate_pct(x: float | None) -> str:
+    """A funding rate given as a fraction, in percent: 0.0001 → +0.0100%."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    return f"{x * 100:+.4f}%"
+
+
+def countdown(seconds: float | None) -> str:
+    """Time to an event: 04:05 (mm:ss) under an hour, 7h05m from an hour; "now" once it is due."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--"
+    s = int(seconds)
+    if s <= 0:
+        return "now"
+    if s < 3_600:
+        return f"{s // 60:02d}:{s % 60:02d}"
+    return f"{s // 3_600}h{s % 3_600 // 60:02d}m"

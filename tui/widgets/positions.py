@@ -31,50 +31,59 @@ from adlwatch.tui import format as fmt
 Span = tuple[str, str]
 Cell = tuple[Span, ...]
 
-COLUMNS = (
+# The key columns stay on screen whatever the width; the rest scroll sideways (← →) when the
+# terminal is narrower than the table, by whole columns, so no number is ever cut.
+KEY_COLUMNS = (
     ("venue", "venue"),
     ("symbol", "symbol"),
     ("side", "side"),
+    ("dist", "dist."),
+    ("lights", "est."),
+)
+REST_COLUMNS = (
     ("size", "size"),
     ("entry", "entry"),
     ("mark", "mark"),
     ("liq", "liq. price"),
+    ("to_liq", "to liq."),
     ("bankr", "bankr. price"),
-    ("dist", "dist."),
     ("lev", "lev."),
     ("mode", "mode"),
     ("upnl", "uPnL"),
+    ("upnl_usd", "uPnL $"),
+    ("roe", "ROE"),
+    ("notional_usd", "notional $"),
+    ("margin", "margin"),
+    ("break_even", "break-even"),
+    ("funding", "funding"),
+    ("next_funding", "next"),
     ("adl", "ADL score"),
-    ("lights", "est."),
 )
+COLUMNS = KEY_COLUMNS + REST_COLUMNS
 # During a what-if the static entry price and the (not yet modelled) lights make room for the
-# change of the two figures a trader watches, so the table keeps its width.
+# change of the two figures a trader watches.
 WHAT_IF_COLUMNS = tuple(
     ("d_upnl", "Δ uPnL") if key == "entry" else ("d_dist", "Δ dist.") if key == "lights" else (key, label)
     for key, label in COLUMNS
 )
 
-# Narrow terminals (under ~150 columns): venue codes, side and mode in one cell, no entry price.
-COMPACT_COLUMNS = (
-    ("venue", "ven."),
-    ("symbol", "symbol"),
-    ("side", "side"),
-    ("size", "size"),
-    ("mark", "mark"),
-    ("liq", "liq."),
-    ("bankr", "bankr."),
-    ("dist", "dist."),
-    ("lev", "lev."),
-    ("upnl", "uPnL"),
-    ("adl", "ADL"),
-    ("lights", "est."),
-)
-COMPACT_WHAT_IF_COLUMNS = tuple(("d_dist", "Δ dist.") if key == "lights" else (key, label) for key, label in COMPACT_COLUMNS)
+# Narrower terminals: venue codes, side and mode in one cell, shorter headers.
+COMPACT_LABELS = {"liq": "liq.", "bankr": "bankr.", "adl": "ADL", "notional_usd": "notnl $",
+                  "break_even": "b/even"}
+COMPACT_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in COLUMNS if key != "mode")
+COMPACT_WHAT_IF_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in WHAT_IF_COLUMNS if key != "mode")
+# Shown only when some position has them: a followed account's funding, TP/SL triggers.
+FUNDING_PNL_COLUMNS = (("funding_pnl", "funding pnl"),)
+TRIGGER_COLUMNS = (("take_profit", "TP"), ("stop_loss", "SL"))
 # Followed accounts: the venue's own liquidation price and ADL lights beside ours.
 VENUE_COLUMNS = (("vliq", "venue liq."), ("dliq", "Δ liq."), ("vlights", "venue"))
-COMPACT_VENUE_COLUMNS = (("dliq", "Δ liq."), ("vlights", "venue"))
-RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "bankr", "dist", "lev", "upnl", "d_upnl", "d_dist",
-                           "vliq", "dliq"})
+RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "to_liq", "bankr", "dist", "lev", "upnl", "d_upnl", "d_dist",
+                           "vliq", "dliq", "upnl_usd", "roe", "notional_usd", "margin", "break_even", "funding",
+                           "next_funding", "funding_pnl", "take_profit", "stop_loss"})
+FIXED_COLUMNS = len(KEY_COLUMNS)
+# The table's full form (venue names, a mode column, the formula's tag) from this terminal width.
+FULL_WIDTH = 250
+VENUE_MARK = " v"  # after a figure that is the venue's own (a followed position's break-even), in cyan
 
 
 def venue_code(venue: str) -> str:
@@ -125,17 +134,35 @@ def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
 
+def funding_countdown_s(next_funding_ms: int | None, now_ms: int | None) -> float | None:
+    """Seconds to the next funding at the state's clock (the replay's in a replay)."""
+    if next_funding_ms is None or now_ms is None:
+        return None
+    return max(0.0, (next_funding_ms - now_ms) / 1000)
+
+
+def break_even_cell(p: PositionRisk) -> Cell:
+    """Ours, or for a followed position the venue's own when it reports one, marked as the venue's."""
+    if p.venue_break_even_price is not None:
+        return (fmt.price(p.venue_break_even_price), ""), (VENUE_MARK, "cyan")
+    return ((fmt.price(p.break_even_price), ""),)
+
+
+def _signed_style(x: float | None) -> str:
+    return "" if x is None else ("green" if x >= 0 else "red")
+
+
 def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[str, Cell]:
     """Every cell a position can show, formatted; the columns shown pick from it."""
     if view.hypothetical:
         change = view.what_if_changes.get((p.account, p.index))
-        entry_cell = ((_delta(change.unrealized_pnl if change else None, ""), ""),)
+        entry_cell = ((_delta(change.unrealized_pnl if change else None, "", p.settle), ""),)
         last_cell = ((_delta(change.distance_pct if change else None, "pt"), ""),)
     else:
         entry_cell = ((fmt.price(p.entry_price), ""),)
         last_cell = lights(p.adl_quantile)
     side = f"{p.side} {'i' if p.margin_mode == 'isolated' else 'x'}" if compact else str(p.side)
-    upnl = fmt.amount(p.unrealized_pnl) + ("" if compact else f" {p.settle}")
+    upnl = fmt.settle_amount(p.unrealized_pnl, p.settle) + ("" if compact else f" {p.settle}")
     adl = fmt.score(p.adl_score)
     return {
         "venue": ((venue_code(p.venue) if compact else p.venue, ""),),
@@ -146,12 +173,24 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
         "d_upnl": entry_cell,
         "mark": ((fmt.price(p.mark_price), ""),),
         "liq": liquidation_cell(p, view),
+        "to_liq": ((fmt.price(p.distance_price), distance_style(p.distance_pct) if p.distance_price is not None else ""),),
         "bankr": ((fmt.price(p.bankruptcy_price), ""),),
         "dist": (((closed, "bold white on red") if (closed := closed_label(p)) else
                   (fmt.pct(p.distance_pct), distance_style(p.distance_pct))),),
         "lev": ((fmt.leverage(p.effective_leverage), ""),),
         "mode": (("iso" if p.margin_mode == "isolated" else str(p.margin_mode), ""),),
         "upnl": ((upnl, "green" if (p.unrealized_pnl or 0) >= 0 else "red"),),
+        "upnl_usd": ((fmt.settle_amount(p.unrealized_pnl_usd, "USD"), _signed_style(p.unrealized_pnl_usd)),),
+        "roe": ((fmt.pct(p.roe_pct), _signed_style(p.roe_pct)),),
+        "notional_usd": ((fmt.usd(p.notional_usd), ""),),
+        "margin": ((fmt.settle_amount(p.position_margin, p.settle), ""),),
+        "break_even": break_even_cell(p),
+        "funding": ((fmt.rate_pct(p.funding_rate), ""),),
+        "next_funding": ((fmt.countdown(funding_countdown_s(p.next_funding_ms, view.now_ms)), ""),),
+        "funding_pnl": (("" if p.funding_pnl is None else fmt.settle_amount(p.funding_pnl, p.settle, signed=True),
+                         _signed_style(p.funding_pnl)),),
+        "take_profit": (("" if p.take_profit is None else fmt.price(p.take_profit), ""),),
+        "stop_loss": (("" if p.stop_loss is None else fmt.price(p.stop_loss), ""),),
         "adl": ((adl if compact else f"{adl} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}", ""),),
         "lights": last_cell,
         "d_dist": last_cell,
@@ -160,6 +199,22 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
                   "bold black on yellow" if p.disagreement else ""),),
         "vlights": lights(p.venue_adl_lights) if p.venue_adl_lights is not None else (("", ""),),
     }
+
+
+def columns_for(positions, hypothetical: bool, compact: bool) -> tuple[tuple[str, str], ...]:
+    """The table's columns: the key ones first, then the rest; a followed account's funding, the
+    TP/SL triggers and the venue's own figures only when some position has them."""
+    if compact:
+        columns = COMPACT_WHAT_IF_COLUMNS if hypothetical else COMPACT_COLUMNS
+    else:
+        columns = WHAT_IF_COLUMNS if hypothetical else COLUMNS
+    if any(p.funding_pnl is not None for p in positions):
+        columns += FUNDING_PNL_COLUMNS
+    if any(p.take_profit is not None or p.stop_loss is not None for p in positions):
+        columns += TRIGGER_COLUMNS
+    if any(p.imported for p in positions):
+        columns += VENUE_COLUMNS
+    return columns
 
 
 class PositionsTable(ScrollView, can_focus=True):
@@ -177,11 +232,14 @@ class PositionsTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "page down", show=False),
         Binding("home,ctrl+home", "first", "first position", show=False),
         Binding("end,ctrl+end", "last", "last position", show=False),
+        Binding("left", "columns(-1)", "table: columns left", show=False),
+        Binding("right", "columns(1)", "table: more columns", show=False),
     ]
 
     BORDER_TITLE = "positions"
 
     cursor_row: reactive[int] = reactive(0, init=False)
+    first_column: reactive[int] = reactive(0, init=False)  # the first scrolled column shown after the key ones
     view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
 
     class Selected(Message):
@@ -191,10 +249,10 @@ class PositionsTable(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._layout: tuple[bool, bool, bool] | None = None  # (what-if, compact, imported) of the columns shown
         self._columns: tuple[tuple[str, str], ...] = ()
         self._widths: tuple[int, ...] = ()  # content width of each column: grows, never shrinks, so rows stay put
         self._look = Look(0, Style(), Style(), Style(), Style(), Style())
+        self._shown = Shown((), 2, False, False)  # the columns on screen at the last repaint
         self._keys: list[str] | None = None  # None: columns changed, rows to rebuild
         self._rows: list[tuple[Cell, ...]] = []
         self._strips: dict[int, tuple[object, Strip]] = {}  # row index -> (what it was built from, strip)
@@ -205,21 +263,13 @@ class PositionsTable(ScrollView, can_focus=True):
     def watch_view(self, view: MonitorState | None) -> None:
         if view is None:
             return
-        # The venue's columns beside ours need ~30 more cells: narrower terminals get the compact table.
-        wide_enough = 185 if any(p.imported for p in view.snapshot.positions) else 150
-        self.show(view, compact=self.app.size.width < wide_enough)
+        self.show(view, compact=self.app.size.width < FULL_WIDTH)
 
     def show(self, view: MonitorState, compact: bool = False) -> None:
         selected = self.selected_key
-        imported = any(p.imported for p in view.snapshot.positions)
-        if self._layout != (view.hypothetical, compact, imported):
-            self._layout = (view.hypothetical, compact, imported)
-            if compact:
-                self._columns = COMPACT_WHAT_IF_COLUMNS if view.hypothetical else COMPACT_COLUMNS
-            else:
-                self._columns = WHAT_IF_COLUMNS if view.hypothetical else COLUMNS
-            if imported:
-                self._columns += COMPACT_VENUE_COLUMNS if compact else VENUE_COLUMNS
+        columns = columns_for(view.snapshot.positions, view.hypothetical, compact)
+        if columns != self._columns:
+            self._columns = columns
             self._keys = None
         keys = [position_key(p) for p in view.snapshot.positions]
         rows = []
@@ -258,7 +308,8 @@ class PositionsTable(ScrollView, can_focus=True):
         return grew
 
     def _resize(self) -> None:
-        self.virtual_size = Size(sum(w + 2 for w in self._widths), len(self._rows) + 1)
+        # Never wider than the screen: the table scrolls sideways by whole columns (``first_column``).
+        self.virtual_size = Size(0, len(self._rows) + 1)
 
     # -- selection -----------------------------------------------------------------------------
     @property
@@ -304,6 +355,46 @@ class PositionsTable(ScrollView, can_focus=True):
     def action_page(self, pages: int) -> None:
         self.cursor_row += pages * max(1, self.scrollable_content_region.height - 1)
 
+    def action_columns(self, step: int) -> None:
+        """Scroll the columns after the key ones by whole columns; no further right than showing the last."""
+        if step > 0 and not self._shown.more_right:
+            return
+        self.first_column = max(0, self.first_column + step)
+
+    def watch_first_column(self) -> None:
+        self.refresh()
+
+    def on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        self.action_columns(1)
+
+    def on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        self.action_columns(-1)
+
+    @property
+    def visible_columns(self) -> tuple[str, ...]:
+        """The keys of the columns on screen at the last repaint (what a test reads)."""
+        return tuple(self._columns[i][0] for i in self._shown.columns if i < len(self._columns))
+
+    def _visible(self, width: int) -> Shown:
+        """The columns that fit whole in ``width``: all of them (two cells between columns, or one when
+        that makes them fit), else the key columns and as many of the rest from ``first_column`` as fit,
+        one cell kept for the ▸ that says more follow."""
+        widths, n = self._widths, len(self._widths)
+        if sum(widths) + 2 * n <= width:
+            return Shown(tuple(range(n)), 2, False, False)
+        if sum(widths) + n + 1 <= width:
+            return Shown(tuple(range(n)), 1, False, False)
+        fixed = min(FIXED_COLUMNS, n)
+        start = fixed + max(0, min(self.first_column, n - fixed - 1))
+        shown = list(range(fixed))
+        used = sum(widths[:fixed]) + fixed + 2
+        for i in range(start, n):
+            if used + widths[i] + 1 > width:
+                break
+            shown.append(i)
+            used += widths[i] + 1
+        return Shown(tuple(shown), 1, start > fixed, shown[-1] < n - 1)
+
     def action_first(self) -> None:
         self.cursor_row = 0
 
@@ -327,11 +418,12 @@ class PositionsTable(ScrollView, can_focus=True):
             cursor=cursor,
             cursor_colour=Style(color=cursor.color),
         )
+        self._shown = self._visible(self._look.width)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         look = self._look
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_y = self.scroll_offset.y
         if y == 0:
             strip = self._header_strip(look)
         else:
@@ -339,13 +431,13 @@ class PositionsTable(ScrollView, can_focus=True):
             if index >= len(self._rows):
                 return Strip.blank(look.width, look.base)
             strip = self._row_strip(index, look)
-        return strip.crop_extend(scroll_x, scroll_x + look.width, look.base)
+        return strip.crop_extend(0, look.width, look.base)
 
     def _header_strip(self, look: Look) -> Strip:
-        made_of = (self._columns, self._widths, look)
+        made_of = (self._columns, self._widths, look, self._shown)
         if self._header is None or self._header[0] != made_of:
             cells = [((label, ""),) for _, label in self._columns]
-            self._header = (made_of, self._line(cells, look.header, Style(), look.width))
+            self._header = (made_of, self._line(cells, look.header, Style(), look.width, header=True))
         return self._header[1]
 
     def _row_strip(self, index: int, look: Look) -> Strip:
@@ -357,26 +449,43 @@ class PositionsTable(ScrollView, can_focus=True):
         else:
             style, over = look.base, Style()
         cells = self._rows[index]
-        made_of = (cells, self._widths, look, style)
+        made_of = (cells, self._widths, look, style, self._shown)
         cached = self._strips.get(index)
         if cached is None or cached[0] != made_of:
             cached = self._strips[index] = (made_of, self._line(cells, style, over, look.width))
         return cached[1]
 
-    def _line(self, cells, style: Style, over: Style, width: int) -> Strip:
+    def _line(self, cells, style: Style, over: Style, width: int, header: bool = False) -> Strip:
+        shown = self._shown
         segments = []
         total = 0
-        for (key, _), cell, column_width in zip(self._columns, cells, self._widths, strict=True):
+        for n, i in enumerate(shown.columns):
+            key, cell, column_width = self._columns[i][0], cells[i], self._widths[i]
             pad = column_width - sum(cell_len(text) for text, _ in cell)
             right = key in RIGHT_ALIGNED
-            segments.append(Segment(" " * (1 + (pad if right else 0)), style))
+            lead = "◂" if header and shown.more_left and n == FIXED_COLUMNS else " "
+            segments.append(Segment(lead + " " * (pad if right else 0), style))
             for text, span_style in cell:
                 segments.append(Segment(text, style + Style.parse(span_style) + over if span_style else style))
-            segments.append(Segment(" " * (1 + (0 if right else pad)), style))
-            total += column_width + 2
+            trail = 1 if shown.gap == 2 else 0
+            segments.append(Segment(" " * (trail + (0 if right else pad)), style))
+            total += column_width + 1 + trail
+        if shown.more_right:  # at the right edge: more columns that way
+            fill = max(0, width - total - 2)
+            segments.append(Segment(" " * (fill + 1) + ("▸" if header else " "), style))
+            total += fill + 2
         if total < width:
             segments.append(Segment(" " * (width - total), style))
         return Strip(segments, max(total, width)).simplify()
+
+
+class Shown(NamedTuple):
+    """Which columns a repaint shows, and how."""
+
+    columns: tuple[int, ...]  # indices into the table's columns
+    gap: int  # cells between two columns
+    more_left: bool  # scrolled: columns after the key ones are off screen to the left
+    more_right: bool
 
 
 class Look(NamedTuple):
@@ -390,9 +499,13 @@ class Look(NamedTuple):
     cursor_colour: Style
 
 
-def _delta(change: float | None, unit: str) -> str:
+def _delta(change: float | None, unit: str, settle: str = "USD") -> str:
+    """A change: in points (``unit`` "pt"), or in the settlement asset at its own precision (a
+    coin-settled 0.0035 BTC reads +0.003500, never +0.00)."""
     if change is None:
         return "--"
     if abs(change) < 1e-12:
         return "0"
-    return f"{change:+,.2f}{unit}"
+    if unit:
+        return f"{change:+,.2f}{unit}"
+    return fmt.settle_amount(change, settle, signed=True)
