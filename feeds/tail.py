@@ -34,7 +34,14 @@ from adlwatch.engine.events import (
     encode_event,
 )
 from adlwatch.feeds.connection import FeedClient
-from adlwatch.feeds.recorder import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINE_BYTES, Recorder, replay_events
+from adlwatch.feeds.recorder import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    Recorder,
+    RecordingError,
+    read_recording,
+    replay_events,
+)
 from adlwatch.feeds.transport import url_override
 
 STATUS_EVERY_S = 1.0  # the same status of a stream again at most this often on the status stream
@@ -172,9 +179,14 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
     try:
         if from_path is not None:
             events = replay_events(from_path, symbols=symbols or None, max_line_bytes=max_line_bytes)
+            heard = False
             for event in _filtered(events, symbols):
-                if event.venue == venue and emit(event):
-                    break
+                if event.venue == venue:
+                    heard = True
+                    if emit(event):
+                        break
+            if not heard:
+                _say_what_the_recording_holds(from_path, venue, max_line_bytes)
             return 0
         if not symbols and not _has_all_market_feed(venue):
             emit(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=time.time_ns(), state="error",
@@ -189,6 +201,16 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
         return 0
     except BrokenPipeError:  # `adlwatch tail ... | head`
         return 0
+
+
+def _say_what_the_recording_holds(path: str | os.PathLike, venue: str, max_line_bytes: int) -> None:
+    """A recording without a frame of ``venue``: ``RecordingError`` naming the venues it holds (a tail of
+    nothing that exits 0 reads as "no events yet"). Only read again when nothing was printed."""
+    venues = sorted({line_venue for _, line_venue, _, _ in read_recording(path, max_line_bytes=max_line_bytes)})
+    if venue in venues:
+        return  # frames of the venue, none of them an event (acks, pongs, other channels)
+    holds = f"it holds frames of {', '.join(venues)}" if venues else "it holds no frames"
+    raise RecordingError(path, None, f"no {venue} frames in this recording: {holds}")
 
 
 async def run_record(venue: str, symbols: list[str], *, out_path: str, ws_url: str | None = None,

@@ -31,8 +31,14 @@ from adlwatch.tui import format as fmt
 STABLE = ("USD", "USDT", "USDC")
 
 
-def market_inputs(venue: str, symbol: str, *, offline: bool) -> dict[str, float]:
-    """Mark, open interest (base units) and insurance fund (USD) from the venue's public REST API."""
+# What simulate needs, the flag that gives each, and how it is said in a line.
+INPUTS = (("mark", "--mark PRICE", "the mark"), ("open_interest", "--open-interest {base}", "the open interest"),
+          ("fund", "--fund USD", "the insurance fund"))
+
+
+def market_inputs(venue: str, symbol: str, *, offline: bool, problems: list[str] | None = None) -> dict[str, float]:
+    """Mark, open interest (base units) and insurance fund (USD) from the venue's public REST API.
+    What went wrong fetching them is added to ``problems`` (one line each)."""
     if offline:
         return {}
     from adlwatch.feeds.rest import FeedError, fetch_once
@@ -41,7 +47,8 @@ def market_inputs(venue: str, symbol: str, *, offline: bool) -> dict[str, float]
     try:
         events = asyncio.run(fetch_once(venue, [symbol], base_url=url_override(venue, "REST")))
     except FeedError as error:
-        print(f"adlwatch simulate: {error}", file=sys.stderr)
+        if problems is not None:
+            problems.append(str(error))
         return {}
     found: dict[str, float] = {}
     fund = 0.0
@@ -89,7 +96,9 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
                          field="--symbol", value=args.symbol)
     recorded = load_path(args.path, "*" if args.path_symbol else args.venue, args.path_symbol or args.symbol) if args.path else None
     start_mark = recorded[0] if recorded else args.mark
-    known = market_inputs(args.venue, args.symbol, offline=args.offline) if None in (start_mark, args.open_interest, args.fund) else {}
+    problems: list[str] = []
+    known = (market_inputs(args.venue, args.symbol, offline=args.offline, problems=problems)
+             if None in (start_mark, args.open_interest, args.fund) else {})
     landed = refresh.wait(tables.REFRESH_WAIT_S - (time.monotonic() - started)) if refresh is not None else None
     if landed is not None and landed.catalogue.find(args.venue, args.symbol) is not None:
         catalogue = landed.catalogue
@@ -97,9 +106,7 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
     mark = start_mark or known.get("mark")
     open_interest = args.open_interest or known.get("open_interest")
     fund = args.fund if args.fund is not None else known.get("fund")
-    for flag, value in (("--mark", mark), ("--open-interest", open_interest), ("--fund", fund)):
-        if value is None:
-            raise InputError("not known (venue unreachable, offline, or not published): give it", field=flag, has_value=False)
+    missing_inputs({"mark": mark, "open_interest": open_interest, "fund": fund}, args, instrument.base, problems)
     if recorded is not None:
         path = recorded
     elif args.shock is not None:
@@ -128,8 +135,48 @@ def run_simulate(args: Any, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
     if args.json:
         print(json.dumps(_as_json(args, instrument, mark, open_interest, fund, pop, main, band, labels), indent=2), file=out)
     else:
-        print(_as_table(args, mark, open_interest, fund, pop, main, band, labels), file=out)
+        print(_as_table(args, mark, open_interest, fund, pop, main, band, labels, instrument.base), file=out)
     return 0
+
+
+def missing_inputs(values: dict[str, float | None], args: Any, base: str, problems: list[str]) -> None:
+    """An ``InputError`` naming each input that is still unknown, the flag that gives it, and why it
+    is unknown (offline, the venue unreachable, or not published by it)."""
+    missing = [(flag.format(base=base), words) for name, flag, words in INPUTS if values[name] is None]
+    if not missing:
+        return
+    named = [f"{words} ({flag})" for flag, words in missing]
+    wanted = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    if args.offline:
+        why = "--offline: nothing is fetched"
+    elif problems:
+        why = f"could not fetch {'it' if len(named) == 1 else 'them'} ({'; '.join(problems)})"
+    else:
+        why = f"{args.venue} publishes no such figure for {args.symbol}" if len(missing) == 1 else (
+            f"{args.venue} publishes none of these for {args.symbol}")
+    raise InputError(f"{why}: give {wanted}", field="simulate", has_value=False)
+
+
+def first_adl_words(result: CascadeResult) -> str:
+    """When the first ADL came, in the rounds table's words: its step and round, and how many
+    positions had been liquidated by then (that round's included: its bankruptcies are what the ADL
+    covered)."""
+    through = liquidations_through_first_adl(result)
+    if result.first_adl is None or through is None:
+        return "no ADL"
+    k, r = result.first_adl
+    that_round = result.steps[k].rounds[r].liquidated
+    return (f"first ADL at step {k + 1} round {r + 1}, when {through:,} positions had been liquidated "
+            f"({that_round:,} of them in that round)")
+
+
+def liquidations_through_first_adl(result: CascadeResult) -> int | None:
+    """Positions liquidated up to the first ADL, the round of the ADL included (None: no ADL)."""
+    if result.first_adl is None:
+        return None
+    k, r = result.first_adl
+    return (sum(rnd.liquidated for step in result.steps[:k] for rnd in step.rounds)
+            + sum(rnd.liquidated for rnd in result.steps[k].rounds[: r + 1]))
 
 
 def _with_user_positions(pop, args, catalogue):
@@ -192,6 +239,7 @@ def _as_json(args, instrument, mark, oi, fund, pop, main, band, labels) -> dict:
         "first_liquidation": main.first_liquidation,
         "first_adl": main.first_adl,
         "liquidations_before_first_adl": main.liquidations_before_first_adl,
+        "liquidations_through_first_adl": liquidations_through_first_adl(main),  # its round's included
         "sensitivity": {name: _totals(r) for name, r in band.items()},
         "adl_reached": adl_hit_profile(pop, main),
         "positions": [
@@ -201,10 +249,17 @@ def _as_json(args, instrument, mark, oi, fund, pop, main, band, labels) -> dict:
     }
 
 
-def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
+def open_interest_words(oi: float, base: str, mark: float) -> str:
+    """``90.00k BTC (9.90B USD)``: compact, with its unit and its dollar value at the mark."""
+    amount = fmt.usd(oi) if abs(oi) >= 1000 else fmt.amount(oi)
+    return f"{amount} {base} ({fmt.usd(oi * mark)} USD)"
+
+
+def _as_table(args, mark, oi, fund, pop, main, band, labels, base: str = "") -> str:
     lines = [
         f"adlwatch simulate: {args.venue} {args.symbol}, policy {args.policy}, mark {fmt.price(mark)}, "
-        f"open interest {oi:,.4g} a side, insurance fund {fmt.usd(fund)} USD, impact 1% per {fmt.usd(args.depth)} USD",
+        f"open interest {open_interest_words(oi, base, mark)} a side, insurance fund {fmt.usd(fund)} USD, "
+        f"impact 1% per {fmt.usd(args.depth)} USD",
         pop.describe(),
         "",
     ]
@@ -232,9 +287,9 @@ def _as_table(args, mark, oi, fund, pop, main, band, labels) -> str:
         f"unresolved {fmt.usd(t['unresolved_usd'])}",
     ]
     if main.first_liquidation is not None:
-        adl = "no ADL" if main.first_adl is None else f"first ADL at step {main.first_adl[0] + 1} round {main.first_adl[1] + 1}"
-        lines.append(f"first liquidation at step {main.first_liquidation[0] + 1}; {adl}; "
-                     f"{main.liquidations_before_first_adl:,} liquidations before it")
+        k, r = main.first_liquidation
+        lines.append(f"first liquidations at step {k + 1} round {r + 1} ({main.steps[k].rounds[r].liquidated:,} positions); "
+                     f"{first_adl_words(main)}")
     reached = adl_hit_profile(pop, main)
     if reached["positions_hit"]:
         lines.append(f"ADL reached {reached['positions_hit']:,} positions: notional-weighted median leverage "

@@ -25,6 +25,9 @@ FIELDS = {
     "insurance_fund": {"symbols", "asset", "balance"},
     "adl_alert": {"state", "detail"},
     "status": {"state", "detail"},
+    # issue 15's events in the contract (engine/events.py)
+    "liquidation": {"side", "price", "size", "notional_usd"},
+    "adl_risk": {"rating"},
 }
 
 
