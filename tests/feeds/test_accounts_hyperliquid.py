@@ -416,7 +416,8 @@ async def test_fetch_imports_the_docs_example_field_by_field(emulator):
                                 margin_mode="isolated", isolated_margin=eth.isolated_margin,
                                 liquidation_price=2866.26936529, adl_lights=None, adl_raw=None,
                                 mark_price=eth.mark_price, unrealized_pnl=-0.0134,
-                                brackets=[(0.0, 1e12, 0.01, 50.0, 0.0)])
+                                brackets=[(0.0, 1e12, 0.01, 50.0, 0.0)],
+                                funding_pnl=0.0)  # cumFunding.sinceOpen "0.0"
     assert eth == expected
     assert eth.isolated_margin == pytest.approx(4.981226, abs=1e-9)
     assert eth.mark_price == pytest.approx(2985.9, abs=1e-9)

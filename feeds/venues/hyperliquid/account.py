@@ -73,9 +73,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.events import AccountState, Event, FeedStatus, ImportedPosition
+from adlwatch.engine.events import AccountState, Event, FeedStatus, ForcedClose, ImportedPosition
 from adlwatch.engine.instruments import Catalogue, default_catalogue
-from adlwatch.feeds.accounts.follower import same_account_state
+from adlwatch.feeds.accounts.follower import ClosesWatch, same_account_state
 from adlwatch.feeds.transport import LOOPBACK_HOSTS, Backoff, describe_error, make_http_client, retry_after_s
 from adlwatch.feeds.venues.hyperliquid.market import (
     INFO_PATH,
@@ -273,9 +273,19 @@ def _position(raw: Any, catalogue: Catalogue) -> _Mapped | None:
         mark_price=mark,
         unrealized_pnl=_number(raw.get("unrealizedPnl")),
         brackets=brackets,
+        funding_pnl=_funding_pnl(raw.get("cumFunding")),
     )
     cross_upnl = signed_size * (mark - entry) if mode == "cross" and mark is not None else 0.0
     return _Mapped(position, cross_upnl, warning)
+
+
+def _funding_pnl(raw: Any) -> float | None:
+    """The funding a position has brought since it opened, + received / − paid: ``cumFunding.sinceOpen``
+    negated, since Hyperliquid counts the funding a position *paid* there (a long that paid through
+    positive rates shows a positive ``sinceOpen``). None when absent or unreadable: a panel figure, not
+    part of the margin, so it never rejects the state."""
+    since_open = _number(raw.get("sinceOpen")) if isinstance(raw, dict) else None
+    return -since_open + 0.0 if since_open is not None else None  # + 0.0: no −0.0 for a flat "0.0"
 
 
 def _summary_number(doc: dict, summary: str, key: str) -> float:
@@ -316,6 +326,103 @@ def account_state(doc: Any, address: str, recv_ns: int = 0, catalogue: Catalogue
         maintenance_margin=maintenance,
         warnings=[m.warning for m in mapped if m.warning],
     )
+
+
+# ---------------------------------------------------------------------------- "you were liquidated / ADL'd"
+# A position that shrank or went is looked up in the user's fills since then (public by address):
+# ``POST /info {"type": "userFillsByTime", "user", "startTime", "aggregateByTime": true}`` (docs
+# for-developers/api/info-endpoint, "Retrieve a user's fills by time": at most 2000 fills, the 10000
+# latest; aggregated, a liquidation's market order that crossed several resting orders is one fill).
+# A fill (``WsFill`` on …/websocket/subscriptions) carries ``liquidation: {liquidatedUser?, markPx,
+# method: market | backstop}`` when it was part of a liquidation, on both legs: ``liquidatedUser`` names
+# the account liquidated, which is the followed one only when it is that address. An ADL fill has
+# ``dir`` "Auto-Deleveraging" and carries the liquidation of the underwater account it closed against
+# (Hyperliquid's public node fills of 10 Oct 2025, as published with the ADL studies behind
+# ../shared/data/hyperliquid-2025-10-10/). The liquidated account's own fills say "Liquidated Cross Long",
+# "Liquidated Isolated Short", …
+
+FILLS = "userFillsByTime"
+ADL_DIR = "Auto-Deleveraging"
+LIQUIDATED_DIR = "Liquidated"
+RECORDS_RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # re-reads while a shrink has no record yet
+
+
+def fills_request(address: str, start_ms: int) -> dict[str, Any]:
+    return {"type": FILLS, "user": address, "startTime": max(0, int(start_ms)), "aggregateByTime": True}
+
+
+def _closed_side(fill: dict[str, Any]) -> str | None:
+    """The side of the position a closing fill reduced: the sign of ``startPosition``, else the fill's
+    ``dir`` ("… Long" / "… Short"), else its ``side`` (a sell, "A", reduces a long)."""
+    start = _number(fill.get("startPosition"))
+    if start:
+        return "long" if start > 0 else "short"
+    direction = fill.get("dir")
+    if isinstance(direction, str):
+        if direction.endswith("Long"):
+            return "long"
+        if direction.endswith("Short"):
+            return "short"
+    return {"A": "long", "B": "short"}.get(fill.get("side"))  # type: ignore[arg-type]
+
+
+def _cause(fill: dict[str, Any], address: str) -> tuple[str, str] | None:
+    """(cause, the venue's words) of a fill that the venue forced on ``address``; None for the user's own
+    trade, or the other leg of someone else's liquidation."""
+    direction = fill.get("dir")
+    direction = direction if isinstance(direction, str) else ""
+    liquidation = fill.get("liquidation")
+    liquidated = liquidation.get("liquidatedUser") if isinstance(liquidation, dict) else None
+    method = liquidation.get("method") if isinstance(liquidation, dict) else None
+    words = f'dir "{direction}"' + (f", {method} liquidation" if isinstance(method, str) and method else "")
+    if isinstance(liquidated, str) and liquidated.lower() == address:
+        return "liquidation", words
+    if direction == ADL_DIR:
+        return "adl", words
+    if direction.startswith(LIQUIDATED_DIR) and not isinstance(liquidated, str):
+        return "liquidation", words  # the liquidated account's own fill, without the liquidation object
+    return None
+
+
+def forced_closes(doc: Any, address: str, recv_ns: int = 0) -> tuple[list[ForcedClose], list[str]]:
+    """The liquidation and ADL fills of ``address`` in one ``userFillsByTime`` answer, as ``ForcedClose``
+    events (``remaining`` from the fill's ``startPosition``; the follower sets it from the state), and
+    what could not be read. Never raises."""
+    address = address.lower()
+    if not isinstance(doc, list):
+        return [], [f"{FILLS} answer {_snippet(doc, 40)} is not a list"]
+    closes: list[ForcedClose] = []
+    problems: list[str] = []
+    for fill in doc:
+        if not isinstance(fill, dict):
+            problems.append(f"fill {_snippet(fill, 40)} is not an object")
+            continue
+        try:
+            found = _cause(fill, address)
+        except Exception:  # noqa: BLE001 - one odd fill never hides the others
+            found = None
+        if found is None:
+            continue
+        cause, detail = found
+        coin, price, size = fill.get("coin"), _price(fill.get("px")), _price(fill.get("sz"))
+        side, ts = _closed_side(fill), _ms(fill.get("time"))
+        if not isinstance(coin, str) or not coin or price is None or size is None or side is None:
+            problems.append(f"{cause} fill {_snippet(fill, 80)} without coin, px, sz or side")
+            continue
+        start = _number(fill.get("startPosition"))
+        remaining = max(abs(start) - size, 0.0) if start is not None else 0.0
+        closes.append(ForcedClose(venue=VENUE, symbol=coin, ts=ts, recv_ns=recv_ns, account=address, side=side,
+                                  cause=cause, price=price, size=size, remaining=remaining, detail=detail))
+    return closes, problems
+
+
+def parse_fills_body(body: str | bytes, address: str, recv_ns: int = 0) -> tuple[list[ForcedClose], list[str]]:
+    """``forced_closes`` of one ``POST /info`` answer's text. Never raises."""
+    try:
+        doc = _decode(body)
+    except ValueError as error:
+        return [], [str(error)]
+    return forced_closes(doc, address, recv_ns)
 
 
 def _status(address: str, state: str, detail: str, recv_ns: int | None = None) -> FeedStatus:
@@ -695,6 +802,12 @@ class HyperliquidFollower:
         self.spot: SpotCollateral | None = None  # the last spot balances read (spot-collateral modes only)
         self._spot_read: float | None = None  # monotonic time of that read
         self.spot_requests = 0  # spotClearinghouseState requests sent (for tests)
+        self._closes = ClosesWatch()  # positions that shrank or went, until their record is found
+        self._closes_state: AccountState | None = None  # the latest state observed
+        self._records_asked: set[tuple[str, str]] = set()  # pending positions whose fills were read
+        self._records_at: float | None = None  # monotonic time of the next re-read of the fills
+        self._records_step = 0
+        self.fill_requests = 0  # userFillsByTime requests sent (for tests)
 
     def __repr__(self) -> str:
         return f"HyperliquidFollower({self.label})"
@@ -819,13 +932,17 @@ class HyperliquidFollower:
 
     async def _follow(self, client: httpx.AsyncClient, emit: Callable[[Event], None]) -> None:
         ups = 0
-        wait = self.poll_interval_s
+        poll_at = time.monotonic() + self.poll_interval_s  # when polling
         while not self._stop.is_set():
-            note = await self._next_note(wait if self.polling else None)
+            deadlines = [at for at in (poll_at if self.polling else None, self._records_at) if at is not None]
+            note = await self._next_note(max(0.0, min(deadlines) - time.monotonic()) if deadlines else None)
             if self._stop.is_set():
                 return
-            if note is None:  # polling: the interval (or a backoff) has passed
-                wait = await self._reconcile(client, emit)
+            if note is None:  # a deadline has passed: a re-read of the fills, a poll (or its backoff)
+                if self._records_at is not None and time.monotonic() >= self._records_at:
+                    await self._reread_records(client, emit)
+                if self.polling and time.monotonic() >= poll_at:
+                    poll_at = time.monotonic() + await self._reconcile(client, emit)
             elif note.kind == "up":
                 ups += 1
                 emit(self._status("subscribed", f"{self.label}: {CHANNEL} on the websocket"))
@@ -833,15 +950,16 @@ class HyperliquidFollower:
                     await self._reconcile(client, emit)
             elif note.kind == "state":
                 await self._read_spot(client, when_older_than_s=SPOT_MAX_AGE_S)
-                self._emit_events(self._with_mode(state_events(note.doc, self.address, note.recv_ns, self.catalogue)),
-                                  emit)
+                events = self._with_mode(state_events(note.doc, self.address, note.recv_ns, self.catalogue))
+                self._emit_events(events, emit)
+                await self._watch_closes(client, emit, events)
             elif note.kind == "down":
                 emit(self._status("disconnected", f"{self.label}: {note.detail}"))
             elif note.kind == "problem":
                 emit(self._status("error", f"{self.label}: {note.detail}"))
             elif note.kind == "refused":
                 self._start_polling(emit, f"the venue refused the subscription ({note.detail})")
-                wait = self.poll_interval_s
+                poll_at = time.monotonic() + self.poll_interval_s
 
     def _start_polling(self, emit: Callable[[Event], None], why: str) -> None:
         self.polling = True
@@ -859,10 +977,63 @@ class HyperliquidFollower:
         """One request; its events are emitted. Returns the wait before the next poll."""
         events, retry_after = await self._request(client)
         self._emit_events(events, emit)
+        await self._watch_closes(client, emit, events)
         if any(e.kind == "account_state" for e in events):
             self._backoff.reset()
             return self.poll_interval_s
         return max(self._backoff.next_delay(), retry_after or 0.0, 0.05)
+
+    # ------------------------------------------------------------------ forced closes
+
+    async def _watch_closes(self, client: httpx.AsyncClient, emit: Callable[[Event], None],
+                            events: list[Event]) -> None:
+        """After each state: a position that shrank or went has the user's fills read at once, then again
+        after ``RECORDS_RETRY_S`` while no record explains it (the fills may lag the state); a later state
+        does not read them again, so a user's own close costs a handful of requests, not one per push."""
+        for state in events:
+            if not isinstance(state, AccountState):
+                continue
+            self._closes_state = state
+            self._closes.observe(state, int(time.time() * 1000))
+            pending = {(symbol, side) for symbol, side, _since in self._closes.pending()}
+            if not pending:
+                self._records_asked.clear()
+                self._records_at = None
+            elif pending - self._records_asked:
+                self._records_step = 0
+                await self._read_records(client, emit)
+
+    async def _reread_records(self, client: httpx.AsyncClient, emit: Callable[[Event], None]) -> None:
+        self._records_step += 1
+        await self._read_records(client, emit)
+
+    async def _read_records(self, client: httpx.AsyncClient, emit: Callable[[Event], None]) -> None:
+        """One ``userFillsByTime`` read for the pending positions; their liquidation and ADL fills are
+        emitted (each once, ``remaining`` from the latest state). A failed read is a log line: the next
+        re-read asks again."""
+        pending = self._closes.pending()
+        state = self._closes_state
+        if pending and state is not None:
+            start_ms = min(since for _symbol, _side, since in pending) - ClosesWatch.SLACK_MS
+            self.fill_requests += 1
+            try:
+                response = await client.post(self.rest_url.rstrip("/") + INFO_PATH,
+                                             json=fills_request(self.address, start_ms))
+                if response.status_code != 200:
+                    raise StateError(_http_problem(response))
+                closes, problems = parse_fills_body(response.content, self.address, time.time_ns())
+            except Exception as exc:  # noqa: BLE001 - the closes are an addition: the state still flows
+                closes, problems = [], [f"{FILLS} failed ({describe_error(exc)})"]
+            for problem in problems:
+                log.warning("%s: %s", self.label, problem)
+            for close in self._closes.report(closes, state):
+                emit(close)
+        still = {(symbol, side) for symbol, side, _since in self._closes.pending()}
+        self._records_asked = still
+        if still and self._records_step < len(RECORDS_RETRY_S):
+            self._records_at = time.monotonic() + RECORDS_RETRY_S[self._records_step]
+        else:
+            self._records_at = None
 
     def _emit_events(self, events: list[Event], emit: Callable[[Event], None]) -> None:
         """States when they changed; a problem once until it changes or clears."""

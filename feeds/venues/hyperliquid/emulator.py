@@ -22,7 +22,9 @@ DEMO_ADDRESS = "0x" + "5e" * 20
 
 class HyperliquidPersonality(Personality):
     """``activeAssetCtx`` pushes, JSON ping/pong, ``POST /info`` (meta, asset contexts, the HLP vault),
-    and a demo wallet served by the per-user endpoints (emulator_user.py)."""
+    and a demo wallet served by the per-user endpoints (emulator_user.py). No public liquidation stream:
+    Hyperliquid publishes none (``liquidation_frames`` stays the base's empty list); a followed address's
+    liquidations and ADL fills are played by ``HyperliquidUsers.close``."""
 
     ws_path = "/ws"
 
@@ -81,7 +83,8 @@ class HyperliquidPersonality(Personality):
                 "coin": "BTC", "szi": f"{-size}", "entryPx": f"{entry:.1f}", "positionValue": f"{value:.6f}",
                 "leverage": {"type": "cross", "value": 10}, "maxLeverage": 40, "marginUsed": f"{value / 10:.6f}",
                 "unrealizedPnl": f"{size * (entry - btc):.6f}", "liquidationPx": None,
-                "cumFunding": {"allTime": "0.0", "sinceChange": "0.0", "sinceOpen": "0.0"},
+                # the venue counts funding paid: this short has received 1.84 USDC since it opened
+                "cumFunding": {"allTime": "-1.84", "sinceChange": "-1.84", "sinceOpen": "-1.84"},
                 "returnOnEquity": "0.0"}}],
             "crossMaintenanceMarginUsed": f"{value / 80:.6f}",
             "crossMarginSummary": {"accountValue": f"{3_000 + size * (entry - btc):.6f}",

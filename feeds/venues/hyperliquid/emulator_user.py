@@ -11,6 +11,12 @@
   balances ``{"balances": [{"coin", "token", "hold", "total", "entryNtl"}, …]}`` (``spot_states[address]``;
   an address never seen gets ``{"balances": []}``), counted in ``spot_posts``. A state may carry
   ``tokenToAvailableAfterMaintenance`` (``[[token, amount], …]``) as a portfolio-margin account's does.
+- ``POST /hyperliquid/info {"type": "userFillsByTime", "user", "startTime", "endTime"?}``: the address's
+  closing fills kept by ``close`` (``records[address]``, ``EmuRecord`` as every emulator venue keeps
+  them) whose time is in the window, oldest first, in the venue's fill shape: a liquidation's fill says
+  ``dir`` "Liquidated Cross Long" (…) with ``liquidation.liquidatedUser`` the address itself; an ADL fill
+  ``dir`` "Auto-Deleveraging" with the liquidation of the underwater account it closed against; the
+  user's own close "Close Long" (…) without one. Counted in ``fill_posts``.
 - the websocket subscription ``{"method": "subscribe", "subscription": {"type": "clearinghouseState",
   "user": address}}``: the ``subscriptionResponse`` ack, then the state at once and after every
   ``set_state``, as ``{"channel": "clearinghouseState", "data": {"dex": "", "user", "clearinghouseState"}}``.
@@ -36,13 +42,15 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from adlwatch.feeds.emulator_base import COMPACT, EmuConnection
+from adlwatch.feeds.emulator_base import COMPACT, EmuConnection, EmuRecord
 
 INFO_TARGET = "/hyperliquid/info"
 CHANNEL = "clearinghouseState"
 ABSTRACTION = "userAbstraction"
 SPOT = "spotClearinghouseState"
+FILLS = "userFillsByTime"
 MAX_USERS = 10
+UNDERWATER_USER = "0x" + "0d" * 20  # the liquidated account an emulated ADL fill closes against
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _UNREADABLE_BODY = "Failed to deserialize the JSON body into the target type"
 
@@ -53,6 +61,62 @@ def empty_state(now_ms: int | None = None) -> dict[str, Any]:
     return {"marginSummary": dict(summary), "crossMarginSummary": dict(summary),
             "crossMaintenanceMarginUsed": "0.0", "withdrawable": "0.0", "assetPositions": [],
             "time": now_ms if now_ms is not None else int(time.time() * 1000)}
+
+
+def perp_position(coin: str, szi: float, entry: float, mark: float, *, leverage: float = 10.0,
+                  max_leverage: float = 40.0, isolated_margin: float | None = None,
+                  funding_since_open: float = 0.0) -> dict[str, Any]:
+    """One ``assetPositions`` entry in the venue's shape: cross, or isolated with ``isolated_margin`` (the
+    margin without uPnL); ``funding_since_open`` as the venue's ``cumFunding.sinceOpen`` (what the
+    position paid: positive = paid)."""
+    value = abs(szi) * mark
+    upnl = szi * (mark - entry)
+    lev: dict[str, Any] = {"type": "cross", "value": leverage}
+    margin_used = value / leverage
+    if isolated_margin is not None:
+        lev = {"type": "isolated", "value": leverage, "rawUsd": f"{isolated_margin - szi * entry:.6f}"}
+        margin_used = isolated_margin + upnl
+    return {"type": "oneWay", "position": {
+        "coin": coin, "szi": f"{szi}", "entryPx": f"{entry}", "positionValue": f"{value:.6f}", "leverage": lev,
+        "maxLeverage": max_leverage, "marginUsed": f"{margin_used:.6f}", "unrealizedPnl": f"{upnl:.6f}",
+        "liquidationPx": None, "returnOnEquity": f"{upnl / (abs(szi) * entry / leverage):.6f}",
+        "cumFunding": {"allTime": f"{funding_since_open}", "sinceChange": f"{funding_since_open}",
+                       "sinceOpen": f"{funding_since_open}"}}}
+
+
+def perp_state(entries: list[dict[str, Any]], wallet_balance: float, now_ms: int | None = None) -> dict[str, Any]:
+    """A consistent ``clearinghouseState`` of ``entries`` (``perp_position``) over a cross wallet balance."""
+    cross = [e["position"] for e in entries if e["position"]["leverage"]["type"] == "cross"]
+    raw_usd = wallet_balance - sum(float(p["szi"]) * float(p["entryPx"]) for p in cross)
+    state = {"assetPositions": copy.deepcopy(entries), "withdrawable": "0.0",
+             "crossMarginSummary": {"totalRawUsd": f"{raw_usd:.6f}"}, "marginSummary": {}}
+    return _summarize(state, now_ms)
+
+
+def _mark(position: dict[str, Any]) -> float:
+    return float(position["positionValue"]) / abs(float(position["szi"]))
+
+
+def _summarize(state: dict[str, Any], now_ms: int | None = None) -> dict[str, Any]:
+    """The summaries of ``state`` from its positions and its cross ``totalRawUsd`` (the venue's identities:
+    accountValue = totalRawUsd + Σ szi × mark; maintenance = Σ positionValue / (2 × maxLeverage))."""
+    positions = [e["position"] for e in state["assetPositions"]]
+    cross = [p for p in positions if p["leverage"]["type"] == "cross"]
+    isolated = [p for p in positions if p["leverage"]["type"] == "isolated"]
+    raw_usd = float(state["crossMarginSummary"]["totalRawUsd"])
+    cross_value = raw_usd + sum(float(p["szi"]) * _mark(p) for p in cross)
+    cross_ntl = sum(float(p["positionValue"]) for p in cross)
+    all_raw = raw_usd + sum(float(p["leverage"]["rawUsd"]) for p in isolated)
+    state["crossMarginSummary"] = {"accountValue": f"{cross_value:.6f}", "totalNtlPos": f"{cross_ntl:.6f}",
+                                   "totalRawUsd": f"{raw_usd:.6f}",
+                                   "totalMarginUsed": f"{sum(float(p['marginUsed']) for p in cross):.6f}"}
+    state["marginSummary"] = {
+        "accountValue": f"{all_raw + sum(float(p['szi']) * _mark(p) for p in positions):.6f}",
+        "totalNtlPos": f"{sum(float(p['positionValue']) for p in positions):.6f}", "totalRawUsd": f"{all_raw:.6f}",
+        "totalMarginUsed": f"{sum(float(p['marginUsed']) for p in positions):.6f}"}
+    state["crossMaintenanceMarginUsed"] = f"{sum(float(p['positionValue']) / (2 * float(p['maxLeverage'])) for p in cross):.6f}"
+    state["time"] = now_ms if now_ms is not None else int(time.time() * 1000)
+    return state
 
 
 def _limit_error(max_users: int) -> str:
@@ -70,6 +134,9 @@ class HyperliquidUsers:
         self.mode_posts: Counter[str] = Counter()  # userAbstraction requests per address
         self.spot_states: dict[str, dict[str, Any]] = {}  # address -> its spotClearinghouseState
         self.spot_posts: Counter[str] = Counter()  # spotClearinghouseState requests per address
+        self.records: dict[str, list[EmuRecord]] = {}  # address -> its closing fills, oldest first
+        self._fill_facts: dict[tuple[str, int], tuple[float, str]] = {}  # (address, id) -> (startPosition, mode)
+        self.fill_posts: Counter[str] = Counter()  # userFillsByTime requests per address
         self.subscribes: Counter[str] = Counter()  # accepted subscriptions per address
         self.refused: list[str] = []  # addresses refused for the user limit, in order
         self._subscribers: dict[EmuConnection, set[str]] = {}
@@ -97,6 +164,75 @@ class HyperliquidUsers:
             sent += await conn.send(text, data=True)
         return sent
 
+    async def close(self, address: str, coin: str, cause: str, price: float, *, size: float | None = None,
+                    now_ms: int | None = None) -> EmuRecord:
+        """Close ``size`` (all when None) of ``address``'s ``coin`` position at ``price`` the way ``cause``
+        (liquidation | adl | user) would: the position shrinks or goes (its cash settles at ``price`` into
+        the ledger; a liquidated isolated position's margin is lost), the fill is kept for
+        ``userFillsByTime`` and the new state is pushed to the address's sockets."""
+        if cause not in ("liquidation", "adl", "user"):
+            raise ValueError(f"unknown cause {cause!r}: liquidation, adl or user")
+        address = address.lower()
+        state = self.states.get(address)
+        entries = state["assetPositions"] if state else []
+        index = next((i for i, e in enumerate(entries) if e["position"]["coin"] == coin), None)
+        if state is None or index is None:
+            raise KeyError(f"hyperliquid user {address} holds no {coin} position")
+        position = entries[index]["position"]
+        start = float(position["szi"])
+        sign = 1.0 if start > 0 else -1.0
+        closed = abs(start) if size is None else min(size, abs(start))
+        left = abs(start) - closed
+        mark, mode = _mark(position), position["leverage"]["type"]
+        cash = sign * closed * price  # what selling a long (buying back a short) settles in USDC
+        cross = state["crossMarginSummary"]
+        if mode == "cross":
+            cross["totalRawUsd"] = f"{float(cross['totalRawUsd']) + cash:.6f}"
+        else:
+            raw_usd = float(position["leverage"]["rawUsd"]) + cash
+            if left <= 1e-12 and cause != "liquidation":  # an isolated position's equity returns to cross
+                cross["totalRawUsd"] = f"{float(cross['totalRawUsd']) + raw_usd:.6f}"
+            position["leverage"]["rawUsd"] = f"{raw_usd:.6f}"
+        if left > 1e-12:
+            entry = float(position["entryPx"])
+            position.update(szi=f"{sign * left}", positionValue=f"{left * mark:.6f}",
+                            unrealizedPnl=f"{sign * left * (mark - entry):.6f}",
+                            marginUsed=f"{float(position['marginUsed']) * left / abs(start):.6f}")
+        else:
+            del entries[index]
+        at = now_ms if now_ms is not None else int(time.time() * 1000)
+        records = self.records.setdefault(address, [])
+        record = EmuRecord(symbol=coin, side="long" if sign > 0 else "short", cause=cause, price=price, size=closed,
+                           ts_ms=at, id=len(records) + 1)
+        records.append(record)
+        self._fill_facts[(address, record.id)] = (start, mode)
+        await self.set_state(address, _summarize(state, at))
+        return record
+
+    def fills(self, address: str, start_ms: int, end_ms: int | None = None) -> list[dict[str, Any]]:
+        """``address``'s closing fills in [start_ms, end_ms], in the venue's ``userFillsByTime`` shape."""
+        address = address.lower()
+        out = []
+        for r in self.records.get(address, []):
+            if r.ts_ms < start_ms or (end_ms is not None and r.ts_ms > end_ms):
+                continue
+            start, mode = self._fill_facts[(address, r.id)]
+            side_word = "Long" if r.side == "long" else "Short"
+            fill: dict[str, Any] = {
+                "coin": r.symbol, "px": f"{r.price}", "sz": f"{r.size}", "side": "A" if r.side == "long" else "B",
+                "time": r.ts_ms, "startPosition": f"{start}", "dir": f"Close {side_word}", "closedPnl": "0.0",
+                "hash": f"0x{r.id:064x}", "oid": 9_000_000 + r.id, "crossed": True, "fee": "0.0",
+                "tid": 7_000_000 + r.id, "feeToken": "USDC"}
+            if r.cause == "liquidation":
+                fill["dir"] = f"Liquidated {mode.capitalize()} {side_word}"
+                fill["fee"] = "0.0"
+                fill["liquidation"] = {"liquidatedUser": address, "markPx": f"{r.price}", "method": "market"}
+            elif r.cause == "adl":
+                fill["dir"] = "Auto-Deleveraging"
+                fill["liquidation"] = {"liquidatedUser": UNDERWATER_USER, "markPx": f"{r.price}", "method": "backstop"}
+            out.append(fill)
+        return out
+
     def fail_next(self, status: int, body: str = "", count: int = 1) -> None:
         """Answer the next ``count`` clearinghouseState requests with ``status``."""
         self._fail.extend([(status, body or json.dumps({"error": "emulated fault"}))] * count)
@@ -119,7 +255,7 @@ class HyperliquidUsers:
             doc = json.loads(body or b"null")
         except ValueError:
             return None  # the public handler answers what it answers
-        if not isinstance(doc, dict) or doc.get("type") not in (CHANNEL, ABSTRACTION, SPOT):
+        if not isinstance(doc, dict) or doc.get("type") not in (CHANNEL, ABSTRACTION, SPOT, FILLS):
             return None
         user = doc.get("user")
         if not isinstance(user, str) or not _ADDRESS.fullmatch(user):
@@ -127,6 +263,12 @@ class HyperliquidUsers:
         if doc["type"] == ABSTRACTION:  # the account's mode: a bare JSON string
             self.mode_posts[user.lower()] += 1
             return 200, json.dumps(self.modes.get(user.lower(), "disabled")), {}
+        if doc["type"] == FILLS:
+            start, end = doc.get("startTime"), doc.get("endTime")
+            if not isinstance(start, int) or isinstance(start, bool) or not (end is None or isinstance(end, int)):
+                return 422, _UNREADABLE_BODY, {}
+            self.fill_posts[user.lower()] += 1
+            return 200, json.dumps(self.fills(user, start, end), **COMPACT), {}
         if doc["type"] == SPOT:
             self.spot_posts[user.lower()] += 1
             return 200, json.dumps(self.spot_states.get(user.lower(), {"balances": []}), **COMPACT), {}
