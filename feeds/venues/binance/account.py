@@ -153,8 +153,13 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
     configs = _symbol_configs(parse_json(bodies[SYMBOL_CONFIG], SYMBOL_CONFIG))
     quantiles = _adl_quantiles(parse_json(bodies[ADL_QUANTILE], ADL_QUANTILE))
     brackets = _brackets(parse_json(bodies[LEVERAGE_BRACKET], LEVERAGE_BRACKET))
-    income = bodies.get(INCOME)
-    fundings = funding_fees(parse_json(income, INCOME), context.settle) if income is not None else None
+    warnings: list[str] = []
+    fundings = None
+    if INCOME in bodies:  # optional: an unreadable answer leaves funding unknown, not the account
+        try:
+            fundings = funding_fees(parse_json(bodies[INCOME], INCOME), context.settle)
+        except BodyError as error:
+            warnings.append(f"funding paid unknown: {error}")
     rows = as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)
     sides_held: dict[str, int] = {}  # hedge mode: both sides of a symbol share its funding rows
     for i, item in enumerate(rows):
@@ -162,7 +167,6 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         if required(row, "positionAmt", f"{POSITION_RISK}[{i}]") != 0 and isinstance(row.get("symbol"), str):
             sides_held[row["symbol"]] = sides_held.get(row["symbol"], 0) + 1
     positions: list[ImportedPosition] = []
-    warnings: list[str] = []
     cross_maintenance = 0.0
     for i, item in enumerate(rows):
         row = as_dict(item, f"{POSITION_RISK}[{i}]")
