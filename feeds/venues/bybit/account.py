@@ -305,10 +305,11 @@ def _forced_close(row: dict, where: str, context: MapContext) -> ForcedClose | N
     if cause is None or side not in ("Buy", "Sell"):
         return None
     price, size = required(row, "execPrice", where), required(row, "execQty", where)
-    if price <= 0 or size <= 0:
-        raise BodyError(f"{where}: execPrice or execQty not positive")
+    symbol, ts_ms = string(row, "symbol", where), integer(row, "execTime", where)
+    if price <= 0 or size <= 0 or not symbol or not ts_ms or ts_ms <= 0:
+        raise BodyError(f"{where}: execPrice, execQty, symbol or execTime unusable")
     detail = f"execType {exec_type}" + (f", createType {create_type}" if exec_type == "Trade" else "")
-    return ForcedClose(venue="bybit", symbol=string(row, "symbol", where), ts=integer(row, "execTime", where),
+    return ForcedClose(venue="bybit", symbol=symbol, ts=ts_ms,
                        recv_ns=context.recv_ns, account=context.ref,
                        side="long" if side == "Sell" else "short",  # the closing order's side: Sell closes a long
                        cause=cause, price=price, size=size, remaining=0.0, detail=detail)
