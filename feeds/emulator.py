@@ -33,6 +33,7 @@ import contextlib
 import json
 import math
 import random
+import shlex
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -610,6 +611,16 @@ def install_demo_accounts(emulator: Emulator) -> list[str]:
     return [*notes, "  portfolio: " + " · ".join(entries)] if entries else notes
 
 
+def export_lines(emulator: Emulator) -> list[str]:
+    """``export ADLWATCH_<VENUE>_WS_URL=…`` / ``…_REST_URL=…`` for every venue: shell lines that point
+    adlwatch at this emulator (feeds/transport.py ``url_override``)."""
+    lines = []
+    for venue in VENUES:
+        for kind, url in (("WS", emulator.ws_url(venue)), ("REST", emulator.rest_url(venue))):
+            lines.append(f"export ADLWATCH_{venue.upper()}_{kind}_URL={shlex.quote(url)}")
+    return lines
+
+
 async def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adlwatch.feeds.emulator", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0, help="websocket port (0: any free port)")
@@ -637,6 +648,11 @@ async def _main(argv: list[str] | None = None) -> int:
         return 2
     for venue in VENUES:
         print(f"{venue} ws={emulator.ws_url(venue)} rest={emulator.rest_url(venue)}", flush=True)
+    if not (args.port and args.rest_port):
+        print("ports are chosen afresh on every start (fix them with --port and --rest-port)", flush=True)
+    print("# paste into the shell that runs adlwatch (every command then uses the emulator):", flush=True)
+    for line in export_lines(emulator):
+        print(line, flush=True)
     if args.demo_accounts:
         for line in install_demo_accounts(emulator):
             print(line, flush=True)
