@@ -42,7 +42,9 @@ from adlwatch.tui.widgets.chart import MarkChart
 from adlwatch.tui.widgets.panels import (
     AccountsPanel,
     AlertsPanel,
+    CriticalBanner,
     FeedsPanel,
+    FlowPanel,
     FundsPanel,
     HedgesPanel,
     ReplayBar,
@@ -65,6 +67,12 @@ HELP_NOTES = (
     "portfolio's alerts table; A shows the log). In the demo, BTC marks are real mark prices; the "
     "alt-coin series are last-trade prices."
 )
+
+
+class SessionJournal(Protocol):
+    """Where the monitor's states go once a second of its clock (feeds/journal.py ``Journal``)."""
+
+    def record(self, state: MonitorState, now_s: float) -> None: ...
 
 
 class EventSource(Protocol):
@@ -99,6 +107,8 @@ class AdlwatchApp(App[None]):
         Binding("i", "adl_details", "ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
         Binding("A", "alert_log", "alert log", key_display="A"),
+        Binding("k", "acknowledge", "acknowledge the closed positions"),
+        Binding("p", "side_panels", "side panels: market / accounts"),
         Binding("n", "new_position", "add a position"),
         Binding("e", "edit_position", "edit the selected position"),
         Binding("x", "remove_position", "remove the selected position"),
@@ -108,6 +118,11 @@ class AdlwatchApp(App[None]):
         Binding("w", "wallet", "set the account's wallet balance", show=False),
         Binding("q", "quit", "quit"),
     ]
+
+    # Under 40 rows the side column shows either the market (fund/OI, liquidation flow, alerts) or the
+    # accounts (cross accounts, feeds, hedges): p switches.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
 
     # Pushed down to the widgets (data_bind): the monitor's state, the selected position, the source.
     view: var[MonitorState | None] = var(None, always_update=True)
@@ -126,10 +141,17 @@ class AdlwatchApp(App[None]):
         start_ms: int | None = None,
         notifier: Any = None,
         catalogue_refresh: Callable[[Monitor], Awaitable[Any]] | None = None,
+        journal: SessionJournal | None = None,
     ) -> None:
         """``catalogue_refresh(monitor)``: run in a worker after the first screen (the tier cache's
-        background refresh); what it returns, when not None, has a ``notice`` shown when it lands."""
+        background refresh); what it returns, when not None, has a ``notice`` shown when it lands.
+        ``journal``: given the monitor's state once a second of its clock (the replay's in a replay);
+        whoever opened it closes it."""
         super().__init__()
+        self._journal = journal
+        self._journal_problem: str | None = None
+        self._drawn_second: int | None = None  # the monitor's clock second last drawn (countdowns, journal)
+        self._critical_seen: set[tuple] = set()  # critical alerts already put on the banner (or acknowledged)
         self._catalogue_refresh = catalogue_refresh
         self.note = note
         self.start_ms = start_ms
@@ -158,12 +180,14 @@ class AdlwatchApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ShockBanner(id="banner").data_bind(AdlwatchApp.view)
+        yield CriticalBanner(id="critical")
         yield PositionsTable(id="positions").data_bind(AdlwatchApp.view)
         with Horizontal(id="lower"):
             yield MarkChart(id="chart").data_bind(AdlwatchApp.view, AdlwatchApp.selected)
             with Vertical(id="side"):
                 yield AccountsPanel(id="accounts").data_bind(AdlwatchApp.view)
                 yield FundsPanel(id="funds").data_bind(AdlwatchApp.view)
+                yield FlowPanel(id="flow").data_bind(AdlwatchApp.view)
                 yield FeedsPanel(id="feeds").data_bind(AdlwatchApp.view, AdlwatchApp.source_label)
                 yield HedgesPanel(id="hedges").data_bind(AdlwatchApp.view)
                 yield AlertsPanel(id="alerts").data_bind(AdlwatchApp.view)
@@ -235,17 +259,64 @@ class AdlwatchApp(App[None]):
         """The 10 Hz tick: alerts, then the monitor's state pushed down when something moved."""
         replay = self._replay_state()
         self.check_alerts()
-        if not self._dirty and self.monitor.version == self._drawn_version and not (replay and replay.playing):
+        now_s = self._now_s()
+        # A new second of the monitor's clock redraws even when nothing moved: the funding countdown,
+        # the flow windows and the journal's row go by it.
+        second = int(now_s)
+        if (not self._dirty and self.monitor.version == self._drawn_version and not (replay and replay.playing)
+                and second == self._drawn_second):
             return
         self._dirty = False
         self._drawn_version = self.monitor.version
+        self._drawn_second = second
         shown = self.monitor.shown()
         selected = self._selected_key(shown)
         chart = next(((p.venue, p.symbol) for p in shown.positions if f"{p.account}:{p.index}" == selected), None)
         if chart is None and not shown.positions:  # nothing held (a replay without a portfolio): a market
             chart = self._charted_market(self.monitor.markets())
         self.selected = selected
-        self.view = self.monitor.state(self._now_s(), chart=chart, replay=replay)
+        self.view = self.monitor.state(now_s, chart=chart, replay=replay)
+        self._show_critical(self.view)
+        if self._journal is not None:
+            self._journal.record(self.view, now_s)
+            problem = getattr(self._journal, "problem", None)
+            if problem and problem != self._journal_problem:
+                self.notify(f"journal not written: {problem}", severity="error", timeout=10)
+            self._journal_problem = problem
+
+    def _show_critical(self, view: MonitorState) -> None:
+        """Critical alerts (a position the venue closed) not yet shown go on the banner, where they stay
+        until acknowledged (k)."""
+        new = []
+        for alert in view.alerts:
+            if getattr(alert, "critical", False) and alert.state == "fired":
+                key = (alert.rule, alert.venue, alert.symbol, alert.side, alert.account, alert.ts_ms, alert.message)
+                if key not in self._critical_seen:
+                    self._critical_seen.add(key)
+                    new.append(alert)
+        if new:
+            banner = self.screen_stack[0].query_one(CriticalBanner)
+            banner.alerts = (*banner.alerts, *new)
+            self.refresh_bindings()
+            if self.monitor.rules.bell:
+                self.bell()
+
+    def action_acknowledge(self) -> None:
+        self.screen_stack[0].query_one(CriticalBanner).alerts = ()
+        self.refresh_bindings()
+
+    def action_side_panels(self) -> None:
+        self.screen_stack[0].toggle_class("-accounts")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``k`` only while a closed position waits on the banner, ``p`` only on a short screen (under
+        40 rows), where the side column shows one of its two sets of panels."""
+        main = self.screen_stack[0] if self.screen_stack else None
+        if action == "acknowledge":
+            return bool(main is not None and main.query(CriticalBanner) and main.query_one(CriticalBanner).alerts)
+        if action == "side_panels":
+            return main is not None and main.has_class("-short")
+        return True
 
     def _selected_key(self, snapshot: RiskSnapshot) -> str | None:
         keys = [f"{p.account}:{p.index}" for p in snapshot.positions]

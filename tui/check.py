@@ -16,7 +16,7 @@ from adlwatch.engine.monitor import closed_label
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
-from adlwatch.engine.snapshot import TIERS_STALE_AFTER_DAYS, PositionRisk, RiskSnapshot
+from adlwatch.engine.snapshot import TIERS_STALE_AFTER_DAYS, PositionRisk, RiskSnapshot, funding_countdown_s
 from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
 
@@ -262,8 +262,6 @@ def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
 def panel_columns(positions, now_ms: int | None):
     """(header, the cell of a position, shown) of the panel columns check prints: the always-known
     ones, and funding, a followed account's funding and TP/SL only when some position has them."""
-    from adlwatch.tui.widgets.positions import funding_countdown_s
-
     def break_even(p: PositionRisk) -> str:
         if p.venue_break_even_price is not None:
             return f"{fmt.price(p.venue_break_even_price)} (venue)"

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from adlwatch.engine.monitor import MonitorState
 from adlwatch.tui import format as fmt
+from adlwatch.tui.widgets.positions import venue_code
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -60,6 +61,9 @@ class Grid:
     header: tuple[str, ...]
     right: tuple[bool, ...]  # right-aligned columns
     rows: tuple[tuple[Span, ...], ...]
+    # Columns that may go, in this order, when the panel is too narrow for them all (one cell between
+    # columns first): a number is never cut. Empty: the first column is cropped instead.
+    drop: tuple[int, ...] = ()
 
     @property
     def height(self) -> int:
@@ -70,8 +74,17 @@ class Grid:
         n = len(self.header)
         table = [row for row in self.rows if len(row) == n]
         natural = [max([cell_len(name), *(cell_len(row[i][0]) for row in table)]) for i, name in enumerate(self.header)]
-        widths = _spread(natural, width - 2 * n) if n else []
+        kept, gap = list(range(n)), 2
+        if self.drop and sum(natural) + 2 * n > width:
+            gap = 1
+            for i in self.drop:
+                if sum(natural[k] for k in kept) + len(kept) + 1 <= width:
+                    break
+                kept.remove(i)
+        room = width - gap * len(kept) - (1 if gap == 1 else 0)
+        widths = _spread([natural[k] for k in kept], room) if n else []
         header = (tuple((name, "bold") for name in self.header),) if n else ()
+        right = [self.right[k] for k in kept]
         parts: list[str | Span] = []
         for row in (*header, *self.rows):
             if parts:
@@ -80,8 +93,11 @@ class Grid:
                 text, style = row[0]
                 parts.append((" " + _fit(text, width - 2, False) + " ", style))
                 continue
-            for (text, style), column_width, right in zip(row, widths, self.right, strict=True):
-                parts.extend((" ", (_fit(text, column_width, right), style), " "))
+            for k, column_width, aligned_right in zip(kept, widths, right, strict=True):
+                text, style = row[k]
+                parts.extend((" ", (_fit(text, column_width, aligned_right), style), " " if gap == 2 else ""))
+            if gap == 1:
+                parts.append(" ")
         return Content.assemble(*parts)
 
 
@@ -163,22 +179,119 @@ class AccountsPanel(GridPanel):
         self.show_grid(Grid(("account", "margin bal.", "maint.", "ratio"), (False, True, True, True), tuple(rows)))
 
 
+VENUE_ADL_STYLES = {"low": "green", "medium": "yellow", "high": "bold red", "warning": "yellow", "adl": "bold red"}
+
+
+def contract_label(venue: str, symbol: str) -> str:
+    return f"{venue_code(venue)} {symbol}"
+
+
 class FundsPanel(GridPanel):
-    BORDER_TITLE = "insurance fund / open interest"
+    """Per contract: the insurance fund and the open interest (USD) beside their ratio and its
+    history, the venue's own public ADL rating (Binance symbolAdlRisk; Bybit's and OKX's ADL alert
+    states) beside adlwatch's estimate (the highest lights of the positions held in it)."""
+
+    BORDER_TITLE = "insurance fund / open interest · ADL: venue / est."
 
     def show(self, view: MonitorState) -> None:
-        contracts = [c for c in view.snapshot.contracts if c.fund_balance_usd is not None or c.open_interest_usd is not None]
-        if not contracts and not view.adl_alerts:
+        alerts = {(venue, symbol): state for venue, symbol, state in view.adl_alerts}
+        contracts = [c for c in view.snapshot.contracts if c.fund_balance_usd is not None
+                     or c.open_interest_usd is not None or c.venue_adl_risk is not None
+                     or (c.venue, c.symbol) in alerts]
+        if not contracts and not alerts:
             self.show_grid(Grid((), (), ((("no fund or open-interest data from this source", "dim"),),)))
             return
+        lights: dict[tuple[str, str], int] = {}
+        for p in view.snapshot.positions:
+            if p.adl_quantile is not None:
+                key = (p.venue, p.symbol)
+                lights[key] = max(lights.get(key, 0), p.adl_quantile)
         rows = []
+        listed = set()
         for c in contracts:
+            key = (c.venue, c.symbol)
+            listed.add(key)
             ratio = f"{c.fund_to_oi * 100:.3f}%" if c.fund_to_oi is not None else "--"
-            rows.append(((f"{c.venue} {c.symbol}", ""), (ratio, ""),
-                         (sparkline(view.fund_history.get((c.venue, c.symbol), ())), "")))
-        for venue, symbol, state in view.adl_alerts:
-            rows.append(((f"{venue} {symbol}", "bold red"), (f"ADL {state}", "bold red"), ("", "")))
-        self.show_grid(Grid(("contract", "fund/OI", "history"), (False, True, False), tuple(rows)))
+            rating = c.venue_adl_risk or alerts.get(key) or "--"
+            rows.append(((contract_label(c.venue, c.symbol), ""), (fmt.usd(c.fund_balance_usd), ""),
+                         (fmt.usd(c.open_interest_usd), ""), (ratio, ""),
+                         (sparkline(view.fund_history.get(key, ()), 12), ""),
+                         (rating, VENUE_ADL_STYLES.get(rating, "dim")), (fmt.lights(lights.get(key)), "")))
+        for key, state in alerts.items():
+            if key not in listed:
+                rows.append(((contract_label(*key), "bold red"), ("", ""), ("", ""), ("", ""), ("", ""),
+                             (f"ADL {state}", VENUE_ADL_STYLES.get(state, "bold red")), (fmt.lights(lights.get(key)), "")))
+        self.show_grid(Grid(("contract", "fund", "OI", "fund/OI", "history", "venue", "est."),
+                            (False, True, True, True, False, False, False), tuple(rows), drop=(6, 1, 2)))
+
+
+PRESSURE_STYLES = {"calm": "green", "elevated": "yellow", "heavy": "bold red", "cascade": "bold white on red"}
+
+
+def _flows(view: MonitorState) -> dict:
+    """The monitor's liquidation flows by (venue, symbol): ``LiquidationFlow`` values (engine/flow.py)."""
+    flows = getattr(view, "flows", None) or {}
+    return flows if isinstance(flows, dict) else {(f.venue, f.symbol): f for f in flows}
+
+
+def flow_rows(view: MonitorState) -> tuple[tuple[Span, ...], ...]:
+    """One row per contract held (and any other the monitor has flow for): the liquidated notional
+    in USD by side of the liquidated positions, last minute and last five, the five minutes drawn
+    in 10 s buckets, and the cascade pressure (heavier side ÷ insurance fund)."""
+    from adlwatch.engine.flow import pressure_word
+
+    flows = _flows(view)
+    keys = list(dict.fromkeys([*((p.venue, p.symbol) for p in view.snapshot.positions), *flows]))
+    rows = []
+    for key in keys:
+        f = flows.get(key)
+        if f is None:
+            rows.append(((contract_label(*key), "dim"), ("--", "dim"), ("--", "dim"), ("", ""), ("--", "dim"), ("", "")))
+            continue
+        spark = tuple(a + b for a, b in zip(f.spark_long_usd, f.spark_short_usd, strict=True))
+        longs_heavier = f.heavier_side is not None and str(f.heavier_side) == "long"
+        word = pressure_word(f.pressure)
+        rows.append((
+            (contract_label(*key), ""),
+            (f"{fmt.usd(f.long_1m_usd)}/{fmt.usd(f.short_1m_usd)}", ""),
+            (f"{fmt.usd(f.long_5m_usd)}/{fmt.usd(f.short_5m_usd)}", ""),
+            (sparkline(spark, 15) if any(spark) else "", "red" if longs_heavier else "green"),
+            ("--" if f.pressure_pct is None else f"{f.pressure_pct:.2f}%", PRESSURE_STYLES.get(word, "dim")),
+            (word if f.pressure is not None else "no fund", PRESSURE_STYLES.get(word, "dim")),
+        ))
+    return tuple(rows)
+
+
+class FlowPanel(GridPanel):
+    """Liquidation flow per contract (the venues' public liquidation streams): long/short liquidated
+    notional, 1 and 5 minutes, a sparkline of the five minutes, and the cascade pressure."""
+
+    BORDER_TITLE = "liquidations L/S $: 1 min, 5 min · pressure = 5 min ÷ fund"
+
+    def show(self, view: MonitorState) -> None:
+        rows = flow_rows(view)
+        if not rows:
+            self.show_grid(Grid((), (), ((("no contract held", "dim"),),)))
+            return
+        self.show_grid(Grid(("contract", "1m L/S", "5m L/S", "5 min", "pressure", ""),
+                            (False, True, True, False, True, False), rows, drop=(5, 1, 3)))
+
+
+class CriticalBanner(Static):
+    """Positions the venue closed (liquidated or auto-deleveraged): the highest alert, shown across
+    the screen until acknowledged (k), besides the alert log."""
+
+    alerts: var[tuple] = var(())
+
+    def watch_alerts(self, alerts: tuple) -> None:
+        self.set_class(bool(alerts), "-active")
+        if not alerts:
+            self.update("")
+            return
+        lines = [f" {dt.datetime.fromtimestamp(a.ts_ms / 1000, dt.UTC):%H:%M:%S} {a.message}" for a in alerts[-3:]]
+        more = f" (+{len(alerts) - 3} more in the log: A)" if len(alerts) > 3 else ""
+        lines.append(f" k: acknowledge{more}")
+        self.update(Text("\n".join(lines), style="bold"))
 
 
 TROUBLE = ("stale", "disconnected", "error")
@@ -276,7 +389,7 @@ class HedgesPanel(GridPanel):
     BORDER_TITLE = "hedges: net, and if one leg were ADL'd now"
 
     def show(self, view: MonitorState) -> None:
-        self.display = bool(view.hedges)
+        self.set_class(not view.hedges, "-empty")  # hidden by the stylesheet while there is no hedge
         rows: list[tuple[Span, ...]] = []
         for h in view.hedges:
             net = f"{fmt.size(h.net_base_units)} {h.base_asset}" if h.net_base_units is not None else "--"

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from adlwatch.engine.monitor import MonitorState, closed_label
-from adlwatch.engine.snapshot import PositionRisk
+from adlwatch.engine.snapshot import PositionRisk, funding_countdown_s
 from adlwatch.engine.venues import VENUE_RULES
 from adlwatch.tui import format as fmt
 
@@ -132,13 +132,6 @@ def liquidation_cell(p: PositionRisk, view: MonitorState) -> Cell:
 
 def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
-
-
-def funding_countdown_s(next_funding_ms: int | None, now_ms: int | None) -> float | None:
-    """Seconds to the next funding at the state's clock (the replay's in a replay)."""
-    if next_funding_ms is None or now_ms is None:
-        return None
-    return max(0.0, (next_funding_ms - now_ms) / 1000)
 
 
 def break_even_cell(p: PositionRisk) -> Cell:
