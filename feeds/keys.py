@@ -5,7 +5,8 @@ The portfolio file names a key by its label only (``key_name = "main"``); the ke
 - the environment: label ``default`` reads ``ADLWATCH_BINANCE_API_KEY`` / ``_API_SECRET`` (and
   ``ADLWATCH_OKX_API_PASSPHRASE``); any other label adds it upper-cased, ``-`` as ``_``:
   ``main`` → ``ADLWATCH_BINANCE_MAIN_API_KEY`` …;
-- or the OS keyring, when the optional ``keyring`` package is installed (it is not a dependency):
+- or the OS keyring, when the optional ``keyring`` package is installed (``pip install
+  'adlwatch[keyring]'``; it is not a dependency):
   service ``adlwatch``, usernames ``<venue>:<label>:key``, ``…:secret``, ``…:passphrase``.
 
 A key is never written anywhere by adlwatch, and its value never reaches a repr, a log line or an
@@ -157,6 +158,6 @@ def _from_keyring(backend: Any, venue: str, label: str) -> dict[str, str] | None
 
 def _keyring_note(backend: Any, venue: str, label: str) -> str:
     if backend is None:
-        return " (or install the optional 'keyring' package and store them there)"
+        return " (or install the optional 'keyring' package, pip install 'adlwatch[keyring]', and store them there)"
     users = ", ".join(f"'{keyring_username(venue, label, part)}'" for part in _parts(venue))
     return f" (or store them in the OS keyring: service '{KEYRING_SERVICE}', users {users})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from importlib import resources
@@ -341,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log_file = logs.configure(getattr(args, "log_level", "INFO"))
+    logging.getLogger("adlwatch").info("adlwatch %s: %s", __version__, args.command or "the monitor")
     try:
         return _run(args)
     finally:

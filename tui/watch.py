@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import signal
@@ -37,6 +38,8 @@ from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.snapshot import RiskSnapshot
 from adlwatch.tui.check import EXIT_ALERT, EXIT_FAILURE, EXIT_OK, render_table, row
+
+log = logging.getLogger(__name__)
 
 EVALUATE_HZ = 10  # alerts are evaluated at most this often, from the latest snapshot
 
@@ -293,6 +296,7 @@ class Watch:
             self.stop()
 
     def tell(self, line: str) -> None:
+        log.info("%s", line)
         with contextlib.suppress(OSError, ValueError):
             print(f"adlwatch watch: {line}", file=self.err, flush=True)
 

@@ -247,3 +247,32 @@ def _unreachable(venue: str) -> SignedFollower:
         port = probe.getsockname()[1]
     return SignedFollower(venue, "main", rest_url=f"http://127.0.0.1:{port}/{venue}", env=None,
                           keyring=NoKeyring(), timeout_s=1.0)
+
+
+async def test_the_log_file_at_debug_holds_no_part_of_any_key(private, monkeypatch, tmp_path):
+    """The log file the CLI configures for every command (feeds/logs.py), at DEBUG, while followed keyed
+    accounts are read (accepted and rejected keys, a clock out of step, an unreadable body)."""
+    from adlwatch.feeds import logs
+
+    log_file = logs.configure("DEBUG", tmp_path)
+    assert log_file is not None
+    secrets = _set_keys(monkeypatch)
+    try:
+        for venue in VENUES:
+            private.account(venue).can_trade = True
+            await _collect(_follower(private, venue, "main"), lambda e: isinstance(e, AccountState))
+            for label in ("bad", "stranger") + (("phrase",) if venue == "okx" else ()):
+                await _collect(_follower(private, venue, label),
+                               lambda e: isinstance(e, FeedStatus) and "rejected" in e.detail)
+            await _follower(private, venue, "main", clock=lambda: time.time() - 300).fetch()
+            await _bad_body_statuses(private, venue)
+            await _leaky_parser_statuses(private, venue)
+    finally:
+        log_file.close()
+    text = "\n".join(path.read_text() for path in sorted(tmp_path.glob("adlwatch.log*")))
+    assert log_file.path == tmp_path / "adlwatch.log"
+    for venue in VENUES:  # the requests were logged, at DEBUG too
+        assert "HTTP Request: GET" in text and venue in text
+    assert " DEBUG " in text
+    leaked = [value for value in secrets if any(value[i:i + 12] in text for i in range(len(value) - 11))]
+    assert leaked == []
