@@ -47,8 +47,22 @@ tests/feeds/test_accounts_hyperliquid.py reproduce ``liquidationPx`` on publishe
   ``tokenToAvailableAfterMaintenance`` suggests) are not counted: the state names them in a warning.
   Without a readable spot state the account keeps the mode warning (figures off, use the venue's).
 
-It only reads: the requests it sends are the ``clearinghouseState``, ``userAbstraction`` and
-``spotClearinghouseState`` info requests.
+The position panel (issue 15): ``cumFunding.sinceOpen`` is the funding a position has *paid* since it
+opened (positive = paid: a long that paid through positive rates shows it positive, as in the captured
+``btc_cross_2026-09-25.json``; the Nansen API changelog of 28-10-2026 says the same of the figure it
+mirrors; no Hyperliquid page states the sign, UNCONFIRMED), so ``ImportedPosition.funding_pnl`` is its
+negation (+ received, − paid, USDC). Hyperliquid's position read carries no break-even price and no
+take-profit / stop-loss (those are orders, not part of the position): they stay None.
+
+"You were liquidated / ADL'd": a position that shrank or went between two states (``ClosesWatch``) has
+the address's fills read (``userFillsByTime``, public by address, from shortly before the last state that
+still showed it); its liquidation fills (``liquidation.liquidatedUser`` is this address) and ADL fills
+(``dir`` "Auto-Deleveraging") become ``ForcedClose`` events after the state, each once; a close by the
+user's own order has neither and emits nothing. The fills may lag the state: they are read again after
+``RECORDS_RETRY_S`` while a shrink has no record, and not on every pushed state.
+
+It only reads: the requests it sends are the ``clearinghouseState``, ``userAbstraction``,
+``spotClearinghouseState`` and ``userFillsByTime`` info requests.
 """
 
 from __future__ import annotations

@@ -80,12 +80,20 @@ _NS_PER_FUNDING = FUNDING_INTERVAL_MS * 1_000_000
 _WALL_CLOCK_FROM_NS = 946_684_800 * 10**9  # 2000-01-01: an earlier recv_ns is no wall-clock time
 
 
+# The hour of the latest frame, [from_ns, to_ns), and the funding time that ends it (ms): frames of the
+# same hour reuse it (two comparisons instead of big-integer arithmetic on every frame of the fast path).
+_funding_hour: list = [0, 0, None]
+
+
 def next_funding_ms(recv_ns: int) -> int | None:
     """The next whole hour (ms) after ``recv_ns``: when Hyperliquid pays the funding a frame received
     then announces. None when ``recv_ns`` is no wall-clock time."""
     if recv_ns < _WALL_CLOCK_FROM_NS:
         return None
-    return (recv_ns // _NS_PER_FUNDING + 1) * FUNDING_INTERVAL_MS
+    hour = recv_ns // _NS_PER_FUNDING
+    next_ms = (hour + 1) * FUNDING_INTERVAL_MS
+    _funding_hour[:] = (hour * _NS_PER_FUNDING, (hour + 1) * _NS_PER_FUNDING, next_ms)
+    return next_ms
 
 
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
@@ -191,8 +199,9 @@ def _fast_ctx(frame: str | bytes, recv_ns: int, index: bool = True, funding: boo
     out: list[Event] = [MarkPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=mark)]
     if index:
         out.append(IndexPrice(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, price=oracle))
-    if funding:  # next_funding_ms, inline
-        next_ms = (recv_ns // _NS_PER_FUNDING + 1) * FUNDING_INTERVAL_MS if recv_ns >= _WALL_CLOCK_FROM_NS else None
+    if funding:
+        hour = _funding_hour
+        next_ms = hour[2] if hour[0] <= recv_ns < hour[1] else next_funding_ms(recv_ns)
         out.append(FundingRate(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, rate=rate, next_funding_ts=next_ms))
     out.append(OpenInterest(venue=VENUE, symbol=coin, ts=None, recv_ns=recv_ns, open_interest=oi,
                             open_interest_usd=usd if usd < _INF else None))
