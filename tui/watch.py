@@ -148,6 +148,7 @@ class Watch:
         self.feeds_failed = False
         self.journal = journal
         self._journal_second: int | None = None
+        self._journal_problem: str | None = None  # the journal's write failure told on stderr
 
     # -- the run -------------------------------------------------------------------------------
     async def run(self, source: Any, duration_s: float | None = None,
@@ -281,6 +282,10 @@ class Watch:
         if int(now) != self._journal_second:
             self._journal_second = int(now)
             self.journal.record(self.monitor.state(now), now)
+            problem = self.journal.problem
+            if problem is not None and problem != self._journal_problem:
+                self.tell(f"{problem}; watching continues")
+            self._journal_problem = problem
 
     def print_snapshot(self) -> None:
         self.write(snapshot_text(self.monitor.live(), int(self.clock() * 1000), self.as_json))
