@@ -15,6 +15,15 @@ Reads (all GETs):
 - ``GET /api/v5/account/config``: ``perm`` of the key ("read_only,withdraw,trade").
 https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions, …-get-balance,
 …-get-account-configuration.
+- Only for a position that shrank or went (``ClosesWatch``): ``GET /api/v5/trade/fills`` of its
+  instId since then (``forced_closes`` says why the fills and not the positions history).
+
+The position panel's figures (issue 15), from the positions read: ``bePx`` (breakeven price) →
+``break_even_price``; ``fundingFee`` ("accumulated funding fee"; OKX documents ``realizedPnl = pnl +
+fee + fundingFee + liqPenalty + settledPnl`` with a fee charged as a negative number, so a positive
+``fundingFee`` was received and a negative one paid) → ``funding_pnl`` as given, in ``ccy``; the
+``closeOrderAlgo`` list (TP/SL attached to the whole position, ``closeFraction`` 1) → its first
+``tpTriggerPx`` / ``slTriggerPx`` → ``take_profit`` / ``stop_loss``.
 
 Mapping: size = |pos| × ctVal for linear swaps (coin; ctVal from the catalogue,
 engine/data/instruments/okx.toml ``venue_contract_size``), contracts for inverse ones (``-USD-``).
@@ -27,11 +36,14 @@ Positions margined in another currency than ``settle`` are left out, named in ``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
-from adlwatch.engine.events import AccountState, ImportedPosition
+from adlwatch.engine.events import AccountState, ForcedClose, ImportedPosition
+from adlwatch.feeds.accounts.follower import ClosesWatch
 from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
@@ -50,13 +62,19 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
+from adlwatch.feeds.venues.okx import market
 from adlwatch.feeds.venues.okx.market import ADAPTER
+from adlwatch.feeds.wire import ms as wire_ms
+from adlwatch.feeds.wire import number as wire_number
+
+log = logging.getLogger(__name__)
 
 REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 
 POSITIONS = "/api/v5/account/positions"
 BALANCE = "/api/v5/account/balance"
 CONFIG = "/api/v5/account/config"
+FILLS = "/api/v5/trade/fills"
 
 _REJECTED = {"50100", "50101", "50103", "50104", "50105", "50106", "50107", "50108", "50109", "50110",
              "50111", "50113", "50114"}
@@ -168,7 +186,25 @@ def _position(row: dict, where: str, symbol: str, contracts: float, size: float)
         adl_raw=f"adl {level} of 0-5" if level is not None else None,
         mark_price=number(row, "markPx", where, optional=True),
         unrealized_pnl=number(row, "upl", where, optional=True),
+        break_even_price=positive_or_none(number(row, "bePx", where, optional=True)),
+        funding_pnl=number(row, "fundingFee", where, optional=True),
+        take_profit=_trigger(row, "tpTriggerPx"),
+        stop_loss=_trigger(row, "slTriggerPx"),
     )
+
+
+def _trigger(row: dict, name: str) -> float | None:
+    """The first positive ``name`` among the position's ``closeOrderAlgo`` orders; None when none is
+    set. The list is optional (absent on older answers): a malformed entry is no trigger, not an error."""
+    algos = row.get("closeOrderAlgo")
+    if not isinstance(algos, list):
+        return None
+    for algo in algos:
+        if isinstance(algo, dict):
+            value = wire_number(algo.get(name))
+            if value is not None and value > 0:
+                return value
+    return None
 
 
 def _data(text: str, what: str) -> list:
@@ -212,16 +248,98 @@ def permissions_of(data: list) -> list[str]:
 
 
 def contract_values() -> dict[str, float]:
-    """Contract values (ctVal) of the catalogue's linear swaps: wire contracts to coin."""
-    from adlwatch.engine.instruments import default_catalogue
+    """Contract values (ctVal) of the catalogue's swaps (the bundled tables and the refreshed tier
+    cache, ``market.contract_values``): wire contracts to coin for linear swaps (inverse swaps are
+    counted in contracts and never look theirs up here)."""
+    return market.contract_values()
 
-    return {i.symbol: float(i.venue_contract_size) for i in default_catalogue()
-            if i.venue == "okx" and not i.inverse and i.venue_contract_size}
+
+# ---------------------------------------------------------------------------- "you were liquidated / ADL'd"
+
+# The fills' transaction types (``subType``) of the venue's forced closes, with the side of the
+# position each closes and its cause. Hedge mode names the position (close long/short), net mode the
+# order (a sell closes a long). Partial liquidation is a liquidation of part of the position.
+# https://www.okx.com/docs-v5/en/#order-book-trading-trade-get-transaction-details-last-3-days
+FORCED_SUBTYPES: dict[str, tuple[str, str, str]] = {
+    "100": ("liquidation", "long", "partial liquidation close long"),
+    "101": ("liquidation", "short", "partial liquidation close short"),
+    "102": ("liquidation", "short", "partial liquidation buy"),
+    "103": ("liquidation", "long", "partial liquidation sell"),
+    "104": ("liquidation", "long", "liquidation long"),
+    "105": ("liquidation", "short", "liquidation short"),
+    "106": ("liquidation", "short", "liquidation buy"),
+    "107": ("liquidation", "long", "liquidation sell"),
+    "125": ("adl", "long", "ADL close long"),
+    "126": ("adl", "short", "ADL close short"),
+    "127": ("adl", "short", "ADL buy"),
+    "128": ("adl", "long", "ADL sell"),
+}
 
 
-# Every endpoint ``reads`` may ask for; the only ones an OKX key is ever sent to.
-READ_PATHS = frozenset({POSITIONS, BALANCE, CONFIG})
+def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
+    """One read of ``GET /api/v5/trade/fills`` per contract that shrank or went, from a little before
+    the report that still showed it (the fills of the last 3 days; at most 100, newest first)."""
+    since: dict[str, int] = {}
+    for symbol, _side, since_ms in pending:
+        since[symbol] = min(since_ms, since.get(symbol, since_ms))
+    return tuple(Read(FILLS, (("instType", "SWAP"), ("instId", symbol),
+                              ("begin", str(max(0, start - ClosesWatch.SLACK_MS))), ("limit", "100")))
+                 for symbol, start in since.items())
+
+
+def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[ForcedClose]:
+    """The liquidation and ADL fills among the fills read, each a ``ForcedClose`` (``remaining`` is
+    set by ``ClosesWatch``): ``fillPx`` the price, ``fillSz`` contracts (coin for a linear swap, with
+    its ctVal), the closed position's side from the transaction type, ``fillTime`` the time.
+
+    Why the fills and not ``GET /api/v5/account/positions-history`` (whose ``type`` 3/4 is a
+    liquidation and 5/6 an ADL): a positions-history row is one per position, its ``closeAvgPx`` and
+    ``closeTotalPos`` add up every close of the position (the user's own partial closes too) and its
+    ``type`` is only the latest close's. A fill is one execution: its own price, size, time and
+    transaction type, so each forced close is told apart from the user's trades and measured on its
+    own. ``BodyError`` for a body that is not the venue's answer; a malformed fill row is skipped
+    (logged) so that the others still alert."""
+    out: list[ForcedClose] = []
+    for read, text in pairs:
+        wanted = dict(read.params).get("instId")
+        for i, item in enumerate(_data(text, FILLS)):
+            sub_type = item.get("subType") if isinstance(item, dict) else None
+            if not isinstance(sub_type, str) or sub_type not in FORCED_SUBTYPES:
+                continue  # the user's own trades (and anything else) are no forced close
+            if wanted is not None and item.get("instId") != wanted:
+                continue
+            close = _forced_close(item, context)
+            if close is None:
+                log.warning("okx %s: fill %d of %s unreadable: skipped", context.ref, i, FILLS)
+                continue
+            out.append(close)
+    return out
+
+
+def _forced_close(item: dict[str, Any], context: MapContext) -> ForcedClose | None:
+    cause, side, words = FORCED_SUBTYPES[item["subType"]]
+    symbol = item.get("instId")
+    if not isinstance(symbol, str) or not symbol:
+        return None
+    if item.get("posSide") in ("long", "short"):
+        side = item["posSide"]  # hedge mode names the position itself
+    price = wire_number(item.get("fillPx"))
+    contracts = wire_number(item.get("fillSz"))
+    if price is None or price <= 0 or contracts is None or contracts <= 0:
+        return None
+    size = _size(symbol, contracts, context.contract_values)
+    if size is None:
+        return None  # the contract's ctVal is unknown: its size in coin is too
+    ts = wire_ms(item.get("fillTime")) or wire_ms(item.get("ts"))
+    return ForcedClose(venue="okx", symbol=symbol, ts=ts, recv_ns=context.recv_ns, account=context.ref,
+                       side=side, cause=cause, price=price, size=size, remaining=0.0,
+                       detail=f"fills subType {item['subType']} ({words})")
+
+
+# Every endpoint ``reads`` and ``record_reads`` may ask for; the only ones an OKX key is ever sent to.
+READ_PATHS = frozenset({POSITIONS, BALANCE, CONFIG, FILLS})
 
 RULES = VenueRules(venue="okx", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state,
-                   read_paths=READ_PATHS, contract_values=contract_values)
+                   read_paths=READ_PATHS, contract_values=contract_values,
+                   record_reads=record_reads, forced_closes=forced_closes)

@@ -19,19 +19,36 @@ from adlwatch.feeds.emulator_base import (
     EmuAccount,
     EmuConnection,
     EmuPosition,
+    EmuRecord,
     Personality,
     coin_names,
     decimal_text,
+    int_or_none,
     iso_ms,
+    next_funding_ms,
 )
 
-PRIVATE_PATHS = frozenset({"/api/v5/account/positions", "/api/v5/account/balance", "/api/v5/account/config"})
+FILLS = "/api/v5/trade/fills"
+PRIVATE_PATHS = frozenset({"/api/v5/account/positions", "/api/v5/account/balance", "/api/v5/account/config",
+                           FILLS})
 EXPIRY_MS = 30_000
+TAKER_FEE = 0.0005  # the emulated break-even moves the entry by a taker fee to open and one to close
+FUNDING_EVERY_TICKS = 600  # a funding-rate push on the first tick, then every 600 (30 s at 50 ms)
+
+# Per live connection, the channels its subscribe messages named: {channel: {instId or instType}}.
+_CHANNELS: weakref.WeakKeyDictionary[EmuConnection, dict[str, set[str]]] = weakref.WeakKeyDictionary()
+
+
+def subscribed(conn: EmuConnection, channel: str) -> set[str]:
+    """The instIds (or, for ``liquidation-orders``, instTypes) ``conn`` subscribed ``channel`` for."""
+    return _CHANNELS.get(conn, {}).get(channel, set())
 
 
 class OkxPersonality(Personality):
-    """``mark-price`` and ``open-interest`` pushes, text ping/pong, the 64008 notice, ``/api/v5``
-    REST, signed reads refused with OKX's codes (HTTP 401 50103…50113; older than 30 s: 50102)."""
+    """``mark-price``, ``open-interest``, ``funding-rate`` and ``liquidation-orders`` pushes, text
+    ping/pong, the 64008 notice, ``/api/v5`` REST, signed reads refused with OKX's codes (HTTP 401
+    50103…50113; older than 30 s: 50102), and the account's fills (``/api/v5/trade/fills``) from
+    ``EmuAccount.records``."""
 
     ws_path = "/ws/v5/public"
     private_paths = PRIVATE_PATHS
@@ -51,7 +68,12 @@ class OkxPersonality(Personality):
             for arg in doc.get("args") or []:
                 await conn.send(json.dumps({"event": "subscribe", "arg": arg, "connId": f"emu{conn.id}"},
                                            **COMPACT))
-                if arg.get("channel") == "mark-price":
+                if not isinstance(arg, dict):
+                    continue
+                channel = str(arg.get("channel", ""))
+                target = arg.get("instId") or arg.get("instType") or ""
+                _CHANNELS.setdefault(conn, {}).setdefault(channel, set()).add(str(target))
+                if channel == "mark-price":
                     symbols.append(arg.get("instId", ""))
             emulator.add_symbols(conn, symbols)
 
@@ -67,7 +89,27 @@ class OkxPersonality(Personality):
             frames.append({"arg": {"channel": "open-interest", "instId": symbol},
                            "data": [{"instType": "SWAP", "instId": symbol, "oi": "2500000",
                                      "oiCcy": "25000", "ts": str(now_ms)}]})
+        if conn.ticks % FUNDING_EVERY_TICKS == 1 and symbol in subscribed(conn, "funding-rate"):
+            frames.append(funding_push(symbol, now_ms))
         return frames
+
+    def liquidation_frames(self, conn: EmuConnection, symbol: str, side: str, price: float, size: float,
+                           now_ms: int) -> list[dict[str, Any]]:
+        """The documented ``liquidation-orders`` push ("#public-data-websocket-liquidation-orders-
+        channel"): one subscription by instType covers every swap, so every connection that made it
+        gets every swap's liquidation. ``size`` in coin becomes contracts (``sz``) with the swap's ctVal."""
+        if not symbol.upper().endswith("-SWAP") or "SWAP" not in subscribed(conn, "liquidation-orders"):
+            return []
+        swap = swap_of(symbol)
+        inverse = swap.ct_type == "inverse" if swap is not None else symbol.split("-")[1:2] == ["USD"]
+        ct_val = float(swap.ct_val) if swap is not None else (100.0 if inverse else 1.0)
+        contracts = size * price / ct_val if inverse else size / ct_val
+        family = symbol[: -len("-SWAP")]
+        return [{"arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+                 "data": [{"details": [{"bkLoss": "0", "bkPx": decimal_text(price), "ccy": "",
+                                        "posSide": side, "side": "sell" if side == "long" else "buy",
+                                        "sz": decimal_text(contracts), "ts": str(now_ms)}],
+                           "instFamily": family, "instId": symbol, "instType": "SWAP", "uly": family}]}]
 
     def rest(self, emulator: Any, method: str, path: str, q: dict[str, str], body: Any) -> Any:
         now = str(int(time.time() * 1000))
@@ -146,9 +188,33 @@ def _okx_ok(data: list) -> dict[str, Any]:
     return {"code": "0", "msg": "", "data": data}
 
 
+def funding_push(symbol: str, now_ms: int, rate: float = 0.0001) -> dict[str, Any]:
+    """A ``funding-rate`` push in the documented shape ("#public-data-websocket-funding-rate-channel"):
+    ``fundingTime`` the next settlement, ``nextFundingTime`` the one after."""
+    settles = next_funding_ms(now_ms)
+    return {"arg": {"channel": "funding-rate", "instId": symbol},
+            "data": [{"formulaType": "noRate", "fundingRate": decimal_text(rate), "fundingTime": str(settles),
+                      "impactValue": "", "instId": symbol, "instType": "SWAP", "interestRate": "",
+                      "maxFundingRate": "0.00375", "method": "current_period", "minFundingRate": "-0.00375",
+                      "nextFundingRate": "", "nextFundingTime": str(settles + 28_800_000), "premium": "0.0001",
+                      "settFundingRate": decimal_text(rate), "settState": "settled", "ts": str(now_ms)}]}
+
+
+def swap_of(symbol: str) -> EmuSwap | None:
+    """The emulated swap ``symbol`` (its ctVal), or None outside the synthetic universe."""
+    return _swaps_by_id().get(symbol)
+
+
+@cache
+def _swaps_by_id() -> dict[str, EmuSwap]:
+    return {s.inst_id: s for s in universe()}
+
+
 def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
     if path == "/api/v5/account/positions":
         return _okx_ok([_okx_position(account, p, now_ms) for p in account.positions])
+    if path == FILLS:
+        return _okx_ok(fills_of(account, query))
     if path == "/api/v5/account/balance":
         return _okx_ok([_okx_balance(account, now_ms)])
     perm = ",".join(["read_only", *(["withdraw"] if account.can_withdraw else []),
@@ -166,9 +232,12 @@ def _okx_position(account: EmuAccount, p: EmuPosition, now_ms: int) -> dict[str,
     inverse = p.symbol.split("-")[1:2] == ["USD"]
     contracts = p.size if inverse else p.size / account.ct_values[p.symbol]
     signed = contracts if p.hedge else p.sign * contracts
+    break_even = p.break_even_price if p.break_even_price is not None \
+        else p.entry_price * (1 + p.sign * 2 * TAKER_FEE)
     return {"adl": str(p.adl), "availPos": decimal_text(contracts) if p.hedge else "", "avgPx": decimal_text(p.entry_price),
-            "baseBal": "", "bePx": decimal_text(p.entry_price), "cTime": str(now_ms - 60_000), "ccy": p.settle,
-            "deltaBS": "", "deltaPA": "", "fee": "0", "fundingFee": "0", "gammaBS": "", "gammaPA": "",
+            "baseBal": "", "bePx": decimal_text(break_even), "cTime": str(now_ms - 60_000), "ccy": p.settle,
+            "closeOrderAlgo": _close_order_algo(p),
+            "deltaBS": "", "deltaPA": "", "fee": "0", "fundingFee": decimal_text(p.funding_pnl), "gammaBS": "", "gammaPA": "",
             "idxPx": decimal_text(p.mark_price), "imr": "" if p.isolated else decimal_text(p.size * p.mark_price / p.leverage),
             "instId": p.symbol, "instType": "SWAP", "interest": "", "last": decimal_text(p.mark_price),
             "lever": decimal_text(p.leverage), "liab": "", "liabCcy": "", "liqPenalty": "0",
@@ -181,6 +250,55 @@ def _okx_position(account: EmuAccount, p: EmuPosition, now_ms: int) -> dict[str,
             "thetaPA": "", "tradeId": "1", "uTime": str(now_ms), "upl": decimal_text(p.unrealized_pnl),
             "uplLastPx": decimal_text(p.unrealized_pnl), "uplRatio": "0", "uplRatioLastPx": "0", "usdPx": "",
             "vegaBS": "", "vegaPA": ""}
+
+
+def _close_order_algo(p: EmuPosition) -> list[dict[str, str]]:
+    """The position's TP/SL as OKX attaches them (an algo order placed with closeFraction 1)."""
+    if p.take_profit is None and p.stop_loss is None:
+        return []
+    return [{"algoId": f"7{abs(hash((p.symbol, p.side))) % 10**15:015d}",
+             "slTriggerPx": decimal_text(p.stop_loss) if p.stop_loss is not None else "",
+             "slTriggerPxType": "mark" if p.stop_loss is not None else "",
+             "tpTriggerPx": decimal_text(p.take_profit) if p.take_profit is not None else "",
+             "tpTriggerPxType": "last" if p.take_profit is not None else "", "closeFraction": "1"}]
+
+
+# Transaction types (``subType``) of the fills that close a position, by (cause, hedge mode, side):
+# https://www.okx.com/docs-v5/en/#order-book-trading-trade-get-transaction-details-last-3-days
+_CLOSE_SUBTYPES = {
+    ("user", True, "long"): "5", ("user", True, "short"): "6",
+    ("user", False, "long"): "2", ("user", False, "short"): "1",
+    ("liquidation", True, "long"): "104", ("liquidation", True, "short"): "105",
+    ("liquidation", False, "long"): "107", ("liquidation", False, "short"): "106",
+    ("adl", True, "long"): "125", ("adl", True, "short"): "126",
+    ("adl", False, "long"): "128", ("adl", False, "short"): "127",
+}
+
+
+def fills_of(account: EmuAccount, query: dict[str, str]) -> list[dict[str, Any]]:
+    """``GET /api/v5/trade/fills`` of the account's closing records, filtered as the venue filters
+    (``instType``, ``instId``, ``begin``/``end`` on ``ts``, ``limit``), newest first."""
+    begin, end = int_or_none(query.get("begin")), int_or_none(query.get("end"))
+    limit = min(int_or_none(query.get("limit")) or 100, 100)
+    rows = [r for r in reversed(account.records)
+            if query.get("instType", "SWAP") == "SWAP" and r.symbol.endswith("-SWAP")
+            and (not query.get("instId") or r.symbol == query["instId"])
+            and (begin is None or r.ts_ms >= begin) and (end is None or r.ts_ms <= end)]
+    return [_fill(account, r) for r in rows[:limit]]
+
+
+def _fill(account: EmuAccount, r: EmuRecord) -> dict[str, Any]:
+    inverse = r.symbol.split("-")[1:2] == ["USD"]
+    contracts = r.size if inverse else r.size / account.ct_values[r.symbol]
+    forced = r.cause != "user"
+    return {"instType": "SWAP", "instId": r.symbol, "tradeId": str(-r.id if forced else 900_000 + r.id),
+            "ordId": str(680_800_019_749_904_384 + r.id), "clOrdId": "", "billId": str(680_800_019_754_098_688 + r.id),
+            "subType": _CLOSE_SUBTYPES[(r.cause, r.hedge, r.side)], "tag": "", "fillPx": decimal_text(r.price),
+            "fillSz": decimal_text(contracts), "fillIdxPx": decimal_text(r.price), "fillPnl": "0", "fillPxVol": "",
+            "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": decimal_text(r.price),
+            "side": "sell" if r.side == "long" else "buy", "posSide": r.side if r.hedge else "net",
+            "execType": "" if forced else "T", "feeCcy": "USDT" if not inverse else r.symbol.split("-")[0],
+            "fee": "0", "ts": str(r.ts_ms), "fillTime": str(r.ts_ms), "feeRate": "", "tradeQuoteCcy": ""}
 
 
 def _okx_balance(account: EmuAccount, now_ms: int) -> dict[str, Any]:
