@@ -8,6 +8,12 @@ Each rule reads one condition per subject (a position, a contract, a feed) as on
 past the threshold (``BREACH``), back past the hysteresis band (``CLEAR``), or in between or unknown
 (``BAND``). A breach fires once; the alert clears only after the condition has read ``CLEAR`` for
 ``hold_s`` without interruption, so a value flapping around the threshold gives one alert, not many.
+``hold_s`` is measured on the ``now_s`` the caller passes: the monitor's clock (replay time in a
+replay).
+
+Some alerts are not readings but news: a followed position the venue liquidated or auto-deleveraged
+(a ``ForcedClose``), or a modelled one the monitor closed at its liquidation price. They fire once,
+never clear, and are ``critical``: the highest level an alert has, shown before the others.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import msgspec
 
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.enums import Side
-from adlwatch.engine.events import AdlAlert, FeedStatus
+from adlwatch.engine.events import AdlAlert, FeedStatus, ForcedClose
+from adlwatch.engine.flow import LiquidationFlow, pressure_word
 from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
 
 # -- what comes out -------------------------------------------------------------------------------
@@ -35,6 +42,8 @@ RULE_FUND_TO_OI = "fund_to_oi_drop"
 RULE_VENUE_ADL = "venue_adl_alert"
 RULE_STALE_FEED = "stale_feed"
 RULE_ACCOUNT_WARNING = "account_warning"
+RULE_CASCADE_PRESSURE = "cascade_pressure"
+RULE_FORCED_CLOSE = "forced_close"
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +60,15 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     estimate: bool  # True where the value is adlwatch's estimate (ADL lights without the venue's own)
     ts_ms: int
     account: int | None = None  # the account's index in the portfolio, for a position's or account's rule
+    # The highest level: a position closed by the venue (``RULE_FORCED_CLOSE``). Shown first.
+    critical: bool = False
+    # A forced close's fill: its price, the size closed (the position's units: coin, or contracts
+    # for an inverse contract), that size's notional in USD (None where it cannot be valued) and the
+    # size left open (0: the position is gone).
+    price: float | None = None
+    size: float | None = None
+    notional_usd: float | None = None
+    remaining: float | None = None
 
 
 class AlertKey(NamedTuple):
@@ -150,11 +168,13 @@ def evaluate(
     venue_alerts: Mapping[FeedKey, str],
     rules: AlertRules,
     now_s: float,
+    flows: Iterable[LiquidationFlow] = (),
 ) -> tuple[AlertBook, list[Alert]]:
     """The alerts that fire or clear now, and the book to pass to the next call.
 
     ``snapshot`` is a live ``RiskSnapshot`` (never a what-if), ``feeds`` the feed states built with
-    ``with_feed_status``, ``venue_alerts`` the venues' own ADL alert states, ``now_s`` the clock.
+    ``with_feed_status``, ``venue_alerts`` the venues' own ADL alert states, ``now_s`` the clock,
+    ``flows`` the contracts' liquidation flows at that clock (engine/flow.py).
     """
     highs = fund_to_oi_highs(book.fund_to_oi_highs, snapshot.contracts)
     readings = [
@@ -163,6 +183,7 @@ def evaluate(
         *fund_to_oi_readings(snapshot.contracts, highs, rules),
         *venue_adl_readings(venue_alerts, rules),
         *stale_feed_readings(feeds, rules, now_s),
+        *cascade_pressure_readings(flows, rules),
     ]
     ts_ms = int(now_s * 1000)
     active = dict(book.active)
@@ -273,7 +294,10 @@ def _distance_message(p: PositionRisk, threshold: float, rules: AlertRules) -> C
 def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> Iterator[Reading]:
     """ADL lights at or above N: the venue's own lights where the position has them, else our estimate.
 
-    Clears at N − 1 lights or fewer (held for ``hold_s``).
+    The venue's own lights clear at N − 1 or fewer (held for ``hold_s``). adlwatch's estimate clears
+    at N − 2 or fewer: it ranks the position in a modelled population, where a small move of the mark
+    or a new open-interest figure steps it across a quintile boundary and back, so one light either
+    side of N is the estimate's band (the demo flapped between 4 and 3 without it).
     """
     at_least = rules.adl_lights_at_least
     if at_least is None:
@@ -287,9 +311,14 @@ def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> 
             level = BAND
         elif lights >= at_least:
             level = BREACH
+        elif not estimate or lights <= at_least - ESTIMATE_LIGHTS_BAND - 1:
+            level = CLEAR  # the venue's lights are whole: N − 1 or fewer is past the band
         else:
-            level = CLEAR  # lights are whole: N − 1 or fewer is past the band
+            level = BAND
         yield Reading(key, level, lights, at_least, _lights_message(p, lights, estimate, at_least), estimate)
+
+
+ESTIMATE_LIGHTS_BAND = 1  # lights below N that an estimate must fall past before its alert clears
 
 
 def _lights_message(p: PositionRisk, lights: int | None, estimate: bool, at_least: int) -> Callable[[str], str]:
@@ -390,6 +419,97 @@ def _stale_message(venue: str, symbol: str, health: FeedHealth, down_s: float) -
         return f"{subject} is {health.state} again: figures live"
 
     return describe
+
+
+def cascade_pressure_readings(flows: Iterable[LiquidationFlow], rules: AlertRules) -> Iterator[Reading]:
+    """A contract's cascade pressure (its heavier side's five-minute liquidations as a % of its
+    insurance fund) at or above ``cascade_pressure_pct``; clears at or below that less
+    ``cascade_pressure_hysteresis_pct``, held ``hold_s``. Unknown (no fund) is in the band."""
+    at_least = rules.cascade_pressure_pct
+    if at_least is None:
+        return
+    clear_at = at_least - rules.cascade_pressure_hysteresis_pct
+    for flow in flows:
+        key = AlertKey(RULE_CASCADE_PRESSURE, flow.venue, flow.symbol)
+        pct = flow.pressure_pct
+        if pct is None:
+            level = BAND
+        elif pct >= at_least:
+            level = BREACH
+        elif pct <= clear_at:
+            level = CLEAR
+        else:
+            level = BAND
+        yield Reading(key, level, pct, at_least, _pressure_message(flow, at_least, clear_at))
+
+
+def _pressure_message(flow: LiquidationFlow, at_least: float, clear_at: float) -> Callable[[str], str]:
+    def describe(state: str) -> str:
+        subject = _subject(flow.venue, flow.symbol)
+        if flow.pressure_pct is None:
+            return f"{subject}: cascade pressure unknown (no insurance-fund figure)"
+        if state == FIRED:
+            return (f"{subject}: cascade pressure {flow.pressure_pct:.3g}% ({pressure_word(flow.pressure)}), at or "
+                    f"above the alert at {at_least:g}%: {flow.explain()}")
+        return (f"{subject}: cascade pressure {flow.pressure_pct:.3g}%, back below {clear_at:g}% "
+                f"(alert at {at_least:g}%)")
+
+    return describe
+
+
+# -- news: positions closed by the venue ------------------------------------------------------------
+
+
+def forced_close_alert(event: ForcedClose, account: int | None, notional_usd: float | None, subject: str) -> Alert:
+    """A followed position the venue liquidated or auto-deleveraged, from the venue's own record:
+    critical, fired once (``subject`` names the account: "binance key 'main'")."""
+    side = Side(event.side) if event.side in ("long", "short") else None
+    ts_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
+    what = "AUTO-DELEVERAGED (ADL)" if event.cause == "adl" else "LIQUIDATED"
+    message = (f"{subject} {event.symbol} {event.side}: {what} by the venue at {_number(event.price)}: "
+               f"{_number(event.size)} closed{_usd_words(notional_usd)}, {_left(event.remaining)}")
+    if event.detail:
+        message += f" ({event.detail})"
+    return Alert(state=FIRED, rule=RULE_FORCED_CLOSE, venue=event.venue, symbol=event.symbol, side=side,
+                 value=event.cause, threshold=None, message=message, estimate=False, ts_ms=ts_ms, account=account,
+                 critical=True, price=event.price, size=event.size, notional_usd=notional_usd,
+                 remaining=event.remaining)
+
+
+MODELLED_CLOSES = {  # how the monitor knows: its wording
+    "modelled": ("", " (modelled: the mark reached adlwatch's liquidation price)"),
+    "what-if": ("in the what-if, would be ", ""),
+    "unconfirmed": ("gone while first in the ADL queue, probably ",
+                    " (unconfirmed: no record of the venue's says why it closed)"),
+}
+
+
+def modelled_close_alert(row: PositionRisk, cause: str, price: float, ts_ms: int, notional_usd: float | None,
+                         *, how: str = "modelled") -> Alert:
+    """A position the monitor closed as the venue would: ``modelled`` (the mark reached its
+    liquidation price, live or in a replay), ``what-if`` (the shock takes it there), ``unconfirmed``
+    (a followed position gone while first in the ADL queue): the same critical alert as the venue's
+    own record, marked an estimate."""
+    what = "AUTO-DELEVERAGED (ADL)" if cause == "adl" else "LIQUIDATED"
+    before, after = MODELLED_CLOSES[how]
+    message = (f"{_subject(row.venue, row.symbol, row.side)} (account {row.account + 1}): {before}{what} at "
+               f"{_number(price)}: {_number(row.size)} closed{_usd_words(notional_usd)}, nothing left{after}")
+    return Alert(state=FIRED, rule=RULE_FORCED_CLOSE, venue=row.venue, symbol=row.symbol, side=row.side,
+                 value=cause, threshold=None, message=message, estimate=True, ts_ms=ts_ms, account=row.account,
+                 critical=True, price=price, size=row.size, notional_usd=notional_usd, remaining=0.0)
+
+
+def _usd_words(notional_usd: float | None) -> str:
+    return "" if notional_usd is None else f" (${notional_usd:,.0f} notional)"
+
+
+def _left(remaining: float) -> str:
+    return "the position is gone" if remaining <= 0 else f"{_number(remaining)} still open"
+
+
+def in_time_order(alerts: Iterable[Alert]) -> list[Alert]:
+    """Oldest first by time; at the same time the critical ones last (newest: shown first)."""
+    return sorted(alerts, key=lambda a: (a.ts_ms, a.critical))
 
 
 def account_warning_alerts(accounts: Iterable[AccountRisk], announced: frozenset[tuple[int, str]], ts_ms: int) -> tuple[list[Alert], frozenset[tuple[int, str]]]:

@@ -6,7 +6,16 @@ that need it (the replay's position in a replay, the wall clock live). The Textu
 
 It holds the incremental ``RiskEngine`` (live, and the what-if it keeps incrementally while a shock is on),
 the feeds' health per venue and per followed account, the mark and fund-to-OI histories, the venues'
-own ADL alert states, and the alert rules with their book and log.
+own ADL alert states, each contract's liquidation flow (engine/flow.py, from the venues' public
+liquidation streams), and the alert rules with their book and log (in time order).
+
+A followed position the venue liquidated or auto-deleveraged (a ``ForcedClose``, from the venue's own
+record) is a critical alert; so is a modelled position the monitor closes (below). Each is told once
+per position and crossing in the session.
+
+A replay seeking back calls ``restart()``: the market and the alert book start afresh, and until the
+replay passes the furthest time the session had evaluated, alerts are re-judged silently (they are in
+the log already): a seek never tells the same crossing twice.
 
 It also shows what the venue would do (``closed`` on a row): a manual position whose mark reaches
 its liquidation price is liquidated there, with the time, and its account re-solved without it (in a
@@ -17,6 +26,7 @@ keeps showing such figures with a negative distance.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,11 +45,16 @@ from adlwatch.engine.alerts import (
     FeedHealth,
     FeedKey,
     evaluate,
+    forced_close_alert,
+    in_time_order,
+    modelled_close_alert,
     with_feed_status,
     with_venue_alert,
 )
 from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
 from adlwatch.engine.events import Event
+from adlwatch.engine.flow import FlowTracker, LiquidationFlow
+from adlwatch.engine.instruments import Instrument
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, quantile_what_ifs
@@ -115,7 +130,13 @@ class MonitorState:
     mark_history: dict[MarkKey, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # the charted contract's
     fund_history: dict[MarkKey, tuple[float, ...]] = field(default_factory=dict)
     adl_alerts: tuple[tuple[str, str, str], ...] = ()  # (venue, symbol, state) of venues' ADL alerts not normal
-    alerts: tuple[Alert, ...] = ()  # newest last: the end of the alert log
+    alerts: tuple[Alert, ...] = ()  # newest last: the end of the alert log, in time order
+    # The session's critical alerts (positions the venue closed, or the model did), newest last:
+    # shown before the others.
+    critical_alerts: tuple[Alert, ...] = ()
+    # Each contract's liquidation flow at ``now_ms`` (1 and 5 min by side, sparkline, cascade
+    # pressure), for every contract a liquidation stream has been heard from.
+    liquidation_flows: dict[MarkKey, LiquidationFlow] = field(default_factory=dict)
     hedges: tuple[HedgeRisk, ...] = ()  # the shown snapshot's hedge groups (hypothetical during a what-if)
     # During a what-if, each position's change from live, by (account, index): (uPnL, distance in pt).
     what_if_changes: dict[tuple[int, int], WhatIfChange] = field(default_factory=dict)
@@ -158,6 +179,13 @@ class Closed:
     row: PositionRisk  # the figures shown from then on
 
 
+def closed_notional_usd(instrument: Instrument, size: float, price: float) -> float:
+    """The USD value of ``size`` (the position's units) closed at ``price``: an inverse contract's face
+    value, a linear one's quote value (USDT/USDC taken as USD)."""
+    k = size * instrument.contract_size
+    return k if instrument.inverse else k * price
+
+
 def realized_pnl(position: Position, price: float) -> float:
     """A position's PnL closed at ``price``, in its settlement asset."""
     inst = position.instrument
@@ -190,6 +218,15 @@ def closed_label(p: PositionRisk) -> str | None:
 def past_liquidation(p: PositionRisk) -> bool:
     """A shown position whose mark is at or past its liquidation price (a negative distance)."""
     return p.closed is None and p.distance_pct is not None and p.distance_pct < 0 and p.liquidation_price is not None
+
+
+def _log_order(alert: Alert) -> tuple[int, bool]:
+    return (alert.ts_ms, alert.critical)
+
+
+def _account_label(venue: str, ref: str) -> str:
+    """A followed account as the feeds panel names it."""
+    return f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
 
 
 class History:
@@ -242,7 +279,13 @@ class Monitor:
         self.replay = replay
         self._portfolio = portfolio
         self._shock_scope = "selected"
-        self._alert_log: deque = deque(maxlen=ALERT_LOG_SIZE)
+        self._alert_log: list[Alert] = []  # in time order (``in_time_order``), the newest ALERT_LOG_SIZE
+        self._critical_log: list[Alert] = []
+        self._evaluated_until_s: float | None = None  # the furthest clock the rules were evaluated at
+        self._silent_until_s: float | None = None  # after a restart: re-judge silently up to here
+        self._told: set[tuple] = set()  # forced closes told this session (positions and crossings)
+        self._pending: list[tuple[tuple, Alert]] = []  # critical alerts to tell at the next evaluation
+        self._what_if_closed: set[tuple[int, int]] = set()  # positions the what-if shows liquidated
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
         self._stale_detail: dict[str, str] = {}
@@ -261,6 +304,7 @@ class Monitor:
         self._stale: dict[str, set[str]] = {}  # symbols reported stale and not heard from since
         self._last_mark: dict[str, int] = {}
         self._adl_alerts: dict[MarkKey, str] = {}
+        self._flows = FlowTracker()
         self._reset_closed()
 
     # -- what the venue would do: liquidations ---------------------------------------------------
@@ -310,7 +354,16 @@ class Monitor:
                         else realized_pnl(position, price))
             self._closed[(a, i)] = Closed(a, i, "liquidated", at_ms, price, realized,
                                           liquidated_row(rows[(a, i)], price, at_ms, realized))
+            self._tell_later(("modelled", a, i, "liquidated", at_ms), modelled_close_alert(
+                rows[(a, i)], "liquidated", price, at_ms if at_ms is not None else 0,
+                closed_notional_usd(position.instrument, position.size, price)))
         self._apply_closed(at_ms)
+
+    def _tell_later(self, key: tuple, alert: Alert) -> None:
+        """A critical alert for the next evaluation, unless this crossing was told this session (a
+        replay seeking back closes the same position at the same time again)."""
+        if key not in self._told and all(key != k for k, _ in self._pending):
+            self._pending.append((key, alert))
 
     def _apply_closed(self, at_ms: int | None) -> None:
         """The engine's portfolio: the user's without the closed positions, a cross loss taken from the
@@ -357,6 +410,12 @@ class Monitor:
                 self._adl_rows.append(msgspec.structs.replace(
                     p, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
                     closed="adl", closed_at_ms=at_ms, closed_price=p.mark_price))
+                if p.mark_price is not None:
+                    instrument = account.positions[p.index].instrument
+                    alert = modelled_close_alert(p, "adl", p.mark_price, at_ms,
+                                                 closed_notional_usd(instrument, p.size, p.mark_price),
+                                                 how="unconfirmed")
+                    self._tell_later(("adl-guess", state.venue, state.symbol, p.symbol, str(p.side), at_ms), alert)
 
     def _check_triggers(self, key: MarkKey, price: float, t_ms: int) -> None:
         if key not in self._triggers_for:  # a contract's first mark: liquidation prices can now be solved
@@ -444,10 +503,15 @@ class Monitor:
         return msgspec.structs.replace(snapshot, positions=tuple(rows))
 
     def restart(self) -> None:
-        """Forget the market (marks, followed accounts' reports, histories, feed health, alert book) and
-        keep the portfolio, the what-if, the followed accounts' connection states and the alert log: a
-        replay seeking back replays into it."""
+        """Forget the market (marks, followed accounts' reports, histories, liquidation flows, feed
+        health, alert book) and keep the portfolio, the what-if, the followed accounts' connection
+        states and the alert log: a replay seeking back replays into it. The alert state starts afresh
+        at the new time: until the clock passes the furthest time already evaluated, the rules are
+        re-judged without telling (what they find is in the log already), so a seek never tells the
+        same crossing twice."""
         self._start(self.shocks)
+        self._silent_until_s = self._evaluated_until_s
+        self._pending = []  # the replay closes them again (told once: ``_told`` keeps what was)
         self._changed()
 
     def _changed(self) -> None:
@@ -492,6 +556,8 @@ class Monitor:
                     self._venue_state[event.venue] = (event.state, event.detail)
                     if event.state == "disconnected":  # the whole venue is down: that says more than "stale"
                         self._stale.pop(event.venue, None)
+            case events.Liquidation:
+                self._flows.add(event)
             case events.AdlAlert:
                 self._venue_alerts = with_venue_alert(self._venue_alerts, event)
                 key = (event.venue, event.symbol)
@@ -499,6 +565,30 @@ class Monitor:
                     self._adl_alerts.pop(key, None)
                 else:
                     self._adl_alerts[key] = event.state
+            case events.ForcedClose:
+                self._forced_close(event)
+
+    def _forced_close(self, event: events.ForcedClose) -> None:
+        """A followed position closed by the venue (its own record): a critical alert, once per fill.
+        It replaces the unconfirmed ADL guess of the same position made from the same report."""
+        key = ("venue", event.venue, event.account, event.symbol, event.side, event.cause, event.ts, event.price,
+               event.size)
+        if key in self._told:
+            return
+        account = next((i for i, a in enumerate(self._portfolio.accounts)
+                        if a.followed and (a.venue, a.ref) == (event.venue, event.account)), None)
+        instrument = self._portfolio.catalogue.find(event.venue, event.symbol)
+        notional = closed_notional_usd(instrument, event.size, event.price) if instrument is not None else None
+        self._pending = [(k, a) for k, a in self._pending
+                         if not (k[0] == "adl-guess" and k[1:5] == (event.venue, event.account, event.symbol, event.side))]
+        self._tell_later(key, forced_close_alert(event, account, notional, _account_label(event.venue, event.account)))
+        if event.remaining <= 0:  # the row the guess froze says what the venue's record says
+            self._adl_rows = [
+                msgspec.structs.replace(p, closed="adl" if event.cause == "adl" else "liquidated",
+                                        closed_price=event.price, closed_at_ms=event.ts or p.closed_at_ms)
+                if (p.venue, p.symbol, str(p.side)) == (event.venue, event.symbol, event.side)
+                and self._portfolio.accounts[p.account].ref == event.account else p
+                for p in self._adl_rows]
 
     def apply_many(self, batch: Iterable[Event], now_s: float | None = None) -> None:
         for event in batch:
@@ -607,18 +697,76 @@ class Monitor:
 
     @property
     def alert_log(self) -> tuple[Alert, ...]:
-        """Every alert that fired or cleared this session (the newest 200), newest last."""
+        """Every alert that fired or cleared this session (the newest 200), in time order, newest last
+        (at the same time, the critical ones last)."""
         return tuple(self._alert_log)
 
+    def liquidation_flows(self, now_ms: int) -> dict[MarkKey, LiquidationFlow]:
+        """Each contract's liquidation flow in the windows ending at ``now_ms``, its cascade pressure
+        against the live snapshot's insurance fund."""
+        if not self._flows:
+            return {}
+        funds = {(c.venue, c.symbol): c.fund_balance_usd for c in self._engine.live_snapshot().contracts}
+        return self._flows.flows(now_ms, funds)
+
     def evaluate(self, now_s: float) -> list[Alert]:
-        """Run the alert rules on the live snapshot (never a what-if): the alerts that fired or cleared
-        now (``hold_s`` measured on ``now_s``), also added to the log."""
+        """Run the alert rules on the live snapshot (never a what-if) with the liquidation flows at
+        ``now_s``, and tell the positions closed since the last call: the alerts that fired or
+        cleared now (``hold_s`` measured on ``now_s``, the monitor's clock), also added to the log.
+
+        After a ``restart`` (a replay seeking back), nothing is told until ``now_s`` passes the
+        furthest time evaluated before it: those alerts are in the log already."""
+        now_ms = int(now_s * 1000)
         self._alert_book, alerts = evaluate(self._alert_book, self.live(), self._feed_health,
-                                            self._venue_alerts, self.rules, now_s)
+                                            self._venue_alerts, self.rules, now_s,
+                                            self.liquidation_flows(now_ms).values())
+        for key, alert in self._pending:
+            if key not in self._told:
+                self._told.add(key)
+                alerts.append(alert if alert.ts_ms else msgspec.structs.replace(alert, ts_ms=now_ms))
+        self._pending = []
+        alerts.extend(self._what_if_closes(now_ms))
+        if self._silent_until_s is not None:
+            if now_s <= self._silent_until_s:
+                alerts = []
+            else:
+                self._silent_until_s = None
+        if self._evaluated_until_s is None or now_s > self._evaluated_until_s:
+            self._evaluated_until_s = now_s
         if alerts:
-            self._alert_log.extend(alerts)
+            alerts = in_time_order(alerts)
+            self._log(alerts)
             self._changed()
         return alerts
+
+    def _log(self, alerts: list[Alert]) -> None:
+        log = self._alert_log
+        for alert in alerts:  # usually newer than all: an append
+            bisect.insort(log, alert, key=_log_order)
+            if alert.critical:
+                bisect.insort(self._critical_log, alert, key=_log_order)
+        del log[:-ALERT_LOG_SIZE]
+        del self._critical_log[:-ALERT_LOG_SIZE]
+
+    def _what_if_closes(self, now_ms: int) -> list[Alert]:
+        """The manual positions the what-if shows LIQUIDATED (the shock takes them past their price):
+        told once each, again only after the what-if stops liquidating them."""
+        if not self.shocks:
+            self._what_if_closed = set()
+            return []
+        rows = [p for p in self.shown().positions if p.closed == "liquidated" and p.closed_at_ms is None]
+        now = {(p.account, p.index) for p in rows}
+        out = []
+        for p in rows:
+            if (p.account, p.index) in self._what_if_closed:
+                continue
+            position = self._portfolio.accounts[p.account].positions[p.index]
+            price = p.closed_price if p.closed_price is not None else p.mark_price
+            out.append(modelled_close_alert(p, "liquidated", price, now_ms,
+                                            closed_notional_usd(position.instrument, position.size, price),
+                                            how="what-if"))
+        self._what_if_closed = now
+        return out
 
     def state(self, now_s: float, *, chart: MarkKey | None = None, replay: ReplayState | None = None) -> MonitorState:
         """The state to show at ``now_s``: ``chart`` is the contract whose mark history it carries (the
@@ -644,7 +792,9 @@ class Monitor:
             mark_history={chart: self._history.series(chart)} if chart is not None else {},
             fund_history=self._history.funds(),
             adl_alerts=tuple((v, s, st) for (v, s), st in sorted(self._adl_alerts.items())),
-            alerts=tuple(self._alert_log)[-ALERTS_SHOWN:],
+            alerts=tuple(self._alert_log[-ALERTS_SHOWN:]),
+            critical_alerts=tuple(self._critical_log[-ALERTS_SHOWN:]),
+            liquidation_flows=self.liquidation_flows(now_ms),
             hedges=shown.hedges,
             what_if_changes=what_if_changes(shown, live) if self.shocks else {},
         )
@@ -662,6 +812,5 @@ class Monitor:
             age_s = None if last is None else max(0.0, (now_ms - last) / 1000)
             out.append(FeedState(venue, state, detail, last, age_s))
         for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
-            label = f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
-            out.append(FeedState(label, state, detail))
+            out.append(FeedState(_account_label(venue, ref), state, detail))
         return tuple(out)
