@@ -12,7 +12,8 @@ folder per table inside it, so that ``pandas.read_parquet(<day>/positions)`` rea
   price, distance in % and in price, the ADL lights (adlwatch's estimate, and the venue's own where
   it gives them), ROE, uPnL, and ``closed`` once the venue would have closed it.
 - ``contracts``: per contract and second: mark, funding rate, insurance fund, open interest,
-  fund/OI, the venue's own ADL rating.
+  fund/OI, the venue's own ADL rating, and the liquidation flow (1 and 5 minutes by side, the
+  cascade pressure).
 - ``alerts``: every alert as it fires or clears, at its own time.
 
 Each file is a *segment*: the rows of one table from one session, within one hour of the
@@ -85,6 +86,15 @@ CONTRACT_COLUMNS: dict[str, str] = {
     "open_interest_usd": "float",
     "fund_to_oi": "float",
     "venue_adl_risk": "text",
+    # The public liquidation streams' flow (engine/flow.py): USD notional of the LIQUIDATED side over
+    # the last 1 and 5 minutes, the 5-minute count, and the cascade pressure (the heavier side's
+    # 5-minute notional ÷ the insurance fund, a fraction); empty where no liquidation was heard.
+    "liquidated_long_1m_usd": "float",
+    "liquidated_short_1m_usd": "float",
+    "liquidated_long_5m_usd": "float",
+    "liquidated_short_5m_usd": "float",
+    "liquidations_5m": "int",
+    "cascade_pressure": "float",
 }
 ALERT_COLUMNS: dict[str, str] = {
     "time": "time",
@@ -210,11 +220,16 @@ class Journal:
             for p in live.positions
         ]
         self._add("positions", key, rows)
-        self._add("contracts", key, [
+        # (the monitor's flows: MonitorState.liquidation_flows, by (venue, symbol))
+        flows = dict(getattr(state, "liquidation_flows", None) or {})
+        contracts = [
             (t_ms, c.venue, c.symbol, c.mark_price, c.funding_rate, c.fund_balance_usd, c.open_interest,
-             c.open_interest_usd, c.fund_to_oi, c.venue_adl_risk)
+             c.open_interest_usd, c.fund_to_oi, c.venue_adl_risk, *_flow_row(flows.pop((c.venue, c.symbol), None)))
             for c in live.contracts
-        ])
+        ]
+        contracts += [(t_ms, venue, symbol, None, None, flow.fund_balance_usd, None, None, None, None, *_flow_row(flow))
+                      for (venue, symbol), flow in flows.items()]  # a contract heard of by its liquidations only
+        self._add("contracts", key, contracts)
         self._add_alerts(state)
 
     def _add_alerts(self, state: Any) -> None:
@@ -323,6 +338,12 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _flow_row(flow: Any) -> tuple:
+    if flow is None:
+        return (None,) * 6
+    return (flow.long_1m_usd, flow.short_1m_usd, flow.long_5m_usd, flow.short_5m_usd, flow.count_5m, flow.pressure)
 
 
 def _segment_key(t_ms: int) -> tuple[str, int]:

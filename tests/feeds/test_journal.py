@@ -247,3 +247,38 @@ def test_the_portfolio_files_journal_folder_is_relative_to_the_file_and_named_in
         open_journal(None, blocked, path)
     assert str(error.value) == f"{path}: journal.folder = 'blocked': is a file, not a folder for the journal"
     assert journal_folder("~/j") == Path.home() / "j"
+
+
+def test_the_contracts_liquidation_flow_reads_back_as_the_state_had_it(tmp_path):
+    from adlwatch.engine.events import Liquidation
+
+    m = monitor()
+    states = []
+    with Journal(tmp_path) as journal:
+        for k in range(4):
+            t_ms = MIDNIGHT_MS + k * 20_000
+            feed(m, t_ms, 62000.0)
+            m.apply_many([
+                Liquidation(venue="binance", symbol="BTCUSDT", ts=t_ms, side="long", price=62000.0, size=2.0 + k,
+                            notional_usd=62000.0 * (2.0 + k)),
+                Liquidation(venue="binance", symbol="SOLUSDT", ts=t_ms, side="short", price=150.0, size=10.0,
+                            notional_usd=1500.0),  # a contract not held: heard of by its liquidations only
+            ])
+            state = m.state(t_ms / 1000)
+            journal.record(state, t_ms / 1000)
+            states.append(state)
+    contracts = read(tmp_path, "2025-10-11", "contracts")
+    for state in states:
+        at = contracts[contracts.time == pd.Timestamp(state.now_ms, unit="ms", tz="UTC")]
+        for (venue, symbol), flow in state.liquidation_flows.items():
+            (row,) = at[(at.venue == venue) & (at.symbol == symbol)].to_dict("records")
+            assert (row["liquidated_long_1m_usd"], row["liquidated_short_1m_usd"], row["liquidated_long_5m_usd"],
+                    row["liquidated_short_5m_usd"], row["liquidations_5m"]) == (
+                flow.long_1m_usd, flow.short_1m_usd, flow.long_5m_usd, flow.short_5m_usd, flow.count_5m)
+            assert same(row["cascade_pressure"], flow.pressure)
+    last = contracts[contracts.time == contracts.time.max()]
+    btc = last[last.symbol == "BTCUSDT"].iloc[0]
+    assert btc["liquidated_long_5m_usd"] == 62000.0 * (2 + 3 + 4 + 5)  # the four events, all within 5 min
+    assert btc["liquidated_long_1m_usd"] == 62000.0 * (3 + 4 + 5)  # the last minute: (−60 s, now]
+    assert btc["cascade_pressure"] == pytest.approx(btc["liquidated_long_5m_usd"] / 1.0e9)
+    assert set(last["symbol"]) >= {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
