@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from adlwatch.engine.events import MONITOR_SKIPS, AccountState, Event, ForcedClose, FundingRate
 from adlwatch.engine.instruments import default_catalogue
+from adlwatch.feeds.live import LiveSource
 from adlwatch.feeds.venues.hyperliquid import account as hl_account
 from adlwatch.feeds.venues.hyperliquid import market as hl_market
 from adlwatch.feeds.venues.hyperliquid.account import (
@@ -47,6 +48,7 @@ from adlwatch.feeds.venues.hyperliquid.emulator_user import (
     perp_state,
 )
 from adlwatch.feeds.venues.hyperliquid.market import ADAPTER, next_funding_ms
+from tests.feeds.conftest import FAST as FEED_FAST
 
 STATES = Path(__file__).parent / "fixtures" / "hyperliquid_states"
 ADDRESS = "0x" + "15" * 20
@@ -219,7 +221,8 @@ DOCS_FILLS = [
 
 def liquidated_fill(**changes: Any) -> dict[str, Any]:
     """A liquidated account's own fill: a WsFill with ``liquidation: FillLiquidation`` naming it
-    (websocket/subscriptions types; the ``dir`` wording as the venue's fills write it)."""
+    (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/websocket/subscriptions, "Data type
+    definitions"; the ``dir`` wording as the venue's fills write it)."""
     fill = {"coin": "ETH", "px": "2316.0", "sz": "0.1037", "side": "A", "time": 1750541100096,
             "startPosition": "0.1037", "dir": "Liquidated Isolated Long", "closedPnl": "-9.94483", "hash": "0x1328",
             "oid": 104754754832, "crossed": False, "fee": "0.0", "tid": 361622066638684, "feeToken": "USDC",
@@ -467,3 +470,35 @@ async def test_the_emulator_serves_the_fills_in_the_venues_shape(emulator):
     assert state.wallet_balance == pytest.approx(20_000.0 - 0.25 * 310.0 - 0.5 * 1_000.0, abs=1e-5)
     with pytest.raises(KeyError):
         await users.close(ADDRESS, "DOGE", "adl", 0.1)
+
+
+async def test_forced_closes_reach_the_monitors_live_stream(emulator):
+    """The monitor's path: the follower's ForcedClose enters the live stream after the state."""
+    users = install_hyperliquid_users(emulator, {ADDRESS: three_positions()})
+    source = LiveSource({}, ws_urls={"hyperliquid": emulator.ws_url("hyperliquid")},
+                        rest_urls={"hyperliquid": emulator.rest_url("hyperliquid")}, client_options=FEED_FAST,
+                        followers=[make_follower(emulator)])
+    seen: list[Event] = []
+    changed = asyncio.Event()
+
+    def emit(event: Event) -> None:
+        seen.append(event)
+        changed.set()
+
+    async def until(predicate: Callable[[Event], bool]) -> Event:
+        while not any(predicate(e) for e in seen):
+            changed.clear()
+            await changed.wait()
+        return next(e for e in seen if predicate(e))
+
+    task = asyncio.create_task(source.run(emit))
+    try:
+        await asyncio.wait_for(until(holds(["BTC", "ETH", "SOL"])), 5.0)
+        await users.close(ADDRESS, "BTC", "liquidation", 97_000.0, size=0.2)
+        close = await asyncio.wait_for(until(lambda e: e.kind == "forced_close"), 5.0)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert (close.symbol, close.cause, close.size, close.remaining) == ("BTC", "liquidation", 0.2, pytest.approx(0.3))
+    assert seen.index(next(e for e in seen if holds(["BTC", "ETH", "SOL"])(e) and e.positions[0].size < 0.5)) \
+        < seen.index(close)
