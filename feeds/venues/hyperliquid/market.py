@@ -18,6 +18,14 @@ is the next whole hour (UTC) after the frame's local receive time; None when the
 receive time (``recv_ns`` 0 or a test counter). ``openInterest`` is taken to be in base coin
 (UNCONFIRMED by an official statement; consistent with the examples).
 
+Liquidations: Hyperliquid publishes no public liquidation stream. Its ``trades`` channel (``WsTrade``:
+coin, side, px, sz, hash, time, tid, users [buyer, seller]) carries no liquidation flag; only a user's own
+fills (``userFills``/``userEvents``/``userFillsByTime``, public by address) say that a fill was a liquidation
+or an ADL, and its node fills reach the ``hl-mainnet-node-data`` S3 bucket afterwards, not live (docs
+``historical-data``). The maintainer of a Hyperliquid SDK confirms there is no API for every user's
+liquidations (nktkas/hyperliquid issue #17). So this adapter subscribes none and makes no ``Liquidation``;
+the followed addresses' own liquidations and ADL fills are read by the follower (account.py).
+
 Insurance fund: Hyperliquid documents none. ``InsuranceFund`` events from this module are a PROXY:
 the account value of HLP (the protocol vault that performs liquidations), read from ``vaultDetails``
 — see ``INSURANCE_PROXY_LABEL``. The vault address is HLP by common knowledge, not by an official
