@@ -502,3 +502,14 @@ async def test_forced_closes_reach_the_monitors_live_stream(emulator):
     assert (close.symbol, close.cause, close.size, close.remaining) == ("BTC", "liquidation", 0.2, pytest.approx(0.3))
     assert seen.index(next(e for e in seen if holds(["BTC", "ETH", "SOL"])(e) and e.positions[0].size < 0.5)) \
         < seen.index(close)
+
+
+def test_no_public_liquidation_stream_is_subscribed_and_trades_say_nothing_of_one():
+    """Hyperliquid's ``trades`` carry no liquidation flag (WsTrade on websocket/subscriptions): the adapter
+    subscribes only asset contexts, and a trades frame is a channel it does not use (no event)."""
+    subscriptions = ADAPTER.subscriptions(["BTC", "ETH"])
+    assert {s["type"] for s in subscriptions} == {"activeAssetCtx"}
+    trades = json.dumps({"channel": "trades", "data": [
+        {"coin": "BTC", "side": "A", "px": "97000.0", "sz": "0.5", "hash": "0x00", "time": 1760130964831,
+         "tid": 771334864158847, "users": [OTHER, ADDRESS]}]})
+    assert ADAPTER.new_parser().parse(trades, utc_ns("2026-12-06T05:00:00")) == []
