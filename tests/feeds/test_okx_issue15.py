@@ -27,6 +27,7 @@ from adlwatch.engine.events import (
 from adlwatch.feeds.accounts.signed import BodyError, MapContext, Read
 from adlwatch.feeds.emulator_base import EmuPosition, next_funding_ms
 from adlwatch.feeds.live import LiveSource
+from adlwatch.feeds.recorder import Recorder
 from adlwatch.feeds.replay import load_replay
 from adlwatch.feeds.venues.okx import account as okx
 from adlwatch.feeds.venues.okx.emulator import private_body_of
@@ -149,6 +150,30 @@ async def test_okx_emulated_liquidation_burst_reaches_the_live_feed_exactly(emul
     for e in longs:
         assert e.venue == "okx" and e.symbol == "BTC-USDT-SWAP"
         assert e.size == pytest.approx(0.2) and e.notional_usd == pytest.approx(0.2 * e.price)
+
+
+async def test_okx_live_liquidations_are_recorded_and_replay_the_same(emulator, tmp_path):
+    path = tmp_path / "okx.jsonl"
+    tasks: list[asyncio.Task] = []
+    count = 0
+
+    def wanted(event) -> bool:
+        nonlocal count
+        if event.kind == "mark_price" and not tasks:  # subscribed and flowing: play three
+            tasks.append(asyncio.get_running_loop().create_task(
+                emulator.liquidations("okx", "BTC-USDT-SWAP", "short", count=3, size=0.05, price=61_000.0)))
+        count += event.kind == "liquidation"
+        return count == 3
+
+    with Recorder(path) as recorder:
+        source = LiveSource({"okx": ["BTC-USDT-SWAP"]}, ws_urls={"okx": emulator.ws_url("okx")},
+                            client_options={**FEED_FAST, "on_frame": recorder.write})
+        seen = await run_until(source, wanted)
+        await asyncio.gather(*tasks)
+    live = [e for e in seen if isinstance(e, Liquidation)]
+    replayed = [e for e in load_replay(path, skip=MONITOR_SKIPS).events if isinstance(e, Liquidation)]
+    assert len(live) == 3 and replayed == live
+    assert all(e.side == "short" and e.price == 61_000.0 and e.size == pytest.approx(0.05) for e in replayed)
 
 
 async def test_okx_emulator_pushes_liquidations_only_to_subscribers(emulator):
