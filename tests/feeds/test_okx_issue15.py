@@ -12,6 +12,7 @@ import json
 import math
 import time
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,11 +25,13 @@ from adlwatch.engine.events import (
     FundingRate,
     Liquidation,
 )
+from adlwatch.engine.instruments import TableFile, default_catalogue, encode_table, table_rows
 from adlwatch.feeds.accounts.signed import BodyError, MapContext, Read
 from adlwatch.feeds.emulator_base import EmuPosition, next_funding_ms
 from adlwatch.feeds.live import LiveSource
 from adlwatch.feeds.recorder import Recorder
 from adlwatch.feeds.replay import load_replay
+from adlwatch.feeds.tiers import default_cache_dir, universe_path
 from adlwatch.feeds.venues.okx import account as okx
 from adlwatch.feeds.venues.okx.emulator import private_body_of
 from adlwatch.feeds.venues.okx.market import ADAPTER, OkxParser
@@ -124,6 +127,23 @@ def test_okx_parser_keeps_only_the_liquidations_of_its_connection_contracts():
     assert [e.symbol for e in parser.parse(OKX_LIQUIDATION)] == ["BTC-USDT-SWAP"]
     parser.parse(ack("BTC-USDT-SWAP", "unsubscribe"))
     assert parser.parse(OKX_LIQUIDATION) == []
+
+
+def test_okx_contract_values_come_from_the_refreshed_cache_too():
+    # IOST-USDT-SWAP (the page's own example, ctVal 1000 IOST) is in no bundled table: once
+    # ``adlwatch tiers --refresh`` has cached it, its liquidations have a size in coin.
+    doc = OKX_LIQUIDATION.replace("BTC-USDT", "IOST-USDT").replace('"bkPx":"60000.5"', '"bkPx":"0.007831"')
+    assert OkxParser().parse(doc) == []
+    btc = default_catalogue().get("okx", "BTC-USDT-SWAP")
+    (row,) = table_rows([btc])
+    row = msgspec.structs.replace(row, symbol="IOST-USDT-SWAP", base="IOST", venue_contract_size=1000.0)
+    folder = default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    universe_path(folder, "okx").write_bytes(encode_table(TableFile(
+        venue="okx", source="test", as_of="2026-12-01", verified=True, taker_fee=0.0005, instruments=[row])))
+    (event,) = OkxParser().parse(doc)
+    assert event.symbol == "IOST-USDT-SWAP" and event.size == 13 * 1000.0
+    assert okx.contract_values()["IOST-USDT-SWAP"] == 1000.0  # the follower reads the same values
 
 
 async def test_okx_emulated_liquidation_burst_reaches_the_live_feed_exactly(emulator):
