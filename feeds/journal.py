@@ -199,7 +199,8 @@ class Journal:
         alerts are written with the next second's rows, or at ``close``)."""
         if self._closed:
             return
-        t_ms = state.now_ms if state.now_ms is not None else int(now_s * 1000)
+        # (a replay's position may be a fraction of a ms: the journal keeps whole ms)
+        t_ms = int(state.now_ms if state.now_ms is not None else now_s * 1000)
         second = t_ms // 1000
         self._last_state = state
         if second == self._last_second:
@@ -360,7 +361,7 @@ def _frame(columns: dict[str, str], rows: list[tuple]) -> Any:
     for i, (name, kind) in enumerate(columns.items()):
         values = [row[i] for row in rows]
         if kind == "time":
-            data[name] = pd.to_datetime(values, unit="ms", utc=True)
+            data[name] = pd.to_datetime([int(v) for v in values], unit="ms", utc=True)
         elif kind == "float":
             data[name] = pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
         elif kind == "int":

@@ -282,3 +282,17 @@ def test_the_contracts_liquidation_flow_reads_back_as_the_state_had_it(tmp_path)
     assert btc["liquidated_long_1m_usd"] == 62000.0 * (3 + 4 + 5)  # the last minute: (−60 s, now]
     assert btc["cascade_pressure"] == pytest.approx(btc["liquidated_long_5m_usd"] / 1.0e9)
     assert set(last["symbol"]) >= {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+
+
+def test_a_replay_position_between_two_ms_is_journaled_at_the_whole_ms(tmp_path):
+    from adlwatch.engine.monitor import ReplayState
+
+    m = monitor()
+    feed(m, MIDNIGHT_MS, 62000.0)
+    position_ms = MIDNIGHT_MS + 1766.772949  # a replay clock advanced by a wall-clock fraction
+    replay = ReplayState(position_ms, MIDNIGHT_MS, MIDNIGHT_MS + 60_000, True, 10.0, False)
+    with Journal(tmp_path) as journal:
+        journal.record(m.state(position_ms / 1000, replay=replay), position_ms / 1000)
+    assert journal.problem is None
+    times = set(read(tmp_path, "2025-10-11", "positions")["time"])
+    assert times == {pd.Timestamp(MIDNIGHT_MS + 1766, unit="ms", tz="UTC")}
