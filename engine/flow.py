@@ -16,8 +16,9 @@
   runs short and the venue turns to ADL.
 
 An event costs O(1) amortised: it is appended to two windows and one bucket, and whatever left them
-is dropped as it goes. The windows keep running sums (reset to an exact zero whenever a window
-empties), so a query never re-adds the events. Times never run backwards inside one contract: an
+is dropped as it goes. The windows keep running sums (a side with no event left restarts at an
+exact zero), so a query never re-adds the events: a sum is exact but for rounding of the order of
+1e-16 of the flow that went through the window, far below a cent. Times never run backwards inside one contract: an
 event older than the newest one seen counts at the newest one's time (the streams are per contract
 and in order; a replay is sorted). Pure: the caller passes the clock.
 """
@@ -106,32 +107,40 @@ def _usd(x: float) -> str:
 class _Window:
     """Events of one contract in a trailing window, with the running sum per side."""
 
-    __slots__ = ("span_ms", "events", "long_usd", "short_usd")
+    __slots__ = ("span_ms", "events", "long_usd", "short_usd", "longs")
 
     def __init__(self, span_ms: int) -> None:
         self.span_ms = span_ms
         self.events: deque[tuple[int, bool, float]] = deque()  # (t_ms, long, notional_usd)
         self.long_usd = 0.0
         self.short_usd = 0.0
+        self.longs = 0  # how many of the events are longs
 
     def add(self, t_ms: int, long: bool, usd: float) -> None:
         self.events.append((t_ms, long, usd))
         if long:
             self.long_usd += usd
+            self.longs += 1
         else:
             self.short_usd += usd
 
     def expire(self, cutoff_ms: int) -> None:
         """Drop the events at or before ``cutoff_ms``."""
         events = self.events
+        if not events or events[0][0] > cutoff_ms:
+            return
         while events and events[0][0] <= cutoff_ms:
             _, long, usd = events.popleft()
             if long:
                 self.long_usd -= usd
+                self.longs -= 1
             else:
                 self.short_usd -= usd
-        if not events:  # the running sums restart exact
-            self.long_usd = self.short_usd = 0.0
+        # A side with nothing left restarts at an exact zero (no rounding left over from the subtractions).
+        if self.longs == 0:
+            self.long_usd = 0.0
+        if self.longs == len(events):
+            self.short_usd = 0.0
 
 
 class _ContractFlow:
