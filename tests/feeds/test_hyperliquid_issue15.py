@@ -19,6 +19,7 @@ import copy
 import json
 import math
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -513,3 +514,20 @@ def test_no_public_liquidation_stream_is_subscribed_and_trades_say_nothing_of_on
         {"coin": "BTC", "side": "A", "px": "97000.0", "sz": "0.5", "hash": "0x00", "time": 1760130964831,
          "tid": 771334864158847, "users": [OTHER, ADDRESS]}]})
     assert ADAPTER.new_parser().parse(trades, utc_ns("2026-12-06T05:00:00")) == []
+
+
+async def test_a_busy_account_has_its_fills_read_page_after_page(emulator, quick_rereads, monkeypatch):
+    """The venue answers at most a page of fills, oldest first: the follower asks again from the page's
+    last time, so a liquidation behind many of the user's own fills is still found."""
+    monkeypatch.setattr(hl_account, "FILLS_PAGE", 3)
+    users = install_hyperliquid_users(emulator, {ADDRESS: three_positions()})
+    users.fills_page = 3
+    async with Following(make_follower(emulator)) as run:
+        await run.wait_for(holds(["BTC", "ETH", "SOL"]))
+        t0 = int(time.time() * 1000)
+        for i in range(7):  # the user's own trades, after the last state and before the liquidation
+            users.own_fill(ADDRESS, "DOGE", "long", 0.1 + i / 100, 100.0, now_ms=t0 - 50 + 5 * i)
+        await users.close(ADDRESS, "ETH", "liquidation", 3_450.0)
+        [eth] = await run.wait_for(lambda e: isinstance(e, ForcedClose))
+    assert (eth.symbol, eth.cause, eth.price, eth.size) == ("ETH", "liquidation", 3_450.0, 1.0)
+    assert users.fill_posts[ADDRESS] >= 3  # 3 + 3 + 2 fills: three pages at least

@@ -359,6 +359,8 @@ FILLS = "userFillsByTime"
 ADL_DIR = "Auto-Deleveraging"
 LIQUIDATED_DIR = "Liquidated"
 RECORDS_RETRY_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # re-reads while a shrink has no record yet
+FILLS_PAGE = 2000  # at most this many fills per answer, oldest first from startTime
+FILLS_MAX_PAGES = 5
 
 
 def fills_request(address: str, start_ms: int) -> dict[str, Any]:
@@ -1029,13 +1031,8 @@ class HyperliquidFollower:
         state = self._closes_state
         if pending and state is not None:
             start_ms = min(since for _symbol, _side, since in pending) - ClosesWatch.SLACK_MS
-            self.fill_requests += 1
             try:
-                response = await client.post(self.rest_url.rstrip("/") + INFO_PATH,
-                                             json=fills_request(self.address, start_ms))
-                if response.status_code != 200:
-                    raise StateError(_http_problem(response))
-                closes, problems = parse_fills_body(response.content, self.address, time.time_ns())
+                closes, problems = await self._fills_since(client, start_ms)
             except Exception as exc:  # noqa: BLE001 - the closes are an addition: the state still flows
                 closes, problems = [], [f"{FILLS} failed ({describe_error(exc)})"]
             for problem in problems:
@@ -1048,6 +1045,27 @@ class HyperliquidFollower:
             self._records_at = time.monotonic() + RECORDS_RETRY_S[self._records_step]
         else:
             self._records_at = None
+
+    async def _fills_since(self, client: httpx.AsyncClient, start_ms: int) -> tuple[list[ForcedClose], list[str]]:
+        """The forced closes among the fills since ``start_ms``: a full page (a busy account) is followed by
+        the next, from its last fill's time, up to ``FILLS_MAX_PAGES``. Raises on a refused request."""
+        closes: list[ForcedClose] = []
+        problems: list[str] = []
+        for _page in range(FILLS_MAX_PAGES):
+            self.fill_requests += 1
+            response = await client.post(self.rest_url.rstrip("/") + INFO_PATH, json=fills_request(self.address, start_ms))
+            if response.status_code != 200:
+                raise StateError(_http_problem(response))
+            doc = _decode(response.content)
+            found, unread = forced_closes(doc, self.address, time.time_ns())
+            closes.extend(found)
+            problems.extend(unread)
+            times = [t for fill in doc if isinstance(fill, dict) and (t := _ms(fill.get("time"))) is not None] \
+                if isinstance(doc, list) else []
+            if not isinstance(doc, list) or len(doc) < FILLS_PAGE or not times or max(times) <= start_ms:
+                break
+            start_ms = max(times)  # inclusive: the page's last fills come again, and ClosesWatch keeps each once
+        return closes, problems
 
     def _emit_events(self, events: list[Event], emit: Callable[[Event], None]) -> None:
         """States when they changed; a problem once until it changes or clears."""

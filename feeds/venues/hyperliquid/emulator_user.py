@@ -137,6 +137,7 @@ class HyperliquidUsers:
         self.records: dict[str, list[EmuRecord]] = {}  # address -> its closing fills, oldest first
         self._fill_facts: dict[tuple[str, int], tuple[float, str]] = {}  # (address, id) -> (startPosition, mode)
         self.fill_posts: Counter[str] = Counter()  # userFillsByTime requests per address
+        self.fills_page = 2000  # at most this many fills per userFillsByTime answer, oldest first
         self.subscribes: Counter[str] = Counter()  # accepted subscriptions per address
         self.refused: list[str] = []  # addresses refused for the user limit, in order
         self._subscribers: dict[EmuConnection, set[str]] = {}
@@ -209,6 +210,18 @@ class HyperliquidUsers:
         await self.set_state(address, _summarize(state, at))
         return record
 
+    def own_fill(self, address: str, coin: str, side: str, price: float, size: float,
+                 now_ms: int | None = None) -> EmuRecord:
+        """A fill of the user's own order that the state does not show (another coin, a trade opened and
+        closed between two states): kept for ``userFillsByTime`` only."""
+        address = address.lower()
+        records = self.records.setdefault(address, [])
+        record = EmuRecord(symbol=coin, side=side, cause="user", price=price, size=size,
+                           ts_ms=now_ms if now_ms is not None else int(time.time() * 1000), id=len(records) + 1)
+        records.append(record)
+        self._fill_facts[(address, record.id)] = (size if side == "long" else -size, "cross")
+        return record
+
     def fills(self, address: str, start_ms: int, end_ms: int | None = None) -> list[dict[str, Any]]:
         """``address``'s closing fills in [start_ms, end_ms], in the venue's ``userFillsByTime`` shape."""
         address = address.lower()
@@ -268,7 +281,7 @@ class HyperliquidUsers:
             if not isinstance(start, int) or isinstance(start, bool) or not (end is None or isinstance(end, int)):
                 return 422, _UNREADABLE_BODY, {}
             self.fill_posts[user.lower()] += 1
-            return 200, json.dumps(self.fills(user, start, end), **COMPACT), {}
+            return 200, json.dumps(self.fills(user, start, end)[: self.fills_page], **COMPACT), {}
         if doc["type"] == SPOT:
             self.spot_posts[user.lower()] += 1
             return 200, json.dumps(self.spot_states.get(user.lower(), {"balances": []}), **COMPACT), {}
