@@ -313,7 +313,8 @@ def test_a_bybit_delta_with_only_skipped_fields_still_names_its_contract():
     snapshot = {"topic": "tickers.BTCUSDT", "type": "snapshot", "ts": 1, "cs": 1,
                 "data": {"symbol": "BTCUSDT", "markPrice": "60000.0", "indexPrice": "59990.0", "fundingRate": "0.0001",
                          "nextFundingTime": "1700000000000"}}
-    assert [e.kind for e in lean.parse(json.dumps(snapshot), 1)] == ["mark_price"]
+    # the monitor wants funding (issue 15); only the index is skipped
+    assert [e.kind for e in lean.parse(json.dumps(snapshot), 1)] == ["mark_price", "funding_rate"]
     index_only = {"topic": "tickers.BTCUSDT", "type": "delta", "ts": 2, "cs": 2,
                   "data": {"symbol": "BTCUSDT", "indexPrice": "59995.0"}}
     [event] = lean.parse(json.dumps(index_only), 2)
