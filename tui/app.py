@@ -65,8 +65,40 @@ HELP_NOTES = (
     "it stands on is older than 30 days, unverified or undated (`adlwatch tiers` says which; "
     "`adlwatch tiers --refresh` reads the venues'). Alerts ring once per crossing (rules in the "
     "portfolio's alerts table; A shows the log). In the demo, BTC marks are real mark prices; the "
-    "alt-coin series are last-trade prices."
+    "alt-coin series are last-trade prices. The positions table keeps venue, symbol, side, distance and "
+    "lights on screen and scrolls the other columns with ← →; a figure marked v is the venue's own (a "
+    "followed position's break-even); 'next' counts down to the next funding (mm:ss, or 7h05m). The fund/OI "
+    "panel gives the insurance fund and the open interest in USD, the venue's public ADL rating and "
+    "adlwatch's estimate. Liquidations: the notional forced out of longs/shorts (L/S) over 1 and 5 minutes; "
+    "pressure = the heavier side's 5 minutes as a share of the fund. A position the venue closed (liquidated "
+    "or ADL'd) stays on a red banner until k. Under 40 rows, p switches the side panels (market / accounts)."
 )
+
+
+def venue_adl_line(risk, view: MonitorState | None) -> str:
+    """What the venue itself publishes of a position's ADL risk, in words for the ``i`` screen: its
+    public rating of the contract (Binance symbolAdlRisk), its ADL alert state (Bybit adlAlert, OKX
+    adl-warning), a followed position's own lights; "" when it publishes none here."""
+    import datetime as dt
+
+    parts = []
+    contract = None if view is None else next(
+        (c for c in view.snapshot.contracts if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)
+    if contract is not None and contract.venue_adl_risk is not None:
+        when = ("" if contract.venue_adl_risk_ms is None else
+                f", as of {dt.datetime.fromtimestamp(contract.venue_adl_risk_ms / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC")
+        parts.append(f"{risk.venue} rates {risk.symbol}'s ADL risk {contract.venue_adl_risk.upper()} (its public "
+                     f"symbol-level rating{when}).")
+    state = None if view is None else next(
+        (st for v, s, st in view.adl_alerts if (v, s) == (risk.venue, risk.symbol)), None)
+    if state is not None:
+        parts.append(f"{risk.venue}'s ADL alert for {risk.symbol} reads {state.upper()}.")
+    if risk.venue_adl_lights is not None:
+        parts.append(f"The venue ranks this position {risk.venue_adl_lights}/5 in its own ADL queue "
+                     f"({risk.venue_adl_raw or 'its indicator'}): that, not the estimate, is the queue.")
+    if parts:
+        parts.append("The lights below are adlwatch's estimate beside it.")
+    return " ".join(parts)
 
 
 class SessionJournal(Protocol):
@@ -288,12 +320,11 @@ class AdlwatchApp(App[None]):
         """Critical alerts (a position the venue closed) not yet shown go on the banner, where they stay
         until acknowledged (k)."""
         new = []
-        for alert in view.alerts:
-            if getattr(alert, "critical", False) and alert.state == "fired":
-                key = (alert.rule, alert.venue, alert.symbol, alert.side, alert.account, alert.ts_ms, alert.message)
-                if key not in self._critical_seen:
-                    self._critical_seen.add(key)
-                    new.append(alert)
+        for alert in view.critical_alerts:
+            key = (alert.rule, alert.venue, alert.symbol, alert.side, alert.account, alert.ts_ms, alert.message)
+            if key not in self._critical_seen:
+                self._critical_seen.add(key)
+                new.append(alert)
         if new:
             banner = self.screen_stack[0].query_one(CriticalBanner)
             banner.alerts = (*banner.alerts, *new)
@@ -483,6 +514,7 @@ class AdlwatchApp(App[None]):
             f"{estimate.population} Drawn at {estimate.anchor:,.6g} (the first mark this session) and moved with the market (each position keeps its PnL % and leverage); {sizing}. "
             "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
             estimate.what_ifs,
+            venue_adl_line(risk, self.view),
         ))
 
     def action_cascade(self) -> None:

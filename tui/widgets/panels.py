@@ -228,19 +228,13 @@ class FundsPanel(GridPanel):
 PRESSURE_STYLES = {"calm": "green", "elevated": "yellow", "heavy": "bold red", "cascade": "bold white on red"}
 
 
-def _flows(view: MonitorState) -> dict:
-    """The monitor's liquidation flows by (venue, symbol): ``LiquidationFlow`` values (engine/flow.py)."""
-    flows = getattr(view, "flows", None) or {}
-    return flows if isinstance(flows, dict) else {(f.venue, f.symbol): f for f in flows}
-
-
 def flow_rows(view: MonitorState) -> tuple[tuple[Span, ...], ...]:
     """One row per contract held (and any other the monitor has flow for): the liquidated notional
     in USD by side of the liquidated positions, last minute and last five, the five minutes drawn
     in 10 s buckets, and the cascade pressure (heavier side ÷ insurance fund)."""
     from adlwatch.engine.flow import pressure_word
 
-    flows = _flows(view)
+    flows = view.liquidation_flows
     keys = list(dict.fromkeys([*((p.venue, p.symbol) for p in view.snapshot.positions), *flows]))
     rows = []
     for key in keys:
