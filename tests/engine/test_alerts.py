@@ -212,6 +212,19 @@ def test_adl_lights_use_the_venues_own_where_they_exist_and_say_which():
     assert [(a.state, a.account) for a in run.at(8, snapshot(three, manual))] == [(CLEARED, 0)]
 
 
+def test_adlwatchs_lights_estimate_clears_only_two_lights_below_the_alert():
+    run = Run(AlertRules(distance_below_pct=None, adl_lights_at_least=4, fund_to_oi_drop_pct=None,
+                         stale_feed_after_s=None, venue_adl_alerts=False, hold_s=5.0))
+    estimate = {n: position(adl_quantile=n) for n in (2, 3, 4)}
+    assert [a.state for a in run.at(0, snapshot(estimate[4]))] == [FIRED]
+    # The estimate steps 4 -> 3 -> 4 -> 3 for a minute (a quintile boundary): one alert, never cleared.
+    for t in range(1, 60):
+        assert run.at(t, snapshot(estimate[3 if t % 20 < 10 else 4])) == []
+    run.at(60, snapshot(estimate[2]))  # two below: clear from here, held hold_s
+    assert run.at(64, snapshot(estimate[2])) == []
+    assert [(a.state, a.value, a.estimate) for a in run.at(65, snapshot(estimate[2]))] == [(CLEARED, 2.0, True)]
+
+
 # -- fund-to-OI -----------------------------------------------------------------------------------
 
 
