@@ -8,6 +8,7 @@ import io
 import itertools
 
 import pandas as pd
+import pytest
 
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.events import MarkPrice
@@ -62,3 +63,37 @@ async def test_watch_takes_the_journal_folder_from_the_portfolio_file(tmp_path, 
     positions = pd.read_parquet(day / "positions")
     assert (positions["mark_price"].dropna() == 65000.0).all() and positions["mark_price"].notna().any()
     assert set(positions["symbol"]) == {"BTCUSDT"}
+
+
+def test_saving_the_portfolio_keeps_its_journal_folder_and_comment(tmp_path):
+    from adlwatch.engine.portfolio import with_wallet
+    from adlwatch.feeds import portfolio_store
+
+    path = tmp_path / "p.toml"
+    text = ('# my book\n[journal]\nfolder = "~/adlwatch-journal"  # last night, every night\n\n'
+            '[[account]]\nvenue = "binance"\nwallet_balance = 100.0\n')
+    path.write_text(text)
+    portfolio = portfolio_store.load(path, default_catalogue())
+    assert portfolio.journal == "~/adlwatch-journal"
+    portfolio_store.save(with_wallet(portfolio, 0, 250.0), path)
+    assert path.read_text() == text.replace("100.0", "250.0")
+    fresh = tmp_path / "fresh.toml"
+    portfolio_store.save(portfolio, fresh)  # a new file, written whole
+    assert portfolio_store.load(fresh, default_catalogue()).journal == "~/adlwatch-journal"
+
+
+@pytest.mark.parametrize(("table", "expected"), [
+    ('[journal]\nfolder = 3\n', "journal.folder = 3: must be a folder name (a non-empty string)"),
+    ('[journal]\nfolder = ""\n', "journal.folder = '': must be a folder name (a non-empty string)"),
+    ('[journal]\nfoldr = "x"\n', "journal.foldr = 'x': unknown key; allowed: folder"),
+    ('journal = "x"\n', "journal = 'x': must be a table"),
+])
+def test_a_bad_journal_key_names_the_file_line_field_and_value(tmp_path, table, expected):
+    from adlwatch.engine.errors import InputError
+    from adlwatch.feeds import portfolio_store
+
+    path = tmp_path / "p.toml"
+    path.write_text(table)
+    with pytest.raises(InputError) as error:
+        portfolio_store.load(path, default_catalogue())
+    assert str(error.value).startswith(str(path)) and str(error.value).endswith(expected)
