@@ -13,8 +13,9 @@ from adlwatch.feeds.replay import ReplayData, load_replay
 # The only perp mark price of the crash we bundle is Binance COIN-M BTCUSD_PERP's; the demo lets it
 # drive the demo's other BTC contracts too, and says so on screen.
 BTC_MARK_ALIASES = (("binance", "BTCUSDT"), ("hyperliquid", "BTC"))
-DEMO_NOTE = ("demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); alts are last-trade prices; "
-             "BTCUSDT fund/OI modelled")
+# The modelled figures lead: the replay bar shows the note's start at 160 columns.
+DEMO_NOTE = ("BTCUSDT fund/OI modelled; demo, 10 Oct 2025: BTCUSD_PERP mark (also drives BTCUSDT, HL BTC); "
+             "alts are last-trade prices")
 # No recording of the night's insurance fund or open interest exists: the recording carries them for
 # these contracts as the cascade model moves them between the documented figures (feeds/demo_build.py,
 # PROVENANCE.md). Wherever the screen shows their fund, open interest or fund/OI, it says MODELLED_TAG.
