@@ -36,7 +36,7 @@ from adlwatch.feeds.live import LiveSource
 from adlwatch.feeds.recorder import Recorder, replay_events
 from adlwatch.feeds.tail import run_tail
 from adlwatch.feeds.venues.bybit import account
-from adlwatch.feeds.venues.bybit.emulator import private_body_of, subscribed_topics
+from adlwatch.feeds.venues.bybit.emulator import PERSONALITY, private_body_of, subscribed_topics
 from adlwatch.feeds.venues.bybit.market import ADAPTER, MAX_ARGS_CHARS, MAX_ARGS_PER_MESSAGE, args_chars
 from tests.feeds.conftest import FAST, emulator, kit, no_internet  # noqa: F401  (fixtures)
 from tests.feeds.private_fixtures import private  # noqa: F401  (fixture)
@@ -221,6 +221,8 @@ async def test_emulated_burst_reaches_the_live_feed_as_exactly_that_many_liquida
         await asyncio.gather(task, return_exceptions=True)
     liquidations = _liquidations(seen.events, symbol)
     assert len(liquidations) == 5
+    # a contract with no liquidation between the ticks is not stale: staleness follows the tickers
+    assert not [e for e in seen.events if isinstance(e, FeedStatus) and e.state == "stale"]
     for e in liquidations:
         assert (e.venue, e.side, e.price) == ("bybit", "short", pytest.approx(price, rel=1e-8))
         if symbol.endswith("USD"):  # inverse: the wire counts 1-USD contracts, so the notional is whole dollars
@@ -452,3 +454,23 @@ async def test_a_liquidation_and_an_adl_alert_and_the_users_own_close_does_not(p
     assert eth.remaining == pytest.approx(2.0) and eth.remaining > 0
     assert all(r.method == "GET" and r.path in READ_PATHS["bybit"] for r in private.endpoints.requests
                if r.venue == "bybit")
+
+
+def test_emulated_ticker_pushes_the_next_funding_time_once_one_has_passed():
+    from adlwatch.feeds.emulator_base import FUNDING_PERIOD_MS, EmuConnection
+
+    class Socket:  # a stand-in: frames() never writes to it
+        pass
+
+    conn = EmuConnection(id=1, venue="bybit", path="/bybit/v5/public/linear", ws=Socket())
+    parser = ADAPTER.new_parser(MONITOR_SKIPS)
+    boundary = FUNDING_PERIOD_MS * 2_000_000
+
+    def fundings_at(now_ms: int) -> list[FundingRate]:
+        frames = PERSONALITY.frames(conn, "BTCUSDT", 60_000.0, now_ms)
+        return _fundings(e for frame in frames for e in parser.parse(json.dumps(frame), 1))
+
+    assert [f.next_funding_ts for f in fundings_at(boundary - 2_000)] == [boundary]  # the snapshot
+    assert fundings_at(boundary - 1_000) == []  # deltas between funding times carry none
+    assert [(f.rate, f.next_funding_ts) for f in fundings_at(boundary + 1)] == [(0.0001, boundary + FUNDING_PERIOD_MS)]
+    assert fundings_at(boundary + 1_000) == []

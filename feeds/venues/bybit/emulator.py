@@ -53,6 +53,8 @@ class BybitPersonality(Personality):
 
     def frames(self, conn: EmuConnection, symbol: str, price: float, now_ms: int) -> list[dict[str, Any]]:
         mark = f"{price:.2f}"
+        funding_sent = _FUNDING_SENT.setdefault(conn.ws, {})  # the next funding time each symbol last sent
+        next_funding = next_funding_ms(now_ms)
         if symbol not in conn.snapshot_sent:
             conn.snapshot_sent.add(symbol)
             oi = 50000.0
@@ -66,7 +68,10 @@ class BybitPersonality(Personality):
         else:
             data = {"symbol": symbol, "markPrice": mark, "indexPrice": f"{price * 0.9998:.2f}",
                     "lastPrice": mark}
+            if funding_sent.get(symbol) != next_funding:  # a funding time passed: the venue pushes the new one
+                data.update(fundingRate="0.0001", nextFundingTime=str(next_funding))
             kind = "delta"
+        funding_sent[symbol] = next_funding
         return [{"topic": f"tickers.{symbol}", "type": kind, "data": data, "cs": conn.ticks, "ts": now_ms}]
 
     def liquidation_frames(self, conn: EmuConnection, symbol: str, side: str, price: float, size: float,
@@ -305,6 +310,9 @@ def _bybit_wallet(account: EmuAccount, coin: str) -> dict[str, Any]:
 
 
 PERSONALITY = BybitPersonality()
+# What ``frames`` last sent of each symbol's next funding time, per connection (keyed by its socket, so it
+# goes with the connection).
+_FUNDING_SENT: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 # ---------------------------------------------------------------------------- the whole universe
