@@ -34,6 +34,7 @@ from adlwatch.feeds.accounts.signed import READ_PATHS, BodyError, MapContext, Re
 from adlwatch.feeds.emulator_private import EmuPosition
 from adlwatch.feeds.live import LiveSource
 from adlwatch.feeds.recorder import Recorder, replay_events
+from adlwatch.feeds.replay import load_replay
 from adlwatch.feeds.tail import run_tail
 from adlwatch.feeds.venues.bybit import account
 from adlwatch.feeds.venues.bybit.emulator import PERSONALITY, private_body_of, subscribed_topics
@@ -243,6 +244,9 @@ async def test_liquidations_are_recorded_and_replay_as_the_live_feed_saw_them(ki
     assert [(e.side, e.price, e.size, e.notional_usd) for e in live] == [("long", 50_000.0, 1.5, 75_000.0)] * 3
     replayed = [e for e in replay_events(path, skip=MONITOR_SKIPS) if isinstance(e, Liquidation)]
     assert replayed == live
+    # the monitor's replay loads them too (a sort by replay time keeps the three in order)
+    loaded = [e for e in load_replay(path, skip=MONITOR_SKIPS).events if isinstance(e, Liquidation)]
+    assert loaded == live
 
 
 class _Lines(io.StringIO):
