@@ -152,10 +152,11 @@ class BybitPersonality(Personality):
 
 
 def subscribed_topics(conn: EmuConnection) -> set[str]:
-    """Every topic ``conn`` subscribed and did not unsubscribe, from what the client sent."""
-    topics: set[str] = set()
-    for text in conn.received:
-        if '"subscribe"' not in text:  # pings and the rest, cheaply
+    """Every topic ``conn`` subscribed and did not unsubscribe, from what the client sent (read once:
+    a burst of liquidations asks for every frame)."""
+    read, topics = _TOPICS.get(conn.ws, (0, set()))
+    for text in conn.received[read:]:
+        if '"subscribe"' not in text and '"unsubscribe"' not in text:  # pings and the rest, cheaply
             continue
         try:
             doc = json.loads(text)
@@ -166,7 +167,12 @@ def subscribed_topics(conn: EmuConnection) -> set[str]:
             topics.update(a for a in args if isinstance(a, str))
         elif isinstance(args, list) and doc.get("op") == "unsubscribe":
             topics.difference_update(a for a in args if isinstance(a, str))
+    _TOPICS[conn.ws] = (len(conn.received), topics)
     return topics
+
+
+# What ``subscribed_topics`` has read of each connection (keyed by its socket, so it goes with it).
+_TOPICS: weakref.WeakKeyDictionary[Any, tuple[int, set[str]]] = weakref.WeakKeyDictionary()
 
 
 # Tier tables in the venue's documented shape (research/exchanges.md §2.2). The numbers are emulator
