@@ -478,3 +478,19 @@ def test_emulated_ticker_pushes_the_next_funding_time_once_one_has_passed():
     assert fundings_at(boundary - 1_000) == []  # deltas between funding times carry none
     assert [(f.rate, f.next_funding_ts) for f in fundings_at(boundary + 1)] == [(0.0001, boundary + FUNDING_PERIOD_MS)]
     assert fundings_at(boundary + 1_000) == []
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.one_of(st.text(max_size=40), _JSON.map(json.dumps),
+                      _JSON.map(lambda rows: json.dumps({"retCode": 0, "result": {"list": [rows]}}))))
+def test_any_execution_body_gives_forced_closes_or_a_body_error_never_another_exception(body):
+    try:
+        closes = account.forced_closes([(_read(), body)], CONTEXT)
+    except BodyError:
+        return
+    assert all(isinstance(c, ForcedClose) for c in closes)
