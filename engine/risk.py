@@ -370,11 +370,14 @@ class RiskEngine:
         match type(event):
             case event_types.MarkPrice:
                 self.set_mark(event.venue, event.symbol, event.price)
+            case event_types.FundingRate:  # second: Binance sends one with every mark
+                key, funding = (event.venue, event.symbol), (event.rate, event.next_funding_ts)
+                if self._funding.get(key) != funding:  # set_funding, inlined
+                    self._funding[key] = funding
+                    self._display_changed()
+                return False
             case event_types.OpenInterest:
                 self.set_open_interest(event.venue, event.symbol, event.open_interest, event.open_interest_usd)
-            case event_types.FundingRate:
-                self.set_funding(event.venue, event.symbol, event.rate, event.next_funding_ts)
-                return False
             case event_types.InsuranceFund:
                 self.set_insurance_fund(event.venue, event.symbols, event.asset, event.balance)
             case event_types.AccountState:
@@ -412,7 +415,7 @@ class RiskEngine:
                         if old is None:  # a contract's first mark (set_mark keeps marks and anchors together)
                             anchors.setdefault(key, price)
                         add_moved(key)
-                    case event_types.FundingRate:
+                    case event_types.FundingRate:  # as in apply
                         key = (event.venue, event.symbol)
                         rate = (event.rate, event.next_funding_ts)
                         if funding_of(key) != rate:
