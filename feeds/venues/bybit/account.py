@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adlwatch.engine.events import AccountState, ForcedClose, ImportedPosition
+from adlwatch.feeds.accounts.follower import ClosesWatch
 from adlwatch.feeds.accounts.signed import (
     BodyError,
     MapContext,
@@ -76,8 +77,6 @@ QUERY_API = "/v5/user/query-api"
 EXECUTION_LIST = "/v5/execution/list"
 PAGE_LIMIT = 200
 EXECUTION_PAGE_LIMIT = 100  # the most the execution list gives a page
-# Slack before a shrink's lookup time: a fill is stamped a little before the report that missed it.
-RECORD_SLACK_MS = 5_000
 
 _REJECTED = {10003: "API key is invalid", 10004: "signature not valid (wrong secret?)",
              10005: "permission denied", 10007: "authentication failed", 10008: "user banned",
@@ -274,7 +273,7 @@ def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
     out: list[Read] = []
     for symbol, since_ms in since_by_symbol.items():
         category = "inverse" if is_inverse(symbol) else "linear"
-        start = str(max(since_ms - RECORD_SLACK_MS, 0))
+        start = str(max(since_ms - ClosesWatch.SLACK_MS, 0))  # as early as the follower keeps a record from
         for exec_type in RECORD_EXEC_TYPES:
             out.append(Read(EXECUTION_LIST, (("category", category), ("symbol", symbol), ("execType", exec_type),
                                              ("startTime", start), ("limit", str(EXECUTION_PAGE_LIMIT)))))
