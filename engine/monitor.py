@@ -154,6 +154,20 @@ class AdlEstimate:
     population: str  # the modelled population, described
     anchor: float  # the mark the population was drawn at (then moved with the market)
     open_interest_known: bool  # sized to the feed's open interest (else to the position)
+    # The venue's own public ADL rating of the contract (Binance symbolAdlRisk: low | medium | high)
+    # and its time in ms, beside the estimate; None where the venue publishes none.
+    venue_rating: str | None = None
+    venue_rating_ms: int | None = None
+
+    def venue_rating_line(self) -> str | None:
+        """The venue's rating in words, for the explanation; None without one."""
+        if self.venue_rating is None:
+            return None
+        when = ("" if self.venue_rating_ms is None else
+                f" (as of {datetime.fromtimestamp(self.venue_rating_ms / 1000, UTC):%Y-%m-%d %H:%M} UTC)")
+        return (f"The venue itself rates this contract's ADL risk {self.venue_rating.upper()}{when}: its own "
+                "reading of the whole book, published for every account alike; the lights above rank this "
+                "position within a modelled one.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -660,8 +674,9 @@ class Monitor:
         key = (position.venue, position.symbol)
         anchor = (inputs.anchors or {}).get(key, inputs.marks.get(key))
         sample = build_population(position.instrument, anchor, 1.0, DEFAULT_ESTIMATE_PARAMS)
+        rating, rating_ms = inputs.venue_adl_risk.get(key, (None, None))
         return AdlEstimate(quantile_what_ifs(inputs, account, index), sample.describe(), anchor,
-                           bool(inputs.open_interest.get(key)))
+                           bool(inputs.open_interest.get(key)), rating, rating_ms)
 
     def cascade_start(self, account: int, index: int) -> CascadeStart:
         """A cascade on the position's contract from the shown mark, with every position held in it."""

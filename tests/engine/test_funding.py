@@ -150,3 +150,16 @@ def test_funding_countdown_is_never_negative_and_counts_down(next_ms, now_ms):
         assert left > 0 and left == pytest.approx((next_ms - now_ms) / 1000)
         later = funding_countdown_s(next_ms, now_ms + 1)
         assert later is None or later < left
+
+
+def test_the_adl_estimates_explanation_carries_the_venues_rating():
+    from adlwatch.engine.monitor import Monitor
+
+    monitor = Monitor(Portfolio.from_data({"account": [HELD["account"][0]]}, default_catalogue()))
+    monitor.apply(MarkPrice(venue="binance", symbol="BTCUSDT", ts=T0_MS, price=58_000.0))
+    assert monitor.adl_estimate(0, 0).venue_rating_line() is None
+    monitor.apply(AdlRisk(venue="binance", symbol="BTCUSDT", ts=T0_MS, rating="high"))
+    estimate = monitor.adl_estimate(0, 0)
+    assert (estimate.venue_rating, estimate.venue_rating_ms) == ("high", T0_MS)
+    assert estimate.venue_rating_line().startswith(
+        "The venue itself rates this contract's ADL risk HIGH (as of 2025-10-09 08:53 UTC)")
