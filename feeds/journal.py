@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import os
 import secrets
 import threading
@@ -52,7 +51,7 @@ from adlwatch.feeds.files import clean_stale, write_atomic
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 10.0  # wall seconds between writes: what a crash may lose at most
-SEGMENT_ROWS = 200_000  # a segment rewritten at each flush stays this small
+SEGMENT_ROWS = 100_000  # a segment rewritten at each flush stays this small (~0.1 s to write)
 TABLES = ("positions", "contracts", "alerts")
 
 # Column name -> kind: "time" (UTC timestamp, ms), "text", "float", "int" (nullable), "bool".
@@ -354,22 +353,22 @@ def _segment_key(t_ms: int) -> tuple[str, int]:
 
 
 def _frame(columns: dict[str, str], rows: list[tuple]) -> Any:
-    """A DataFrame of ``rows`` with each column's type (times in ms, nullable ints)."""
+    """A DataFrame of ``rows`` with each column's type (times in ms, nullable ints, None as NaN)."""
+    import numpy as np
     import pandas as pd
 
     data: dict[str, Any] = {}
-    for i, (name, kind) in enumerate(columns.items()):
-        values = [row[i] for row in rows]
+    for (name, kind), values in zip(columns.items(), zip(*rows, strict=True), strict=True):
         if kind == "time":
-            data[name] = pd.to_datetime([int(v) for v in values], unit="ms", utc=True)
+            data[name] = pd.to_datetime(np.array([int(v) for v in values], dtype=np.int64), unit="ms", utc=True)
         elif kind == "float":
-            data[name] = pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
+            data[name] = np.array(values, dtype=np.float64)  # None → NaN; written as null
         elif kind == "int":
             data[name] = pd.array(values, dtype="Int64")
         elif kind == "bool":
-            data[name] = pd.array(values, dtype="bool")
+            data[name] = np.array(values, dtype=bool)
         else:
-            data[name] = pd.array(values, dtype=object)
+            data[name] = pd.array(values, dtype="string[pyarrow]")  # Arrow strings: written without a copy
     return pd.DataFrame(data)
 
 
