@@ -110,3 +110,15 @@ def countdown(seconds: float | None) -> str:
     if s < 3_600:
         return f"{s // 60:02d}:{s % 60:02d}"
     return f"{s // 3_600}h{s % 3_600 // 60:02d}m"
+
+
+def usd3(x: float | None) -> str:
+    """A dollar amount to three significant digits in short form, for narrow panels: 1.23B · 16.0B ·
+    950k · 4.20M · 40.0k · 950 · 0."""
+    if x is None or not math.isfinite(x):
+        return "--"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale * 0.9995:  # 999,950 reads 1.00M, not 1e+03k
+            v = x / scale
+            return f"{v:.{2 if abs(v) < 9.995 else 1 if abs(v) < 99.95 else 0}f}{unit}"
+    return f"{x:.0f}"

@@ -146,7 +146,7 @@ async def test_fund_and_oi_show_beside_their_ratio_with_the_venues_adl_rating_an
         text = panel_text(app, FundsPanel)
         line = next(line for line in text.splitlines() if "BTCUSDT" in line)
         # 10M fund over 61M of open interest: 16.393 %.
-        assert "10.00M" in line and "61.00M" in line and "16.393%" in line and "high" in line
+        assert "10.0M" in line and "61.0M" in line and "16.393%" in line and "high" in line
         await pilot.press("i")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "AdlScreen"
@@ -183,14 +183,14 @@ async def test_the_flow_panel_follows_a_burst_of_liquidations():
         await started(pilot)
         line = next(line for line in panel_text(app, FlowPanel).splitlines() if "BTCUSDT" in line)
         # 1 min: longs 350k, shorts none; 5 min: longs 350k, shorts 20k; 350k of a 10M fund: 3.50 %.
-        assert "350.00k/0" in line and "350.00k/20.00k" in line and "3.50%" in line and "heavy" in line
+        assert "350k/0" in line and "350k/20.0k" in line and "3.50%" in line and "heavy" in line
         assert any(ch in line for ch in "▁▂▃▄▅▆▇█")
         # A minute later the last minute is empty and the five minutes keep them.
         clock.t_s = T_MS / 1000 + 60
         app.refresh_view()
         await pilot.pause()
         line = next(line for line in panel_text(app, FlowPanel).splitlines() if "BTCUSDT" in line)
-        assert " 0/0" in line and "350.00k/20.00k" in line
+        assert " 0/0" in line and "350k/20.0k" in line
 
 
 FOLLOWED = """\

@@ -213,8 +213,8 @@ class FundsPanel(GridPanel):
             listed.add(key)
             ratio = f"{c.fund_to_oi * 100:.3f}%" if c.fund_to_oi is not None else "--"
             rating = c.venue_adl_risk or alerts.get(key) or "--"
-            rows.append(((contract_label(c.venue, c.symbol), ""), (fmt.usd(c.fund_balance_usd), ""),
-                         (fmt.usd(c.open_interest_usd), ""), (ratio, ""),
+            rows.append(((contract_label(c.venue, c.symbol), ""), (fmt.usd3(c.fund_balance_usd), ""),
+                         (fmt.usd3(c.open_interest_usd), ""), (ratio, ""),
                          (sparkline(view.fund_history.get(key, ()), 12), ""),
                          (rating, VENUE_ADL_STYLES.get(rating, "dim")), (fmt.lights(lights.get(key)), "")))
         for key, state in alerts.items():
@@ -225,6 +225,7 @@ class FundsPanel(GridPanel):
                             (False, True, True, True, False, False, False), tuple(rows), drop=(6, 1, 2)))
 
 
+FLOW_SPARK_WIDTH = 10
 PRESSURE_STYLES = {"calm": "green", "elevated": "yellow", "heavy": "bold red", "cascade": "bold white on red"}
 
 
@@ -235,24 +236,28 @@ def flow_rows(view: MonitorState) -> tuple[tuple[Span, ...], ...]:
     from adlwatch.engine.flow import pressure_word
 
     flows = view.liquidation_flows
-    keys = list(dict.fromkeys([*((p.venue, p.symbol) for p in view.snapshot.positions), *flows]))
+    held = list(dict.fromkeys((p.venue, p.symbol) for p in view.snapshot.positions))
     rows = []
-    for key in keys:
+    for key in dict.fromkeys([*held, *flows]):
         f = flows.get(key)
         if f is None:
-            rows.append(((contract_label(*key), "dim"), ("--", "dim"), ("--", "dim"), ("", ""), ("--", "dim"), ("", "")))
             continue
-        spark = tuple(a + b for a, b in zip(f.spark_long_usd, f.spark_short_usd, strict=True))
+        both = [a + b for a, b in zip(f.spark_long_usd, f.spark_short_usd, strict=True)]
+        step = max(1, len(both) // FLOW_SPARK_WIDTH)  # 30 buckets of 10 s drawn as 10 of 30 s
+        spark = tuple(sum(both[i:i + step]) for i in range(0, len(both), step))
         longs_heavier = f.heavier_side is not None and str(f.heavier_side) == "long"
         word = pressure_word(f.pressure)
         rows.append((
             (contract_label(*key), ""),
-            (f"{fmt.usd(f.long_1m_usd)}/{fmt.usd(f.short_1m_usd)}", ""),
-            (f"{fmt.usd(f.long_5m_usd)}/{fmt.usd(f.short_5m_usd)}", ""),
-            (sparkline(spark, 15) if any(spark) else "", "red" if longs_heavier else "green"),
+            (f"{fmt.usd3(f.long_1m_usd)}/{fmt.usd3(f.short_1m_usd)}", ""),
+            (f"{fmt.usd3(f.long_5m_usd)}/{fmt.usd3(f.short_5m_usd)}", ""),
+            (sparkline(spark, FLOW_SPARK_WIDTH) if any(spark) else "", "red" if longs_heavier else "green"),
             ("--" if f.pressure_pct is None else f"{f.pressure_pct:.2f}%", PRESSURE_STYLES.get(word, "dim")),
             (word if f.pressure is not None else "no fund", PRESSURE_STYLES.get(word, "dim")),
         ))
+    quiet = [contract_label(*key) for key in held if key not in flows]
+    if quiet:  # one line for them all: the panel stays short where no stream has spoken
+        rows.append(((f"no liquidation heard: {', '.join(quiet)}", "dim"),))
     return tuple(rows)
 
 
@@ -260,12 +265,12 @@ class FlowPanel(GridPanel):
     """Liquidation flow per contract (the venues' public liquidation streams): long/short liquidated
     notional, 1 and 5 minutes, a sparkline of the five minutes, and the cascade pressure."""
 
-    BORDER_TITLE = "liquidations L/S $: 1 min, 5 min · pressure = 5 min ÷ fund"
+    BORDER_TITLE = "liquidated longs/shorts $ · pressure: 5 min ÷ fund"
 
     def show(self, view: MonitorState) -> None:
         rows = flow_rows(view)
-        if not rows:
-            self.show_grid(Grid((), (), ((("no contract held", "dim"),),)))
+        if not any(len(row) > 1 for row in rows):  # no flow anywhere: one line, no header
+            self.show_grid(Grid((), (), rows or ((("no contract held, no liquidation heard", "dim"),),)))
             return
         self.show_grid(Grid(("contract", "1m L/S", "5m L/S", "5 min", "pressure", ""),
                             (False, True, True, False, True, False), rows, drop=(5, 1, 3)))

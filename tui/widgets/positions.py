@@ -68,8 +68,7 @@ WHAT_IF_COLUMNS = tuple(
 )
 
 # Narrower terminals: venue codes, side and mode in one cell, shorter headers.
-COMPACT_LABELS = {"liq": "liq.", "bankr": "bankr.", "adl": "ADL", "notional_usd": "notnl $",
-                  "break_even": "b/even"}
+COMPACT_LABELS = {"liq": "liq.", "bankr": "bankr.", "adl": "ADL"}
 COMPACT_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in COLUMNS if key != "mode")
 COMPACT_WHAT_IF_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in WHAT_IF_COLUMNS if key != "mode")
 # Shown only when some position has them: a followed account's funding, TP/SL triggers.
@@ -195,18 +194,18 @@ def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[s
 
 
 def columns_for(positions, hypothetical: bool, compact: bool) -> tuple[tuple[str, str], ...]:
-    """The table's columns: the key ones first, then the rest; a followed account's funding, the
-    TP/SL triggers and the venue's own figures only when some position has them."""
+    """The table's columns: the key ones first, then the rest; the venue's own figures, a followed
+    account's funding and the TP/SL triggers only when some position has them."""
     if compact:
         columns = COMPACT_WHAT_IF_COLUMNS if hypothetical else COMPACT_COLUMNS
     else:
         columns = WHAT_IF_COLUMNS if hypothetical else COLUMNS
+    if any(p.imported for p in positions):
+        columns += VENUE_COLUMNS
     if any(p.funding_pnl is not None for p in positions):
         columns += FUNDING_PNL_COLUMNS
     if any(p.take_profit is not None or p.stop_loss is not None for p in positions):
         columns += TRIGGER_COLUMNS
-    if any(p.imported for p in positions):
-        columns += VENUE_COLUMNS
     return columns
 
 
