@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="adlwatch watch", description=__doc__.split("\n")[0])
     add_arguments(parser)
-    parser.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO")
+    parser.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO",
+                        help="what goes into the log file in the user log folder (default INFO)")
     args = parser.parse_args(argv)
     log_file = logs.configure(args.log_level)
     try:
