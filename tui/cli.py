@@ -21,12 +21,13 @@ from adlwatch.tui.check import EXIT_INPUT, EXIT_OK, run_check
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from adlwatch.feeds.logs import LOG_NAME, log_folder
     from adlwatch.feeds.registry import venue_names  # the venues feeds/ speaks, from their folders
 
     venue_choices = venue_names()
     parser = argparse.ArgumentParser(
         prog="adlwatch",
-        epilog="With no command: the monitor on your portfolio with live feeds.",
+        epilog=f"With no command: the monitor on your portfolio with live feeds. Log file: {log_folder() / LOG_NAME}",
         description="Risk monitor for crypto perpetual futures: liquidation distance, ADL queue, insurance-fund cover. Read-only.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

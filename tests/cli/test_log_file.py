@@ -110,3 +110,10 @@ def test_a_journal_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path
     assert result.returncode == 2
     assert result.stderr == f"adlwatch: --journal = '{a_file}': is a file, not a folder for the journal\n"
     assert result.stdout == ""
+
+
+def test_help_says_where_the_log_file_is(tmp_path):
+    env = {**os.environ, logs.LOG_DIR_ENV: str(tmp_path / "logs"), "COLUMNS": "400"}  # no path broken in two
+    result = subprocess.run([ADLWATCH, "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0
+    assert f"Log file: {tmp_path / 'logs' / 'adlwatch.log'}" in " ".join(result.stdout.split())
