@@ -251,3 +251,20 @@ async def test_the_journal_gets_the_state_every_second_of_the_monitors_clock_eve
         seconds = sorted({now_ms // 1000 for now_ms, _ in journal.records})
         assert seconds == [T_MS // 1000 + k for k in range(4)]
         assert all(now_ms == int(now_s * 1000) for now_ms, now_s in journal.records)
+
+
+async def test_a_click_on_the_headers_arrows_scrolls_the_columns():
+    app = AdlwatchApp(parse(PORTFOLIO), marks())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        table = app.query_one(PositionsTable)
+        shown = table.visible_columns
+        width = table.scrollable_content_region.width
+        # The table has a one-cell border: content (x, 0) is the widget's (x + 1, 1).
+        await pilot.click(PositionsTable, offset=(width, 1))  # ▸ at the right edge
+        await pilot.pause()
+        assert table.visible_columns != shown and table.first_column == 1
+        arrow = table.render_line(0).text.index("◂")
+        await pilot.click(PositionsTable, offset=(arrow + 1, 1))
+        await pilot.pause()
+        assert table.visible_columns == shown and table.first_column == 0

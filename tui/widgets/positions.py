@@ -395,7 +395,15 @@ class PositionsTable(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is not None and offset.y > 0 and int(self.scroll_y) + offset.y - 1 < len(self._rows):
+        if offset is None:
+            return
+        if offset.y == 0:  # the header's ◂ and ▸ scroll the columns
+            shown = self._shown
+            if shown.more_right and offset.x >= self.scrollable_content_region.width - 2:
+                self.action_columns(1)
+            elif shown.more_left and abs(offset.x - sum(w + 1 for w in self._widths[:FIXED_COLUMNS])) <= 1:
+                self.action_columns(-1)
+        elif int(self.scroll_y) + offset.y - 1 < len(self._rows):
             self.cursor_row = int(self.scroll_y) + offset.y - 1
 
     # -- lines out -----------------------------------------------------------------------------
