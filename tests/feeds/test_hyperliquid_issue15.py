@@ -50,6 +50,7 @@ from adlwatch.feeds.venues.hyperliquid.emulator_user import (
 )
 from adlwatch.feeds.venues.hyperliquid.market import ADAPTER, next_funding_ms
 from tests.feeds.conftest import FAST as FEED_FAST
+from tests.feeds.conftest import Collector, kind, make_client
 
 STATES = Path(__file__).parent / "fixtures" / "hyperliquid_states"
 ADDRESS = "0x" + "15" * 20
@@ -531,3 +532,17 @@ async def test_a_busy_account_has_its_fills_read_page_after_page(emulator, quick
         [eth] = await run.wait_for(lambda e: isinstance(e, ForcedClose))
     assert (eth.symbol, eth.cause, eth.price, eth.size) == ("ETH", "liquidation", 3_450.0, 1.0)
     assert users.fill_posts[ADDRESS] >= 3  # 3 + 3 + 2 fills: three pages at least
+
+
+
+async def test_live_funding_has_a_countdown_and_no_public_liquidation_is_played(emulator):
+    """Through the live client: funding carries the next whole hour after its receive time; the emulator's
+    liquidation burst sends Hyperliquid clients nothing, as the venue publishes no such stream."""
+    async with Collector(make_client(emulator, "hyperliquid")) as run:
+        [funding] = await run.wait_for(kind("funding_rate", "BTC"))
+        assert await emulator.liquidations("hyperliquid", "BTC", "long", count=3, size=2.0) == 0
+        fault = await emulator.apply_fault({"fault": "liquidations", "venue": "hyperliquid", "symbol": "BTC"})
+        assert fault["affected"] == 0
+    assert funding.rate == 0.0000125 and funding.next_funding_ts == next_funding_ms(funding.recv_ns)
+    assert 0 < funding.next_funding_ts * 1_000_000 - funding.recv_ns <= 3_600 * 10**9
+    assert not [e for e in run.events if e.kind == "liquidation"]
