@@ -262,6 +262,21 @@ async def _run_until_count(source, predicate, count: int, timeout_s: float = 5.0
     return seen
 
 
+async def test_a_recorded_adl_risk_answer_replays_as_it_came(kit, tmp_path):
+    binance_emulator.set_adl_risk(kit.emu, "BTCUSDT", "medium")
+    path = tmp_path / "binance.jsonl"
+    with Recorder(path) as recorder:
+        async with kit.run("binance", ["BTCUSDT"], rest=True, rest_url=kit.emu.rest_url("binance"),
+                           on_frame=recorder.write) as feed:
+            (live,) = await feed.wait_for(kit.kind("adl_risk"), timeout=5.0)
+    assert (live.symbol, live.rating) == ("BTCUSDT", "medium")
+    chosen = load_replay(path, venue="binance", symbol="BTCUSDT", skip=MONITOR_SKIPS).events
+    assert [e for e in chosen if isinstance(e, AdlRisk)] == [live]
+    # a whole recording does not know which contracts were polled: every rated one comes back
+    everything = [e for e in load_replay(path, skip=MONITOR_SKIPS).events if isinstance(e, AdlRisk)]
+    assert [e for e in everything if e.symbol == "BTCUSDT"] == [live] and len(everything) > 100
+
+
 def test_the_queue_keeps_only_the_newest_pending_rating():
     queue = CoalescingQueue()
     for rating in ("low", "medium", "high"):
