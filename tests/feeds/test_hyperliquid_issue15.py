@@ -546,3 +546,31 @@ async def test_live_funding_has_a_countdown_and_no_public_liquidation_is_played(
     assert funding.rate == 0.0000125 and funding.next_funding_ts == next_funding_ms(funding.recv_ns)
     assert 0 < funding.next_funding_ts * 1_000_000 - funding.recv_ns <= 3_600 * 10**9
     assert not [e for e in run.events if e.kind == "liquidation"]
+
+
+async def test_the_monitor_alerts_the_liquidation_and_the_adl_and_not_the_users_close(emulator, quick_rereads):
+    """End to end: the follower's events through the monitor raise two critical forced-close alerts."""
+    from adlwatch.engine.alerts import RULE_FORCED_CLOSE
+    from adlwatch.engine.monitor import Monitor
+    from adlwatch.engine.portfolio import Portfolio
+
+    users = install_hyperliquid_users(emulator, {ADDRESS: three_positions()})
+    async with Following(make_follower(emulator)) as run:
+        await run.wait_for(holds(["BTC", "ETH", "SOL"]))
+        await users.close(ADDRESS, "BTC", "liquidation", 95_000.0)
+        await users.close(ADDRESS, "ETH", "adl", 3_320.0, size=0.5)
+        await users.close(ADDRESS, "SOL", "user", 160.5)
+        await run.wait_for(lambda e: isinstance(e, ForcedClose), count=2)
+        await emulator.wait_until(lambda: run.follower._records_at is None)  # the SOL lookups are over
+    portfolio = Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]},
+                                    CATALOGUE)
+    monitor = Monitor(portfolio)
+    now_s = time.time()
+    for event in run.events:
+        monitor.apply(event, now_s)
+    fired = [a for a in monitor.evaluate(now_s + 1) if a.rule == RULE_FORCED_CLOSE]
+    assert sorted((a.symbol, a.value, a.price, a.size, a.account) for a in fired) == [
+        ("BTC", "liquidation", 95_000.0, 0.5, 0), ("ETH", "adl", 3_320.0, 0.5, 0)]
+    assert all(a.critical for a in fired)
+    [eth] = [a for a in fired if a.symbol == "ETH"]
+    assert eth.remaining == pytest.approx(0.5) and "AUTO-DELEVERAGED" in eth.message
