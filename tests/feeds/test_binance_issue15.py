@@ -351,7 +351,9 @@ def test_funding_counts_the_symbols_settlements_since_the_position_changed():
 
 def test_funding_is_unknown_when_the_page_is_full_or_both_hedge_sides_share_the_symbol():
     full = [_funding_row("ADAUSDT", "-0.001", ADA_RISK["updateTime"] + i) for i in range(binance.INCOME_LIMIT)]
-    assert binance.account_state(_bodies([ADA_RISK], full), CONTEXT).positions[0].funding_pnl is None
+    state = binance.account_state(_bodies([ADA_RISK], full), CONTEXT)
+    assert state.positions[0].funding_pnl is None
+    assert state.warnings == ["funding paid unknown: 1000 income rows in 7 days, some left out"]
     long = dict(ADA_RISK, positionSide="LONG")
     short = dict(ADA_RISK, positionSide="SHORT", positionAmt="-10")
     income = [_funding_row("ADAUSDT", "-0.001", ADA_RISK["updateTime"] + 1)]

@@ -160,6 +160,9 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
             fundings = funding_fees(parse_json(bodies[INCOME], INCOME), context.settle)
         except BodyError as error:
             warnings.append(f"funding paid unknown: {error}")
+        else:
+            if fundings is None:
+                warnings.append(f"funding paid unknown: {INCOME_LIMIT} income rows in 7 days, some left out")
     rows = as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)
     sides_held: dict[str, int] = {}  # hedge mode: both sides of a symbol share its funding rows
     for i, item in enumerate(rows):
@@ -234,8 +237,7 @@ def funding_fees(body: Any, settle: str) -> dict[str, list[tuple[int, float]]] |
         row = as_dict(item, where)
         if row.get("incomeType") != "FUNDING_FEE" or row.get("asset") != settle:
             continue
-        time_ms = integer(row, "time", where)
-        assert time_ms is not None
+        time_ms = int(required(row, "time", where))
         out.setdefault(string(row, "symbol", where), []).append((time_ms, required(row, "income", where)))
     return out
 
