@@ -11,6 +11,7 @@ import asyncio
 import json
 import math
 import time
+from dataclasses import replace
 
 import msgspec
 import pytest
@@ -308,8 +309,8 @@ def test_okx_a_bad_funding_fee_is_a_body_error_naming_the_field():
 async def test_okx_emulator_serves_the_panel_fields(private):
     held = private.account("okx")
     btc = held.positions[0]
-    held.positions[0] = EmuPosition(**{**btc.__dict__, "break_even_price": 60_061.0, "funding_pnl": 3.25,
-                                       "take_profit": 70_000.0, "stop_loss": 50_000.0})
+    held.positions[0] = replace(btc, break_even_price=60_061.0, funding_pnl=3.25, take_profit=70_000.0,
+                                stop_loss=50_000.0)
     state = (await private.follower("okx").fetch())[0]
     imported = next(p for p in state.positions if p.symbol == "BTC-USDT-SWAP")
     assert (imported.break_even_price, imported.funding_pnl) == (60_061.0, 3.25)

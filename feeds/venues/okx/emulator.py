@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import weakref
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cache
@@ -256,7 +257,7 @@ def _close_order_algo(p: EmuPosition) -> list[dict[str, str]]:
     """The position's TP/SL as OKX attaches them (an algo order placed with closeFraction 1)."""
     if p.take_profit is None and p.stop_loss is None:
         return []
-    return [{"algoId": f"7{abs(hash((p.symbol, p.side))) % 10**15:015d}",
+    return [{"algoId": str(7 * 10**15 + zlib.crc32(f"{p.symbol} {p.side}".encode())),
              "slTriggerPx": decimal_text(p.stop_loss) if p.stop_loss is not None else "",
              "slTriggerPxType": "mark" if p.stop_loss is not None else "",
              "tpTriggerPx": decimal_text(p.take_profit) if p.take_profit is not None else "",
