@@ -297,8 +297,11 @@ def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[Fo
     ``closeTotalPos`` add up every close of the position (the user's own partial closes too) and its
     ``type`` is only the latest close's. A fill is one execution: its own price, size, time and
     transaction type, so each forced close is told apart from the user's trades and measured on its
-    own. ``BodyError`` for a body that is not the venue's answer; a malformed fill row is skipped
-    (logged) so that the others still alert."""
+    own (the page lists the liquidation and ADL types among the fills' ``subType`` values, and says
+    their ``tradeId`` is negative). One read holds at most 100 fills since the shrink: a contract
+    traded more than that in the window may miss an older forced fill (no paging yet).
+    ``BodyError`` for a body that is not the venue's answer; a malformed fill row is skipped (logged)
+    so that the others still alert."""
     out: list[ForcedClose] = []
     for read, text in pairs:
         wanted = dict(read.params).get("instId")
