@@ -8,6 +8,7 @@ beside each; where a case the page does not show is needed, the changed fields a
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import math
 import time
@@ -32,6 +33,7 @@ from adlwatch.feeds.emulator_base import EmuPosition, next_funding_ms
 from adlwatch.feeds.live import LiveSource
 from adlwatch.feeds.recorder import Recorder
 from adlwatch.feeds.replay import load_replay
+from adlwatch.feeds.tail import run_tail
 from adlwatch.feeds.tiers import default_cache_dir, universe_path
 from adlwatch.feeds.venues.okx import account as okx
 from adlwatch.feeds.venues.okx.emulator import private_body_of
@@ -195,6 +197,35 @@ async def test_okx_live_liquidations_are_recorded_and_replay_the_same(emulator, 
     replayed = [e for e in load_replay(path, skip=MONITOR_SKIPS).events if isinstance(e, Liquidation)]
     assert len(live) == 3 and replayed == live
     assert all(e.side == "short" and e.price == 61_000.0 and e.size == pytest.approx(0.05) for e in replayed)
+
+
+async def test_okx_live_tail_prints_liquidation_lines_of_the_contract(emulator):
+    started: list[asyncio.Task] = []
+    printed = asyncio.Event()
+
+    class Out(io.StringIO):
+        def write(self, text: str) -> int:
+            if '"type":"liquidation"' in text.replace(" ", ""):
+                printed.set()
+            return super().write(text)
+
+    def on_frame(venue: str, text: str, recv_ns: int) -> None:
+        if '"channel":"mark-price"' in text and '"data"' in text and not started:
+            started.append(asyncio.get_running_loop().create_task(
+                emulator.liquidations("okx", "BTC-USDT-SWAP", "long", count=1, size=0.3, price=59_000.0)))
+
+    out = Out()
+    tail = asyncio.create_task(run_tail("okx", ["BTC-USDT-SWAP"], as_json=True, ws_url=emulator.ws_url("okx"),
+                                        rest_url=emulator.rest_url("okx"), out=out, on_frame=on_frame,
+                                        client_options=FEED_FAST, status_out=io.StringIO()))
+    try:
+        await asyncio.wait_for(printed.wait(), 5.0)
+    finally:
+        tail.cancel()
+        await asyncio.gather(tail, *started, return_exceptions=True)
+    (line,) = [json.loads(x) for x in out.getvalue().splitlines() if '"liquidation"' in x]
+    assert (line["venue"], line["symbol"], line["side"], line["price"]) == ("okx", "BTC-USDT-SWAP", "long", 59_000.0)
+    assert line["size"] == pytest.approx(0.3) and line["notional_usd"] == pytest.approx(0.3 * 59_000.0)
 
 
 async def test_okx_emulator_pushes_liquidations_only_to_subscribers(emulator):
