@@ -9,6 +9,7 @@ import json
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -53,7 +54,7 @@ class BybitPersonality(Personality):
 
     def frames(self, conn: EmuConnection, symbol: str, price: float, now_ms: int) -> list[dict[str, Any]]:
         mark = f"{price:.2f}"
-        funding_sent = _FUNDING_SENT.setdefault(conn.ws, {})  # the next funding time each symbol last sent
+        funding_sent = _of_connection(_FUNDING_SENT, conn, dict)  # the next funding time each symbol last sent
         next_funding = next_funding_ms(now_ms)
         if symbol not in conn.snapshot_sent:
             conn.snapshot_sent.add(symbol)
@@ -154,8 +155,9 @@ class BybitPersonality(Personality):
 def subscribed_topics(conn: EmuConnection) -> set[str]:
     """Every topic ``conn`` subscribed and did not unsubscribe, from what the client sent (read once:
     a burst of liquidations asks for every frame)."""
-    read, topics = _TOPICS.get(conn.ws, (0, set()))
-    for text in conn.received[read:]:
+    seen = _of_connection(_TOPICS, conn, lambda: [0, set()])  # [messages read, topics]
+    topics: set[str] = seen[1]
+    for text in conn.received[seen[0]:]:
         if '"subscribe"' not in text and '"unsubscribe"' not in text:  # pings and the rest, cheaply
             continue
         try:
@@ -167,12 +169,23 @@ def subscribed_topics(conn: EmuConnection) -> set[str]:
             topics.update(a for a in args if isinstance(a, str))
         elif isinstance(args, list) and doc.get("op") == "unsubscribe":
             topics.difference_update(a for a in args if isinstance(a, str))
-    _TOPICS[conn.ws] = (len(conn.received), topics)
+    seen[0] = len(conn.received)
     return topics
 
 
-# What ``subscribed_topics`` has read of each connection (keyed by its socket, so it goes with it).
-_TOPICS: weakref.WeakKeyDictionary[Any, tuple[int, set[str]]] = weakref.WeakKeyDictionary()
+def _of_connection(table: dict[int, Any], conn: EmuConnection, make: Callable[[], Any]) -> Any:
+    """``conn``'s entry of ``table``, made on first use and dropped with the connection."""
+    entry = table.get(id(conn))
+    if entry is None:
+        entry = table[id(conn)] = make()
+        weakref.finalize(conn, table.pop, id(conn), None)
+    return entry
+
+
+# Per connection (by id, dropped with it): what ``subscribed_topics`` has read of what it sent, and
+# the next funding time ``frames`` last sent of each symbol.
+_TOPICS: dict[int, list[Any]] = {}
+_FUNDING_SENT: dict[int, dict[str, int]] = {}
 
 
 # Tier tables in the venue's documented shape (research/exchanges.md §2.2). The numbers are emulator
@@ -316,9 +329,6 @@ def _bybit_wallet(account: EmuAccount, coin: str) -> dict[str, Any]:
 
 
 PERSONALITY = BybitPersonality()
-# What ``frames`` last sent of each symbol's next funding time, per connection (keyed by its socket, so it
-# goes with the connection).
-_FUNDING_SENT: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 # ---------------------------------------------------------------------------- the whole universe
