@@ -648,15 +648,15 @@ async def _main(argv: list[str] | None = None) -> int:
         return 2
     for venue in VENUES:
         print(f"{venue} ws={emulator.ws_url(venue)} rest={emulator.rest_url(venue)}", flush=True)
+    if args.demo_accounts:
+        for line in install_demo_accounts(emulator):
+            print(line, flush=True)
+    print(f"control {emulator.control_url}/fault (POST JSON) · {emulator.control_url}/stats", flush=True)
     if not (args.port and args.rest_port):
         print("ports are chosen afresh on every start (fix them with --port and --rest-port)", flush=True)
     print("# paste into the shell that runs adlwatch (every command then uses the emulator):", flush=True)
     for line in export_lines(emulator):
         print(line, flush=True)
-    if args.demo_accounts:
-        for line in install_demo_accounts(emulator):
-            print(line, flush=True)
-    print(f"control {emulator.control_url}/fault (POST JSON) · {emulator.control_url}/stats", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

@@ -20,9 +20,11 @@ def _started_emulator() -> tuple[subprocess.Popen, list[str]]:
                             stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     assert proc.stdout is not None
+    exports = 0
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))
-        if line.startswith("control "):
+        exports += line.startswith("export ")
+        if exports == 2 * sum(" ws=" in seen for seen in lines):
             break
     return proc, lines
 
