@@ -95,10 +95,13 @@ def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int]
 
     A population sized to the starting open interest ($16B at the first mark) runs the marks up to
     the last time. Open interest falls by the base units the model closes (liquidated and ADL'd),
-    the fund moves by the model's own account (liquidation surplus in, bankruptcy gaps out); each
-    path is then scaled by one factor so that it ends at the documented figure ($12B at the mark of
-    the last time; $1.04B). The figure at a time is the model's after the last mark at or before it.
-    ``population`` / ``cascade``: the model's assumptions (the demo's: the module's ``MODEL_*``).
+    the fund by what the model draws from it (the bankruptcy gaps it covers); each path is then
+    scaled by one factor so that it ends at the documented figure ($12B at the mark of the last time;
+    $1.04B). Both only fall, and never past their end. (The model's inflows, the surplus liquidations
+    leave, are left out: the documented fall is net of whatever came in, and a scaled net path could
+    swing far past its ends when inflows nearly match the draws.) The figure at a time is the
+    model's after the last mark at or before it. ``population`` / ``cascade``: the model's
+    assumptions (the demo's: the module's ``MODEL_*``).
     """
     path = [(ts, price) for ts, price in marks if ts <= times_ms[-1]]
     if not path:
@@ -107,21 +110,19 @@ def modelled_fund_oi(marks: Sequence[tuple[int, float]], times_ms: Sequence[int]
     start_units = OPEN_INTEREST_START_USD / prices[0]
     end_units = OPEN_INTEREST_END_USD / prices[-1]
     result = run_cascade(build_population(instrument, prices[0], start_units, population), prices, cascade)
-    closed, funds = [0.0], [FUND_START_USD]  # after each mark; [0]: before the first
+    closed, drawn = [0.0], [0.0]  # cumulative, after each mark; [0]: before the first
     for step in result.steps:
-        units = sum((r.liquidated_notional_usd + r.adl_notional_usd) / r.price for r in step.rounds)
-        closed.append(closed[-1] + units)
-        funds.append(step.rounds[-1].fund_after_usd if step.rounds else funds[-1])
-    if not (closed[-1] > 0 and start_units > end_units and funds[-1] < FUND_START_USD):
+        closed.append(closed[-1] + sum((r.liquidated_notional_usd + r.adl_notional_usd) / r.price for r in step.rounds))
+        drawn.append(drawn[-1] + step.total("fund_draw_usd"))
+    if not (closed[-1] > 0 and drawn[-1] > 0 and start_units > end_units):
         raise ValueError("the model closes nothing or draws nothing: no path to scale")
     oi_scale = (start_units - end_units) / closed[-1]
-    fund_scale = (FUND_END_USD - FUND_START_USD) / (funds[-1] - FUND_START_USD)
+    fund_scale = (FUND_START_USD - FUND_END_USD) / drawn[-1]
     stamps = [ts for ts, _ in path]
     out = []
     for t in times_ms:
         after = bisect.bisect_right(stamps, t)  # marks at or before t: the model's state after them
-        out.append(FundOiPoint(t, start_units - oi_scale * closed[after],
-                               FUND_START_USD + fund_scale * (funds[after] - FUND_START_USD)))
+        out.append(FundOiPoint(t, start_units - oi_scale * closed[after], FUND_START_USD - fund_scale * drawn[after]))
     return out
 
 
