@@ -300,6 +300,7 @@ class Monitor:
         self._told: set[tuple] = set()  # forced closes told this session (positions and crossings)
         self._pending: list[tuple[tuple, Alert]] = []  # critical alerts to tell at the next evaluation
         self._what_if_closed: set[tuple[int, int]] = set()  # positions the what-if shows liquidated
+        self._what_if_memo: tuple[RiskSnapshot, int, RiskSnapshot] | None = None  # (engine's, version, shown)
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
         self._stale_detail: dict[str, str] = {}
@@ -653,7 +654,17 @@ class Monitor:
     def shown(self) -> RiskSnapshot:
         """The live snapshot, or the hypothetical one while a what-if shock is on (where a position
         the shock takes past its liquidation price shows LIQUIDATED at it)."""
-        return self._as_shown(self._engine.snapshot(), what_if=bool(self.shocks))
+        if not self.shocks:
+            return self._as_shown(self._engine.snapshot())
+        # A what-if that liquidates re-solves its accounts in full: done once per engine snapshot and
+        # monitor change, however often the view, the state and the alerts ask for it.
+        snapshot = self._engine.snapshot()
+        memo = self._what_if_memo
+        if memo is not None and memo[0] is snapshot and memo[1] == self.version:
+            return memo[2]
+        shown = self._as_shown(snapshot, what_if=True)
+        self._what_if_memo = (snapshot, self.version, shown)
+        return shown
 
     def inputs(self) -> EngineInputs:
         """The live engine's inputs (the ADL estimate's what-ifs and the cascade start from them)."""
