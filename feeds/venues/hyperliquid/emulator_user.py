@@ -26,6 +26,11 @@
   one IP): the 11th user is answered ``{"channel": "error", "data": "Cannot track more than 10 total
   users."}`` and not subscribed. A user stops counting when its socket closes or it unsubscribes.
 
+Tests play the venue's forced closes with ``await users.close(address, coin, cause, price, size=…)``
+(cause liquidation | adl | user: the state shrinks, the fill is kept and the new state pushed), add the
+user's own fills elsewhere with ``own_fill``, and build consistent states with ``perp_position`` /
+``perp_state`` (``cumFunding`` included).
+
 Sources: Hyperliquid GitBook ``for-developers/api/info-endpoint/perpetuals``,
 ``…/websocket/subscriptions``, ``…/rate-limits-and-user-limits``; the error text as reported in
 nktkas/hyperliquid issue #78; the 422 text as recorded from api.hyperliquid.xyz by a public C# adapter's
