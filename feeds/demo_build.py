@@ -4,13 +4,12 @@
 
 ``SHARED_DATA_DIR`` is ``shared/data`` (or its ``crash-2025-10-10`` folder). The output is a raw-frame
 recording (gzip JSON lines, DESIGN.md "Raw-frame recording") of Binance COIN-M ``markPriceUpdate``
-frames, so the demo replays through the same parser as the live feed:
+frames and Binance REST bodies, so the demo replays through the same parser as the live feed:
 
 - ``BTCUSD_PERP``: the original Binance Vision mark-price kline lines (``raw/BTCUSD_PERP-1m-…csv``)
   with open_time in [20:30, 22:30) UTC; one frame per kline at its close_time with the close price.
 - 12 alt perps: the per-second last-trade series ``binance-coinm-<SYM>USD_PERP-trades-1s.csv``
   (20:40–22:20), one frame per row at ``ts_ms`` with ``price``. These are LAST-TRADE prices, not marks.
-
 - ``BTCUSDT`` insurance fund and open interest, MODELLED (no recording of either exists for the night):
   every 5 minutes from 20:30 to 22:25 UTC, the REST bodies a live recording holds
   (``/fapi/v1/openInterest`` and ``/fapi/v1/insuranceBalance``). Their endpoints are the documented
@@ -35,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adlwatch.engine.cascade import CascadeParams, run_cascade
+from adlwatch.engine.cascade import DEFAULT_DEPTH_USD_PER_PCT, CascadeParams, run_cascade
 from adlwatch.engine.instruments import Instrument, default_catalogue
 from adlwatch.engine.population import PopulationParams, build_population
 from adlwatch.feeds.recorder import encode_line
@@ -69,11 +68,15 @@ OPEN_INTEREST_END_USD = 12_000_000_000.0
 FIGURES_EVERY_MS = 300_000  # Binance Vision's metrics cadence (5 minutes); the live fund poll's too
 FIGURES_START_MS = WINDOW_START_MS  # 20:30:00
 FIGURES_END_MS = 1760135100000  # 22:25:00, the last 5-minute row before the window's last mark
-# The cascade model's assumptions (engine/population.py, engine/cascade.py), all defaults: a
-# parametric population (20,000 positions a side, median leverage 8x, seed 7) and the queue policy
-# with Binance BTCUSDT's own book depth (1 % per $110M).
-MODEL_POPULATION = PopulationParams(positions_per_side=20_000)
-MODEL_CASCADE = CascadeParams(fund_usd=FUND_START_USD)
+# The cascade model's assumptions (engine/population.py, engine/cascade.py): today's defaults,
+# spelled out so that a change of the engine's defaults does not silently change the demo's path.
+MODEL_POPULATION = PopulationParams(
+    positions_per_side=20_000, size_sigma=1.6, entry_sigma=0.04, entry_drift=0.0, long_leverage_median=8.0,
+    short_leverage_median=8.0, leverage_sigma=0.7, calibration="parametric", winning_side=-1,
+    size_leverage_correlation=-0.5, seed=7)
+MODEL_CASCADE = CascadeParams(  # the queue, and Binance BTCUSDT's own book depth: 1 % per $110M
+    fund_usd=FUND_START_USD, policy="queue", impact_per_usd=0.01 / DEFAULT_DEPTH_USD_PER_PCT,
+    adl_impact_share=0.5, permanent_impact_share=0.1, max_rounds=50)
 
 
 @dataclass(frozen=True, slots=True)
