@@ -332,7 +332,11 @@ class Monitor:
         self._triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
         self._triggers_for: set[MarkKey] = set()  # contracts whose first mark has refreshed the triggers
         self._reports: dict[tuple[str, str], events.AccountState] = {}  # followed accounts' last report
-        self._adl_rows: list[PositionRisk] = []  # followed accounts' positions the venue ADL'd
+        self._adl_rows: list[PositionRisk] = []  # followed accounts' positions the venue closed (ADL'd, liquidated)
+        # The rows of the positions that vanished from a followed account's latest report, by (venue,
+        # ref, symbol, side): the venue's record of why may follow it.
+        self._vanished: dict[tuple[str, str, str, str], PositionRisk] = {}
+        self._guessed: dict[tuple[str, str, str, str], int] = {}  # ... and where the ADL guess put its row
 
     def _refresh_triggers(self, at_ms: int | None = None) -> None:
         """Each open manual position's liquidation price from the live figures (the account's solver).
@@ -406,22 +410,33 @@ class Monitor:
         ADL'd, at its last mark. UNCONFIRMED as the reason: the venues' private streams say why a
         position closed (Binance ORDER_TRADE_UPDATE, Bybit execType AdlTrade, OKX fills), but
         adlwatch's account events carry positions only, so the user closing it at that moment reads
-        the same."""
+        the same. The venue's record (a ``ForcedClose`` after the report) settles it: see
+        ``_forced_close``; for that, every vanished position's last row is kept until the next report."""
         key = (state.venue, state.symbol)
         previous = self._reports.get(key)
         self._reports[key] = state
+        # What vanished from this account's previous report is history now.
+        self._vanished = {k: v for k, v in self._vanished.items() if k[:2] != key}
+        self._guessed = {k: v for k, v in self._guessed.items() if k[:2] != key}
         if previous is None:
             return
         still = {(p.symbol, p.side) for p in state.positions}
-        gone = {(p.symbol, p.side) for p in previous.positions if (p.symbol, p.side) not in still
-                and (p.adl_lights == 5 or self._adl_alerts.get((state.venue, p.symbol)) == "adl")}
-        if not gone:
+        vanished = {(p.symbol, p.side) for p in previous.positions if (p.symbol, p.side) not in still}
+        gone = {(symbol, side) for symbol, side in vanished
+                if next(p.adl_lights for p in previous.positions if (p.symbol, p.side) == (symbol, side)) == 5
+                or self._adl_alerts.get((state.venue, symbol)) == "adl"}
+        if not vanished:
             return
         at_ms = state.ts if state.ts is not None else state.recv_ns // 1_000_000
         accounts = self._engine.portfolio.accounts
         for p in self._engine.live_snapshot().positions:
             account = accounts[p.account]
-            if account.followed and (account.venue, account.ref) == key and (p.symbol, str(p.side)) in gone:
+            if not account.followed or (account.venue, account.ref) != key:
+                continue
+            if (p.symbol, str(p.side)) in vanished:
+                self._vanished[(state.venue, state.symbol, p.symbol, str(p.side))] = p
+            if (p.symbol, str(p.side)) in gone:
+                self._guessed[(state.venue, state.symbol, p.symbol, str(p.side))] = len(self._adl_rows)
                 self._adl_rows.append(msgspec.structs.replace(
                     p, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
                     closed="adl", closed_at_ms=at_ms, closed_price=p.mark_price))
@@ -597,13 +612,22 @@ class Monitor:
         self._pending = [(k, a) for k, a in self._pending
                          if not (k[0] == "adl-guess" and k[1:5] == (event.venue, event.account, event.symbol, event.side))]
         self._tell_later(key, forced_close_alert(event, account, notional, _account_label(event.venue, event.account)))
-        if event.remaining <= 0:  # the row the guess froze says what the venue's record says
-            self._adl_rows = [
-                msgspec.structs.replace(p, closed="adl" if event.cause == "adl" else "liquidated",
-                                        closed_price=event.price, closed_at_ms=event.ts or p.closed_at_ms)
-                if (p.venue, p.symbol, str(p.side)) == (event.venue, event.symbol, event.side)
-                and self._portfolio.accounts[p.account].ref == event.account else p
-                for p in self._adl_rows]
+        if event.remaining > 0:
+            return
+        # The position is gone: its row stays, frozen, saying what the venue's record says (the
+        # guess's row corrected, or the last row of the position that vanished from the report).
+        state = "adl" if event.cause == "adl" else "liquidated"
+        key = (event.venue, event.account, event.symbol, event.side)
+        row = self._vanished.pop(key, None)
+        guessed = self._guessed.pop(key, None)
+        if guessed is not None:
+            row = self._adl_rows[guessed]
+            self._adl_rows[guessed] = msgspec.structs.replace(row, closed=state, closed_price=event.price,
+                                                              closed_at_ms=event.ts or row.closed_at_ms)
+        elif row is not None:
+            self._adl_rows.append(msgspec.structs.replace(
+                row, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
+                closed=state, closed_at_ms=event.ts, closed_price=event.price))
 
     def apply_many(self, batch: Iterable[Event], now_s: float | None = None) -> None:
         for event in batch:

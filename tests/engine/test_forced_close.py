@@ -154,3 +154,18 @@ def test_critical_alerts_come_last_at_the_same_time_so_the_newest_first_views_sh
     alerts = m.evaluate(T0_S + 4)
     assert [a.critical for a in alerts][-1] and alerts[0].rule == "liquidation_distance"
     assert [a.ts_ms for a in alerts] == sorted(a.ts_ms for a in alerts)
+
+
+def test_a_followed_position_liquidated_whole_stays_on_screen_liquidated_at_the_records_price():
+    m = followed_monitor()
+    m.apply(report(held_eth(), ts=T0_MS + 3_000))  # BTC (2 lights) gone: no guess ...
+    assert not [p for p in m.live().positions if p.symbol == "BTCUSDT" and p.account == 1]
+    m.apply(closed("liquidation", 56_500.0, 0.2, 0.0))  # ... the venue's record: liquidated
+    [alert] = m.evaluate(T0_S + 4)
+    assert "LIQUIDATED by the venue at 56,500: 0.2 closed ($11,300 notional), the position is gone" in alert.message
+    [row] = [p for p in m.live().positions if p.symbol == "BTCUSDT" and p.account == 1]
+    assert (row.closed, row.closed_price, row.closed_at_ms, row.size) == ("liquidated", 56_500.0, T0_MS + 2_000, 0.2)
+    # The next report forgets what vanished: a late duplicate record adds no second row.
+    m.apply(report(held_eth(), ts=T0_MS + 6_000))
+    m.apply(closed("liquidation", 56_500.0, 0.2, 0.0, ts=T0_MS + 2_001))
+    assert len([p for p in m.live().positions if p.symbol == "BTCUSDT" and p.account == 1]) == 1
