@@ -268,3 +268,50 @@ async def test_a_click_on_the_headers_arrows_scrolls_the_columns():
         await pilot.click(PositionsTable, offset=(arrow + 1, 1))
         await pilot.pause()
         assert table.visible_columns == shown and table.first_column == 0
+
+
+async def test_under_40_rows_p_switches_the_side_column_between_market_and_accounts():
+    from adlwatch.tui.widgets.panels import AccountsPanel, AlertsPanel, FeedsPanel
+
+    app = AdlwatchApp(parse(PORTFOLIO), marks())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        market, accounts = (FundsPanel, FlowPanel, AlertsPanel), (AccountsPanel, FeedsPanel)
+        assert all(app.query_one(w).display for w in market)
+        assert not any(app.query_one(w).display for w in accounts)
+        await pilot.press("p")
+        await pilot.pause()
+        assert all(app.query_one(w).display for w in accounts)
+        assert not any(app.query_one(w).display for w in market)
+        await pilot.resize_terminal(160, 48)  # tall enough: every panel, whatever p chose
+        await pilot.pause()
+        assert all(app.query_one(w).display for w in (*market, *accounts))
+        assert app.check_action("side_panels", ()) is False
+
+
+async def test_at_100_by_30_the_flow_panel_shows_both_windows_and_the_pressure():
+    from tests.tui.test_snapshots_panel import panel_app
+
+    app = panel_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        line = next(line for line in panel_text(app, FlowPanel).splitlines() if "BTCUSDT" in line)
+        # 1 min: 4.2M of longs; 5 min: 2.5 + 9 + 4.2 = 15.7M of longs, 40k of shorts; 15.7M / 1.23B = 1.28 %.
+        assert "4.20M/0" in line and "15.7M/40.0k" in line and "1.28%" in line
+        assert "…" not in line
+
+
+async def test_a_journal_that_cannot_write_says_so_once():
+    class FailingJournal(FakeJournal):
+        problem = "disk full"
+
+    clock = Clock(T_MS / 1000)
+    app = AdlwatchApp(parse(PORTFOLIO), marks(), clock=clock, journal=FailingJournal())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        for step in range(1, 3):
+            clock.t_s = T_MS / 1000 + step
+            app.refresh_view()
+            await pilot.pause()
+        said = [n.message for n in app._notifications if "journal" in n.message]
+        assert said == ["journal not written: disk full"]
