@@ -494,3 +494,30 @@ def test_any_execution_body_gives_forced_closes_or_a_body_error_never_another_ex
     except BodyError:
         return
     assert all(isinstance(c, ForcedClose) for c in closes)
+
+
+async def test_the_monitor_alerts_exactly_the_liquidation_and_the_adl_of_a_followed_bybit_account(private):  # noqa: F811
+    import time
+
+    from adlwatch.engine.alert_rules import AlertRules
+    from adlwatch.engine.alerts import RULE_FORCED_CLOSE
+    from adlwatch.engine.instruments import default_catalogue
+    from adlwatch.engine.monitor import Monitor
+    from adlwatch.engine.portfolio import Portfolio
+
+    quiet = AlertRules(distance_below_pct=None, adl_lights_at_least=None, fund_to_oi_drop_pct=None,
+                       stale_feed_after_s=None, venue_adl_alerts=False, cascade_pressure_pct=None)
+    monitor = Monitor(Portfolio.from_data({"account": [{"venue": "bybit", "key_name": "main"}]}, default_catalogue()),
+                      rules=quiet)
+    held = private.account("bybit")
+    held.positions.append(EmuPosition("SOLUSDT", "long", 10.0, 150.0, 152.0, 5.0, adl=1, maint_margin=7.6))
+    async with private.run(private.follower("bybit"), lambda e: monitor.apply(e, time.time())) as running:
+        await running.wait_for(lambda e: isinstance(e, AccountState) and len(e.positions) == 3)
+        held.close("BTCUSDT", "liquidation", 78_500.5)
+        held.close("ETHUSDT", "adl", 3_350.0, size=1.0)
+        held.close("SOLUSDT", "user", 151.0)
+        await running.wait_for(lambda e: isinstance(e, ForcedClose), count=2)
+    alerts = [a for a in monitor.evaluate(time.time()) if a.rule == RULE_FORCED_CLOSE]
+    told = sorted((a.symbol, a.value, a.price, a.size, round(a.remaining, 9)) for a in alerts)
+    assert told == [("BTCUSDT", "liquidation", 78_500.5, 0.25, 0.0), ("ETHUSDT", "adl", 3_350.0, 1.0, 2.0)]
+    assert all(a.critical for a in alerts)
