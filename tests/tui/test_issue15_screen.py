@@ -225,6 +225,10 @@ async def test_a_position_the_venue_liquidated_stays_on_the_banner_until_k():
         await pilot.pause()
         assert not banner.display
         assert any(a.critical for a in app.monitor.alert_log)  # the log keeps it
+        from adlwatch.tui.widgets.panels import AlertsPanel
+
+        first = panel_text(app, AlertsPanel).splitlines()[0]  # and the alerts panel shows it first
+        assert "■" in first and "LIQUIDATED" in first
         app.refresh_view()
         await pilot.pause()
         assert not banner.display  # acknowledged: not shown again

@@ -369,11 +369,15 @@ class AlertsPanel(GridPanel):
 
     def show(self, view: MonitorState) -> None:
         rows: list[tuple[Span, ...]] = []
-        for alert in reversed(view.alerts[-ALERT_ROWS:]):
+        # The critical ones (positions the venue closed) first, then the newest of the rest.
+        critical = list(reversed(view.critical_alerts[-ALERT_ROWS:]))
+        others = [a for a in reversed(view.alerts) if not a.critical][:max(0, ALERT_ROWS - len(critical))]
+        for alert in (*critical, *others):
             fired = alert.state == "fired"
             when = dt.datetime.fromtimestamp(alert.ts_ms / 1000, dt.UTC).strftime("%H:%M:%S")
+            style = "bold white on red" if alert.critical else "bold red" if fired else "dim"
             # One line each, cropped to the panel: the whole text is in the log (A).
-            rows.append(((f"{when} {'▲' if fired else '✓'} {alert.message}", "bold red" if fired else "dim"),))
+            rows.append(((f"{when} {'■' if alert.critical else '▲' if fired else '✓'} {alert.message}", style),))
         for p in view.live.positions:
             if p.disagreement:
                 rows.append(((f"≠ {p.venue} {p.symbol}: {p.disagreement}", "yellow"),))
