@@ -284,8 +284,8 @@ class Journal:
         if current is None:
             return
         if final:
-            self._segments[table] = None
-        if rows or final:
+            self._segments[table] = None  # its rows so far are written (or on their way): let it go
+        if rows:
             self._writes.append(self._writer.submit(self._write, table, current[1], rows, final))
         self._writes = [f for f in self._writes if not f.done()]
 
