@@ -762,7 +762,8 @@ class Monitor:
     def evaluate(self, now_s: float) -> list[Alert]:
         """Run the alert rules on the live snapshot (never a what-if) with the liquidation flows at
         ``now_s``, and tell the positions closed since the last call: the alerts that fired or
-        cleared now (``hold_s`` measured on ``now_s``, the monitor's clock), also added to the log.
+        cleared now (``hold_s`` measured on ``now_s``, the monitor's clock), critical ones first, also
+        added to the log (in time order).
 
         After a ``restart`` (a replay seeking back), nothing is told until ``now_s`` passes the
         furthest time evaluated before it: those alerts are in the log already."""
@@ -784,9 +785,10 @@ class Monitor:
         if self._evaluated_until_s is None or now_s > self._evaluated_until_s:
             self._evaluated_until_s = now_s
         if alerts:
-            alerts = in_time_order(alerts)
-            self._log(alerts)
+            self._log(in_time_order(alerts))
             self._changed()
+            # The caller rings and notifies the first: a critical one (a position closed) heads them.
+            alerts.sort(key=lambda a: (not a.critical, a.ts_ms))
         return alerts
 
     def _log(self, alerts: list[Alert]) -> None:

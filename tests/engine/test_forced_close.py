@@ -144,7 +144,7 @@ def test_a_what_if_that_liquidates_tells_once_per_crossing():
     assert [a.value for a in m.evaluate(T0_S + 4)] == ["liquidated"]  # a new crossing
 
 
-def test_critical_alerts_come_last_at_the_same_time_so_the_newest_first_views_show_them_first():
+def test_critical_alerts_head_what_is_told_and_come_last_in_the_log_at_the_same_time():
     rules = AlertRules(distance_below_pct=50.0, adl_lights_at_least=None, fund_to_oi_drop_pct=None,
                        stale_feed_after_s=None, venue_adl_alerts=False, cascade_pressure_pct=None)
     m = Monitor(Portfolio.from_data(FOLLOWED, default_catalogue()), rules=rules)
@@ -152,8 +152,11 @@ def test_critical_alerts_come_last_at_the_same_time_so_the_newest_first_views_sh
                   report(held_btc())])
     m.apply(closed("liquidation", 57_000.0, 0.1, 0.1, ts=T0_MS + 4_000))
     alerts = m.evaluate(T0_S + 4)
-    assert [a.critical for a in alerts][-1] and alerts[0].rule == "liquidation_distance"
-    assert [a.ts_ms for a in alerts] == sorted(a.ts_ms for a in alerts)
+    assert [(a.rule, a.critical) for a in alerts] == [("forced_close", True)] + [("liquidation_distance", False)] * 2
+    # The log is in time order; at the same time the critical one is the newest, so the views
+    # (newest first) show it first.
+    assert [(a.rule, a.ts_ms) for a in m.alert_log] == [("liquidation_distance", T0_MS + 4_000)] * 2 + [
+        ("forced_close", T0_MS + 4_000)]
 
 
 def test_a_followed_position_liquidated_whole_stays_on_screen_liquidated_at_the_records_price():
