@@ -186,7 +186,7 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
                     if emit(event):
                         break
             if not heard:
-                _say_what_the_recording_holds(from_path, venue, max_line_bytes)
+                _say_what_the_recording_holds(from_path, venue, symbols, max_line_bytes)
             return 0
         if not symbols and not _has_all_market_feed(venue):
             emit(FeedStatus(venue=venue, symbol="", ts=None, recv_ns=time.time_ns(), state="error",
@@ -203,14 +203,20 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
         return 0
 
 
-def _say_what_the_recording_holds(path: str | os.PathLike, venue: str, max_line_bytes: int) -> None:
-    """A recording without a frame of ``venue``: ``RecordingError`` naming the venues it holds (a tail of
-    nothing that exits 0 reads as "no events yet"). Only read again when nothing was printed."""
+def _say_what_the_recording_holds(path: str | os.PathLike, venue: str, symbols: list[str], max_line_bytes: int) -> None:
+    """Nothing of ``venue`` (and ``symbols``) was printed: a ``RecordingError`` naming what the recording
+    holds instead (a tail of nothing that exits 0 reads as "no events yet"), unless the venue's frames
+    hold no event at all (acks, pongs, other channels). Only read again when nothing was printed."""
     venues = sorted({line_venue for _, line_venue, _, _ in read_recording(path, max_line_bytes=max_line_bytes)})
-    if venue in venues:
-        return  # frames of the venue, none of them an event (acks, pongs, other channels)
-    holds = f"it holds frames of {', '.join(venues)}" if venues else "it holds no frames"
-    raise RecordingError(path, None, f"no {venue} frames in this recording: {holds}")
+    if venue not in venues:
+        holds = f"it holds frames of {', '.join(venues)}" if venues else "it holds no frames"
+        raise RecordingError(path, None, f"no {venue} frames in this recording: {holds}")
+    if symbols:
+        held = sorted({e.symbol for e in replay_events(path, max_line_bytes=max_line_bytes)
+                       if e.venue == venue and not isinstance(e, FeedStatus) and e.symbol})
+        if held:
+            raise RecordingError(path, None, f"no {venue} events of {', '.join(symbols)} in this recording: "
+                                             f"it holds {venue} events of {', '.join(held)}")
 
 
 async def run_record(venue: str, symbols: list[str], *, out_path: str, ws_url: str | None = None,

@@ -49,11 +49,24 @@ def test_tail_of_a_venue_the_recording_does_not_hold_says_which_venues_it_holds_
                                                                                  "funding_rate"]
 
 
+def test_tail_of_symbols_the_recording_does_not_hold_names_those_it_holds(tmp_path):
+    path = tmp_path / "binance.jsonl"
+    with Recorder(path) as recorder:
+        recorder.write("binance", MARK_FRAME, 1)
+    result = adlwatch("tail", "binance", "ETHUSDT", "SOLUSDT", "--from", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (f"adlwatch: {path}: no binance events of ETHUSDT, SOLUSDT in this recording: "
+                             "it holds binance events of BTCUSDT\n")
+    assert adlwatch("tail", "binance", "btcusdt", "--from", str(path)).returncode == 0
+
+
 def test_tail_of_a_venue_whose_frames_hold_no_event_is_quiet_and_exits_0(tmp_path):
     path = tmp_path / "pongs.jsonl"
     with Recorder(path) as recorder:
         recorder.write("okx", "pong", 1)
     result = adlwatch("tail", "okx", "--from", str(path))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    result = adlwatch("tail", "okx", "BTC-USDT-SWAP", "--from", str(path))
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
