@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.errors import InputError
@@ -296,3 +298,31 @@ def test_a_replay_position_between_two_ms_is_journaled_at_the_whole_ms(tmp_path)
     assert journal.problem is None
     times = set(read(tmp_path, "2025-10-11", "positions")["time"])
     assert times == {pd.Timestamp(MIDNIGHT_MS + 1766, unit="ms", tz="UTC")}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offsets=st.lists(st.integers(min_value=-2 * 86_400_000, max_value=2 * 86_400_000), min_size=1, max_size=40),
+       segment_rows=st.integers(min_value=2, max_value=50))
+def test_every_new_second_of_the_clock_is_one_row_set_in_its_utc_days_folder(tmp_path_factory, offsets, segment_rows):
+    """Whatever the clock does (seeks back and forth, across days), each call in a new second gives one
+    row set, in the folder of its UTC day, and nothing else."""
+    from dataclasses import replace
+
+    folder = tmp_path_factory.mktemp("journal")
+    m = monitor()
+    feed(m, MIDNIGHT_MS, 62000.0)
+    state = m.state(MIDNIGHT_MS / 1000)
+    expected, last = [], None
+    with Journal(folder, flush_s=0.0, segment_rows=segment_rows) as journal:
+        for offset in offsets:
+            t_ms = MIDNIGHT_MS + offset
+            journal.record(replace(state, now_ms=t_ms), t_ms / 1000)
+            if t_ms // 1000 != last:
+                expected += [t_ms] * len(state.live.positions)
+            last = t_ms // 1000
+    written = []
+    for day in sorted(folder.iterdir()):
+        times = read(folder, day.name, "positions")["time"]
+        assert all(f"{t:%Y-%m-%d}" == day.name for t in times)
+        written += list(times)
+    assert sorted(written) == sorted(pd.Timestamp(t, unit="ms", tz="UTC") for t in expected)
