@@ -25,6 +25,9 @@ MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 3  # adlwatch.log.1 … .3 beside it: at most 20 MB in all
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+# Libraries that log every request at INFO (a live monitor polls several times a second): their lines
+# come at DEBUG only, where one asks for every request.
+CHATTY = ("httpx",)
 
 
 def log_folder() -> Path:
@@ -39,11 +42,14 @@ class LogFile:
     path: Path
     handler: logging.Handler
     previous_level: int
+    previous_chatty: tuple[int, ...] = ()
 
     def close(self) -> None:
         root = logging.getLogger()
         root.removeHandler(self.handler)
         root.setLevel(self.previous_level)
+        for name, level in zip(CHATTY, self.previous_chatty, strict=False):
+            logging.getLogger(name).setLevel(level)
         self.handler.close()
 
 
@@ -69,5 +75,9 @@ def configure(level: str = "INFO", folder: Path | None = None, *, max_bytes: int
     previous = root.level
     root.addHandler(handler)
     root.setLevel(getattr(logging, level))
+    chatty = tuple(logging.getLogger(name).level for name in CHATTY)
+    if level != "DEBUG":
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
-    return LogFile(path, handler, previous)
+    return LogFile(path, handler, previous, chatty)

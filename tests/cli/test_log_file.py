@@ -117,3 +117,14 @@ def test_help_says_where_the_log_file_is(tmp_path):
     result = subprocess.run([ADLWATCH, "--help"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0
     assert f"Log file: {tmp_path / 'logs' / 'adlwatch.log'}" in " ".join(result.stdout.split())
+
+
+def test_every_request_is_logged_at_debug_only(tmp_path):
+    for level, expected in (("INFO", False), ("DEBUG", True)):
+        log_file = logs.configure(level, tmp_path / level)
+        try:
+            logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:9/x")
+        finally:
+            log_file.close()
+        assert ("HTTP Request: GET" in (tmp_path / level / "adlwatch.log").read_text()) is expected
+    assert logging.getLogger("httpx").level == logging.NOTSET  # close() put it back
