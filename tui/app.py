@@ -101,6 +101,17 @@ def venue_adl_line(risk, view: MonitorState | None) -> str:
     return " ".join(parts)
 
 
+def modelled_contracts(source: Any) -> tuple[frozenset[tuple[str, str]], str]:
+    """The contracts whose insurance fund and open interest the source models rather than recorded,
+    and the word the screen tags them with: the demo's (tui/demo.py ``MODELLED_FUND_OI``,
+    ``MODELLED_TAG``); none for any other source."""
+    if getattr(getattr(source, "data", None), "format", None) != "demo":
+        return frozenset(), "modelled"
+    from adlwatch.tui.demo import MODELLED_FUND_OI, MODELLED_TAG
+
+    return MODELLED_FUND_OI, MODELLED_TAG
+
+
 class SessionJournal(Protocol):
     """Where the monitor's states go once a second of its clock (feeds/journal.py ``Journal``)."""
 
@@ -218,7 +229,9 @@ class AdlwatchApp(App[None]):
             yield MarkChart(id="chart").data_bind(AdlwatchApp.view, AdlwatchApp.selected)
             with Vertical(id="side"):
                 yield AccountsPanel(id="accounts").data_bind(AdlwatchApp.view)
-                yield FundsPanel(id="funds").data_bind(AdlwatchApp.view)
+                funds = FundsPanel(id="funds")
+                funds.modelled, funds.modelled_tag = modelled_contracts(self.source)
+                yield funds.data_bind(AdlwatchApp.view)
                 yield FlowPanel(id="flow").data_bind(AdlwatchApp.view)
                 yield FeedsPanel(id="feeds").data_bind(AdlwatchApp.view, AdlwatchApp.source_label)
                 yield HedgesPanel(id="hedges").data_bind(AdlwatchApp.view)

@@ -60,8 +60,6 @@ async def test_the_replay_bar_says_the_fund_and_open_interest_are_modelled(size)
         assert "BTCUSDT fund/OI modelled" in text(app.query_one(ReplayBar))
 
 
-@pytest.mark.xfail(strict=True, reason="the fund/OI panel's modelled tag (issue 15 item 5) is the TUI's to draw: "
-                   "tui.demo.MODELLED_FUND_OI names the contracts, MODELLED_TAG the word; remove this marker then")
 async def test_the_fund_panel_tags_the_modelled_contracts_at_100_columns():
     app = demo_app()
     async with app.run_test(size=(100, 30)) as pilot:

@@ -192,6 +192,10 @@ class FundsPanel(GridPanel):
     states) beside adlwatch's estimate (the highest lights of the positions held in it)."""
 
     BORDER_TITLE = "insurance fund / open interest · ADL: venue / est."
+    # Contracts whose fund and open interest are modelled rather than recorded (the demo's): the title
+    # says so whenever one is shown.
+    modelled: var[frozenset[tuple[str, str]]] = var(frozenset())
+    modelled_tag: var[str] = var("modelled")
 
     def show(self, view: MonitorState) -> None:
         alerts = {(venue, symbol): state for venue, symbol, state in view.adl_alerts}
@@ -221,6 +225,9 @@ class FundsPanel(GridPanel):
             if key not in listed:
                 rows.append(((contract_label(*key), "bold red"), ("", ""), ("", ""), ("", ""), ("", ""),
                              (f"ADL {state}", VENUE_ADL_STYLES.get(state, "bold red")), (fmt.lights(lights.get(key)), "")))
+        shown_modelled = sorted(symbol for venue, symbol in listed if (venue, symbol) in self.modelled)
+        self.border_title = (f"fund / OI ({', '.join(shown_modelled)} {self.modelled_tag}) · ADL: venue / est."
+                             if shown_modelled else self.BORDER_TITLE)
         self.show_grid(Grid(("contract", "fund", "OI", "fund/OI", "history", "venue", "est."),
                             (False, True, True, True, False, False, False), tuple(rows), drop=(6, 1, 2)))
 
