@@ -120,6 +120,7 @@ def test_help_says_where_the_log_file_is(tmp_path):
 
 
 def test_every_request_is_logged_at_debug_only(tmp_path):
+    before = logging.getLogger("httpx").level
     for level, expected in (("INFO", False), ("DEBUG", True)):
         log_file = logs.configure(level, tmp_path / level)
         try:
@@ -127,4 +128,4 @@ def test_every_request_is_logged_at_debug_only(tmp_path):
         finally:
             log_file.close()
         assert ("HTTP Request: GET" in (tmp_path / level / "adlwatch.log").read_text()) is expected
-    assert logging.getLogger("httpx").level == logging.NOTSET  # close() put it back
+    assert logging.getLogger("httpx").level == before  # close() put it back
