@@ -4,8 +4,10 @@ Feeds and followed accounts run as in the monitor (``feeds.live.LiveSource``); e
 the same ``engine.monitor.Monitor`` the screen drives; at most ten times a second its alert rules run on
 the latest snapshot and each alert that fires or clears is one line on stdout (with ``--json``
 one JSON object), flushed at once so that a pipe sees it. ``--snapshots S`` adds every position's
-figures every S seconds (the fields of ``check --json``). A feed problem (unreachable venue, rejected
-key) is one line on stderr, and watching goes on.
+figures every S seconds (the fields of ``check --json``); ``--journal DIR`` (or the portfolio file's
+``[journal] folder``) writes the monitor's states once a second (feeds/journal.py). A feed problem
+(unreachable venue, rejected key) is one line on stderr, naming what is still watched, and watching
+goes on.
 
 Exit codes as for ``check``: 2 bad input, 1 when a venue (or a followed account) could not be reached
 at all during the run (it wins: part of the portfolio went unwatched), 3 when an alert fired, else 0;
