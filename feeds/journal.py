@@ -42,11 +42,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.files import clean_stale, write_atomic
+
+if TYPE_CHECKING:
+    from adlwatch.engine.monitor import MonitorState
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +183,7 @@ class Journal:
         self._token = secrets.token_hex(3)  # this session's files never take another's name
         self._seq = 0
         self._last_second: int | None = None
-        self._last_state: Any = None
+        self._last_state: MonitorState | None = None
         self._last_alert: Any = None  # the newest alert written
         self._segments: dict[str, tuple[tuple[str, int], _Segment] | None] = dict.fromkeys(TABLES)
         self._pending: dict[str, list[tuple]] = {t: [] for t in TABLES}
@@ -192,7 +195,7 @@ class Journal:
         self._lock = threading.Lock()
 
     # -- rows in ---------------------------------------------------------------------------------
-    def record(self, state: Any, now_s: float) -> None:
+    def record(self, state: MonitorState, now_s: float) -> None:
         """The rows of ``state`` (a ``MonitorState``) at its clock (``state.now_ms``, else ``now_s``):
         once per second of that clock; a call within the same second only remembers the state (its
         alerts are written with the next second's rows, or at ``close``)."""
@@ -209,7 +212,7 @@ class Journal:
         if self.clock() - self._last_flush >= self.flush_s:
             self.flush()
 
-    def _add_rows(self, state: Any, t_ms: int) -> None:
+    def _add_rows(self, state: MonitorState, t_ms: int) -> None:
         live = state.live
         sources = [a.source for a in live.accounts]
         key = _segment_key(t_ms)
@@ -232,7 +235,7 @@ class Journal:
         self._add("contracts", key, contracts)
         self._add_alerts(state)
 
-    def _add_alerts(self, state: Any) -> None:
+    def _add_alerts(self, state: MonitorState) -> None:
         """The alerts of the state's log newer than the last one written."""
         alerts = state.alerts
         start = 0
