@@ -166,8 +166,7 @@ def first_adl_words(result: CascadeResult) -> str:
         return "no ADL"
     k, r = result.first_adl
     that_round = result.steps[k].rounds[r].liquidated
-    return (f"first ADL at step {k + 1} round {r + 1}, when {through:,} positions had been liquidated "
-            f"({that_round:,} of them in that round)")
+    return f"first ADL at step {k + 1} round {r + 1}, after {through:,} liquidations ({that_round:,} in that round)"
 
 
 def liquidations_through_first_adl(result: CascadeResult) -> int | None:

@@ -142,8 +142,8 @@ def test_simulate_says_when_the_first_adl_came_in_the_rounds_tables_numbers():
     through = sum(r[2] for r in rounds[:first_adl + 1])
     assert in_round > 0
     summary = next(line for line in lines if line.startswith("first liquidations"))
-    assert summary.endswith(f"first ADL at step {step} round {rnd}, when {through:,} positions had been "
-                            f"liquidated ({in_round:,} of them in that round)")
+    assert summary.endswith(f"first ADL at step {step} round {rnd}, after {through:,} liquidations "
+                            f"({in_round:,} in that round)")
     assert "0 liquidations" not in result.stdout
     data = json.loads(adlwatch("simulate", *FLAGS, "--shock", "-25", "--fund", "1e4", "--json").stdout)
     assert data["liquidations_through_first_adl"] == through
