@@ -15,6 +15,7 @@ from adlwatch.engine.events import MarkPrice
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.journal import Journal
+from adlwatch.tui.cli import build_parser
 from adlwatch.tui.watch import Watch
 from tests.cli.test_watch_cli import (  # noqa: F401  (emulator: the fixture)
     NEAR,
@@ -97,3 +98,22 @@ def test_a_bad_journal_key_names_the_file_line_field_and_value(tmp_path, table, 
     with pytest.raises(InputError) as error:
         portfolio_store.load(path, default_catalogue())
     assert str(error.value).startswith(str(path)) and str(error.value).endswith(expected)
+
+
+def test_journal_is_taken_by_the_monitor_commands():
+    parser = build_parser()
+    assert parser.parse_args(["--journal", "j"]).journal == "j"
+    assert parser.parse_args(["demo", "--journal", "j"]).journal == "j"
+    assert parser.parse_args(["--journal", "j", "replay", "f.jsonl"]).journal == "j"
+    assert parser.parse_args(["watch", "--journal", "j"]).journal == "j"
+    assert parser.parse_args(["demo"]).journal is None
+
+
+def test_a_journal_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    result = subprocess.run([ADLWATCH, "demo", "--check", "--journal", str(a_file)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == f"adlwatch: --journal = '{a_file}': is a file, not a folder for the journal\n"
+    assert result.stdout == ""

@@ -93,25 +93,6 @@ def test_log_level_is_taken_before_or_after_the_command_and_checked():
     assert exit_.value.code == 2
 
 
-def test_journal_is_taken_by_the_monitor_commands():
-    parser = build_parser()
-    assert parser.parse_args(["--journal", "j"]).journal == "j"
-    assert parser.parse_args(["demo", "--journal", "j"]).journal == "j"
-    assert parser.parse_args(["--journal", "j", "replay", "f.jsonl"]).journal == "j"
-    assert parser.parse_args(["watch", "--journal", "j"]).journal == "j"
-    assert parser.parse_args(["demo"]).journal is None
-
-
-def test_a_journal_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path):
-    a_file = tmp_path / "file"
-    a_file.write_text("")
-    result = subprocess.run([ADLWATCH, "demo", "--check", "--journal", str(a_file)], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 2
-    assert result.stderr == f"adlwatch: --journal = '{a_file}': is a file, not a folder for the journal\n"
-    assert result.stdout == ""
-
-
 def test_help_says_where_the_log_file_is(tmp_path):
     env = {**os.environ, logs.LOG_DIR_ENV: str(tmp_path / "logs"), "COLUMNS": "400"}  # no path broken in two
     result = subprocess.run([ADLWATCH, "--help"], capture_output=True, text=True, timeout=60, env=env)
