@@ -295,9 +295,10 @@ def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> 
     """ADL lights at or above N: the venue's own lights where the position has them, else our estimate.
 
     The venue's own lights clear at N − 1 or fewer (held for ``hold_s``). adlwatch's estimate clears
-    at N − 2 or fewer: it ranks the position in a modelled population, where a small move of the mark
-    or a new open-interest figure steps it across a quintile boundary and back, so one light either
-    side of N is the estimate's band (the demo flapped between 4 and 3 without it).
+    at N − 2 or fewer (1 at least): it ranks the position in a modelled population, where a small
+    move of the mark or a new open-interest figure steps it across a quintile boundary and back, so
+    the light below N is the estimate's band (issue 16: the demo's alert fired, cleared and fired
+    again within a minute of replay time).
     """
     at_least = rules.adl_lights_at_least
     if at_least is None:
@@ -311,7 +312,7 @@ def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> 
             level = BAND
         elif lights >= at_least:
             level = BREACH
-        elif not estimate or lights <= at_least - ESTIMATE_LIGHTS_BAND - 1:
+        elif not estimate or lights <= max(1, at_least - ESTIMATE_LIGHTS_BAND - 1):
             level = CLEAR  # the venue's lights are whole: N − 1 or fewer is past the band
         else:
             level = BAND
