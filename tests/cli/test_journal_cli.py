@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import subprocess
 
 import pandas as pd
 import pytest
@@ -17,6 +18,7 @@ from adlwatch.engine.portfolio import Portfolio
 from adlwatch.feeds.journal import Journal
 from adlwatch.tui.cli import build_parser
 from adlwatch.tui.watch import Watch
+from tests.cli.test_check_cli import ADLWATCH
 from tests.cli.test_watch_cli import (  # noqa: F401  (emulator: the fixture)
     NEAR,
     TIMEOUT_S,
