@@ -34,7 +34,7 @@ from adlwatch.engine.portfolio import (
     without_position,
 )
 from adlwatch.engine.shocks import shock
-from adlwatch.engine.snapshot import RiskSnapshot
+from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot
 from adlwatch.tui.screens.edit import PositionForm
 from adlwatch.tui.screens.help import HelpScreen
 from adlwatch.tui.screens.prompt import PercentScreen
@@ -75,7 +75,7 @@ HELP_NOTES = (
 )
 
 
-def venue_adl_line(risk, view: MonitorState | None) -> str:
+def venue_adl_line(risk: PositionRisk, view: MonitorState | None) -> str:
     """What the venue itself publishes of a position's ADL risk, in words for the ``i`` screen: its
     public rating of the contract (Binance symbolAdlRisk), its ADL alert state (Bybit adlAlert, OKX
     adl-warning), a followed position's own lights; "" when it publishes none here."""

@@ -15,6 +15,8 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Static
 
+from adlwatch.engine.alerts import Alert
+from adlwatch.engine.flow import pressure_word
 from adlwatch.engine.monitor import MonitorState
 from adlwatch.tui import format as fmt
 from adlwatch.tui.widgets.positions import venue_code
@@ -240,8 +242,6 @@ def flow_rows(view: MonitorState) -> tuple[tuple[Span, ...], ...]:
     """One row per contract held (and any other the monitor has flow for): the liquidated notional
     in USD by side of the liquidated positions, last minute and last five, the five minutes drawn
     in 10 s buckets, and the cascade pressure (heavier side ÷ insurance fund)."""
-    from adlwatch.engine.flow import pressure_word
-
     flows = view.liquidation_flows
     held = list(dict.fromkeys((p.venue, p.symbol) for p in view.snapshot.positions))
     rows = []
@@ -287,9 +287,9 @@ class CriticalBanner(Static):
     """Positions the venue closed (liquidated or auto-deleveraged): the highest alert, shown across
     the screen until acknowledged (k), besides the alert log."""
 
-    alerts: var[tuple] = var(())
+    alerts: var[tuple[Alert, ...]] = var(())
 
-    def watch_alerts(self, alerts: tuple) -> None:
+    def watch_alerts(self, alerts: tuple[Alert, ...]) -> None:
         self.set_class(bool(alerts), "-active")
         if not alerts:
             self.update("")
