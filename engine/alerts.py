@@ -490,7 +490,7 @@ def modelled_close_alert(row: PositionRisk, cause: str, price: float, ts_ms: int
     """A position the monitor closed as the venue would: ``modelled`` (the mark reached its
     liquidation price, live or in a replay), ``what-if`` (the shock takes it there), ``unconfirmed``
     (a followed position gone while first in the ADL queue): the same critical alert as the venue's
-    own record, marked an estimate."""
+    own record, marked an estimate. ``cause``: liquidation | adl (``FORCED_CLOSE_CAUSES``), the value."""
     what = "AUTO-DELEVERAGED (ADL)" if cause == "adl" else "LIQUIDATED"
     before, after = MODELLED_CLOSES[how]
     message = (f"{_subject(row.venue, row.symbol, row.side)} (account {row.account + 1}): {before}{what} at "

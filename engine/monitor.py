@@ -374,7 +374,7 @@ class Monitor:
             self._closed[(a, i)] = Closed(a, i, "liquidated", at_ms, price, realized,
                                           liquidated_row(rows[(a, i)], price, at_ms, realized))
             self._tell_later(("modelled", a, i, "liquidated", at_ms), modelled_close_alert(
-                rows[(a, i)], "liquidated", price, at_ms if at_ms is not None else 0,
+                rows[(a, i)], "liquidation", price, at_ms if at_ms is not None else 0,
                 closed_notional_usd(position.instrument, position.size, price)))
         self._apply_closed(at_ms)
 
@@ -814,7 +814,7 @@ class Monitor:
                 continue
             position = self._portfolio.accounts[p.account].positions[p.index]
             price = p.closed_price if p.closed_price is not None else p.mark_price
-            out.append(modelled_close_alert(p, "liquidated", price, now_ms,
+            out.append(modelled_close_alert(p, "liquidation", price, now_ms,
                                             closed_notional_usd(position.instrument, position.size, price),
                                             how="what-if"))
         self._what_if_closed = now

@@ -117,7 +117,7 @@ def test_a_modelled_position_reaching_its_liquidation_price_in_a_replay_tells_on
     liq = m.closed[0]
     assert (liq.account, liq.index, liq.state) == (0, 0, "liquidated")
     assert (alert.value, alert.price, alert.size, alert.remaining, alert.account, alert.critical) == (
-        "liquidated", liq.price, 0.5, 0.0, 0, True)
+        "liquidation", liq.price, 0.5, 0.0, 0, True)
     assert alert.ts_ms == liq.at_ms and alert.notional_usd == pytest.approx(0.5 * liq.price)
     assert "LIQUIDATED at" in alert.message and "modelled" in alert.message
     # The replay seeks back and plays the same minutes again: the same liquidation is not told again.
@@ -134,14 +134,14 @@ def test_a_what_if_that_liquidates_tells_once_per_crossing():
     assert m.evaluate(T0_S) == []
     m.add_shock(shock(-20))
     [alert] = m.evaluate(T0_S + 1)
-    assert (alert.rule, alert.value, alert.critical, alert.account) == (RULE_FORCED_CLOSE, "liquidated", True, 0)
+    assert (alert.rule, alert.value, alert.critical, alert.account) == (RULE_FORCED_CLOSE, "liquidation", True, 0)
     assert "in the what-if, would be LIQUIDATED" in alert.message
     m.add_shock(shock(-1))  # deeper: still liquidated, the same crossing
     assert m.evaluate(T0_S + 2) == []
     m.set_shocks(())
     assert m.evaluate(T0_S + 3) == [] and not m.closed  # live never moved
     m.add_shock(shock(-25))
-    assert [a.value for a in m.evaluate(T0_S + 4)] == ["liquidated"]  # a new crossing
+    assert [a.value for a in m.evaluate(T0_S + 4)] == ["liquidation"]  # a new crossing
 
 
 def test_critical_alerts_head_what_is_told_and_come_last_in_the_log_at_the_same_time():
