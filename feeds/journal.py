@@ -223,8 +223,7 @@ class Journal:
             for p in live.positions
         ]
         self._add("positions", key, rows)
-        # (the monitor's flows: MonitorState.liquidation_flows, by (venue, symbol))
-        flows = dict(getattr(state, "liquidation_flows", None) or {})
+        flows = dict(state.liquidation_flows)  # by (venue, symbol)
         contracts = [
             (t_ms, c.venue, c.symbol, c.mark_price, c.funding_rate, c.fund_balance_usd, c.open_interest,
              c.open_interest_usd, c.fund_to_oi, c.venue_adl_risk, *_flow_row(flows.pop((c.venue, c.symbol), None)))
