@@ -14,7 +14,8 @@ folder per table inside it, so that ``pandas.read_parquet(<day>/positions)`` rea
 - ``contracts``: per contract and second: mark, funding rate, insurance fund, open interest,
   fund/OI, the venue's own ADL rating, and the liquidation flow (1 and 5 minutes by side, the
   cascade pressure).
-- ``alerts``: every alert as it fires or clears, at its own time.
+- ``alerts``: every alert as it fires or clears, at its own time; a position the venue closed
+  (liquidated or ADL'd) with the fill's price, size and what is left.
 
 Each file is a *segment*: the rows of one table from one session, within one hour of the
 monitor's clock (a new segment also past ``segment_rows`` rows). Rows are buffered and, every
@@ -111,6 +112,13 @@ ALERT_COLUMNS: dict[str, str] = {
     "threshold": "float",
     "estimate": "bool",
     "message": "text",
+    # "You were liquidated / ADL'd" (rule forced_close, critical): the fill's price, the size closed
+    # (coin, or contracts of an inverse contract), its USD value and what is left open.
+    "critical": "bool",
+    "price": "float",
+    "size": "float",
+    "notional_usd": "float",
+    "remaining": "float",
 }
 COLUMNS = {"positions": POSITION_COLUMNS, "contracts": CONTRACT_COLUMNS, "alerts": ALERT_COLUMNS}
 
@@ -184,7 +192,7 @@ class Journal:
         self._seq = 0
         self._last_second: int | None = None
         self._last_state: MonitorState | None = None
-        self._last_alert: Any = None  # the newest alert written
+        self._alerts_written: set[Any] = set()  # of the alerts the last state carried
         self._segments: dict[str, tuple[tuple[str, int], _Segment] | None] = dict.fromkeys(TABLES)
         self._pending: dict[str, list[tuple]] = {t: [] for t in TABLES}
         self._last_flush = clock()
@@ -235,24 +243,22 @@ class Journal:
         self._add_alerts(state)
 
     def _add_alerts(self, state: MonitorState) -> None:
-        """The alerts of the state's log newer than the last one written."""
+        """The alerts of the state's log not written yet (the log is in time order, and an alert may
+        be put before the newest: a venue's fill time)."""
         alerts = state.alerts
-        start = 0
-        if self._last_alert is not None:
-            for i in range(len(alerts) - 1, -1, -1):
-                if alerts[i] == self._last_alert:
-                    start = i + 1
-                    break
-        for alert in alerts[start:]:
+        written = self._alerts_written
+        for alert in alerts:
+            if alert in written:
+                continue
             value = alert.value
             number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
             text = value if isinstance(value, str) else None
             row = (alert.ts_ms, alert.state, alert.rule, alert.venue, alert.symbol,
                    None if alert.side is None else str(alert.side), alert.account, number, text, alert.threshold,
-                   alert.estimate, alert.message)
+                   alert.estimate, alert.message, alert.critical, alert.price, alert.size, alert.notional_usd,
+                   alert.remaining)
             self._add("alerts", _segment_key(alert.ts_ms), [row])
-        if alerts:
-            self._last_alert = alerts[-1]
+        self._alerts_written = set(alerts)
 
     def _add(self, table: str, key: tuple[str, int], rows: list[tuple]) -> None:
         if not rows:

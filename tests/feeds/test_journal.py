@@ -326,3 +326,35 @@ def test_every_new_second_of_the_clock_is_one_row_set_in_its_utc_days_folder(tmp
         assert all(f"{t:%Y-%m-%d}" == day.name for t in times)
         written += list(times)
     assert sorted(written) == sorted(pd.Timestamp(t, unit="ms", tz="UTC") for t in expected)
+
+
+def test_a_forced_close_is_journaled_with_its_fill_even_when_it_is_older_than_the_last_alert(tmp_path):
+    """A venue's fill time may come before an alert already written (the log is in time order): it is
+    journaled all the same, once, with the fill's price, size and what is left."""
+    from adlwatch.engine.events import AccountState, ForcedClose, ImportedPosition
+
+    data = {"account": [*PORTFOLIO["account"], {"venue": "bybit", "key_name": "main"}]}
+    m = Monitor(Portfolio.from_data(data, default_catalogue()),
+                rules=AlertRules(distance_below_pct=5.0, adl_lights_at_least=None, fund_to_oi_drop_pct=None,
+                                 stale_feed_after_s=None, hold_s=0.0))
+    m.apply(AccountState(venue="bybit", symbol="main", ts=MIDNIGHT_MS, settle="USDT", wallet_balance=5000.0,
+                         positions=[ImportedPosition(symbol="ETHUSDT", side="short", size=2.0, entry_price=2500.0,
+                                                     leverage=10.0, margin_mode="cross")]))
+    with Journal(tmp_path) as journal:
+        feed(m, MIDNIGHT_MS + 10_000, 58500.0)  # the BTC long within 5 %: fires at 10 s
+        m.evaluate(MIDNIGHT_MS / 1000 + 10)
+        journal.record(m.state(MIDNIGHT_MS / 1000 + 10), MIDNIGHT_MS / 1000 + 10)
+        m.apply(ForcedClose(venue="bybit", symbol="ETHUSDT", ts=MIDNIGHT_MS + 5_000, account="main", side="short",
+                            cause="liquidation", price=2790.5, size=1.5, remaining=0.5, detail="execType BustTrade"))
+        m.evaluate(MIDNIGHT_MS / 1000 + 12)
+        journal.record(m.state(MIDNIGHT_MS / 1000 + 12), MIDNIGHT_MS / 1000 + 12)
+        journal.record(m.state(MIDNIGHT_MS / 1000 + 13), MIDNIGHT_MS / 1000 + 13)
+    alerts = read(tmp_path, "2025-10-11", "alerts").sort_values("time")
+    assert list(alerts["rule"]) == ["forced_close", "liquidation_distance"]
+    close = alerts.iloc[0]
+    assert close["time"] == pd.Timestamp(MIDNIGHT_MS + 5_000, unit="ms", tz="UTC")
+    assert (close["critical"], close["venue"], close["symbol"], close["side"]) == (True, "bybit", "ETHUSDT", "short")
+    assert (close["price"], close["size"], close["remaining"]) == (2790.5, 1.5, 0.5)
+    assert close["notional_usd"] == pytest.approx(2790.5 * 1.5)
+    assert "LIQUIDATED by the venue at 2,790.5" in close["message"]
+    assert not alerts.iloc[1]["critical"]
