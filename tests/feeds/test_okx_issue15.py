@@ -37,7 +37,7 @@ from adlwatch.feeds.tail import run_tail
 from adlwatch.feeds.tiers import default_cache_dir, universe_path
 from adlwatch.feeds.venues.okx import account as okx
 from adlwatch.feeds.venues.okx.emulator import private_body_of
-from adlwatch.feeds.venues.okx.market import ADAPTER, OkxParser
+from adlwatch.feeds.venues.okx.market import ADAPTER, FUNDING_PATH, OkxParser
 from tests.feeds import private_fixtures
 from tests.feeds.conftest import FAST as FEED_FAST
 from tests.feeds.live_helpers import run_until
@@ -70,6 +70,17 @@ def test_okx_funding_is_built_for_the_monitor_and_is_the_next_settlement():
                                   rate=0.0001875391284828, next_funding_ts=1700726400000)]
     # and not when a consumer skips it (index prices stay skipped for the monitor)
     assert ADAPTER.new_parser(frozenset({"funding_rate"})).parse(OKX_FUNDING_DOC, 3)[0].kind == "funding_rate"
+
+
+def test_okx_funding_rest_poll_gives_the_rate_at_start():
+    # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-funding-rate: the same item as the
+    # channel's push, in the REST envelope
+    poll = next(p for p in ADAPTER.rest_polls(["BTC-USD-SWAP"]) if p.path == FUNDING_PATH)
+    assert poll.params == {"instId": "BTC-USD-SWAP"} and poll.interval_s == 300.0
+    body = json.dumps({"code": "0", "msg": "", "data": json.loads(OKX_FUNDING_DOC)["data"]})
+    assert ADAPTER.parse_rest(poll, body, 4) == ADAPTER.new_parser().parse(OKX_FUNDING_DOC, 4)
+    (error,) = ADAPTER.parse_rest(poll, body.replace('"0.0001875391284828"', '"x"'), 4)
+    assert error.state == "error" and error.symbol == "BTC-USD-SWAP"
 
 
 def test_okx_subscribes_funding_per_contract_and_one_liquidation_stream():

@@ -121,6 +121,8 @@ class OkxPersonality(Personality):
         elif path == "/api/v5/public/open-interest":
             data = [{"instType": "SWAP", "instId": inst, "oi": "2500000", "oiCcy": "25000",
                      "oiUsd": "1625000000", "ts": now}]
+        elif path == "/api/v5/public/funding-rate":
+            data = funding_push(inst, int(now))["data"]
         elif path == "/api/v5/public/insurance-fund":
             family = q.get("instFamily", "BTC-USDT")
             data = [{"total": "1000000000.5", "instFamily": family, "instType": "SWAP", "details": [

@@ -11,7 +11,8 @@ Sources: OKX API v5 docs, https://www.okx.com/docs-v5/en/ (research/exchanges.md
   "#public-data-websocket-adl-warning-channel", "#public-data-websocket-funding-rate-channel",
   "#public-data-websocket-liquidation-orders-channel"
 - REST: "#public-data-rest-api-get-open-interest", "#public-data-rest-api-get-security-fund",
-  "#public-data-rest-api-get-mark-price"
+  "#public-data-rest-api-get-mark-price", "#public-data-rest-api-get-funding-rate" (the same fields as
+  the channel's push: the feed has the rate and the next settlement at once, not 30 to 90 s later)
 
 Port note: the documented URL uses port 8443. A third-party blog (siebly.hashnode.dev, 2026-11) says
 OKX stopped accepting WebSocket connections on 8443 on 2026-10-31; that is not confirmed from an OKX
@@ -68,9 +69,11 @@ SUBSCRIBE_REQUESTS_PER_HOUR = 480
 OPEN_INTEREST_PATH = "/api/v5/public/open-interest"
 INSURANCE_PATH = "/api/v5/public/insurance-fund"
 MARK_PRICE_PATH = "/api/v5/public/mark-price"
+FUNDING_PATH = "/api/v5/public/funding-rate"
 OPEN_INTEREST_INTERVAL_S = 30.0  # 20 req / 2 s; the socket pushes OI every 3 s, REST adds oiUsd
 INSURANCE_INTERVAL_S = 300.0  # 10 req / 2 s; "total" is a slow-moving USD figure
 MARK_PRICE_INTERVAL_S = 60.0
+FUNDING_INTERVAL_S = 300.0  # 20 req / 2 s per instId; the channel pushes every change
 
 
 
@@ -519,6 +522,7 @@ class OkxAdapter(AdapterBase):
             polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"instType": "SWAP", "instId": s},
                                   interval_s=OPEN_INTEREST_INTERVAL_S))
             polls.append(self.mark_price_poll(s))
+            polls.append(RestPoll(path=FUNDING_PATH, params={"instId": s}, interval_s=FUNDING_INTERVAL_S))
         for family in dict.fromkeys(inst_family(s) for s in symbols):
             polls.append(RestPoll(path=INSURANCE_PATH, params={"instType": "SWAP", "instFamily": family},
                                   interval_s=INSURANCE_INTERVAL_S))
@@ -554,6 +558,8 @@ class OkxAdapter(AdapterBase):
                 ev = _open_interest_item(item, recv_ns, problems)
             elif poll.path == INSURANCE_PATH:
                 ev = _insurance_item(item, poll.params.get("instFamily", ""), recv_ns, problems)
+            elif poll.path == FUNDING_PATH:
+                ev = _funding_item(item, recv_ns, problems)
             else:
                 problems.add(f"no parser for REST path {poll.path}")
                 break
