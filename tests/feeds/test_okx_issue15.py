@@ -505,3 +505,22 @@ async def test_okx_follower_alerts_a_liquidation_and_an_adl_never_the_users_own_
     assert len([e for e in run.events if isinstance(e, ForcedClose)]) == 3
     sol_reads = [r for r in private.endpoints.private("okx") if r.path == okx.FILLS and "SOL-USDT-SWAP" in r.query]
     assert sol_reads and all(r.status == 200 for r in sol_reads)
+
+
+async def test_okx_forced_close_reaches_the_monitor_through_the_live_source(private):
+    """The monitor's path: the follower's ``ForcedClose`` comes out of ``LiveSource`` beside its state."""
+    held = private.account("okx")
+    emu = private.emu
+    source = LiveSource({}, ws_urls={"okx": emu.ws_url("okx")}, rest_urls={"okx": emu.rest_url("okx")},
+                        client_options=FEED_FAST, followers=[private.follower("okx")])
+    closed: list[object] = []
+
+    def wanted(event) -> bool:
+        if isinstance(event, AccountState) and not closed:
+            closed.append(held.close("BTC-USDT-SWAP", "adl", 62_500.0, size=0.2))
+        return isinstance(event, ForcedClose)
+
+    seen = await run_until(source, wanted)
+    (close,) = [e for e in seen if isinstance(e, ForcedClose)]
+    assert (close.symbol, close.cause, close.side, close.price) == ("BTC-USDT-SWAP", "adl", "long", 62_500.0)
+    assert close.size == pytest.approx(0.2) and close.remaining == pytest.approx(0.3)
