@@ -25,6 +25,7 @@ have the bundled tables' tier shape (floor, cap, mmr, max_leverage), so
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import random
 import sys
@@ -67,8 +68,18 @@ def _find(catalogue: Catalogue, venue: str, symbol: str) -> Instrument | None:
     return catalogue.find(venue, symbol)
 
 
-def default_cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir(APP_NAME)) / "tiers"
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's tier cache; another folder while any venue's REST URL is pointed elsewhere
+    (``ADLWATCH_<VENUE>_REST_URL``: the emulator, a testnet), one per set of URLs, so that tables
+    served there never stand in for the venue's own."""
+    root = Path(platformdirs.user_cache_dir(APP_NAME))
+    env = os.environ if environ is None else environ
+    overrides = sorted((name, value) for name, value in env.items()
+                       if name.startswith("ADLWATCH_") and name.endswith("_REST_URL") and value)
+    if not overrides:
+        return root / "tiers"
+    digest = hashlib.sha256(repr(overrides).encode()).hexdigest()[:12]
+    return root / "tiers-elsewhere" / digest
 
 
 def universe_path(cache_dir: Path, venue: str) -> Path:
