@@ -242,6 +242,7 @@ class FeedClient:
         self.rest_poller = None
         self._rng = rng or random.Random()
         self._notice = adapter.is_reconnect_notice
+        self._side_kinds = adapter.side_stream_kinds | {"status"}  # what never shows the mark stream alive
         # One list of symbols per socket (Bybit: linear and inverse apart; everyone: the stream cap).
         self.chunks = [g for g in adapter.connection_groups(self.symbols) if g]
         if not self.symbols:
@@ -502,8 +503,9 @@ class FeedClient:
     def _handle_events(self, events: list[Event], session: _Session, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         seen = None  # consecutive events mostly name one contract (one string each): its clock is set once
+        side = self._side_kinds
         for event in events:
-            if event.kind != "status" and event.symbol is not seen:
+            if event.kind not in side and event.symbol is not seen:
                 seen = event.symbol
                 self._saw_data(seen, session, now)
         # A "data resumed" status from _saw_data goes just before the read's events.

@@ -59,6 +59,10 @@ class VenueAdapter(Protocol):
     rest_url: str  # default REST base URL (overridable)
     heartbeat: Heartbeat
     max_streams_per_connection: int
+    # Event kinds that arrive on streams of their own beside a contract's mark stream (liquidations,
+    # ADL signals, funds, OKX's funding and open-interest channels): they never show that the mark
+    # stream is alive, so they never reset a contract's stale clock.
+    side_stream_kinds: frozenset[str]
 
     def connection_url(self, base_url: str, symbols: list[str]) -> str:
         """The URL to open for these symbols (Binance puts its streams in the URL)."""
@@ -124,11 +128,16 @@ def chunk_symbols(symbols: Sequence[str], per_connection: int) -> list[list[str]
     return [list(symbols[i : i + size]) for i in range(0, len(symbols), size)]
 
 
+SIDE_STREAM_KINDS = frozenset({"liquidation", "adl_alert", "adl_risk", "forced_close", "insurance_fund",
+                               "account_state"})
+
+
 class AdapterBase:
     """Default implementations of the protocol's optional members; a venue's adapter subclasses it
     and overrides what its wire needs (every member a caller uses is declared, none is probed)."""
 
     max_streams_per_connection: int = 200
+    side_stream_kinds: frozenset[str] = SIDE_STREAM_KINDS
 
     def connection_groups(self, symbols: list[str]) -> list[list[str]]:
         """Symbols split into one list per connection (Bybit: by category, then by the stream cap)."""

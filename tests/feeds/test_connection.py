@@ -318,3 +318,29 @@ async def test_a_held_socket_is_read_again_on_the_shared_grid():
     assert loop.time() - started <= hold_s + 0.5
     first.data_received(_server_frame(Opcode.TEXT, b"z"))
     assert not first_transport.reading and first_transport.pauses == 2
+
+
+@pytest.mark.parametrize("venue, symbol", [("binance", "ETHUSDT"), ("bybit", "ETHUSDT"),
+                                           ("okx", "ETH-USDT-SWAP")])
+async def test_liquidations_alone_never_keep_a_silent_mark_stream_fresh(kit, venue, symbol):
+    """A contract whose mark stream stopped is stale even while its venue still pushes liquidations
+    of it (they come on a stream of their own)."""
+    async with kit.run(venue, ["BTCUSDT" if venue != "okx" else "BTC-USDT-SWAP", symbol]) as feed:
+        await feed.wait_for(kit.kind("mark_price", symbol))
+        kit.emu.mute(venue, symbol)
+        start = len(feed.events)
+        stop = asyncio.Event()
+
+        async def liquidate() -> None:
+            while not stop.is_set():
+                await kit.emu.liquidations(venue, symbol, "long", size=0.5)
+                await asyncio.sleep(0.1)
+
+        pusher = asyncio.create_task(liquidate())
+        try:
+            await feed.wait_for(kit.kind("liquidation", symbol), after=start, timeout=5.0)
+            [stale] = await feed.wait_for(kit.status("stale", symbol), after=start, timeout=20.0)
+            assert "no data" in stale.detail
+        finally:
+            stop.set()
+            await pusher

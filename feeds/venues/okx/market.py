@@ -44,7 +44,7 @@ from adlwatch.engine.events import (
     MarkPrice,
     OpenInterest,
 )
-from adlwatch.feeds.venue import AdapterBase, Heartbeat, RestPoll
+from adlwatch.feeds.venue import SIDE_STREAM_KINDS, AdapterBase, Heartbeat, RestPoll
 from adlwatch.feeds.wire import Problems, data_kinds, error_status, without
 from adlwatch.feeds.wire import ms as _ms
 from adlwatch.feeds.wire import number as _number
@@ -468,6 +468,9 @@ class OkxAdapter(AdapterBase):
     heartbeat: Heartbeat = Heartbeat(interval_s=PING_AFTER_SILENCE_S, message=PING_MESSAGE, stale_after_s=13.0,
                                      quiet_after_s=0.5, pong_timeout_s=1.5)
     max_streams_per_connection: int = MAX_STREAMS_PER_CONNECTION
+    # Funding and open interest have channels of their own beside mark-price: only the mark shows
+    # that a contract's mark stream is alive.
+    side_stream_kinds: frozenset[str] = SIDE_STREAM_KINDS | {"funding_rate", "open_interest"}
 
     def alternate_ws_urls(self, url: str) -> list[str]:
         """The same public URL on the other port (8443 ↔ 443) for OKX's own hosts; none for others
