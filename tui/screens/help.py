@@ -17,6 +17,7 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self._key_bindings = bindings
         self._notes = notes
+        self.keys: list[str] = []  # the key column as shown
 
     def compose(self) -> ComposeResult:
         table = Table(title="adlwatch keys", box=None, padding=(0, 2), title_style="bold")
@@ -25,6 +26,9 @@ class HelpScreen(ModalScreen[None]):
         for b in self._key_bindings:
             keys = b.key_display or ", ".join(b.key.split(","))
             table.add_row(keys, b.description)
+            self.keys.append(keys)
+        table.add_row("ctrl+p", "the command palette: every action above, found by name")
+        self.keys.append("ctrl+p")
         with VerticalScroll(id="help-body"):
             yield Static(table)
             yield Static(self._notes, id="help-notes")
