@@ -1,7 +1,7 @@
 """The adlwatch monitor: one screen, data pushed down, intent sent up.
 
 Feed events arrive from a source (live sockets or a replay) in a worker and go straight into the
-``Monitor`` (engine/monitor.py: the engine, the feeds' health, the histories, the alerts); a 10 Hz
+``Monitor`` (engine/monitor.py: the engine, the feeds' health, the histories, the alerts); a 5 Hz
 timer asks it for its state (during a what-if, with the hypothetical snapshot) and sets the app's
 ``view``, which every panel is bound to (``data_bind``). The app composes, routes keys and keeps only
 what the screen itself chose (the selected row, the charted market). Widgets only format.
@@ -37,7 +37,7 @@ from adlwatch.engine.shocks import shock
 from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot
 from adlwatch.tui.screens.edit import PositionForm
 from adlwatch.tui.screens.help import HelpScreen
-from adlwatch.tui.screens.prompt import PercentScreen
+from adlwatch.tui.screens.prompt import ConfirmScreen, PercentScreen
 from adlwatch.tui.widgets.chart import MarkChart
 from adlwatch.tui.widgets.panels import (
     AccountsPanel,
@@ -52,7 +52,13 @@ from adlwatch.tui.widgets.panels import (
 )
 from adlwatch.tui.widgets.positions import PositionsTable
 
-REFRESH_HZ = 10
+# The tick: alerts are evaluated and the screen redrawn at most 5 times a second. Marks move at 1-10 Hz
+# on the venues and a trader reads a figure in no less than a few hundred milliseconds, while a redraw
+# of the whole screen under a firehose costs tens of milliseconds of the one core the app runs on: at
+# 5 Hz an alert or the banner appears within 200 ms of the event that caused it (the tick that
+# evaluates it also draws it), and the monitor stays cheap enough to leave running beside a trading app.
+REFRESH_HZ = 5
+REPLAY_ACTIONS = frozenset({"play_pause", "faster", "slower", "seek", "seek_time"})  # keys only a replay has
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf)
 
 HELP_NOTES = (
@@ -139,13 +145,13 @@ class AdlwatchApp(App[None]):
         Binding("a", "toggle_scope", "shock scope: selected / all"),
         Binding("l", "live", "back to live"),
         Binding("space", "play_pause", "replay play/pause", key_display="space"),
-        Binding("right_square_bracket", "faster", "replay faster", key_display="]", show=False),
-        Binding("left_square_bracket", "slower", "replay slower", key_display="[", show=False),
-        Binding("full_stop", "seek(60)", "replay +1 min", key_display=".", show=False),
-        Binding("comma", "seek(-60)", "replay -1 min", key_display=",", show=False),
+        Binding("right_square_bracket", "faster", "replay faster", key_display="]"),
+        Binding("left_square_bracket", "slower", "replay slower", key_display="["),
+        Binding("full_stop", "seek(60)", "replay +1 min", key_display="."),
+        Binding("comma", "seek(-60)", "replay -1 min", key_display=","),
         Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
         Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
-        Binding("t", "seek_time", "replay: go to a time", show=False),
+        Binding("t", "seek_time", "replay: go to a time"),
         Binding("g", "chart_next", "chart: next contract (with no position held)", show=False),
         Binding("i", "adl_details", "ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
@@ -213,6 +219,7 @@ class AdlwatchApp(App[None]):
         self._chosen: str | None = None  # the position the user put the table's cursor on
         self._dirty = True  # UI state changed (selection, replay controls): redraw at the next tick
         self._drawn_version = -1  # the monitor's version last drawn
+        self._evaluated = (-1, None)  # the monitor's (version, clock second) when the alerts were last evaluated
 
     @property
     def portfolio(self) -> Portfolio:
@@ -301,10 +308,14 @@ class AdlwatchApp(App[None]):
                 self._notifier.deliver(alert)
 
     def refresh_view(self) -> None:
-        """The 10 Hz tick: alerts, then the monitor's state pushed down when something moved."""
+        """The tick (``REFRESH_HZ``): alerts, then the monitor's state pushed down when something moved.
+        The alert rules run only when the monitor changed or its clock entered a new second (a rule's
+        hold and the stale-feed rule count whole seconds): nothing else can make one fire or clear."""
         replay = self._replay_state()
-        self.check_alerts()
         now_s = self._now_s()
+        if self._evaluated != (self.monitor.version, int(now_s)):
+            self.check_alerts()
+            self._evaluated = (self.monitor.version, int(now_s))
         # A new second of the monitor's clock redraws even when nothing moved: the funding countdown,
         # the flow windows and the journal's row go by it.
         second = int(now_s)
@@ -354,12 +365,15 @@ class AdlwatchApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``k`` only while a closed position waits on the banner, ``p`` only on a short screen (under
-        40 rows), where the side column shows one of its two sets of panels."""
+        40 rows), where the side column shows one of its two sets of panels; the replay keys only in a
+        replay."""
         main = self.screen_stack[0] if self.screen_stack else None
         if action == "acknowledge":
             return bool(main is not None and main.query(CriticalBanner) and main.query_one(CriticalBanner).alerts)
         if action == "side_panels":
             return main is not None and main.has_class("-short")
+        if action in REPLAY_ACTIONS:  # live: hidden from the footer, and the key does nothing
+            return self.is_replay
         return True
 
     def _selected_key(self, snapshot: RiskSnapshot) -> str | None:
@@ -444,7 +458,6 @@ class AdlwatchApp(App[None]):
     # -- replay controls ---------------------------------------------------------------------
     def action_play_pause(self) -> None:
         if not self.is_replay:
-            self.notify("live feed: nothing to pause", severity="warning")
             return
         self.source.toggle()
         if self.source.playing and not self._consuming():
@@ -647,11 +660,11 @@ class AdlwatchApp(App[None]):
             return
         p = self.portfolio.accounts[where[0]].positions[where[1]]
 
-        def done(answer: str | None) -> None:
-            if answer and answer.strip().lower() in ("y", "yes"):
+        def done(yes: bool | None) -> None:
+            if yes:
                 self.set_portfolio(without_position(self.portfolio, *where))
 
-        self.push_screen(PercentScreen(f"Remove {p.venue} {p.symbol} {p.side.label} {p.size:g}? (y/n)", "n"), done)
+        self.push_screen(ConfirmScreen(f"Remove {p.venue} {p.symbol} {p.side.label} {p.size:g}?"), done)
 
     def action_remove_account(self) -> None:
         risk = self.selected_position()
@@ -661,18 +674,17 @@ class AdlwatchApp(App[None]):
         where = (risk.account, risk.index)
         a = self.portfolio.accounts[where[0]]
         if a.followed:  # stop following it: only the file changes, never the venue
-            self.push_screen(PercentScreen(f"Stop following the {a.venue} account ({a.source})? (y/n)", "n"),
-                             lambda answer: answer and answer.strip().lower() in ("y", "yes")
-                             and self.set_portfolio(remove_account(self.portfolio, where[0])))
+            self.push_screen(ConfirmScreen(f"Stop following the {a.venue} account ({a.source})?"),
+                             lambda yes: yes and self.set_portfolio(remove_account(self.portfolio, where[0])))
             return
 
-        def done(answer: str | None) -> None:
-            if answer and answer.strip().lower() in ("y", "yes"):
+        def done(yes: bool | None) -> None:
+            if yes:
                 self.set_portfolio(remove_account(self.portfolio, where[0]))
 
-        self.push_screen(PercentScreen(
+        self.push_screen(ConfirmScreen(
             f"Remove the {a.venue} {a.settle} account (wallet {a.wallet_balance:g}) and its {len(a.positions)} "
-            "position(s)? (y/n)", "n"), done)
+            "position(s)?"), done)
 
     def _number_prompt(self, question: str, placeholder: str, apply: Callable[[float], Portfolio]) -> None:
         def done(text: str | None) -> None:

@@ -125,7 +125,7 @@ def _fit(text: str, width: int, right: bool) -> str:
 
 class GridPanel(Widget):
     """A bordered side panel drawn from a ``Grid`` as Textual Content: about a fifth of the cost of the
-    Rich Table it replaces, which matters at 10 repaints a second."""
+    Rich Table it replaces, which matters at 5 repaints a second."""
 
     view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
     _grid: Grid | None = None

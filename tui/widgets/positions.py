@@ -1,7 +1,7 @@
 """The positions table: one row per position, formatted from the snapshot (no maths here).
 
 A Line API widget (a ``ScrollView`` that renders its own lines) rather than a ``DataTable``, for the
-10 Hz refresh: DataTable keys every render cache on one update counter, so a single changed cell
+5 Hz refresh: DataTable keys every render cache on one update counter, so a single changed cell
 re-renders every visible cell through Rich (60 ms a tick at 50 positions) and leaves the old renders
 in caches of thousands of entries that the garbage collector then walks. Here a row is one ``Strip``,
 rebuilt only when one of its cells changed, and a tick repaints only the lines that changed.
