@@ -51,8 +51,12 @@ def adlwatch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess
                           env={**os.environ, **(env or {})})
 
 
-def cache_dir() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "adlwatch" / "tiers"
+def cache_dir(env: dict | None = None) -> Path:
+    """The tier cache the commands use with ``env``: tables read from the emulator are cached apart
+    from the user's real ones (feeds/tiers.py ``default_cache_dir``)."""
+    from adlwatch.feeds.tiers import default_cache_dir
+
+    return default_cache_dir({**os.environ, **(env or {})})
 
 
 def needs_universe(venue: str) -> None:
@@ -84,21 +88,23 @@ def test_refresh_caches_the_universe_and_check_reads_it_offline(emulator_env):
     assert match and int(match.group(1)) > 100, result.stdout
     as_of = match.group(2)
     assert re.search(r"^\s+\d+ fetched: .*hyperliquid\.json, as of ", result.stdout, re.M), result.stdout
-    assert (cache_dir() / "hyperliquid.json").exists()
+    assert (cache_dir(emulator_env) / "hyperliquid.json").exists()
+    assert not (cache_dir() / "hyperliquid.json").exists()  # the emulator's tables never stand in for the venue's
 
-    # offline, with no emulator: a coin only the cached universe knows
-    table = json.loads((cache_dir() / "hyperliquid.json").read_text())
+    # offline (the emulator's URLs still set, so its cache is read): a coin only the cached universe knows
+    table = json.loads((cache_dir(emulator_env) / "hyperliquid.json").read_text())
     assert table["as_of"] == as_of and table["venue"] == "hyperliquid"
     coin = next(r for r in table["instruments"] if r["symbol"] not in {"BTC", "ETH", "SOL", "XRP", "DOGE"}
                 and r.get("status", "trading") == "trading" and r["tiers"])
     path = Path(os.environ["XDG_CACHE_HOME"]) / "p.toml"
     path.write_text(HELD.format(symbol=coin["symbol"], size=10.0, entry=2.0))
-    check = adlwatch("check", "--portfolio", str(path), "--offline", "--json", "--mark", f"{coin['symbol']}=2.1")
+    check = adlwatch("check", "--portfolio", str(path), "--offline", "--json", "--mark", f"{coin['symbol']}=2.1",
+                     env=emulator_env)
     assert check.returncode == 0, check.stderr
     [row] = json.loads(check.stdout)
     assert row["symbol"] == coin["symbol"] and row["liquidation_price"] is not None
     assert row["tiers_as_of"] == coin.get("as_of", as_of)
-    listed = adlwatch("tiers", "hyperliquid")
+    listed = adlwatch("tiers", "hyperliquid", env=emulator_env)
     assert re.search(r"^\s+\d+ cache: .*hyperliquid\.json, as of ", listed.stdout, re.M), listed.stdout
 
 
@@ -106,20 +112,21 @@ def test_an_unknown_symbol_is_looked_up_online_and_cached(emulator_env):
     needs_universe("hyperliquid")
     # a coin the emulator lists and no bundled table knows: find one through the universe once
     adlwatch("tiers", "--refresh", "hyperliquid", env=emulator_env)
-    table = json.loads((cache_dir() / "hyperliquid.json").read_text())
+    table = json.loads((cache_dir(emulator_env) / "hyperliquid.json").read_text())
     coin = next(r["symbol"] for r in table["instruments"] if r["symbol"] not in {"BTC", "ETH", "SOL", "XRP", "DOGE"}
                 and r.get("status", "trading") == "trading" and r["tiers"])
-    (cache_dir() / "hyperliquid.json").unlink()  # forget it: only the venue knows it now
+    (cache_dir(emulator_env) / "hyperliquid.json").unlink()  # forget it: only the venue knows it now
 
     path = Path(os.environ["XDG_CACHE_HOME"]) / "p.toml"
     path.write_text(HELD.format(symbol=coin, size=10.0, entry=2.0))
-    offline = adlwatch("check", "--portfolio", str(path), "--offline", "--mark", f"{coin}=2.1")
+    offline = adlwatch("check", "--portfolio", str(path), "--offline", "--mark", f"{coin}=2.1", env=emulator_env)
     assert offline.returncode == 2 and "hyperliquid" in offline.stderr and coin in offline.stderr
     online = adlwatch("check", "--portfolio", str(path), "--json", "--mark", f"{coin}=2.1", env=emulator_env)
     assert online.returncode == 0, online.stderr
     assert json.loads(online.stdout)[0]["symbol"] == coin
     # cached: offline now knows it too
-    again = adlwatch("check", "--portfolio", str(path), "--offline", "--json", "--mark", f"{coin}=2.1")
+    again = adlwatch("check", "--portfolio", str(path), "--offline", "--json", "--mark", f"{coin}=2.1",
+                     env=emulator_env)
     assert again.returncode == 0, again.stderr
 
 
