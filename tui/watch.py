@@ -311,10 +311,14 @@ class Watch:
 def alert_line(alert: Alert, as_json: bool) -> str:
     """One alert: a readable line, or the JSON object of the ``watch --json`` contract."""
     if as_json:
-        return json.dumps({"type": "alert", "state": alert.state, "rule": alert.rule, "venue": alert.venue,
-                           "symbol": alert.symbol, "side": alert.side, "value": alert.value,
-                           "threshold": alert.threshold, "estimate": alert.estimate, "message": alert.message,
-                           "ts": alert.ts_ms}, **_JSON)
+        doc = {"type": "alert", "state": alert.state, "rule": alert.rule, "venue": alert.venue,
+               "symbol": alert.symbol, "side": alert.side, "value": alert.value,
+               "threshold": alert.threshold, "estimate": alert.estimate, "message": alert.message,
+               "ts": alert.ts_ms}
+        if alert.critical:  # a position the venue closed: the fill, and what is left (added fields)
+            doc.update(critical=True, account=alert.account, price=alert.price, size=alert.size,
+                       notional_usd=alert.notional_usd, remaining=alert.remaining)
+        return json.dumps(doc, **_JSON)
     label = "ALERT" if alert.state == FIRED else "clear"
     return f"{_stamp(alert.ts_ms)}  {label}  {alert.message}"
 

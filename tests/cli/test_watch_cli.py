@@ -378,3 +378,17 @@ async def test_a_followed_position_is_modelled_with_the_catalogue_the_portfolio_
 
     assert positions(catalogue) == ["ZZZUSDT"]
     assert positions(bundled) == []  # the bundled catalogue alone does not know the contract
+
+
+def test_a_forced_close_alert_line_carries_the_fill_and_what_is_left():
+    from adlwatch.engine.alerts import forced_close_alert
+    from adlwatch.engine.events import ForcedClose
+    from adlwatch.tui.watch import alert_line
+
+    close = ForcedClose(venue="binance", symbol="BTCUSDT", ts=1_700_000_000_000, account="main", side="long",
+                        cause="adl", price=61_000.0, size=0.2, remaining=0.3, detail="autoCloseType ADL")
+    doc = json.loads(alert_line(forced_close_alert(close, 0, 12_200.0, "binance key 'main'"), True))
+    assert doc["rule"] == "forced_close" and doc["value"] == "adl" and doc["critical"] is True
+    assert (doc["price"], doc["size"], doc["notional_usd"], doc["remaining"], doc["account"]) == (
+        61_000.0, 0.2, 12_200.0, 0.3, 0)
+    assert doc["ts"] == 1_700_000_000_000 and "AUTO-DELEVERAGED" in doc["message"]
