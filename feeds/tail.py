@@ -23,8 +23,10 @@ from typing import TextIO
 
 from adlwatch.engine.events import (
     AdlAlert,
+    AdlRisk,
     Event,
     FeedStatus,
+    ForcedClose,
     FundingRate,
     IndexPrice,
     InsuranceFund,
@@ -72,6 +74,11 @@ def format_event(event: Event) -> str:
         body = f"{event.state.upper()}  {event.detail}"
     elif isinstance(event, Liquidation):
         body = f"{event.side} liquidated  {event.size:,.6g} @ {event.price:,}  (${event.notional_usd:,.0f})"
+    elif isinstance(event, AdlRisk):
+        body = f"venue ADL risk {event.rating}"
+    elif isinstance(event, ForcedClose):
+        body = (f"{event.account}: {event.side} {'ADL' if event.cause == 'adl' else 'liquidated'}  "
+                f"{event.size:,.6g} @ {event.price:,}, {event.remaining:,.6g} left  {event.detail}")
     else:
         body = ""
     return f"{head} {body}".rstrip()

@@ -210,3 +210,15 @@ async def test_binance_without_symbols_opens_the_all_market_stream(kit):
                    rest_url=kit.emu.rest_url("binance"), out=out, max_events=2)
     assert "!markPrice@arr@1s" in kit.emu.of("binance")[0].path
     assert [json.loads(line)["state"] for line in out.getvalue().splitlines()] == ["connected", "subscribed"]
+
+
+def test_the_table_form_words_every_kind_of_event():
+    from adlwatch.engine.events import AdlRisk, ForcedClose
+    from adlwatch.feeds.tail import format_event
+
+    risk = format_event(AdlRisk(venue="binance", symbol="BTCUSDT", ts=1_700_000_000_000, rating="high"))
+    assert risk.endswith("venue ADL risk high") and "adl_risk" in risk
+    close = format_event(ForcedClose(venue="okx", symbol="BTC-USDT-SWAP", ts=1_700_000_000_000, account="main",
+                                     side="long", cause="adl", price=59_000.0, size=0.2, remaining=0.3,
+                                     detail="fills subType 128"))
+    assert "main: long ADL  0.2 @ 59,000.0, 0.3 left  fills subType 128" in close
