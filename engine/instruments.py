@@ -348,3 +348,38 @@ def bundled_table_files() -> list[tuple[str, bytes]]:
         elif path.name.endswith(".json.gz"):
             out.append((path.name.removesuffix(".gz"), gzip.decompress(path.read_bytes())))
     return out
+
+
+# A position's value above this is beyond any contract's whole open interest on any venue (BTC's
+# largest book is a few tens of billions): where a tier table cannot say, it is almost surely a typo.
+IMPLAUSIBLE_NOTIONAL_USD = 1e10
+
+
+def implausible_position(inst: Instrument, size: float, entry_price: float | None) -> str | None:
+    """Why a position of ``size`` (the portfolio's unit: coin for linear, contracts for inverse) at
+    ``entry_price`` is far outside anything the venue allows, or None.
+
+    Beyond the last cap of a full tier table (more than one tier: a one-tier table may be a partial
+    copy or an override) the venue opens nothing; without such a table, a value above
+    ``IMPLAUSIBLE_NOTIONAL_USD``. The value is in the tier table's own basis (quote for linear, coin
+    for inverse, or size)."""
+    if not math.isfinite(size) or size <= 0:
+        return None  # validation says what is wrong with it
+    price = entry_price if entry_price is not None and math.isfinite(entry_price) and entry_price > 0 else None
+    if inst.inverse:
+        usd = size * inst.contract_size
+        basis, unit = (size, "contracts") if inst.tier_basis == "size" else (
+            (usd / price, inst.base) if price else (None, ""))
+    else:
+        usd = size * inst.contract_size * price if price else None
+        basis, unit = (size, inst.base) if inst.tier_basis == "size" else (usd, inst.quote)
+    if len(inst.tiers) > 1 and math.isfinite(inst.tiers[-1].cap) and basis is not None and basis > inst.tiers[-1].cap:
+        return (f"{_whole(basis)} {unit} is above the largest position {inst.venue} allows on {inst.symbol} "
+                f"({_whole(inst.tiers[-1].cap)} {unit}, its last tier's cap)")
+    if usd is not None and usd > IMPLAUSIBLE_NOTIONAL_USD:
+        return f"{_whole(usd)} USD is more than any contract's whole open interest"
+    return None
+
+
+def _whole(x: float) -> str:
+    return f"{x:,.0f}" if x < 1e18 else f"{x:.3g}"

@@ -35,7 +35,7 @@ from adlwatch.engine.portfolio import (
 )
 from adlwatch.engine.shocks import shock
 from adlwatch.engine.snapshot import PositionRisk, RiskSnapshot
-from adlwatch.tui.screens.edit import PositionForm
+from adlwatch.tui.screens.edit import PositionForm, position_keys
 from adlwatch.tui.screens.help import HelpScreen
 from adlwatch.tui.screens.prompt import ConfirmScreen, PercentScreen
 from adlwatch.tui.widgets.chart import MarkChart
@@ -58,7 +58,6 @@ from adlwatch.tui.widgets.positions import PositionsTable
 # 5 Hz an alert or the banner appears within 200 ms of the event that caused it (the tick that
 # evaluates it also draws it), and the monitor stays cheap enough to leave running beside a trading app.
 REFRESH_HZ = 5
-REPLAY_ACTIONS = frozenset({"play_pause", "faster", "slower", "seek", "seek_time"})  # keys only a replay has
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf)
 
 HELP_NOTES = (
@@ -130,6 +129,9 @@ class EventSource(Protocol):
     label: str
 
     async def run(self, emit: Callable[[Any], None]) -> None: ...
+
+
+REPLAY_ACTIONS = frozenset({"play_pause", "faster", "slower", "seek", "seek_time"})  # keys only a replay has
 
 
 class AdlwatchApp(App[None]):
@@ -611,7 +613,7 @@ class AdlwatchApp(App[None]):
             return None
         return risk.account, risk.index
 
-    def _submit_position(self, original: tuple[int, int] | None, values: dict) -> str | None:
+    def _submit_position(self, original: tuple[int, int] | None, values: dict) -> InputError | None:
         position = {k: values[k] for k in ("symbol", "side", "size", "entry_price", "leverage", "margin_mode") if k in values}
         if values.get("margin_mode") == "isolated" and "isolated_margin" in values:
             position["isolated_margin"] = values["isolated_margin"]
@@ -628,7 +630,7 @@ class AdlwatchApp(App[None]):
                     portfolio = without_position(portfolio, *original)
             new = with_position(portfolio, account, index, position, venue=values.get("venue"))
         except InputError as error:
-            return str(error)
+            return error  # the form shows it under its field
         self.set_portfolio(new)
         return None
 
@@ -637,7 +639,8 @@ class AdlwatchApp(App[None]):
         account = manual[0] if manual else None
         venue = self.portfolio.accounts[manual[0]].venue if manual else "binance"
         self.push_screen(PositionForm("Add a position", {"account": account, "venue": venue}, self._account_choices(),
-                                      lambda values: self._submit_position(None, values), **self._form_catalogue()))
+                                      lambda values: self._submit_position(None, values), **self._form_catalogue(),
+                                      existing=position_keys(self.portfolio)))
 
     def action_edit_position(self) -> None:
         where = self._selected_indices()
@@ -646,7 +649,8 @@ class AdlwatchApp(App[None]):
         p = self.portfolio.accounts[where[0]].positions[where[1]]
         values = {**p.to_data(), "account": where[0], "venue": p.venue}
         self.push_screen(PositionForm(f"Edit {p.venue} {p.symbol} {p.side.label}", values, self._account_choices(),
-                                      lambda v: self._submit_position(where, v), **self._form_catalogue()))
+                                      lambda v: self._submit_position(where, v), **self._form_catalogue(),
+                                      existing=position_keys(self.portfolio, skip=where)))
 
     def _form_catalogue(self) -> dict[str, Any]:
         """What the position form completes and explains symbols from: the portfolio's catalogue and

@@ -9,6 +9,11 @@ line under the fields saying what the typed symbol is or which of the venue's sp
 probably meant to be, and the size's unit: coin for linear contracts (what the portfolio file keeps),
 contracts for inverse ones; for an OKX linear swap the size may be typed in OKX's contracts too, and
 the form shows what that is in coin (contracts × ctVal) before it is saved in coin.
+
+An error is said in words under its field (``size must be a number, e.g. 0.5``), never as the
+portfolio file's path. A position far outside anything the venue allows (a size of 1e12 SOL, a value
+beyond the last tier's cap), or one the account already holds identically, is saved only after a
+``y`` to "are you sure?".
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,12 +30,79 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select
 
-from adlwatch.engine.instruments import Catalogue, Instrument
+from adlwatch.engine.errors import InputError
+from adlwatch.engine.instruments import Catalogue, Instrument, implausible_position
 from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
+from adlwatch.tui.screens.prompt import ConfirmScreen
 
 NUMBER_FIELDS = ("size", "entry_price", "leverage", "isolated_margin", "mmr")
 COIN, CONTRACTS = "coin", "contracts"  # the size field's units
+
+# Each field's name in words, and a number it could hold.
+FIELD_WORDS = {"account": "account", "venue": "venue", "symbol": "symbol", "side": "side", "size": "size",
+               "entry_price": "entry price", "leverage": "leverage", "margin_mode": "margin mode",
+               "isolated_margin": "isolated margin", "mmr": "mmr override"}
+EXAMPLES = {"size": "0.5", "entry_price": "60000", "leverage": "10", "isolated_margin": "500", "mmr": "0.004"}
+# Where an error about an account-level field of the file is shown: under the venue (a new account's).
+_ACCOUNT_FIELDS = {"venue": "venue", "settle": "venue", "wallet_balance": "venue"}
+
+PositionKey = tuple[int | None, str, str, float, float]  # account, symbol, side, size, entry price
+
+
+def form_field(path: str | None) -> str | None:
+    """The form's field an error's path names (``account[0].position[3].size`` → ``size``), or None."""
+    if not path:
+        return None
+    last = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    if last in FIELD_WORDS:
+        return last
+    return _ACCOUNT_FIELDS.get(last)
+
+
+def field_message(field: str, typed: Any, reason: str, *, venue: str = "") -> str:
+    """An error of ``field`` in words, as it reads under the field: ``size must be a number, e.g.
+    0.5``, ``size -3: must be positive``, ``symbol AAVEUSD: unknown binance symbol (did you mean
+    AAVEUSDC, AAVEUSDT, AAVEUSD_PERP?)`` (the closest spellings in full: the line wraps)."""
+    words = FIELD_WORDS.get(field, field)
+    if field in EXAMPLES and reason.startswith("must be a number"):
+        return f"{words} must be a number, e.g. {EXAMPLES[field]}"
+    if field == "symbol" and typed in (None, ""):
+        return f"give a {venue} symbol, e.g. {_EXAMPLE_SYMBOL.get(venue, 'BTCUSDT')}".replace("  ", " ")
+    shown = _text(typed) if typed not in (None, "") else "(blank)"
+    return f"{words} {shown}: {reason}"
+
+
+_EXAMPLE_SYMBOL = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "hyperliquid": "BTC"}
+
+
+def position_keys(portfolio: Any, skip: tuple[int, int] | None = None) -> list[PositionKey]:
+    """Every position of the portfolio as the duplicate check compares them (``skip``: the one being
+    edited)."""
+    return [(a_i, p.symbol, str(p.side), p.size, p.entry_price)
+            for a_i, account in enumerate(portfolio.accounts)
+            for p_i, p in enumerate(account.positions) if (a_i, p_i) != skip]
+
+
+def doubts(values: Mapping[str, Any], inst: Instrument | None, existing: Iterable[PositionKey]) -> list[str]:
+    """What makes a position about to be saved almost surely a typo: a size or value far outside
+    anything the venue allows, or the same position (account, symbol, side, size, entry) held already."""
+    out = []
+    size, entry = values.get("size"), values.get("entry_price")
+    size = size if isinstance(size, float) else None
+    entry = entry if isinstance(entry, float) else None
+    if inst is not None and size is not None:
+        why = implausible_position(inst, size, entry)
+        if why:
+            unit = "contracts" if inst.inverse else inst.base
+            at = f" at {fmt.price(entry)}" if entry is not None else ""
+            out.append(f"{fmt.size(size)} {unit}{at}: {why}")
+    if values.get("account") is not None and size is not None:
+        key = (values["account"], values.get("symbol"), str(values.get("side")), size, entry)
+        if key in set(existing):
+            out.append(f"account {key[0]} already holds this position ({key[1]} {key[2]} {fmt.size(size)} @ "
+                       f"{fmt.price(entry)}): this adds a second one")
+    return out
 
 
 class SymbolSuggester(Suggester):
@@ -152,13 +225,16 @@ class PositionForm(ModalScreen[bool]):
         title: str,
         values: dict[str, Any],
         accounts: list[tuple[str, int | None]],
-        submit: Callable[[dict[str, Any]], str | None],
+        submit: Callable[[dict[str, Any]], InputError | str | None],
         *,
         catalogue: Catalogue | None = None,
         account_venues: Mapping[int, str] | None = None,
+        existing: Iterable[PositionKey] = (),
     ) -> None:
-        """``catalogue``: the portfolio's, for completion and the notes on symbol and size (without
-        it the form takes text as typed); ``account_venues``: each listed account's venue."""
+        """``submit``: saves, or returns the error (an ``InputError`` is shown under its field);
+        ``catalogue``: the portfolio's, for completion and the notes on symbol and size (without it the
+        form takes text as typed); ``account_venues``: each listed account's venue; ``existing``: the
+        portfolio's other positions (``position_keys``), for the duplicate warning."""
         super().__init__()
         self._title = title
         self._values = values
@@ -169,39 +245,39 @@ class PositionForm(ModalScreen[bool]):
         self._suggested_for: str | None = None  # the venue the symbol's completion is over
         self._completer: SymbolSuggester | None = None
         self._unit_for: Instrument | None = None  # the contract the size's units were offered for
+        self._existing = list(existing)
 
     def compose(self) -> ComposeResult:
         v = self._values
         with Vertical(id="form-box"):
             yield Label(f"[b]{self._title}[/b]")
             with Grid(id="form-grid"):
-                yield Label("account")
-                yield Select([(label, str(idx)) for label, idx in self._accounts], value=str(v.get("account")),
-                             allow_blank=False, id="f-account", compact=True)
-                yield Label("venue (new account)")
-                yield Select([(name, name) for name in VENUES], value=v.get("venue", "binance"), allow_blank=False, id="f-venue", compact=True)
-                yield Label("symbol")
-                yield Input(str(v.get("symbol", "")), placeholder="BTCUSDT · BTC-USDT-SWAP · BTC", id="f-symbol", compact=True,
-                            suggester=self._suggester(self._venue_of(v.get("account"), v.get("venue", "binance"))))
-                yield Label("side")
-                yield Select([("long", "long"), ("short", "short")], value=v.get("side", "long"), allow_blank=False, id="f-side", compact=True)
-                yield Label("size")
-                with Horizontal(id="f-size-row"):
-                    yield Input(_text(v.get("size")), placeholder="coin (linear) or contracts (inverse)", id="f-size", compact=True)
-                    yield Select([("coin", COIN)], value=COIN, allow_blank=False, id="f-size_unit", compact=True,
-                                 disabled=True)
-                yield Label("entry price")
-                yield Input(_text(v.get("entry_price")), id="f-entry_price", compact=True)
-                yield Label("leverage")
-                yield Input(_text(v.get("leverage")), id="f-leverage", compact=True)
-                yield Label("margin mode")
-                yield Select([("cross", "cross"), ("isolated", "isolated")], value=v.get("margin_mode", "cross"),
-                             allow_blank=False, id="f-margin_mode", compact=True)
-                yield Label("isolated margin")
-                yield Input(_text(v.get("isolated_margin")), placeholder="isolated only; blank = value / leverage (Bybit: + close fee)",
-                            id="f-isolated_margin", compact=True)
-                yield Label("mmr override")
-                yield Input(_text(v.get("mmr")), placeholder="blank = the venue's tier table", id="f-mmr", compact=True)
+                venue = v.get("venue", "binance")
+                yield from _field("account", Select(
+                    [(label, str(idx)) for label, idx in self._accounts], value=str(v.get("account")),
+                    allow_blank=False, id="f-account", compact=True))
+                yield from _field("venue (new account)", Select(
+                    [(name, name) for name in VENUES], value=venue, allow_blank=False, id="f-venue", compact=True), "venue")
+                yield from _field("symbol", Input(
+                    str(v.get("symbol", "")), placeholder="BTCUSDT · BTC-USDT-SWAP · BTC", id="f-symbol", compact=True,
+                    suggester=self._suggester(self._venue_of(v.get("account"), venue))))
+                yield from _field("side", Select([("long", "long"), ("short", "short")], value=v.get("side", "long"),
+                                                 allow_blank=False, id="f-side", compact=True))
+                yield from _field("size", Horizontal(
+                    Input(_text(v.get("size")), placeholder="coin (linear) or contracts (inverse)", id="f-size", compact=True),
+                    Select([("coin", COIN)], value=COIN, allow_blank=False, id="f-size_unit", compact=True, disabled=True),
+                    id="f-size-row"))
+                yield from _field("entry price", Input(_text(v.get("entry_price")), id="f-entry_price", compact=True),
+                                  "entry_price")
+                yield from _field("leverage", Input(_text(v.get("leverage")), id="f-leverage", compact=True))
+                yield from _field("margin mode", Select(
+                    [("cross", "cross"), ("isolated", "isolated")], value=v.get("margin_mode", "cross"),
+                    allow_blank=False, id="f-margin_mode", compact=True), "margin_mode")
+                yield from _field("isolated margin", Input(
+                    _text(v.get("isolated_margin")), placeholder="isolated only; blank = value / leverage (Bybit: + close fee)",
+                    id="f-isolated_margin", compact=True), "isolated_margin")
+                yield from _field("mmr override", Input(_text(v.get("mmr")), placeholder="blank = the venue's tier table",
+                                                        id="f-mmr", compact=True), "mmr")
             yield Label("", id="form-symbol-note")
             yield Label("", id="form-size-note")
             yield Label("", id="form-error")
@@ -215,9 +291,17 @@ class PositionForm(ModalScreen[bool]):
     #f-size-row Select { width: 18; }
     #form-symbol-note, #form-size-note { width: 100%; height: auto; color: $text-muted; }
     #form-symbol-note { margin-top: 1; }
+    .field { height: auto; }
+    .field-error { width: 100%; height: auto; color: $error; display: none; }
+    .field-error.-shown { display: block; }
     """
 
     def on_mount(self) -> None:
+        grid = self.query_one("#form-grid", Grid)
+        grid.styles.grid_rows = "auto"  # an error under its field may wrap
+        if self.app.size.height < 40:  # a short terminal: no blank line between fields, Save stays on screen
+            grid.styles.grid_gutter_horizontal = 0  # (Textual: the gap between rows)
+            self.query_one("#form-symbol-note").styles.margin = (0, 0, 0, 0)
         # The account and venue come preselected: the symbol is where typing starts.
         self.query_one("#f-symbol", Input).focus()
         self._update_notes()
@@ -306,14 +390,51 @@ class PositionForm(ModalScreen[bool]):
         self.action_save()
 
     def action_save(self) -> None:
-        error = self._submit(self.values())
-        if error:
-            self.query_one("#form-error", Label).update(f"[b red]{error}[/]")
-        else:
+        values = self.values()
+        doubt = doubts(values, self.instrument(), self._existing)
+        if doubt:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._save(values)
+
+            self.app.push_screen(ConfirmScreen("[b]Are you sure?[/b] " + "\n".join(doubt) + "\n(y saves it, n goes back to the form)"),
+                                 answered)
+            return
+        self._save(values)
+
+    def _save(self, values: dict[str, Any]) -> None:
+        self.show_error(self._submit(values))
+
+    def show_error(self, error: InputError | str | None) -> None:
+        """Clears the form's errors, then shows ``error`` under its field (and focuses it) or, naming
+        no field, at the foot of the form; None: saved, the form closes."""
+        for label in self.query(".field-error"):
+            label.remove_class("-shown")
+        if not error:
             self.dismiss(True)
+            return
+        field = form_field(error.field) if isinstance(error, InputError) else None
+        if field is None:
+            self.query_one("#form-error", Label).update(
+                Text(f"not saved: {error.reason if isinstance(error, InputError) else error}", style="bold red"))
+            return
+        typed = self.query_one(f"#f-{field}").value if field in NUMBER_FIELDS or field == "symbol" else error.value
+        words = field_message(field, typed, error.reason, venue=self.venue)
+        label = self.query_one(f"#e-{field}", Label)
+        label.update(Text(words))
+        label.add_class("-shown")
+        self.query_one(f"#f-{field}").focus()
+        self.query_one("#form-error", Label).update(Text(f"not saved: {words}", style="bold red"))
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+def _field(words: str, widget: Any, name: str | None = None) -> ComposeResult:
+    """A row of the form: its name, then the field with its error line (hidden until there is one)
+    under it."""
+    yield Label(words)
+    yield Vertical(widget, Label("", id=f"e-{name or words}", classes="field-error"), classes="field")
 
 
 def _text(value: Any) -> str:
