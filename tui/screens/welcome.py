@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
 
 class WelcomeScreen(ModalScreen[str]):
-    """Dismisses with "create", "demo" or "quit"."""
+    """Dismisses with "create", "demo" or "quit" (c, d, q / escape: one key each)."""
+
+    BINDINGS = [Binding("c", "choose('create')", "create the example"), Binding("d", "choose('demo')", "open the demo"),
+                Binding("q,escape", "choose('quit')", "quit")]
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -21,12 +25,15 @@ class WelcomeScreen(ModalScreen[str]):
             yield Label(f"adlwatch looks for your positions in\n{self._path}")
             yield Label("Create it from the example (a Binance and a Hyperliquid account, to edit with your own),\n"
                         "or open the offline demo on the 10 Oct 2025 crash.")
-            yield Button("Create the example portfolio", id="create", variant="primary")
-            yield Button("Open the demo", id="demo")
-            yield Button("Quit", id="quit")
+            yield Button("Create the example portfolio (c)", id="create", variant="primary")
+            yield Button("Open the demo (d)", id="demo")
+            yield Button("Quit (q)", id="quit")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "quit")
+
+    def action_choose(self, answer: str) -> None:
+        self.dismiss(answer)
 
 
 class WelcomeApp:
