@@ -59,16 +59,27 @@ class MarkChart(Vertical):
         """The title, and the mark line with a level line per price; each redrawn only when it changed.
 
         The title and the chart are fixed in size (app.tcss): a change repaints them, never lays out the
-        screen. Re-plotting costs tens of milliseconds: only when the line or the price levels moved.
+        screen. Re-plotting costs tens of milliseconds and two frames of the screen (the plot draws its
+        canvas when it renders, which repaints the canvas): only when the line or the price levels
+        moved, and while the same contract stays charted with the same levels, at most once per
+        second of the marks' own time. The x axis counts minutes, so a dot column spans seconds once a
+        minute is drawn; the title carries the latest mark at every tick.
         """
         plot = self.query_one(PlotWidget)
         if heading != self._titled:
             self._titled = heading
             self.query_one("#chart-title", Static).update(heading, layout=False)
-        plotted = (contract, len(series), series[-1] if series else None, tuple(p for p, _, _ in levels),
-                   plot.size.width)
+        prices = tuple(p for p, _, _ in levels)
+        last = series[-1] if series else None
+        plotted = (contract, len(series), last, prices, plot.size.width)
         if plotted == self._plotted:
             return
+        before = self._plotted
+        if (before is not None and (contract, plot.size.width) == (before[0], before[4])
+                and tuple(p is None for p in prices) == tuple(p is None for p in before[3])
+                and before[1] >= 2 and last is not None and before[2] is not None
+                and last[0] // 1000 == before[2][0] // 1000):
+            return  # the same chart, moved within the second already drawn: the next second draws it
         self._plotted = plotted
         plot.clear()
         if len(series) < 2:
