@@ -250,6 +250,12 @@ class PositionsTable(ScrollView, can_focus=True):
         self._strips: dict[int, tuple[object, Strip]] = {}  # row index -> (what it was built from, strip)
         self._header: tuple[object, Strip] | None = None
         self._reported: str | None = None
+        # Rows off screen are formatted once a second of the view's clock (they only feed the column
+        # widths until scrolled to); those not formatted from the latest view are in ``_stale``.
+        self._view: MonitorState | None = None
+        self._compact = False
+        self._stale: set[int] = set()
+        self._formatted_at: tuple | None = None  # (the view's clock second, its shocks) of the last full format
 
     # -- data in -------------------------------------------------------------------------------
     def watch_view(self, view: MonitorState | None) -> None:
@@ -258,16 +264,30 @@ class PositionsTable(ScrollView, can_focus=True):
         self.show(view, compact=self.app.size.width < FULL_WIDTH)
 
     def show(self, view: MonitorState, compact: bool = False) -> None:
+        """The rows of ``view``: all of them when the positions, the columns or the what-if changed or
+        the view's clock entered a new second, else only those on screen. Formatting a row costs about as much
+        as the engine's figures for it; at 300 positions under a firehose, formatting the rows no
+        one can see at every tick was the table's main cost."""
         selected = self.selected_key
-        columns = columns_for(view.snapshot.positions, view.hypothetical, compact)
-        if columns != self._columns:
+        positions = view.snapshot.positions
+        columns = columns_for(positions, view.hypothetical, compact)
+        if columns != self._columns or compact != self._compact:
             self._columns = columns
             self._keys = None
-        keys = [position_key(p) for p in view.snapshot.positions]
-        rows = []
-        for p in view.snapshot.positions:
-            cells = position_cells(p, view, compact)
-            rows.append(tuple(cells[key] for key, _ in self._columns))
+        self._view, self._compact = view, compact
+        keys = [position_key(p) for p in positions]
+        second = view.now_ms // 1000
+        if keys == self._keys and (second, view.shocks) == self._formatted_at:
+            top = int(self.scroll_offset.y)
+            shown = range(max(0, top), min(len(positions), top + max(1, self.scrollable_content_region.height - 1)))
+            self._stale = set(range(len(positions))).difference(shown)
+        else:
+            shown = range(len(positions))
+            self._stale = set()
+            self._formatted_at = (second, view.shocks)
+        rows = list(self._rows) if keys == self._keys else [()] * len(positions)
+        for i in shown:
+            rows[i] = self._format(positions[i])
         if keys != self._keys:
             # New columns, or a position added or removed: widths fit the new set, the cursor stays
             # on its position.
@@ -289,6 +309,17 @@ class PositionsTable(ScrollView, can_focus=True):
                 for i in changed:
                     self.refresh_line(i + 1)  # line 0 is the header
         self._report()
+
+    def _format(self, p: PositionRisk) -> tuple[Cell, ...]:
+        cells = position_cells(p, self._view, self._compact)
+        return tuple(cells[key] for key, _ in self._columns)
+
+    def _fresh(self, row: int) -> tuple[Cell, ...]:
+        """Row ``row`` formatted from the latest view (an off-screen row is formatted when read)."""
+        if row in self._stale:
+            self._stale.discard(row)
+            self._rows[row] = self._format(self._view.snapshot.positions[row])
+        return self._rows[row]
 
     def _grow_widths(self, rows) -> bool:
         widths = list(self._widths)
@@ -315,7 +346,7 @@ class PositionsTable(ScrollView, can_focus=True):
     def cell(self, row: int, column: str) -> str:
         """The text one cell shows (what a test reads)."""
         index = [key for key, _ in self._columns].index(column)
-        return "".join(text for text, _ in self._rows[row][index])
+        return "".join(text for text, _ in self._fresh(row)[index])
 
     def move_cursor(self, row: int) -> None:
         self.cursor_row = row
