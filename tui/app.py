@@ -743,7 +743,8 @@ class AdlwatchApp(App[None]):
                  f"feed down {r.stale_feed_after_s} s, venue ADL alerts {'on' if r.venue_adl_alerts else 'off'}; "
                  f"an alert clears after {r.hold_s} s past its band. Set them in the portfolio's [alerts] table.")
         notes = [f"{p.venue} {p.symbol} {p.side}: {p.disagreement}" for p in self.monitor.live().positions if p.disagreement]
-        self.push_screen(AlertLogScreen(list(self.monitor.alert_log), notes, rules))
+        self.push_screen(AlertLogScreen(list(self.monitor.alert_log), notes, rules,
+                                        feeds=self.monitor.feed_states(self._now_s() * 1000)))
 
     # -- help and palette --------------------------------------------------------------------
     def action_help(self) -> None:

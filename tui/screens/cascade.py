@@ -1,4 +1,9 @@
-"""The cascade screen: the liquidation cascade of the selected contract, run in a worker."""
+"""The cascade screen: the liquidation cascade of the selected contract, run in a worker.
+
+No number is shown cut: on a narrow terminal (under ``NARROW_BELOW`` columns) the fund chart gives
+way and the rounds table takes the full width with every column, the summary under it; the chart's
+axis reads 1.2B, not a cut 120000000; the title wraps.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,20 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plot import HiResMode, PlotWidget
+from textual_plot.axis_formatter import NumericAxisFormatter
 
 from adlwatch.engine.cascade import POLICIES, CascadeResult
 from adlwatch.tui import format as fmt
+from adlwatch.tui.simulate import first_adl_words
+
+NARROW_BELOW = 130  # columns: below, the rounds table needs the whole width
+
+
+class UsdAxis(NumericAxisFormatter):
+    """Tick labels in short dollars (1.20B, 800M): a long number would be cut by the axis."""
+
+    def get_labels_for_ticks(self, ticks):
+        return [fmt.usd3(t) for t in ticks]
 
 
 class CascadeScreen(Screen[None]):
@@ -23,6 +39,14 @@ class CascadeScreen(Screen[None]):
         Binding("right_square_bracket", "shock(5)", "shock +5%", key_display="]"),
         Binding("p", "policy", "next ADL policy"),
     ]
+    # Screen CSS (above the app's stylesheet): the narrow layout.
+    CSS = """
+    CascadeScreen #cascade-title { height: auto; }
+    CascadeScreen.-narrow #cascade-body { layout: vertical; }
+    CascadeScreen.-narrow #cascade-left { width: 100%; height: 1fr; }
+    CascadeScreen.-narrow #cascade-right { width: 100%; height: auto; }
+    CascadeScreen.-narrow #cascade-chart, CascadeScreen.-narrow #cascade-chart-title { display: none; }
+    """
 
     def __init__(self, title: str, run, shock_pct: float = -10.0) -> None:
         super().__init__()
@@ -43,10 +67,15 @@ class CascadeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width < NARROW_BELOW, "-narrow")
+        self.query_one(PlotWidget).set_y_formatter(UsdAxis())
         table = self.query_one(DataTable)
         for name in ("step", "rnd", "price", "liq.", "liq. USD", "gap", "fund", "ADL", "haircut"):
             table.add_column(name)
         self.simulate()
+
+    def on_resize(self) -> None:
+        self.set_class(self.app.size.width < NARROW_BELOW, "-narrow")
 
     @work(thread=True, exclusive=True)
     def simulate(self) -> None:
@@ -72,7 +101,7 @@ class CascadeScreen(Screen[None]):
         if len(funds) > 1:
             plot.plot(list(range(len(funds))), funds, line_style="bright_yellow", hires_mode=HiResMode.BRAILLE)
             plot.set_ylimits(0, max(funds) * 1.05 or 1.0)
-        adl = "no ADL" if result.first_adl is None else f"first ADL at step {result.first_adl[0] + 1}, after {result.liquidations_before_first_adl:,} liquidations"
+        adl = first_adl_words(result)  # as adlwatch simulate says it
         summary = [
             f"liquidated {fmt.usd(result.total('liquidated_notional_usd'))} · gap {fmt.usd(result.total('gap_usd'))}",
             f"fund {fmt.usd(result.fund_start_usd)} → {fmt.usd(result.fund_end_usd)} · {adl}",
