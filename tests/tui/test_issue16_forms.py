@@ -4,13 +4,14 @@ whole question and take a single y; the footer lists only the keys that do somet
 
 from __future__ import annotations
 
-import html
+import io
 import math
 import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 from textual.widgets import Input, Label
 from textual.widgets._footer import FooterKey
 
@@ -26,12 +27,23 @@ from tests.tui.test_app import app_on_file, marks_source, started
 SMALL, LARGE = (100, 30), (160, 48)
 
 
-def screen_text(app) -> str:
-    """What the terminal shows, row by row (from the app's own screenshot)."""
-    rows: dict[float, list[tuple[float, str]]] = {}
-    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', app.export_screenshot()):
-        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
-    return "\n".join("".join(t for _, t in sorted(v)).replace("\xa0", " ") for _, v in sorted(rows.items()))
+def screen_text(app, region=None) -> str:
+    """What the terminal shows, one line per row (rendered as the app's screenshot is); with
+    ``region`` (a widget's), only that part of the screen."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False,
+                      safe_box=False, force_terminal=True)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    lines = console.export_text().splitlines()
+    if region is not None:
+        lines = [line[region.x:region.right] for line in lines[region.y:region.bottom]]
+    return "\n".join(lines)
+
+
+def box_text(app) -> str:
+    """The text of the top screen's box (a form or a prompt), flattened."""
+    box = app.screen.query_one("#form-box, #percent-box")
+    return flat(screen_text(app, box.region))
 
 
 def flat(text: str) -> str:
@@ -89,7 +101,7 @@ async def test_a_size_that_is_no_number_is_said_in_words_right_under_the_size_at
         assert error.region.y == size_row.region.y + 1 and error.region.x == size_row.region.x
         assert error.region.bottom <= SMALL[1]
         assert form.focused is form.query_one("#f-size", Input)
-        shown = flat(screen_text(app))
+        shown = box_text(app)
         assert "size must be a number, e.g. 0.5" in shown
         assert "account[" not in shown and "not str" not in shown
         assert form.query_one("#save").region.bottom <= SMALL[1]  # Save still on screen
@@ -105,7 +117,7 @@ async def test_an_unknown_symbol_lists_every_close_spelling_in_full_under_the_sy
         error = str(form.query_one("#e-symbol", Label).render())
         close = default_catalogue().suggest("binance", "AAVEUSD")
         assert error.startswith("symbol AAVEUSD: unknown binance symbol")
-        shown = flat(screen_text(app))
+        shown = box_text(app)
         for spelling in close:
             assert spelling in error and spelling in shown
         # A correction saves.
@@ -135,7 +147,7 @@ async def test_1e12_sol_asks_are_you_sure_n_goes_back_to_the_form_and_y_saves(tm
         await fill(pilot, form, symbol="SOLUSDT", size="1e12", entry_price="150", leverage="5")
         await submit(pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        shown = flat(screen_text(app))
+        shown = box_text(app)
         assert "Are you sure?" in shown and "largest position binance allows on SOLUSDT" in shown
         await pilot.press("n")
         await pilot.pause()
@@ -168,7 +180,7 @@ async def test_a_second_identical_position_is_named_a_duplicate_and_asked_about(
         await fill(pilot, form, symbol="BTCUSDT", size="0.5", entry_price="60000", leverage="10")
         await submit(pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        shown = flat(screen_text(app))
+        shown = box_text(app)
         assert "account 0 already holds this position" in shown and "BTCUSDT long 0.5" in shown
         await pilot.press("escape")
         await pilot.pause()
@@ -224,19 +236,19 @@ async def test_the_percent_m_and_x_prompts_show_their_whole_question_at_100x30(t
         await pilot.press("percent_sign")
         await pilot.pause()
         assert isinstance(app.screen, PercentScreen)
-        assert "Shock the selected symbol by how many percent? (-12.5 = a 12.5% fall)" in flat(screen_text(app))
+        assert "Shock the selected symbol by how many percent? (-12.5 = a 12.5% fall)" in box_text(app)
         await pilot.press("escape")
         app.query_one(PositionsTable).move_cursor(row=1)  # the isolated ETH short
         await pilot.pause()
         await pilot.press("m")
         await pilot.pause()
-        assert "Add isolated margin to ETHUSDT (negative removes); now 2500 USDT" in flat(screen_text(app))
+        assert "Add isolated margin to ETHUSDT (negative removes); now 2500 USDT" in box_text(app)
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("X")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        assert "Remove the binance USDT account (wallet 10000) and its 2 position(s)?" in flat(screen_text(app))
+        assert "Remove the binance USDT account (wallet 10000) and its 2 position(s)?" in box_text(app)
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)

@@ -1,5 +1,5 @@
-"""The alert log: every alert of the session, newest first; each feed's last status in full (the
-feeds panel cuts a long reason such as a connection error); and where a followed position's figures
+"""The alert log: each feed's last status in full (the feeds panel cuts a long reason such as a
+connection error), every alert of the session, newest first; and where a followed position's figures
 differ from the venue's, with the likely reasons."""
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ class AlertLogScreen(ModalScreen[None]):
         if not self._alerts:
             log.append("no alerts this session\n", style="dim")
         with VerticalScroll(id="help-body"):
-            yield Static(Text("Alerts, newest first · below them each feed's last status in full", style="bold"))
-            yield Static(log)
-            if self._feeds:
-                yield Static(Text("\nFeeds: the last status of each, in full", style="bold"))
+            if self._feeds:  # first: a few lines, where a feed's cut reason (feeds panel) is read whole
+                yield Static(Text("Feeds: the last status of each, in full", style="bold"))
                 yield Static(feed_lines(self._feeds), id="alert-log-feeds")
+            yield Static(Text("Alerts, newest first", style="bold"))
+            yield Static(log, id="alert-log-alerts")
             if self._disagreements:
                 yield Static(Text("\nadlwatch and the venue disagree (beyond 0.1 % or one ADL light)", style="bold"))
                 yield Static(Text("\n".join(self._disagreements), style="yellow"))
