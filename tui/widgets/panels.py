@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.content import Content
+from textual.geometry import Region
 from textual.reactive import var
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -73,6 +76,10 @@ class Grid:
 
     def lines(self, width: int) -> Content:
         """The grid as Content at ``width`` cells, columns spread over it (as Rich's Table(expand=True))."""
+        return Content("\n").join(Content.assemble(*parts) for parts in self.line_parts(width))
+
+    def line_parts(self, width: int) -> tuple[tuple[str | Span, ...], ...]:
+        """Each line of the grid at ``width`` cells, as the parts of its Content."""
         n = len(self.header)
         table = [row for row in self.rows if len(row) == n]
         natural = [max([cell_len(name), *(cell_len(row[i][0]) for row in table)]) for i, name in enumerate(self.header)]
@@ -87,20 +94,20 @@ class Grid:
         widths = _spread([natural[k] for k in kept], room) if n else []
         header = (tuple((name, "bold") for name in self.header),) if n else ()
         right = [self.right[k] for k in kept]
-        parts: list[str | Span] = []
+        lines = []
         for row in (*header, *self.rows):
-            if parts:
-                parts.append("\n")
             if len(row) != n:
                 text, style = row[0]
-                parts.append((" " + _fit(text, width - 2, False) + " ", style))
+                lines.append(((" " + _fit(text, width - 2, False) + " ", style),))
                 continue
+            parts: list[str | Span] = []
             for k, column_width, aligned_right in zip(kept, widths, right, strict=True):
                 text, style = row[k]
                 parts.extend((" ", (_fit(text, column_width, aligned_right), style), " " if gap == 2 else ""))
             if gap == 1:
                 parts.append(" ")
-        return Content.assemble(*parts)
+            lines.append(tuple(parts))
+        return tuple(lines)
 
 
 def _spread(natural: list[int], room: int) -> list[int]:
@@ -125,10 +132,18 @@ def _fit(text: str, width: int, right: bool) -> str:
 
 class GridPanel(Widget):
     """A bordered side panel drawn from a ``Grid`` as Textual Content: about a fifth of the cost of the
-    Rich Table it replaces, which matters at 5 repaints a second."""
+    Rich Table it replaces, which matters at 5 repaints a second. Each line is rendered on its own and
+    kept: a new grid repaints only the lines that changed (a fund panel whose history moved repaints
+    that column's lines, not the panel)."""
 
     view: var[MonitorState | None] = var(None, always_update=True)  # bound to the app's
     _grid: Grid | None = None
+    _laid_out: tuple[object, tuple[tuple[str | Span, ...], ...]] | None = None  # ((grid, width), its lines)
+    _strips: dict[int, tuple[object, Strip]]  # line -> (what it was drawn from, the line)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._strips = {}
 
     def watch_view(self, view: MonitorState | None) -> None:
         if view is not None:
@@ -140,13 +155,40 @@ class GridPanel(Widget):
     def show_grid(self, grid: Grid) -> None:
         if grid == self._grid:
             return
-        # Only a change in the number of lines can move the panels below: the rest is a repaint.
-        layout = self._grid is None or grid.height != self._grid.height
-        self._grid = grid
-        self.refresh(layout=layout)
+        old, self._grid = self._grid, grid
+        # Only a change in the number of lines can move the panels below: the rest is a repaint, of
+        # the lines that changed.
+        if old is None or grid.height != old.height or not self.size.width:
+            self.refresh(layout=old is None or grid.height != old.height)
+            return
+        width = self.size.width
+        before, now = self._line_parts(old, width), self._line_parts(grid, width)
+        for y, (was, parts) in enumerate(zip(before, now, strict=True)):
+            if was != parts:
+                self.refresh(Region(0, y, width, 1))
+
+    def _line_parts(self, grid: Grid, width: int) -> tuple[tuple[str | Span, ...], ...]:
+        laid_out = self._laid_out
+        if laid_out is None or laid_out[0] != (grid, width):
+            laid_out = self._laid_out = ((grid, width), grid.line_parts(width))
+        return laid_out[1]
 
     def render(self) -> Content:
+        # What the layout measures (the panel's height is its grid's); the lines are drawn by render_line.
         return Content("") if self._grid is None else self._grid.lines(self.size.width)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        style = self.visual_style
+        lines = () if self._grid is None else self._line_parts(self._grid, width)
+        if y >= len(lines):
+            return Strip.blank(width, style.rich_style)
+        made_of = (lines[y], width, style)
+        cached = self._strips.get(y)
+        if cached is None or cached[0] != made_of:
+            strips = Visual.to_strips(self, Content.assemble(*lines[y]), width, 1, style)
+            cached = self._strips[y] = (made_of, strips[0] if strips else Strip.blank(width, style.rich_style))
+        return cached[1]
 
 
 def sparkline(values: tuple[float, ...], width: int = 16) -> str:
