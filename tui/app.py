@@ -139,6 +139,8 @@ class AdlwatchApp(App[None]):
     CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("question_mark", "help", "help", key_display="?"),
+        # First after help: shown only while a closed position waits on the banner, and then it matters most.
+        Binding("k", "acknowledge", "acknowledge the closed positions"),
         Binding("minus", "shock(-1)", "shock -1%", key_display="-"),
         Binding("equals_sign,plus", "shock(1)", "shock +1%", key_display="=/+"),
         Binding("underscore", "shock(-5)", "shock -5%", key_display="_", show=False),
@@ -158,7 +160,6 @@ class AdlwatchApp(App[None]):
         Binding("i", "adl_details", "ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
         Binding("A", "alert_log", "alert log", key_display="A"),
-        Binding("k", "acknowledge", "acknowledge the closed positions"),
         Binding("p", "side_panels", "side panels: market / accounts"),
         Binding("n", "new_position", "add a position"),
         Binding("e", "edit_position", "edit the selected position"),
