@@ -1,4 +1,4 @@
-"""The 10 Hz render path: a tick repaints what changed, never lays out the whole screen, never shows a
+"""The render path (a 5 Hz tick): a tick repaints what changed, never lays out the whole screen, never shows a
 stale figure; the positions table keeps DataTable's keys, mouse and fixed header."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def test_down_and_a_click_move_the_selection_and_the_chart_follows():
         assert table.selected_key == "0:0"
         await pilot.press("down")
         await pilot.pause()
-        app.refresh_view()  # as the 10 Hz timer would
+        app.refresh_view()  # as the timer would
         assert table.selected_key == "0:1"
         assert "ETHUSDT short" in str(app.query_one("#chart-title").render())
         # The table's top border is line 0, its header line 1: line 4 is the third position.
