@@ -1,5 +1,5 @@
 """What a tick spends under a firehose: the alert rules only when something could fire or clear, the
-rows on screen at every tick and the rest once a second, the chart once per second of marks, a side
+rows on screen at every tick and the rest every few seconds, the chart once per second of marks, a side
 panel only its changed lines; and what the trader sees stays the latest."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.widgets import positions as positions_module
 from adlwatch.tui.widgets.panels import Grid, GridPanel
-from adlwatch.tui.widgets.positions import PositionsTable
+from adlwatch.tui.widgets.positions import OFF_SCREEN_EVERY_MS, PositionsTable
 from benchmarks.engine_bench import fifty_position_portfolio
 from tests.cli.test_check_cli import PORTFOLIO
 from tests.portfolio_files import parse
@@ -58,7 +58,7 @@ async def test_alert_rules_run_when_the_monitor_moved_or_its_clock_entered_a_new
         assert len(calls) == 2 and int(calls[-1]) == T0 // 1000 + 1
 
 
-async def test_rows_off_screen_are_formatted_once_a_second_and_read_fresh(monkeypatch):
+async def test_rows_off_screen_are_formatted_once_a_period_and_read_fresh(monkeypatch):
     clock = Clock(T0 / 1000 + 0.1)
     app = AdlwatchApp(fifty_position_portfolio(), None, clock=clock)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -81,12 +81,12 @@ async def test_rows_off_screen_are_formatted_once_a_second_and_read_fresh(monkey
             return position_cells(p, view, compact)
 
         monkeypatch.setattr(positions_module, "position_cells", counted)
-        for (venue, symbol), price in entries.items():  # every mark moves again, within the same second
+        for (venue, symbol), price in entries.items():  # every mark moves again, within the same period
             app.on_feed_event(MarkPrice(venue=venue, symbol=symbol, ts=T0 + 600, price=price * 1.0001))
         assert [(p.account, p.index, p.closed) for p in app.monitor.live().positions] == rows
         app.refresh_view()
         await pilot.pause()
-        assert len(formatted) == on_screen  # the same second: only the rows on screen
+        assert len(formatted) == on_screen  # the same period: only the rows on screen
         live = app.monitor.live().positions
         assert table.cell(0, "mark") == fmt.price(live[0].mark_price)
         assert table.cell(49, "mark") == fmt.price(live[49].mark_price)  # off screen, formatted when read
@@ -94,7 +94,12 @@ async def test_rows_off_screen_are_formatted_once_a_second_and_read_fresh(monkey
         clock.now_s += 1.0
         app.refresh_view()
         await pilot.pause()
-        assert len(formatted) == 50  # a new second: every row
+        assert len(formatted) == on_screen  # a new second (the countdowns) in the same period
+        formatted.clear()
+        clock.now_s += OFF_SCREEN_EVERY_MS / 1000
+        app.refresh_view()
+        await pilot.pause()
+        assert len(formatted) == 50  # a new period: every row
 
 
 async def test_the_chart_replots_once_per_second_of_marks_and_at_once_for_another_contract():

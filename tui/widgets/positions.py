@@ -82,6 +82,10 @@ RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "to_liq", "bankr", "d
 FIXED_COLUMNS = len(KEY_COLUMNS)
 # The table's full form (venue names, a mode column, the formula's tag) from this terminal width.
 FULL_WIDTH = 250
+# Rows off screen are formatted this often (ms of the view's clock) and the rows on screen at every
+# tick: off screen a row only feeds the column widths (which grow, never shrink) until scrolled to,
+# when the next tick formats it; ``cell()`` formats a stale row when read.
+OFF_SCREEN_EVERY_MS = 5_000
 VENUE_MARK = " v"  # after a figure that is the venue's own (a followed position's break-even), in cyan
 
 
@@ -250,12 +254,11 @@ class PositionsTable(ScrollView, can_focus=True):
         self._strips: dict[int, tuple[object, Strip]] = {}  # row index -> (what it was built from, strip)
         self._header: tuple[object, Strip] | None = None
         self._reported: str | None = None
-        # Rows off screen are formatted once a second of the view's clock (they only feed the column
-        # widths until scrolled to); those not formatted from the latest view are in ``_stale``.
+        # The rows not formatted from the latest view (off screen: OFF_SCREEN_EVERY_MS).
         self._view: MonitorState | None = None
         self._compact = False
         self._stale: set[int] = set()
-        self._formatted_at: tuple | None = None  # (the view's clock second, its shocks) of the last full format
+        self._formatted_at: tuple | None = None  # (the view's clock period, its shocks) of the last full format
 
     # -- data in -------------------------------------------------------------------------------
     def watch_view(self, view: MonitorState | None) -> None:
@@ -265,9 +268,9 @@ class PositionsTable(ScrollView, can_focus=True):
 
     def show(self, view: MonitorState, compact: bool = False) -> None:
         """The rows of ``view``: all of them when the positions, the columns or the what-if changed or
-        the view's clock entered a new second, else only those on screen. Formatting a row costs about as much
-        as the engine's figures for it; at 300 positions under a firehose, formatting the rows no
-        one can see at every tick was the table's main cost."""
+        the view's clock entered a new period of ``OFF_SCREEN_EVERY_MS``, else only those on screen.
+        Formatting a row costs about as much as the engine's figures for it; at 300 positions under a
+        firehose, formatting the rows no one can see at every tick was the table's main cost."""
         selected = self.selected_key
         positions = view.snapshot.positions
         columns = columns_for(positions, view.hypothetical, compact)
@@ -276,15 +279,15 @@ class PositionsTable(ScrollView, can_focus=True):
             self._keys = None
         self._view, self._compact = view, compact
         keys = [position_key(p) for p in positions]
-        second = view.now_ms // 1000
-        if keys == self._keys and (second, view.shocks) == self._formatted_at:
+        period = view.now_ms // OFF_SCREEN_EVERY_MS
+        if keys == self._keys and (period, view.shocks) == self._formatted_at:
             top = int(self.scroll_offset.y)
             shown = range(max(0, top), min(len(positions), top + max(1, self.scrollable_content_region.height - 1)))
             self._stale = set(range(len(positions))).difference(shown)
         else:
             shown = range(len(positions))
             self._stale = set()
-            self._formatted_at = (second, view.shocks)
+            self._formatted_at = (period, view.shocks)
         rows = list(self._rows) if keys == self._keys else [()] * len(positions)
         for i in shown:
             rows[i] = self._format(positions[i])
