@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -397,8 +398,8 @@ class PositionForm(ModalScreen[bool]):
                 if yes:
                     self._save(values)
 
-            self.app.push_screen(ConfirmScreen("[b]Are you sure?[/b] " + "\n".join(doubt) + "\n(y saves it, n goes back to the form)"),
-                                 answered)
+            # y saves as typed; n or escape goes back to the form to fix it.
+            self.app.push_screen(ConfirmScreen("[b]Are you sure?[/b] " + escape("\n".join(doubt))), answered)
             return
         self._save(values)
 
