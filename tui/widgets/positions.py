@@ -253,6 +253,7 @@ class PositionsTable(ScrollView, can_focus=True):
         self._rows: list[tuple[Cell, ...]] = []
         self._strips: dict[int, tuple[object, Strip]] = {}  # row index -> (what it was built from, strip)
         self._header: tuple[object, Strip] | None = None
+        self._span_styles: dict[tuple[Style, str, Style], Style] = {}  # (line, span, over) -> combined
         self._reported: str | None = None
         # The rows not formatted from the latest view (off screen: OFF_SCREEN_EVERY_MS).
         self._view: MonitorState | None = None
@@ -490,26 +491,42 @@ class PositionsTable(ScrollView, can_focus=True):
         return cached[1]
 
     def _line(self, cells, style: Style, over: Style, width: int, header: bool = False) -> Strip:
+        """One line: runs in the line's own style joined as they are made (most cells have no style of
+        their own), a styled span's style combined once per look (``_span_styles``)."""
         shown = self._shown
+        span_styles = self._span_styles
         segments = []
+        run: list[str] = []  # text in the line's own style, not yet a segment
         total = 0
+        trail = 1 if shown.gap == 2 else 0
         for n, i in enumerate(shown.columns):
             key, cell, column_width = self._columns[i][0], cells[i], self._widths[i]
             pad = column_width - sum(cell_len(text) for text, _ in cell)
             right = key in RIGHT_ALIGNED
-            lead = "◂" if header and shown.more_left and n == FIXED_COLUMNS else " "
-            segments.append(Segment(lead + " " * (pad if right else 0), style))
+            run.append("◂" if header and shown.more_left and n == FIXED_COLUMNS else " ")
+            if right:
+                run.append(" " * pad)
             for text, span_style in cell:
-                segments.append(Segment(text, style + Style.parse(span_style) + over if span_style else style))
-            trail = 1 if shown.gap == 2 else 0
-            segments.append(Segment(" " * (trail + (0 if right else pad)), style))
+                if not span_style:
+                    run.append(text)
+                    continue
+                combined = span_styles.get((style, span_style, over))
+                if combined is None:
+                    combined = span_styles[(style, span_style, over)] = style + Style.parse(span_style) + over
+                if run:
+                    segments.append(Segment("".join(run), style))
+                    run = []
+                segments.append(Segment(text, combined))
+            run.append(" " * (trail + (0 if right else pad)))
             total += column_width + 1 + trail
         if shown.more_right:  # at the right edge: more columns that way
             fill = max(0, width - total - 2)
-            segments.append(Segment(" " * (fill + 1) + ("▸" if header else " "), style))
+            run.append(" " * (fill + 1) + ("▸" if header else " "))
             total += fill + 2
         if total < width:
-            segments.append(Segment(" " * (width - total), style))
+            run.append(" " * (width - total))
+        if run:
+            segments.append(Segment("".join(run), style))
         return Strip(segments, max(total, width)).simplify()
 
 
