@@ -243,6 +243,10 @@ def _account_label(venue: str, ref: str) -> str:
     return f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
 
 
+FUND_SAMPLE_MS = 60_000  # the fund/OI history: one point a minute of the monitor's clock ...
+FUND_POINTS = 120  # ... for two hours
+
+
 class History:
     """Bounded recent history per contract, for the chart and the sparklines."""
 
@@ -250,6 +254,7 @@ class History:
         self._maxlen = maxlen
         self._marks: dict[MarkKey, deque[tuple[int, float]]] = {}
         self._funds: dict[MarkKey, deque[float]] = {}
+        self._fund_periods: dict[MarkKey, int] = {}
 
     def add_mark(self, key: MarkKey, t_ms: int, price: float) -> None:
         series = self._marks.get(key)
@@ -259,16 +264,26 @@ class History:
             series.clear()
         series.append((t_ms, price))
 
-    def add_fund_ratio(self, key: MarkKey, ratio: float) -> None:
+    def add_fund_ratio(self, key: MarkKey, ratio: float, t_ms: int) -> None:
+        """One point per ``FUND_SAMPLE_MS`` of the monitor's clock (the period's latest ratio), so the
+        history spans the same time however often the screen asks; a seek back starts it again."""
         series = self._funds.get(key)
         if series is None:
-            series = self._funds[key] = deque(maxlen=120)
-        if not series or series[-1] != ratio:
+            series = self._funds[key] = deque(maxlen=FUND_POINTS)
+        period = t_ms // FUND_SAMPLE_MS
+        last = self._fund_periods.get(key)
+        if last is not None and period < last:
+            series.clear()
+        if series and period == last:
+            series[-1] = ratio
+        else:
             series.append(ratio)
+        self._fund_periods[key] = period
 
     def clear(self) -> None:
         self._marks.clear()
         self._funds.clear()
+        self._fund_periods.clear()
 
     def series(self, key: MarkKey) -> tuple[tuple[int, float], ...]:
         return tuple(self._marks.get(key, ()))
@@ -832,7 +847,7 @@ class Monitor:
         now_ms = replay.position_ms if replay is not None else int(now_s * 1000)
         for c in live.contracts:
             if c.fund_to_oi is not None:
-                self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi)
+                self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi, now_ms)
         return MonitorState(
             snapshot=shown,
             live=live,
