@@ -18,7 +18,7 @@ from adlwatch.feeds.queue import CoalescingQueue, QueueClosed
 from adlwatch.feeds.registry import get_adapter
 from adlwatch.feeds.transport import url_override
 
-DRAIN_HZ = 100  # the UI redraws at 10 Hz; 10 ms of batching is invisible and saves a wake-up per frame
+DRAIN_HZ = 100  # the screen redraws at most 5 times a second; 10 ms of batching is invisible and saves a wake-up per frame
 
 
 class LiveSource:
