@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from adlwatch.engine.events import Event, FeedStatus, MarkPrice
+from adlwatch.engine.events import Event, FeedStatus, FundingRate, MarkPrice
 from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_after_s
 from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
@@ -192,27 +192,54 @@ async def fetch_marks(venue: str, symbols: list[str], base_url: str | None = Non
     Symbols the venue did not return are absent. Raises ``FeedError`` naming the venue when it
     cannot be reached or answers with an error.
     """
+    marks, _funding = await fetch_market(venue, symbols, base_url, timeout, funding=False)
+    return marks
+
+
+async def fetch_market(venue: str, symbols: list[str], base_url: str | None = None, timeout: float = 5.0, *,
+                       funding: bool = True) -> tuple[dict[str, float], dict[str, tuple[float, int | None]]]:
+    """Current marks and, with ``funding``, funding rates (rate, next funding time in ms) from the
+    venue's public REST API, as ``adlwatch check`` shows them: the mark's answer where it carries the
+    funding (Binance premiumIndex, Bybit tickers, Hyperliquid metaAndAssetCtxs), else the adapter's
+    ``funding_polls`` (OKX). A mark that cannot be read raises ``FeedError`` naming the venue; a
+    funding that cannot is only absent."""
     from adlwatch.feeds.registry import get_adapter
 
     adapter = get_adapter(venue)
     base = base_url or adapter.rest_url
-    polls = mark_price_polls(adapter, list(symbols))
     wanted = {s.upper(): s for s in symbols}
     marks: dict[str, float] = {}
+    rates: dict[str, tuple[float, int | None]] = {}
+
+    def take(poll: RestPoll, body: str) -> None:
+        for event in adapter.parse_rest(poll, body, time.time_ns(), list(symbols) or None):
+            name = wanted.get(event.symbol.upper())
+            if name is None:
+                continue
+            if isinstance(event, MarkPrice):
+                marks[name] = event.price
+            elif funding and isinstance(event, FundingRate):
+                rates[name] = (event.rate, event.next_funding_ts)
+
     async with make_http_client(base, timeout) as client:
-        for poll in polls:
+        for poll in mark_price_polls(adapter, list(symbols)):
             try:
                 response = await request_poll(client, base, poll)
             except httpx.HTTPError as exc:
                 raise FeedError(venue, f"cannot reach {poll_url(base, poll)} ({type(exc).__name__}: {exc})") from None
             if response.status_code >= 400:
                 raise FeedError(venue, f"{poll.path} answered HTTP {response.status_code}")
-            for event in adapter.parse_rest(poll, response.text, time.time_ns(), list(symbols) or None):
-                if isinstance(event, MarkPrice) and event.symbol.upper() in wanted:
-                    marks[wanted[event.symbol.upper()]] = event.price
-            if len(marks) == len(wanted):
+            take(poll, response.text)
+            if len(marks) == len(wanted) and (not funding or len(rates) == len(wanted)):
                 break
-    return marks
+        for poll in adapter.funding_polls(list(symbols)) if funding else ():
+            try:
+                response = await request_poll(client, base, poll)
+            except httpx.HTTPError:
+                continue
+            if response.status_code < 400:
+                take(poll, response.text)
+    return marks, rates
 
 
 async def fetch_once(venue: str, symbols: list[str], base_url: str | None = None,

@@ -109,6 +109,11 @@ class VenueAdapter(Protocol):
         """The REST request for one symbol's mark price (None: the venue has none of its own)."""
         ...
 
+    def funding_polls(self, symbols: list[str]) -> list[RestPoll]:
+        """REST requests for the funding rate where the mark's answer does not carry it (OKX); empty
+        for most (``adlwatch check`` reads funding from the mark's body)."""
+        ...
+
     def alternate_ws_urls(self, url: str) -> list[str]:
         """Other URLs to try when ``url`` cannot be opened (OKX: the other port); empty for most."""
         ...
@@ -153,6 +158,9 @@ class AdapterBase:
     def mark_price_poll(self, symbol: str) -> RestPoll | None:
         """The one REST request that gives ``symbol``'s mark (``adlwatch check``); None: use every poll."""
         return None
+
+    def funding_polls(self, symbols: list[str]) -> list[RestPoll]:
+        return []
 
     def alternate_ws_urls(self, url: str) -> list[str]:
         return []

@@ -119,13 +119,15 @@ def resolve_marks(portfolio: Portfolio, given: list[tuple[str | None, str, float
     return marks
 
 
-def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> dict[tuple[str, str], float]:
-    from adlwatch.feeds.rest import fetch_marks  # feeds I/O only when marks must be fetched
+def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0
+                        ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], tuple[float, int | None]]]:
+    """The marks (and the funding, where the venue gives it) of the contracts without a --mark."""
+    from adlwatch.feeds.rest import fetch_market  # feeds I/O only when marks must be fetched
     from adlwatch.feeds.transport import url_override  # ADLWATCH_<VENUE>_REST_URL: emulator, testnet
 
-    async def run() -> dict[tuple[str, str], float]:
+    async def run():
         async def one(venue: str, symbols: list[str]):
-            return venue, await fetch_marks(venue, symbols, base_url=url_override(venue, "REST"), timeout=timeout)
+            return venue, await fetch_market(venue, symbols, base_url=url_override(venue, "REST"), timeout=timeout)
 
         results = await asyncio.gather(*(one(v, s) for v, s in missing.items()), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -135,7 +137,9 @@ def fetch_missing_marks(missing: dict[str, list[str]], timeout: float = 5.0) -> 
             if all(isinstance(f, FeedError) for f in failures):
                 raise FeedError(failures[0].venue, "; ".join(str(f) for f in failures).removeprefix(f"{failures[0].venue}: "))
             raise failures[0]
-        return {(v, sym): price for v, prices in results for sym, price in prices.items()}
+        marks = {(v, sym): price for v, (prices, _rates) in results for sym, price in prices.items()}
+        funding = {(v, sym): rate for v, (_prices, rates) in results for sym, rate in rates.items()}
+        return marks, funding
 
     return asyncio.run(run())
 
@@ -335,6 +339,7 @@ def run_check(
     refresh = tables.BackgroundRefresh.start(tables.portfolio_venues(portfolio_path), offline=offline)
     portfolio, accounts_ok = import_followed(portfolio, offline, err)
     marks = resolve_marks(portfolio, parse_mark_args(marks_args))
+    funding: dict[tuple[str, str], tuple[float, int | None]] = {}
     missing: dict[str, list[str]] = {}
     for venue, symbol in sorted(portfolio.symbols()):
         if (venue, symbol) not in marks:
@@ -346,7 +351,8 @@ def run_check(
         from adlwatch.feeds.rest import FeedError
 
         try:
-            marks.update(fetch_missing_marks(missing))
+            fetched, funding = fetch_missing_marks(missing)
+            marks.update(fetched)
         except FeedError as error:
             print(f"adlwatch check: {error} (use --mark VENUE:SYMBOL=PRICE to give it by hand)", file=err)
             return EXIT_FAILURE
@@ -357,7 +363,7 @@ def run_check(
     landed = refresh.wait(tables.REFRESH_WAIT_S - (time.monotonic() - started)) if refresh is not None else None
     if landed is not None:
         portfolio = tables.rebind(portfolio, landed.catalogue)
-    inputs = EngineInputs(portfolio=portfolio, marks=marks)
+    inputs = EngineInputs(portfolio=portfolio, marks=marks, funding=funding)
     if shock_pct is not None:
         try:
             snapshot = apply_shocks(inputs, [shock(shock_pct)])

@@ -56,3 +56,60 @@ def test_unreachable_venue_is_one_line_naming_it_and_exit_1(tmp_path):
     assert result.returncode == 1
     assert "binance" in result.stderr and "hyperliquid" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_fetched_contracts_show_their_funding_on_every_venue(tmp_path, emulator_urls):
+    """check shows the funding the venue publishes beside the mark it fetched (issue 15: all of the
+    panel in check --json): from the mark's own answer, or OKX's funding-rate endpoint."""
+    path = tmp_path / "p.toml"
+    path.write_text("""
+[[account]]
+venue = "binance"
+wallet_balance = 10000
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 0.1
+entry_price = 60000
+leverage = 10
+
+[[account]]
+venue = "bybit"
+wallet_balance = 10000
+[[account.position]]
+symbol = "BTCUSDT"
+side = "short"
+size = 0.1
+entry_price = 60000
+leverage = 10
+
+[[account]]
+venue = "okx"
+wallet_balance = 10000
+[[account.position]]
+symbol = "BTC-USDT-SWAP"
+side = "long"
+size = 0.1
+entry_price = 60000
+leverage = 10
+
+[[account]]
+venue = "hyperliquid"
+wallet_balance = 10000
+[[account.position]]
+symbol = "BTC"
+side = "long"
+size = 0.1
+entry_price = 60000
+leverage = 10
+""")
+    env = {f"ADLWATCH_{v.upper()}_REST_URL": rest for v, (_, rest) in emulator_urls.items()}
+    result = run_check(path, env, "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["venue"]: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"binance", "bybit", "okx", "hyperliquid"}
+    for venue, row in rows.items():
+        assert row["funding_rate"] is not None, venue
+        assert row["next_funding_ms"] is not None and row["next_funding_ms"] > 1_700_000_000_000, venue
+    table = run_check(path, env)
+    assert table.returncode == 0 and "funding" in table.stdout.splitlines()[0]

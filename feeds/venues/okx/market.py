@@ -519,13 +519,18 @@ class OkxAdapter(AdapterBase):
         return RestPoll(path=MARK_PRICE_PATH, params={"instType": "SWAP", "instId": symbol},
                         interval_s=MARK_PRICE_INTERVAL_S)
 
+    def funding_polls(self, symbols: list[str]) -> list[RestPoll]:
+        """One ``funding-rate`` request per swap (the mark-price answer carries no funding)."""
+        return [RestPoll(path=FUNDING_PATH, params={"instId": s}, interval_s=FUNDING_INTERVAL_S)
+                for s in symbols if s.endswith("-SWAP")]
+
     def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
         polls: list[RestPoll] = []
         for s in symbols:
             polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"instType": "SWAP", "instId": s},
                                   interval_s=OPEN_INTEREST_INTERVAL_S))
             polls.append(self.mark_price_poll(s))
-            polls.append(RestPoll(path=FUNDING_PATH, params={"instId": s}, interval_s=FUNDING_INTERVAL_S))
+            polls.extend(self.funding_polls([s]))
         for family in dict.fromkeys(inst_family(s) for s in symbols):
             polls.append(RestPoll(path=INSURANCE_PATH, params={"instType": "SWAP", "instFamily": family},
                                   interval_s=INSURANCE_INTERVAL_S))
