@@ -89,7 +89,7 @@ def settle_amount(x: float | None, settle: str, *, signed: bool = False) -> str:
     if settle.upper() in CENT_ASSETS or abs(x) >= 1_000:
         digits = 2
     else:
-        digits = min(10, max(4, 3 - math.floor(math.log10(abs(x)))))
+        digits = min(11, max(4, 3 - math.floor(math.log10(abs(x)))))  # 11: four digits down to a satoshi (1e-8)
     return f"{x:{sign},.{digits}f}"
 
 
