@@ -354,7 +354,7 @@ def feed_endpoint(detail: str) -> str:
 
 
 class FeedsPanel(GridPanel):
-    BORDER_TITLE = "feeds"
+    BORDER_TITLE = "feeds (A: whole reasons)"
     source_label: var[str] = var("")  # bound to the app's: what the events come from
 
     def show(self, view: MonitorState) -> None:
