@@ -754,7 +754,9 @@ class AdlwatchApp(App[None]):
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.action not in ("quit",):
+            # what the footer hides does nothing now (the replay keys in live mode): not offered either
+            if isinstance(b, Binding) and b.action not in ("quit",) and \
+                    self.check_action(b.action.split("(")[0], ()) is not False:
                 yield SystemCommand(b.description.capitalize(), f"key: {b.key_display or b.key}", self._runner(b.action))
 
     def _runner(self, action: str) -> Callable[[], Any]:

@@ -293,6 +293,8 @@ async def test_live_the_footer_hides_the_replay_keys_and_they_do_nothing_quietly
         await pilot.pause()
         assert [n.message for n in app._notifications] == before, before  # no "live feed: nothing to pause"
         assert app.screen is app.screen_stack[0]  # t asked nothing
+        offered = {c.help for c in app.get_system_commands(app.screen)}  # the command palette (ctrl+p)
+        assert "key: c" in offered and not {h for h in offered if h in ("key: space", "key: .", "key: t")}
 
 
 async def test_in_a_replay_the_footer_shows_the_replay_keys_and_they_work():
@@ -312,6 +314,8 @@ async def test_in_a_replay_the_footer_shows_the_replay_keys_and_they_work():
         shown = footer_actions(app)
         assert {"play_pause", "faster", "slower", "seek(60)", "seek(-60)", "seek_time"} <= shown
         assert all(app.check_action(a, ()) for a in ("play_pause", "faster", "slower", "seek", "seek_time"))
+        offered = {c.help for c in app.get_system_commands(app.screen)}
+        assert {"key: space", "key: .", "key: t"} <= offered
         before = source.position_ms
         await pilot.press("full_stop")
         await pilot.pause()
