@@ -20,3 +20,31 @@ def parse(text: str, filename: str = "<portfolio>", catalogue: Catalogue | None 
 
 def load(path: str | os.PathLike, catalogue: Catalogue | None = None) -> Portfolio:
     return portfolio_store.load(path, catalogue if catalogue is not None else default_catalogue())
+
+
+# The Binance cross account most tests start from (a BTCUSDT long), and the isolated ETHUSDT short
+# several add to it: each test's portfolio text is built from these, then its own accounts.
+BINANCE_BTC_LONG = """\
+[[account]]
+venue = "binance"
+wallet_balance = 10000.0
+
+[[account.position]]
+symbol = "BTCUSDT"
+side = "long"
+size = 0.5
+entry_price = 60000.0
+leverage = 10
+margin_mode = "cross"
+"""
+ETH_ISOLATED_SHORT = """\
+
+[[account.position]]
+symbol = "ETHUSDT"
+side = "short"
+size = 4.0
+entry_price = 3000.0
+leverage = 5
+margin_mode = "isolated"
+isolated_margin = 2500.0
+"""

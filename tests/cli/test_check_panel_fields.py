@@ -13,31 +13,12 @@ import pytest
 
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.tui.check import CONTRACT_FIELDS, EXTRA_FIELDS
+from tests.portfolio_files import BINANCE_BTC_LONG, ETH_ISOLATED_SHORT
 
 ADLWATCH = shutil.which("adlwatch", path=str(Path(sys.executable).parent)) or "adlwatch"
 PANEL = ("roe_pct", "notional_usd", "position_margin", "break_even_price", "unrealized_pnl_usd")
 
-PORTFOLIO = """\
-[[account]]
-venue = "binance"
-wallet_balance = 10000.0
-
-[[account.position]]
-symbol = "BTCUSDT"
-side = "long"
-size = 0.5
-entry_price = 60000.0
-leverage = 10
-margin_mode = "cross"
-
-[[account.position]]
-symbol = "ETHUSDT"
-side = "short"
-size = 4.0
-entry_price = 3000.0
-leverage = 5
-margin_mode = "isolated"
-isolated_margin = 2500.0
+PORTFOLIO = BINANCE_BTC_LONG + ETH_ISOLATED_SHORT + """\
 
 [[account]]
 venue = "binance"

@@ -23,21 +23,10 @@ from adlwatch.feeds.recorder import read_recording
 from adlwatch.feeds.tail import StatusLines, run_record, run_tail
 from adlwatch.tui import cli
 from tests import portfolio_files
+from tests.portfolio_files import BINANCE_BTC_LONG
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTFOLIO = """\
-[[account]]
-venue = "binance"
-wallet_balance = 10000.0
-
-[[account.position]]
-symbol = "BTCUSDT"
-side = "long"
-size = 0.5
-entry_price = 60000.0
-leverage = 10
-margin_mode = "cross"
-"""
+PORTFOLIO = BINANCE_BTC_LONG
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from adlwatch.tui import format as fmt
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.widgets.positions import PositionsTable
 from tests.cli.test_check_cli import PORTFOLIO
-from tests.portfolio_files import parse
+from tests.portfolio_files import BINANCE_BTC_LONG, parse
 
 MARKS = [("binance", "BTCUSDT", 58_000.0), ("binance", "ETHUSDT", 2_900.0), ("hyperliquid", "BTC", 58_100.0)]
 
@@ -240,18 +240,7 @@ async def test_removing_an_account_asks_first_and_saves(tmp_path):
     assert [a.venue for a in load(path).accounts] == ["binance"]
 
 
-REFRESHED = """\
-[[account]]
-venue = "binance"
-wallet_balance = 10000.0
-
-[[account.position]]
-symbol = "BTCUSDT"
-side = "long"
-size = 0.5
-entry_price = 60000.0
-leverage = 10
-margin_mode = "cross"
+REFRESHED = BINANCE_BTC_LONG + """\
 
 [[account.position]]
 symbol = "ZZZUSDT"

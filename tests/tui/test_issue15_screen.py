@@ -18,23 +18,12 @@ from adlwatch.engine.events import (
 from adlwatch.tui.app import AdlwatchApp
 from adlwatch.tui.widgets.panels import CriticalBanner, FlowPanel, FundsPanel
 from adlwatch.tui.widgets.positions import KEY_COLUMNS, PositionsTable
-from tests.portfolio_files import parse
+from tests.portfolio_files import BINANCE_BTC_LONG, parse
 from tests.tui.test_app import ListSource, cell, started
 
 T_MS = 1_760_130_000_000  # 2025-10-10 21:00:00 UTC
 
-PORTFOLIO = """\
-[[account]]
-venue = "binance"
-wallet_balance = 10000.0
-
-[[account.position]]
-symbol = "BTCUSDT"
-side = "long"
-size = 0.5
-entry_price = 60000.0
-leverage = 10
-margin_mode = "cross"
+PORTFOLIO = BINANCE_BTC_LONG + """\
 
 [[account]]
 venue = "binance"
