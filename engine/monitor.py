@@ -38,6 +38,7 @@ from typing import NamedTuple
 import msgspec
 
 from adlwatch.engine import events
+from adlwatch.engine.accounts import position_leg
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
     Alert,
@@ -55,6 +56,7 @@ from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
 from adlwatch.engine.events import Event
 from adlwatch.engine.flow import FlowTracker, LiquidationFlow
 from adlwatch.engine.instruments import Instrument
+from adlwatch.engine.margin import unrealized_pnl
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, quantile_what_ifs
@@ -201,13 +203,8 @@ def closed_notional_usd(instrument: Instrument, size: float, price: float) -> fl
 
 
 def realized_pnl(position: Position, price: float) -> float:
-    """A position's PnL closed at ``price``, in its settlement asset."""
-    inst = position.instrument
-    k = position.size * inst.contract_size
-    sign = position.side.sign
-    if inst.inverse:
-        return sign * k * (1.0 / position.entry_price - 1.0 / price)
-    return sign * k * (price - position.entry_price)
+    """A position's PnL closed at ``price``, in its settlement asset (the solver's uPnL at that price)."""
+    return unrealized_pnl(position_leg(position), price)
 
 
 def liquidated_row(row: PositionRisk, price: float, at_ms: int | None, realized: float) -> PositionRisk:
