@@ -111,6 +111,10 @@ class Account:
     key_name: str | None = None  # Binance/Bybit/OKX: label of a read-only key (env or keyring), never the key
     hedges: tuple[tuple[str, str], ...] = ()  # followed accounts: (symbol, hedge name) tags
     alert_below_pct: float | None = None  # default distance threshold for this account's positions
+    # A keyed account's ``settle = "BTC"`` as the file says it: which of the key's margin accounts is
+    # followed (Binance COIN-M's BTC-margined contracts, Bybit's BTC inverse ones, USDC-settled ones);
+    # None: the venue's default (``SETTLE_DEFAULT``).
+    follow_settle: str | None = None
     # Filled from the venue for followed accounts:
     imported: bool = False  # True once the venue has reported (positions are the venue's)
     reported_value: float | None = None  # the venue's margin balance
@@ -127,8 +131,13 @@ class Account:
 
     @property
     def ref(self) -> str | None:
-        """The reference an ``AccountState`` event carries in its ``symbol``."""
-        return self.address if self.address is not None else self.key_name
+        """The reference an ``AccountState`` event carries in its ``symbol``: the address, the key's
+        label, or ``label:SETTLE`` for a key's account in another settlement asset than the default."""
+        if self.address is not None:
+            return self.address
+        if self.key_name is not None and self.follow_settle not in (None, rules_for(self.venue).SETTLE_DEFAULT):
+            return f"{self.key_name}:{self.follow_settle}"
+        return self.key_name
 
     @property
     def source(self) -> str:
@@ -146,6 +155,8 @@ class Account:
                 data["address"] = self.address
             if self.key_name is not None:
                 data["key_name"] = self.key_name
+            if self.follow_settle is not None:
+                data["settle"] = self.follow_settle
             if self.hedges:
                 data["hedges"] = dict(self.hedges)
             if self.alert_below_pct is not None:
@@ -194,7 +205,25 @@ class Portfolio:
             alerts = dict(data["alerts"])
         journal = _journal(data["journal"]) if "journal" in data else None
         accounts = tuple(_account(a, f"account[{i}]", catalogue) for i, a in enumerate(accounts_data))
+        _followed_once(accounts)
         return Portfolio(accounts, alerts, journal, catalogue=catalogue)
+
+
+def _followed_once(accounts: tuple[Account, ...]) -> None:
+    """Two entries following one venue account (same address, or same key and settlement asset)
+    would show its positions twice."""
+    first: dict[tuple[str, str | None], int] = {}
+    for i, account in enumerate(accounts):
+        if not account.followed:
+            continue
+        key = (account.venue, account.ref)
+        if key in first:
+            field = "address" if account.address is not None else "key_name"
+            raise InputError(f"account[{first[key]}] already follows this {account.venue} account "
+                             "(one entry per address, or per key and settlement asset)",
+                             field=f"account[{i}].{field}", has_value=field == "address",
+                             value=account.address)
+        first[key] = i
 
 
 def _journal(data: Any) -> str:
@@ -207,7 +236,7 @@ def _journal(data: Any) -> str:
 
 
 _ACCOUNT_KEYS = {"venue", "wallet_balance", "settle", "position", "address", "key_name", "hedges", "alert_below_pct"}
-_FOLLOWED_KEYS = {"venue", "address", "key_name", "hedges", "alert_below_pct"}
+_FOLLOWED_KEYS = {"venue", "address", "key_name", "settle", "hedges", "alert_below_pct"}
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _KEY_NAME = re.compile(r"[A-Za-z0-9_-]{1,24}")
 _POSITION_KEYS = {
@@ -278,7 +307,7 @@ def _hedge_name(value: Any, name: str) -> str:
     return value.strip()
 
 
-def _followed_account(data: dict, where: str, venue: str) -> Account:
+def _followed_account(data: dict, where: str, venue: str, catalogue: Catalogue) -> Account:
     """An account whose positions come from the venue: a Hyperliquid address or a read-only key's label."""
     extra = sorted(set(data) - _FOLLOWED_KEYS)
     if extra:
@@ -313,11 +342,28 @@ def _followed_account(data: dict, where: str, venue: str) -> Account:
                 f"environment (ADLWATCH_{venue.upper()}_<LABEL>_API_KEY …) or the keyring, never the key itself",
                 field=f"{where}.key_name", has_value=False,
             )
+    follow_settle = _follow_settle(data, where, venue, catalogue) if "settle" in data else None
     hedges_data = data.get("hedges", {})
     if not isinstance(hedges_data, dict):
         raise InputError("must be a table of symbol = \"hedge name\"", field=f"{where}.hedges", value=hedges_data)
     hedges = tuple(sorted((str(k), _hedge_name(v, f"{where}.hedges.{k}")) for k, v in hedges_data.items()))
-    return Account(venue, 0.0, rules.SETTLE_DEFAULT, (), False, address, key_name, hedges, _alert_pct(data, where))
+    return Account(venue, 0.0, follow_settle or rules.SETTLE_DEFAULT, (), follow_settle is not None, address,
+                   key_name, hedges, _alert_pct(data, where), follow_settle=follow_settle)
+
+
+def _follow_settle(data: dict, where: str, venue: str, catalogue: Catalogue) -> str | None:
+    """A followed account's ``settle``: an asset some listed contract of the venue settles in (the
+    key's margin account in that asset is followed)."""
+    rules = rules_for(venue)
+    settle = _string(data, "settle", where)
+    if rules.FOLLOW_BY == "address":
+        raise InputError(f"{rules.TITLE} accounts settle in {rules.SETTLE_DEFAULT} only: remove settle",
+                         field=f"{where}.settle", value=settle)
+    assets = sorted({i.settle for i in catalogue if i.venue == venue})
+    if settle not in assets:
+        raise InputError(f"no {rules.TITLE} contract settles in it; known: {', '.join(assets)}",
+                         field=f"{where}.settle", value=settle)
+    return settle
 
 
 def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
@@ -326,7 +372,7 @@ def _account(data: Any, where: str, catalogue: Catalogue) -> Account:
     if venue not in VENUES:
         raise InputError(f"unknown venue; known: {', '.join(VENUES)}", field=f"{where}.venue", value=venue)
     if "address" in data or "key_name" in data:
-        return _followed_account(data, where, venue)
+        return _followed_account(data, where, venue, catalogue)
     wallet = _as_number(data.get("wallet_balance", 0.0), f"{where}.wallet_balance", allow_zero=True)
     positions_data = data.get("position", [])
     if not isinstance(positions_data, list):

@@ -142,9 +142,21 @@ class EmuAccount:
         "BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1, "SOL-USDT-SWAP": 1.0, "BTC-USD-SWAP": 100.0})
 
     records: list[EmuRecord] = field(default_factory=list)  # closing fills, oldest first
+    # The key's other margin accounts: cross collateral by asset beside ``settle``'s ``wallet_balance``
+    # (Binance COIN-M's BTC wallet, Bybit's BTC for inverse contracts, a USDC wallet).
+    wallets: dict[str, float] = field(default_factory=dict)
 
     def held(self) -> list[EmuPosition]:
         return [p for p in self.positions if p.settle == self.settle]
+
+    def in_asset(self, asset: str) -> EmuAccount | None:
+        """The key's margin account in ``asset``: this one, or a view whose ``settle`` and
+        ``wallet_balance`` are the asset's (the same positions and records); None: the key holds none."""
+        if asset == self.settle:
+            return self
+        if asset not in self.wallets:
+            return None
+        return replace(self, settle=asset, wallet_balance=self.wallets[asset])
 
     def close(self, symbol: str, cause: str, price: float, *, size: float | None = None,
               side: str | None = None, now_ms: int | None = None) -> EmuRecord:
@@ -153,11 +165,11 @@ class EmuAccount:
         and the venue's record of the fill is kept for the private endpoints to serve."""
         if cause not in ("liquidation", "adl", "user"):
             raise ValueError(f"unknown cause {cause!r}: liquidation, adl or user")
-        for i, p in enumerate(self.positions):
-            if p.symbol == symbol and (side is None or p.side == side):
-                break
-        else:
+        i = next((i for i, p in enumerate(self.positions) if p.symbol == symbol and (side is None or p.side == side)),
+                 None)
+        if i is None:
             raise KeyError(f"{self.venue} account {self.key!r} holds no {side or ''} {symbol} position")
+        p = self.positions[i]
         closed = p.size if size is None else min(size, p.size)
         left = p.size - closed
         if left > 1e-12:
@@ -165,9 +177,13 @@ class EmuAccount:
         else:
             del self.positions[i]
         if cause != "liquidation":  # the venue pays out the closed part's PnL (liquidation: margin is lost)
-            self.wallet_balance += p.sign * closed * (price - p.entry_price)
+            change = p.sign * closed * (price - p.entry_price)
         else:
-            self.wallet_balance -= (p.isolated_margin or 0.0) if p.isolated else 0.0
+            change = -(p.isolated_margin or 0.0) if p.isolated else 0.0
+        if p.settle != self.settle and p.settle in self.wallets:  # a position of the key's other wallet
+            self.wallets[p.settle] += change
+        else:
+            self.wallet_balance += change
         record = EmuRecord(symbol=symbol, side=p.side, cause=cause, price=price, size=closed,
                            ts_ms=now_ms if now_ms is not None else int(time.time() * 1000),
                            id=len(self.records) + 1, hedge=p.hedge)

@@ -41,7 +41,8 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
         if known.signed_rules is not None:
             from adlwatch.feeds.accounts.signed import signed_follower
 
-            out.append(signed_follower(venue, account.key_name, rest_url=rest_url, env=env, **options))
+            out.append(signed_follower(venue, account.key_name, ref=account.ref, settle=account.follow_settle,
+                                       rest_url=rest_url, env=env, **options))
         elif known.follower is not None:
             out.append(known.follower()(account, rest_url=rest_url, ws_url=ws_url, env=env, **options))
         else:

@@ -99,7 +99,9 @@ class Read:
 
     path: str
     params: tuple[tuple[str, str], ...] = ()
-    host: str = "rest"  # rest | spot (Binance keeps key permissions on its spot API host)
+    # rest | spot (Binance keeps key permissions on its spot API host) | another name the venue's
+    # ``VenueRules.host_url`` resolves (Binance COIN-M's dapi host)
+    host: str = "rest"
     optional: bool = False  # the key's permissions: a failure is a warning, not a failed round
     unread: str = "permissions unknown"  # the warning's words when an optional read fails
     # A heavy read (Binance's income history, weight 30) is sent at most every ``every_s`` seconds;
@@ -155,6 +157,9 @@ class VenueRules:
     # never the user's own trades. None: the venue's records are not read.
     record_reads: Callable[[list[tuple[str, str, int]]], tuple[Read, ...]] | None = None
     forced_closes: Callable[[list[tuple[Read, str]], MapContext], list[ForcedClose]] | None = None
+    # (host name, the follower's REST base) -> the base URL of a ``Read.host`` other than rest/spot
+    # (Binance: "coinm" -> dapi.binance.com, or the same base when it is overridden: the emulator).
+    host_url: Callable[[str, str], str] | None = None
 
 
 class BodyError(ValueError):
@@ -293,6 +298,7 @@ class SignedFollower:
         venue: str,
         ref: str,
         *,
+        key_name: str | None = None,
         rest_url: str | None = None,
         spot_rest_url: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -311,7 +317,8 @@ class SignedFollower:
     ):
         self.rules = rules_for(venue)
         self.venue = venue
-        self.ref = ref
+        self.ref = ref  # the account's reference (AccountState.symbol)
+        self.key_name = key_name or ref  # whose key: the label the credentials are loaded by
         self.label = f"{venue} key '{ref}'"
         self.rest_url = rest_url or self.rules.rest_url
         # An overridden REST URL (the emulator, a testnet) serves the permissions endpoint too.
@@ -441,7 +448,7 @@ class SignedFollower:
 
     async def _read(self, client: httpx.AsyncClient, credentials: Credentials, read: Read) -> str:
         query, headers = self.rules.sign(credentials, read, self._clock(), self.recv_window_ms)
-        base = self.spot_rest_url if read.host == "spot" else self.rest_url
+        base = self._base(read.host)
         try:
             response = await send_read(client, self.venue, "GET", base, read.path, query, headers)
         except httpx.HTTPError as exc:
@@ -454,10 +461,19 @@ class SignedFollower:
                                       retry_after_s=retry_after))
         return response.text
 
+    def _base(self, host: str) -> str:
+        if host == "rest":
+            return self.rest_url
+        if host == "spot":
+            return self.spot_rest_url
+        if self.rules.host_url is None:
+            raise ValueError(f"{self.venue}: no URL for the read host {host!r}")
+        return self.rules.host_url(host, self.rest_url)
+
     def _load_credentials(self) -> Credentials:
         if self._credentials is None or self._reload:
             self._reload = False
-            self._credentials = load_credentials(self.venue, self.ref, env=self._env, keyring=self._keyring)
+            self._credentials = load_credentials(self.venue, self.key_name, env=self._env, keyring=self._keyring)
         return self._credentials
 
     def _with_warnings(self, state: AccountState, warnings: list[str]) -> AccountState:
@@ -547,13 +563,18 @@ def _contract_values(rules: VenueRules) -> dict[str, float]:
     return rules.contract_values() if rules.contract_values is not None else {}
 
 
-def signed_follower(venue: str, key_name: str, *, rest_url: str | None = None,
-                    env: Mapping[str, str] | None = None, **options: Any) -> SignedFollower:
-    """The follower of one ``[[account]] venue = … key_name = …`` entry.
+def signed_follower(venue: str, key_name: str, *, ref: str | None = None, settle: str | None = None,
+                    rest_url: str | None = None, env: Mapping[str, str] | None = None,
+                    **options: Any) -> SignedFollower:
+    """The follower of one ``[[account]] venue = … key_name = … [settle = …]`` entry: ``ref`` is the
+    account's reference (``Account.ref``: the label, or ``label:SETTLE``), the key is ``key_name``'s.
 
     Options that only another follower kind takes (``followers_for`` hands the same ones to all)
     are left out here.
     """
     accepted = inspect.signature(SignedFollower.__init__).parameters
-    own = {name: value for name, value in options.items() if name in accepted and name not in ("venue", "ref")}
-    return SignedFollower(venue, key_name, rest_url=rest_url, env=env, **own)
+    own = {name: value for name, value in options.items()
+           if name in accepted and name not in ("venue", "ref", "key_name", "settle")}
+    if settle is not None:
+        own["settle"] = settle
+    return SignedFollower(venue, ref or key_name, key_name=key_name, rest_url=rest_url, env=env, **own)

@@ -52,6 +52,9 @@ def test_followed_account_file_round_trip_keeps_where_not_what():
     ({"venue": "hyperliquid", "key_name": "main"}, "account[0].key_name", False),
     ({"venue": "hyperliquid", "address": ADDRESS, "key_name": "x"}, "account[0].key_name", False),
     ({"venue": "binance", "key_name": "main", "hedges": {"BTCUSDT": ""}}, "account[0].hedges.BTCUSDT", True),
+    ({"venue": "binance", "key_name": "main", "settle": "BTX"}, "account[0].settle", True),
+    ({"venue": "binance", "key_name": "main", "settle": 1}, "account[0].settle", True),
+    ({"venue": "hyperliquid", "address": ADDRESS, "settle": "USDC"}, "account[0].settle", True),
 ])
 def test_bad_followed_account_names_the_field(account, field, echoes):
     with pytest.raises(InputError) as caught:
@@ -173,3 +176,42 @@ def test_adl_lights_more_than_one_apart_are_a_disagreement():
         assert p.adl_quantile is not None
         apart = abs(venue_lights - p.adl_quantile) > 1
         assert (p.disagreement is not None and "ADL lights" in p.disagreement) == apart
+
+
+def test_a_keys_account_in_another_settlement_asset_has_its_own_ref_and_keeps_its_settle():
+    """``settle = "BTC"`` follows the key's BTC-margined account (Binance COIN-M) beside its USDT one:
+    each has its own reference, so each venue report lands on its own account; the file keeps it."""
+    portfolio = Portfolio.from_data({"account": [
+        {"venue": "binance", "key_name": "main"},
+        {"venue": "binance", "key_name": "main", "settle": "BTC"},
+        {"venue": "binance", "key_name": "other", "settle": "USDT"},  # the default, written out
+    ]}, default_catalogue())
+    usdt, btc, other = portfolio.accounts
+    assert (usdt.ref, btc.ref, other.ref) == ("main", "main:BTC", "other")
+    assert (usdt.settle, btc.settle, other.settle) == ("USDT", "BTC", "USDT")
+    assert [a.get("settle") for a in portfolio.to_data()["account"]] == [None, "BTC", "USDT"]
+    state = AccountState(venue="binance", symbol="main:BTC", ts=None, settle="BTC", wallet_balance=1.5,
+                         positions=[ImportedPosition(symbol="BTCUSD_PERP", side="long", size=10, entry_price=60_000.0,
+                                                     leverage=10, margin_mode="cross", mark_price=61_000.0)])
+    imported = with_account_states(portfolio, [state])
+    assert imported.accounts[1].wallet_balance == 1.5 and [p.symbol for p in imported.accounts[1].positions] == [
+        "BTCUSD_PERP"]
+    assert not imported.accounts[0].imported and not imported.accounts[2].imported
+
+
+@pytest.mark.parametrize("second", [
+    {"venue": "binance", "key_name": "main", "settle": "USDT"},  # the default written out: the same account
+    {"venue": "binance", "key_name": "main"},
+])
+def test_one_venue_account_followed_twice_is_refused(second):
+    with pytest.raises(InputError) as caught:
+        Portfolio.from_data({"account": [{"venue": "binance", "key_name": "main"}, second]}, default_catalogue())
+    assert caught.value.field == "account[1].key_name" and "account[0] already follows" in caught.value.reason
+
+
+def test_one_address_followed_twice_is_refused():
+    with pytest.raises(InputError) as caught:
+        Portfolio.from_data({"account": [{"venue": "hyperliquid", "address": ADDRESS},
+                                         {"venue": "hyperliquid", "address": ADDRESS.upper().replace("0X", "0x")}]},
+                            default_catalogue())
+    assert caught.value.field == "account[1].address"

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adlwatch.engine.events import AccountState, FeedStatus
+from adlwatch.engine.portfolio import Account
 from adlwatch.feeds.accounts import followers_for, signed
 from adlwatch.feeds.accounts.signed import (
     READ_PATHS,
@@ -465,14 +466,28 @@ async def test_unchanged_account_is_not_emitted_again(private):
 
 
 async def test_followers_for_builds_a_signed_follower_from_the_portfolio(private):
-    account = SimpleNamespace(followed=True, venue="bybit", address=None, key_name="main")
-    manual = SimpleNamespace(followed=False, venue="binance", address=None, key_name=None)
+    account = Account("bybit", 0.0, "USDT", key_name="main")
+    manual = Account("binance", 100.0, "USDT")
     (follower,) = followers_for(SimpleNamespace(accounts=[manual, account]),
                                 rest_urls={"bybit": private.emu.rest_url("bybit")}, env=env_for("bybit"),
                                 keyring=NoKeyring(), interval_s=0.05, reconnect_poll=True)  # another kind's option
     assert isinstance(follower, SignedFollower) and follower.label == "bybit key 'main'"
-    assert follower.interval_s == 0.05
+    assert follower.interval_s == 0.05 and follower.settle == "USDT"
     assert is_state((await follower.fetch())[0])
+
+
+async def test_an_account_in_another_settlement_asset_follows_the_same_key_under_its_own_ref(private):
+    """``settle = "USDC"`` beside the default account of one key: the key is the label's, the state is
+    the ``label:USDC`` account's, and the reads ask for the USDC account."""
+    private.account("bybit").wallets["USDC"] = 2_500.0
+    account = Account("bybit", 0.0, "USDC", key_name="main", follow_settle="USDC")
+    (follower,) = followers_for(SimpleNamespace(accounts=[account]),
+                                rest_urls={"bybit": private.emu.rest_url("bybit")}, env=env_for("bybit"),
+                                keyring=NoKeyring())
+    assert (follower.ref, follower.key_name, follower.settle) == ("main:USDC", "main", "USDC")
+    [state, *_] = await follower.fetch()
+    assert is_state(state) and state.symbol == "main:USDC" and state.settle == "USDC"
+    assert state.wallet_balance == 2_500.0 and state.positions == []  # the USDT positions are the other account's
 
 
 def test_signed_follower_refuses_a_venue_without_keys():

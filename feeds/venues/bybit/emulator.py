@@ -312,7 +312,8 @@ def _execution_row(r: EmuRecord) -> dict[str, Any]:
             "seq": 4688002127 + r.id}
 
 
-def _bybit_wallet(account: EmuAccount, coin: str) -> dict[str, Any]:
+def _bybit_wallet(key_account: EmuAccount, coin: str) -> dict[str, Any]:
+    account = key_account.in_asset(coin) or key_account  # the coin's wallet (none held: no coin row)
     held = account.held()
     unrealized = sum(p.unrealized_pnl for p in held)
     maintenance = sum(p.maint_margin for p in held)
