@@ -160,6 +160,10 @@ class VenueRules:
     # (host name, the follower's REST base) -> the base URL of a ``Read.host`` other than rest/spot
     # (Binance: "coinm" -> dapi.binance.com, or the same base when it is overridden: the emulator).
     host_url: Callable[[str, str], str] | None = None
+    # (a record read, its answer) -> the read of the next page, or None once the read's window is
+    # covered (OKX's fills: 100 a page); at most ``record_pages`` further pages are read in a round.
+    next_page: Callable[[Read, str], Read | None] | None = None
+    record_pages: int = 0
 
 
 class BodyError(ValueError):
@@ -433,12 +437,22 @@ class SignedFollower:
         if not pending or self.rules.record_reads is None or self.rules.forced_closes is None:
             return []
         pairs: list[tuple[Read, str]] = []
-        for read in self.rules.record_reads(pending):
-            try:
-                pairs.append((read, await self._read(client, credentials, read)))
-            except _ReadFailed as failed:
-                log.warning("%s: closing records unread (%s)", self.label, failed.problem.detail)
-                return []
+        pages_left = self.rules.record_pages
+        for first in self.rules.record_reads(pending):
+            read: Read | None = first
+            while read is not None:
+                try:
+                    text = await self._read(client, credentials, read)
+                except _ReadFailed as failed:
+                    log.warning("%s: closing records unread (%s)", self.label, failed.problem.detail)
+                    return []
+                pairs.append((read, text))
+                read = self.rules.next_page(read, text) if self.rules.next_page is not None else None
+                if read is not None and pages_left <= 0:
+                    log.warning("%s: closing records beyond %d further pages unread this round",
+                                self.label, self.rules.record_pages)
+                    read = None
+                pages_left -= read is not None
         try:
             closes = self.rules.forced_closes(pairs, context)
         except BodyError as error:

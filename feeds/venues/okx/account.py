@@ -16,7 +16,8 @@ Reads (all GETs):
 https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions, …-get-balance,
 …-get-account-configuration.
 - Only for a position that shrank or went (``ClosesWatch``): ``GET /api/v5/trade/fills`` of its
-  instId since then (``forced_closes`` says why the fills and not the positions history).
+  instId since then, page after page (``next_page``; ``forced_closes`` says why the fills and not
+  the positions history).
 
 The position panel's figures (issue 15), from the positions read: ``bePx`` (breakeven price) →
 ``break_even_price``; ``fundingFee`` ("accumulated funding fee"; OKX documents ``realizedPnl = pnl +
@@ -276,15 +277,45 @@ FORCED_SUBTYPES: dict[str, tuple[str, str, str]] = {
 }
 
 
+# One fills page holds at most 100 fills, newest first; ``after`` = a billId asks for the fills
+# before it (older). The endpoint allows 60 requests per 2 s per user: with the round's own three
+# reads, 20 further pages a round (2,000 fills since the shrink) stay well inside it even when the
+# answers come back at once. https://www.okx.com/docs-v5/en/#order-book-trading-trade-get-transaction-details-last-3-days
+FILLS_LIMIT = 100
+FILLS_PAGES = 20
+
+
 def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
-    """One read of ``GET /api/v5/trade/fills`` per contract that shrank or went, from a little before
-    the report that still showed it (the fills of the last 3 days; at most 100, newest first)."""
+    """The first read of ``GET /api/v5/trade/fills`` per contract that shrank or went, from a little
+    before the report that still showed it (the fills of the last 3 days, newest first);
+    ``next_page`` reads on until the window is covered."""
     since: dict[str, int] = {}
     for symbol, _side, since_ms in pending:
         since[symbol] = min(since_ms, since.get(symbol, since_ms))
     return tuple(Read(FILLS, (("instType", "SWAP"), ("instId", symbol),
-                              ("begin", str(max(0, start - ClosesWatch.SLACK_MS))), ("limit", "100")))
+                              ("begin", str(max(0, start - ClosesWatch.SLACK_MS))), ("limit", str(FILLS_LIMIT))))
                  for symbol, start in since.items())
+
+
+def next_page(read: Read, text: str) -> Read | None:
+    """The read of the fills older than the last of ``text`` (``after`` = its billId), or None: the
+    page was not full (the window since ``begin`` is covered) or cannot be read (``forced_closes``
+    says so)."""
+    params = dict(read.params)
+    try:
+        rows = _data(text, FILLS)
+    except BodyError:
+        return None
+    limit = int(params.get("limit", FILLS_LIMIT))
+    if len(rows) < limit or not isinstance(rows[-1], dict):
+        return None
+    last = rows[-1].get("billId")
+    begin = wire_number(params.get("begin"))
+    oldest = wire_ms(rows[-1].get("ts"))
+    if not isinstance(last, str) or not last.isdigit() or (begin is not None and oldest is not None
+                                                          and oldest < begin):
+        return None
+    return Read(read.path, (*((k, v) for k, v in read.params if k != "after"), ("after", last)), read.host)
 
 
 def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[ForcedClose]:
@@ -298,8 +329,8 @@ def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[Fo
     ``type`` is only the latest close's. A fill is one execution: its own price, size, time and
     transaction type, so each forced close is told apart from the user's trades and measured on its
     own (the page lists the liquidation and ADL types among the fills' ``subType`` values, and says
-    their ``tradeId`` is negative). One read holds at most 100 fills since the shrink: a contract
-    traded more than that in the window may miss an older forced fill (no paging yet).
+    their ``tradeId`` is negative). ``pairs`` holds every page read (``next_page``): a liquidation
+    filled in hundreds of pieces, or one behind many of the user's own fills, is found on a later page.
     ``BodyError`` for a body that is not the venue's answer; a malformed fill row is skipped (logged)
     so that the others still alert."""
     out: list[ForcedClose] = []
@@ -345,4 +376,5 @@ READ_PATHS = frozenset({POSITIONS, BALANCE, CONFIG, FILLS})
 RULES = VenueRules(venue="okx", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state,
                    read_paths=READ_PATHS, contract_values=contract_values,
-                   record_reads=record_reads, forced_closes=forced_closes)
+                   record_reads=record_reads, forced_closes=forced_closes,
+                   next_page=next_page, record_pages=FILLS_PAGES)

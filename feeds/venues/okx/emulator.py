@@ -217,6 +217,8 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
     if path == "/api/v5/account/positions":
         return _okx_ok([_okx_position(account, p, now_ms) for p in account.positions])
     if path == FILLS:
+        if fills_limited(account, time.monotonic()):
+            return {"code": "50011", "msg": "Too Many Requests", "data": []}
         return _okx_ok(fills_of(account, query))
     if path == "/api/v5/account/balance":
         return _okx_ok([_okx_balance(account, now_ms)])
@@ -278,16 +280,43 @@ _CLOSE_SUBTYPES = {
 }
 
 
+_BILL_BASE = 680_800_019_754_098_688  # a record's billId is this plus its id: later fills, larger ids
+# The endpoint's rate limit, (requests, seconds) per user: 60 per 2 s on the venue. None (the
+# default): not enforced, so that fast test followers polling every 50 ms are not slowed; a test
+# sets it to check that paging stays inside the venue's limit.
+FILLS_RATE: tuple[int, float] | None = None
+_FILLS_SENT: dict[str, deque[float]] = {}  # by key: the times of its recent fills requests
+
+
 def fills_of(account: EmuAccount, query: dict[str, str]) -> list[dict[str, Any]]:
     """``GET /api/v5/trade/fills`` of the account's closing records, filtered as the venue filters
-    (``instType``, ``instId``, ``begin``/``end`` on ``ts``, ``limit``), newest first."""
+    (``instType``, ``instId``, ``begin``/``end`` on ``ts``, ``after``/``before`` on ``billId``,
+    ``limit`` at most 100), newest first: a page, the next one asked with ``after`` = its last billId."""
     begin, end = int_or_none(query.get("begin")), int_or_none(query.get("end"))
+    after, before = int_or_none(query.get("after")), int_or_none(query.get("before"))
     limit = min(int_or_none(query.get("limit")) or 100, 100)
     rows = [r for r in reversed(account.records)
             if query.get("instType", "SWAP") == "SWAP" and r.symbol.endswith("-SWAP")
             and (not query.get("instId") or r.symbol == query["instId"])
-            and (begin is None or r.ts_ms >= begin) and (end is None or r.ts_ms <= end)]
-    return [_fill(account, r) for r in rows[:limit]]
+            and (begin is None or r.ts_ms >= begin) and (end is None or r.ts_ms <= end)
+            and (after is None or _BILL_BASE + r.id < after) and (before is None or _BILL_BASE + r.id > before)]
+    page = rows[-limit:] if before is not None and after is None else rows[:limit]  # nearest the cursor
+    return [_fill(account, r) for r in page]
+
+
+def fills_limited(account: EmuAccount, now_s: float) -> bool:
+    """One fills request too many for the key in the window (the venue's 50011; the emulator answers
+    it with HTTP 200, the body's code is what the follower reads)."""
+    if FILLS_RATE is None:
+        return False
+    limit, window_s = FILLS_RATE
+    sent = _FILLS_SENT.setdefault(account.key, deque())
+    while sent and sent[0] <= now_s - window_s:
+        sent.popleft()
+    if len(sent) >= limit:
+        return True
+    sent.append(now_s)
+    return False
 
 
 def _fill(account: EmuAccount, r: EmuRecord) -> dict[str, Any]:
@@ -295,7 +324,7 @@ def _fill(account: EmuAccount, r: EmuRecord) -> dict[str, Any]:
     contracts = r.size if inverse else r.size / account.ct_values[r.symbol]
     forced = r.cause != "user"
     return {"instType": "SWAP", "instId": r.symbol, "tradeId": str(-r.id if forced else 900_000 + r.id),
-            "ordId": str(680_800_019_749_904_384 + r.id), "clOrdId": "", "billId": str(680_800_019_754_098_688 + r.id),
+            "ordId": str(680_800_019_749_904_384 + r.id), "clOrdId": "", "billId": str(_BILL_BASE + r.id),
             "subType": _CLOSE_SUBTYPES[(r.cause, r.hedge, r.side)], "tag": "", "fillPx": decimal_text(r.price),
             "fillSz": decimal_text(contracts), "fillIdxPx": decimal_text(r.price), "fillPnl": "0", "fillPxVol": "",
             "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": decimal_text(r.price),
