@@ -1,4 +1,5 @@
-"""Bybit v5 (unified account, USDT perpetuals) by read-only API key: signing, reads, mapping.
+"""Bybit v5 (unified account: USDT and USDC perpetuals, inverse contracts) by read-only API key:
+signing, reads, mapping.
 
 Signing: ``X-BAPI-API-KEY``, ``X-BAPI-TIMESTAMP`` (ms), ``X-BAPI-RECV-WINDOW`` (default 5000) and
 ``X-BAPI-SIGN`` = hex HMAC-SHA256 of timestamp + key + recvWindow + query string; the server refuses
@@ -31,6 +32,30 @@ Reads (all GETs):
   executions: UNCONFIRMED that its fills are ``execType`` Trade rather than BustTrade.
 Error codes (``retCode``): ``docs/v5/error.mdx``.
 
+Which account: ``settle`` (the portfolio's ``settle = …``, USDT by default) names one margin account
+of the key. USDT and USDC are linear (``category=linear&settleCoin=USDC``: USDC perpetuals such as
+BTCPERP). Any other asset is an inverse coin: ``GET /v5/position/list?category=inverse&limit=200``
+(the page says all open inverse positions come with ``category=inverse``; ``settleCoin`` is only
+documented as required for linear, so it is not sent) keeps the positions whose symbol settles in
+that coin (``BTCUSD``, ``BTCUSDH27``: BTC) and names the other coins' in ``warnings``, and the wallet
+is the coin's row of the unified wallet (``coin=BTC``: walletBalance, equity, totalPositionMM, all
+in BTC). Inverse sizes are 1-USD contracts on the wire and in adlwatch (catalogue ``contract_size``
+1), so they are taken as they are. https://bybit-exchange.github.io/docs/v5/position,
+https://bybit-exchange.github.io/docs/v5/account/wallet-balance
+
+How Bybit margins inverse contracts (https://bybit-exchange.github.io/docs/v5/acct-mode): under the
+unified account 2.0 (``unifiedMarginStatus`` 5) they trade in the unified account; in cross and
+portfolio margin the margin is shared by all trades, every collateral asset counted in USD after
+its haircut; in isolated margin (``marginMode`` ISOLATED_MARGIN) each position has its own margin in
+its coin. adlwatch models one settlement asset per account: the coin's walletBalance is the cross
+collateral of that coin's positions, as the USDT account takes the USDT row alone; what the other
+assets of the account add (or their losses take) is not modelled, so the venue's own ``liqPrice``
+(an estimate for cross positions, per the page) is shown beside adlwatch's. Under the unified
+account 1.0 and the classic account (``unifiedMarginStatus`` 1, 3, 4) inverse contracts are margined
+in a separate inverse derivatives wallet (``accountType=CONTRACT``), which is not read: such an
+account says so in ``warnings``. UNCONFIRMED: that ``positionIM`` / ``positionBalance`` of an
+inverse position are in its coin (the page's example gives ``positionValue`` in BTC).
+
 Mapping: ``wallet_balance`` = the coin's walletBalance; ``account_value`` = its equity;
 ``maintenance_margin`` = its totalPositionMM (these cover every position of the coin; under the
 regular unified margin every USDT position is cross). ``isolated_margin`` = positionBalance, else
@@ -42,6 +67,7 @@ out and named in ``warnings``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -66,7 +92,7 @@ from adlwatch.feeds.accounts.signed import (
     string,
 )
 from adlwatch.feeds.keys import Credentials
-from adlwatch.feeds.venues.bybit.market import ADAPTER, is_inverse
+from adlwatch.feeds.venues.bybit.market import ADAPTER
 
 REST_URL = ADAPTER.rest_url  # the venue's one REST base (market.py)
 
@@ -87,9 +113,32 @@ _CLOCK = {10002}
 _RATE = {10006, 10018}
 
 
+LINEAR_SETTLES = ("USDT", "USDC")  # the linear settlement coins; any other asset is an inverse coin
+# An inverse contract's coin: BTCUSD (perpetual) and BTCUSDH27 (dated future) settle in BTC.
+_INVERSE_SYMBOL = re.compile(r"([A-Z0-9]+?)USD(?:[FGHJKMNQUVXZ]\d\d)?")
+# unifiedMarginStatus of the accounts whose inverse contracts live in their own wallet (1 classic,
+# 3 and 4 the unified account 1.0): https://bybit-exchange.github.io/docs/v5/acct-mode
+_SEPARATE_INVERSE_WALLET = {1, 3, 4}
+
+
+def is_inverse_settle(settle: str) -> bool:
+    """An account in ``settle`` holds inverse contracts (a coin), not linear ones (USDT, USDC)."""
+    return settle.upper() not in LINEAR_SETTLES
+
+
+def inverse_coin(symbol: str) -> str | None:
+    """The coin an inverse symbol settles in (BTCUSD → BTC), None for a linear one."""
+    match = _INVERSE_SYMBOL.fullmatch(symbol.upper())
+    return match.group(1) if match else None
+
+
 def reads(settle: str) -> tuple[Read, ...]:
+    if is_inverse_settle(settle):
+        positions = (("category", "inverse"), ("limit", str(PAGE_LIMIT)))
+    else:
+        positions = (("category", "linear"), ("settleCoin", settle), ("limit", str(PAGE_LIMIT)))
     return (
-        Read(POSITION_LIST, (("category", "linear"), ("settleCoin", settle), ("limit", str(PAGE_LIMIT)))),
+        Read(POSITION_LIST, positions),
         Read(WALLET_BALANCE, (("accountType", "UNIFIED"), ("coin", settle))),
         Read(ACCOUNT_INFO),
         Read(QUERY_API, optional=True),
@@ -140,10 +189,13 @@ def _error(text: str) -> tuple[int | None, str]:
 
 def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountState:
     """The ``AccountState`` of one round's bodies; ``BodyError`` for a body it cannot read."""
-    isolated_account = _margin_mode(_result(bodies[ACCOUNT_INFO], ACCOUNT_INFO)) == "ISOLATED_MARGIN"
+    info = _result(bodies[ACCOUNT_INFO], ACCOUNT_INFO)
+    isolated_account = _margin_mode(info) == "ISOLATED_MARGIN"
+    inverse = is_inverse_settle(context.settle)
     listing = _result(bodies[POSITION_LIST], POSITION_LIST)
     positions: list[ImportedPosition] = []
     warnings: list[str] = []
+    elsewhere: dict[str, list[str]] = {}  # inverse: other coins' positions, by coin
     for i, item in enumerate(as_list(listing.get("list"), f"{POSITION_LIST}.list")):
         where = f"{POSITION_LIST}.list[{i}]"
         row = as_dict(item, where)
@@ -152,6 +204,9 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         if side not in ("Buy", "Sell") or size == 0:
             continue  # an empty position ("" or "None" side)
         symbol = string(row, "symbol", where)
+        if inverse and inverse_coin(symbol) != context.settle:
+            elsewhere.setdefault(inverse_coin(symbol) or "?", []).append(symbol)
+            continue
         leverage = number(row, "leverage", where, optional=True)
         if leverage is None or leverage <= 0:
             warnings.append(f"{symbol}: leverage not reported (portfolio margin?): not shown")
@@ -159,6 +214,14 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         positions.append(_position(row, where, symbol, side, size, leverage, isolated_account))
     if listing.get("nextPageCursor"):
         warnings.append(f"more than {PAGE_LIMIT} positions: only the first {PAGE_LIMIT} are shown")
+    for coin, symbols in sorted(elsewhere.items()):
+        warnings.append(f"{', '.join(sorted(set(symbols)))}: settle in {coin}, another account of the key "
+                        f"(follow it with settle = \"{coin}\")")
+    status = _account_status(info) if inverse else None
+    if status in _SEPARATE_INVERSE_WALLET:
+        warnings.append(f"unifiedMarginStatus {status}: inverse contracts are margined in the separate inverse "
+                        f"derivatives wallet, which adlwatch does not read; the {context.settle} balance shown "
+                        "is the unified account's")
     wallet = _wallet(bodies[WALLET_BALANCE], context.settle)
     key_info = bodies.get(QUERY_API)
     permissions = permissions_of(_result(key_info, QUERY_API)) if key_info else []
@@ -217,6 +280,14 @@ def _checked(body: Any, what: str) -> dict:
     return as_dict(body.get("result"), f"{what}.result")
 
 
+def _account_status(result: dict) -> int | None:
+    """``unifiedMarginStatus`` (None where absent or unreadable: it only adds a warning)."""
+    try:
+        return integer(result, "unifiedMarginStatus", ACCOUNT_INFO, optional=True)
+    except BodyError:
+        return None
+
+
 def _margin_mode(result: dict) -> str:
     mode = result.get("marginMode")
     return mode if isinstance(mode, str) else ""
@@ -272,7 +343,7 @@ def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
         since_by_symbol[symbol] = min(since_ms, since_by_symbol.get(symbol, since_ms))
     out: list[Read] = []
     for symbol, since_ms in since_by_symbol.items():
-        category = "inverse" if is_inverse(symbol) else "linear"
+        category = "inverse" if inverse_coin(symbol) is not None else "linear"
         start = str(max(since_ms - ClosesWatch.SLACK_MS, 0))  # as early as the follower keeps a record from
         for exec_type in RECORD_EXEC_TYPES:
             out.append(Read(EXECUTION_LIST, (("category", category), ("symbol", symbol), ("execType", exec_type),

@@ -220,9 +220,7 @@ def _bybit_ok(result: Any, now_ms: int) -> dict[str, Any]:
 
 def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
     if path == "/v5/position/list":
-        settle = query.get("settleCoin", "USDT")
-        rows = [_bybit_position(p, now_ms) for p in account.positions if p.settle == settle]
-        return _bybit_ok({"list": rows, "nextPageCursor": "", "category": query.get("category", "linear")}, now_ms)
+        return _positions(account, query, now_ms)
     if path == "/v5/account/wallet-balance":
         return _bybit_ok({"list": [_bybit_wallet(account, query.get("coin", "USDT"))]}, now_ms)
     if path == "/v5/execution/list":
@@ -248,8 +246,45 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
                         now_ms), "retMsg": ""}
 
 
+POSITION_PAGE_DEFAULT, POSITION_PAGE_MAX = 20, 200  # ``limit`` of /v5/position/list: default 20, 1-200
+
+
+def _positions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict[str, Any]:
+    """``GET /v5/position/list`` as the venue filters it: ``category`` linear (``symbol`` or
+    ``settleCoin`` required) or inverse (every open inverse position without either), in pages of
+    ``limit`` (default 20) with an opaque ``cursor``."""
+    category = query.get("category", "")
+    symbol, settle = query.get("symbol", ""), query.get("settleCoin", "")
+    if category not in ("linear", "inverse"):
+        return {"retCode": 10001, "retMsg": "category is not linear or inverse", "result": {}, "retExtInfo": {},
+                "time": now_ms}
+    if category == "linear" and not symbol and not settle:
+        return {"retCode": 10001, "retMsg": "symbol or settleCoin is needed for linear", "result": {},
+                "retExtInfo": {}, "time": now_ms}
+    held = [p for p in account.positions if (category == "inverse") == is_inverse_symbol(p.symbol)
+            and (p.symbol == symbol if symbol else not settle or p.settle == settle)]
+    limit = min(max(int_or_none(query.get("limit", "")) or POSITION_PAGE_DEFAULT, 1), POSITION_PAGE_MAX)
+    page, cursor = _page(held, query.get("cursor", ""), limit)
+    return _bybit_ok({"list": [_bybit_position(p, now_ms) for p in page], "nextPageCursor": cursor,
+                      "category": category}, now_ms)
+
+
+def is_inverse_symbol(symbol: str) -> bool:
+    """Perpetuals (BTCUSD) and dated futures (BTCUSDH27) quoted in USD are inverse."""
+    return is_inverse(symbol) or symbol[:-3].endswith("USD")
+
+
+def unrealized_pnl(p: EmuPosition) -> float:
+    """The position's uPnL in its settlement asset: linear ``size × (mark − entry)``, inverse (size in
+    1-USD contracts, PnL in the coin) ``size × (1/entry − 1/mark)``, signed by side."""
+    if is_inverse_symbol(p.symbol):
+        return p.sign * p.size * (1.0 / p.entry_price - 1.0 / p.mark_price)
+    return p.sign * p.size * (p.mark_price - p.entry_price)
+
+
 def _bybit_position(p: EmuPosition, now_ms: int) -> dict[str, Any]:
-    value = p.size * p.entry_price
+    # positionValue: the coin value of USD contracts on inverse, quote value on linear
+    value = p.size / p.entry_price if is_inverse_symbol(p.symbol) else p.size * p.entry_price
     initial = value / p.leverage
     return {"positionIdx": (1 if p.side == "long" else 2) if p.hedge else 0, "riskId": 1,
             "riskLimitValue": "2000000", "symbol": p.symbol, "side": "Buy" if p.side == "long" else "Sell",
@@ -261,7 +296,7 @@ def _bybit_position(p: EmuPosition, now_ms: int) -> dict[str, Any]:
             "bustPrice": "", "positionMM": decimal_text(p.maint_margin), "positionIM": decimal_text(initial), "tpslMode": "Full",
             "takeProfit": _trigger_text(p.take_profit), "stopLoss": _trigger_text(p.stop_loss), "trailingStop": "0",
             "breakEvenPrice": decimal_text(p.break_even_price) if p.break_even_price else "",
-            "unrealisedPnl": decimal_text(p.unrealized_pnl),
+            "unrealisedPnl": decimal_text(unrealized_pnl(p)),
             "curRealisedPnl": "0", "cumRealisedPnl": "0", "seq": 5723621632, "isReduceOnly": False,
             "mmrSysUpdatedTime": "", "leverageSysUpdatedTime": "", "createdTime": str(now_ms - 60_000),
             "updatedTime": str(now_ms)}
@@ -290,7 +325,7 @@ def _executions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict
         start = end - EXECUTION_WINDOW_MS
     limit = min(max(int_or_none(query.get("limit", "")) or 50, 1), 100)
     rows = [_execution_row(r) for r in sorted(account.records, key=lambda r: (r.ts_ms, r.id), reverse=True)
-            if (category == "inverse") == is_inverse(r.symbol)
+            if (category == "inverse") == is_inverse_symbol(r.symbol)
             and query.get("symbol", r.symbol) == r.symbol
             and query.get("execType", _EXEC_TYPES[r.cause][0]) == _EXEC_TYPES[r.cause][0]
             and start <= r.ts_ms <= end]
@@ -300,7 +335,7 @@ def _executions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict
 def _execution_row(r: EmuRecord) -> dict[str, Any]:
     exec_type, create_type = _EXEC_TYPES[r.cause]
     quantity = decimal_text(r.size)
-    value = r.size / r.price if is_inverse(r.symbol) else r.size * r.price  # inverse: coin value of USD contracts
+    value = r.size / r.price if is_inverse_symbol(r.symbol) else r.size * r.price  # inverse: coin value of USD contracts
     return {"symbol": r.symbol, "orderType": "Market" if r.cause == "user" else "Limit", "underlyingPrice": "",
             "orderLinkId": "", "side": "Sell" if r.side == "long" else "Buy", "indexPrice": "",
             "orderId": f"emu-order-{r.id}", "stopOrderType": "UNKNOWN", "leavesQty": "0",
@@ -315,7 +350,7 @@ def _execution_row(r: EmuRecord) -> dict[str, Any]:
 def _bybit_wallet(key_account: EmuAccount, coin: str) -> dict[str, Any]:
     account = key_account.in_asset(coin) or key_account  # the coin's wallet (none held: no coin row)
     held = account.held()
-    unrealized = sum(p.unrealized_pnl for p in held)
+    unrealized = sum(unrealized_pnl(p) for p in held)
     maintenance = sum(p.maint_margin for p in held)
     equity = account.wallet_balance + unrealized
     row = {"coin": coin, "equity": decimal_text(equity), "usdValue": decimal_text(equity), "walletBalance": decimal_text(account.wallet_balance),
