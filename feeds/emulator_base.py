@@ -79,7 +79,7 @@ class EmuConnection:
 class EmuPosition:
     symbol: str
     side: str  # long | short
-    size: float  # adlwatch units: coin (the emulator converts to OKX contracts with ct_values)
+    size: float  # adlwatch units: coin, inverse contracts (the emulator converts to OKX contracts with ct_values)
     entry_price: float
     mark_price: float
     leverage: float
@@ -98,6 +98,9 @@ class EmuPosition:
     funding_pnl: float = 0.0
     take_profit: float | None = None
     stop_loss: float | None = None
+    # An inverse contract's face value (USD per contract: Binance COIN-M BTCUSD_PERP 100); its ``size``
+    # is then in contracts and its PnL in the coin. None: a linear contract.
+    face_value: float | None = None
 
     @property
     def sign(self) -> int:
@@ -105,7 +108,15 @@ class EmuPosition:
 
     @property
     def unrealized_pnl(self) -> float:
-        return self.sign * self.size * (self.mark_price - self.entry_price)
+        return self.pnl_at(self.mark_price)
+
+    def pnl_at(self, price: float, size: float | None = None) -> float:
+        """The PnL of ``size`` (all when None) closed at ``price``, in the settlement asset: linear
+        ``sign × size × (price − entry)``; inverse ``sign × contracts × face × (1/entry − 1/price)``."""
+        size = self.size if size is None else size
+        if self.face_value is not None:
+            return self.sign * size * self.face_value * (1.0 / self.entry_price - 1.0 / price)
+        return self.sign * size * (price - self.entry_price)
 
     @property
     def isolated(self) -> bool:
@@ -177,7 +188,7 @@ class EmuAccount:
         else:
             del self.positions[i]
         if cause != "liquidation":  # the venue pays out the closed part's PnL (liquidation: margin is lost)
-            change = p.sign * closed * (price - p.entry_price)
+            change = p.pnl_at(price, closed)
         else:
             change = -(p.isolated_margin or 0.0) if p.isolated else 0.0
         if p.settle != self.settle and p.settle in self.wallets:  # a position of the key's other wallet
