@@ -65,6 +65,23 @@ def bybit_account(**overrides) -> EmuAccount:
     return EmuAccount(**{**values, **overrides})
 
 
+# The Bybit key's inverse account (``settle = "BTC"``), beside its USDT one: a BTC wallet and a BTCUSD
+# long of 1-USD contracts, cross. ``with_bybit_inverse`` adds them to the key (the USDT figures above
+# stay as they are). The venue's liqPrice is adlwatch's 24,061.35 on the contract's 0.5 tick.
+BYBIT_BTC_WALLET = 0.5
+
+
+def bybit_inverse_positions() -> list[EmuPosition]:
+    return [EmuPosition("BTCUSD", "long", 20_000.0, 60_000.0, 61_000.0, 10.0, liquidation_price=24_061.5, adl=3,
+                        maint_margin=0.0021, settle="BTC", face_value=1.0)]
+
+
+def with_bybit_inverse(account: EmuAccount) -> EmuAccount:
+    account.wallets["BTC"] = BYBIT_BTC_WALLET
+    account.positions.extend(bybit_inverse_positions())
+    return account
+
+
 def okx_account(**overrides) -> EmuAccount:
     key, secret, passphrase = SECRETS["okx"]
     positions = [
