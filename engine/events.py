@@ -136,6 +136,10 @@ class ImportedPosition(msgspec.Struct, frozen=True, kw_only=True):
     funding_pnl: float | None = None
     take_profit: float | None = None
     stop_loss: float | None = None
+    # The venue's own maintenance margin of the position (settlement asset) where its read gives it
+    # (Binance ``maintMargin``): held with ``unrealized_pnl`` for a cross position adlwatch cannot
+    # model (a COIN-M quarterly), whatever its contract kind.
+    maintenance_margin: float | None = None
 
 
 class AccountState(Event, frozen=True, tag="account_state", kw_only=True):

@@ -530,9 +530,13 @@ MAX_POSITION_VALUE = 1e12  # in the settlement asset: beyond any real position, 
 
 
 def _unmodelled_cross(p: ImportedPosition) -> tuple[float, float]:
-    """A linear cross position adlwatch cannot model: its uPnL and maintenance margin at the
-    venue's reported mark (MMR from the venue's first bracket), or nothing where unknown."""
+    """A cross position adlwatch cannot model: the venue's own uPnL and maintenance margin where it
+    reports both (right for any contract kind: an inverse quarterly's are in the coin), else a linear
+    one's at the venue's reported mark (MMR from the venue's first bracket), or nothing where unknown."""
     try:
+        if p.margin_mode == MarginMode.CROSS and p.unrealized_pnl is not None and p.maintenance_margin is not None:
+            pnl, maintenance = float(p.unrealized_pnl), float(p.maintenance_margin)
+            return (pnl, maintenance) if math.isfinite(pnl) and math.isfinite(maintenance) else (0.0, 0.0)
         if p.margin_mode != MarginMode.CROSS or p.side not in SIDE_WORDS or not p.mark_price:
             return 0.0, 0.0
         sign = float(Side(p.side).sign)
