@@ -221,7 +221,10 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
             return {"code": "50011", "msg": "Too Many Requests", "data": []}
         return _okx_ok(fills_of(account, query))
     if path == "/api/v5/account/balance":
-        return _okx_ok([_okx_balance(account, now_ms)])
+        # ``ccy`` names one currency or several ("BTC,ETH"); none: every currency the key holds
+        assets = [c for c in query.get("ccy", "").split(",") if c] or [account.settle, *account.wallets]
+        held = [view for view in (account.in_asset(c) for c in assets) if view is not None]
+        return _okx_ok([_okx_balance(held, now_ms)])
     perm = ",".join(["read_only", *(["withdraw"] if account.can_withdraw else []),
                      *(["trade"] if account.can_trade else [])])
     return _okx_ok([{"acctLv": "2", "autoLoan": False, "ctIsoMode": "automatic", "greeksType": "PA",
@@ -233,9 +236,30 @@ def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_m
                      "enableSpotBorrow": False, "spotBorrowAutoRepay": False, "type": "0"}])
 
 
+def _inverse(symbol: str) -> bool:
+    return symbol.split("-")[1:2] == ["USD"]
+
+
+def _ct_val(account: EmuAccount, symbol: str) -> float:
+    """A swap's contract value: the account's, else the synthetic universe's (a linear swap's coin
+    per contract; an inverse one's USD face value, 100 for BTC-USD-SWAP)."""
+    swap = swap_of(symbol)
+    return account.ct_values.get(symbol) or (float(swap.ct_val) if swap is not None else 1.0)
+
+
+def unrealized_pnl(account: EmuAccount, p: EmuPosition) -> float:
+    """The position's uPnL in its margin currency: linear ``size × (mark − entry)``; inverse (size in
+    contracts of ctVal USD, PnL in the coin) ``contracts × ctVal × (1/entry − 1/mark)``; signed by side."""
+    if _inverse(p.symbol):
+        return p.sign * p.size * _ct_val(account, p.symbol) * (1.0 / p.entry_price - 1.0 / p.mark_price)
+    return p.unrealized_pnl
+
+
 def _okx_position(account: EmuAccount, p: EmuPosition, now_ms: int) -> dict[str, Any]:
-    inverse = p.symbol.split("-")[1:2] == ["USD"]
-    contracts = p.size if inverse else p.size / account.ct_values[p.symbol]
+    inverse = _inverse(p.symbol)
+    contracts = p.size if inverse else p.size / _ct_val(account, p.symbol)
+    notional_usd = p.size * _ct_val(account, p.symbol) if inverse else p.size * p.mark_price
+    upl = unrealized_pnl(account, p)
     signed = contracts if p.hedge else p.sign * contracts
     break_even = p.break_even_price if p.break_even_price is not None \
         else p.entry_price * (1 + p.sign * 2 * TAKER_FEE)
@@ -243,17 +267,17 @@ def _okx_position(account: EmuAccount, p: EmuPosition, now_ms: int) -> dict[str,
             "baseBal": "", "bePx": decimal_text(break_even), "cTime": str(now_ms - 60_000), "ccy": p.settle,
             "closeOrderAlgo": _close_order_algo(p),
             "deltaBS": "", "deltaPA": "", "fee": "0", "fundingFee": decimal_text(p.funding_pnl), "gammaBS": "", "gammaPA": "",
-            "idxPx": decimal_text(p.mark_price), "imr": "" if p.isolated else decimal_text(p.size * p.mark_price / p.leverage),
+            "idxPx": decimal_text(p.mark_price), "imr": "" if p.isolated else decimal_text(notional_usd / (p.mark_price if inverse else 1.0) / p.leverage),
             "instId": p.symbol, "instType": "SWAP", "interest": "", "last": decimal_text(p.mark_price),
             "lever": decimal_text(p.leverage), "liab": "", "liabCcy": "", "liqPenalty": "0",
             "liqPx": decimal_text(p.liquidation_price) if p.liquidation_price else "",
             "margin": decimal_text(p.isolated_margin or 0.0) if p.isolated else "", "markPx": decimal_text(p.mark_price),
             "mgnMode": p.margin_mode, "mgnRatio": "", "mmr": decimal_text(p.maint_margin),
-            "notionalUsd": decimal_text(p.size * p.mark_price), "optVal": "", "pendingCloseOrdLiabVal": "", "pnl": "0",
+            "notionalUsd": decimal_text(notional_usd), "optVal": "", "pendingCloseOrdLiabVal": "", "pnl": "0",
             "pos": decimal_text(signed), "posCcy": "", "posId": str(abs(hash(p.symbol)) % 10**12),
             "posSide": p.side if p.hedge else "net", "quoteBal": "", "realizedPnl": "0", "thetaBS": "",
-            "thetaPA": "", "tradeId": "1", "uTime": str(now_ms), "upl": decimal_text(p.unrealized_pnl),
-            "uplLastPx": decimal_text(p.unrealized_pnl), "uplRatio": "0", "uplRatioLastPx": "0", "usdPx": "",
+            "thetaPA": "", "tradeId": "1", "uTime": str(now_ms), "upl": decimal_text(upl),
+            "uplLastPx": decimal_text(upl), "uplRatio": "0", "uplRatioLastPx": "0", "usdPx": "",
             "vegaBS": "", "vegaPA": ""}
 
 
@@ -321,7 +345,7 @@ def fills_limited(account: EmuAccount, now_s: float) -> bool:
 
 def _fill(account: EmuAccount, r: EmuRecord) -> dict[str, Any]:
     inverse = r.symbol.split("-")[1:2] == ["USD"]
-    contracts = r.size if inverse else r.size / account.ct_values[r.symbol]
+    contracts = r.size if inverse else r.size / _ct_val(account, r.symbol)
     forced = r.cause != "user"
     return {"instType": "SWAP", "instId": r.symbol, "tradeId": str(-r.id if forced else 900_000 + r.id),
             "ordId": str(680_800_019_749_904_384 + r.id), "clOrdId": "", "billId": str(_BILL_BASE + r.id),
@@ -333,26 +357,38 @@ def _fill(account: EmuAccount, r: EmuRecord) -> dict[str, Any]:
             "fee": "0", "ts": str(r.ts_ms), "fillTime": str(r.ts_ms), "feeRate": "", "tradeQuoteCcy": ""}
 
 
-def _okx_balance(account: EmuAccount, now_ms: int) -> dict[str, Any]:
-    isolated_upl = account.isolated_unrealized()
-    isolated_equity = account.isolated_margins() + isolated_upl
-    unrealized = account.cross_unrealized() + isolated_upl
-    equity = account.wallet_balance + account.cross_unrealized() + isolated_equity
-    cash = account.wallet_balance + account.isolated_margins()
-    detail = {"availBal": decimal_text(account.wallet_balance), "availEq": decimal_text(account.wallet_balance), "borrowFroz": "",
-              "cashBal": decimal_text(cash), "ccy": account.settle, "crossLiab": "", "disEq": decimal_text(equity), "eq": decimal_text(equity),
-              "eqUsd": decimal_text(equity), "smtSyncEq": "0", "spotCopyTradingEq": "0", "fixedBal": "0",
-              "frozenBal": decimal_text(account.isolated_margins()), "imr": "", "interest": "", "isoEq": decimal_text(isolated_equity),
-              "isoLiab": "", "isoUpl": decimal_text(isolated_upl), "liab": "", "maxLoan": "", "mgnRatio": "",
-              "mmr": decimal_text(account.cross_maintenance()), "notionalLever": "", "ordFrozen": "0", "rewardBal": "0",
-              "spotInUseAmt": "", "clSpotInUseAmt": "", "maxSpotInUse": "", "spotIsoBal": "0", "stgyEq": "0",
-              "twap": "0", "uTime": str(now_ms), "upl": decimal_text(unrealized), "uplLiab": "", "spotBal": "",
-              "openAvgPx": "", "accAvgPx": "", "spotUpl": "", "spotUplRatio": "", "totalPnl": "",
-              "totalPnlRatio": ""}
-    return {"adjEq": "", "borrowFroz": "", "details": [detail], "imr": "", "isoEq": decimal_text(isolated_equity),
+def _okx_balance(accounts: list[EmuAccount], now_ms: int) -> dict[str, Any]:
+    """One balance answer with a ``details`` row per currency asked (each a view of the key's
+    account in it, ``EmuAccount.in_asset``); the totals add the rows (the venue's are in USD)."""
+    details = [_okx_balance_detail(account, now_ms) for account in accounts]
+    total = sum(float(d["eq"]) for d in details)
+    isolated = sum(float(d["isoEq"]) for d in details)
+    unrealized = sum(float(d["upl"]) for d in details)
+    return {"adjEq": "", "borrowFroz": "", "details": details, "imr": "", "isoEq": decimal_text(isolated),
             "mgnRatio": "", "mmr": "", "notionalUsd": "", "notionalUsdForBorrow": "", "notionalUsdForFutures": "",
-            "notionalUsdForOption": "", "notionalUsdForSwap": "", "ordFroz": "", "totalEq": decimal_text(equity),
+            "notionalUsdForOption": "", "notionalUsdForSwap": "", "ordFroz": "", "totalEq": decimal_text(total),
             "uTime": str(now_ms), "upl": decimal_text(unrealized)}
+
+
+def _okx_balance_detail(account: EmuAccount, now_ms: int) -> dict[str, Any]:
+    held = account.held()
+    cross_upl = sum(unrealized_pnl(account, p) for p in held if not p.isolated)
+    isolated_upl = sum(unrealized_pnl(account, p) for p in held if p.isolated)
+    isolated_margins = account.isolated_margins()
+    isolated_equity = isolated_margins + isolated_upl
+    unrealized = cross_upl + isolated_upl
+    equity = account.wallet_balance + cross_upl + isolated_equity
+    cash = account.wallet_balance + isolated_margins
+    return {"availBal": decimal_text(account.wallet_balance), "availEq": decimal_text(account.wallet_balance), "borrowFroz": "",
+            "cashBal": decimal_text(cash), "ccy": account.settle, "crossLiab": "", "disEq": decimal_text(equity), "eq": decimal_text(equity),
+            "eqUsd": decimal_text(equity), "smtSyncEq": "0", "spotCopyTradingEq": "0", "fixedBal": "0",
+            "frozenBal": decimal_text(isolated_margins), "imr": "", "interest": "", "isoEq": decimal_text(isolated_equity),
+            "isoLiab": "", "isoUpl": decimal_text(isolated_upl), "liab": "", "maxLoan": "", "mgnRatio": "",
+            "mmr": decimal_text(account.cross_maintenance()), "notionalLever": "", "ordFrozen": "0", "rewardBal": "0",
+            "spotInUseAmt": "", "clSpotInUseAmt": "", "maxSpotInUse": "", "spotIsoBal": "0", "stgyEq": "0",
+            "twap": "0", "uTime": str(now_ms), "upl": decimal_text(unrealized), "uplLiab": "", "spotBal": "",
+            "openAvgPx": "", "accAvgPx": "", "spotUpl": "", "spotUplRatio": "", "totalPnl": "",
+            "totalPnlRatio": ""}
 
 
 PERSONALITY = OkxPersonality()
