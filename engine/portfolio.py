@@ -143,8 +143,8 @@ class Account:
     def source(self) -> str:
         if self.address is not None:
             return f"address {self.address[:6]}…{self.address[-4:]}"
-        if self.key_name is not None:
-            return f"api key '{self.key_name}'"
+        if self.key_name is not None:  # one key's accounts in two assets are told apart by the asset
+            return f"api key '{self.key_name}'" + (f", {self.follow_settle} account" if self.follow_settle else "")
         return "manual"
 
     def to_data(self) -> dict[str, Any]:

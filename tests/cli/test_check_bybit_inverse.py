@@ -1,0 +1,107 @@
+"""``adlwatch check`` on a portfolio that follows one Bybit key's USDT, BTC (inverse) and USDC accounts:
+each account's positions under its own settlement asset, adlwatch's liquidation price of the inverse
+position as computed by hand from the tiers, the venue's beside it, and the key never printed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import pytest
+
+from adlwatch.engine.errors import InputError
+from adlwatch.feeds.emulator_private import EmuPosition
+from adlwatch.tui.check import EXIT_OK, run_check
+from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
+from tests.feeds.private_fixtures import SECRETS, env_for, private, with_bybit_inverse  # noqa: F401  (fixtures)
+from tests.feeds.test_bybit_inverse import hand_liquidation_price
+
+BOTH = """
+[[account]]
+venue = "bybit"
+key_name = "main"
+
+[[account]]
+venue = "bybit"
+key_name = "main"
+settle = "BTC"
+"""
+
+USDC = """
+[[account]]
+venue = "bybit"
+key_name = "main"
+settle = "USDC"
+"""
+
+
+async def check(tmp_path, monkeypatch, emulator, text: str, marks: list[str], as_json: bool):  # noqa: F811
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    for name, value in env_for("bybit").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ADLWATCH_BYBIT_REST_URL", emulator.rest_url("bybit"))
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.to_thread(run_check, path, marks, None, False, as_json, None, out=out, err=err)
+    for secret in SECRETS["bybit"][:2]:
+        assert secret not in out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+MARKS = ["BTCUSDT=62000", "ETHUSDT=3200", "bybit:BTCUSD=61000"]
+
+
+async def test_check_shows_the_usdt_and_the_btc_account_of_one_key(tmp_path, monkeypatch, private):  # noqa: F811
+    with_bybit_inverse(private.account("bybit"))
+    code, out, err = await check(tmp_path, monkeypatch, private.emu, BOTH, MARKS, True)
+    assert code == EXIT_OK, err
+    rows = {r["symbol"]: r for r in json.loads(out)}
+    assert set(rows) == {"BTCUSDT", "ETHUSDT", "BTCUSD"}
+    btc = rows["BTCUSD"]
+    assert (btc["kind"], btc["settle"], btc["side"], btc["size"], btc["imported"]) == \
+        ("inverse", "BTC", "long", 20_000.0, True)
+    assert btc["account"] != rows["BTCUSDT"]["account"] == rows["ETHUSDT"]["account"]
+    assert rows["BTCUSDT"]["settle"] == "USDT"
+    assert btc["liquidation_price"] == pytest.approx(hand_liquidation_price(), rel=1e-9)
+    assert btc["bankruptcy_price"] == pytest.approx(24_013.2, rel=1e-9)
+    assert btc["unrealized_pnl"] == pytest.approx(20_000 * (1 / 60_000 - 1 / 61_000))  # in BTC
+    assert btc["notional_usd"] == pytest.approx(20_000.0)
+    assert (btc["venue_liquidation_price"], btc["venue_adl_lights"]) == (24_061.5, 3)
+    assert btc["disagreement"] is None
+
+    code, table, err = await check(tmp_path, monkeypatch, private.emu, BOTH, MARKS, False)
+    assert code == EXIT_OK, err
+    assert "BTCUSD " in table and "BTCUSDT" in table and "ETHUSDT" in table
+    # the key's two accounts, told apart by their asset
+    assert "followed by api key 'main'\n" in table and "followed by api key 'main', BTC account\n" in table
+    assert "wallet 0.5000 BTC" in table and "wallet 5,000.00 USDT" in table
+
+
+async def test_check_shows_a_usdc_account_once_the_universe_lists_usdc_contracts(tmp_path, monkeypatch, private):  # noqa: F811
+    from adlwatch.feeds.tiers import refresh_catalogue
+
+    held = private.account("bybit")
+    held.wallets["USDC"] = 2_500.0
+    held.positions.append(EmuPosition("BTCPERP", "long", 0.1, 60_000.0, 61_000.0, 5.0, liquidation_price=35_319.5,
+                                      adl=1, maint_margin=30.0, settle="USDC"))
+    monkeypatch.setenv("ADLWATCH_BYBIT_REST_URL", private.emu.rest_url("bybit"))
+    # The bundled tables list no USDC contract of Bybit: the universe (``adlwatch tiers --refresh``) does.
+    # (the CLI turns the error into one line and exit 2)
+    with pytest.raises(InputError, match="settle = 'USDC': no Bybit contract settles in it"):
+        await check(tmp_path, monkeypatch, private.emu, USDC, ["BTCPERP=61000"], True)
+    await refresh_catalogue(["bybit"], rest_urls={"bybit": private.emu.rest_url("bybit")}, request_gap_s=0,
+                            backoff_initial_s=0.01)
+    code, out, err = await check(tmp_path, monkeypatch, private.emu, USDC, ["BTCPERP=61000"], True)
+    assert code == EXIT_OK, err
+    (perp,) = json.loads(out)
+    assert (perp["symbol"], perp["kind"], perp["settle"], perp["size"], perp["imported"]) == \
+        ("BTCPERP", "linear", "USDC", 0.1, True)
+    # By hand: the emulator's BTCPERP tier 1 (MMR 0.5 %, no deduction), Bybit's taker fee 0.055 %;
+    # bankruptcy W + C(BP − E) = fee × C × BP, liquidation W + C(LP − E) = MMR × C × E + fee × C × BP.
+    wallet, size, entry, mmr, fee = 2_500.0, 0.1, 60_000.0, 0.005, 0.00055
+    bankruptcy = (size * entry - wallet) / (size * (1 - fee))
+    liquidation = entry + (mmr * size * entry + fee * size * bankruptcy - wallet) / size
+    assert perp["bankruptcy_price"] == pytest.approx(bankruptcy, rel=1e-9)
+    assert perp["liquidation_price"] == pytest.approx(liquidation, rel=1e-9)
+    assert perp["venue_liquidation_price"] == 35_319.5
