@@ -111,6 +111,22 @@ def test_the_documented_position_is_another_coins_account_and_is_named_not_shown
     assert state.warnings == ['BTCUSD: settle in BTC, another account of the key (follow it with settle = "BTC")']
 
 
+def test_an_inverse_future_adlwatch_cannot_model_counts_the_venues_coin_figures_not_the_linear_formula():
+    from adlwatch.engine.portfolio import imported_account
+
+    (documented,) = account.account_state(_bodies(), BTC).positions
+    assert documented.maintenance_margin == 0.0000015  # positionMM, in BTC
+    row = {k: v for k, v in POSITION_DOC["result"]["list"][0].items() if k != "positionMM"}
+    listing = json.loads(json.dumps(POSITION_DOC))
+    listing["result"]["list"] = [{**row, "symbol": "BTCUSDH27"}]  # a dated future: no catalogue contract
+    state = account.account_state(_bodies(listing, _wallet_row("BTC", "0.2")), BTC)
+    followed = Account("bybit", 0.0, "BTC", key_name="main", follow_settle="BTC")
+    imported = imported_account(followed, state, default_catalogue())
+    assert imported.positions == () and any("BTCUSDH27 short not modelled" in w for w in imported.warnings)
+    # 300 USD contracts read as coin would be a PnL of 300 × 760 "BTC"
+    assert (imported.unmodelled_pnl, imported.unmodelled_maintenance) == (-0.00029413, 0.0)
+
+
 def test_an_isolated_inverse_position_keeps_its_coin_margin():
     state = account.account_state(_bodies(info=_info(marginMode="ISOLATED_MARGIN")), BTC)
     (short,) = state.positions

@@ -251,7 +251,21 @@ def _position(row: dict, where: str, symbol: str, side: str, size: float, levera
         break_even_price=_panel_price(row, "breakEvenPrice"),
         take_profit=_panel_price(row, "takeProfit"),
         stop_loss=_panel_price(row, "stopLoss"),
+        maintenance_margin=_maintenance(row, symbol),
     )
+
+
+def _maintenance(row: dict, symbol: str) -> float | None:
+    """``positionMM`` (settlement asset), held with the venue's uPnL for a cross position adlwatch
+    cannot model (an inverse dated future). An inverse one without it counts 0 rather than falling to
+    the linear formula, which would read its USD contracts as coin."""
+    try:
+        value = number(row, "positionMM", "positionMM", optional=True)
+    except BodyError:
+        value = None
+    if value is None or value < 0:
+        return 0.0 if inverse_coin(symbol) is not None else None
+    return value
 
 
 def _panel_price(row: dict, name: str) -> float | None:
