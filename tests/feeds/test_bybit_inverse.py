@@ -325,3 +325,37 @@ def hand_liquidation_price(wallet: float = BYBIT_BTC_WALLET, contracts: float = 
     price = contracts / (wallet + contracts / entry * (1 - mmr) - fee * contracts / bankruptcy)
     assert math.isclose(bankruptcy, 24_013.2, rel_tol=1e-9)
     return price
+
+
+# ---------------------------------------------------------------------------- the execution list, page after page
+
+
+def test_next_page_asks_the_cursor_the_answer_gave_until_none():
+    (first, *_) = account.record_reads([("BTCUSD", "long", 5_000)])
+
+    def answer(cursor) -> str:
+        return json.dumps({"retCode": 0, "result": {"list": [], "nextPageCursor": cursor}})
+
+    second = account.next_page(first, answer("o100"))
+    assert second is not None and dict(second.params) == {**dict(first.params), "cursor": "o100"}
+    assert second.path == account.EXECUTION_LIST and second.path in READ_PATHS["bybit"]
+    third = account.next_page(second, answer("o200"))
+    assert third is not None and [v for k, v in third.params if k == "cursor"] == ["o200"]  # replaced, not added
+    assert account.next_page(third, answer("")) is None
+    assert account.next_page(third, answer("o200")) is None  # a cursor that repeats ends the pages
+    assert account.next_page(first, "not json") is None
+    assert account.next_page(first, '{"retCode":10001,"result":{}}') is None
+
+
+async def test_more_adl_fills_than_a_page_are_each_told_once(private):  # noqa: F811
+    held = with_bybit_inverse(private.account("bybit"))
+    async with private.run(_btc_follower(private)) as running:
+        await running.wait_for(lambda e: isinstance(e, AccountState) and len(e.positions) == 1)
+        for i in range(150):  # in one go: the follower's next round finds them all
+            held.close("BTCUSD", "adl", 70_000.0 + i, size=100.0)
+        closes = await running.wait_for(lambda e: isinstance(e, ForcedClose), count=150)
+    assert len([e for e in running.events if isinstance(e, ForcedClose)]) == 150
+    assert sorted(c.price for c in closes) == [70_000.0 + i for i in range(150)]
+    assert all((c.cause, c.size, c.symbol, c.account) == ("adl", 100.0, "BTCUSD", "main:BTC") for c in closes)
+    pages = [r for r in private.endpoints.private("bybit") if r.path == account.EXECUTION_LIST and "cursor=" in r.query]
+    assert pages and all("execType=AdlTrade" in r.query for r in pages)  # the other kinds had one page

@@ -28,6 +28,7 @@ Reads (all GETs):
   order (Sell closes a long), ``execPrice``, ``execQty`` (linear: coin; inverse: contracts),
   ``execTime`` (ms). https://bybit-exchange.github.io/docs/v5/order/execution
   (``docs/v5/order/execution.mdx``; the enums ``execType`` and ``createType``: ``docs/v5/enum.mdx``).
+  A full page carries ``nextPageCursor``: the next page is asked with ``cursor`` (``next_page``).
   Bybit's laddered liquidation (``createType`` ``CreateByLiq``) is read too, from the ``Trade``
   executions: UNCONFIRMED that its fills are ``execType`` Trade rather than BustTrade.
 Error codes (``retCode``): ``docs/v5/error.mdx``.
@@ -365,6 +366,22 @@ def record_reads(pending: list[tuple[str, str, int]]) -> tuple[Read, ...]:
     return tuple(out)
 
 
+RECORD_PAGES = 20  # further execution-list pages a round may read (the first pages are one per read)
+
+
+def next_page(read: Read, text: str) -> Read | None:
+    """The execution list's next page (``cursor`` = the answer's ``nextPageCursor``), or None: the
+    answer has none (the records since ``startTime`` are all read) or cannot be read (``forced_closes``
+    says so)."""
+    try:
+        cursor = _result(text, EXECUTION_LIST).get("nextPageCursor")
+    except BodyError:
+        return None
+    if not isinstance(cursor, str) or not cursor or dict(read.params).get("cursor") == cursor:
+        return None
+    return Read(read.path, (*((k, v) for k, v in read.params if k != "cursor"), ("cursor", cursor)), read.host)
+
+
 def forced_closes(pairs: list[tuple[Read, str]], context: MapContext) -> list[ForcedClose]:
     """The liquidation and ADL fills of execution-list bodies; ``BodyError`` for a body it cannot read.
     The user's own trades (any other execType and createType) are never among them; ``remaining`` is
@@ -404,4 +421,5 @@ READ_PATHS = frozenset({POSITION_LIST, WALLET_BALANCE, ACCOUNT_INFO, QUERY_API, 
 
 RULES = VenueRules(venue="bybit", rest_url=REST_URL, reads=reads, sign=sign, problem=problem,
                    account_state=account_state,
-                   read_paths=READ_PATHS, record_reads=record_reads, forced_closes=forced_closes)
+                   read_paths=READ_PATHS, record_reads=record_reads, forced_closes=forced_closes,
+                   next_page=next_page, record_pages=RECORD_PAGES)

@@ -314,7 +314,8 @@ EXECUTION_WINDOW_MS = 7 * 24 * 3600 * 1000  # what the venue gives without both 
 
 def _executions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict[str, Any]:
     """``GET /v5/execution/list`` of the account's closing records, filtered as the venue filters
-    (category, symbol, execType, startTime / endTime within 7 days), newest first, ``limit`` of them."""
+    (category, symbol, execType, startTime / endTime within 7 days), newest first, in pages of
+    ``limit`` (default 50) with an opaque ``cursor``."""
     category = query.get("category", "linear")
     start, end = int_or_none(query.get("startTime", "")), int_or_none(query.get("endTime", ""))
     if start is not None and end is None:
@@ -329,7 +330,8 @@ def _executions(account: EmuAccount, query: dict[str, str], now_ms: int) -> dict
             and query.get("symbol", r.symbol) == r.symbol
             and query.get("execType", _EXEC_TYPES[r.cause][0]) == _EXEC_TYPES[r.cause][0]
             and start <= r.ts_ms <= end]
-    return {"nextPageCursor": "", "category": category, "list": rows[:limit]}
+    page, cursor = _page(rows, query.get("cursor", ""), limit)
+    return {"nextPageCursor": cursor, "category": category, "list": page}
 
 
 def _execution_row(r: EmuRecord) -> dict[str, Any]:
