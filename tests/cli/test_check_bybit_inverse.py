@@ -105,3 +105,14 @@ async def test_check_shows_a_usdc_account_once_the_universe_lists_usdc_contracts
     assert perp["bankruptcy_price"] == pytest.approx(bankruptcy, rel=1e-9)
     assert perp["liquidation_price"] == pytest.approx(liquidation, rel=1e-9)
     assert perp["venue_liquidation_price"] == 35_319.5
+
+
+async def test_check_fetches_the_inverse_contracts_mark_from_the_venue(tmp_path, monkeypatch, private):  # noqa: F811
+    with_bybit_inverse(private.account("bybit"))
+    code, out, err = await check(tmp_path, monkeypatch, private.emu, BOTH, MARKS[:2], True)
+    assert code == EXIT_OK, err
+    btc = {r["symbol"]: r for r in json.loads(out)}["BTCUSD"]
+    asked = [r for venue, r, _ in private.emu.rest_requests if venue == "bybit" and r == "/v5/market/tickers"]
+    assert asked and btc["mark_price"] > 0
+    # a lone cross position's liquidation price does not depend on the mark
+    assert btc["liquidation_price"] == pytest.approx(hand_liquidation_price(), rel=1e-9)
