@@ -47,8 +47,9 @@ https://bybit-exchange.github.io/docs/v5/account/wallet-balance
 How Bybit margins inverse contracts (https://bybit-exchange.github.io/docs/v5/acct-mode): under the
 unified account 2.0 (``unifiedMarginStatus`` 5) they trade in the unified account; in cross and
 portfolio margin the margin is shared by all trades, every collateral asset counted in USD after
-its haircut; in isolated margin (``marginMode`` ISOLATED_MARGIN) each position has its own margin in
-its coin. adlwatch models one settlement asset per account: the coin's walletBalance is the cross
+its haircut; in isolated margin (``marginMode`` ISOLATED_MARGIN) each position has its own margin
+(UNCONFIRMED: which inverse contracts the isolated mode takes, and that their margin is in the coin;
+they are read as isolated like the linear ones). adlwatch models one settlement asset per account: the coin's walletBalance is the cross
 collateral of that coin's positions, as the USDT account takes the USDT row alone; what the other
 assets of the account add (or their losses take) is not modelled, so the venue's own ``liqPrice``
 (an estimate for cross positions, per the page) is shown beside adlwatch's. Under the unified
@@ -63,7 +64,8 @@ regular unified margin every USDT position is cross). ``isolated_margin`` = posi
 positionIM (UNCONFIRMED that either excludes uPnL; Bybit deprecated positionBalance). ADL lights =
 adlRankIndicator 1–5 as given; which end is the front is UNCONFIRMED (exchanges.md §2.1), 5 is taken
 as the front as in Bybit's app. A position whose leverage is not reported (portfolio margin) is left
-out and named in ``warnings``.
+out and named in ``warnings``. A position's ``maintenance_margin`` = positionMM (settlement asset),
+used with its unrealisedPnl only where adlwatch cannot model the contract.
 """
 
 from __future__ import annotations
