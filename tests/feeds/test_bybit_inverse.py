@@ -23,7 +23,7 @@ from adlwatch.engine.events import AccountState, ForcedClose, MarkPrice
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.portfolio import Account, Portfolio
 from adlwatch.feeds.accounts import followers_for
-from adlwatch.feeds.accounts.signed import READ_PATHS, MapContext
+from adlwatch.feeds.accounts.signed import READ_PATHS, BodyError, MapContext
 from adlwatch.feeds.venues.bybit import account
 from adlwatch.feeds.venues.bybit.emulator import private_body_of, unrealized_pnl
 from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
@@ -172,6 +172,47 @@ def test_inverse_sizes_and_prices_pass_as_the_venue_sends_them(size, price):
     state = account.account_state(_bodies(_with_row(size=str(size), avgPrice=repr(price))), BTC)
     (position,) = state.positions
     assert position.size == size and position.entry_price == price
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+    | st.sampled_from(["", "0", "-1", "1e400", "NaN", "Buy", "Sell", "BTC", "ETHUSD", "BTCUSDH27"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6)
+
+
+def _places(doc, at=()):
+    yield at
+    children = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in children:
+        yield from _places(value, (*at, key))
+
+
+def _set(doc, at, value):
+    if not at:
+        return value
+    head, *rest = at
+    copy = dict(doc) if isinstance(doc, dict) else list(doc)
+    copy[head] = _set(doc[head], tuple(rest), value)
+    return copy
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_btc_accounts_bodies_of_any_shape_give_a_state_or_a_body_error(data):
+    docs = {account.POSITION_LIST: POSITION_DOC, account.WALLET_BALANCE: WALLET_DOC, account.ACCOUNT_INFO: _info()}
+    path = data.draw(st.sampled_from(sorted(docs)))
+    doc = docs[path]
+    for _ in range(data.draw(st.integers(1, 4))):
+        doc = _set(doc, data.draw(st.sampled_from(list(_places(doc)))), data.draw(_JSON_VALUES))
+    texts = {p: json.dumps(d) for p, d in {**docs, path: doc}.items()}
+    try:
+        state = account.account_state(texts, BTC)
+    except BodyError as error:
+        assert str(error)
+        return
+    assert state.settle == "BTC" and all(account.inverse_coin(p.symbol) == "BTC" for p in state.positions)
+    assert all(p.side in ("long", "short") and math.isfinite(p.size) for p in state.positions)
 
 
 def _wallet_row(coin: str, balance: str) -> dict:
