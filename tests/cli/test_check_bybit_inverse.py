@@ -12,7 +12,7 @@ import pytest
 
 from adlwatch.engine.errors import InputError
 from adlwatch.feeds.emulator_private import EmuPosition
-from adlwatch.tui.check import EXIT_OK, run_check
+from adlwatch.tui.check import EXIT_FAILURE, EXIT_OK, run_check
 from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
 from tests.feeds.private_fixtures import SECRETS, env_for, private, with_bybit_inverse  # noqa: F401  (fixtures)
 from tests.feeds.test_bybit_inverse import hand_liquidation_price
@@ -36,16 +36,28 @@ settle = "USDC"
 """
 
 
-async def check(tmp_path, monkeypatch, emulator, text: str, marks: list[str], as_json: bool):  # noqa: F811
+async def check(tmp_path, monkeypatch, emulator, text: str, marks: list[str], as_json: bool,  # noqa: F811
+                env: dict[str, str] | None = None):
+    """``adlwatch check`` on ``text`` with the Bybit key in the environment and the log file at DEBUG
+    (as the CLI configures it): neither the output nor the log holds any part of the key."""
+    from adlwatch.feeds import logs
+
     path = tmp_path / "p.toml"
     path.write_text(text)
-    for name, value in env_for("bybit").items():
+    for name, value in (env or env_for("bybit")).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("ADLWATCH_BYBIT_REST_URL", emulator.rest_url("bybit"))
     out, err = io.StringIO(), io.StringIO()
-    code = await asyncio.to_thread(run_check, path, marks, None, False, as_json, None, out=out, err=err)
+    log_file = logs.configure("DEBUG", tmp_path / "log")
+    assert log_file is not None
+    try:
+        code = await asyncio.to_thread(run_check, path, marks, None, False, as_json, None, out=out, err=err)
+    finally:
+        log_file.close()
+    logged = "".join(f.read_text(errors="replace") for f in (tmp_path / "log").glob("adlwatch.log*"))
+    assert "HTTP Request: GET" in logged  # the signed reads were logged
     for secret in SECRETS["bybit"][:2]:
-        assert secret not in out.getvalue() + err.getvalue()
+        assert secret not in out.getvalue() + err.getvalue() + logged
     return code, out.getvalue(), err.getvalue()
 
 
@@ -116,3 +128,14 @@ async def test_check_fetches_the_inverse_contracts_mark_from_the_venue(tmp_path,
     assert asked and btc["mark_price"] > 0
     # a lone cross position's liquidation price does not depend on the mark
     assert btc["liquidation_price"] == pytest.approx(hand_liquidation_price(), rel=1e-9)
+
+
+async def test_a_rejected_key_is_one_line_per_account_and_never_printed(tmp_path, monkeypatch, private):  # noqa: F811
+    with_bybit_inverse(private.account("bybit"))
+    env = env_for("bybit", secret="wrongSECRETwrongSECRETwrong00")  # Bybit echoes the signed text, key in it
+    code, out, err = await check(tmp_path, monkeypatch, private.emu, BOTH, MARKS, False, env)
+    assert code == EXIT_FAILURE
+    lines = [line for line in err.splitlines() if line]
+    assert len(lines) == 2 and all("rejected" in line for line in lines)
+    assert any("bybit key 'main:BTC'" in line for line in lines) and any("bybit key 'main'" in line for line in lines)
+    assert "wrongSECRET" not in out + err
