@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adlwatch.engine.errors import InputError
-from adlwatch.engine.monitor import closed_label
 from adlwatch.engine.portfolio import Portfolio
 from adlwatch.engine.risk import EngineInputs, compute_snapshot
 from adlwatch.engine.shocks import apply_shocks, shock
-from adlwatch.engine.snapshot import TIERS_STALE_AFTER_DAYS, PositionRisk, RiskSnapshot, funding_countdown_s
+from adlwatch.engine.snapshot import TIERS_STALE_AFTER_DAYS, PositionRisk, RiskSnapshot
 from adlwatch.engine.venues import VENUES
 from adlwatch.tui import format as fmt
+from adlwatch.tui.columns import STALE_MARK, Context, check_columns
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_ALERT = 0, 1, 2, 3
 
@@ -76,7 +76,6 @@ EXTRA_FIELDS = (
     "break_even_price",
     "unrealized_pnl_usd",
 )
-STALE_MARK = "†"  # beside a liquidation price whose tier table is old, unverified or undated
 
 
 def parse_mark_args(values: Iterable[str]) -> list[tuple[str | None, str, float]]:
@@ -165,50 +164,15 @@ def render_json(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
     return json.dumps([row(p, now_ms) for p in snapshot.positions], indent=2)
 
 
-COLUMNS = ("venue", "symbol", "side", "size", "entry", "mark", "liq. price", "bankr. price", "dist.", "lev.", "mode", "uPnL",
-           "ADL score", "ADL est.")
-
-
 def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
-    """The check table; a liquidation price standing on an old (at ``now_ms``), unverified or undated
-    tier table is marked †, and the tables are named under it."""
-    rows = []
+    """The check table (its columns: tui/columns.py, the screen's); a liquidation price standing on an
+    old (at ``now_ms``), unverified or undated tier table is marked †, and the tables are named under it."""
     stale = [p.tiers_stale(now_ms) for p in snapshot.positions]
-    for p, old in zip(snapshot.positions, stale, strict=True):
-        rows.append(
-            (
-                p.venue,
-                p.symbol,
-                p.side,
-                fmt.size(p.size),
-                fmt.price(p.entry_price),
-                fmt.price(p.mark_price),
-                fmt.price(p.liquidation_price) + ((f" {STALE_MARK}" if old else "  ") if any(stale) else ""),
-                fmt.price(p.bankruptcy_price),
-                closed_label(p) or fmt.pct(p.distance_pct),  # LIQUIDATED / ADL: the monitor's (replay, demo)
-                fmt.leverage(p.effective_leverage),
-                p.margin_mode,
-                f"{fmt.settle_amount(p.unrealized_pnl, p.settle)} {p.settle}",  # the screen's precision
-                f"{fmt.score(p.adl_score)} ({p.adl_formula})",
-                fmt.lights(p.adl_quantile),
-            )
-        )
-    columns = COLUMNS
-    right = {3, 4, 5, 6, 7, 8, 9, 11}
-    # The position panel's figures (the screen's, from the same solver), after ours.
-    panel = [(name, figures) for name, figures, shown in panel_columns(snapshot.positions, now_ms) if shown]
-    right |= set(range(len(columns), len(columns) + len(panel)))
-    columns = (*columns, *(name for name, _ in panel))
-    rows = [(*r, *(figures(p) for _, figures in panel)) for r, p in zip(rows, snapshot.positions, strict=True)]
-    if any(p.imported for p in snapshot.positions):
-        # Followed accounts: the venue's own figures beside ours.
-        right |= {len(columns), len(columns) + 1}
-        columns = (*columns, "venue liq.", "Δ liq.", "venue ADL")
-        rows = [
-            (*r, fmt.price(p.venue_liquidation_price) if p.imported else "", _diff(p),
-             fmt.lights(p.venue_adl_lights) if p.imported else "")
-            for r, p in zip(rows, snapshot.positions, strict=True)
-        ]
+    context = Context(now_ms, stale_marks=any(stale))
+    shown = check_columns(snapshot.positions)
+    columns = [c.header for c in shown]
+    right = {i for i, c in enumerate(shown) if c.right}
+    rows = [[c.text(p, context) for c in shown] for p in snapshot.positions]
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
 
     def line(cells):
@@ -261,40 +225,6 @@ def render_table(snapshot: RiskSnapshot, now_ms: int | None = None) -> str:
         moves = ", ".join(f"{s.pct:+g}%" + (f" {s.venue or ''}:{s.symbol or '*'}" if s.venue or s.symbol else "") for s in snapshot.shocks)
         out.insert(0, f"HYPOTHETICAL: marks shocked by {moves}")
     return "\n".join(out)
-
-
-def panel_columns(positions, now_ms: int | None):
-    """(header, the cell of a position, shown) of the panel columns check prints: the always-known
-    ones, and funding, a followed account's funding and TP/SL only when some position has them."""
-    def break_even(p: PositionRisk) -> str:
-        if p.venue_break_even_price is not None:
-            return f"{fmt.price(p.venue_break_even_price)} (venue)"
-        return fmt.price(p.break_even_price)
-
-    def optional(x: float | None, text) -> str:
-        return "" if x is None else text(x)
-
-    return (
-        ("to liq.", lambda p: fmt.price(p.distance_price), True),
-        ("uPnL $", lambda p: fmt.settle_amount(p.unrealized_pnl_usd, "USD"), True),
-        ("ROE", lambda p: fmt.pct(p.roe_pct), True),
-        ("notional $", lambda p: fmt.usd(p.notional_usd), True),
-        ("margin", lambda p: f"{fmt.settle_amount(p.position_margin, p.settle)} {p.settle}", True),
-        ("break-even", break_even, True),
-        ("funding", lambda p: fmt.rate_pct(p.funding_rate), any(p.funding_rate is not None for p in positions)),
-        ("next funding", lambda p: fmt.countdown(funding_countdown_s(p.next_funding_ms, now_ms)),
-         any(p.next_funding_ms is not None for p in positions)),
-        ("funding pnl", lambda p: optional(p.funding_pnl, lambda x: f"{fmt.settle_amount(x, p.settle, signed=True)} {p.settle}"),
-         any(p.funding_pnl is not None for p in positions)),
-        ("TP", lambda p: optional(p.take_profit, fmt.price), any(p.take_profit is not None for p in positions)),
-        ("SL", lambda p: optional(p.stop_loss, fmt.price), any(p.stop_loss is not None for p in positions)),
-    )
-
-
-def _diff(p: PositionRisk) -> str:
-    if p.liquidation_diff_pct is None:
-        return ""
-    return f"{p.liquidation_diff_pct:+.2f}%" + (" !" if p.disagreement else "")
 
 
 def import_followed(portfolio: Portfolio, offline: bool, err: TextIO) -> tuple[Portfolio, bool]:

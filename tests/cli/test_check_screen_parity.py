@@ -1,6 +1,7 @@
-"""``adlwatch check`` shows what the screen shows: the panel columns of its table carry the same
-figures, formatted alike, as the TUI's positions table for the same portfolio and marks, and
-``--json`` carries the funding and the venue's own panel fields."""
+"""``adlwatch check`` shows what the screen shows: both tables are laid out from one column list
+(tui/columns.py), every column carries the same figure, formatted alike, in both for the same
+portfolio and marks, every field ``--json`` carries has a column or a stated place, and ``--json``
+carries the funding and the venue's own panel fields."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import subprocess
 
 from adlwatch.engine.events import AccountState, FundingRate, ImportedPosition, MarkPrice
 from adlwatch.engine.monitor import Monitor
-from adlwatch.tui.check import EXTRA_FIELDS, render_table, row
-from adlwatch.tui.widgets.positions import position_cells
+from adlwatch.tui.check import CONTRACT_FIELDS, EXTRA_FIELDS, render_table, row
+from adlwatch.tui.columns import BY_KEY, CHECK_ORDER, COLUMNS, ELSEWHERE, FIELDS, SCREEN_ORDER, check_columns
+from adlwatch.tui.widgets.positions import FIXED_COLUMNS, columns_for, position_cells
 from tests.cli.test_check_cli import ADLWATCH
 from tests.cli.test_check_panel_fields import PORTFOLIO
 from tests.portfolio_files import parse
@@ -57,7 +59,8 @@ def test_the_check_table_and_the_screen_show_the_same_panel_figures():
     assert rows["BTCUSD_PERP"][names.index("uPnL")] == "0.0007025 BTC"
 
 
-def test_check_shows_funding_and_a_followed_positions_own_figures_when_there_are_some():
+def followed_state():
+    """The portfolio with a followed Bybit account: every column both tables have is shown."""
     followed = PORTFOLIO + '\n[[account]]\nvenue = "bybit"\nkey_name = "main"\n'
     monitor = Monitor(parse(followed))
     monitor.apply_many([
@@ -70,7 +73,11 @@ def test_check_shows_funding_and_a_followed_positions_own_figures_when_there_are
            ("bybit", "ETHUSDT", 2_950.0))),
         FundingRate(venue="bybit", symbol="ETHUSDT", ts=T_MS, rate=-0.00025, next_funding_ts=T_MS + 245_000),
     ])
-    live = monitor.state(T_MS / 1000).live
+    return monitor.state(T_MS / 1000)
+
+
+def test_check_shows_funding_and_a_followed_positions_own_figures_when_there_are_some():
+    live = followed_state().live
     names, rows = table_columns(render_table(live, T_MS))
     bybit = next(cells for symbol, cells in rows.items() if symbol == "ETHUSDT" and cells[0] == "bybit")
     assert bybit[names.index("break-even")] == "2,996.40 (venue)"
@@ -98,3 +105,56 @@ def test_check_json_carries_the_funding_and_venue_fields(tmp_path):
         assert set(FUNDING_FIELDS) <= set(position)
         # A manual portfolio without a feed: no funding known, no venue figures.
         assert all(position[k] is None for k in FUNDING_FIELDS)
+
+
+def test_both_tables_lay_out_the_same_columns_from_one_list():
+    shown_in_check = {c.key for c in COLUMNS if c.in_check}
+    assert len(CHECK_ORDER) == len(set(CHECK_ORDER)) and set(CHECK_ORDER) == shown_in_check
+    assert len(SCREEN_ORDER) == len(set(SCREEN_ORDER)) and set(SCREEN_ORDER) == shown_in_check
+    # The screen's key columns come first: they stay while the rest scrolls by whole columns.
+    assert [BY_KEY[k].key_column for k in SCREEN_ORDER] == [True] * FIXED_COLUMNS + [False] * (
+        len(SCREEN_ORDER) - FIXED_COLUMNS)
+    state = followed_state()
+    positions = state.live.positions
+    on_screen = {key for key, _ in columns_for(positions, False, False)}
+    assert {c.key for c in check_columns(positions)} == on_screen == shown_in_check
+
+
+def test_every_field_check_json_carries_has_a_column_or_a_stated_place():
+    fields = set(CONTRACT_FIELDS + EXTRA_FIELDS)
+    shown = [f for key in FIELDS for f in FIELDS[key]]
+    assert len(shown) == len(set(shown)), "a field shown by two columns"
+    assert set(FIELDS) == {c.key for c in COLUMNS if c.in_check}
+    assert not set(shown) & set(ELSEWHERE)
+    assert set(shown) | set(ELSEWHERE) == fields, (fields - set(shown) - set(ELSEWHERE), set(shown) - fields)
+
+
+def test_every_column_shows_the_same_figure_in_check_and_on_the_screen():
+    """The figure itself (a cell's first word) is the same in check's printed cell and on the screen;
+    the screen abbreviates the margin mode, and draws unknown lights as dim dots rather than --."""
+    state = followed_state()
+    text = render_table(state.live, T_MS)
+    names, _ = table_columns(text)
+    assert names == [c.header for c in check_columns(state.live.positions)]
+    spans = [(a, a + len(dashes)) for a, dashes in _rule_spans(text.splitlines()[1])]
+    printed_rows = [[line[a:b].strip() for a, b in spans] for line in text.splitlines()[2:2 + len(state.live.positions)]]
+    keys = [c.key for c in check_columns(state.live.positions)]
+    for p, printed in zip(state.live.positions, printed_rows, strict=True):
+        assert printed[:2] == [p.venue, p.symbol]
+        cells = position_cells(p, state, compact=False)
+        for key, cell in zip(keys, printed, strict=True):
+            shown = "".join(span for span, _ in cells[key])
+            if key == "mode":
+                assert cell.startswith(shown), (p.symbol, cell, shown)
+            elif key in ("lights", "vlights") and cell == "--":
+                assert shown in ("·····", ""), (p.symbol, key, shown)
+            else:
+                assert cell.split(" ")[0] == shown.split(" ")[0], (p.symbol, key, cell, shown)
+    assert set(keys) == set(CHECK_ORDER)
+
+
+def _rule_spans(rule: str):
+    start = 0
+    for dashes in rule.split("  "):
+        yield start, dashes
+        start += len(dashes) + 2

@@ -22,7 +22,7 @@ from adlwatch.engine.alerts import Alert
 from adlwatch.engine.flow import pressure_word
 from adlwatch.engine.monitor import MonitorState
 from adlwatch.tui import format as fmt
-from adlwatch.tui.widgets.positions import venue_code
+from adlwatch.tui.columns import venue_code
 
 SPARK = "▁▂▃▄▅▆▇█"
 

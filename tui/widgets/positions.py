@@ -1,5 +1,7 @@
 """The positions table: one row per position, formatted from the snapshot (no maths here).
 
+Its columns are tui/columns.py's, the ones ``adlwatch check`` prints, in the screen's order.
+
 A Line API widget (a ``ScrollView`` that renders its own lines) rather than a ``DataTable``, for the
 5 Hz refresh: DataTable keys every render cache on one update counter, so a single changed cell
 re-renders every visible cell through Rich (60 ms a tick at 50 positions) and leaves the old renders
@@ -22,63 +24,14 @@ from textual.reactive import reactive, var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from adlwatch.engine.monitor import MonitorState, closed_label
-from adlwatch.engine.snapshot import PositionRisk, funding_countdown_s
-from adlwatch.engine.venues import VENUE_RULES
-from adlwatch.tui import format as fmt
-
-# A cell is a few (text, Rich style) spans: most have one, the lights two.
-Span = tuple[str, str]
-Cell = tuple[Span, ...]
+from adlwatch.engine.monitor import MonitorState
+from adlwatch.engine.snapshot import PositionRisk
+from adlwatch.tui.columns import COLUMNS, Cell, Context, screen_columns
 
 # The key columns stay on screen whatever the width; the rest scroll sideways (← →) when the
 # terminal is narrower than the table, by whole columns, so no number is ever cut.
-KEY_COLUMNS = (
-    ("venue", "venue"),
-    ("symbol", "symbol"),
-    ("side", "side"),
-    ("dist", "dist."),
-    ("lights", "est."),
-)
-REST_COLUMNS = (
-    ("size", "size"),
-    ("entry", "entry"),
-    ("mark", "mark"),
-    ("liq", "liq. price"),
-    ("to_liq", "to liq."),
-    ("bankr", "bankr. price"),
-    ("lev", "lev."),
-    ("mode", "mode"),
-    ("upnl", "uPnL"),
-    ("upnl_usd", "uPnL $"),
-    ("roe", "ROE"),
-    ("notional_usd", "notional $"),
-    ("margin", "margin"),
-    ("break_even", "break-even"),
-    ("funding", "funding"),
-    ("next_funding", "next"),
-    ("adl", "ADL score"),
-)
-COLUMNS = KEY_COLUMNS + REST_COLUMNS
-# During a what-if the static entry price and the (not yet modelled) lights make room for the
-# change of the two figures a trader watches.
-WHAT_IF_COLUMNS = tuple(
-    ("d_upnl", "Δ uPnL") if key == "entry" else ("d_dist", "Δ dist.") if key == "lights" else (key, label)
-    for key, label in COLUMNS
-)
-
-# Narrower terminals: venue codes, side and mode in one cell, shorter headers.
-COMPACT_LABELS = {"liq": "liq.", "bankr": "bankr.", "adl": "ADL"}
-COMPACT_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in COLUMNS if key != "mode")
-COMPACT_WHAT_IF_COLUMNS = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in WHAT_IF_COLUMNS if key != "mode")
-# Shown only when some position has them: a followed account's funding, TP/SL triggers.
-FUNDING_PNL_COLUMNS = (("funding_pnl", "funding pnl"),)
-TRIGGER_COLUMNS = (("take_profit", "TP"), ("stop_loss", "SL"))
-# Followed accounts: the venue's own liquidation price and ADL lights beside ours.
-VENUE_COLUMNS = (("vliq", "venue liq."), ("dliq", "Δ liq."), ("vlights", "venue"))
-RIGHT_ALIGNED = frozenset({"size", "entry", "mark", "liq", "to_liq", "bankr", "dist", "lev", "upnl", "d_upnl", "d_dist",
-                           "vliq", "dliq", "upnl_usd", "roe", "notional_usd", "margin", "break_even", "funding",
-                           "next_funding", "funding_pnl", "take_profit", "stop_loss"})
+KEY_COLUMNS = tuple((c.key, c.label(False)) for c in screen_columns((), False, False) if c.key_column)
+RIGHT_ALIGNED = frozenset(c.key for c in COLUMNS if c.right)
 FIXED_COLUMNS = len(KEY_COLUMNS)
 # The table's full form (venue names, a mode column, the formula's tag) from this terminal width.
 FULL_WIDTH = 250
@@ -86,131 +39,22 @@ FULL_WIDTH = 250
 # tick: off screen a row only feeds the column widths (which grow, never shrink) until scrolled to,
 # when the next tick formats it; ``cell()`` formats a stale row when read.
 OFF_SCREEN_EVERY_MS = 5_000
-VENUE_MARK = " v"  # after a figure that is the venue's own (a followed position's break-even), in cyan
-
-
-def venue_code(venue: str) -> str:
-    """The venue's short code in compact tables (its rules module's ``DISPLAY_CODE``)."""
-    rules = VENUE_RULES.get(venue)
-    return rules.DISPLAY_CODE if rules is not None else venue
-
-
-# Short names of the ADL ranking formulas (full names in --json and the help screen).
-FORMULA_TAGS = {
-    "binance_leverage_pnl": "LevPnL",
-    "bybit_pnl_x_leverage": "PnL%×lev",
-    "okx_pnl_pct_x_eff_leverage": "PnL%×lev",
-    "hyperliquid_index": "HL idx",
-}
-
-
-def distance_style(distance_pct: float | None) -> str:
-    """Colour bands: green > 10 %, yellow 3–10 %, red < 3 %, reverse red once past liquidation."""
-    if distance_pct is None:
-        return "green"
-    if distance_pct < 0:
-        return "bold white on red"
-    if distance_pct < 3:
-        return "bold red"
-    if distance_pct < 10:
-        return "yellow"
-    return "green"
-
-
-def lights(quantile: int | None) -> Cell:
-    if quantile is None:
-        return (("·····", "dim"),)
-    return ("●" * quantile, "bold red" if quantile >= 4 else "yellow"), ("○" * (5 - quantile), "dim")
-
-
-STALE_MARK = "†"  # the tier table is older than 30 days, unverified or undated (help screen, README)
-
-
-def liquidation_cell(p: PositionRisk, view: MonitorState) -> Cell:
-    """The liquidation price, marked † when the tier table it stands on is old (at the state's clock:
-    the replay's in a replay), unverified or undated."""
-    price = (fmt.price(p.liquidation_price), "bold")
-    return (price, (f" {STALE_MARK}", "yellow")) if p.tiers_stale(view.now_ms) else (price,)
 
 
 def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
 
-def break_even_cell(p: PositionRisk) -> Cell:
-    """Ours, or for a followed position the venue's own when it reports one, marked as the venue's."""
-    if p.venue_break_even_price is not None:
-        return (fmt.price(p.venue_break_even_price), ""), (VENUE_MARK, "cyan")
-    return ((fmt.price(p.break_even_price), ""),)
-
-
-def _signed_style(x: float | None) -> str:
-    return "" if x is None else ("green" if x >= 0 else "red")
-
-
 def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[str, Cell]:
     """Every cell a position can show, formatted; the columns shown pick from it."""
-    if view.hypothetical:
-        change = view.what_if_changes.get((p.account, p.index))
-        entry_cell = ((_delta(change.unrealized_pnl if change else None, "", p.settle), ""),)
-        last_cell = ((_delta(change.distance_pct if change else None, "pt"), ""),)
-    else:
-        entry_cell = ((fmt.price(p.entry_price), ""),)
-        last_cell = lights(p.adl_quantile)
-    side = f"{p.side} {'i' if p.margin_mode == 'isolated' else 'x'}" if compact else str(p.side)
-    upnl = fmt.settle_amount(p.unrealized_pnl, p.settle) + ("" if compact else f" {p.settle}")
-    adl = fmt.score(p.adl_score)
-    return {
-        "venue": ((venue_code(p.venue) if compact else p.venue, ""),),
-        "symbol": ((p.symbol, ""),),
-        "side": ((side, "green" if p.side == "long" else "red"),),
-        "size": ((fmt.size(p.size), ""),),
-        "entry": entry_cell,
-        "d_upnl": entry_cell,
-        "mark": ((fmt.price(p.mark_price), ""),),
-        "liq": liquidation_cell(p, view),
-        "to_liq": ((fmt.price(p.distance_price), distance_style(p.distance_pct) if p.distance_price is not None else ""),),
-        "bankr": ((fmt.price(p.bankruptcy_price), ""),),
-        "dist": (((closed, "bold white on red") if (closed := closed_label(p)) else
-                  (fmt.pct(p.distance_pct), distance_style(p.distance_pct))),),
-        "lev": ((fmt.leverage(p.effective_leverage), ""),),
-        "mode": (("iso" if p.margin_mode == "isolated" else str(p.margin_mode), ""),),
-        "upnl": ((upnl, "green" if (p.unrealized_pnl or 0) >= 0 else "red"),),
-        "upnl_usd": ((fmt.settle_amount(p.unrealized_pnl_usd, "USD"), _signed_style(p.unrealized_pnl_usd)),),
-        "roe": ((fmt.pct(p.roe_pct), _signed_style(p.roe_pct)),),
-        "notional_usd": ((fmt.usd(p.notional_usd), ""),),
-        "margin": ((fmt.settle_amount(p.position_margin, p.settle), ""),),
-        "break_even": break_even_cell(p),
-        "funding": ((fmt.rate_pct(p.funding_rate), ""),),
-        "next_funding": ((fmt.countdown(funding_countdown_s(p.next_funding_ms, view.now_ms)), ""),),
-        "funding_pnl": (("" if p.funding_pnl is None else fmt.settle_amount(p.funding_pnl, p.settle, signed=True),
-                         _signed_style(p.funding_pnl)),),
-        "take_profit": (("" if p.take_profit is None else fmt.price(p.take_profit), ""),),
-        "stop_loss": (("" if p.stop_loss is None else fmt.price(p.stop_loss), ""),),
-        "adl": ((adl if compact else f"{adl} {FORMULA_TAGS.get(p.adl_formula, p.adl_formula)}", ""),),
-        "lights": last_cell,
-        "d_dist": last_cell,
-        "vliq": ((fmt.price(p.venue_liquidation_price) if p.imported else "", ""),),
-        "dliq": (("" if p.liquidation_diff_pct is None else f"{p.liquidation_diff_pct:+.2f}%" + (" ≠" if p.disagreement else ""),
-                  "bold black on yellow" if p.disagreement else ""),),
-        "vlights": lights(p.venue_adl_lights) if p.venue_adl_lights is not None else (("", ""),),
-    }
+    context = Context(view.now_ms, compact, changes=view.what_if_changes if view.hypothetical else None)
+    return {c.key: c.screen_cell(p, context) for c in COLUMNS}
 
 
 def columns_for(positions, hypothetical: bool, compact: bool) -> tuple[tuple[str, str], ...]:
-    """The table's columns: the key ones first, then the rest; the venue's own figures, a followed
-    account's funding and the TP/SL triggers only when some position has them."""
-    if compact:
-        columns = COMPACT_WHAT_IF_COLUMNS if hypothetical else COMPACT_COLUMNS
-    else:
-        columns = WHAT_IF_COLUMNS if hypothetical else COLUMNS
-    if any(p.imported for p in positions):
-        columns += VENUE_COLUMNS
-    if any(p.funding_pnl is not None for p in positions):
-        columns += FUNDING_PNL_COLUMNS
-    if any(p.take_profit is not None or p.stop_loss is not None for p in positions):
-        columns += TRIGGER_COLUMNS
-    return columns
+    """The table's (key, header) columns: the key ones first, then the rest; the venue's own figures,
+    a followed account's funding and the TP/SL triggers only when some position has them."""
+    return tuple((c.key, c.label(compact)) for c in screen_columns(positions, hypothetical, compact))
 
 
 class PositionsTable(ScrollView, can_focus=True):
@@ -548,15 +392,3 @@ class Look(NamedTuple):
     even: Style
     cursor: Style
     cursor_colour: Style
-
-
-def _delta(change: float | None, unit: str, settle: str = "USD") -> str:
-    """A change: in points (``unit`` "pt"), or in the settlement asset at its own precision (a
-    coin-settled 0.0035 BTC reads +0.003500, never +0.00)."""
-    if change is None:
-        return "--"
-    if abs(change) < 1e-12:
-        return "0"
-    if unit:
-        return f"{change:+,.2f}{unit}"
-    return fmt.settle_amount(change, settle, signed=True)
