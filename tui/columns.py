@@ -190,7 +190,7 @@ class Column:
     key: str  # the screen's name for it (``PositionsTable.cell``)
     header: str  # check's header, and the screen's unless ``screen_header``
     text: Callable[[PositionRisk, Context], str]  # check's words
-    cell: Callable[[PositionRisk, Context], Cell] | None = None  # the screen's; None: check's words, no style
+    cell: Callable[[PositionRisk, Context], Cell] | None = None  # the screen's; None: check's words, unstyled
     right: bool = False  # numbers align right
     shown: Shown = always  # in check's table
     on_screen: Shown | None = None  # on screen (None: as in check); the screen keeps a column rather than
@@ -202,8 +202,13 @@ class Column:
     what_if_for: str | None = None  # on screen during a what-if, in place of this column
     in_check: bool = True
 
+    def __post_init__(self) -> None:
+        if self.cell is None:  # check's words, unstyled
+            text = self.text
+            object.__setattr__(self, "cell", lambda p, c: ((text(p, c), ""),))
+
     def screen_cell(self, p: PositionRisk, c: Context) -> Cell:
-        return ((self.text(p, c), ""),) if self.cell is None else self.cell(p, c)
+        return self.cell(p, c)
 
     def label(self, compact: bool) -> str:
         """The screen's header."""

@@ -76,9 +76,9 @@ async def test_rows_off_screen_are_formatted_once_a_period_and_read_fresh(monkey
         formatted = []
         position_cells = positions_module.position_cells
 
-        def counted(p, view, compact):
+        def counted(p, view, compact, *columns):
             formatted.append((p.account, p.index))
-            return position_cells(p, view, compact)
+            return position_cells(p, view, compact, *columns)
 
         monkeypatch.setattr(positions_module, "position_cells", counted)
         for (venue, symbol), price in entries.items():  # every mark moves again, within the same period

@@ -32,6 +32,7 @@ from adlwatch.tui.columns import COLUMNS, Cell, Context, screen_columns
 # terminal is narrower than the table, by whole columns, so no number is ever cut.
 KEY_COLUMNS = tuple((c.key, c.label(False)) for c in screen_columns((), False, False) if c.key_column)
 RIGHT_ALIGNED = frozenset(c.key for c in COLUMNS if c.right)
+SCREEN_CELLS = {c.key: c.cell for c in COLUMNS}
 FIXED_COLUMNS = len(KEY_COLUMNS)
 # The table's full form (venue names, a mode column, the formula's tag) from this terminal width.
 FULL_WIDTH = 250
@@ -45,10 +46,13 @@ def position_key(p: PositionRisk) -> str:
     return f"{p.account}:{p.index}"
 
 
-def position_cells(p: PositionRisk, view: MonitorState, compact: bool) -> dict[str, Cell]:
-    """Every cell a position can show, formatted; the columns shown pick from it."""
+def position_cells(p: PositionRisk, view: MonitorState, compact: bool,
+                   keys: tuple[str, ...] | None = None) -> dict[str, Cell]:
+    """The cells of a position, formatted: those of the columns ``keys`` (None: every one it can show)."""
     context = Context(view.now_ms, compact, changes=view.what_if_changes if view.hypothetical else None)
-    return {c.key: c.screen_cell(p, context) for c in COLUMNS}
+    if keys is None:
+        return {key: cell(p, context) for key, cell in SCREEN_CELLS.items()}
+    return {key: SCREEN_CELLS[key](p, context) for key in keys}
 
 
 def columns_for(positions, hypothetical: bool, compact: bool) -> tuple[tuple[str, str], ...]:
@@ -90,6 +94,7 @@ class PositionsTable(ScrollView, can_focus=True):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._columns: tuple[tuple[str, str], ...] = ()
+        self._keys_shown: tuple[str, ...] = ()  # the columns' keys, in order
         self._widths: tuple[int, ...] = ()  # content width of each column: grows, never shrinks, so rows stay put
         self._look = Look(0, Style(), Style(), Style(), Style(), Style())
         self._shown = Shown((), 2, False, False)  # the columns on screen at the last repaint
@@ -121,6 +126,7 @@ class PositionsTable(ScrollView, can_focus=True):
         columns = columns_for(positions, view.hypothetical, compact)
         if columns != self._columns or compact != self._compact:
             self._columns = columns
+            self._keys_shown = tuple(key for key, _ in columns)
             self._keys = None
         self._view, self._compact = view, compact
         keys = [position_key(p) for p in positions]
@@ -159,8 +165,7 @@ class PositionsTable(ScrollView, can_focus=True):
         self._report()
 
     def _format(self, p: PositionRisk) -> tuple[Cell, ...]:
-        cells = position_cells(p, self._view, self._compact)
-        return tuple(cells[key] for key, _ in self._columns)
+        return tuple(position_cells(p, self._view, self._compact, self._keys_shown).values())
 
     def _fresh(self, row: int) -> tuple[Cell, ...]:
         """Row ``row`` formatted from the latest view (an off-screen row is formatted when read)."""
