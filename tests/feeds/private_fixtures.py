@@ -96,6 +96,47 @@ def okx_account(**overrides) -> EmuAccount:
     return EmuAccount(**{**values, **overrides})
 
 
+# Binance COIN-M (the key's BTC margin account, followed with ``settle = "BTC"``): the account's own
+# BTCUSD_PERP brackets (qty in coin, as /dapi/v2/leverageBracket gives them) and a face value of 100 USD.
+COINM_BRACKETS = ((0.0, 50.0, 0.004, 125.0, 0.0), (50.0, 100.0, 0.005, 100.0, 0.05),
+                  (100.0, 150.0, 0.01, 50.0, 0.55))
+COINM_FACE = 100.0
+COINM_WALLET = 0.5  # BTC, crossWalletBalance
+
+
+def coinm_liquidation_price(wallet: float, others_maintenance: float, others_pnl: float, sign: int,
+                            contracts: float, face: float, entry: float, mmr: float, cum: float) -> float:
+    """Binance's COIN-M liquidation price of a one-way position (BOTH), by its published formula
+    (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46):
+    LP = (B × MMR_B + Side_BOTH × B) × CS / (WB − TMM1 + UPNL1 + cum_B + Side_BOTH × B × CS / EP_B),
+    with the bracket (MMR, cum) the one the result falls in."""
+    return ((contracts * mmr + sign * contracts) * face
+            / (wallet - others_maintenance + others_pnl + cum + sign * contracts * face / entry))
+
+
+def coinm_positions() -> list[EmuPosition]:
+    """A BTCUSD_PERP long (cross, 300 contracts) beside a BTC quarterly short in the same BTC wallet:
+    the quarterly's uPnL and maintenance count in the perpetual's liquidation price."""
+    quarterly = EmuPosition("BTCUSD_261225", "short", 100.0, 62_000.0, 61_500.0, 10.0, settle="BTC",
+                            face_value=COINM_FACE, adl=1, maint_margin=100.0 * COINM_FACE / 61_500.0 * 0.01)
+    mmr, cum = COINM_BRACKETS[0][2], COINM_BRACKETS[0][4]
+    liquidation = coinm_liquidation_price(COINM_WALLET, quarterly.maint_margin, quarterly.unrealized_pnl, 1, 300.0,
+                                          COINM_FACE, 60_000.0, mmr, cum)
+    assert 300.0 * COINM_FACE / liquidation < COINM_BRACKETS[0][1]  # still in the first bracket there
+    perpetual = EmuPosition("BTCUSD_PERP", "long", 300.0, 60_000.0, 61_000.0, 20.0, settle="BTC",
+                            face_value=COINM_FACE, liquidation_price=liquidation, adl=2,
+                            maint_margin=300.0 * COINM_FACE / 61_000.0 * mmr, brackets=COINM_BRACKETS,
+                            break_even_price=60_030.0, funding_pnl=-0.00012)
+    return [perpetual, quarterly]
+
+
+def with_coinm(account: EmuAccount) -> EmuAccount:
+    """``account`` (Binance's) also holding a BTC margin account: ``COINM_WALLET`` BTC and ``coinm_positions``."""
+    account.wallets["BTC"] = COINM_WALLET
+    account.positions.extend(coinm_positions())
+    return account
+
+
 ACCOUNTS = {"binance": binance_account, "bybit": bybit_account, "okx": okx_account}
 
 

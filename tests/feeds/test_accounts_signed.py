@@ -368,8 +368,9 @@ async def test_refused_request_never_reaches_the_venue(private):
 
 def test_every_read_is_listed_and_the_emulator_serves_exactly_the_list():
     for module in (binance, bybit, okx):
-        # Binance's COIN-M brackets are read by its tiers.py (the catalogue), not by a follower round.
-        extra = {binance.COINM_LEVERAGE_BRACKET} if module is binance else set()
+        # Binance's COIN-M reads: a coin's margin account (settle = "BTC") and its closing records.
+        extra = ({read.path for read in (*binance.reads("BTC"), *binance.record_reads([("BTCUSD_PERP", "long", 0)]))}
+                 if module is binance else set())
         # The closing-record reads (issue 15) are made only for a position that shrank or went.
         held = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP"}[module.RULES.venue]
         records = module.RULES.record_reads([(held, "long", 0)]) if module.RULES.record_reads else ()

@@ -28,10 +28,14 @@ from adlwatch.feeds.emulator_base import (
     next_funding_ms,
 )
 from adlwatch.feeds.emulator_private import install_private
+from adlwatch.feeds.venues.binance.account import is_coinm_asset
+from adlwatch.feeds.venues.binance.market import is_coin_m
 
 PRIVATE_PATHS = frozenset({"/fapi/v3/positionRisk", "/fapi/v3/account", "/fapi/v1/symbolConfig",
                            "/fapi/v1/adlQuantile", "/fapi/v1/leverageBracket", "/dapi/v2/leverageBracket",
-                           "/sapi/v1/account/apiRestrictions", "/fapi/v1/income", "/fapi/v1/forceOrders"})
+                           "/sapi/v1/account/apiRestrictions", "/fapi/v1/income", "/fapi/v1/forceOrders",
+                           "/dapi/v1/positionRisk", "/dapi/v1/account", "/dapi/v1/adlQuantile", "/dapi/v1/income",
+                           "/dapi/v1/forceOrders"})
 ADL_RISK_PERIOD_MS = 1_800_000  # Binance rates every 30 minutes
 ADL_RATINGS = ("low", "medium", "high")
 DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
@@ -194,13 +198,18 @@ def opened_ms(now_ms: int) -> int:
     return (now_ms // FUNDING_PERIOD_MS - 3) * FUNDING_PERIOD_MS + 60_000
 
 
-def funding_incomes(account: EmuAccount, now_ms: int) -> list[dict[str, Any]]:
-    """``GET /fapi/v1/income`` FUNDING_FEE rows, oldest first: each position's ``funding_pnl`` in three
-    equal settlements since it last changed, and one settlement before that (an earlier position in
-    the same symbol, which does not count toward this one's funding)."""
+def _of_market(positions: list[EmuPosition], coinm: bool) -> list[EmuPosition]:
+    """The positions a market's endpoints show: COIN-M's on /dapi, USDⓈ-M's on /fapi."""
+    return [p for p in positions if is_coin_m(p.symbol) == coinm]
+
+
+def funding_incomes(account: EmuAccount, now_ms: int, coinm: bool = False) -> list[dict[str, Any]]:
+    """``GET /fapi/v1/income`` (``/dapi/v1/income``: ``coinm``) FUNDING_FEE rows, oldest first: each
+    position's ``funding_pnl`` in three equal settlements since it last changed, and one settlement
+    before that (an earlier position in the same symbol, which does not count toward this one's funding)."""
     opened = opened_ms(now_ms)
     rows: list[tuple[int, EmuPosition, float]] = []
-    for p in account.positions:
+    for p in _of_market(account.positions, coinm):
         if p.funding_pnl:
             rows.append((opened - 60_000 - FUNDING_PERIOD_MS, p, -p.funding_pnl))
             rows += [(opened - 60_000 + k * FUNDING_PERIOD_MS, p, p.funding_pnl / 3) for k in (1, 2, 3)]
@@ -210,39 +219,48 @@ def funding_incomes(account: EmuAccount, now_ms: int) -> list[dict[str, Any]]:
             for i, (time_ms, p, amount) in enumerate(rows)]
 
 
-def income_history(account: EmuAccount, query: dict[str, str], now_ms: int) -> list[dict[str, Any]]:
+def income_history(account: EmuAccount, query: dict[str, str], now_ms: int, coinm: bool = False) -> list[dict[str, Any]]:
     """The income rows the query asks for: its ``incomeType``, ``symbol``, ``startTime``/``endTime``
     (neither: the last 7 days), ``limit`` (default 100, at most 1000)."""
     end = int_or_none(query.get("endTime")) or now_ms
     start = int_or_none(query.get("startTime")) or (end - 7 * 86_400_000)
     limit = min(int_or_none(query.get("limit")) or 100, 1000)
-    rows = [r for r in funding_incomes(account, now_ms)
+    rows = [r for r in funding_incomes(account, now_ms, coinm)
             if query.get("incomeType", r["incomeType"]) == r["incomeType"]
             and query.get("symbol", r["symbol"]) == r["symbol"] and start <= r["time"] <= end]
     return rows[:limit]
 
 
-def force_orders(account: EmuAccount, query: dict[str, str], now_ms: int) -> list[dict[str, Any]]:
-    """``GET /fapi/v1/forceOrders`` from the account's closing records: its liquidations and ADL fills
-    (never the user's own trades), filtered like the venue by ``symbol``, ``autoCloseType``
-    (LIQUIDATION | ADL; neither: both), ``startTime``/``endTime`` (no start: 7 days before the end),
-    ``limit`` (default 50, at most 100)."""
+def force_orders(account: EmuAccount, query: dict[str, str], now_ms: int, coinm: bool = False) -> list[dict[str, Any]]:
+    """``GET /fapi/v1/forceOrders`` (``/dapi/v1/forceOrders``: ``coinm``, the COIN-M records) from the
+    account's closing records: its liquidations and ADL fills (never the user's own trades), filtered
+    like the venue by ``symbol``, ``autoCloseType`` (LIQUIDATION | ADL; neither: both),
+    ``startTime``/``endTime`` (no start: 7 days before the end; COIN-M: 200), ``limit`` (default 50,
+    at most 100)."""
     causes = {"LIQUIDATION": ("liquidation",), "ADL": ("adl",)}.get(query.get("autoCloseType", ""),
                                                                     ("liquidation", "adl"))
     end = int_or_none(query.get("endTime")) or now_ms
-    start = int_or_none(query.get("startTime")) or (end - 7 * 86_400_000)
+    start = int_or_none(query.get("startTime")) or (end - (200 if coinm else 7) * 86_400_000)
     limit = min(int_or_none(query.get("limit")) or 50, 100)
     chosen = [r for r in account.records if r.cause in causes and query.get("symbol", r.symbol) == r.symbol
-              and start <= r.ts_ms <= end]
+              and start <= r.ts_ms <= end and is_coin_m(r.symbol) == coinm]
     return [_force_order(r) for r in chosen[-limit:]]
 
 
 def _force_order(r: EmuRecord) -> dict[str, Any]:
+    """One forceOrders row: fapi's (Users-Force-Orders), or COIN-M's with ``pair`` and ``cumBase``
+    (the coin value of the contracts at the fill price)."""
     qty, at = decimal_text(r.size), decimal_text(r.price)
     adl = r.cause == "adl"
-    return {"orderId": 6_071_832_819 + r.id, "symbol": r.symbol, "status": "FILLED",
+    if is_coin_m(r.symbol):
+        face = next((c.contract_size for c in contracts("coinm") if c.symbol == r.symbol), 100.0)
+        value = {"cumBase": decimal_text(r.size * face / r.price)}
+    else:
+        value = {"cumQuote": decimal_text(r.size * r.price)}
+    pair = {"pair": r.symbol.partition("_")[0]} if is_coin_m(r.symbol) else {}
+    return {"orderId": 6_071_832_819 + r.id, "symbol": r.symbol, **pair, "status": "FILLED",
             "clientOrderId": "adl_autoclose" if adl else f"autoclose-{r.ts_ms}{r.id:07d}", "price": at,
-            "avgPrice": at, "origQty": qty, "executedQty": qty, "cumQuote": decimal_text(r.size * r.price),
+            "avgPrice": at, "origQty": qty, "executedQty": qty, **value,
             "timeInForce": "GTC" if adl else "IOC", "type": "LIMIT", "reduceOnly": False, "closePosition": False,
             "side": "SELL" if r.side == "long" else "BUY",
             "positionSide": ("LONG" if r.side == "long" else "SHORT") if r.hedge else "BOTH",
@@ -251,21 +269,28 @@ def _force_order(r: EmuRecord) -> dict[str, Any]:
 
 
 def private_body_of(account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
+    """A signed read of the key's ``account``: /fapi shows its USDⓈ-M positions, /dapi its COIN-M ones
+    (each coin's margin account from ``account.in_asset``)."""
+    coinm = path.startswith("/dapi")
     if path == "/fapi/v3/positionRisk":
-        return [_binance_risk(p, now_ms) for p in account.positions]
-    if path == "/fapi/v1/income":
-        return income_history(account, query, now_ms)
-    if path == "/fapi/v1/forceOrders":
-        return force_orders(account, query, now_ms)
+        return [_binance_risk(p, now_ms) for p in _of_market(account.positions, False)]
+    if path == "/dapi/v1/positionRisk":
+        return coinm_position_risk(account, now_ms)
+    if path in ("/fapi/v1/income", "/dapi/v1/income"):
+        return income_history(account, query, now_ms, coinm)
+    if path in ("/fapi/v1/forceOrders", "/dapi/v1/forceOrders"):
+        return force_orders(account, query, now_ms, coinm)
     if path == "/fapi/v1/symbolConfig":
-        symbols = dict.fromkeys(p.symbol for p in account.positions)
+        symbols = dict.fromkeys(p.symbol for p in _of_market(account.positions, False))
         return [_binance_config(account, symbol) for symbol in symbols]
     if path == "/fapi/v3/account":
         return _binance_account(account, now_ms)
-    if path == "/fapi/v1/adlQuantile":
-        return _binance_adl(account)
+    if path == "/dapi/v1/account":
+        return coinm_account(account, now_ms)
+    if path in ("/fapi/v1/adlQuantile", "/dapi/v1/adlQuantile"):
+        return _binance_adl(_of_market(account.positions, coinm))
     if path in ("/fapi/v1/leverageBracket", "/dapi/v2/leverageBracket"):
-        return leverage_brackets(account, "coinm" if path.startswith("/dapi") else "usdm", query.get("symbol"))
+        return leverage_brackets(account, "coinm" if coinm else "usdm", query.get("symbol"))
     return {"ipRestrict": False, "createTime": now_ms - 86_400_000, "enableReading": True,
             "enableWithdrawals": account.can_withdraw, "enableInternalTransfer": False, "enableMargin": False,
             "enableFutures": account.can_trade, "permitsUniversalTransfer": False, "enableVanillaOptions": False,
@@ -295,36 +320,97 @@ def _binance_config(account: EmuAccount, symbol: str) -> dict[str, Any]:
             "leverage": leverage_value(p.leverage), "maxNotionalValue": "1000000"}
 
 
+def _asset_row(account: EmuAccount, now_ms: int) -> dict[str, Any]:
+    """The ``assets`` row of ``account``'s settlement asset (fapi's and dapi's share the fields)."""
+    held = account.held()
+    unrealized = sum(p.unrealized_pnl for p in held)
+    wallet = account.wallet_balance + account.isolated_margins()
+    return {"asset": account.settle, "walletBalance": decimal_text(wallet), "unrealizedProfit": decimal_text(unrealized),
+            "marginBalance": decimal_text(wallet + unrealized), "maintMargin": decimal_text(sum(p.maint_margin for p in held)),
+            "initialMargin": "0", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+            "crossWalletBalance": decimal_text(account.wallet_balance), "crossUnPnl": decimal_text(account.cross_unrealized()),
+            "availableBalance": decimal_text(account.wallet_balance), "maxWithdrawAmount": decimal_text(account.wallet_balance),
+            "updateTime": now_ms}
+
+
+def _wallets(account: EmuAccount, coinm: bool) -> list[EmuAccount]:
+    """The key's margin accounts of one market: its coins' (COIN-M) or its stablecoins' (USDⓈ-M)."""
+    assets = dict.fromkeys([account.settle, *account.wallets])
+    views = [account.in_asset(a) for a in assets if is_coinm_asset(a) == coinm]
+    return [v for v in views if v is not None]
+
+
 def _binance_account(account: EmuAccount, now_ms: int) -> dict[str, Any]:
     held = account.held()
     unrealized = sum(p.unrealized_pnl for p in held)
     wallet = account.wallet_balance + account.isolated_margins()
     maintenance = sum(p.maint_margin for p in held)
-    asset = {"asset": account.settle, "walletBalance": decimal_text(wallet), "unrealizedProfit": decimal_text(unrealized),
-             "marginBalance": decimal_text(wallet + unrealized), "maintMargin": decimal_text(maintenance), "initialMargin": "0",
-             "positionInitialMargin": "0", "openOrderInitialMargin": "0",
-             "crossWalletBalance": decimal_text(account.wallet_balance), "crossUnPnl": decimal_text(account.cross_unrealized()),
-             "availableBalance": decimal_text(account.wallet_balance), "maxWithdrawAmount": decimal_text(account.wallet_balance),
-             "updateTime": now_ms}
+    asset = _asset_row(account, now_ms)
     other = {**{k: "0" for k in asset}, "asset": "BNB" if account.settle != "BNB" else "USDC", "updateTime": 0}
+    # The key's other USDⓈ-M wallets (USDC), each its own row; the totals stay the default asset's.
+    more = [_asset_row(v, now_ms) for v in _wallets(account, False) if v.settle != account.settle]
     return {"totalInitialMargin": "0", "totalMaintMargin": decimal_text(maintenance), "totalWalletBalance": decimal_text(wallet),
             "totalUnrealizedProfit": decimal_text(unrealized), "totalMarginBalance": decimal_text(wallet + unrealized),
             "totalPositionInitialMargin": "0", "totalOpenOrderInitialMargin": "0",
             "totalCrossWalletBalance": decimal_text(account.wallet_balance), "totalCrossUnPnl": decimal_text(account.cross_unrealized()),
             "availableBalance": decimal_text(account.wallet_balance), "maxWithdrawAmount": decimal_text(account.wallet_balance),
-            "assets": [other, asset],
+            "assets": [other, asset, *more],
             "positions": [{"symbol": p.symbol, "positionSide": "BOTH", "positionAmt": decimal_text(p.sign * p.size),
                            "unrealizedProfit": decimal_text(p.unrealized_pnl), "isolatedMargin": "0", "notional": "0",
                            "isolatedWallet": "0", "initialMargin": "0", "maintMargin": decimal_text(p.maint_margin),
                            "updateTime": now_ms} for p in held]}
 
 
-def _binance_adl(account: EmuAccount) -> list[dict[str, Any]]:
+def _binance_adl(positions: list[EmuPosition]) -> list[dict[str, Any]]:
     by_symbol: dict[str, dict[str, int]] = {}
-    for p in account.positions:
+    for p in positions:
         sides = by_symbol.setdefault(p.symbol, {"LONG": 0, "SHORT": 0, "BOTH": 0})
         sides[("LONG" if p.side == "long" else "SHORT") if p.hedge else "BOTH"] = p.adl
     return [{"symbol": symbol, "adlQuantile": sides} for symbol, sides in by_symbol.items()]
+
+
+def coinm_position_risk(account: EmuAccount, now_ms: int) -> list[dict[str, Any]]:
+    """``GET /dapi/v1/positionRisk`` without parameters: a row per TRADING COIN-M perpetual (held or
+    not, as the venue lists them) and per held COIN-M position (Position-Information page shape)."""
+    held = _of_market(account.positions, True)
+    rows = [_coinm_risk(p, now_ms) for p in held]
+    flat = {p.symbol for p in held}
+    for c in contracts("coinm"):
+        if c.status == "TRADING" and c.contract_type == "PERPETUAL" and c.symbol not in flat:
+            rows.append({**_coinm_risk(EmuPosition(c.symbol, "long", 0.0, 1.0, 1.0, 20.0, face_value=c.contract_size),
+                                       now_ms), "entryPrice": "0.0", "breakEvenPrice": "0.0",
+                         "markPrice": "0.00000000", "updateTime": 0})
+    return rows
+
+
+def _coinm_risk(p: EmuPosition, now_ms: int) -> dict[str, Any]:
+    return {"symbol": p.symbol, "positionAmt": decimal_text(p.sign * p.size), "entryPrice": decimal_text(p.entry_price),
+            "breakEvenPrice": decimal_text(p.break_even_price or 0.0), "markPrice": decimal_text(p.mark_price),
+            "unRealizedProfit": decimal_text(p.unrealized_pnl if p.size else 0.0),
+            "liquidationPrice": decimal_text(p.liquidation_price or 0.0), "leverage": str(leverage_value(p.leverage)),
+            "maxQty": "100", "marginType": "isolated" if p.isolated else "cross",
+            "isolatedMargin": decimal_text((p.isolated_margin or 0.0) + p.unrealized_pnl) if p.isolated else "0.00000000",
+            "isAutoAddMargin": "false",
+            "positionSide": ("LONG" if p.side == "long" else "SHORT") if p.hedge else "BOTH",
+            "updateTime": opened_ms(now_ms)}
+
+
+def coinm_account(account: EmuAccount, now_ms: int) -> dict[str, Any]:
+    """``GET /dapi/v1/account`` (Account-Information page shape): an ``assets`` row per coin wallet of
+    the key and a ``positions`` row per COIN-M position, with its ``maintMargin``."""
+    positions = []
+    for p in _of_market(account.positions, True):
+        initial = p.size * (p.face_value or 0.0) / p.mark_price / p.leverage
+        positions.append({"symbol": p.symbol, "positionAmt": decimal_text(p.sign * p.size),
+                          "initialMargin": decimal_text(initial), "maintMargin": decimal_text(p.maint_margin),
+                          "unrealizedProfit": decimal_text(p.unrealized_pnl), "positionInitialMargin": decimal_text(initial),
+                          "openOrderInitialMargin": "0", "leverage": str(leverage_value(p.leverage)),
+                          "isolated": p.isolated,
+                          "positionSide": ("LONG" if p.side == "long" else "SHORT") if p.hedge else "BOTH",
+                          "entryPrice": decimal_text(p.entry_price),
+                          "breakEvenPrice": decimal_text(p.break_even_price or 0.0), "maxQty": "100",
+                          "updateTime": opened_ms(now_ms)})
+    return {"assets": [_asset_row(v, now_ms) for v in _wallets(account, True)], "positions": positions}
 
 
 # ---------------------------------------------------------------------------- the whole catalogue
@@ -441,7 +527,7 @@ def bracket_rows(market: str, brackets: Any) -> list[dict[str, Any]]:
 def leverage_brackets(account: EmuAccount, market: str, symbol: str | None) -> Any:
     """The signed leverageBracket: every contract of the market (a held position's own brackets
     first); one object when ``symbol`` is asked for (``{"code": -1121}`` when unknown)."""
-    own = {p.symbol: p.brackets for p in account.positions if p.brackets} if market == "usdm" else {}
+    own = {p.symbol: p.brackets for p in _of_market(account.positions, market == "coinm") if p.brackets}
     rows = {c.symbol: c.brackets for c in contracts(market) if c.contract_type == "PERPETUAL"}
     rows.update(own)
     if symbol is not None:

@@ -81,6 +81,12 @@ def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
     return error_status(VENUE, detail, recv_ns, symbol)
 
 
+def coinm_base(base_url: str) -> str:
+    """The COIN-M host for this USDⓈ-M base: Binance's own ``dapi`` host, or the same base when it is
+    not Binance's (the loopback emulator serves both under one base)."""
+    return COINM_REST_URL if base_url.rstrip("/") == REST_URL else base_url
+
+
 def is_coin_m(symbol: str) -> bool:
     """A COIN-M contract (``BTCUSD_PERP``, ``BTCUSD_261225``: quantities in contracts), not USDⓈ-M
     (``BTCUSDT``, the quarterly ``BTCUSDT_261225``: quantities in coin)."""

@@ -44,7 +44,7 @@ from adlwatch.feeds.keys import Credentials, MissingCredentials, load_credential
 from adlwatch.feeds.tier_rows import Fetcher, Row, TierSource, checked, load_json, now_iso, number, url
 from adlwatch.feeds.transport import retry_after_s
 from adlwatch.feeds.venues.binance.account import COINM_LEVERAGE_BRACKET, LEVERAGE_BRACKET, problem, sign
-from adlwatch.feeds.venues.binance.market import COINM_REST_URL, REST_URL
+from adlwatch.feeds.venues.binance.market import coinm_base
 
 VENUE = "binance"
 SKIP = ("no public bracket endpoint (GET /fapi/v1/leverageBracket is signed); "
@@ -78,12 +78,6 @@ class Spec:
     contract_size: float
     tick_size: float  # 0.0: the answer gave no PRICE_FILTER
     status: Status
-
-
-def coinm_base(base_url: str) -> str:
-    """The COIN-M host for this USDⓈ-M base: Binance's own ``dapi`` host, or the same base when it is
-    not Binance's (the loopback emulator serves both under one base)."""
-    return COINM_REST_URL if base_url.rstrip("/") == REST_URL else base_url
 
 
 def _text(row: dict, name: str, where: str) -> str:
