@@ -87,13 +87,24 @@ class ActiveAlert:
     clear_since_s: float | None = None  # first reading past the band, in the current clear stretch
 
 
+_Level = tuple  # what one rule read of one row, kept in the book: (key, ..., level)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertBook:
-    """Which alerts are active, the session highs of fund-to-OI, and the account warnings already told."""
+    """Which alerts are active, the session highs of fund-to-OI, and the account warnings already told.
+
+    It also remembers the last call's position rows and what each rule read of them (under
+    ``rules``): a row that is the same object in the next snapshot (the engine keeps the rows of
+    the accounts no mark moved) reads the same, so ``evaluate`` takes its level from here."""
 
     active: Mapping[AlertKey, ActiveAlert] = field(default_factory=lambda: MappingProxyType({}))
     fund_to_oi_highs: Mapping[tuple[str, str], float] = field(default_factory=lambda: MappingProxyType({}))
     announced: frozenset[tuple[int, str]] = frozenset()  # (account index, warning): told once
+    rows: tuple[PositionRisk, ...] = ()
+    distance_levels: tuple[_Level | None, ...] = ()  # per row: (key, threshold, level); None: rule off
+    lights_levels: tuple[_Level | None, ...] = ()  # per row: (key, lights, estimate, level)
+    rules: AlertRules | None = None
 
 
 # -- feed states in -------------------------------------------------------------------------------
@@ -175,6 +186,118 @@ def evaluate(
     ``snapshot`` is a live ``RiskSnapshot`` (never a what-if), ``feeds`` the feed states built with
     ``with_feed_status``, ``venue_alerts`` the venues' own ADL alert states, ``now_s`` the clock,
     ``flows`` the contracts' liquidation flows at that clock (engine/flow.py).
+
+    Exactly ``evaluate_full`` (a property test holds it to it), at a fraction of its cost per call:
+    a subject is stepped only where something can happen (its reading is a breach, or its alert is
+    active: an active one is stepped every call, so ``hold_s`` clears it with no new figures), a
+    reading and its message are built only for an alert that fires or clears, and a position row
+    that is the same object as in the last call's snapshot reads as it did then (the book keeps it).
+    """
+    judge = _Judge(book.active, now_s, rules.hold_s)
+    active, alerts, ts_ms = judge.active, judge.alerts, judge.ts_ms
+    positions = snapshot.positions
+    same = book.rules == rules
+    before = book.rows if same else ()
+    known = len(before)
+
+    distance_levels: list[_Level | None] = []
+    for i, p in enumerate(positions):
+        entry = book.distance_levels[i] if i < known and before[i] is p else _distance_level(p, rules)
+        distance_levels.append(entry)
+        if entry is None:
+            continue
+        key, threshold, level = entry
+        if level == BREACH or key in active:
+            change = judge.step(key, level)
+            if change is not None:
+                reading = Reading(key, level, p.distance_pct, threshold, _distance_message(p, threshold, rules))
+                alerts.append(_alert(reading, change, ts_ms))
+
+    lights_levels: list[_Level | None] = []
+    at_least = rules.adl_lights_at_least
+    if at_least is not None:
+        for i, p in enumerate(positions):
+            entry = book.lights_levels[i] if i < known and before[i] is p else _lights_level(p, at_least)
+            lights_levels.append(entry)
+            key, lights, estimate, level = entry
+            if level == BREACH or key in active:
+                change = judge.step(key, level)
+                if change is not None:
+                    reading = Reading(key, level, lights, at_least, _lights_message(p, lights, estimate, at_least),
+                                      estimate)
+                    alerts.append(_alert(reading, change, ts_ms))
+
+    highs = fund_to_oi_highs(book.fund_to_oi_highs, snapshot.contracts)
+    drop_alert = rules.fund_to_oi_drop_pct
+    if drop_alert is not None:
+        for c in snapshot.contracts:
+            level, high, drop_pct = _fund_to_oi_level(c, highs, drop_alert)
+            if level is None:
+                continue
+            key = AlertKey(RULE_FUND_TO_OI, c.venue, c.symbol)
+            if level == BREACH or key in active:
+                change = judge.step(key, level)
+                if change is not None:
+                    reading = Reading(key, level, drop_pct, drop_alert, _fund_message(c, high, drop_pct, drop_alert))
+                    alerts.append(_alert(reading, change, ts_ms))
+
+    # Few subjects, read on the clock: every reading, every call.
+    for reading in (*venue_adl_readings(venue_alerts, rules), *stale_feed_readings(feeds, rules, now_s),
+                    *cascade_pressure_readings(flows, rules)):
+        change = judge.step(reading.key, reading.level)
+        if change is not None:
+            alerts.append(_alert(reading, change, ts_ms))
+
+    for key in [k for k in active if k not in judge.stepped]:
+        # Its subject is gone (position closed, rule switched off): nothing is left to flap.
+        del active[key]
+        alerts.append(_gone(key, ts_ms))
+    warnings, announced = account_warning_alerts(snapshot.accounts, book.announced, ts_ms)
+    alerts.extend(warnings)
+    new_book = AlertBook(MappingProxyType(active), MappingProxyType(highs), announced, positions,
+                         tuple(distance_levels), tuple(lights_levels), rules)
+    return new_book, alerts
+
+
+class _Judge:
+    """One ``evaluate`` call's hysteresis: the active alerts as they change, the keys stepped (a key
+    active and not stepped lost its subject) and the alerts told."""
+
+    __slots__ = ("active", "stepped", "alerts", "now_s", "hold_s", "ts_ms")
+
+    def __init__(self, active: Mapping[AlertKey, ActiveAlert], now_s: float, hold_s: float) -> None:
+        self.active = dict(active)
+        self.stepped: set[AlertKey] = set()
+        self.alerts: list[Alert] = []
+        self.now_s, self.hold_s, self.ts_ms = now_s, hold_s, int(now_s * 1000)
+
+    def step(self, key: AlertKey, level: str) -> str | None:
+        """``step`` for one key, the book updated; FIRED, CLEARED or None."""
+        self.stepped.add(key)
+        entry = self.active.get(key)
+        if entry is not None and level != CLEAR and entry.clear_since_s is None:
+            return None  # active, not clearing: ``step`` would keep it as it is
+        entry, change = step(entry, level, self.now_s, self.hold_s)
+        if entry is None:
+            self.active.pop(key, None)
+        else:
+            self.active[key] = entry
+        return change
+
+
+def evaluate_full(
+    book: AlertBook,
+    snapshot: RiskSnapshot,
+    feeds: Mapping[FeedKey, FeedHealth],
+    venue_alerts: Mapping[FeedKey, str],
+    rules: AlertRules,
+    now_s: float,
+    flows: Iterable[LiquidationFlow] = (),
+) -> tuple[AlertBook, list[Alert]]:
+    """The alerts that fire or clear now, and the book to pass to the next call.
+
+    Every rule's readings of every subject, each stepped: the reference ``evaluate`` is held to
+    (tests/engine/test_alerts_incremental.py); the book it returns remembers no rows.
     """
     highs = fund_to_oi_highs(book.fund_to_oi_highs, snapshot.contracts)
     readings = [
@@ -260,21 +383,29 @@ def distance_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> I
     no positive liquidation price is clear; one whose figures are not known yet reads in the band.
     """
     for p in positions:
-        threshold = p.alert_below_pct if p.alert_below_pct is not None else rules.distance_below_pct
-        if threshold is None:
-            continue
-        key = AlertKey(RULE_DISTANCE, p.venue, p.symbol, p.side, p.account)
-        if p.mark_price is None or p.margin_balance is None:
-            level = BAND
-        elif p.distance_pct is None:
-            level = CLEAR  # no positive price liquidates it
-        elif p.distance_pct < threshold:
-            level = BREACH
-        elif p.distance_pct >= threshold + rules.distance_hysteresis_pct:
-            level = CLEAR
-        else:
-            level = BAND
-        yield Reading(key, level, p.distance_pct, threshold, _distance_message(p, threshold, rules))
+        entry = _distance_level(p, rules)
+        if entry is not None:
+            key, threshold, level = entry
+            yield Reading(key, level, p.distance_pct, threshold, _distance_message(p, threshold, rules))
+
+
+def _distance_level(p: PositionRisk, rules: AlertRules) -> _Level | None:
+    """(key, threshold, level) of one position's distance rule; None where it has no threshold."""
+    threshold = p.alert_below_pct if p.alert_below_pct is not None else rules.distance_below_pct
+    if threshold is None:
+        return None
+    distance = p.distance_pct
+    if p.mark_price is None or p.margin_balance is None:
+        level = BAND
+    elif distance is None:
+        level = CLEAR  # no positive price liquidates it
+    elif distance < threshold:
+        level = BREACH
+    elif distance >= threshold + rules.distance_hysteresis_pct:
+        level = CLEAR
+    else:
+        level = BAND
+    return AlertKey(RULE_DISTANCE, p.venue, p.symbol, p.side, p.account), threshold, level
 
 
 def _distance_message(p: PositionRisk, threshold: float, rules: AlertRules) -> Callable[[str], str]:
@@ -304,22 +435,27 @@ def adl_light_readings(positions: Iterable[PositionRisk], rules: AlertRules) -> 
     if at_least is None:
         return
     for p in positions:
-        venue_lights = p.venue_adl_lights
-        lights = venue_lights if venue_lights is not None else p.adl_quantile
-        estimate = venue_lights is None
-        key = AlertKey(RULE_ADL_LIGHTS, p.venue, p.symbol, p.side, p.account)
-        if lights is None:
-            level = BAND
-        elif lights >= at_least:
-            level = BREACH
-        elif not estimate or lights <= max(1, at_least - ESTIMATE_LIGHTS_BAND - 1):
-            level = CLEAR  # the venue's lights are whole: N − 1 or fewer is past the band
-        else:
-            level = BAND
+        key, lights, estimate, level = _lights_level(p, at_least)
         yield Reading(key, level, lights, at_least, _lights_message(p, lights, estimate, at_least), estimate)
 
 
 ESTIMATE_LIGHTS_BAND = 1  # lights below N that an estimate must fall past before its alert clears
+
+
+def _lights_level(p: PositionRisk, at_least: int) -> _Level:
+    """(key, lights, estimate, level) of one position's ADL-lights rule."""
+    venue_lights = p.venue_adl_lights
+    lights = venue_lights if venue_lights is not None else p.adl_quantile
+    estimate = venue_lights is None
+    if lights is None:
+        level = BAND
+    elif lights >= at_least:
+        level = BREACH
+    elif not estimate or lights <= max(1, at_least - ESTIMATE_LIGHTS_BAND - 1):
+        level = CLEAR  # the venue's lights are whole: N − 1 or fewer is past the band
+    else:
+        level = BAND
+    return AlertKey(RULE_ADL_LIGHTS, p.venue, p.symbol, p.side, p.account), lights, estimate, level
 
 
 def _lights_message(p: PositionRisk, lights: int | None, estimate: bool, at_least: int) -> Callable[[str], str]:
@@ -349,18 +485,23 @@ def fund_to_oi_readings(contracts: Iterable[ContractRisk], highs: Mapping[tuple[
     if drop_alert is None:
         return
     for c in contracts:
-        high = highs.get((c.venue, c.symbol))
-        if high is None or high <= 0:
-            continue
-        key = AlertKey(RULE_FUND_TO_OI, c.venue, c.symbol)
-        ratio = c.fund_to_oi
-        drop_pct = None
-        if ratio is None or not math.isfinite(ratio):
-            level = BAND
-        else:
-            drop_pct = (high - ratio) / high * 100.0
-            level = BREACH if drop_pct >= drop_alert else CLEAR if drop_pct <= drop_alert / 2 else BAND
-        yield Reading(key, level, drop_pct, drop_alert, _fund_message(c, high, drop_pct, drop_alert))
+        level, high, drop_pct = _fund_to_oi_level(c, highs, drop_alert)
+        if level is not None:
+            key = AlertKey(RULE_FUND_TO_OI, c.venue, c.symbol)
+            yield Reading(key, level, drop_pct, drop_alert, _fund_message(c, high, drop_pct, drop_alert))
+
+
+def _fund_to_oi_level(c: ContractRisk, highs: Mapping[tuple[str, str], float],
+                      drop_alert: float) -> tuple[str | None, float, float | None]:
+    """(level, session high, drop %) of one contract's fund-to-OI rule; level None before any high."""
+    high = highs.get((c.venue, c.symbol))
+    if high is None or high <= 0:
+        return None, 0.0, None
+    ratio = c.fund_to_oi
+    if ratio is None or not math.isfinite(ratio):
+        return BAND, high, None
+    drop_pct = (high - ratio) / high * 100.0
+    return (BREACH if drop_pct >= drop_alert else CLEAR if drop_pct <= drop_alert / 2 else BAND), high, drop_pct
 
 
 def _fund_message(c: ContractRisk, high: float, drop_pct: float | None, drop_alert: float) -> Callable[[str], str]:
