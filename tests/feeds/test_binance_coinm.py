@@ -371,3 +371,24 @@ async def test_the_coin_m_rounds_carry_no_part_of_the_key(private, caplog):  # n
                       caplog.text])
     for part in (key, secret, "wrongSECRETwrongSECRETwrong00"):
         assert part not in text
+
+
+async def test_the_demo_keys_btc_account_is_followed_and_its_liquidation_price_is_ours(emulator):
+    """``--demo-accounts``: the demo key's second entry (settle = "BTC") follows its COIN-M wallet; the
+    emulator prices BTCUSD_PERP as BTC (not as a coin named "BTCUSD_")."""
+    from adlwatch.feeds.emulator import install_demo_accounts
+
+    lines = install_demo_accounts(emulator)
+    assert any('[[account]] venue = "binance" key_name = "demo" settle = "BTC"' in line for line in lines)
+    assert emulator.prices.current("binance", "BTCUSD_PERP") == emulator.prices.current("binance", "BTCUSDT")
+    env = {"ADLWATCH_BINANCE_DEMO_API_KEY": "demo-read-only-key-0001",
+           "ADLWATCH_BINANCE_DEMO_API_SECRET": "demo-secret-not-a-real-one"}
+    data = {"account": [{"venue": "binance", "key_name": "demo", "settle": "BTC"}]}
+    (follower,) = followers_for(Portfolio.from_data(data, default_catalogue()),
+                                rest_urls={"binance": emulator.rest_url("binance")}, env=env, keyring=NoKeyring())
+    [state, *_] = await follower.fetch()
+    assert isinstance(state, AccountState) and state.wallet_balance == 0.25
+    (perp,) = state.positions
+    assert (perp.symbol, perp.size, perp.margin_mode) == ("BTCUSD_PERP", 200.0, "cross")
+    [risk] = _engine(state, data).snapshot().positions
+    assert risk.liquidation_price == pytest.approx(perp.liquidation_price, rel=1e-9)

@@ -28,7 +28,7 @@ from adlwatch.feeds.emulator_base import (
     next_funding_ms,
 )
 from adlwatch.feeds.emulator_private import install_private
-from adlwatch.feeds.venues.binance.account import is_coinm_asset
+from adlwatch.feeds.venues.binance.account import coinm_asset, is_coinm_asset
 from adlwatch.feeds.venues.binance.market import is_coin_m
 
 PRIVATE_PATHS = frozenset({"/fapi/v3/positionRisk", "/fapi/v3/account", "/fapi/v1/symbolConfig",
@@ -47,6 +47,10 @@ class BinancePersonality(Personality):
 
     ws_path = ""
     private_paths = PRIVATE_PATHS
+
+    def coin_of(self, symbol: str) -> str:
+        """A COIN-M contract's coin is its base (``BTCUSD_PERP`` → BTC), not the symbol less a suffix."""
+        return coinm_asset(symbol) if is_coin_m(symbol) else super().coin_of(symbol)
 
     def symbols_in_url(self, path: str, query: str) -> list[str]:
         streams = parse_qs(query).get("streams", [""])[0]
@@ -138,17 +142,34 @@ class BinancePersonality(Personality):
         return private_body_of(account, path, query, now_ms)
 
     def demo_accounts(self, emulator: Any) -> list[str]:
+        """The demo key: a USDT account (a BTCUSDT long) and a BTC one on COIN-M (a BTCUSD_PERP long,
+        its liquidation price by Binance's COIN-M formula), each its own portfolio entry."""
         btc = emulator.prices.current("binance", "BTCUSDT")
+        coin = emulator.prices.current("binance", "BTCUSD_PERP")
+        contracts, entry, wallet = 200.0, coin * 1.01, 0.25
         install_private(emulator, [EmuAccount(
-            venue="binance", key=DEMO_KEY, secret=DEMO_SECRET, wallet_balance=4_000.0,
+            venue="binance", key=DEMO_KEY, secret=DEMO_SECRET, wallet_balance=4_000.0, wallets={"BTC": wallet},
             positions=[EmuPosition("BTCUSDT", "long", 0.5, btc * 1.02, btc, 10.0, liquidation_price=btc * 0.93, adl=2,
                                    maint_margin=btc * 0.5 * 0.004, break_even_price=btc * 1.02 * 1.0008,
                                    funding_pnl=-round(btc * 0.5 * 0.0001 * 3, 2),
                                    brackets=((0.0, 50_000.0, 0.004, 125.0, 0.0),
-                                             (50_000.0, 500_000.0, 0.005, 100.0, 50.0)))],
+                                             (50_000.0, 500_000.0, 0.005, 100.0, 50.0))),
+                       EmuPosition("BTCUSD_PERP", "long", contracts, entry, coin, 20.0, settle="BTC", face_value=100.0,
+                                   liquidation_price=coinm_liquidation_price(wallet, contracts, 100.0, entry, 0.004),
+                                   adl=1, maint_margin=contracts * 100.0 / coin * 0.004,
+                                   brackets=((0.0, 50.0, 0.004, 125.0, 0.0), (50.0, 100.0, 0.005, 100.0, 0.05)))],
         )])
         return [f"demo accounts: ADLWATCH_BINANCE_DEMO_API_KEY={DEMO_KEY} ADLWATCH_BINANCE_DEMO_API_SECRET={DEMO_SECRET}",
-                '[[account]] venue = "binance" key_name = "demo"']
+                '[[account]] venue = "binance" key_name = "demo"',
+                '[[account]] venue = "binance" key_name = "demo" settle = "BTC"']
+
+
+def coinm_liquidation_price(wallet: float, contracts: float, face: float, entry: float, mmr: float,
+                            cum: float = 0.0) -> float:
+    """A lone one-way COIN-M long's liquidation price in its cross wallet, by Binance's formula
+    (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46) with TMM1 = UPNL1 = 0:
+    (B × MMR + B) × CS / (WB + cum + B × CS / EP)."""
+    return (contracts * mmr + contracts) * face / (wallet + cum + contracts * face / entry)
 
 
 # ---------------------------------------------------------------------------- public ADL risk
