@@ -120,3 +120,43 @@ async def test_a_rejected_key_is_one_line_per_account_and_never_printed(tmp_path
     assert len(lines) == 2 and all("rejected" in line for line in lines)
     assert any("binance key 'main:BTC'" in line for line in lines) and any("binance key 'main'" in line for line in lines)
     assert "wrongSECRET" not in out + err
+
+
+USDT_AND_USDC = """
+[[account]]
+venue = "binance"
+key_name = "main"
+
+[[account]]
+venue = "binance"
+key_name = "main"
+settle = "USDC"
+"""
+
+
+async def test_check_follows_the_keys_usdc_margined_contracts_as_their_own_account(tmp_path, monkeypatch, private):  # noqa: F811
+    from adlwatch.engine.instruments import default_catalogue
+
+    private.account("binance").wallets["USDC"] = 100.0
+    path = tmp_path / "p.toml"
+    path.write_text(USDT_AND_USDC)
+    for name, value in env_for("binance").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ADLWATCH_BINANCE_REST_URL", private.emu.rest_url("binance"))
+    out, err = io.StringIO(), io.StringIO()
+    code = await asyncio.to_thread(run_check, path, [*MARKS[:2], "SOLUSDC=155"], None, False, True, None,
+                                   out=out, err=err)
+    assert code == EXIT_OK, err.getvalue()
+    rows = {r["symbol"]: r for r in json.loads(out.getvalue())}
+    assert set(rows) == {"BTCUSDT", "ETHUSDT", "SOLUSDC"}  # each position once, under its own asset
+    sol = rows["SOLUSDC"]
+    assert (sol["settle"], sol["kind"], sol["size"], sol["imported"]) == ("USDC", "linear", 10.0, True)
+    assert sol["account"] != rows["BTCUSDT"]["account"] and rows["BTCUSDT"]["settle"] == "USDT"
+    assert sol["margin_balance"] == pytest.approx(100.0 + 10 * (155 - 150))
+    # By hand, Binance's USDⓈ-M formula for a lone cross long: LP = (WB + cum − Q × EP) / (Q × MMR − Q)
+    tier = default_catalogue().find("binance", "SOLUSDC").tiers[0]
+    by_hand = (100.0 + tier.maint_amount - 10 * 150.0) / (10 * tier.mmr - 10)
+    assert tier.floor <= 10 * by_hand < tier.cap
+    assert sol["liquidation_price"] == pytest.approx(by_hand, rel=1e-9)
+    for secret in SECRETS["binance"][:2]:
+        assert secret not in out.getvalue() + err.getvalue()

@@ -19,7 +19,6 @@ Reads (all USER_DATA GETs):
   …/trade/rest-api/Position-ADL-Quantile-Estimation
 - ``GET /fapi/v1/leverageBracket``: the account's own brackets (floor, cap, MMR, leverage, cum).
   …/account/rest-api/Notional-and-Leverage-Brackets
-  (``GET /dapi/v2/leverageBracket``, COIN-M's, is read only by tiers.py for the catalogue.)
 - ``GET /sapi/v1/account/apiRestrictions`` on the spot host (api.binance.com): the key's rights.
   https://developers.binance.com/docs/wallet/account/api-key-permission
 - ``GET /fapi/v1/income?incomeType=FUNDING_FEE`` (weight 30): the funding each position paid or
@@ -42,10 +41,12 @@ five lights are exactly quantile + 1 is not stated anywhere (exchanges.md §1.2)
 
 USDⓈ-M accounts by settlement asset: ``settle = "USDC"`` follows the USDC-margined contracts of the
 same fapi account (BTCUSDC): its ``assets`` row and the positions whose ``marginAsset`` is USDC; any
-asset a linear contract settles in (``is_coinm_asset`` False) is read this way.
+stablecoin a linear contract settles in (``is_coinm_asset`` False) is read this way. A coin is
+COIN-M's: a USDⓈ-M contract margined in BTC (ETHBTC) is not followed.
 
 COIN-M (``settle`` = a coin, e.g. BTC: ``is_coinm_asset``): the same reads on the dapi host
-(``Read.host`` ``"coinm"``, ``host_url``: dapi.binance.com, or the overridden base itself),
+(``Read.host`` ``"coinm"``, ``host_url``: dapi.binance.com, or the overridden base itself); the
+key's rights from the spot host as above. Pages under
 https://developers.binance.com/docs/derivatives/coin-margined-futures/…
 - ``GET /dapi/v1/positionRisk`` (weight 1; no parameter: every TRADING symbol, held or not):
   ``positionAmt`` in contracts, ``entryPrice``, ``breakEvenPrice``, ``markPrice``,
