@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -51,6 +52,7 @@ from websockets.frames import Opcode
 
 from adlwatch.engine.events import Event, FeedStatus
 from adlwatch.feeds.queue import CoalescingQueue
+from adlwatch.feeds.recorder import tap_keywords
 from adlwatch.feeds.rest import RestPoller
 from adlwatch.feeds.transport import Backoff, FrameTap, describe_error, is_loopback
 from adlwatch.feeds.venue import Heartbeat, VenueAdapter
@@ -68,6 +70,9 @@ _EARLY_LIMIT = 64  # messages kept for a connection whose client is not listenin
 WS_BACKOFF_INITIAL_S = 0.5
 WS_BACKOFF_MAX_S = 3.5
 WS_BACKOFF_FLOOR = 0.6
+# Sessions (one socket's life) are numbered across the process: a recording tells the sessions of
+# every client apart, also of a client restarted with more contracts (``Recorder``'s ``conn``).
+_SESSION_IDS = itertools.count(1)
 
 
 class _TryOther(Exception):
@@ -165,6 +170,7 @@ class _Session:
     closing: bool = False  # no more frames are handled
     failure: Exception | None = None  # a bug met while handling a frame: the slot reports it
     closer: asyncio.Future | None = None  # the close we started on a venue notice
+    conn: int | None = None  # the session's number on the recording tap (a feed of several sockets)
 
 
 @dataclass
@@ -259,6 +265,9 @@ class FeedClient:
         self._stop = asyncio.Event()
         self._watch_changed = asyncio.Event()
         self._tap_failed = False
+        # A feed on several sockets names each frame's session to a tap that takes it (the recorder):
+        # a replay then parses each session's frames apart, as the live parsers did.
+        self._tap_conn = len(self.chunks) > 1 and "conn" in tap_keywords(on_frame)
 
     # ----------------------------------------------------------------- public API
 
@@ -316,11 +325,14 @@ class FeedClient:
             self._emit(FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
                                   state=state, detail=detail))
 
-    def _tap(self, text: str, recv_ns: int) -> None:
+    def _tap(self, text: str, recv_ns: int, conn: int | None = None) -> None:
         if self.on_frame is None:
             return
         try:
-            self.on_frame(self.venue, text, recv_ns)
+            if conn is None:
+                self.on_frame(self.venue, text, recv_ns)
+            else:
+                self.on_frame(self.venue, text, recv_ns, conn=conn)
         except Exception as exc:  # a full disk must not stop the live feed
             if not self._tap_failed:
                 self._tap_failed = True
@@ -419,7 +431,8 @@ class FeedClient:
     async def _serve(self, ws: FeedConnection, symbols: list[str], stats: ConnectionStats,
                      base: str | None = None) -> _Session:
         now = time.monotonic()
-        session = _Session(ws=ws, symbols=symbols, started=now, last_sent=now, last_recv=now, last_pong=now)
+        session = _Session(ws=ws, symbols=symbols, started=now, last_sent=now, last_recv=now, last_pong=now,
+                           conn=next(_SESSION_IDS) if self._tap_conn else None)
         self._sessions.add(session)
         parser = self.adapter.new_parser(self.skip)
         keeper: asyncio.Task | None = None
@@ -468,6 +481,7 @@ class FeedClient:
     def _receiver(self, session: _Session, stats: ConnectionStats, parser) -> Callable[[list[str]], None]:
         """What happens to the messages of each read of one socket, called by the connection."""
         notice, tap, venue, parse = self._notice, self.on_frame is not None, self.venue, parser.parse
+        conn = session.conn
         time_ns, monotonic = time.time_ns, time.monotonic
 
         def on_messages(texts: list[str]) -> None:
@@ -481,7 +495,7 @@ class FeedClient:
                     session.frames += 1
                     stats.frames += 1
                     if tap:
-                        self._tap(text, recv_ns)
+                        self._tap(text, recv_ns, conn)
                     if notice(text):
                         session.reason = "venue asked to reconnect (notice)"
                         session.planned = session.closing = True

@@ -2,14 +2,27 @@
 
 One JSON object per line, keys in this order: ``{"recv_ns": int, "venue": str, "frame": str}``,
 plus ``"rest": "<path>"`` when the frame is a REST response body. ``frame`` is the exact text the
-venue sent. Replay runs each frame through the venue's own parser (a fresh parser per venue, as a
-live connection has), so ``tail --from`` shows what the live feed would have shown.
+venue sent. Replay runs each frame through the venue's own parser, so ``tail --from`` shows what the
+live feed would have shown. Two optional keys make that exact where a parser's answer depends on
+more than the frame:
+
+- ``"conn": int`` on the frames of a venue whose feed ran on more than one socket: the session that
+  read the frame (a number unique in the recording process; a reconnect is a new session). A live
+  parser belongs to one session and keeps its state (OKX: the contracts its socket subscribed, so
+  the ``liquidation-orders`` push every socket receives becomes events on one of them only); replay
+  keeps one parser per session as well. Frames without it share one parser per venue.
+- ``"symbols": [str]`` on a REST body that answers for more contracts than the feed holds (a poll
+  with ``RestPoll.symbols``: Binance's ``symbolAdlRisk`` rates every symbol): the contracts the live
+  parser kept, so the replay keeps the same ones.
+
+Older readers skip both keys (unknown keys are ignored), and recordings without them replay as before.
 """
 
 from __future__ import annotations
 
 import gc
 import gzip
+import inspect
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -44,14 +57,36 @@ class _Line(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     venue: str
     frame: str
     rest: str | None = None
+    conn: int | None = None  # the live session that read a websocket frame (several sockets only)
+    symbols: list[str] | None = None  # the contracts a venue-wide REST answer was kept to
 
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(_Line)
 
 
-def encode_line(recv_ns: int, venue: str, frame: str, rest: str | None = None) -> bytes:
-    return _encoder.encode(_Line(recv_ns=recv_ns, venue=venue, frame=frame, rest=rest)) + b"\n"
+def encode_line(recv_ns: int, venue: str, frame: str, rest: str | None = None, *, conn: int | None = None,
+                symbols: list[str] | None = None) -> bytes:
+    return _encoder.encode(_Line(recv_ns=recv_ns, venue=venue, frame=frame, rest=rest, conn=conn,
+                                 symbols=symbols)) + b"\n"
+
+
+TAP_KEYWORDS = ("conn", "symbols")
+
+
+def tap_keywords(tap: Callable[..., object] | None) -> frozenset[str]:
+    """Which of ``TAP_KEYWORDS`` a frame tap takes (``Recorder.write`` takes both; a plain
+    ``(venue, frame, recv_ns)`` callable none): the feeds hand them only to a tap that takes them."""
+    if tap is None:
+        return frozenset()
+    try:
+        parameters = inspect.signature(tap).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return frozenset(TAP_KEYWORDS)
+    return frozenset(p.name for p in parameters if p.name in TAP_KEYWORDS
+                     and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
 
 
 class Recorder:
@@ -72,10 +107,11 @@ class Recorder:
         self._file: IO[bytes] | None = open(self.path, "ab")
         self._size = self._file.tell()
 
-    def write(self, venue: str, frame: str, recv_ns: int, rest: str | None = None) -> None:
+    def write(self, venue: str, frame: str, recv_ns: int, rest: str | None = None, *, conn: int | None = None,
+              symbols: list[str] | None = None) -> None:
         if self._file is None:
             raise ValueError("recorder is closed")
-        line = encode_line(recv_ns, venue, frame, rest)
+        line = encode_line(recv_ns, venue, frame, rest, conn=conn, symbols=symbols)
         if self._size and self._size + len(line) > self.max_bytes:
             self._rotate()
         self._file.write(line)
@@ -258,17 +294,20 @@ def _decode_one_by_one(path: str | os.PathLike, raw_lines: list[bytes], lines_be
 
 
 class _Replayer:
-    """Each venue's adapter, and one live parser per venue (as a connection has), for a recording.
+    """Each venue's adapter, and the live parsers of a recording: one per venue, and one per live
+    session for the frames that name theirs (``conn``), as the live connections had.
 
-    ``parsers`` holds each known venue's bound ``parse``: the per-frame call of a whole recording."""
+    ``parsers`` holds the bound ``parse`` of each venue's parser (key: the venue) and of each
+    session's (key: (venue, conn)): the per-frame call of a whole recording."""
 
     def __init__(self, symbols: list[str] | None, skip: frozenset[str] = frozenset()) -> None:
         self.symbols = symbols or []
         self.skip = skip
         self.adapters: dict[str, object] = {}
-        self.parsers: dict[str, Callable[[str, int], list[Event]]] = {}
+        self.parsers: dict[str | tuple[str, int], Callable[[str, int], list[Event]]] = {}
 
-    def events(self, recv_ns: int, venue: str, frame: str, rest: str | None) -> list[Event]:
+    def events(self, recv_ns: int, venue: str, frame: str, rest: str | None, conn: int | None = None,
+               symbols: list[str] | None = None) -> list[Event]:
         """The events of one recorded frame or REST body (an unknown venue: one error, then nothing)."""
         from adlwatch.feeds.registry import (
             get_adapter,  # the adapters load lazily: replay needs only the venues used
@@ -286,8 +325,13 @@ class _Replayer:
         if adapter is None:
             return []
         if rest is None:
-            return _safe(self.parsers[venue], venue, recv_ns, frame, recv_ns)
-        return without(_parse_rest(adapter, rest, frame, recv_ns, self.symbols), data_kinds(self.skip))
+            key = venue if conn is None else (venue, conn)
+            parse = self.parsers.get(key)
+            if parse is None:  # a session's first frame: a fresh parser, as its socket had
+                parse = self.parsers[key] = adapter.new_parser(self.skip).parse
+            return _safe(parse, venue, recv_ns, frame, recv_ns)
+        kept = symbols if symbols is not None else self.symbols
+        return without(_parse_rest(adapter, rest, frame, recv_ns, kept), data_kinds(self.skip))
 
 
 def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None,
@@ -300,10 +344,11 @@ def replay_events(path: str | os.PathLike, *, symbols: list[str] | None = None,
     """
     replayer = _Replayer(symbols, skip)
     wanted = {s.upper() for s in symbols} if symbols else None
-    for recv_ns, venue, frame, rest in read_recording(path, max_line_bytes=max_line_bytes):
-        for event in replayer.events(recv_ns, venue, frame, rest):
-            if wanted is None or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
-                yield event
+    for chunk in _line_chunks(path, max_line_bytes=max_line_bytes):
+        for line in chunk:
+            for event in replayer.events(line.recv_ns, line.venue, line.frame, line.rest, line.conn, line.symbols):
+                if wanted is None or isinstance(event, FeedStatus) or event.symbol.upper() in wanted:
+                    yield event
 
 
 def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset(),
@@ -323,14 +368,15 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
     try:
         for chunk in _line_chunks(path, progress, max_line_bytes=max_line_bytes):
             for line in chunk:
-                parse = parse_of(line.venue)
-                if parse is not None and line.rest is None:  # a websocket frame of a venue seen before
+                conn = line.conn
+                parse = parse_of(line.venue if conn is None else (line.venue, conn))
+                if parse is not None and line.rest is None:  # a websocket frame of a parser seen before
                     try:
                         extend(parse(line.frame, line.recv_ns))
                     except Exception as exc:  # parsers promise not to raise; _safe's answer if one does
                         extend(_raised(line.venue, line.recv_ns, exc))
                 else:
-                    extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest))
+                    extend(replayer.events(line.recv_ns, line.venue, line.frame, line.rest, conn, line.symbols))
     finally:
         if collecting:
             gc.enable()

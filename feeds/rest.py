@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from adlwatch.engine.events import Event, FeedStatus, FundingRate, MarkPrice
+from adlwatch.feeds.recorder import tap_keywords
 from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_after_s
 from adlwatch.feeds.venue import RestPoll, VenueAdapter
 
@@ -88,6 +89,8 @@ class RestPoller:
         self._stop = asyncio.Event()
         # Adapters that can filter a venue-wide body to our symbols take ``symbols=`` (Bybit, Hyperliquid).
         self._wanted = list(self.symbols) or None
+        # A venue-wide answer (a poll with ``symbols``) is recorded with the contracts kept of it.
+        self._tap_symbols = "symbols" in tap_keywords(on_frame)
         self.requests = 0
         self.failures = 0
         self.waits: list[float] = []  # every delay chosen after a failure (for tests)
@@ -146,7 +149,11 @@ class RestPoller:
         text = response.text
         if self.on_frame is not None:
             try:
-                self.on_frame(self.venue, text, recv_ns, rest=poll.path)
+                if poll.symbols and self._tap_symbols:
+                    self.on_frame(self.venue, text, recv_ns, rest=poll.path,
+                                  symbols=list(self._wanted or poll.symbols))
+                else:
+                    self.on_frame(self.venue, text, recv_ns, rest=poll.path)
             except Exception as exc:
                 self._status(symbol, "error", f"frame recorder failed: {exc!r}")
         try:
