@@ -352,6 +352,9 @@ async def test_a_liquidated_and_an_adld_coin_m_position_each_alert_once(private)
     told = sorted((a.symbol, a.value, a.price, a.size, a.remaining) for a in alerts)
     assert told == [("BTCUSD_261225", "liquidation", 67_000.0, 100.0, 0.0), ("BTCUSD_PERP", "adl", 63_000.0, 120.0, 180.0)]
     assert all(a.critical and a.state == "fired" for a in alerts)
+    # contracts, not coins: 120 BTCUSD_PERP contracts of 100 USD (the quarterly is no known contract)
+    assert {a.symbol: a.notional_usd for a in alerts} == {"BTCUSD_PERP": pytest.approx(12_000.0),
+                                                           "BTCUSD_261225": None}
     closes = [e for e in running.events if isinstance(e, ForcedClose)]
     assert {c.account for c in closes} == {"main:BTC"}
     forced = [r for r in private.endpoints.private("binance") if r.path.endswith("forceOrders")]
