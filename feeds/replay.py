@@ -7,6 +7,8 @@ Three recording formats (DESIGN.md "Other entry points"; their traps in research
 - ``tardis``: a Tardis.dev ``derivative_ticker`` CSV (timestamps in µs). Each row gives a MarkPrice,
   IndexPrice, FundingRate and OpenInterest, each only where its column is non-empty. Open interest is
   passed on in the unit Tardis reports for that venue (base units for Binance/Bybit, contracts for OKX).
+  A Hyperliquid row's funding, which Tardis gives no time, settles at the next whole hour after the
+  row's local time, as the live parser says of a frame received then.
 - ``binance_klines``: a Binance Vision ``markPriceKlines`` CSV, with or without the header row (older
   futures files and spot files lack it); times in ms, or µs in newer files, told apart by magnitude.
   One MarkPrice per kline, stamped at its ``close_time`` with the close: the close is not known before
@@ -48,6 +50,8 @@ from adlwatch.feeds import registry
 from adlwatch.feeds.files import GZIP_MAGIC, ZIP_MAGIC, open_any
 from adlwatch.feeds.recorder import DEFAULT_MAX_LINE_BYTES, too_long
 from adlwatch.feeds.venues.binance.market import VENUE as KLINES_VENUE  # markPriceKlines are Binance's
+from adlwatch.feeds.venues.hyperliquid.market import VENUE as HOURLY_VENUE
+from adlwatch.feeds.venues.hyperliquid.market import next_funding_times_ms
 from adlwatch.feeds.wire import data_kinds
 
 RAW = "raw"
@@ -535,6 +539,11 @@ def _load_tardis(path, venue: str | None, symbol: str | None,
     next_ts = np.where(funding_ts == _EMPTY_INT, -1, np.where(funding_ts >= _NS_FROM, funding_ts // 1_000_000,
                                                     np.where(funding_ts >= _US_FROM, funding_ts // 1_000,
                                                              funding_ts)))
+    # Hyperliquid rows come without funding_timestamp; it funds every hour on the hour, so the next
+    # funding is the one the live parser gives a frame received then (the row's local time).
+    hourly = (venues == HOURLY_VENUE) & (funding_ts == _EMPTY_INT)
+    if hourly.any():
+        next_ts = np.where(hourly, next_funding_times_ms(recv_ns), next_ts)
     out: list[Event] = []
     append = out.append
     rows = zip(venues[keep].tolist(), symbols[keep].tolist(), ts_ms[keep].tolist(), recv_ns[keep].tolist(),

@@ -116,7 +116,8 @@ def test_tardis_rows_become_mark_index_funding_and_oi_where_non_empty():
         FundingRate(**b2, rate=0.0001, next_funding_ts=1760140800000),
         MarkPrice(**hl, price=104310.0),
         IndexPrice(**hl, price=104300.0),
-        FundingRate(**hl, rate=0.0000125, next_funding_ts=None),
+        # no funding_timestamp for Hyperliquid: the next whole hour after the row's local time
+        FundingRate(**hl, rate=0.0000125, next_funding_ts=1760133600000),
         OpenInterest(**hl, open_interest=2500.5),
     ]
     assert data.start_ms == 1760131199000 and data.end_ms == 1760131202000

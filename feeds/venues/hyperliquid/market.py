@@ -104,6 +104,15 @@ def next_funding_ms(recv_ns: int) -> int | None:
     return next_ms
 
 
+def next_funding_times_ms(recv_ns: Any) -> Any:
+    """``next_funding_ms`` of a numpy array of receive times (ns) at once, -1 where one is no wall-clock
+    time: the next funding of each Tardis ``derivative_ticker`` row of Hyperliquid, whose
+    ``funding_timestamp`` is empty (feeds/replay.py). Same hour rule as the live frames."""
+    import numpy as np
+
+    return np.where(recv_ns < _WALL_CLOCK_FROM_NS, -1, (recv_ns // _NS_PER_FUNDING + 1) * FUNDING_INTERVAL_MS)
+
+
 def _error(detail: str, recv_ns: int, symbol: str = "") -> FeedStatus:
     return error_status(VENUE, detail, recv_ns, symbol)
 
