@@ -75,15 +75,33 @@ class EngineInputs:
     venue_adl_risk: Mapping[MarkKey, tuple[str, int | None]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInputs) -> tuple[PositionRisk, ...]:
+# A set of marks' rows as ``with_market_figures`` last gave them, by (account, index): the account's
+# row, its contract's market figures then (open interest, anchor, funding), and the row given.
+MarketRows = dict[tuple[int, int], tuple[PositionRisk, tuple, PositionRisk]]
+
+
+def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInputs,
+                        memo: MarketRows | None = None) -> tuple[PositionRisk, ...]:
     """Each position's estimated ADL quantile (1–5) against the modelled population of its contract,
-    and its contract's latest funding (display only); one copy of a row for both."""
+    and its contract's latest funding (display only); one copy of a row for both.
+
+    With ``memo`` (the engine's, one per set of marks): a row that is the very object it was at the
+    last call (its account not recomputed), its contract's open interest, anchor and funding as they
+    were, gets the same row back: not estimated again, and the same object (the alert rules then
+    read it from their book)."""
     anchors, funding = inputs.anchors, inputs.funding
     if anchors is None and not funding:
         return positions
     out = []
+    open_interest = inputs.open_interest
     for p in positions:
         key = (p.venue, p.symbol)
+        if memo is not None:
+            market = (open_interest.get(key), None if anchors is None else anchors.get(key), funding.get(key))
+            seen = memo.get((p.account, p.index))
+            if seen is not None and seen[0] is p and seen[1] == market:
+                out.append(seen[2])
+                continue
         changes: dict = {}
         known = funding.get(key)
         if known is not None and (p.funding_rate, p.next_funding_ms) != known:
@@ -102,7 +120,10 @@ def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInput
             )
             changes["adl_quantile"] = quantile
             changes["disagreement"] = _lights_disagreement(p, quantile)
-        out.append(msgspec.structs.replace(p, **changes) if changes else p)
+        row = msgspec.structs.replace(p, **changes) if changes else p
+        if memo is not None:
+            memo[(p.account, p.index)] = (p, market, row)
+        out.append(row)
     return tuple(out)
 
 
@@ -199,12 +220,14 @@ def build_snapshot(
     figures: Iterable[AccountFigures],
     contracts: tuple[ContractRisk, ...],
     shocks: tuple[ShockSpec, ...] = (),
+    memo: MarketRows | None = None,
 ) -> RiskSnapshot:
     """The one snapshot builder: each account's figures (at the snapshot's marks, shocked or live),
-    the contracts, the ADL quantile estimates and the hedge groups computed from the same figures."""
+    the contracts, the ADL quantile estimates and the hedge groups computed from the same figures
+    (``memo``: see ``with_market_figures``)."""
     figures = list(figures)
     accounts = tuple(account for account, _ in figures)
-    positions = with_market_figures(tuple(risk for _, risks in figures for risk in risks), inputs)
+    positions = with_market_figures(tuple(risk for _, risks in figures for risk in risks), inputs, memo)
     snapshot = RiskSnapshot(positions=positions, accounts=accounts, contracts=contracts, shocks=shocks)
     if any(p.hedge is not None for p in positions):
         snapshot = msgspec.structs.replace(snapshot, hedges=hedge_risks(inputs.portfolio, snapshot))
@@ -223,7 +246,7 @@ def compute_snapshot(inputs: EngineInputs, shocks: tuple[ShockSpec, ...] = ()) -
 class _Figures:
     """One set of marks (the live ones, or a what-if's) and what the engine has computed at them."""
 
-    __slots__ = ("marks", "accounts", "dirty", "contracts", "snapshot")
+    __slots__ = ("marks", "accounts", "dirty", "contracts", "snapshot", "rows")
 
     def __init__(self, marks: dict[MarkKey, float], n_accounts: int) -> None:
         self.marks = marks
@@ -231,6 +254,7 @@ class _Figures:
         self.dirty: set[int] = set(range(n_accounts))
         self.contracts: tuple[ContractRisk, ...] | None = None
         self.snapshot: RiskSnapshot | None = None
+        self.rows: MarketRows = {}  # the rows with their market figures: an account not recomputed keeps them
 
     def changed(self, accounts: Iterable[int]) -> None:
         self.dirty.update(accounts)
@@ -506,7 +530,7 @@ class RiskEngine:
                 portfolio=self._portfolio, marks=figures.marks, open_interest=self._open_interest, funds=self._funds,
                 funding=self._funding, venue_adl_risk=self._venue_adl_risk))
         computed = [entry for entry in accounts if entry is not None]
-        figures.snapshot = build_snapshot(self._quantile_inputs(), computed, figures.contracts, shocks)
+        figures.snapshot = build_snapshot(self._quantile_inputs(), computed, figures.contracts, shocks, figures.rows)
         return figures.snapshot
 
 
