@@ -400,3 +400,30 @@ async def test_more_adl_fills_than_a_page_are_each_told_once(private):  # noqa: 
     assert all((c.cause, c.size, c.symbol, c.account) == ("adl", 100.0, "BTCUSD", "main:BTC") for c in closes)
     pages = [r for r in private.endpoints.private("bybit") if r.path == account.EXECUTION_LIST and "cursor=" in r.query]
     assert pages and all("execType=AdlTrade" in r.query for r in pages)  # the other kinds had one page
+
+
+# ---------------------------------------------------------------------------- the emulator's demo key
+
+
+async def test_the_demo_keys_btc_account_is_followed_and_its_liquidation_price_is_ours(emulator):  # noqa: F811
+    """``python -m adlwatch.feeds.emulator --demo-accounts``: the Bybit demo key's second entry
+    (settle = "BTC") follows its BTC account; the venue's liquidation price there is adlwatch's."""
+    from adlwatch.feeds.emulator import install_demo_accounts
+    from adlwatch.feeds.venues.bybit.emulator import DEMO_KEY, DEMO_SECRET
+
+    lines = install_demo_accounts(emulator)
+    assert any('[[account]] venue = "bybit" key_name = "demo" settle = "BTC"' in line for line in lines)
+    env = {"ADLWATCH_BYBIT_DEMO_API_KEY": DEMO_KEY, "ADLWATCH_BYBIT_DEMO_API_SECRET": DEMO_SECRET}
+    data = {"account": [{"venue": "bybit", "key_name": "demo"}, {"venue": "bybit", "key_name": "demo", "settle": "BTC"}]}
+    portfolio = Portfolio.from_data(data, default_catalogue())
+    monitor = _quiet_monitor(portfolio)
+    followers = followers_for(portfolio, rest_urls={"bybit": emulator.rest_url("bybit")}, env=env, keyring=NoKeyring())
+    states = [(await f.fetch())[0] for f in followers]
+    assert [(s.symbol, [p.symbol for p in s.positions]) for s in states] == \
+        [("demo", ["BTCUSDT"]), ("demo:BTC", ["BTCUSD"])]
+    for state in states:
+        monitor.apply(state, time.time())
+    (perp,) = states[1].positions
+    monitor.apply(MarkPrice(venue="bybit", symbol="BTCUSD", ts=1, recv_ns=1, price=perp.mark_price), time.time())
+    risk = next(r for r in monitor.live().positions if r.symbol == "BTCUSD")
+    assert risk.liquidation_price == pytest.approx(perp.liquidation_price, rel=1e-9)

@@ -27,6 +27,7 @@ from adlwatch.feeds.emulator_base import (
     int_or_none,
     next_funding_ms,
 )
+from adlwatch.feeds.emulator_private import PrivateEndpoints, install_private
 from adlwatch.feeds.venues.bybit.market import LIQUIDATION_PREFIX, is_inverse
 
 RATE_LIMIT_CODE = 10006  # Bybit's "Too many visits"
@@ -150,6 +151,46 @@ class BybitPersonality(Personality):
 
     def private_body(self, account: EmuAccount, path: str, query: dict[str, str], now_ms: int) -> Any:
         return private_body_of(account, path, query, now_ms)
+
+    def demo_accounts(self, emulator: Any) -> list[str]:
+        """The demo key: a USDT account (a BTCUSDT long) and its BTC account (a BTCUSD long of 1-USD
+        contracts, its liquidation price by ``inverse_liquidation_price``), each its own portfolio entry."""
+        btc = emulator.prices.current("bybit", "BTCUSDT")
+        coin = emulator.prices.current("bybit", "BTCUSD")
+        contracts, entry, wallet = 12_000.0, coin * 1.01, 0.25
+        demo = EmuAccount(
+            venue="bybit", key=DEMO_KEY, secret=DEMO_SECRET, wallet_balance=3_000.0, wallets={"BTC": wallet},
+            positions=[EmuPosition("BTCUSDT", "long", 0.3, btc * 1.02, btc, 10.0, liquidation_price=btc * 0.93, adl=2,
+                                   maint_margin=btc * 0.3 * 0.005, break_even_price=btc * 1.02 * 1.0011),
+                       EmuPosition("BTCUSD", "long", contracts, entry, coin, 20.0, settle="BTC", face_value=1.0,
+                                   liquidation_price=inverse_liquidation_price(wallet, contracts, entry), adl=1,
+                                   maint_margin=contracts / entry * DEMO_INVERSE_MMR)],
+        )
+        # One hook serves every venue's keys: a second one would refuse the other venues' demo keys.
+        served = next((hook for hook in emulator.rest_hooks if isinstance(hook, PrivateEndpoints)), None)
+        if served is not None:
+            served.add(demo)
+        else:
+            install_private(emulator, [demo])
+        return [f"demo accounts: ADLWATCH_BYBIT_DEMO_API_KEY={DEMO_KEY} ADLWATCH_BYBIT_DEMO_API_SECRET={DEMO_SECRET}",
+                '[[account]] venue = "bybit" key_name = "demo"',
+                '[[account]] venue = "bybit" key_name = "demo" settle = "BTC"']
+
+
+DEMO_KEY, DEMO_SECRET = "demo-bybit-read-only-key-0001", "demo-bybit-secret-not-a-real-one"
+# The demo BTCUSD position's figures: the bundled tier 1 of BTCUSD (0-150 BTC) and Bybit's taker fee
+# (engine/data/instruments/bybit.toml), so adlwatch's liquidation price and the venue's agree.
+DEMO_INVERSE_MMR, DEMO_TAKER_FEE = 0.005, 0.00055
+
+
+def inverse_liquidation_price(wallet: float, contracts: float, entry: float, mmr: float = DEMO_INVERSE_MMR,
+                              fee: float = DEMO_TAKER_FEE) -> float:
+    """A lone cross inverse long's liquidation price in its coin's wallet, by Bybit's rules (maintenance
+    margin = value at entry × MMR + the fee to close at the bankruptcy price; engine/venues/bybit.py):
+    bankruptcy where wallet + C(1/E − 1/BP) = fee × C/BP, liquidation where wallet + C(1/E − 1/LP) =
+    MMR × C/E + fee × C/BP (C in 1-USD contracts)."""
+    bankruptcy = (1 + fee) * contracts / (wallet + contracts / entry)
+    return contracts / (wallet + contracts / entry * (1 - mmr) - fee * contracts / bankruptcy)
 
 
 def subscribed_topics(conn: EmuConnection) -> set[str]:
