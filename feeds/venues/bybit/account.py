@@ -49,10 +49,11 @@ unified account 2.0 (``unifiedMarginStatus`` 5) they trade in the unified accoun
 portfolio margin the margin is shared by all trades, every collateral asset counted in USD after
 its haircut; in isolated margin (``marginMode`` ISOLATED_MARGIN) each position has its own margin
 (UNCONFIRMED: which inverse contracts the isolated mode takes, and that their margin is in the coin;
-they are read as isolated like the linear ones). adlwatch models one settlement asset per account: the coin's walletBalance is the cross
-collateral of that coin's positions, as the USDT account takes the USDT row alone; what the other
-assets of the account add (or their losses take) is not modelled, so the venue's own ``liqPrice``
-(an estimate for cross positions, per the page) is shown beside adlwatch's. Under the unified
+they are read as isolated like the linear ones). adlwatch models one settlement asset per account:
+the coin's walletBalance is the cross collateral of that coin's positions, as the USDT account takes
+the USDT row alone; what the other assets of the account add (or their losses take) is not
+modelled, so the venue's own ``liqPrice`` (an estimate for cross positions, per the page) is shown
+beside adlwatch's. Under the unified
 account 1.0 and the classic account (``unifiedMarginStatus`` 1, 3, 4) inverse contracts are margined
 in a separate inverse derivatives wallet (``accountType=CONTRACT``), which is not read: such an
 account says so in ``warnings``. UNCONFIRMED: that ``positionIM`` / ``positionBalance`` of an
