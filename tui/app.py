@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import FeedStatus
@@ -39,6 +39,7 @@ from adlwatch.tui.screens.edit import PositionForm, position_keys
 from adlwatch.tui.screens.help import HelpScreen
 from adlwatch.tui.screens.prompt import ConfirmScreen, PercentScreen
 from adlwatch.tui.widgets.chart import MarkChart
+from adlwatch.tui.widgets.footer import KeysFooter
 from adlwatch.tui.widgets.panels import (
     AccountsPanel,
     AlertsPanel,
@@ -137,39 +138,50 @@ REPLAY_ACTIONS = frozenset({"play_pause", "faster", "slower", "seek", "seek_time
 class AdlwatchApp(App[None]):
     TITLE = "adlwatch"
     CSS_PATH = "app.tcss"
+    # The footer's words are short (``description``); the help screen (?) and the command palette say
+    # the whole (``tooltip``, also the footer's on hover). Grouped keys show one word for the group.
+    SHOCK = Binding.Group("shock")
+    SPEED = Binding.Group("speed")
+    SEEK = Binding.Group("±1 min")
     BINDINGS = [
-        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("question_mark", "help", "keys", key_display="?", tooltip="help"),
         # First after help: shown only while a closed position waits on the banner, and then it matters most.
-        Binding("k", "acknowledge", "acknowledge the closed positions"),
-        Binding("minus", "shock(-1)", "shock -1%", key_display="-"),
-        Binding("equals_sign,plus", "shock(1)", "shock +1%", key_display="=/+"),
+        Binding("k", "acknowledge", "acknowledge", tooltip="acknowledge the closed positions"),
+        Binding("minus", "shock(-1)", "shock -1%", key_display="-", group=SHOCK),
+        Binding("equals_sign,plus", "shock(1)", "shock +1%", key_display="=/+", group=SHOCK),
         Binding("underscore", "shock(-5)", "shock -5%", key_display="_", show=False),
         Binding("asterisk", "shock(5)", "shock +5%", key_display="*", show=False),
         Binding("percent_sign", "shock_typed", "shock by a typed %", key_display="%", show=False),
-        Binding("a", "toggle_scope", "shock scope: selected / all"),
-        Binding("l", "live", "back to live"),
-        Binding("space", "play_pause", "replay play/pause", key_display="space"),
-        Binding("right_square_bracket", "faster", "replay faster", key_display="]"),
-        Binding("left_square_bracket", "slower", "replay slower", key_display="["),
-        Binding("full_stop", "seek(60)", "replay +1 min", key_display="."),
-        Binding("comma", "seek(-60)", "replay -1 min", key_display=","),
+        Binding("a", "toggle_scope", "scope", tooltip="shock scope: selected / all"),
+        Binding("l", "live", "live", tooltip="back to live"),
+        Binding("space", "play_pause", "play/pause", key_display="space", tooltip="replay play/pause"),
+        Binding("right_square_bracket", "faster", "replay faster", key_display="]", group=SPEED),
+        Binding("left_square_bracket", "slower", "replay slower", key_display="[", group=SPEED),
+        Binding("full_stop", "seek(60)", "replay +1 min", key_display=".", group=SEEK),
+        Binding("comma", "seek(-60)", "replay -1 min", key_display=",", group=SEEK),
         Binding("greater_than_sign", "seek(600)", "replay +10 min", key_display=">", show=False),
         Binding("less_than_sign", "seek(-600)", "replay -10 min", key_display="<", show=False),
-        Binding("t", "seek_time", "replay: go to a time"),
+        Binding("t", "seek_time", "go to time", tooltip="replay: go to a time"),
         Binding("g", "chart_next", "chart: next contract (with no position held)", show=False),
-        Binding("i", "adl_details", "ADL estimate: why, what if"),
+        Binding("i", "adl_details", "ADL est.", tooltip="ADL estimate: why, what if"),
         Binding("c", "cascade", "cascade"),
-        Binding("A", "alert_log", "alert log", key_display="A"),
-        Binding("p", "side_panels", "side panels: market / accounts"),
-        Binding("n", "new_position", "add a position"),
-        Binding("e", "edit_position", "edit the selected position"),
-        Binding("x", "remove_position", "remove the selected position"),
+        Binding("A", "alert_log", "alerts", key_display="A", tooltip="alert log"),
+        Binding("p", "side_panels", "panels", tooltip="side panels: market / accounts"),
+        Binding("n", "new_position", "add", tooltip="add a position"),
+        Binding("e", "edit_position", "edit", tooltip="edit the selected position"),
+        Binding("x", "remove_position", "remove", tooltip="remove the selected position"),
         Binding("X", "remove_account", "remove the selected position's account", key_display="X", show=False),
         Binding("m", "margin", "add/remove isolated margin", show=False),
         Binding("v", "leverage", "change leverage", show=False),
         Binding("w", "wallet", "set the account's wallet balance", show=False),
         Binding("q", "quit", "quit"),
     ]
+    # The footer's order (it shows as many keys as fit, ? first): a replay's controls first in a
+    # replay; live, the what-if and the editing keys.
+    FOOTER_REPLAY = ("help", "acknowledge", "play_pause", "slower", "faster", "seek(-60)", "seek(60)", "seek_time",
+                     "side_panels", "shock(-1)", "shock(1)", "live", "toggle_scope", "adl_details", "cascade", "alert_log")
+    FOOTER_LIVE = ("help", "acknowledge", "shock(-1)", "shock(1)", "live", "toggle_scope", "new_position", "edit_position",
+                   "remove_position", "side_panels", "adl_details", "cascade", "alert_log")
 
     # Under 40 rows the side column shows either the market (fund/OI, liquidation flow, alerts) or the
     # accounts (cross accounts, feeds, hedges): p switches.
@@ -247,7 +259,7 @@ class AdlwatchApp(App[None]):
                 yield HedgesPanel(id="hedges").data_bind(AdlwatchApp.view)
                 yield AlertsPanel(id="alerts").data_bind(AdlwatchApp.view)
         yield ReplayBar(id="replay-bar").data_bind(AdlwatchApp.view, AdlwatchApp.source_label)
-        yield Footer()
+        yield KeysFooter(self.FOOTER_REPLAY if self.is_replay else self.FOOTER_LIVE)
 
     def on_mount(self) -> None:
         self.sub_title = getattr(self.source, "label", "") or "no feed"
@@ -757,7 +769,8 @@ class AdlwatchApp(App[None]):
             # what the footer hides does nothing now (the replay keys in live mode): not offered either
             if isinstance(b, Binding) and b.action not in ("quit",) and \
                     self.check_action(b.action.split("(")[0], ()) is not False:
-                yield SystemCommand(b.description.capitalize(), f"key: {b.key_display or b.key}", self._runner(b.action))
+                yield SystemCommand((b.tooltip or b.description).capitalize(), f"key: {b.key_display or b.key}",
+                                    self._runner(b.action))
 
     def _runner(self, action: str) -> Callable[[], Any]:
         async def run() -> None:

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import NumericAxisFormatter
 
 from adlwatch.engine.cascade import POLICIES, CascadeResult
 from adlwatch.tui import format as fmt
 from adlwatch.tui.simulate import first_adl_words
+from adlwatch.tui.widgets.footer import KeysFooter
 
 NARROW_BELOW = 130  # columns: below, the rounds table needs the whole width
 
@@ -64,7 +65,7 @@ class CascadeScreen(Screen[None]):
                 yield Static("insurance fund, USD, round by round", id="cascade-chart-title")
                 yield PlotWidget(id="cascade-chart", allow_pan_and_zoom=False)
                 yield Static("", id="cascade-summary")
-        yield Footer()
+        yield KeysFooter(("dismiss", "shock(-5)", "shock(5)", "policy", "help"))  # its own keys, then ? for all
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < NARROW_BELOW, "-narrow")

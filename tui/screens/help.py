@@ -25,7 +25,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("what it does")
         for b in self._key_bindings:
             keys = b.key_display or ", ".join(b.key.split(","))
-            table.add_row(keys, b.description)
+            table.add_row(keys, b.tooltip or b.description)  # the footer's short words have it whole
             self.keys.append(keys)
         table.add_row("ctrl+p", "the command palette: every action above, found by name")
         self.keys.append("ctrl+p")
