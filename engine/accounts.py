@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from adlwatch.engine import adl
 from adlwatch.engine.enums import Side
+from adlwatch.engine.instruments import Instrument
 from adlwatch.engine.margin import Leg, PriceSolver, maintenance_margin, unrealized_pnl, value
 from adlwatch.engine.portfolio import Account, Position
 from adlwatch.engine.snapshot import AccountRisk, MarkKey, PositionRisk, as_of_ms
@@ -22,6 +23,13 @@ from adlwatch.engine.venues import rules_for
 def position_leg(position: Position) -> Leg:
     """A position as the margin solver sees it."""
     return Leg(position.instrument, position.side.sign, position.size, position.entry_price)
+
+
+def usd_notional(instrument: Instrument, size: float, price: float) -> float:
+    """The USD value of ``size`` (the position's units) at ``price``: an inverse contract's face value
+    (contracts × face, whatever the price), a linear one's quote value (USDT/USDC taken as USD)."""
+    k = size * instrument.contract_size
+    return k if instrument.inverse else k * price
 
 
 def _finite(x: float | None) -> float | None:
@@ -230,12 +238,8 @@ class AccountModel:
                 panel_margin = margin_balance
             else:
                 initial = panel_margin = self.initial_margins[i]
-            if leg.instrument.inverse:  # coin-settled: the face value is USD; the uPnL is in coin
-                notional_usd = leg.k
-                pnl_usd = pnl * mark
-            else:  # USDT/USDC-settled: the quote taken as USD
-                notional_usd = notional
-                pnl_usd = pnl
+            notional_usd = usd_notional(leg.instrument, leg.size, mark)
+            pnl_usd = pnl * mark if leg.instrument.inverse else pnl  # a coin-settled uPnL is in coin
             risks.append(
                 PositionRisk(
                     **self.static[i],

@@ -18,10 +18,12 @@ replay passes the furthest time the session had evaluated, alerts are re-judged 
 the log already): a seek never tells the same crossing twice.
 
 It also shows what the venue would do (``closed`` on a row): a manual position whose mark reaches
-its liquidation price is liquidated there, with the time, and its account re-solved without it (in a
-what-if, at the shocked marks); a followed account's position that vanished at the front of the ADL
-queue reads ADL. ``restart()`` (a replay seeking back) brings them back. ``check`` has no history and
-keeps showing such figures with a negative distance.
+its liquidation price is liquidated there, with the time, and its account re-solved without it; a
+followed account's position that vanished at the front of the ADL queue reads ADL until the venue's
+record says why it closed. That bookkeeping is engine/closes.py (``ClosedPositions``, one per
+portfolio and market; ``CriticalAlerts``, the session's told-once closes). A what-if liquidates
+here, at the shocked marks, for the screen only. ``restart()`` (a replay seeking back) brings them
+back. ``check`` has no history and keeps showing such figures with a negative distance.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import NamedTuple
 import msgspec
 
 from adlwatch.engine import events
-from adlwatch.engine.accounts import position_leg
+from adlwatch.engine.accounts import usd_notional
 from adlwatch.engine.alert_rules import AlertRules
 from adlwatch.engine.alerts import (
     Alert,
@@ -46,17 +48,23 @@ from adlwatch.engine.alerts import (
     FeedHealth,
     FeedKey,
     evaluate,
-    forced_close_alert,
     in_time_order,
     modelled_close_alert,
     with_feed_status,
     with_venue_alert,
 )
 from adlwatch.engine.cascade import CascadeResult, cascade_for_positions
+from adlwatch.engine.closes import (
+    Closed,
+    ClosedPositions,
+    CriticalAlerts,
+    account_label,
+    liquidated_row,
+    past_liquidation,
+    realized_pnl,
+)
 from adlwatch.engine.events import Event
 from adlwatch.engine.flow import FlowTracker, LiquidationFlow
-from adlwatch.engine.instruments import Instrument
-from adlwatch.engine.margin import unrealized_pnl
 from adlwatch.engine.population import DEFAULT_ESTIMATE_PARAMS, build_population
 from adlwatch.engine.portfolio import Portfolio, Position
 from adlwatch.engine.risk import EngineInputs, RiskEngine, compute_snapshot, quantile_what_ifs
@@ -182,39 +190,6 @@ class CascadeStart:
     run: Callable[[float, str], CascadeResult]  # one fate per held position
 
 
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """A position the venue would have closed: its row frozen where it happened."""
-
-    account: int
-    index: int
-    state: str  # liquidated | adl
-    at_ms: int | None
-    price: float
-    realized: float  # PnL in the settlement asset at that price (isolated: minus its whole margin)
-    row: PositionRisk  # the figures shown from then on
-
-
-def closed_notional_usd(instrument: Instrument, size: float, price: float) -> float:
-    """The USD value of ``size`` (the position's units) closed at ``price``: an inverse contract's face
-    value, a linear one's quote value (USDT/USDC taken as USD)."""
-    k = size * instrument.contract_size
-    return k if instrument.inverse else k * price
-
-
-def realized_pnl(position: Position, price: float) -> float:
-    """A position's PnL closed at ``price``, in its settlement asset (the solver's uPnL at that price)."""
-    return unrealized_pnl(position_leg(position), price)
-
-
-def liquidated_row(row: PositionRisk, price: float, at_ms: int | None, realized: float) -> PositionRisk:
-    """The row of a position liquidated at ``price``: figures frozen there, no distance or ADL rank."""
-    return msgspec.structs.replace(
-        row, mark_price=price, unrealized_pnl=realized, margin_balance=0.0 if row.margin_mode == "isolated" else None,
-        distance_pct=None, distance_price=None, adl_score=None, adl_quantile=None, effective_leverage=None,
-        closed="liquidated", closed_at_ms=at_ms, closed_price=price)
-
-
 def closed_label(p: PositionRisk) -> str | None:
     """"LIQUIDATED 21:13:05" / "ADL 21:13:05" (UTC; "(what-if)" without a time) for a closed
     position, None for an open one: what the table shows in its distance column."""
@@ -226,18 +201,8 @@ def closed_label(p: PositionRisk) -> str | None:
     return f"{word} {datetime.fromtimestamp(p.closed_at_ms / 1000, UTC):%H:%M:%S}"
 
 
-def past_liquidation(p: PositionRisk) -> bool:
-    """A shown position whose mark is at or past its liquidation price (a negative distance)."""
-    return p.closed is None and p.distance_pct is not None and p.distance_pct < 0 and p.liquidation_price is not None
-
-
 def _log_order(alert: Alert) -> tuple[int, bool]:
     return (alert.ts_ms, alert.critical)
-
-
-def _account_label(venue: str, ref: str) -> str:
-    """A followed account as the feeds panel names it."""
-    return f"{venue} {ref[:6]}…" if ref.startswith("0x") else f"{venue} key '{ref}'"
 
 
 FUND_SAMPLE_MS = 60_000  # the fund/OI history: one point a minute of the monitor's clock ...
@@ -309,8 +274,7 @@ class Monitor:
         self._critical_log: list[Alert] = []
         self._evaluated_until_s: float | None = None  # the furthest clock the rules were evaluated at
         self._silent_until_s: float | None = None  # after a restart: re-judge silently up to here
-        self._told: set[tuple] = set()  # forced closes told this session (positions and crossings)
-        self._pending: list[tuple[tuple, Alert]] = []  # critical alerts to tell at the next evaluation
+        self._critical = CriticalAlerts()  # positions closed: told once per position and crossing in the session
         self._what_if_closed: set[tuple[int, int]] = set()  # positions the what-if shows liquidated
         self._what_if_memo: tuple[RiskSnapshot, int, RiskSnapshot] | None = None  # (engine's, version, shown)
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
@@ -332,145 +296,13 @@ class Monitor:
         self._last_mark: dict[str, int] = {}
         self._adl_alerts: dict[MarkKey, str] = {}
         self._flows = FlowTracker()
-        self._reset_closed()
+        self._closes = ClosedPositions(self._portfolio, self._engine, self._critical)
 
-    # -- what the venue would do: liquidations ---------------------------------------------------
-    def _reset_closed(self) -> None:
-        """No position closed: the engine computes the user's portfolio as it is."""
-        self._closed: dict[tuple[int, int], Closed] = {}
-        self._to_original: dict[tuple[int, int], tuple[int, int]] = {}  # engine (account, index) → the user's
-        self._to_engine: dict[tuple[int, int], tuple[int, int]] = {}
-        # Per contract: (account, index, liquidation price, reached going up) of the open manual positions.
-        self._triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
-        self._triggers_for: set[MarkKey] = set()  # contracts whose first mark has refreshed the triggers
-        self._reports: dict[tuple[str, str], events.AccountState] = {}  # followed accounts' last report
-        self._adl_rows: list[PositionRisk] = []  # followed accounts' positions the venue closed (ADL'd, liquidated)
-        # The rows of the positions that vanished from a followed account's latest report, by (venue,
-        # ref, symbol, side): the venue's record of why may follow it.
-        self._vanished: dict[tuple[str, str, str, str], PositionRisk] = {}
-        self._guessed: dict[tuple[str, str, str, str], int] = {}  # ... and where the ADL guess put its row
-
-    def _refresh_triggers(self, at_ms: int | None = None) -> None:
-        """Each open manual position's liquidation price from the live figures (the account's solver).
-        One already past it (a negative distance: a mark we saw jumped over it, or a re-solved cross
-        account) is liquidated at it now (``at_ms``: when; by default its venue's last mark)."""
-        live = self._engine.live_snapshot()
-        accounts = self._portfolio.accounts
-        triggers: dict[MarkKey, list[tuple[int, int, float, bool]]] = {}
-        past: list[tuple[int, int, float]] = []
-        when = at_ms
-        for p in live.positions:
-            a, i = self._to_original.get((p.account, p.index), (p.account, p.index))
-            if a >= len(accounts) or accounts[a].followed or p.liquidation_price is None or p.mark_price is None:
-                continue
-            lp = p.liquidation_price
-            if past_liquidation(p):
-                past.append((a, i, lp))
-                when = when if when is not None else self._last_mark.get(p.venue)
-                continue
-            triggers.setdefault((p.venue, p.symbol), []).append((a, i, lp, lp > p.mark_price))
-        self._triggers = triggers
-        if past:
-            self._liquidate(past, when)
-
-    def _liquidate(self, hits: list[tuple[int, int, float]], at_ms: int | None) -> None:
-        """Close these positions (account, index, price) as the venue would and re-solve the rest."""
-        live = self._engine.live_snapshot()
-        rows = {self._to_original.get((p.account, p.index), (p.account, p.index)): p for p in live.positions}
-        for a, i, price in hits:
-            if (a, i) in self._closed or (a, i) not in rows:
-                continue
-            position = self._portfolio.accounts[a].positions[i]
-            realized = (-(position.isolated_margin or 0.0) if position.isolated
-                        else realized_pnl(position, price))
-            self._closed[(a, i)] = Closed(a, i, "liquidated", at_ms, price, realized,
-                                          liquidated_row(rows[(a, i)], price, at_ms, realized))
-            self._tell_later(("modelled", a, i, "liquidated", at_ms), modelled_close_alert(
-                rows[(a, i)], "liquidation", price, at_ms if at_ms is not None else 0,
-                closed_notional_usd(position.instrument, position.size, price)))
-        self._apply_closed(at_ms)
-
-    def _tell_later(self, key: tuple, alert: Alert) -> None:
-        """A critical alert for the next evaluation, unless this crossing was told this session (a
-        replay seeking back closes the same position at the same time again)."""
-        if key not in self._told and all(key != k for k, _ in self._pending):
-            self._pending.append((key, alert))
-
-    def _apply_closed(self, at_ms: int | None) -> None:
-        """The engine's portfolio: the user's without the closed positions, a cross loss taken from the
-        wallet (an isolated one took its margin with it)."""
-        accounts = []
-        self._to_original, self._to_engine = {}, {}
-        for a, account in enumerate(self._portfolio.accounts):
-            kept, wallet = [], account.wallet_balance
-            for i, position in enumerate(account.positions):
-                closed = self._closed.get((a, i))
-                if closed is None:
-                    self._to_original[(a, len(kept))] = (a, i)
-                    self._to_engine[(a, i)] = (a, len(kept))
-                    kept.append(position)
-                elif not position.isolated:
-                    wallet += closed.realized
-            accounts.append(account if len(kept) == len(account.positions)
-                            else dc_replace(account, positions=tuple(kept), wallet_balance=wallet))
-        self._engine.set_portfolio(dc_replace(self._portfolio, accounts=tuple(accounts)))
-        self._refresh_triggers(at_ms)
-
-    def _before_report(self, state: events.AccountState) -> None:
-        """A followed account's new report: a position of the last one that vanished while the venue
-        ranked it first in its ADL queue (5 lights) or had its ADL alert on for the contract is shown
-        ADL'd, at its last mark. UNCONFIRMED as the reason: the venues' private streams say why a
-        position closed (Binance ORDER_TRADE_UPDATE, Bybit execType AdlTrade, OKX fills), but
-        adlwatch's account events carry positions only, so the user closing it at that moment reads
-        the same. The venue's record (a ``ForcedClose`` after the report) settles it: see
-        ``_forced_close``; for that, every vanished position's last row is kept until the next report."""
-        key = (state.venue, state.symbol)
-        previous = self._reports.get(key)
-        self._reports[key] = state
-        # What vanished from this account's previous report is history now.
-        self._vanished = {k: v for k, v in self._vanished.items() if k[:2] != key}
-        self._guessed = {k: v for k, v in self._guessed.items() if k[:2] != key}
-        if previous is None:
-            return
-        still = {(p.symbol, p.side) for p in state.positions}
-        vanished = {(p.symbol, p.side) for p in previous.positions if (p.symbol, p.side) not in still}
-        gone = {(symbol, side) for symbol, side in vanished
-                if next(p.adl_lights for p in previous.positions if (p.symbol, p.side) == (symbol, side)) == 5
-                or self._adl_alerts.get((state.venue, symbol)) == "adl"}
-        if not vanished:
-            return
-        at_ms = state.ts if state.ts is not None else state.recv_ns // 1_000_000
-        accounts = self._engine.portfolio.accounts
-        for p in self._engine.live_snapshot().positions:
-            account = accounts[p.account]
-            if not account.followed or (account.venue, account.ref) != key:
-                continue
-            if (p.symbol, str(p.side)) in vanished:
-                self._vanished[(state.venue, state.symbol, p.symbol, str(p.side))] = p
-            if (p.symbol, str(p.side)) in gone:
-                self._guessed[(state.venue, state.symbol, p.symbol, str(p.side))] = len(self._adl_rows)
-                self._adl_rows.append(msgspec.structs.replace(
-                    p, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
-                    closed="adl", closed_at_ms=at_ms, closed_price=p.mark_price))
-                if p.mark_price is not None:
-                    instrument = account.positions[p.index].instrument
-                    alert = modelled_close_alert(p, "adl", p.mark_price, at_ms,
-                                                 closed_notional_usd(instrument, p.size, p.mark_price),
-                                                 how="unconfirmed")
-                    self._tell_later(("adl-guess", state.venue, state.symbol, p.symbol, str(p.side), at_ms), alert)
-
-    def _check_triggers(self, key: MarkKey, price: float, t_ms: int) -> None:
-        if key not in self._triggers_for:  # a contract's first mark: liquidation prices can now be solved
-            self._triggers_for.add(key)
-            self._refresh_triggers(t_ms)
-        hits = [(a, i, lp) for a, i, lp, up in self._triggers.get(key, ()) if (price >= lp if up else price <= lp)]
-        if hits:
-            self._liquidate(hits, t_ms)
-
+    # -- what the venue would do: liquidations (engine/closes.py) -------------------------------
     @property
     def closed(self) -> tuple[Closed, ...]:
         """The positions the venue would have closed so far (a replay seeking back restores them)."""
-        return tuple(self._closed[k] for k in sorted(self._closed))
+        return self._closes.closed
 
     def _what_if_resolved(self, snapshot: RiskSnapshot) -> RiskSnapshot:
         """A what-if where the shock takes manual positions past their liquidation price: each is
@@ -524,25 +356,7 @@ class Monitor:
         what-if, a position the shocked mark takes past its liquidation price shows liquidated there."""
         if what_if:
             snapshot = self._what_if_resolved(snapshot)
-        if not self._closed and not self._adl_rows:
-            return snapshot
-        rows = []
-        for p in snapshot.positions:
-            a, i = self._to_original.get((p.account, p.index), (p.account, p.index))
-            if (a, i) != (p.account, p.index):
-                p = msgspec.structs.replace(p, account=a, index=i)
-            rows.append(p)
-        rows.extend(c.row for c in self._closed.values())
-        # ADL'd positions of followed accounts: after the account's reported ones, oldest first.
-        count: dict[int, int] = {}
-        for p in rows:
-            count[p.account] = max(count.get(p.account, 0), p.index + 1)
-        for p in self._adl_rows:
-            if p.account < len(snapshot.accounts):
-                rows.append(msgspec.structs.replace(p, index=count.get(p.account, 0)))
-                count[p.account] = count.get(p.account, 0) + 1
-        rows.sort(key=lambda p: (p.account, p.index))
-        return msgspec.structs.replace(snapshot, positions=tuple(rows))
+        return self._closes.as_shown(snapshot)
 
     def restart(self) -> None:
         """Forget the market (marks, followed accounts' reports, histories, liquidation flows, feed
@@ -553,7 +367,7 @@ class Monitor:
         same crossing twice."""
         self._start(self.shocks)
         self._silent_until_s = self._evaluated_until_s
-        self._pending = []  # the replay closes them again (told once: ``_told`` keeps what was)
+        self._critical.forget_pending()  # the replay closes them again (told once: the session keeps what was)
         self._changed()
 
     def _changed(self) -> None:
@@ -565,7 +379,7 @@ class Monitor:
         feed's health (the stale-feed rule). Other events never read the clock, so a driver need not
         read it for every mark."""
         if type(event) is events.AccountState:
-            self._before_report(event)
+            self._closes.before_report(event, self._adl_alerts)
         self._engine.apply(event)
         self.version += 1
         # On the class itself (value patterns), as the engine does: this runs for every event.
@@ -575,8 +389,7 @@ class Monitor:
                 t_ms = event.ts if event.ts is not None else event.recv_ns // 1_000_000
                 self._history.add_mark((venue, symbol), t_ms, event.price)
                 self._last_mark[venue] = t_ms
-                if (venue, symbol) in self._triggers or (venue, symbol) not in self._triggers_for:
-                    self._check_triggers((venue, symbol), event.price, t_ms)
+                self._closes.on_mark((venue, symbol), event.price, t_ms, self._last_mark)
                 stale = self._stale.get(venue)
                 if stale:
                     stale.discard(symbol)
@@ -608,38 +421,7 @@ class Monitor:
                 else:
                     self._adl_alerts[key] = event.state
             case events.ForcedClose:
-                self._forced_close(event)
-
-    def _forced_close(self, event: events.ForcedClose) -> None:
-        """A followed position closed by the venue (its own record): a critical alert, once per fill.
-        It replaces the unconfirmed ADL guess of the same position made from the same report."""
-        key = ("venue", event.venue, event.account, event.symbol, event.side, event.cause, event.ts, event.price,
-               event.size)
-        if key in self._told:
-            return
-        account = next((i for i, a in enumerate(self._portfolio.accounts)
-                        if a.followed and (a.venue, a.ref) == (event.venue, event.account)), None)
-        instrument = self._portfolio.catalogue.find(event.venue, event.symbol)
-        notional = closed_notional_usd(instrument, event.size, event.price) if instrument is not None else None
-        self._pending = [(k, a) for k, a in self._pending
-                         if not (k[0] == "adl-guess" and k[1:5] == (event.venue, event.account, event.symbol, event.side))]
-        self._tell_later(key, forced_close_alert(event, account, notional, _account_label(event.venue, event.account)))
-        if event.remaining > 0:
-            return
-        # The position is gone: its row stays, frozen, saying what the venue's record says (the
-        # guess's row corrected, or the last row of the position that vanished from the report).
-        state = "adl" if event.cause == "adl" else "liquidated"
-        key = (event.venue, event.account, event.symbol, event.side)
-        row = self._vanished.pop(key, None)
-        guessed = self._guessed.pop(key, None)
-        if guessed is not None:
-            row = self._adl_rows[guessed]
-            self._adl_rows[guessed] = msgspec.structs.replace(row, closed=state, closed_price=event.price,
-                                                              closed_at_ms=event.ts or row.closed_at_ms)
-        elif row is not None:
-            self._adl_rows.append(msgspec.structs.replace(
-                row, mark_price=None, distance_pct=None, distance_price=None, adl_quantile=None,
-                closed=state, closed_at_ms=event.ts, closed_price=event.price))
+                self._closes.forced_close(event)
 
     def apply_many(self, batch: Iterable[Event], now_s: float | None = None) -> None:
         for event in batch:
@@ -655,7 +437,7 @@ class Monitor:
         """An edited portfolio: the engine keeps its marks."""
         self._portfolio = portfolio
         self._engine.set_portfolio(portfolio)
-        self._reset_closed()  # an edit starts over: a position still past its price is liquidated again at the next mark
+        self._closes = ClosedPositions(portfolio, self._engine, self._critical)  # an edit starts over: a position still past its price is liquidated again at the next mark
         self._changed()
 
     @property
@@ -713,10 +495,10 @@ class Monitor:
     def adl_estimate(self, account: int, index: int) -> AdlEstimate:
         """The ADL quantile estimate of one position: its what-ifs and the population behind it."""
         inputs = self._engine.inputs()
-        if (account, index) in self._closed:  # a liquidated position: as it stood in the user's portfolio
+        if self._closes.is_closed(account, index):  # a liquidated position: as it stood in the user's portfolio
             inputs = dc_replace(inputs, portfolio=self._portfolio)
         else:
-            account, index = self._to_engine.get((account, index), (account, index))
+            account, index = self._closes.engine_slot(account, index)
         position = inputs.portfolio.accounts[account].positions[index]
         key = (position.venue, position.symbol)
         anchor = (inputs.anchors or {}).get(key, inputs.marks.get(key))
@@ -729,10 +511,10 @@ class Monitor:
         """A cascade on the position's contract from the shown mark, with every position held in it."""
         shown = self.shown()  # the user's indices
         inputs = self._engine.inputs()  # the engine's: without the positions already liquidated
-        if (account, index) in self._closed:
+        if self._closes.is_closed(account, index):
             position = self._portfolio.accounts[account].positions[index]
         else:
-            ea, ei = self._to_engine.get((account, index), (account, index))
+            ea, ei = self._closes.engine_slot(account, index)
             position = inputs.portfolio.accounts[ea].positions[ei]
         key = (position.venue, position.symbol)
         mark = next((p.mark_price for p in shown.positions
@@ -747,7 +529,7 @@ class Monitor:
         # The table's figures of each held position (the account's solver: cross, tiers, fees), so the
         # cascade liquidates them where the table says.
         figures = {(p.account, p.index): p for p in shown.positions}
-        rows = [figures.get(self._to_original.get(w, w)) for w in where]
+        rows = [figures.get(self._closes.user_slot(*w)) for w in where]
         liquidation = [r.liquidation_price if r is not None else None for r in rows]
         bankruptcy = [r.bankruptcy_price if r is not None else None for r in rows]
 
@@ -783,11 +565,7 @@ class Monitor:
         self._alert_book, alerts = evaluate(self._alert_book, self.live(), self._feed_health,
                                             self._venue_alerts, self.rules, now_s,
                                             self.liquidation_flows(now_ms).values())
-        for key, alert in self._pending:
-            if key not in self._told:
-                self._told.add(key)
-                alerts.append(alert if alert.ts_ms else msgspec.structs.replace(alert, ts_ms=now_ms))
-        self._pending = []
+        alerts.extend(self._critical.take(now_ms))
         alerts.extend(self._what_if_closes(now_ms))
         if self._silent_until_s is not None:
             if now_s <= self._silent_until_s:
@@ -827,7 +605,7 @@ class Monitor:
             position = self._portfolio.accounts[p.account].positions[p.index]
             price = p.closed_price if p.closed_price is not None else p.mark_price
             out.append(modelled_close_alert(p, "liquidation", price, now_ms,
-                                            closed_notional_usd(position.instrument, position.size, price),
+                                            usd_notional(position.instrument, position.size, price),
                                             how="what-if"))
         self._what_if_closed = now
         return out
@@ -838,7 +616,7 @@ class Monitor:
 
         Reading the state samples the fund-to-OI history (at the pace the state is read).
         """
-        self._refresh_triggers()  # cross liquidation prices move with the account's other marks
+        self._closes.refresh_triggers(self._last_mark)  # cross liquidation prices move with the account's other marks
         live = self.live()
         shown = self.shown()
         now_ms = replay.position_ms if replay is not None else int(now_s * 1000)
@@ -876,5 +654,5 @@ class Monitor:
             age_s = None if last is None else max(0.0, (now_ms - last) / 1000)
             out.append(FeedState(venue, state, detail, last, age_s))
         for (venue, ref), (state, detail) in sorted(self._account_feeds.items()):
-            out.append(FeedState(_account_label(venue, ref), state, detail))
+            out.append(FeedState(account_label(venue, ref), state, detail))
         return tuple(out)
