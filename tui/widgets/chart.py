@@ -7,6 +7,7 @@ since 2024), with high-resolution braille lines and no extra runtime.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import var
@@ -30,6 +31,10 @@ class MarkChart(Vertical):
         if view is not None:
             self.show(view, self.selected)
 
+    def on_resize(self) -> None:
+        if self.view is not None:  # the title's lines follow the width
+            self.show(self.view, self.selected)
+
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-title")
         yield PlotWidget(id="plot", allow_pan_and_zoom=False)
@@ -39,20 +44,22 @@ class MarkChart(Vertical):
         if risk is not None:
             contract = (risk.venue, risk.symbol)
             series = view.mark_history.get(contract, ())
-            heading = (f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}  "
-                       f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]  "
+            heading = (f"{risk.symbol} {risk.side}: mark {fmt.price(risk.mark_price)}",
+                       f"[bold red]liq. {fmt.price(risk.liquidation_price)}[/]",
                        f"[magenta]bankr. {fmt.price(risk.bankruptcy_price)}[/]")
             levels = ((risk.liquidation_price, "bright_red", "liquidation"),
                       (risk.bankruptcy_price, "magenta", "bankruptcy"))
         elif not view.snapshot.positions and view.mark_history:  # nothing held: the contract the view carries
             contract, series = next(iter(view.mark_history.items()))
-            heading = (f"{contract[0]} {contract[1]}: mark {fmt.price(series[-1][1] if series else None)}  "
+            heading = (f"{contract[0]} {contract[1]}: mark {fmt.price(series[-1][1] if series else None)}",
                        "(no position held: g next contract, n adds one)")
             levels = ()
         else:
             self._draw(NO_POSITION, None, (), ())
             return
-        self._draw(heading + ("  x: minutes" if series else "  (no history yet)"), contract, series, levels)
+        title = self.query_one("#chart-title", Static)
+        self._draw(fit_title((*heading, "x: minutes" if series else "(no history yet)"), title.size.width),
+                   contract, series, levels)
 
     def _draw(self, heading: str, contract: tuple[str, str] | None, series: tuple[tuple[int, float], ...],
               levels: tuple[tuple[float | None, str, str], ...]) -> None:
@@ -98,6 +105,22 @@ class MarkChart(Vertical):
         pad = (hi - lo) * 0.05 or abs(hi) * 0.01 or 1.0
         plot.set_ylimits(lo - pad, hi + pad)
         plot.set_xlimits(0.0, x_end)
+
+
+def fit_title(parts: tuple[str, ...], width: int) -> str:
+    """The title's parts (Rich markup) two spaces apart, each starting a new line where it would run
+    past ``width`` cells (0: not laid out yet, one line): a narrow chart's title is two lines high
+    (app.tcss), so its liquidation and bankruptcy prices show whole, and a third line is cut."""
+    lines: list[list[str]] = [[]]
+    used = 0
+    for part in parts:
+        cells = Text.from_markup(part).cell_len
+        if lines[-1] and width and used + 2 + cells > width:
+            lines.append([])
+            used = 0
+        used += cells + (2 if lines[-1] else 0)
+        lines[-1].append(part)
+    return "\n".join("  ".join(line) for line in lines)
 
 
 def envelope(series: tuple[tuple[int, float], ...], columns: int) -> tuple[tuple[int, float], ...]:

@@ -387,22 +387,28 @@ class ShockBanner(Panel):
         return Text(f" HYPOTHETICAL  {moves}   (press l to return to live) ", style="bold")
 
 
+REPLAY_BAR_CELLS = 30  # the progress bar's; half under REPLAY_BAR_FULL_FROM columns, for the source's label
+REPLAY_BAR_FULL_FROM = 140
+
+
 class ReplayBar(Panel):
     source_label: var[str] = var("")  # bound to the app's: what the events come from
 
     def show(self, view: MonitorState) -> None:
         r = view.replay
-        signature = (None if r is None else (r.position_ms // 1000, r.playing, r.speed, r.finished), self.source_label)
+        signature = (None if r is None else (r.position_ms // 1000, r.playing, r.speed, r.finished), self.source_label,
+                     self.size.width)
         self.show_if_changed(signature, lambda: self._build(view), shape="one line")
 
     def _build(self, view: MonitorState):
         r = view.replay
+        # One line: a label longer than the room left ends in … (app.tcss; the header has it on tall screens).
         if r is None:
             return Text(f" {self.source_label}", style="dim")
         clock = dt.datetime.fromtimestamp(r.position_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         speed = "max" if r.speed == float("inf") else f"{r.speed:g}x"
         state = "finished" if r.finished else ("playing" if r.playing else "paused")
-        width = 30
+        width = REPLAY_BAR_CELLS if self.size.width >= REPLAY_BAR_FULL_FROM else REPLAY_BAR_CELLS // 2
         filled = int(r.progress * width)
         bar = "█" * filled + "░" * (width - filled)
         return Text(f" REPLAY {clock}  {bar} {r.progress * 100:5.1f}%  {state} at {speed}  {self.source_label}")
