@@ -148,3 +148,16 @@ async def test_the_help_screen_and_the_palette_keep_each_keys_whole_words():
         table = app.screen.query_one("#help-body").query("Static").first()
         text = "\n".join(strip.text for strip in table.render_lines(table.region.reset_offset))
         assert "ADL estimate: why, what if" in text and "edit the selected position" in text
+
+
+async def test_the_cascade_screen_footer_shows_its_own_keys_and_help_not_the_screen_behind_it():
+    from tests.tui.test_issue16_screens import make_app as cascade_app
+    from tests.tui.test_issue16_screens import open_cascade
+
+    app = cascade_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_cascade(pilot)
+        footer = screen.query_one(KeysFooter)
+        # "-" would shock the live screen behind, not this cascade ([ ] do): not offered here.
+        assert footer.shown_actions == ("dismiss", "shock(-5)", "shock(5)", "policy", "help")
+        assert_every_key_whole(app)

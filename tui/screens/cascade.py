@@ -65,7 +65,8 @@ class CascadeScreen(Screen[None]):
                 yield Static("insurance fund, USD, round by round", id="cascade-chart-title")
                 yield PlotWidget(id="cascade-chart", allow_pan_and_zoom=False)
                 yield Static("", id="cascade-summary")
-        yield KeysFooter(("dismiss", "shock(-5)", "shock(5)", "policy", "help"))  # its own keys, then ? for all
+        # Its own keys and ?: the main screen's would act on the screen behind it.
+        yield KeysFooter(("dismiss", "shock(-5)", "shock(5)", "policy", "help"), others=False)
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < NARROW_BELOW, "-narrow")

@@ -33,11 +33,13 @@ class Item(NamedTuple):
 
 
 class KeysFooter(Footer):
-    """Every key shown in ``order`` (action names; the rest after them, as declared), as many as fit."""
+    """The shown keys in ``order`` (action names; the others after them as declared, or with ``others``
+    False not at all), as many as fit."""
 
-    def __init__(self, order: Sequence[str] = (), **kwargs) -> None:
+    def __init__(self, order: Sequence[str] = (), *, others: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.order = tuple(order)
+        self.others = others
         self.shown_actions: tuple[str, ...] = ()  # the actions on screen at the last compose (what a test reads)
         self._composed_width = 0
 
@@ -46,7 +48,7 @@ class KeysFooter(Footer):
         rank = {action: i for i, action in enumerate(self.order)}
         by_action: dict[str, list[tuple[Binding, bool, str]]] = {}
         for _, binding, enabled, tooltip in self.screen.active_bindings.values():
-            if binding.show:
+            if binding.show and (self.others or binding.action in rank):
                 by_action.setdefault(binding.action, []).append((binding, enabled, tooltip))
         actions = sorted(by_action, key=lambda a: rank.get(a, len(rank)))  # stable: the rest as declared
         items = []
