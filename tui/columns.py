@@ -193,22 +193,20 @@ class Column:
     cell: Callable[[PositionRisk, Context], Cell] | None = None  # the screen's; None: check's words, unstyled
     right: bool = False  # numbers align right
     shown: Shown = always  # in check's table
-    on_screen: Shown | None = None  # on screen (None: as in check); the screen keeps a column rather than
-    # let the table jump sideways when a feed's first funding rate lands
+    # On screen (None: as in check). The screen keeps the funding columns rather than let the table
+    # jump sideways when a feed's first rate lands, and shows TP and SL as a pair.
+    on_screen: Shown | None = None
     key_column: bool = False  # on screen: stays while the rest scrolls sideways
     screen_header: str | None = None
     compact_header: str | None = None  # the screen's narrow form
     in_compact: bool = True  # the narrow screen shows it (mode is in the side cell there)
     what_if_for: str | None = None  # on screen during a what-if, in place of this column
-    in_check: bool = True
+    in_check: bool = True  # check prints it (the what-if changes are the screen's only)
 
     def __post_init__(self) -> None:
         if self.cell is None:  # check's words, unstyled
             text = self.text
             object.__setattr__(self, "cell", lambda p, c: ((text(p, c), ""),))
-
-    def screen_cell(self, p: PositionRisk, c: Context) -> Cell:
-        return self.cell(p, c)
 
     def label(self, compact: bool) -> str:
         """The screen's header."""
