@@ -277,6 +277,7 @@ class Monitor:
         self._critical = CriticalAlerts()  # positions closed: told once per position and crossing in the session
         self._what_if_closed: set[tuple[int, int]] = set()  # positions the what-if shows liquidated
         self._what_if_memo: tuple[RiskSnapshot, int, RiskSnapshot] | None = None  # (engine's, version, shown)
+        self._live_memo: tuple[RiskSnapshot, int, RiskSnapshot] | None = None  # ... and the live one's
         # Followed accounts' connection state, by (venue, ref): kept apart from the market feeds.
         self._account_feeds: dict[tuple[str, str], tuple[str, str]] = {}
         self._stale_detail: dict[str, str] = {}
@@ -466,14 +467,22 @@ class Monitor:
 
     # -- figures out ---------------------------------------------------------------------------
     def live(self) -> RiskSnapshot:
-        """The live snapshot: positions the mark took past their liquidation price show LIQUIDATED."""
-        return self._as_shown(self._engine.live_snapshot())
+        """The live snapshot: positions the mark took past their liquidation price show LIQUIDATED.
+        Built once per engine snapshot and monitor change: the alerts, the state and the view of one
+        tick read the same one."""
+        snapshot = self._engine.live_snapshot()
+        memo = self._live_memo
+        if memo is not None and memo[0] is snapshot and memo[1] == self.version:
+            return memo[2]
+        live = self._as_shown(snapshot)
+        self._live_memo = (snapshot, self.version, live)
+        return live
 
     def shown(self) -> RiskSnapshot:
         """The live snapshot, or the hypothetical one while a what-if shock is on (where a position
         the shock takes past its liquidation price shows LIQUIDATED at it)."""
         if not self.shocks:
-            return self._as_shown(self._engine.snapshot())
+            return self.live()
         # A what-if that liquidates re-solves its accounts in full: done once per engine snapshot and
         # monitor change, however often the view, the state and the alerts ask for it.
         snapshot = self._engine.snapshot()

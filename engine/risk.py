@@ -75,9 +75,9 @@ class EngineInputs:
     venue_adl_risk: Mapping[MarkKey, tuple[str, int | None]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-# A set of marks' rows as ``with_market_figures`` last gave them, by (account, index): the account's
-# row, its contract's market figures then (open interest, anchor, funding), and the row given.
-MarketRows = dict[tuple[int, int], tuple[PositionRisk, tuple, PositionRisk]]
+# A set of marks' rows as ``with_market_figures`` last gave them, in order: the account's row, its
+# contract's open interest, funding and anchor then (the engine's own objects), and the row given.
+MarketRows = list[tuple[PositionRisk, object, object, object, PositionRisk]]
 
 
 def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInputs,
@@ -86,43 +86,47 @@ def with_market_figures(positions: tuple[PositionRisk, ...], inputs: EngineInput
     and its contract's latest funding (display only); one copy of a row for both.
 
     With ``memo`` (the engine's, one per set of marks): a row that is the very object it was at the
-    last call (its account not recomputed), its contract's open interest, anchor and funding as they
-    were, gets the same row back: not estimated again, and the same object (the alert rules then
-    read it from their book)."""
+    last call (its account not recomputed), its contract's open interest, funding and anchor the
+    same objects (the engine replaces them when they change), gets the same row back: not estimated
+    again, and the same object (the alert rules then read it from their book)."""
     anchors, funding = inputs.anchors, inputs.funding
     if anchors is None and not funding:
         return positions
     out = []
     open_interest = inputs.open_interest
-    for p in positions:
+    remembered = len(memo) if memo is not None else 0
+    for j, p in enumerate(positions):
         key = (p.venue, p.symbol)
-        if memo is not None:
-            market = (open_interest.get(key), None if anchors is None else anchors.get(key), funding.get(key))
-            seen = memo.get((p.account, p.index))
-            if seen is not None and seen[0] is p and seen[1] == market:
-                out.append(seen[2])
+        known = funding.get(key)
+        oi = open_interest.get(key)
+        anchor = anchors.get(key) if anchors is not None else None
+        if j < remembered:
+            seen = memo[j]
+            if seen[0] is p and seen[1] is oi and seen[2] is known and seen[3] is anchor:
+                out.append(seen[4])
                 continue
         changes: dict = {}
-        known = funding.get(key)
         if known is not None and (p.funding_rate, p.next_funding_ms) != known:
             changes["funding_rate"], changes["next_funding_ms"] = known
         if anchors is not None and p.adl_score is not None and p.mark_price is not None:
             instrument = inputs.portfolio.accounts[p.account].positions[p.index].instrument
-            oi = inputs.open_interest.get(key)
             quantile = quantile_estimate(
                 instrument,
                 p.side.sign,
                 p.adl_score,
                 p.size,
                 p.mark_price,
-                anchors.get(key, p.mark_price),
+                anchor if anchor is not None else p.mark_price,
                 oi[0] if oi else None,
             )
             changes["adl_quantile"] = quantile
             changes["disagreement"] = _lights_disagreement(p, quantile)
         row = msgspec.structs.replace(p, **changes) if changes else p
         if memo is not None:
-            memo[(p.account, p.index)] = (p, market, row)
+            if j < remembered:
+                memo[j] = (p, oi, known, anchor, row)
+            else:
+                memo.append((p, oi, known, anchor, row))
         out.append(row)
     return tuple(out)
 
@@ -254,7 +258,7 @@ class _Figures:
         self.dirty: set[int] = set(range(n_accounts))
         self.contracts: tuple[ContractRisk, ...] | None = None
         self.snapshot: RiskSnapshot | None = None
-        self.rows: MarketRows = {}  # the rows with their market figures: an account not recomputed keeps them
+        self.rows: MarketRows = []  # the rows with their market figures: an account not recomputed keeps them
 
     def changed(self, accounts: Iterable[int]) -> None:
         self.dirty.update(accounts)
@@ -352,7 +356,10 @@ class RiskEngine:
             self._what_if.changed(holders)
 
     def set_open_interest(self, venue: str, symbol: str, open_interest: float, open_interest_usd: float | None) -> None:
-        self._open_interest[(venue, symbol)] = (open_interest, open_interest_usd)
+        figure = (open_interest, open_interest_usd)
+        if self._open_interest.get((venue, symbol)) == figure:
+            return  # as a mark: an unchanged figure dirties nothing (the rows keep theirs)
+        self._open_interest[(venue, symbol)] = figure
         self._live.changed(())
         if self._what_if is not None:
             self._what_if.changed(())
