@@ -361,7 +361,8 @@ def _follow_settle(data: dict, where: str, venue: str, catalogue: Catalogue) -> 
                          field=f"{where}.settle", value=settle)
     assets = sorted({i.settle for i in catalogue if i.venue == venue})
     if settle not in assets:
-        raise InputError(f"no {rules.TITLE} contract settles in it; known: {', '.join(assets)}",
+        raise InputError(f"no {rules.TITLE} contract in adlwatch's tables settles in it; known: {', '.join(assets)} "
+                         f"(`adlwatch tiers --refresh {venue}` reads the venue's current list)",
                          field=f"{where}.settle", value=settle)
     return settle
 

@@ -100,7 +100,8 @@ async def test_check_shows_a_usdc_account_once_the_universe_lists_usdc_contracts
     monkeypatch.setenv("ADLWATCH_BYBIT_REST_URL", private.emu.rest_url("bybit"))
     # The bundled tables list no USDC contract of Bybit: the universe (``adlwatch tiers --refresh``) does.
     # (the CLI turns the error into one line and exit 2)
-    with pytest.raises(InputError, match="settle = 'USDC': no Bybit contract settles in it"):
+    refused = r"settle = 'USDC': no Bybit contract in adlwatch's tables settles in it; known: BTC, USDT \(`adlwatch tiers --refresh bybit`"
+    with pytest.raises(InputError, match=refused):
         await check(tmp_path, monkeypatch, private.emu, USDC, ["BTCPERP=61000"], True)
     await refresh_catalogue(["bybit"], rest_urls={"bybit": private.emu.rest_url("bybit")}, request_gap_s=0,
                             backoff_initial_s=0.01)
