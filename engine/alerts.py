@@ -241,9 +241,22 @@ def evaluate(
                     reading = Reading(key, level, drop_pct, drop_alert, _fund_message(c, high, drop_pct, drop_alert))
                     alerts.append(_alert(reading, change, ts_ms))
 
-    # Few subjects, read on the clock: every reading, every call.
-    for reading in (*venue_adl_readings(venue_alerts, rules), *stale_feed_readings(feeds, rules, now_s),
-                    *cascade_pressure_readings(flows, rules)):
+    # Read on the clock (a feed's time down, the flows' windows): every subject, every call.
+    for reading in venue_adl_readings(venue_alerts, rules):
+        change = judge.step(reading.key, reading.level)
+        if change is not None:
+            alerts.append(_alert(reading, change, ts_ms))
+    after_s = rules.stale_feed_after_s
+    if after_s is not None:
+        for (venue, symbol), health in sorted(feeds.items()):
+            level, down_s = _stale_level(health, after_s, now_s)
+            key = AlertKey(RULE_STALE_FEED, venue, symbol)
+            if level == BREACH or key in active:
+                change = judge.step(key, level)
+                if change is not None:
+                    reading = Reading(key, level, down_s, after_s, _stale_message(venue, symbol, health, down_s))
+                    alerts.append(_alert(reading, change, ts_ms))
+    for reading in cascade_pressure_readings(flows, rules):
         change = judge.step(reading.key, reading.level)
         if change is not None:
             alerts.append(_alert(reading, change, ts_ms))
@@ -541,15 +554,18 @@ def stale_feed_readings(feeds: Mapping[FeedKey, FeedHealth], rules: AlertRules, 
     if after_s is None:
         return
     for (venue, symbol), health in sorted(feeds.items()):
+        level, down_s = _stale_level(health, after_s, now_s)
         key = AlertKey(RULE_STALE_FEED, venue, symbol)
-        down_s = now_s - health.since_s if health.down else 0.0
-        if not health.down:
-            level = CLEAR
-        elif down_s >= after_s:
-            level = BREACH
-        else:
-            level = BAND  # down, not for long yet: no alert, but an active one does not clear
         yield Reading(key, level, down_s, after_s, _stale_message(venue, symbol, health, down_s))
+
+
+def _stale_level(health: FeedHealth, after_s: float, now_s: float) -> tuple[str, float]:
+    """(level, seconds down) of one feed's stale-feed rule."""
+    if not health.down:
+        return CLEAR, 0.0
+    down_s = now_s - health.since_s
+    # Down, not for long yet: no alert, but an active one does not clear.
+    return (BREACH if down_s >= after_s else BAND), down_s
 
 
 def _stale_message(venue: str, symbol: str, health: FeedHealth, down_s: float) -> Callable[[str], str]:
