@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from msgspec.structs import replace as replace_struct
+
 from adlwatch.engine import adl
 from adlwatch.engine.enums import Side
 from adlwatch.engine.instruments import Instrument
@@ -116,6 +118,9 @@ class AccountModel:
             )
             for i, p in enumerate(account.positions)
         ]
+        # Each position's row without a mark: compute copies it with the figures of the moment (a copy
+        # of a built row costs a fraction of building one from keyword arguments).
+        self.blank_rows = [PositionRisk(**static, mark_price=None, **_EMPTY) for static in self.static]
         self.entry_values = [p.entry_value() for p in account.positions]
         self.initial_margins = [p.initial_margin() for p in account.positions]
 
@@ -181,7 +186,7 @@ class AccountModel:
             mark = pos_marks[i]
             leg = legs[i]
             if mark is None or (not p.isolated and not cross_complete):
-                risks.append(PositionRisk(**self.static[i], mark_price=mark, **_EMPTY))
+                risks.append(replace_struct(self.blank_rows[i], mark_price=mark, adl_alternatives={}))
                 continue
             pnl = unrealized_pnl(leg, mark)
             notional = value(leg, mark)
@@ -241,8 +246,8 @@ class AccountModel:
             notional_usd = usd_notional(leg.instrument, leg.size, mark)
             pnl_usd = pnl * mark if leg.instrument.inverse else pnl  # a coin-settled uPnL is in coin
             risks.append(
-                PositionRisk(
-                    **self.static[i],
+                replace_struct(
+                    self.blank_rows[i],
                     liquidation_diff_pct=diff_pct,
                     disagreement=disagreement,
                     mark_price=mark,
