@@ -395,3 +395,38 @@ async def test_the_demo_keys_btc_account_is_followed_and_its_liquidation_price_i
     assert (perp.symbol, perp.size, perp.margin_mode) == ("BTCUSD_PERP", 200.0, "cross")
     [risk] = _engine(state, data).snapshot().positions
     assert risk.liquidation_price == pytest.approx(perp.liquidation_price, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------- the public COIN-M streams
+
+
+def test_coin_m_contracts_stream_from_their_own_host_on_their_own_sockets():
+    from adlwatch.feeds.venues.binance.market import ADAPTER
+
+    groups = ADAPTER.connection_groups(["BTCUSDT", "BTCUSD_PERP", "ETHUSDT", "BTCUSD_261225"])
+    assert groups == [["BTCUSDT", "ETHUSDT"], ["BTCUSD_PERP", "BTCUSD_261225"]]
+    assert ADAPTER.connection_url(ADAPTER.ws_url, ["BTCUSD_PERP"]) == \
+        "wss://dstream.binance.com/stream?streams=btcusd_perp@markPrice@1s/btcusd_perp@forceOrder"
+    assert ADAPTER.connection_url(ADAPTER.ws_url, ["BTCUSDT"]).startswith("wss://fstream.binance.com/market/stream?")
+    # An overridden base (the emulator, a testnet) serves both markets on the one route.
+    assert ADAPTER.connection_url("ws://127.0.0.1:9000", ["BTCUSD_PERP"]) == \
+        "ws://127.0.0.1:9000/market/stream?streams=btcusd_perp@markPrice@1s/btcusd_perp@forceOrder"
+
+
+def test_the_documented_coin_m_mark_frame_is_a_mark_without_funding_for_a_quarterly():
+    # https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams/Mark-Price-Stream
+    from adlwatch.feeds.venues.binance.market import ADAPTER
+
+    frame = {"e": "markPriceUpdate", "E": 1596095725000, "s": "BTCUSD_201225", "p": "10934.62615417",
+             "P": "10962.17178236", "i": "10933.62615417", "r": "", "T": 0}
+    events = ADAPTER.parse(json.dumps({"stream": "btcusd_201225@markPrice@1s", "data": frame}), 5)
+    assert [(e.kind, e.symbol, e.price) for e in events if e.kind in ("mark_price", "index_price")] == [
+        ("mark_price", "BTCUSD_201225", 10934.62615417), ("index_price", "BTCUSD_201225", 10933.62615417)]
+    assert not [e for e in events if e.kind in ("funding_rate", "status")]
+
+
+async def test_a_feed_of_usds_m_and_coin_m_contracts_marks_both_on_two_sockets(kit):
+    async with kit.run("binance", ["BTCUSDT", "BTCUSD_PERP"]) as feed:
+        await feed.wait_for(kit.kind("mark_price", "BTCUSD_PERP"))
+        await feed.wait_for(kit.kind("mark_price", "BTCUSDT"))
+    assert [s.symbols for s in feed.client.stats] == [["BTCUSDT"], ["BTCUSD_PERP"]]

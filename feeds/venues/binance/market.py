@@ -55,6 +55,10 @@ WS_URL = "wss://fstream.binance.com"
 MARKET_ROUTE = "/market/stream"
 REST_URL = "https://fapi.binance.com"
 COINM_REST_URL = "https://dapi.binance.com"  # COIN-M (dapi): its contract list and brackets
+# COIN-M's market streams (the same mark and forceOrder streams, on their own host); combined streams
+# on ``/stream``: https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
+COINM_WS_URL = "wss://dstream.binance.com"
+COINM_ROUTE = "/stream"
 
 MARK_STREAM = "{symbol}@markPrice@1s"  # symbol in lower case; 1000 ms cadence
 ALL_MARKS_STREAM = "!markPrice@arr@1s"  # used when no symbol is named
@@ -440,13 +444,21 @@ class BinanceAdapter(AdapterBase):
         return [*(MARK_STREAM.format(symbol=s) for s in lower), *(LIQUIDATION_STREAM.format(symbol=s) for s in lower)]
 
     def connection_groups(self, symbols: list[str]) -> list[list[str]]:
-        """``STREAMS_PER_SYMBOL`` streams per symbol: at most ``max_streams_per_connection`` of them per socket."""
-        return chunk_symbols(symbols, max(1, self.max_streams_per_connection // STREAMS_PER_SYMBOL))
+        """``STREAMS_PER_SYMBOL`` streams per symbol: at most ``max_streams_per_connection`` of them per
+        socket; COIN-M contracts on sockets of their own (another host)."""
+        per = max(1, self.max_streams_per_connection // STREAMS_PER_SYMBOL)
+        return [*chunk_symbols([s for s in symbols if not is_coin_m(s)], per),
+                *chunk_symbols([s for s in symbols if is_coin_m(s)], per)]
 
     def connection_url(self, base_url: str, symbols: list[str]) -> str:
         """``<base>/market/stream?streams=btcusdt@markPrice@1s/…/btcusdt@forceOrder/…``; no symbols:
-        all-market marks. Staleness follows the marks: a contract without liquidations is not stale."""
-        return f"{base_url.rstrip('/')}{MARKET_ROUTE}?streams={'/'.join(self.streams(symbols))}"
+        all-market marks. Staleness follows the marks: a contract without liquidations is not stale.
+        COIN-M contracts (a group of their own) stream from ``COINM_WS_URL``'s ``/stream`` when the base
+        is Binance's own; an overridden base (the emulator) serves both markets on one route."""
+        streams = "/".join(self.streams(symbols))
+        if symbols and base_url.rstrip("/") == WS_URL and all(is_coin_m(s) for s in symbols):
+            return f"{COINM_WS_URL}{COINM_ROUTE}?streams={streams}"
+        return f"{base_url.rstrip('/')}{MARKET_ROUTE}?streams={streams}"
 
     def subscribe_messages(self, symbols: list[str]) -> list[str]:
         return []  # the streams are in the URL
