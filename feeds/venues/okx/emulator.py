@@ -324,7 +324,9 @@ def fills_of(account: EmuAccount, query: dict[str, str]) -> list[dict[str, Any]]
             and (not query.get("instId") or r.symbol == query["instId"])
             and (begin is None or r.ts_ms >= begin) and (end is None or r.ts_ms <= end)
             and (after is None or _BILL_BASE + r.id < after) and (before is None or _BILL_BASE + r.id > before)]
-    page = rows[-limit:] if before is not None and after is None else rows[:limit]  # nearest the cursor
+    # ``before`` alone: the newer fills nearest the cursor (which ones the venue gives is UNCONFIRMED;
+    # adlwatch pages with ``after`` only)
+    page = rows[-limit:] if before is not None and after is None else rows[:limit]
     return [_fill(account, r) for r in page]
 
 
