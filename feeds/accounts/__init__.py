@@ -41,8 +41,11 @@ def followers_for(portfolio: Any, *, rest_urls: dict[str, str] | None = None,
         if known.signed_rules is not None:
             from adlwatch.feeds.accounts.signed import signed_follower
 
+            siblings = frozenset(other.settle for other in portfolio.accounts
+                                 if other is not account and other.followed and other.venue == venue
+                                 and other.key_name == account.key_name)
             out.append(signed_follower(venue, account.key_name, ref=account.ref, settle=account.follow_settle,
-                                       rest_url=rest_url, env=env, **options))
+                                       followed_elsewhere=siblings, rest_url=rest_url, env=env, **options))
         elif known.follower is not None:
             out.append(known.follower()(account, rest_url=rest_url, ws_url=ws_url, env=env, **options))
         else:

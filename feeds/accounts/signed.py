@@ -134,6 +134,17 @@ class MapContext:
     settle: str
     recv_ns: int
     contract_values: Mapping[str, float] = field(default_factory=dict)  # OKX ctVal by instId
+    # The settlement assets the key's other portfolio entries follow: their positions are shown there.
+    followed_elsewhere: frozenset[str] = frozenset()
+
+
+def elsewhere_warnings(held: Mapping[str, list[str]], context: MapContext) -> list[str]:
+    """One line per settlement asset (other than ``context.settle``) the key holds positions in that no
+    entry of the portfolio follows: ``held`` maps the asset to the symbols. An asset another entry
+    follows says nothing: its positions are shown under that entry."""
+    return [f"{', '.join(sorted(set(symbols)))}: settle in {asset}, another account of the key "
+            f"(follow it with settle = \"{asset}\")"
+            for asset, symbols in sorted(held.items()) if asset not in context.followed_elsewhere]
 
 
 @dataclass(frozen=True)
@@ -303,6 +314,7 @@ class SignedFollower:
         ref: str,
         *,
         key_name: str | None = None,
+        followed_elsewhere: frozenset[str] = frozenset(),
         rest_url: str | None = None,
         spot_rest_url: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -323,6 +335,7 @@ class SignedFollower:
         self.venue = venue
         self.ref = ref  # the account's reference (AccountState.symbol)
         self.key_name = key_name or ref  # whose key: the label the credentials are loaded by
+        self.followed_elsewhere = followed_elsewhere  # settlement assets the key's other entries follow
         self.label = f"{venue} key '{ref}'"
         self.rest_url = rest_url or self.rules.rest_url
         # An overridden REST URL (the emulator, a testnet) serves the permissions endpoint too.
@@ -420,7 +433,7 @@ class SignedFollower:
                 continue
             if read.every_s > 0:
                 self._kept[read] = (now, bodies[read.path])
-        context = MapContext(self.ref, self.settle, time.time_ns(), self.contract_values)
+        context = MapContext(self.ref, self.settle, time.time_ns(), self.contract_values, self.followed_elsewhere)
         try:
             state = self.rules.account_state(bodies, context)
         except BodyError as error:
@@ -578,8 +591,8 @@ def _contract_values(rules: VenueRules) -> dict[str, float]:
 
 
 def signed_follower(venue: str, key_name: str, *, ref: str | None = None, settle: str | None = None,
-                    rest_url: str | None = None, env: Mapping[str, str] | None = None,
-                    **options: Any) -> SignedFollower:
+                    followed_elsewhere: frozenset[str] = frozenset(), rest_url: str | None = None,
+                    env: Mapping[str, str] | None = None, **options: Any) -> SignedFollower:
     """The follower of one ``[[account]] venue = … key_name = … [settle = …]`` entry: ``ref`` is the
     account's reference (``Account.ref``: the label, or ``label:SETTLE``), the key is ``key_name``'s.
 
@@ -588,7 +601,8 @@ def signed_follower(venue: str, key_name: str, *, ref: str | None = None, settle
     """
     accepted = inspect.signature(SignedFollower.__init__).parameters
     own = {name: value for name, value in options.items()
-           if name in accepted and name not in ("venue", "ref", "key_name", "settle")}
+           if name in accepted and name not in ("venue", "ref", "key_name", "settle", "followed_elsewhere")}
     if settle is not None:
         own["settle"] = settle
-    return SignedFollower(venue, ref or key_name, key_name=key_name, rest_url=rest_url, env=env, **own)
+    return SignedFollower(venue, ref or key_name, key_name=key_name, followed_elsewhere=followed_elsewhere,
+                          rest_url=rest_url, env=env, **own)

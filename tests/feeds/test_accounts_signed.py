@@ -168,7 +168,23 @@ async def test_imports_every_field_of_a_binance_account(private):
     assert state.wallet_balance == pytest.approx(held.wallet_balance, **APPROX)
     assert state.account_value == pytest.approx(held.wallet_balance + btc.unrealized_pnl, **APPROX)
     assert state.maintenance_margin == pytest.approx(btc.maint_margin, **APPROX)  # cross positions only
-    assert state.warnings == ["SOLUSDC settles in another asset than USDT: not shown"]
+    assert state.warnings == ['SOLUSDC: settle in USDC, another account of the key (follow it with settle = "USDC")']
+
+
+async def test_a_position_shown_under_the_keys_other_entry_is_not_warned_of(private):
+    """The Binance key also holds SOLUSDC (USDC-margined): with an entry ``settle = "USDC"`` beside the
+    USDT one, the USDT account does not call it "not shown" (the USDC entry shows it), and the USDC
+    entry does not warn of the USDT positions either."""
+    private.account("binance").wallets["USDC"] = 1_000.0
+    usdt = Account("binance", 0.0, "USDT", key_name="main")
+    usdc = Account("binance", 0.0, "USDC", key_name="main", follow_settle="USDC")
+    followers = followers_for(SimpleNamespace(accounts=[usdt, usdc]),
+                              rest_urls={"binance": private.emu.rest_url("binance")}, env=env_for("binance"),
+                              keyring=NoKeyring())
+    assert [f.followed_elsewhere for f in followers] == [frozenset({"USDC"}), frozenset({"USDT"})]
+    usdt_state, usdc_state = [[e for e in await f.fetch() if is_state(e)][0] for f in followers]
+    assert [p.symbol for p in usdt_state.positions] == ["BTCUSDT", "ETHUSDT"] and usdt_state.warnings == []
+    assert [p.symbol for p in usdc_state.positions] == ["SOLUSDC"] and usdc_state.warnings == []
 
 
 async def test_imports_every_field_of_a_bybit_account(private):
@@ -195,7 +211,7 @@ async def test_imports_every_field_of_an_okx_account_with_contracts_in_coin(priv
     assert state.wallet_balance == pytest.approx(held.wallet_balance, **APPROX)
     assert state.account_value == pytest.approx(held.wallet_balance + btc.unrealized_pnl, **APPROX)
     assert state.maintenance_margin == pytest.approx(btc.maint_margin, **APPROX)
-    assert state.warnings == ["BTC-USD-SWAP is margined in another currency than USDT: not shown"]
+    assert state.warnings == ['BTC-USD-SWAP: settle in BTC, another account of the key (follow it with settle = "BTC")']
     # on the wire the sizes were contracts: 0.5 BTC is 50 contracts of 0.01
     body = okx_body(held, okx.POSITIONS, {}, 0)
     assert [row["pos"] for row in body["data"][:2]] == ["50", "20"]

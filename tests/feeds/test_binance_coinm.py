@@ -147,7 +147,7 @@ def test_positions_margined_in_another_coin_are_named_not_shown():
     eth = {**RISK_DOC[1], "symbol": "ETHUSD_PERP", "positionAmt": "-40", "positionSide": "BOTH"}
     state = binance.account_state(_bodies(COINM_POSITION_RISK=[*RISK_DOC, eth]), BTC)
     assert [p.symbol for p in state.positions] == ["BTCUSD_201225"]
-    assert state.warnings == ["ETHUSD_PERP settles in another asset than BTC: not shown"]
+    assert state.warnings == ['ETHUSD_PERP: settle in ETH, another account of the key (follow it with settle = "ETH")']
 
 
 def test_an_isolated_position_keeps_its_margin_without_its_upnl():
@@ -272,8 +272,8 @@ async def test_a_usdc_account_follows_the_keys_usdc_margined_contracts(private):
     (sol,) = state.positions
     assert (sol.symbol, sol.side, sol.size, sol.entry_price) == ("SOLUSDC", "long", 10.0, 150.0)
     assert state.account_value == pytest.approx(2_500.0 + 10.0 * (155.0 - 150.0))
-    assert sorted(state.warnings) == ["BTCUSDT settles in another asset than USDC: not shown",
-                                      "ETHUSDT settles in another asset than USDC: not shown"]
+    assert state.warnings == ['BTCUSDT, ETHUSDT: settle in USDT, another account of the key '
+                              '(follow it with settle = "USDT")']
     [usdt, *_] = await _follower(private, "USDT").fetch()
     assert usdt.wallet_balance == 10_000.0 and "SOLUSDC" not in {p.symbol for p in usdt.positions}
     assert {r.path for r in private.endpoints.private("binance")} <= {r.path for r in binance.reads("USDC")}

@@ -97,6 +97,7 @@ from adlwatch.feeds.accounts.signed import (
     as_dict,
     as_list,
     classify,
+    elsewhere_warnings,
     hmac_hex,
     integer,
     number,
@@ -238,6 +239,7 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
     quantiles = _adl_quantiles(parse_json(bodies[ADL_QUANTILE], ADL_QUANTILE), ADL_QUANTILE)
     brackets = _brackets(parse_json(bodies[LEVERAGE_BRACKET], LEVERAGE_BRACKET), LEVERAGE_BRACKET)
     warnings: list[str] = []
+    elsewhere: dict[str, list[str]] = {}  # positions margined in the key's other assets, by asset
     fundings = _fundings(bodies, INCOME, context.settle, warnings)
     rows = as_list(parse_json(bodies[POSITION_RISK], POSITION_RISK), POSITION_RISK)
     sides_held = _sides_held(rows, POSITION_RISK)  # hedge mode: both sides of a symbol share its funding rows
@@ -250,13 +252,18 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         if amount == 0:
             continue  # a symbol listed for its open orders only
         symbol = string(row, "symbol", where)
-        if string(row, "marginAsset", where) != context.settle:
-            warnings.append(f"{symbol} settles in another asset than {context.settle}: not shown")
+        asset = string(row, "marginAsset", where)
+        if asset != context.settle:
+            if is_coinm_asset(asset):  # a USDⓈ-M contract margined in a coin (ETHBTC): a coin settle is COIN-M's
+                warnings.append(f"{symbol} settles in {asset} on USDⓈ-M, which adlwatch does not follow: not shown")
+            else:
+                elsewhere.setdefault(asset, []).append(symbol)
             continue
         position = _position(row, where, amount, configs, quantiles, brackets)
         positions.append(_with_funding(position, row, where, fundings, sides_held))
         if position.margin_mode == "cross":
             cross_maintenance += required(row, "maintMargin", where)
+    warnings.extend(elsewhere_warnings(elsewhere, context))
     wallet, unrealized, updated = _settle_asset(parse_json(bodies[ACCOUNT], ACCOUNT), context.settle, ACCOUNT)
     return AccountState(venue="binance", symbol=context.ref, ts=updated, recv_ns=context.recv_ns,
                         settle=context.settle, wallet_balance=wallet, positions=positions,
@@ -302,6 +309,7 @@ def coinm_account_state(bodies: Mapping[str, str], context: MapContext) -> Accou
     wallet, unrealized, updated = _settle_asset(account, context.settle, COINM_ACCOUNT)
     held = _coinm_account_positions(account)
     warnings: list[str] = []
+    elsewhere: dict[str, list[str]] = {}  # positions margined in the key's other coins, by coin
     fundings = _fundings(bodies, COINM_INCOME, context.settle, warnings)
     rows = as_list(parse_json(bodies[COINM_POSITION_RISK], COINM_POSITION_RISK), COINM_POSITION_RISK)
     sides_held = _sides_held(rows, COINM_POSITION_RISK)
@@ -315,13 +323,14 @@ def coinm_account_state(bodies: Mapping[str, str], context: MapContext) -> Accou
             continue  # every TRADING symbol is listed, held or not
         symbol = string(row, "symbol", where)
         if coinm_asset(symbol) != context.settle:
-            warnings.append(f"{symbol} settles in another asset than {context.settle}: not shown")
+            elsewhere.setdefault(coinm_asset(symbol), []).append(symbol)
             continue
         position = _coinm_position(row, where, amount, quantiles, brackets,
                                    held.get((symbol, string(row, "positionSide", where)), {}))
         positions.append(_with_funding(position, row, where, fundings, sides_held))
         if position.margin_mode == "cross" and position.maintenance_margin is not None:
             cross_maintenance += position.maintenance_margin
+    warnings.extend(elsewhere_warnings(elsewhere, context))
     return AccountState(venue="binance", symbol=context.ref, ts=updated, recv_ns=context.recv_ns,
                         settle=context.settle, wallet_balance=wallet, positions=positions,
                         account_value=wallet + unrealized, maintenance_margin=cross_maintenance,

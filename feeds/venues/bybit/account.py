@@ -87,6 +87,7 @@ from adlwatch.feeds.accounts.signed import (
     as_dict,
     as_list,
     classify,
+    elsewhere_warnings,
     hmac_hex,
     integer,
     number,
@@ -218,9 +219,7 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         positions.append(_position(row, where, symbol, side, size, leverage, isolated_account))
     if listing.get("nextPageCursor"):
         warnings.append(f"more than {PAGE_LIMIT} positions: only the first {PAGE_LIMIT} are shown")
-    for coin, symbols in sorted(elsewhere.items()):
-        warnings.append(f"{', '.join(sorted(set(symbols)))}: settle in {coin}, another account of the key "
-                        f"(follow it with settle = \"{coin}\")")
+    warnings.extend(elsewhere_warnings(elsewhere, context))
     status = _account_status(info) if inverse else None
     if status in _SEPARATE_INVERSE_WALLET:
         warnings.append(f"unifiedMarginStatus {status}: inverse contracts are margined in the separate inverse "

@@ -54,6 +54,7 @@ from adlwatch.feeds.accounts.signed import (
     as_dict,
     as_list,
     classify,
+    elsewhere_warnings,
     hmac_base64,
     integer,
     number,
@@ -137,6 +138,7 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
     """The ``AccountState`` of one round's bodies; ``BodyError`` for a body it cannot read."""
     positions: list[ImportedPosition] = []
     warnings: list[str] = []
+    elsewhere: dict[str, list[str]] = {}  # positions margined in the key's other currencies, by currency
     for i, item in enumerate(_data(bodies[POSITIONS], POSITIONS)):
         where = f"{POSITIONS}.data[{i}]"
         row = as_dict(item, where)
@@ -144,14 +146,16 @@ def account_state(bodies: Mapping[str, str], context: MapContext) -> AccountStat
         if contracts == 0:
             continue
         symbol = string(row, "instId", where)
-        if string(row, "ccy", where) != context.settle:
-            warnings.append(f"{symbol} is margined in another currency than {context.settle}: not shown")
+        currency = string(row, "ccy", where)
+        if currency != context.settle:
+            elsewhere.setdefault(currency, []).append(symbol)
             continue
         size = _size(symbol, abs(contracts), context.contract_values)
         if size is None:
             warnings.append(f"{symbol}: contract value (ctVal) unknown, so its size in coin is too: not shown")
             continue
         positions.append(_position(row, where, symbol, contracts, size))
+    warnings.extend(elsewhere_warnings(elsewhere, context))
     wallet, value, maintenance, updated = _balance(bodies[BALANCE], context.settle)
     config = bodies.get(CONFIG)
     permissions = permissions_of(_data(config, CONFIG)) if config else []
