@@ -35,7 +35,14 @@ class FeedError(Exception):
         super().__init__(f"{venue}: {detail}")
 
 
+def poll_base(adapter: VenueAdapter, base_url: str, poll: RestPoll) -> str:
+    """The base ``poll`` is sent to: ``base_url`` (the venue's, or an override such as the emulator's)
+    unless the poll names another of the venue's hosts (``RestPoll.host``), which the adapter resolves."""
+    return base_url if poll.host == "rest" else adapter.rest_base(base_url, poll.host)
+
+
 def poll_url(base_url: str, poll: RestPoll) -> str:
+    """The URL of ``poll`` under ``base_url``, the base already resolved (``poll_base``)."""
     return base_url.rstrip("/") + poll.path
 
 
@@ -118,9 +125,10 @@ class RestPoller:
     async def _loop(self, client: httpx.AsyncClient, poll: RestPoll) -> None:
         backoff = Backoff(self.backoff_initial_s, self.backoff_max_s, rng=self._rng)
         symbol = poll_symbol(poll, self.symbols)
+        base = poll_base(self.adapter, self.base_url, poll)
         failing = False
         while True:
-            wait = await self.poll_once(client, poll, symbol, backoff)
+            wait = await self.poll_once(client, poll, symbol, backoff, base)
             if wait is None:
                 if failing:
                     failing = False
@@ -131,11 +139,13 @@ class RestPoller:
             await asyncio.sleep(wait)
 
     async def poll_once(self, client: httpx.AsyncClient, poll: RestPoll, symbol: str,
-                        backoff: Backoff) -> float | None:
-        """One request; None when it succeeded, else how long to wait before the next."""
+                        backoff: Backoff, base_url: str | None = None) -> float | None:
+        """One request (to ``base_url``, the poll's resolved base; default: ``poll_base``); None when it
+        succeeded, else how long to wait before the next."""
         self.requests += 1
+        base = base_url or poll_base(self.adapter, self.base_url, poll)
         try:
-            response = await request_poll(client, self.base_url, poll)
+            response = await request_poll(client, base, poll)
         except httpx.HTTPError as exc:
             return self._failed(symbol, backoff, None, f"REST {poll.path} unreachable ({type(exc).__name__}: {exc})")
         recv_ns = time.time_ns()
@@ -230,10 +240,11 @@ async def fetch_market(venue: str, symbols: list[str], base_url: str | None = No
 
     async with make_http_client(base, timeout) as client:
         for poll in mark_price_polls(adapter, list(symbols)):
+            host = poll_base(adapter, base, poll)
             try:
-                response = await request_poll(client, base, poll)
+                response = await request_poll(client, host, poll)
             except httpx.HTTPError as exc:
-                raise FeedError(venue, f"cannot reach {poll_url(base, poll)} ({type(exc).__name__}: {exc})") from None
+                raise FeedError(venue, f"cannot reach {poll_url(host, poll)} ({type(exc).__name__}: {exc})") from None
             if response.status_code >= 400:
                 raise FeedError(venue, f"{poll.path} answered HTTP {response.status_code}")
             take(poll, response.text)
@@ -241,7 +252,7 @@ async def fetch_market(venue: str, symbols: list[str], base_url: str | None = No
                 break
         for poll in adapter.funding_polls(list(symbols)) if funding else ():
             try:
-                response = await request_poll(client, base, poll)
+                response = await request_poll(client, poll_base(adapter, base, poll), poll)
             except httpx.HTTPError:
                 continue
             if response.status_code < 400:
@@ -262,10 +273,11 @@ async def fetch_once(venue: str, symbols: list[str], base_url: str | None = None
     failures: list[str] = []
     async with make_http_client(base, timeout) as client:
         for poll in polls:
+            host = poll_base(adapter, base, poll)
             try:
-                response = await request_poll(client, base, poll)
+                response = await request_poll(client, host, poll)
             except httpx.HTTPError as exc:
-                failures.append(f"cannot reach {poll_url(base, poll)} ({type(exc).__name__})")
+                failures.append(f"cannot reach {poll_url(host, poll)} ({type(exc).__name__})")
                 continue
             if response.status_code >= 400:
                 failures.append(f"{poll.path} answered HTTP {response.status_code}")

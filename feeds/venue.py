@@ -43,6 +43,9 @@ class RestPoll:
     # The symbols the poll was made for, where the answer covers more (Bybit's insurance pools of a
     # coin, Hyperliquid's every market): ``parse_rest`` keeps only theirs (empty: keep all).
     symbols: tuple[str, ...] = ()
+    # Which of the venue's hosts serves ``path``: "rest" is the base in use; another name is resolved
+    # by the adapter's ``rest_base`` (Binance: "coinm", its COIN-M host).
+    host: str = "rest"
 
 
 class FrameParser(Protocol):
@@ -118,6 +121,10 @@ class VenueAdapter(Protocol):
         """Other URLs to try when ``url`` cannot be opened (OKX: the other port); empty for most."""
         ...
 
+    def rest_base(self, base_url: str, host: str) -> str:
+        """The base URL a poll of ``host`` (``RestPoll.host``) is sent to, given the base in use."""
+        ...
+
 
 def is_reconnect_notice(frame: str | bytes) -> bool:
     """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket.
@@ -164,6 +171,10 @@ class AdapterBase:
 
     def alternate_ws_urls(self, url: str) -> list[str]:
         return []
+
+    def rest_base(self, base_url: str, host: str) -> str:
+        """One host serves every poll: the base in use."""
+        return base_url
 
 
 def lazy(module: str, name: str) -> Callable[[], Any]:

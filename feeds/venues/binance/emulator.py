@@ -42,7 +42,7 @@ DEMO_KEY, DEMO_SECRET = "demo-read-only-key-0001", "demo-secret-not-a-real-one"
 
 
 class BinancePersonality(Personality):
-    """Streams in the URL (or SUBSCRIBE), ``markPriceUpdate`` frames, ``/fapi`` REST, signed reads
+    """Streams in the URL (or SUBSCRIBE), ``markPriceUpdate`` frames, ``/fapi`` and ``/dapi`` REST, signed reads
     refused with Binance's own codes (HTTP 401 -2014/-2015; 400 -1102, -1021, -1022)."""
 
     ws_path = ""
@@ -111,6 +111,10 @@ class BinancePersonality(Personality):
                                                      "updateTime": now_ms}]}
         if path == "/fapi/v1/symbolAdlRisk":
             return adl_risk(emulator, q.get("symbol"), now_ms)
+        if path == "/dapi/v1/premiumIndex":
+            return coinm_premium_index(emulator, q.get("symbol"), q.get("pair"), now_ms)
+        if path == "/dapi/v1/openInterest":
+            return coinm_open_interest(q["symbol"], now_ms)
         return None
 
     def check_signature(self, accounts: dict[tuple[str, str], EmuAccount], path: str, query: str,
@@ -170,6 +174,38 @@ def coinm_liquidation_price(wallet: float, contracts: float, face: float, entry:
     (https://www.binance.com/en/support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46) with TMM1 = UPNL1 = 0:
     (B × MMR + B) × CS / (WB + cum + B × CS / EP)."""
     return (contracts * mmr + contracts) * face / (wallet + cum + contracts * face / entry)
+
+
+# ---------------------------------------------------------------------------- COIN-M public REST
+
+COINM_OPEN_INTEREST = {"BTCUSD_PERP": 480_000, "ETHUSD_PERP": 2_900_000}  # contracts; others: 150_000
+
+
+def coinm_premium_index(emulator: Any, symbol: str | None, pair: str | None, now_ms: int) -> list[dict[str, Any]]:
+    """``GET /dapi/v1/premiumIndex`` (COIN-M Index-Price-and-Mark-Price page shape): always a list, of
+    ``symbol``, of ``pair``'s contracts, else of every COIN-M contract; a delivery contract's funding
+    fields empty ("" and 0), as Binance sends them."""
+    if symbol is not None:
+        symbols = [symbol]
+    else:
+        symbols = [c.symbol for c in contracts("coinm") if pair is None or c.symbol.split("_")[0] == pair]
+    rows = []
+    for name in symbols:
+        price = emulator.prices.current("binance", name)
+        perpetual = name.endswith("_PERP")
+        rows.append({"symbol": name, "pair": name.split("_")[0], "markPrice": f"{price:.8f}",
+                     "indexPrice": f"{price * 0.9998:.8f}", "estimatedSettlePrice": f"{price:.8f}",
+                     "lastFundingRate": "0.00010000" if perpetual else "",
+                     "interestRate": "0.00010000" if perpetual else "",
+                     "nextFundingTime": next_funding_ms(now_ms) if perpetual else 0, "time": now_ms})
+    return rows
+
+
+def coinm_open_interest(symbol: str, now_ms: int) -> dict[str, Any]:
+    """``GET /dapi/v1/openInterest`` (COIN-M Open-Interest page shape): the open interest in contracts."""
+    contract_type = "PERPETUAL" if symbol.endswith("_PERP") else "CURRENT_QUARTER"
+    return {"symbol": symbol, "pair": symbol.split("_")[0], "openInterest": str(COINM_OPEN_INTEREST.get(symbol, 150_000)),
+            "contractType": contract_type, "time": now_ms}
 
 
 # ---------------------------------------------------------------------------- public ADL risk
@@ -447,7 +483,8 @@ TICKS = ("0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001")
 # Generic brackets for contracts the snapshot has no table for: (floor, cap, mmr, leverage).
 GENERIC = {"usdm": ((0.0, 5_000.0, 0.02, 20), (5_000.0, 25_000.0, 0.025, 10), (25_000.0, 100_000.0, 0.05, 5)),
            "coinm": ((0.0, 1_000.0, 0.01, 50), (1_000.0, 5_000.0, 0.025, 20), (5_000.0, 20_000.0, 0.05, 10))}
-WEIGHTS = {"/fapi/v1/exchangeInfo": 1, "/dapi/v1/exchangeInfo": 1}  # the venue's request weights
+WEIGHTS = {"/fapi/v1/exchangeInfo": 1, "/dapi/v1/exchangeInfo": 1,  # the venue's request weights
+           "/dapi/v1/premiumIndex": 10}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,16 @@ Sources (see research/exchanges.md §0.1, §1.4–1.6):
   (``/fapi/v1/premiumIndex``), all weight 1 with ``symbol``; .../market-data/rest-api/ADL-Risk
   (``/fapi/v1/symbolAdlRisk``, public, weight 1, every symbol without ``symbol``, rated every 30 min;
   USDⓈ-M only: COIN-M has no such endpoint).
+- COIN-M public REST, on its own host (``dapi``, ``RestPoll.host`` "coinm", resolved by ``coinm_base``):
+  ``GET /dapi/v1/premiumIndex`` (mark, index, funding; weight 10; a list even for one ``symbol``;
+  delivery contracts carry ``lastFundingRate`` "" and ``nextFundingTime`` 0):
+  https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Index-Price-and-Mark-Price
+  ``GET /dapi/v1/openInterest`` (weight 1, ``symbol`` required; ``openInterest`` in contracts, with
+  ``pair`` and ``contractType``):
+  https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Open-Interest
+  COIN-M has no public insurance-balance endpoint (Insurance-Fund-Balance is a USDⓈ-M page with no
+  dapi twin) and no symbolAdlRisk: neither is polled for a COIN-M contract, so its fund/OI stays
+  unknown rather than borrowing the USDⓈ-M pools.
 
 The mark frame is the throughput target, so the common shapes (combined ``{"stream","data"}`` frame
 and the bare payload) are decoded straight into typed msgspec Structs; anything else falls back to a
@@ -26,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cache
 from sys import intern
 from typing import Any
 
@@ -72,6 +83,12 @@ OPEN_INTEREST_PATH = "/fapi/v1/openInterest"
 INSURANCE_PATH = "/fapi/v1/insuranceBalance"
 MARK_PRICE_PATH = "/fapi/v1/premiumIndex"
 ADL_RISK_PATH = "/fapi/v1/symbolAdlRisk"
+COINM_HOST = "coinm"  # RestPoll.host of the dapi polls (account.py's Read.host of the same name)
+COINM_OPEN_INTEREST_PATH = "/dapi/v1/openInterest"
+COINM_MARK_PRICE_PATH = "/dapi/v1/premiumIndex"
+# A COIN-M contract's USD face value when the bundled catalogue does not list it: Binance's BTCUSD
+# contracts are 100 USD, every other coin's 10 USD (the catalogue's contract_size says the same).
+COINM_BTC_FACE_USD, COINM_FACE_USD = 100.0, 10.0
 OPEN_INTEREST_INTERVAL_S = 10.0
 INSURANCE_INTERVAL_S = 300.0  # a "balance snapshot", apparently daily: no reason to poll often
 MARK_PRICE_INTERVAL_S = 60.0  # the socket carries the mark; REST is the fallback and `check`'s source
@@ -96,6 +113,18 @@ def is_coin_m(symbol: str) -> bool:
     (``BTCUSDT``, the quarterly ``BTCUSDT_261225``: quantities in coin)."""
     head, sep, _tail = symbol.partition("_")
     return bool(sep) and head.endswith("USD")
+
+
+@cache
+def coinm_face_usd(symbol: str) -> float:
+    """USD face value of one COIN-M contract: the bundled catalogue's contract size, else Binance's
+    rule (100 USD for BTC, 10 for every other coin)."""
+    from adlwatch.engine.instruments import default_catalogue
+
+    listed = default_catalogue().find(VENUE, symbol)
+    if listed is not None and listed.inverse and listed.contract_size > 0:
+        return float(listed.contract_size)
+    return COINM_BTC_FACE_USD if symbol.partition("_")[0] == "BTCUSD" else COINM_FACE_USD
 
 
 # --- small validated conversions (bools are not numbers on the wire) ---------------------------------
@@ -339,6 +368,40 @@ def _rest_open_interest(doc: Any, recv_ns: int) -> list[Event]:
                          open_interest=oi, open_interest_usd=None)]
 
 
+# The last COIN-M mark each contract's dapi premiumIndex answer gave: a COIN-M open interest comes in
+# contracts (USD face value), and the engine wants it in coin too (its ADL population is drawn in
+# coin): coin = contracts × face ÷ mark. Fed by REST answers only (the mark poll runs beside the
+# open-interest poll), never by the socket's hot path.
+_COINM_MARKS: dict[str, float] = {}
+
+
+def _rest_coinm_open_interest(doc: Any, recv_ns: int) -> list[Event]:
+    """``{"symbol","pair","openInterest","contractType","time"}`` (COIN-M Open-Interest page), the open
+    interest in contracts → ``OpenInterest`` with ``open_interest_usd`` = contracts × face value (exact)
+    and ``open_interest`` in coin at the contract's last REST mark; nothing until a mark is known."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("symbol"), str) or not doc["symbol"]:
+        return [_error(f"COIN-M open interest body of unexpected shape: {_snippet(doc)}", recv_ns)]
+    symbol = doc["symbol"]
+    contracts = _number(doc.get("openInterest"))
+    if contracts is None or contracts < 0:
+        return [_error(f"{symbol}: bad open interest {doc.get('openInterest')!r}", recv_ns, symbol)]
+    usd = contracts * coinm_face_usd(symbol)
+    if not usd < _INF:
+        return [_error(f"{symbol}: open interest overflows", recv_ns, symbol)]
+    mark = _COINM_MARKS.get(symbol)
+    if mark is None:
+        return []
+    return [OpenInterest(venue=VENUE, symbol=symbol, ts=_ms(doc.get("time")), recv_ns=recv_ns,
+                         open_interest=usd / mark, open_interest_usd=usd)]
+
+
+def _remember_coinm_marks(events: list[Event]) -> list[Event]:
+    for event in events:
+        if type(event) is MarkPrice:
+            _COINM_MARKS[event.symbol] = event.price
+    return events
+
+
 def _rest_insurance(doc: Any, recv_ns: int, fallback_symbol: str) -> list[Event]:
     # With symbol: {"symbols":[...],"assets":[{"asset","marginBalance","updateTime"}]}; without: a list of them.
     pools = doc if isinstance(doc, list) else [doc]
@@ -477,12 +540,28 @@ class BinanceAdapter(AdapterBase):
     def parse(self, frame: str | bytes, recv_ns: int = 0) -> list[Event]:
         return _PARSER.parse(frame, recv_ns)
 
+    def rest_base(self, base_url: str, host: str) -> str:
+        """The COIN-M polls (host "coinm") go to ``coinm_base``: dapi for Binance's own base, the same
+        base when it is overridden (the emulator serves /fapi and /dapi under one)."""
+        return coinm_base(base_url) if host == COINM_HOST else base_url
+
     def mark_price_poll(self, symbol: str) -> RestPoll:
+        """premiumIndex of the symbol's market: /fapi, or /dapi on the COIN-M host for a COIN-M contract."""
+        if is_coin_m(symbol):
+            return RestPoll(path=COINM_MARK_PRICE_PATH, params={"symbol": symbol}, interval_s=MARK_PRICE_INTERVAL_S,
+                            host=COINM_HOST)
         return RestPoll(path=MARK_PRICE_PATH, params={"symbol": symbol}, interval_s=MARK_PRICE_INTERVAL_S)
 
     def rest_polls(self, symbols: list[str]) -> list[RestPoll]:
+        """Per USDⓈ-M symbol: open interest, insurance pool and mark; per COIN-M symbol its mark, then
+        its open interest, both on dapi (no insurance balance or ADL rating is published there)."""
         polls: list[RestPoll] = []
         for s in symbols:
+            if is_coin_m(s):
+                polls.append(self.mark_price_poll(s))  # first: its open interest is converted at this mark
+                polls.append(RestPoll(path=COINM_OPEN_INTEREST_PATH, params={"symbol": s},
+                                      interval_s=OPEN_INTEREST_INTERVAL_S, host=COINM_HOST))
+                continue
             polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"symbol": s},
                                   interval_s=OPEN_INTEREST_INTERVAL_S))
             polls.append(RestPoll(path=INSURANCE_PATH, params={"symbol": s}, interval_s=INSURANCE_INTERVAL_S))
@@ -515,6 +594,10 @@ class BinanceAdapter(AdapterBase):
                 return _rest_mark(doc, recv_ns)
             if poll.path == ADL_RISK_PATH:
                 return _rest_adl_risk(doc, recv_ns, list(symbols or poll.symbols))
+            if poll.path == COINM_MARK_PRICE_PATH:
+                return _remember_coinm_marks(_rest_mark(doc, recv_ns))
+            if poll.path == COINM_OPEN_INTEREST_PATH:
+                return _rest_coinm_open_interest(doc, recv_ns)
             return [_error(f"no parser for REST path {poll.path}", recv_ns)]
         except Exception as exc:  # noqa: BLE001 - never raise into the poller
             return [_error(f"{poll.path}: parser failure {type(exc).__name__}", recv_ns)]
