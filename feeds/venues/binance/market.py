@@ -18,7 +18,7 @@ Sources (see research/exchanges.md §0.1, §1.4–1.6):
 - COIN-M public REST, on its own host (``dapi``, ``RestPoll.host`` "coinm", resolved by ``coinm_base``):
   ``GET /dapi/v1/premiumIndex`` (mark, index, funding; weight 10; a list even for one ``symbol``;
   delivery contracts carry ``lastFundingRate`` "" and ``nextFundingTime`` 0):
-  https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Index-Price-and-Mark-Price
+  https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/Index-Price-and-Mark-Price
   ``GET /dapi/v1/openInterest`` (weight 1, ``symbol`` required; ``openInterest`` in contracts, with
   ``pair`` and ``contractType``):
   https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Open-Interest
