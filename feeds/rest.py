@@ -3,7 +3,9 @@
 Each poll runs again ``interval_s`` after the previous one *finished* (STYLE anchor 2), never on a
 blind timer, so a slow venue is never hit by overlapping requests. Rate limits (429/418) and server
 errors (5xx) back off, honouring ``Retry-After``. Failures are ``FeedStatus`` events, never
-exceptions; every body goes to the raw-frame tap with its ``rest`` path.
+exceptions; every body goes to the raw-frame tap with its ``rest`` path. A poll goes to the base in
+use unless it names another of the venue's hosts (``RestPoll.host``, resolved by the adapter's
+``rest_base``: Binance's COIN-M polls go to dapi), wherever a poll is sent (``poll_base``).
 """
 
 from __future__ import annotations
