@@ -142,7 +142,8 @@ def _lights_disagreement(p: PositionRisk, quantile: int | None) -> str | None:
 
 
 def fund_usd(fund: FundBalance, marks: Mapping[MarkKey, float], catalogue: Catalogue) -> float | None:
-    """A pool's balance in USD: stablecoins at par, a coin at the mark of a contract on it."""
+    """A pool's balance in USD: stablecoins at par, a coin at the mark of a contract on it; None when
+    no known mark values it (Binance's BNFCR, or BTC before any BTC contract is marked)."""
     if fund.asset.upper() in STABLE_ASSETS:
         return fund.balance
     for symbol in fund.symbols:
@@ -157,20 +158,67 @@ def fund_usd(fund: FundBalance, marks: Mapping[MarkKey, float], catalogue: Catal
 
 
 def fund_to_oi(fund_balance_usd: float | None, oi_usd: list[float | None]) -> float | None:
-    """Insurance fund balance (USD) ÷ open-interest notional (USD) of the contracts the pool backs."""
+    """Insurance fund balance (USD) ÷ open-interest notional (USD) of the pool's members whose open
+    interest is known. With some unknown this is an upper bound of the pool's ratio (the denominator
+    misses their OI): ``pool_fund_to_oi`` says whether it is."""
     known = [x for x in oi_usd if x is not None]
     if fund_balance_usd is None or not known or sum(known) <= 0:
         return None
     return fund_balance_usd / sum(known)
 
 
+class PoolFigures(msgspec.Struct, frozen=True):
+    """One insurance pool: its USD balance over the assets a mark values (the others named in
+    ``unvalued_assets``, left out of the balance), its members, how many have a known OI, the ratio."""
+
+    symbols: tuple[str, ...]
+    balance_usd: float | None
+    unvalued_assets: tuple[str, ...]
+    members: int
+    members_with_oi: int
+    ratio: float | None
+
+    @property
+    def partial(self) -> bool:
+        """The ratio leaves out some members' OI: an upper bound, never the pool's own figure."""
+        return self.ratio is not None and self.members_with_oi < self.members
+
+
+def pool_fund_to_oi(funds: Sequence[FundBalance], members: Sequence[str],
+                    marks: Mapping[MarkKey, float], catalogue: Catalogue,
+                    oi_usd: Mapping[str, float | None]) -> PoolFigures:
+    """The figures of one pool (``funds``: its balance in each asset) over ``members``' open interest
+    in USD (``oi_usd``: a member absent or None has no known OI)."""
+    valued = 0.0
+    any_valued = False
+    unvalued: list[str] = []
+    for f in funds:
+        usd = fund_usd(f, marks, catalogue)
+        if usd is None:
+            unvalued.append(f.asset)
+        else:
+            valued += usd
+            any_valued = True
+    balance = valued if any_valued else None
+    known = [oi_usd.get(s) for s in members]
+    return PoolFigures(symbols=funds[0].symbols if funds else tuple(members), balance_usd=balance,
+                       unvalued_assets=tuple(sorted(set(unvalued))), members=len(members),
+                       members_with_oi=sum(1 for x in known if x is not None),
+                       ratio=fund_to_oi(balance, known))
+
+
 def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
+    """One row per contract the portfolio holds or the feed marks (and per contract with an open
+    interest that backs no known pool); a pool member is no row of its own: its open interest only
+    enters its pool's ratio."""
     catalogue = inputs.portfolio.catalogue
-    keys: set[MarkKey] = set(inputs.portfolio.symbols()) | set(inputs.marks) | set(inputs.open_interest)
     pools: dict[tuple[str, tuple[str, ...]], list[FundBalance]] = {}
+    pool_members: set[MarkKey] = set()
     for fund in inputs.funds.values():
         pools.setdefault((fund.venue, fund.symbols), []).append(fund)
-        keys.update((fund.venue, s) for s in fund.symbols if s != "*")
+        pool_members.update((fund.venue, s) for s in fund.symbols if s != "*")
+    keys: set[MarkKey] = set(inputs.portfolio.symbols()) | set(inputs.marks)
+    keys.update(k for k in inputs.open_interest if k not in pool_members)
 
     def oi_usd(key: MarkKey) -> float | None:
         oi = inputs.open_interest.get(key)
@@ -181,20 +229,19 @@ def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
         mark = inputs.marks.get(key)
         return oi[0] * mark if mark is not None else None
 
-    pool_of: dict[MarkKey, tuple[tuple[str, ...], float | None, float | None]] = {}
+    pool_of: dict[MarkKey, PoolFigures] = {}
     for (venue, symbols), funds in pools.items():
-        usd_parts = [fund_usd(f, inputs.marks, catalogue) for f in funds]
-        balance = None if any(u is None for u in usd_parts) else sum(usd_parts)
-        members = [s for s in symbols if s != "*"] or [s for v, s in keys if v == venue]
-        ratio = fund_to_oi(balance, [oi_usd((venue, s)) for s in members])
+        members = [s for s in symbols if s != "*"] or sorted(s for v, s in keys if v == venue)
+        figures = pool_fund_to_oi(funds, members, inputs.marks, catalogue,
+                                  {s: oi_usd((venue, s)) for s in members})
         for s in members:
-            pool_of[(venue, s)] = (symbols, balance, ratio)
+            pool_of[(venue, s)] = figures
 
     out = []
     no_funding, no_rating = (None, None), (None, None)
     for key in sorted(keys):
         oi = inputs.open_interest.get(key)
-        symbols, balance, ratio = pool_of.get(key, ((), None, None))
+        pool = pool_of.get(key)
         rate, next_ms = inputs.funding.get(key, no_funding)
         rating, rating_ms = inputs.venue_adl_risk.get(key, no_rating)
         out.append(
@@ -204,13 +251,17 @@ def compute_contracts(inputs: EngineInputs) -> tuple[ContractRisk, ...]:
                 mark_price=inputs.marks.get(key),
                 open_interest=oi[0] if oi else None,
                 open_interest_usd=oi_usd(key),
-                fund_balance_usd=balance,
-                fund_symbols=symbols,
-                fund_to_oi=ratio,
+                fund_balance_usd=pool.balance_usd if pool else None,
+                fund_symbols=pool.symbols if pool else (),
+                fund_to_oi=pool.ratio if pool else None,
                 funding_rate=rate,
                 next_funding_ms=next_ms,
                 venue_adl_risk=rating,
                 venue_adl_risk_ms=rating_ms,
+                fund_members=pool.members if pool else 0,
+                fund_members_with_oi=pool.members_with_oi if pool else 0,
+                fund_to_oi_partial=pool.partial if pool else False,
+                fund_unvalued_assets=pool.unvalued_assets if pool else (),
             )
         )
     return tuple(out)

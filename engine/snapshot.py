@@ -161,6 +161,14 @@ class ContractRisk(msgspec.Struct, frozen=True, kw_only=True):
     # its time in ms; None where the venue publishes none.
     venue_adl_risk: str | None = None
     venue_adl_risk_ms: int | None = None
+    # The insurance pool behind ``fund_to_oi``: how many contracts it backs, how many of them have a
+    # known open interest; with fewer known the ratio is an upper bound (``fund_to_oi_partial``),
+    # never the pool's own figure. Assets no known mark can value (Binance's BNFCR) are left out of
+    # ``fund_balance_usd`` and named here.
+    fund_members: int = 0
+    fund_members_with_oi: int = 0
+    fund_to_oi_partial: bool = False
+    fund_unvalued_assets: tuple[str, ...] = ()
 
 
 class ShockSpec(msgspec.Struct, frozen=True):
