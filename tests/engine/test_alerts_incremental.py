@@ -32,7 +32,7 @@ from adlwatch.engine.events import (
 from adlwatch.engine.instruments import default_catalogue
 from adlwatch.engine.monitor import Monitor
 from adlwatch.engine.portfolio import Portfolio
-from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot
+from adlwatch.engine.snapshot import AccountRisk, ContractRisk, PositionRisk, RiskSnapshot, ShockSpec
 
 RULES = (
     AlertRules(),
@@ -160,15 +160,20 @@ PORTFOLIO = {"account": [
 CONTRACTS = [("binance", "BTCUSDT", 60_000.0), ("binance", "ETHUSDT", 3_000.0), ("bybit", "BTCUSDT", 60_000.0),
              ("hyperliquid", "ETH", 3_000.0)]
 
-events_ = st.lists(st.one_of(
-    st.tuples(st.just("mark"), st.integers(0, len(CONTRACTS) - 1), st.floats(-0.12, 0.12)),
-    st.tuples(st.just("oi"), st.integers(0, len(CONTRACTS) - 1), st.floats(10.0, 1e5)),
-    st.tuples(st.just("fund"), st.sampled_from(["binance", "bybit"]), st.floats(1e5, 1e9)),
-    st.tuples(st.just("feed"), st.sampled_from(["binance", "bybit"]), st.sampled_from(["disconnected", "connected"])),
-    st.tuples(st.just("adl"), st.just("bybit"), st.sampled_from(["normal", "warning", "adl"])),
-    st.tuples(st.just("report"), st.integers(0, 2), st.integers(1, 5)),
-    st.tuples(st.just("evaluate"), st.sampled_from([0.0, 0.2, 1.0, 2.5, 6.0]), st.just(0)),
-), max_size=60)
+EVENT_ARGS = {
+    "mark": (st.integers(0, len(CONTRACTS) - 1),
+             st.one_of(st.sampled_from([-0.15, -0.06, 0.0, 0.0, 0.06, 0.15]), st.floats(-0.12, 0.12))),
+    "oi": (st.integers(0, len(CONTRACTS) - 1), st.floats(10.0, 1e5)),
+    "fund": (st.sampled_from(["binance", "bybit"]), st.floats(1e5, 1e9)),
+    "feed": (st.sampled_from(["binance", "bybit"]), st.sampled_from(["disconnected", "connected"])),
+    "adl": (st.just("bybit"), st.sampled_from(["normal", "warning", "adl"])),
+    "report": (st.integers(0, 2), st.integers(1, 5)),
+    "what-if": (st.sampled_from([0.0, -30.0, 10.0]), st.just(0)),
+    "evaluate": (st.sampled_from([0.0, 0.2, 1.0, 2.5, 6.0]), st.just(0)),
+}
+KINDS = ["mark"] * 5 + ["evaluate"] * 3 + ["oi", "fund", "feed", "adl", "report", "what-if"]  # marks most, as on the wire
+events_ = st.lists(st.sampled_from(KINDS).flatmap(lambda kind: st.tuples(st.just(kind), *EVENT_ARGS[kind])),
+                   max_size=60)
 
 
 def run_monitor(steps, evaluator, monkeypatch: pytest.MonkeyPatch) -> list:
@@ -178,6 +183,8 @@ def run_monitor(steps, evaluator, monkeypatch: pytest.MonkeyPatch) -> list:
     monitor = Monitor(Portfolio.from_data(PORTFOLIO, default_catalogue()), rules=rules)
     prices = {(v, s): p for v, s, p in CONTRACTS}
     t_ms = T0_MS
+    for venue, symbol, price in CONTRACTS:  # every account's figures known from the start
+        monitor.apply(MarkPrice(venue=venue, symbol=symbol, ts=t_ms, price=price), t_ms / 1000)
     told = []
     for kind, a, b in steps:
         t_ms += 100
@@ -201,10 +208,15 @@ def run_monitor(steps, evaluator, monkeypatch: pytest.MonkeyPatch) -> list:
                                           margin_mode="cross", adl_lights=b) for i in range(a)][:1]
             monitor.apply(AccountState(venue="hyperliquid", symbol="0x" + "ab" * 20, ts=t_ms, settle="USDC",
                                        wallet_balance=2_000.0, positions=positions), now_s)
+        elif kind == "what-if":  # the alerts read the live figures whatever the screen shows
+            monitor.set_shocks([ShockSpec(a)] if a else [])
+            monitor.state(now_s)
         else:
             t_ms += int(a * 1000)
             told.append(monitor.evaluate(t_ms / 1000))
-    told.append(monitor.evaluate(t_ms / 1000 + 10.0))  # time passes with no new event: holds clear
+    for later_s in (10.0, 20.0):  # time passes with no new event: holds clear
+        told.append(monitor.evaluate(t_ms / 1000 + later_s))
+    told.append([(c.account, c.index, c.price, c.at_ms) for c in monitor.closed])
     return told
 
 
