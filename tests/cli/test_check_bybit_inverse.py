@@ -4,17 +4,16 @@ position as computed by hand from the tiers, the venue's beside it, and the key 
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 
 import pytest
 
 from adlwatch.engine.errors import InputError
 from adlwatch.feeds.emulator_private import EmuPosition
-from adlwatch.tui.check import EXIT_FAILURE, EXIT_OK, run_check
+from adlwatch.tui.check import EXIT_FAILURE, EXIT_OK
+from tests.cli.keyed_check import check_keyed
 from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
-from tests.feeds.private_fixtures import SECRETS, env_for, private, with_bybit_inverse  # noqa: F401  (fixtures)
+from tests.feeds.private_fixtures import env_for, private, with_bybit_inverse  # noqa: F401  (fixtures)
 from tests.feeds.test_bybit_inverse import hand_liquidation_price
 
 BOTH = """
@@ -38,27 +37,7 @@ settle = "USDC"
 
 async def check(tmp_path, monkeypatch, emulator, text: str, marks: list[str], as_json: bool,  # noqa: F811
                 env: dict[str, str] | None = None):
-    """``adlwatch check`` on ``text`` with the Bybit key in the environment and the log file at DEBUG
-    (as the CLI configures it): neither the output nor the log holds any part of the key."""
-    from adlwatch.feeds import logs
-
-    path = tmp_path / "p.toml"
-    path.write_text(text)
-    for name, value in (env or env_for("bybit")).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ADLWATCH_BYBIT_REST_URL", emulator.rest_url("bybit"))
-    out, err = io.StringIO(), io.StringIO()
-    log_file = logs.configure("DEBUG", tmp_path / "log")
-    assert log_file is not None
-    try:
-        code = await asyncio.to_thread(run_check, path, marks, None, False, as_json, None, out=out, err=err)
-    finally:
-        log_file.close()
-    logged = "".join(f.read_text(errors="replace") for f in (tmp_path / "log").glob("adlwatch.log*"))
-    assert "HTTP Request: GET" in logged  # the signed reads were logged
-    for secret in SECRETS["bybit"][:2]:
-        assert secret not in out.getvalue() + err.getvalue() + logged
-    return code, out.getvalue(), err.getvalue()
+    return await check_keyed(tmp_path, monkeypatch, emulator, "bybit", text, marks, as_json, env)
 
 
 MARKS = ["BTCUSDT=62000", "ETHUSDT=3200", "bybit:BTCUSD=61000"]

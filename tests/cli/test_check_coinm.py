@@ -12,6 +12,7 @@ import json
 import pytest
 
 from adlwatch.tui.check import EXIT_FAILURE, EXIT_OK, run_check
+from tests.cli.keyed_check import check_keyed
 from tests.feeds.conftest import emulator, no_internet  # noqa: F401  (fixtures)
 from tests.feeds.private_fixtures import (  # noqa: F401  (fixtures)
     COINM_BRACKETS,
@@ -40,28 +41,9 @@ MARKS = ["BTCUSDT=61000", "ETHUSDT=2900", "binance:BTCUSD_PERP=61000"]
 
 async def check(tmp_path, monkeypatch, emulator, marks: list[str], as_json: bool,  # noqa: F811
                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """``adlwatch check`` on ``BOTH`` with the Binance key in the environment and the log file at DEBUG
-    (as the CLI configures it): neither the output nor the log holds any part of the key."""
-    from adlwatch.feeds import logs
-
-    path = tmp_path / "p.toml"
-    path.write_text(BOTH)
-    for name, value in (env or env_for("binance")).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ADLWATCH_BINANCE_REST_URL", emulator.rest_url("binance"))
-    out, err = io.StringIO(), io.StringIO()
-    log_file = logs.configure("DEBUG", tmp_path / "log")
-    assert log_file is not None
-    try:
-        code = await asyncio.to_thread(run_check, path, marks, None, False, as_json, None, out=out, err=err)
-    finally:
-        log_file.close()
-    logged = "".join(f.read_text(errors="replace") for f in (tmp_path / "log").glob("adlwatch.log*"))
-    assert "/dapi/v1/positionRisk" in logged  # the COIN-M reads were made (and logged)
-    for secret in SECRETS["binance"][:2]:
-        assert secret not in out.getvalue() + err.getvalue() + logged
-    assert path.read_text() == BOTH  # check never writes the file
-    return code, out.getvalue(), err.getvalue()
+    """``check`` on ``BOTH``: the COIN-M reads were made (and logged), the key never shown."""
+    return await check_keyed(tmp_path, monkeypatch, emulator, "binance", BOTH, marks, as_json, env,
+                             logged_read="/dapi/v1/positionRisk")
 
 
 def by_hand(held) -> float:
