@@ -34,7 +34,7 @@ import msgspec
 from adlwatch.engine.errors import InputError
 from adlwatch.engine.events import Event, FeedStatus
 from adlwatch.feeds.files import GZIP_MAGIC
-from adlwatch.feeds.venue import RestPoll
+from adlwatch.feeds.venue import POOL_MEMBERS_TAG, RestPoll
 from adlwatch.feeds.wire import data_kinds, without
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -384,7 +384,10 @@ def recording_events(path: str | os.PathLike, skip: frozenset[str] = frozenset()
 
 
 def _parse_rest(adapter, rest: str, body: str, recv_ns: int, symbols: list[str]) -> list[Event]:
-    path = rest.split("?", 1)[0]
+    path, _, tag = rest.partition("?")
+    if tag == POOL_MEMBERS_TAG:  # an insurance pool member's poll, parsed as the live poller did (feeds/rest.py)
+        poll = RestPoll(path=path, symbols=tuple(symbols), pool_members=True)
+        return _safe(adapter.parse_rest, adapter.name, recv_ns, poll, body, recv_ns, list(symbols) or None)
     try:
         candidates = [p for p in adapter.rest_polls(symbols) if p.path == path]
     except Exception:

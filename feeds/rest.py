@@ -5,7 +5,9 @@ blind timer, so a slow venue is never hit by overlapping requests. Rate limits (
 errors (5xx) back off, honouring ``Retry-After``. Failures are ``FeedStatus`` events, never
 exceptions; every body goes to the raw-frame tap with its ``rest`` path. A poll goes to the base in
 use unless it names another of the venue's hosts (``RestPoll.host``, resolved by the adapter's
-``rest_base``: Binance's COIN-M polls go to dapi), wherever a poll is sent (``poll_base``).
+``rest_base``: Binance's COIN-M polls go to dapi), wherever a poll is sent (``poll_base``). An
+insurance pool's answer names the contracts it backs: the adapter's ``member_polls`` for it start once
+per new member, so that the pool's fund/OI is over every member's open interest.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from adlwatch.engine.events import Event, FeedStatus, FundingRate, MarkPrice
+from adlwatch.engine.events import Event, FeedStatus, FundingRate, InsuranceFund, MarkPrice
 from adlwatch.feeds.recorder import tap_keywords
 from adlwatch.feeds.transport import Backoff, FrameTap, make_http_client, retry_after_s
-from adlwatch.feeds.venue import RestPoll, VenueAdapter
+from adlwatch.feeds.venue import POOL_MEMBERS_TAG, RestPoll, VenueAdapter
 
 _BACKOFF_STATUSES = {418, 429}
 # A failing poll is retried at most this long after the last try (a venue's Retry-After may ask for
@@ -51,6 +53,16 @@ def poll_url(base_url: str, poll: RestPoll) -> str:
 async def request_poll(client: httpx.AsyncClient, base_url: str, poll: RestPoll) -> httpx.Response:
     return await client.request(poll.method, poll_url(base_url, poll), params=poll.params or None,
                                 json=poll.json_body)
+
+
+def poll_key(poll: RestPoll) -> tuple:
+    """What makes two polls the same request (a learned member poll already running is not started again)."""
+    return (poll.path, tuple(sorted(poll.params.items())), poll.symbols, poll.host, poll.pool_members)
+
+
+def recorded_rest(poll: RestPoll) -> str:
+    """The ``rest`` a poll's body is recorded under: its path, tagged when it is a pool-member poll."""
+    return f"{poll.path}?{POOL_MEMBERS_TAG}" if poll.pool_members else poll.path
 
 
 def poll_symbol(poll: RestPoll, symbols: Sequence[str]) -> str:
@@ -93,6 +105,11 @@ class RestPoller:
         self.backoff_max_s = backoff_max_s
         self.interval_scale = interval_scale  # tests shrink venue intervals
         self.polls = list(polls) if polls is not None else list(adapter.rest_polls(self.symbols))
+        # Pool-member polls started from insurance answers (``member_polls``), and every poll's key.
+        self.learned: list[RestPoll] = []
+        self._keys = {poll_key(p) for p in self.polls}
+        self._tasks: list[asyncio.Task] = []
+        self._running = False
         self._client = client
         self._rng = rng or random.Random()
         self._stop = asyncio.Event()
@@ -113,10 +130,12 @@ class RestPoller:
             return
         client = self._client or make_http_client(self.base_url, self.timeout_s)
         try:
-            tasks = [asyncio.create_task(self._loop(client, poll)) for poll in self.polls]
+            self._running = True
+            self._tasks = [asyncio.create_task(self._loop(client, poll)) for poll in self.polls]
             try:
                 await self._stop.wait()
             finally:
+                tasks = list(self._tasks)
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -161,22 +180,44 @@ class RestPoller:
         text = response.text
         if self.on_frame is not None:
             try:
-                if poll.symbols and self._tap_symbols:
+                if poll.pool_members and self._tap_symbols:
+                    self.on_frame(self.venue, text, recv_ns, rest=recorded_rest(poll), symbols=list(poll.symbols))
+                elif poll.symbols and self._tap_symbols:
                     self.on_frame(self.venue, text, recv_ns, rest=poll.path,
                                   symbols=list(self._wanted or poll.symbols))
                 else:
-                    self.on_frame(self.venue, text, recv_ns, rest=poll.path)
+                    self.on_frame(self.venue, text, recv_ns, rest=recorded_rest(poll))
             except Exception as exc:
                 self._status(symbol, "error", f"frame recorder failed: {exc!r}")
         try:
-            events = self.adapter.parse_rest(poll, text, recv_ns, self._wanted)
+            # A pool-member poll is kept to its own members (the held symbols are none of them).
+            wanted = list(poll.symbols) if poll.pool_members else self._wanted
+            events = self.adapter.parse_rest(poll, text, recv_ns, wanted)
         except Exception as exc:
             events = [FeedStatus(venue=self.venue, symbol=symbol, ts=None, recv_ns=recv_ns,
                                  state="error", detail=f"parser raised {exc!r}")]
         for event in events:
             self.emit(event)
+            if type(event) is InsuranceFund:
+                self._learn(client, event)
         backoff.reset()
         return None
+
+    def _learn(self, client: httpx.AsyncClient, fund: InsuranceFund) -> None:
+        """Start the polls of ``fund``'s members not polled yet (``member_polls``), once each."""
+        try:
+            polls = self.adapter.member_polls(fund, self.symbols)
+        except Exception as exc:
+            self._status(fund.symbol, "error", f"pool members of {fund.symbol}: {exc!r}")
+            return
+        for poll in polls:
+            key = poll_key(poll)
+            if key in self._keys:
+                continue
+            self._keys.add(key)
+            self.learned.append(poll)
+            if self._running and not self._stop.is_set():  # a bare poll_once only records it
+                self._tasks.append(asyncio.create_task(self._loop(client, poll)))
 
     def _failed(self, symbol: str, backoff: Backoff, retry_after: float | None, detail: str) -> float:
         self.failures += 1

@@ -202,7 +202,10 @@ async def run_tail(venue: str, symbols: list[str], *, from_path: str | os.PathLi
         async with contextlib.aclosing(_live_events(venue, symbols, ws_url=ws_url, rest_url=rest_url,
                                                     on_frame=on_frame,
                                                     client_options=client_options)) as live:
+            wanted = {s.upper() for s in symbols}
             async for event in live:
+                if wanted and event.kind == "open_interest" and event.symbol.upper() not in wanted:
+                    continue  # a shared insurance pool's other members: polled for its fund/OI, not named
                 if emit(event):
                     break
         return 0

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from adlwatch.engine.events import Event
+from adlwatch.engine.events import Event, InsuranceFund
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,14 @@ class RestPoll:
     # Which of the venue's hosts serves ``path``: "rest" is the base in use; another name is resolved
     # by the adapter's ``rest_base`` (Binance: "coinm", its COIN-M host).
     host: str = "rest"
+    # A poll of an insurance pool's members (``member_polls``), made only for the pool's fund/OI: its
+    # answer gives those members' open interest (in USD where the venue can), never marks or rows.
+    pool_members: bool = False
+
+
+# How a pool-member poll's body is tagged in a recording (``rest="<path>?pool_members"``), so that
+# replay parses it as the live poller did.
+POOL_MEMBERS_TAG = "pool_members"
 
 
 class FrameParser(Protocol):
@@ -125,6 +133,11 @@ class VenueAdapter(Protocol):
         """The base URL a poll of ``host`` (``RestPoll.host``) is sent to, given the base in use."""
         ...
 
+    def member_polls(self, fund: InsuranceFund, held: Sequence[str]) -> list[RestPoll]:
+        """Polls of the open interest of ``fund``'s pool members that ``held`` (the polled symbols) does
+        not cover, so that the pool's fund/OI is over all of them; empty where a pool backs one contract."""
+        ...
+
 
 def is_reconnect_notice(frame: str | bytes) -> bool:
     """OKX announces a service upgrade with event ``notice`` code 64008 before cutting the socket.
@@ -175,6 +188,10 @@ class AdapterBase:
     def rest_base(self, base_url: str, host: str) -> str:
         """One host serves every poll: the base in use."""
         return base_url
+
+    def member_polls(self, fund: InsuranceFund, held: Sequence[str]) -> list[RestPoll]:
+        """None: the venue's pools back one contract each, or it has no other way to their OI."""
+        return []
 
 
 def lazy(module: str, name: str) -> Callable[[], Any]:

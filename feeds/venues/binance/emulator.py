@@ -105,10 +105,10 @@ class BinancePersonality(Personality):
                     "interestRate": "0.00010000", "nextFundingTime": next_funding_ms(now_ms),
                     "time": now_ms}
         if path == "/fapi/v1/openInterest":
-            return {"openInterest": "10659.509", "symbol": symbol, "time": now_ms}
+            oi = _OPEN_INTEREST.get(emulator, {}).get(symbol, "10659.509")
+            return {"openInterest": oi, "symbol": symbol, "time": now_ms}
         if path == "/fapi/v1/insuranceBalance":
-            return {"symbols": [symbol], "assets": [{"asset": "USDT", "marginBalance": "793930579.315848",
-                                                     "updateTime": now_ms}]}
+            return insurance_balance(emulator, symbol, now_ms)
         if path == "/fapi/v1/symbolAdlRisk":
             return adl_risk(emulator, q.get("symbol"), now_ms)
         if path == "/dapi/v1/premiumIndex":
@@ -212,6 +212,8 @@ def coinm_open_interest(symbol: str, now_ms: int) -> dict[str, Any]:
 
 _SUBSCRIBED: weakref.WeakKeyDictionary[EmuConnection, set[str]] = weakref.WeakKeyDictionary()
 _ADL_RISK: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+_POOLS: weakref.WeakKeyDictionary[Any, dict[str, tuple[list[str], dict[str, str]]]] = weakref.WeakKeyDictionary()
+_OPEN_INTEREST: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def _streams_of(conn: EmuConnection) -> set[str]:
@@ -227,6 +229,31 @@ def set_adl_risk(emulator: Any, symbol: str, rating: str) -> None:
     if rating not in ADL_RATINGS:
         raise ValueError(f"ADL risk rating {rating!r}: low, medium or high")
     _ADL_RISK.setdefault(emulator, {})[symbol] = rating
+
+
+def set_insurance_pool(emulator: Any, symbols: list[str], assets: dict[str, str]) -> None:
+    """From now on ``emulator``'s insuranceBalance of any of ``symbols`` is one shared pool of them,
+    holding ``assets`` ({asset: marginBalance text}), as Binance's BTC pool backs BNBUSDT, ETHUSDT..."""
+    pools = _POOLS.setdefault(emulator, {})
+    for symbol in symbols:
+        pools[symbol] = (list(symbols), dict(assets))
+
+
+def set_open_interest(emulator: Any, symbol: str, open_interest: str) -> None:
+    """From now on ``emulator``'s ``/fapi/v1/openInterest`` of ``symbol`` is ``open_interest`` (base units)."""
+    _OPEN_INTEREST.setdefault(emulator, {})[symbol] = open_interest
+
+
+def insurance_balance(emulator: Any, symbol: str, now_ms: int) -> dict[str, Any]:
+    """``GET /fapi/v1/insuranceBalance?symbol=`` (Insurance-Fund-Balance page shape): the symbol's pool,
+    a test's shared one, else a pool of the symbol alone in USDT."""
+    pool = _POOLS.get(emulator, {}).get(symbol)
+    if pool is None:
+        return {"symbols": [symbol], "assets": [{"asset": "USDT", "marginBalance": "793930579.315848",
+                                                 "updateTime": now_ms}]}
+    members, assets = pool
+    return {"symbols": members, "assets": [{"asset": a, "marginBalance": b, "updateTime": now_ms}
+                                           for a, b in assets.items()]}
 
 
 def adl_rating(emulator: Any, symbol: str) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from sys import intern
@@ -92,6 +93,8 @@ COINM_BTC_FACE_USD, COINM_FACE_USD = 100.0, 10.0
 OPEN_INTEREST_INTERVAL_S = 10.0
 INSURANCE_INTERVAL_S = 300.0  # a "balance snapshot", apparently daily: no reason to poll often
 MARK_PRICE_INTERVAL_S = 60.0  # the socket carries the mark; REST is the fallback and `check`'s source
+# A pool member's OI only moves a ratio of a pool whose balance updates slowly: once a minute.
+POOL_MEMBER_OI_INTERVAL_S = 60.0
 ADL_RISK_INTERVAL_S = 300.0  # Binance rates every 30 min; one request covers every symbol
 ADL_RATINGS = ("low", "medium", "high")
 
@@ -402,6 +405,45 @@ def _remember_coinm_marks(events: list[Event]) -> list[Event]:
     return events
 
 
+# A shared pool's members the portfolio does not hold (issue: pool fund/OI). ``/fapi/v1/openInterest``
+# answers base units only, and a member nobody holds has no mark on the socket: each member's
+# premiumIndex is polled beside it, and whichever answer comes second gives the member's OI in USD.
+# Neither answer makes a mark event (a member not held is no contract row); fed by REST only.
+_POOL_MARKS: dict[str, float] = {}
+_POOL_OPEN_INTEREST: dict[str, tuple[float, int | None]] = {}
+
+
+def _pool_member_open_interest(symbol: str, recv_ns: int) -> list[Event]:
+    mark, oi = _POOL_MARKS.get(symbol), _POOL_OPEN_INTEREST.get(symbol)
+    if mark is None or oi is None:
+        return []
+    return [OpenInterest(venue=VENUE, symbol=symbol, ts=oi[1], recv_ns=recv_ns, open_interest=oi[0],
+                         open_interest_usd=oi[0] * mark)]
+
+
+def _rest_pool_member(poll_path: str, doc: Any, recv_ns: int, symbols: list[str] | None) -> list[Event]:
+    """A pool member's openInterest or premiumIndex answer: remembered, and once both are known the
+    member's ``OpenInterest`` with its USD value; errors as the ordinary parsers give them."""
+    parsed = _rest_open_interest(doc, recv_ns) if poll_path == OPEN_INTEREST_PATH else _rest_mark(doc, recv_ns)
+    wanted = set(symbols) if symbols else None
+    out: list[Event] = []
+    touched: list[str] = []
+    for event in parsed:
+        if type(event) is FeedStatus:
+            out.append(event)
+        elif wanted is not None and event.symbol not in wanted:
+            continue
+        elif type(event) is OpenInterest:
+            _POOL_OPEN_INTEREST[event.symbol] = (event.open_interest, event.ts)
+            touched.append(event.symbol)
+        elif type(event) is MarkPrice:
+            _POOL_MARKS[event.symbol] = event.price
+            touched.append(event.symbol)
+    for symbol in dict.fromkeys(touched):
+        out.extend(_pool_member_open_interest(symbol, recv_ns))
+    return out
+
+
 def _rest_insurance(doc: Any, recv_ns: int, fallback_symbol: str) -> list[Event]:
     # With symbol: {"symbols":[...],"assets":[{"asset","marginBalance","updateTime"}]}; without: a list of them.
     pools = doc if isinstance(doc, list) else [doc]
@@ -571,6 +613,20 @@ class BinanceAdapter(AdapterBase):
             polls.append(self.adl_risk_poll(rated))
         return polls
 
+    def member_polls(self, fund: InsuranceFund, held: Sequence[str]) -> list[RestPoll]:
+        """Per member of a shared USDⓈ-M pool not in ``held``: its premiumIndex and openInterest (weight
+        1 each, once a minute), whose two answers give the member's open interest in USD."""
+        mine = set(held)
+        polls: list[RestPoll] = []
+        for s in fund.symbols:
+            if s in mine or s == "*" or is_coin_m(s):
+                continue
+            polls.append(RestPoll(path=MARK_PRICE_PATH, params={"symbol": s}, interval_s=MARK_PRICE_INTERVAL_S,
+                                  symbols=(s,), pool_members=True))
+            polls.append(RestPoll(path=OPEN_INTEREST_PATH, params={"symbol": s}, interval_s=POOL_MEMBER_OI_INTERVAL_S,
+                                  symbols=(s,), pool_members=True))
+        return polls
+
     @staticmethod
     def adl_risk_poll(symbols: tuple[str, ...]) -> RestPoll:
         """Binance's public ADL risk rating of every USDⓈ-M symbol in one request, kept to ``symbols``."""
@@ -586,6 +642,8 @@ class BinanceAdapter(AdapterBase):
             if isinstance(doc, dict) and "code" in doc and "msg" in doc:
                 return [_error(f"{poll.path}: {doc.get('code')}: {doc.get('msg')}", recv_ns,
                                poll.params.get("symbol", ""))]
+            if poll.pool_members and poll.path in (OPEN_INTEREST_PATH, MARK_PRICE_PATH):
+                return _rest_pool_member(poll.path, doc, recv_ns, list(symbols or poll.symbols))
             if poll.path == OPEN_INTEREST_PATH:
                 return _rest_open_interest(doc, recv_ns)
             if poll.path == INSURANCE_PATH:

@@ -91,15 +91,12 @@ class BybitPersonality(Personality):
     def rest(self, emulator: Any, method: str, path: str, q: dict[str, str], body: Any) -> Any:
         now_ms = int(time.time() * 1000)
         if path == "/v5/market/tickers":
-            symbol = q["symbol"]
-            price = emulator.prices.current("bybit", symbol)
-            item = {"symbol": symbol, "markPrice": f"{price:.2f}", "indexPrice": f"{price * 0.9998:.2f}",
-                    "lastPrice": f"{price:.2f}", "fundingRate": "0.0001",
-                    "nextFundingTime": str(next_funding_ms(now_ms)),
-                    "openInterest": "100000.000", "openInterestValue": f"{100000 * price:.2f}",
-                    "singleOpenInterest": "50000.000", "singleOpenInterestValue": f"{50000 * price:.2f}"}
-            return {"retCode": 0, "retMsg": "OK", "result": {"category": q.get("category", "linear"),
-                                                             "list": [item]}, "retExtInfo": {}, "time": now_ms}
+            category = q.get("category", "linear")
+            # No symbol: every symbol of the category (Tickers page), as a shared pool's members are read.
+            symbols = [q["symbol"]] if q.get("symbol") else TICKER_SYMBOLS.get(category, [])
+            items = [ticker(emulator, s, now_ms) for s in symbols]
+            return {"retCode": 0, "retMsg": "OK", "result": {"category": category, "list": items},
+                    "retExtInfo": {}, "time": now_ms}
         if path == "/v5/market/insurance":
             coin = q.get("coin", "USDT")
             return {"retCode": 0, "retMsg": "OK", "result": {"updatedTime": str(now_ms), "list": [
@@ -181,6 +178,25 @@ DEMO_KEY, DEMO_SECRET = "demo-bybit-read-only-key-0001", "demo-bybit-secret-not-
 # The demo BTCUSD position's figures: the bundled tier 1 of BTCUSD (0-150 BTC) and Bybit's taker fee
 # (engine/data/instruments/bybit.toml), so adlwatch's liquidation price and the venue's agree.
 DEMO_INVERSE_MMR, DEMO_TAKER_FEE = 0.005, 0.00055
+
+
+# The symbols a ``/v5/market/tickers`` without ``symbol`` lists, per category (the emulated insurance
+# pools' members among them: ``BTC{coin},ETH{coin}``).
+TICKER_SYMBOLS = {"linear": ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "BTCUSDC", "ETHUSDC"],
+                  "inverse": ["BTCUSD", "ETHUSD"]}
+# Every emulated contract's open interest in base units (both sides, and one side as singleOpenInterest).
+TICKER_OPEN_INTEREST, TICKER_SINGLE_OPEN_INTEREST = 100000.0, 50000.0
+
+
+def ticker(emulator: Any, symbol: str, now_ms: int) -> dict[str, Any]:
+    """One item of ``/v5/market/tickers`` at the emulator's current price (Tickers page shape: text values)."""
+    price = emulator.prices.current("bybit", symbol)
+    return {"symbol": symbol, "markPrice": f"{price:.2f}", "indexPrice": f"{price * 0.9998:.2f}",
+            "lastPrice": f"{price:.2f}", "fundingRate": "0.0001",
+            "nextFundingTime": str(next_funding_ms(now_ms)),
+            "openInterest": f"{TICKER_OPEN_INTEREST:.3f}", "openInterestValue": f"{TICKER_OPEN_INTEREST * price:.2f}",
+            "singleOpenInterest": f"{TICKER_SINGLE_OPEN_INTEREST:.3f}",
+            "singleOpenInterestValue": f"{TICKER_SINGLE_OPEN_INTEREST * price:.2f}"}
 
 
 def inverse_liquidation_price(wallet: float, contracts: float, entry: float, mmr: float = DEMO_INVERSE_MMR,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from sys import intern
 from typing import Any
@@ -510,9 +511,24 @@ class BybitAdapter(AdapterBase):
             polls.append(RestPoll(path=ADL_ALERT_PATH, params={"symbol": s}, interval_s=ADL_ALERT_INTERVAL_S))
         return polls
 
+    def member_polls(self, fund: InsuranceFund, held: Sequence[str]) -> list[RestPoll]:
+        """A shared pool (``"symbols": "BTCUSDT,ETHUSDT,SOLUSDT"``) with members not in ``held``: one
+        ``/v5/market/tickers`` of their category, every symbol's ``openInterestValue`` in one answer, once a
+        minute (a shared pool's balance is updated daily), kept to those members' open interest."""
+        mine = set(held)
+        others = [s for s in fund.symbols if s not in mine and s != "*"]
+        polls = []
+        for category in ("linear", "inverse"):
+            members = tuple(s for s in others if ("inverse" if is_inverse(s) else "linear") == category)
+            if members:
+                polls.append(RestPoll(path=TICKERS_PATH, params={"category": category}, interval_s=TICKERS_INTERVAL_S,
+                                      symbols=members, pool_members=True))
+        return polls
+
     def parse_rest(self, poll: RestPoll, body: str | bytes, recv_ns: int = 0,
                    symbols: list[str] | None = None) -> list[Event]:
-        """Events from one REST body, for the poll's symbols (``symbols`` overrides; none: everything)."""
+        """Events from one REST body, for the poll's symbols (``symbols`` overrides; none: everything);
+        of a pool-member poll, only the members' open interest (they are no rows: no marks)."""
         try:
             wanted = symbols or poll.symbols
             return self._parse_rest(poll, body, recv_ns, set(wanted) if wanted else None)
@@ -551,7 +567,8 @@ class BybitAdapter(AdapterBase):
                     problems.add("ticker item of unexpected shape")
                     continue
                 if wanted is None or item["symbol"] in wanted:
-                    out.extend(_ticker_events(item["symbol"], item, item, ts, recv_ns, problems))
+                    events = _ticker_events(item["symbol"], item, item, ts, recv_ns, problems)
+                    out.extend([e for e in events if type(e) is OpenInterest] if poll.pool_members else events)
         else:
             problems.add(f"no parser for REST path {poll.path}")
         out.extend(problems.status(recv_ns))
