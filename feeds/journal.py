@@ -98,6 +98,13 @@ CONTRACT_COLUMNS: dict[str, str] = {
     "liquidated_short_5m_usd": "float",
     "liquidations_5m": "int",
     "cascade_pressure": "float",
+    # The insurance pool behind fund_to_oi: the contracts it backs, how many have a known open
+    # interest (fewer: fund_to_oi is an upper bound, fund_to_oi_partial), and the assets left out of
+    # fund_balance_usd because no mark values them (comma-separated).
+    "fund_members": "int",
+    "fund_members_with_oi": "int",
+    "fund_to_oi_partial": "bool",
+    "fund_unvalued_assets": "text",
 }
 ALERT_COLUMNS: dict[str, str] = {
     "time": "time",
@@ -234,10 +241,13 @@ class Journal:
         flows = dict(state.liquidation_flows)  # by (venue, symbol)
         contracts = [
             (t_ms, c.venue, c.symbol, c.mark_price, c.funding_rate, c.fund_balance_usd, c.open_interest,
-             c.open_interest_usd, c.fund_to_oi, c.venue_adl_risk, *_flow_row(flows.pop((c.venue, c.symbol), None)))
+             c.open_interest_usd, c.fund_to_oi, c.venue_adl_risk, *_flow_row(flows.pop((c.venue, c.symbol), None)),
+             c.fund_members or None, c.fund_members_with_oi if c.fund_members else None,
+             c.fund_to_oi_partial if c.fund_members else None, ",".join(c.fund_unvalued_assets) or None)
             for c in live.contracts
         ]
-        contracts += [(t_ms, venue, symbol, None, None, flow.fund_balance_usd, None, None, None, None, *_flow_row(flow))
+        contracts += [(t_ms, venue, symbol, None, None, flow.fund_balance_usd, None, None, None, None, *_flow_row(flow),
+                       None, None, None, None)
                       for (venue, symbol), flow in flows.items()]  # a contract heard of by its liquidations only
         self._add("contracts", key, contracts)
         self._add_alerts(state)

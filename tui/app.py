@@ -539,6 +539,7 @@ class AdlwatchApp(App[None]):
     def action_adl_details(self) -> None:
         from adlwatch.engine.venues import rules_for
         from adlwatch.tui.screens.adl import AdlScreen
+        from adlwatch.tui.widgets.panels import fund_words
 
         risk = self.selected_position()
         if risk is None or risk.mark_price is None:
@@ -556,6 +557,8 @@ class AdlwatchApp(App[None]):
             "Lights: quantity-weighted quintile of the score among the same side, 5 = front of the queue.",
             estimate.what_ifs,
             venue_adl_line(risk, self.view),
+            fund_words(next((c for c in self.view.snapshot.contracts
+                             if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)),
         ))
 
     def action_cascade(self) -> None:

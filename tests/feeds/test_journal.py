@@ -358,3 +358,19 @@ def test_a_forced_close_is_journaled_with_its_fill_even_when_it_is_older_than_th
     assert close["notional_usd"] == pytest.approx(2790.5 * 1.5)
     assert "LIQUIDATED by the venue at 2,790.5" in close["message"]
     assert not alerts.iloc[1]["critical"]
+
+
+def test_the_contracts_pool_figures_read_back_partial_ratio_and_unvalued_assets_named(tmp_path):
+    m = monitor()
+    t_ms = MIDNIGHT_MS + 3_600_000
+    feed(m, t_ms, 60_000.0)  # ETHUSDT's open interest unknown: BTCUSDT's alone under the pool's fund
+    m.apply_many([InsuranceFund(venue="binance", symbol="BTCUSDT", ts=t_ms, symbols=["BTCUSDT", "ETHUSDT"],
+                                asset="BNFCR", balance=5.0)])
+    journal = Journal(tmp_path, flush_s=3600.0)
+    journal.record(m.state(t_ms / 1000), t_ms / 1000)
+    journal.close()
+    contracts = read(tmp_path, "2025-10-11", "contracts").set_index("symbol")
+    btc = contracts.loc["BTCUSDT"]
+    assert (btc["fund_members"], btc["fund_members_with_oi"], bool(btc["fund_to_oi_partial"])) == (2, 1, True)
+    assert btc["fund_unvalued_assets"] == "BNFCR"
+    assert btc["fund_to_oi"] == pytest.approx(1.0e9 / (80_000.0 * 60_000.0))

@@ -21,6 +21,7 @@ from textual.widgets import Static
 from adlwatch.engine.alerts import Alert
 from adlwatch.engine.flow import pressure_word
 from adlwatch.engine.monitor import MonitorState
+from adlwatch.engine.snapshot import ContractRisk
 from adlwatch.tui import format as fmt
 from adlwatch.tui.columns import venue_code
 
@@ -230,6 +231,37 @@ def contract_label(venue: str, symbol: str) -> str:
     return f"{venue_code(venue)} {symbol}"
 
 
+def fund_ratio_text(c: ContractRisk) -> str:
+    """fund/OI as the panel shows it; over part of its pool's open interest an upper bound: "≤" and how
+    many of the pool's contracts have a known open interest ("≤7.695% 1/8")."""
+    if c.fund_to_oi is None:
+        return "--"
+    ratio = f"{c.fund_to_oi * 100:.3f}%"
+    return f"≤{ratio} {c.fund_members_with_oi}/{c.fund_members}" if c.fund_to_oi_partial else ratio
+
+
+def fund_words(c: ContractRisk | None) -> str:
+    """The contract's insurance fund ÷ open interest in words (the ``i`` screen); "" without a fund."""
+    if c is None or (c.fund_balance_usd is None and not c.fund_unvalued_assets):
+        return ""
+    n = c.fund_members
+    backs = f"the {n} contracts its pool backs" if n > 1 else "this contract alone"
+    parts = [f"Insurance fund {fmt.usd3(c.fund_balance_usd)}, backing {backs}."]
+    if c.fund_to_oi is None:
+        parts.append("No fund/OI: the open interest of the pool's contracts is not known here.")
+    elif c.fund_to_oi_partial:
+        parts.append(f"fund/OI at most {c.fund_to_oi * 100:.3f}%: only {c.fund_members_with_oi} of the {n} "
+                     f"contracts' open interest is known, and the others' would lower it (an upper bound, "
+                     f"not the pool's figure).")
+    else:
+        parts.append(f"fund/OI {c.fund_to_oi * 100:.3f}% over the open interest of all {n} of them."
+                     if n > 1 else f"fund/OI {c.fund_to_oi * 100:.3f}%.")
+    if c.fund_unvalued_assets:
+        assets = ", ".join(c.fund_unvalued_assets)
+        parts.append(f"Left out of the fund: {assets} (no mark here values it).")
+    return " ".join(parts)
+
+
 class FundsPanel(GridPanel):
     """Per contract: the insurance fund and the open interest (USD) beside their ratio and its
     history, the venue's own public ADL rating (Binance symbolAdlRisk; Bybit's and OKX's ADL alert
@@ -259,10 +291,10 @@ class FundsPanel(GridPanel):
         for c in contracts:
             key = (c.venue, c.symbol)
             listed.add(key)
-            ratio = f"{c.fund_to_oi * 100:.3f}%" if c.fund_to_oi is not None else "--"
+            ratio = fund_ratio_text(c)
             rating = c.venue_adl_risk or alerts.get(key) or "--"
             rows.append(((contract_label(c.venue, c.symbol), ""), (fmt.usd3(c.fund_balance_usd), ""),
-                         (fmt.usd3(c.open_interest_usd), ""), (ratio, ""),
+                         (fmt.usd3(c.open_interest_usd), ""), (ratio, "yellow" if c.fund_to_oi_partial else ""),
                          (sparkline(view.fund_history.get(key, ()), 12), ""),
                          (rating, VENUE_ADL_STYLES.get(rating, "dim")), (fmt.lights(lights.get(key)), "")))
         for key, state in alerts.items():
