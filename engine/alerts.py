@@ -486,8 +486,8 @@ def fund_to_oi_highs(highs: Mapping[tuple[str, str], float], contracts: Iterable
     """The session high of each contract's fund-to-OI ratio, with the current readings taken in."""
     out = dict(highs)
     for c in contracts:
-        ratio = c.fund_to_oi
-        if ratio is not None and math.isfinite(ratio) and ratio > out.get((c.venue, c.symbol), 0.0):
+        ratio = c.fund_to_oi  # an upper bound over part of the pool's OI is no high (fund_to_oi_partial)
+        if ratio is not None and not c.fund_to_oi_partial and math.isfinite(ratio) and ratio > out.get((c.venue, c.symbol), 0.0):
             out[(c.venue, c.symbol)] = ratio
     return out
 
@@ -511,7 +511,7 @@ def _fund_to_oi_level(c: ContractRisk, highs: Mapping[tuple[str, str], float],
     if high is None or high <= 0:
         return None, 0.0, None
     ratio = c.fund_to_oi
-    if ratio is None or not math.isfinite(ratio):
+    if ratio is None or c.fund_to_oi_partial or not math.isfinite(ratio):
         return BAND, high, None
     drop_pct = (high - ratio) / high * 100.0
     return (BREACH if drop_pct >= drop_alert else CLEAR if drop_pct <= drop_alert / 2 else BAND), high, drop_pct

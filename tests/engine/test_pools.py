@@ -19,12 +19,15 @@ from tests.engine.factories import account, position
 POOL = ["BNBUSDT", "BTCUSDT", "BTCUSDT_250627", "BTCUSDT_250926", "ETHBTC", "ETHUSDT"]
 
 
-def btc_holder() -> RiskEngine:
+def btc_long() -> Portfolio:
     catalogue = default_catalogue()
     btc = catalogue.get("binance", "BTCUSDT")
-    portfolio = Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),),
-                          catalogue=catalogue)
-    engine = RiskEngine(portfolio)
+    return Portfolio((account("binance", 5_000, [position(btc, Side.LONG, 1.0, 60_000, 20, MarginMode.CROSS)]),),
+                     catalogue=catalogue)
+
+
+def btc_holder() -> RiskEngine:
+    engine = RiskEngine(btc_long())
     engine.apply(MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=60_000.0))
     engine.apply(OpenInterest(venue="binance", symbol="BTCUSDT", ts=1, open_interest=1_000.0))  # 60M USD
     return engine
@@ -115,3 +118,20 @@ def test_partial_ratio_bounds_the_pools_ratio_and_equals_it_when_all_known(balan
         assert partial.ratio == pytest.approx(balance / sum(known))
         assert partial.ratio >= full.ratio * (1 - 1e-12)
         assert partial.partial == (len(known) < len(names))
+
+
+def test_the_members_open_interest_arriving_is_no_fund_to_oi_drop():
+    from adlwatch.engine.alert_rules import AlertRules
+    from adlwatch.engine.monitor import Monitor
+
+    monitor = Monitor(btc_long(), rules=AlertRules(distance_below_pct=None, adl_lights_at_least=None,
+                                                        fund_to_oi_drop_pct=20.0, stale_feed_after_s=None, hold_s=0.0))
+    monitor.apply_many([MarkPrice(venue="binance", symbol="BTCUSDT", ts=1, price=60_000.0),
+                        OpenInterest(venue="binance", symbol="BTCUSDT", ts=1, open_interest=1_000.0),
+                        fund("USDT", 6_000_000.0, ["BTCUSDT", "ETHUSDT"])])
+    assert monitor.evaluate(1.0) == []  # 10 %, an upper bound: no session high
+    monitor.apply_many([OpenInterest(venue="binance", symbol="ETHUSDT", ts=2, open_interest=1.0, open_interest_usd=60e6)])
+    assert monitor.evaluate(2.0) == []  # the pool's own 5 %: its first high, not a 50 % drop
+    monitor.apply_many([fund("USDT", 4_000_000.0, ["BTCUSDT", "ETHUSDT"])])
+    fired = monitor.evaluate(3.0)
+    assert [a.rule for a in fired] == ["fund_to_oi_drop"]  # 3.33 %: a third below the complete high
