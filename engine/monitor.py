@@ -217,6 +217,7 @@ class History:
         self._marks: dict[MarkKey, deque[tuple[int, float]]] = {}
         self._funds: dict[MarkKey, deque[float]] = {}
         self._fund_periods: dict[MarkKey, int] = {}
+        self._fund_partial: set[MarkKey] = set()  # contracts whose history holds upper bounds only
 
     def add_mark(self, key: MarkKey, t_ms: int, price: float) -> None:
         series = self._marks.get(key)
@@ -226,16 +227,26 @@ class History:
             series.clear()
         series.append((t_ms, price))
 
-    def add_fund_ratio(self, key: MarkKey, ratio: float, t_ms: int) -> None:
+    def add_fund_ratio(self, key: MarkKey, ratio: float, t_ms: int, partial: bool = False) -> None:
         """One point per ``FUND_SAMPLE_MS`` of the monitor's clock (the period's latest ratio), so the
-        history spans the same time however often the screen asks; a seek back starts it again."""
+        history spans the same time however often the screen asks; a seek back starts it again.
+
+        ``partial``: the ratio is over part of its pool's open interest (an upper bound). Such points
+        are kept while nothing better is known, and the first ratio over the whole pool starts the
+        history again (the two are not the same figure: the sparkline must not show a fall)."""
         series = self._funds.get(key)
         if series is None:
             series = self._funds[key] = deque(maxlen=FUND_POINTS)
         period = t_ms // FUND_SAMPLE_MS
         last = self._fund_periods.get(key)
-        if last is not None and period < last:
+        if (last is not None and period < last) or (not partial and key in self._fund_partial):
             series.clear()
+        if partial and not series:
+            self._fund_partial.add(key)
+        elif not partial:
+            self._fund_partial.discard(key)
+        if partial and key not in self._fund_partial:
+            return  # a whole-pool history is not mixed with upper bounds (members' OI briefly missing)
         if series and period == last:
             series[-1] = ratio
         else:
@@ -246,6 +257,7 @@ class History:
         self._marks.clear()
         self._funds.clear()
         self._fund_periods.clear()
+        self._fund_partial.clear()
 
     def series(self, key: MarkKey) -> tuple[tuple[int, float], ...]:
         return tuple(self._marks.get(key, ()))
@@ -631,7 +643,7 @@ class Monitor:
         now_ms = replay.position_ms if replay is not None else int(now_s * 1000)
         for c in live.contracts:
             if c.fund_to_oi is not None:
-                self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi, now_ms)
+                self._history.add_fund_ratio((c.venue, c.symbol), c.fund_to_oi, now_ms, c.fund_to_oi_partial)
         return MonitorState(
             snapshot=shown,
             live=live,
