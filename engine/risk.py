@@ -27,9 +27,6 @@ from adlwatch.engine.population import quantile_estimate
 from adlwatch.engine.portfolio import (
     Portfolio,
     with_account_states,
-    with_isolated_margin_change,
-    with_position,
-    with_wallet,
 )
 from adlwatch.engine.snapshot import (
     AccountRisk,
@@ -596,42 +593,45 @@ def quantile_what_ifs(inputs: EngineInputs, account: int, index: int) -> list[tu
     """What would move a position's estimated ADL quantile: more margin, a smaller size, profit taken.
 
     Each line recomputes the whole snapshot with the portfolio changed (adding margin lowers the
-    rank, Binance's and Hyperliquid's formulas divide by it).
+    rank, Binance's and Hyperliquid's formulas divide by it). The changes are made on the values
+    themselves, not through the file's data: a followed account's positions (the venue's, with the
+    account's own brackets) are changed the same way as a manual one's.
     """
     portfolio = inputs.portfolio
-    position = portfolio.accounts[account].positions[index]
     acct = portfolio.accounts[account]
+    position = acct.positions[index]
     base = compute_snapshot(inputs)
     risk = next(p for p in base.positions if p.account == account and p.index == index)
     out: list[tuple[str, int | None]] = [("now", risk.adl_quantile)]
-    data = position.to_data()
 
     def quantile(changed: Portfolio) -> int | None:
         snap = compute_snapshot(dc_replace(inputs, portfolio=changed))
         return next(p.adl_quantile for p in snap.positions if p.account == account and p.index == index)
 
+    def edited(*, wallet: float | None = None, size_share: float = 1.0, margin_add: float = 0.0) -> Portfolio:
+        """The portfolio with this position's size scaled (its isolated margin with it, plus
+        ``margin_add``) and the account's wallet set."""
+        changed = position
+        if size_share != 1.0 or margin_add:
+            isolated = ((position.isolated_margin or 0.0) * size_share + margin_add) if position.isolated else None
+            changed = dc_replace(position, size=position.size * size_share,
+                                 isolated_margin=isolated if position.isolated else position.isolated_margin)
+        positions = (*acct.positions[:index], changed, *acct.positions[index + 1:])
+        new = dc_replace(acct, positions=positions, wallet_balance=acct.wallet_balance if wallet is None else wallet)
+        return dc_replace(portfolio, accounts=(*portfolio.accounts[:account], new, *portfolio.accounts[account + 1:]))
+
     settle = position.instrument.settle
     margin = position.isolated_margin if position.isolated else acct.wallet_balance
     for share in (0.25, 1.0):
         amount = margin * share if margin else position.initial_margin() * share
-        if position.isolated:
-            changed = with_isolated_margin_change(portfolio, account, index, amount)
-        else:
-            changed = with_wallet(portfolio, account, acct.wallet_balance + amount)
+        changed = edited(margin_add=amount) if position.isolated else edited(wallet=acct.wallet_balance + amount)
         out.append((f"add {amount:,.6g} {settle} margin", quantile(changed)))
     for cut in (0.25, 0.5):
-        smaller = {**data, "size": position.size * (1 - cut)}
-        if position.isolated:
-            smaller["isolated_margin"] = (position.isolated_margin or 0.0) * (1 - cut)
-        out.append((f"reduce size by {cut:.0%}", quantile(with_position(portfolio, account, index, smaller))))
+        out.append((f"reduce size by {cut:.0%}", quantile(edited(size_share=1 - cut))))
     if risk.unrealized_pnl and risk.unrealized_pnl > 0 and risk.mark_price:
         # Take half the profit: close half at the mark; the realised PnL joins the margin it belongs to.
-        half = {**data, "size": position.size / 2}
         realised = risk.unrealized_pnl / 2
-        if position.isolated:
-            half["isolated_margin"] = (position.isolated_margin or 0.0) / 2
-            changed = with_position(portfolio, account, index, half)
-        else:
-            changed = with_wallet(with_position(portfolio, account, index, half), account, acct.wallet_balance + realised)
+        changed = edited(size_share=0.5) if position.isolated else edited(
+            size_share=0.5, wallet=acct.wallet_balance + realised)
         out.append(("take 50% profit", quantile(changed)))
     return out

@@ -9,6 +9,8 @@ what the screen itself chose (the selected row, the charted market). Widgets onl
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -60,6 +62,24 @@ from adlwatch.tui.widgets.positions import PositionsTable
 # evaluates it also draws it), and the monitor stays cheap enough to leave running beside a trading app.
 REFRESH_HZ = 5
 SPEEDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1000.0, math.inf)
+
+log = logging.getLogger(__name__)
+
+
+def survives(what: str) -> Callable:
+    """For an action that computes on demand (the ADL estimate, the cascade): a failure is logged
+    whole and told in one line, and the monitor goes on (an exception in an action would end the app)."""
+    def wrap(action: Callable) -> Callable:
+        @functools.wraps(action)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return action(self, *args, **kwargs)
+            except Exception:  # noqa: BLE001 - the screen must outlive a bug in one computation
+                log.exception("%s failed", what)
+                self.notify(f"{what} failed (details in the log); the monitor goes on", severity="error", timeout=10)
+                return None
+        return run
+    return wrap
 
 HELP_NOTES = (
     "Figures come from each venue's published rules (see README). The ADL score is the venue's own "
@@ -536,6 +556,7 @@ class AdlwatchApp(App[None]):
         self.push_screen(PercentScreen("Go to which time of the replay day (UTC)?", "21:20"), done)
 
     # -- ADL estimate and cascade -------------------------------------------------------------
+    @survives("the ADL estimate")
     def action_adl_details(self) -> None:
         from adlwatch.engine.venues import rules_for
         from adlwatch.tui.screens.adl import AdlScreen
@@ -561,6 +582,7 @@ class AdlwatchApp(App[None]):
                              if (c.venue, c.symbol) == (risk.venue, risk.symbol)), None)),
         ))
 
+    @survives("the cascade")
     def action_cascade(self) -> None:
         from adlwatch.tui.screens.cascade import CascadeScreen
 
