@@ -37,7 +37,8 @@ def test_a_partial_ratio_reads_as_an_upper_bound_with_the_count_known():
     words = fund_words(contract(fund_members_with_oi=1, fund_to_oi_partial=True, fund_unvalued_assets=("BNFCR",)))
     assert "at most 10.000%" in words and "only 1 of the 5" in words and "upper bound" in words
     assert "BNFCR" in words
-    assert "all 5" in fund_words(contract())
+    assert "shared by the 5 contracts of its pool" in fund_words(contract())
+    assert "over the open interest of every one of them" in fund_words(contract())
 
 
 async def test_the_panel_shows_the_upper_bound_and_no_rows_for_members_not_held_and_i_says_why():

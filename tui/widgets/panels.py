@@ -245,8 +245,8 @@ def fund_words(c: ContractRisk | None) -> str:
     if c is None or (c.fund_balance_usd is None and not c.fund_unvalued_assets):
         return ""
     n = c.fund_members
-    backs = f"the {n} contracts its pool backs" if n > 1 else "this contract alone"
-    parts = [f"Insurance fund {fmt.usd3(c.fund_balance_usd)}, backing {backs}."]
+    backs = f"shared by the {n} contracts of its pool" if n > 1 else "backing this contract alone"
+    parts = [f"Insurance fund {fmt.usd3(c.fund_balance_usd)}, {backs}."]
     if c.fund_to_oi is None:
         parts.append("No fund/OI: the open interest of the pool's contracts is not known here.")
     elif c.fund_to_oi_partial:
@@ -254,7 +254,7 @@ def fund_words(c: ContractRisk | None) -> str:
                      f"contracts' open interest is known, and the others' would lower it (an upper bound, "
                      f"not the pool's figure).")
     else:
-        parts.append(f"fund/OI {c.fund_to_oi * 100:.3f}% over the open interest of all {n} of them."
+        parts.append(f"fund/OI {c.fund_to_oi * 100:.3f}% over the open interest of every one of them."
                      if n > 1 else f"fund/OI {c.fund_to_oi * 100:.3f}%.")
     if c.fund_unvalued_assets:
         assets = ", ".join(c.fund_unvalued_assets)
