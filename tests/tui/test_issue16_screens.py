@@ -148,3 +148,18 @@ def test_alert_log_snapshot(snap_compare, size):
         assert f"bybit error {REASON}" in flat(screen_text(pilot.app, body.region))
 
     assert snap_compare(make_app(), terminal_size=size, run_before=log_open)
+
+
+async def test_the_rounds_columns_are_set_to_their_widest_cell_before_the_rows_come():
+    """The header is drawn at its final width at once: the columns are as wide as the run's widest
+    cell when the rows are added (an auto-width column widens only when the table next goes idle, and
+    a header drawn before that stayed narrow over wider rows: a snapshot caught it under load)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_cascade(pilot, shock_presses=1)
+        table = screen.query_one("#cascade-rounds", DataTable)
+        assert table.row_count > 0
+        for column in table.ordered_columns:
+            cells = [str(c) for c in table.get_column(column.key)]
+            assert not column.auto_width
+            assert column.width == max(len(str(column.label)), *map(len, cells))

@@ -31,6 +31,9 @@ class UsdAxis(NumericAxisFormatter):
         return [fmt.usd3(t) for t in ticks]
 
 
+ROUND_COLUMNS = ("step", "rnd", "price", "liq.", "liq. USD", "gap", "fund", "ADL", "haircut")
+
+
 class CascadeScreen(Screen[None]):
     """Runs ``run(shock_pct, policy)`` (engine maths, given by the app) off the UI thread and shows it."""
 
@@ -71,9 +74,8 @@ class CascadeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < NARROW_BELOW, "-narrow")
         self.query_one(PlotWidget).set_y_formatter(UsdAxis())
-        table = self.query_one(DataTable)
-        for name in ("step", "rnd", "price", "liq.", "liq. USD", "gap", "fund", "ADL", "haircut"):
-            table.add_column(name)
+        for name in ROUND_COLUMNS:
+            self.query_one(DataTable).add_column(name)
         self.simulate()
 
     def on_resize(self) -> None:
@@ -90,14 +92,22 @@ class CascadeScreen(Screen[None]):
 
     def _show(self, result: CascadeResult, fates: list[str]) -> None:
         self._status(f"shock {self.shock_pct:+g}% in 10 steps · ADL policy {self.policy} · an estimate on a modelled population")
-        table = self.query_one(DataTable)
-        table.clear()
         funds = [result.fund_start_usd]
+        rows: list[tuple[str, ...]] = []
         for k, step in enumerate(result.steps):
             for r_i, r in enumerate(step.rounds):
-                table.add_row(str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}", fmt.usd(r.liquidated_notional_usd),
-                              fmt.usd(r.gap_usd), fmt.usd(r.fund_after_usd), fmt.usd(r.adl_notional_usd), fmt.usd(r.haircut_pnl_usd))
+                rows.append((str(k + 1), str(r_i + 1), fmt.price(r.price), f"{r.liquidated:,}",
+                             fmt.usd(r.liquidated_notional_usd), fmt.usd(r.gap_usd), fmt.usd(r.fund_after_usd),
+                             fmt.usd(r.adl_notional_usd), fmt.usd(r.haircut_pnl_usd)))
                 funds.append(r.fund_after_usd)
+        # Columns as wide as this run's widest cell, set before the rows: the header is drawn at its
+        # final width at once (a DataTable widens auto-width columns only when it next goes idle, and
+        # a header drawn before that stays narrow over wider rows).
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for i, name in enumerate(ROUND_COLUMNS):
+            table.add_column(name, width=max([len(name), *(len(row[i]) for row in rows)]))
+        table.add_rows(rows)
         plot = self.query_one(PlotWidget)
         plot.clear()
         if len(funds) > 1:
