@@ -153,6 +153,10 @@ class EventSource(Protocol):
 
 
 REPLAY_ACTIONS = frozenset({"play_pause", "faster", "slower", "seek", "seek_time"})  # keys only a replay has
+# The app's keys that act the same over any screen; the others act on the main screen, so over the
+# cascade, the ADL estimate, the help or the alert log they do nothing (a shock or an edit must not
+# happen unseen behind another screen).
+ANYWHERE_ACTIONS = frozenset({"help", "quit", "acknowledge"})
 
 
 class AdlwatchApp(App[None]):
@@ -196,6 +200,7 @@ class AdlwatchApp(App[None]):
         Binding("w", "wallet", "set the account's wallet balance", show=False),
         Binding("q", "quit", "quit"),
     ]
+    _app_actions = frozenset(b.action.partition("(")[0] for b in BINDINGS)  # the actions of the keys above
     # The footer's order (it shows as many keys as fit, ? first): a replay's controls first in a
     # replay; live, the what-if and the editing keys.
     FOOTER_REPLAY = ("help", "acknowledge", "play_pause", "slower", "faster", "seek(-60)", "seek(60)", "seek_time",
@@ -401,8 +406,11 @@ class AdlwatchApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``k`` only while a closed position waits on the banner, ``p`` only on a short screen (under
         40 rows), where the side column shows one of its two sets of panels; the replay keys only in a
-        replay."""
+        replay; over another screen only the keys that act anywhere (``ANYWHERE_ACTIONS``)."""
         main = self.screen_stack[0] if self.screen_stack else None
+        if action in self._app_actions and action not in ANYWHERE_ACTIONS and main is not None \
+                and self.screen is not main:
+            return False
         if action == "acknowledge":
             return bool(main is not None and main.query(CriticalBanner) and main.query_one(CriticalBanner).alerts)
         if action == "side_panels":

@@ -49,3 +49,24 @@ async def test_a_failing_estimate_is_told_and_the_monitor_goes_on(monkeypatch):
         app.refresh_view()
         await pilot.pause()
         assert app.monitor.live().positions[0].mark_price == MARK - 100  # still monitoring
+
+
+async def test_over_another_screen_the_main_screens_keys_do_nothing():
+    """Over the cascade (or the ADL estimate, the help, the alert log) a shock or an edit key must not
+    change the main screen unseen behind it; ``?`` and ``q`` still work."""
+    app = followed_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("i")
+        await pilot.pause()
+        over = app.screen
+        assert over.__class__.__name__ == "AdlScreen"
+        for key in ("minus", "asterisk", "a", "n", "x", "c", "l"):
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.screen is over and app.monitor.shocks == () and app.monitor.shock_scope == "selected"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("minus")  # on the main screen the key works
+        await pilot.pause()
+        assert len(app.monitor.shocks) == 1
